@@ -1,0 +1,1 @@
+"""Running powderkeg: the ``powderkeg`` command line, and later scenarios, sweeps and reports."""

@@ -1,0 +1,205 @@
+"""Array backends: the one module that knows NumPy and CuPy by name.
+
+Every other kernel module discovers its namespace from its inputs
+(``array_api_compat.array_namespace``) and never imports numpy or cupy. This module chooses a
+namespace for *creating* state (``get_namespace``), moves results back to the host at the
+boundaries (``to_numpy``), makes seeded random generators per backend (``make_rng``), and
+offers ``segment_sum`` (the scatter-add that network aggregation needs) with fast paths for
+NumPy and CuPy and a portable fallback for any array-API namespace.
+
+The pattern follows scikit-learn's ``sklearn/utils/_array_api.py`` and SciPy's
+``scipy/_lib/_array_api.py``: one private place for backend knowledge, ``xp`` everywhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+#: Environment variable that picks the backend when ``get_namespace("auto")`` is called.
+BACKEND_ENV = "POWDERKEG_BACKEND"
+BACKENDS = ("auto", "numpy", "cupy")
+
+
+@functools.cache
+def cupy_usable() -> bool:
+    """Whether CuPy imports *and* a CUDA GPU actually runs a kernel (cached per process).
+
+    ``import cupy`` succeeds on machines without a driver; ``cupy.is_available()`` then says
+    False. A tiny allocation and reduction catches broken NVRTC or architecture mismatches too.
+    """
+    try:
+        import cupy
+    except Exception:  # ImportError, or a CUDA library that fails to load at import
+        return False
+    try:
+        if not cupy.is_available():
+            return False
+        return float(cupy.asarray([1.0, 2.0]).sum()) == 3.0
+    except Exception:  # CUDARuntimeError, CompileException, out of memory...
+        return False
+
+
+def _requested_backend(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if name != "auto":
+        return name
+    env = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    if env not in BACKENDS:
+        raise ValueError(
+            f"environment variable {BACKEND_ENV} must be one of {', '.join(BACKENDS)}; got {env!r}"
+        )
+    return env
+
+
+def backend_name(name: str = "auto") -> str:
+    """Resolve ``"auto"`` to the backend actually used: ``"numpy"`` or ``"cupy"``.
+
+    ``"auto"`` follows ``$POWDERKEG_BACKEND`` when it is set, else picks CuPy only when a GPU
+    answers (see ``cupy_usable``) and NumPy otherwise; it never fails on a CPU-only machine.
+    An explicit ``"cupy"`` without a working GPU is an error, not a silent fallback.
+    """
+    requested = _requested_backend(name)
+    if requested == "numpy":
+        return "numpy"
+    if cupy_usable():
+        return "cupy"
+    if requested == "cupy" and name == "cupy":
+        raise RuntimeError(
+            "backend 'cupy' was requested but no CUDA GPU answers through CuPy "
+            "(install the gpu extra, pip install 'powderkeg[gpu]', on a machine with a GPU)"
+        )
+    if requested == "cupy":
+        raise RuntimeError(
+            f"{BACKEND_ENV}=cupy but no CUDA GPU answers through CuPy; "
+            f"unset {BACKEND_ENV} or set it to auto or numpy"
+        )
+    return "numpy"
+
+
+def get_namespace(name: str = "auto") -> ModuleType:
+    """Return the array-API namespace to create state in: NumPy's or CuPy's (compat wrappers).
+
+    Args:
+        name: ``"auto"`` (``$POWDERKEG_BACKEND`` if set, else CuPy when a GPU answers, else
+            NumPy), ``"numpy"`` or ``"cupy"``.
+
+    Returns:
+        ``array_api_compat.numpy`` or ``array_api_compat.cupy``: standard-conforming
+        namespaces whose arrays are plain ``numpy.ndarray`` / ``cupy.ndarray``.
+
+    Raises:
+        ValueError: ``name`` or ``$POWDERKEG_BACKEND`` is not one of auto, numpy, cupy.
+        RuntimeError: CuPy was asked for explicitly and no GPU answers.
+    """
+    if backend_name(name) == "cupy":
+        import array_api_compat.cupy as xp_cupy
+
+        return xp_cupy
+    import array_api_compat.numpy as xp_numpy
+
+    return xp_numpy
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any backend to a host NumPy array (no-op for NumPy arrays).
+
+    Use it only at boundaries (data collection, plotting, files): on a GPU it synchronizes.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if hasattr(x, "__dlpack__"):
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
+def make_rng(xp: ModuleType, seed: int | None) -> Any:
+    """A seeded random generator that draws on the backend of ``xp``.
+
+    NumPy: ``numpy.random.Generator`` (PCG64); CuPy: ``cupy.random.Generator`` (XORWOW), so
+    draws stay on the device. The two backends give different streams for the same seed; a
+    model that must agree across backends draws on the host and transfers.
+    """
+    if array_api_compat.is_cupy_namespace(xp):
+        import cupy
+
+        return cupy.random.default_rng(seed)
+    return np.random.default_rng(seed)
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting of shapes, for namespaces without ``broadcast_shapes``.
+
+    Raises:
+        ValueError: the shapes do not broadcast; the message lists them.
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(-ndim, 0):
+        sizes = {s[axis] for s in shapes if len(s) >= -axis and s[axis] != 1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {', '.join(map(str, shapes))} do not broadcast together")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def segment_sum(values: Any, segment_ids: Any, num_segments: int) -> Any:
+    """Sum ``values`` over its last axis into ``num_segments`` buckets given by ``segment_ids``.
+
+    ``out[..., s] = sum(values[..., k] for k where segment_ids[k] == s)``: the aggregation
+    behind "losses per counterparty" when a network is an edge list rather than a dense matrix.
+
+    Args:
+        values: (..., K) amounts, one per edge.
+        segment_ids: (K,) integer bucket of each edge, in ``[0, num_segments)``.
+        num_segments: number of buckets S.
+
+    Returns:
+        (..., S) sums, in the namespace and dtype of ``values``.
+
+    Fast paths: ``numpy.bincount`` (1-D) and ``numpy.add.at`` (batched) on NumPy,
+    ``cupyx.scatter_add`` on CuPy. Any other namespace uses a one-hot matrix product,
+    O(K·S) work, exact in the standard.
+    """
+    xp = array_namespace(values, segment_ids)
+    lead = values.shape[:-1]
+    if array_api_compat.is_numpy_array(values):
+        ids = np.asarray(segment_ids, dtype=np.intp)
+        if values.ndim == 1:
+            return np.bincount(ids, weights=values, minlength=num_segments).astype(values.dtype)
+        out = np.zeros((*lead, num_segments), dtype=values.dtype)
+        np.add.at(out, (..., ids), values)
+        return out
+    if array_api_compat.is_cupy_array(values):
+        import cupyx
+
+        out = xp.zeros((*lead, num_segments), dtype=values.dtype, device=values.device)
+        flat = xp.reshape(out, (-1, num_segments))
+        cupyx.scatter_add(
+            flat, (slice(None), segment_ids), xp.reshape(values, (-1, values.shape[-1]))
+        )
+        return xp.reshape(flat, (*lead, num_segments))
+    buckets = xp.arange(num_segments, dtype=segment_ids.dtype, device=values.device)
+    one_hot = xp.astype(segment_ids[:, None] == buckets[None, :], values.dtype)
+    return values @ one_hot
+
+
+def default_check_every(xp: ModuleType) -> int:
+    """Rounds between convergence checks: 1 on NumPy (free), 8 on devices (a check syncs)."""
+    return 1 if array_api_compat.is_numpy_namespace(xp) else 8
+
+
+def array_namespace(*arrays: Any) -> ModuleType:
+    """The common namespace of the array arguments, ignoring ``None`` and Python scalars."""
+    found = [a for a in arrays if a is not None and not isinstance(a, (bool, int, float))]
+    return array_api_compat.array_namespace(*found)
