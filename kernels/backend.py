@@ -137,18 +137,28 @@ def make_rng(xp: ModuleType, seed: int | None) -> Any:
     return np.random.default_rng(seed)
 
 
-def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+def broadcast_shapes(
+    *shapes: tuple[int, ...], names: tuple[str, ...] | None = None
+) -> tuple[int, ...]:
     """NumPy broadcasting of shapes, for namespaces without ``broadcast_shapes``.
 
+    Args:
+        *shapes: the shapes to broadcast together.
+        names: what each shape belongs to, for the error message.
+
     Raises:
-        ValueError: the shapes do not broadcast; the message lists them.
+        ValueError: the shapes do not broadcast; the message names and lists them.
     """
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for axis in range(-ndim, 0):
         sizes = {s[axis] for s in shapes if len(s) >= -axis and s[axis] != 1}
         if len(sizes) > 1:
-            raise ValueError(f"shapes {', '.join(map(str, shapes))} do not broadcast together")
+            labels = names or tuple(f"argument {i}" for i in range(len(shapes)))
+            listed = ", ".join(
+                f"{name} {shape}" for name, shape in zip(labels, shapes, strict=True)
+            )
+            raise ValueError(f"batch (leading) axes do not broadcast together: {listed}")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -192,6 +202,20 @@ def segment_sum(values: Any, segment_ids: Any, num_segments: int) -> Any:
     buckets = xp.arange(num_segments, dtype=segment_ids.dtype, device=values.device)
     one_hot = xp.astype(segment_ids[:, None] == buckets[None, :], values.dtype)
     return values @ one_hot
+
+
+def cast_inputs(xp: ModuleType, dtype: Any, *arrays: Any) -> list[Any]:
+    """Cast array arguments to the kernel's working ``dtype``; ``None`` and scalars pass through.
+
+    Kernels compute in the dtype of their main input (holdings, liabilities, exposures), so a
+    float32 run stays float32 even when a secondary argument arrives in float64.
+    """
+    return [
+        a
+        if a is None or isinstance(a, (bool, int, float)) or a.dtype == dtype
+        else xp.astype(a, dtype)
+        for a in arrays
+    ]
 
 
 def default_check_every(xp: ModuleType) -> int:

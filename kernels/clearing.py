@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from kernels.backend import array_namespace, broadcast_shapes, default_check_every
+from kernels.backend import array_namespace, cast_inputs, default_check_every
+from kernels.validation import batch_shape, check_fraction, check_limits, square_batch
 
 
 class ClearingResult(NamedTuple):
@@ -75,27 +76,30 @@ def eisenberg_noe(
     Returns:
         ClearingResult in the namespace and dtype of ``liabilities``.
     """
-    xp = array_namespace(liabilities, external_assets)
-    if liabilities.ndim < 2 or liabilities.shape[-1] != liabilities.shape[-2]:
-        raise ValueError(f"liabilities must have shape (..., N, N); got {liabilities.shape}")
-    n = liabilities.shape[-1]
-    if external_assets.ndim < 1 or external_assets.shape[-1] != n:
-        raise ValueError(
-            f"external_assets must have shape (..., N) with N = {n}; got {external_assets.shape}"
-        )
+    check_limits(max_iter, check_every)
+    alpha, beta = default_cost_external, default_cost_interbank
+    xp = array_namespace(liabilities, external_assets, alpha, beta)
+    n = square_batch("liabilities", liabilities)
+    batch = batch_shape(
+        ("liabilities", liabilities, 2),
+        {
+            "external_assets": (external_assets, n, "N", False),
+            "default_cost_external": (alpha, n, "N", True),
+            "default_cost_interbank": (beta, n, "N", True),
+        },
+    )
+    check_fraction(xp, "default_cost_external", alpha)
+    check_fraction(xp, "default_cost_interbank", beta)
     check_every = default_check_every(xp) if check_every is None else check_every
-    if check_every < 1 or (max_iter is not None and max_iter < 1):
-        raise ValueError(f"max_iter and check_every must be >= 1; got {max_iter}, {check_every}")
     max_iter = max(1000, 20 * n) if max_iter is None else max_iter
-    batch = broadcast_shapes(liabilities.shape[:-2], external_assets.shape[:-1])
     dtype, device = liabilities.dtype, liabilities.device
+    external_assets, alpha, beta = cast_inputs(xp, dtype, external_assets, alpha, beta)
     tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
 
     owed = xp.sum(liabilities, axis=-1) + xp.zeros((*batch, n), dtype=dtype, device=device)
     relative = liabilities / xp.where(owed > 0.0, owed, 1.0)[..., None]
     external = external_assets + xp.zeros_like(owed)
     scale = xp.max(owed, axis=-1, keepdims=True) + 1.0  # change that counts as movement
-    alpha, beta = default_cost_external, default_cost_interbank
 
     payments = owed
     done = xp.zeros(batch, dtype=xp.bool, device=device)

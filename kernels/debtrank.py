@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from kernels.backend import array_namespace, broadcast_shapes, default_check_every
+from kernels.backend import array_namespace, cast_inputs, default_check_every
+from kernels.validation import batch_shape, check_limits, square_batch
 
 
 class DebtRankResult(NamedTuple):
@@ -73,20 +74,18 @@ def debtrank(
     Returns:
         DebtRankResult in the namespace and dtype of ``exposures``.
     """
+    check_limits(max_iter, check_every)
     xp = array_namespace(exposures, equity, shock)
-    if exposures.ndim < 2 or exposures.shape[-1] != exposures.shape[-2]:
-        raise ValueError(f"exposures must have shape (..., N, N); got {exposures.shape}")
-    n = exposures.shape[-1]
-    for name, arr in (("equity", equity), ("shock", shock)):
-        if arr.ndim < 1 or arr.shape[-1] != n:
-            raise ValueError(f"{name} must have shape (..., N) with N = {n}; got {arr.shape}")
+    n = square_batch("exposures", exposures)
+    batch = batch_shape(
+        ("exposures", exposures, 2),
+        {"equity": (equity, n, "N", False), "shock": (shock, n, "N", False)},
+    )
     check_every = default_check_every(xp) if check_every is None else check_every
-    if check_every < 1 or (max_iter is not None and max_iter < 1):
-        raise ValueError(f"max_iter and check_every must be >= 1; got {max_iter}, {check_every}")
     if max_iter is None:
         max_iter = max(1000, 20 * n) if linear else n + 2
-    batch = broadcast_shapes(exposures.shape[:-2], equity.shape[:-1], shock.shape[:-1])
     dtype, device = exposures.dtype, exposures.device
+    equity, shock = cast_inputs(xp, dtype, equity, shock)
     tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
 
     solvent = (equity + xp.zeros((*batch, n), dtype=dtype, device=device)) > 0.0

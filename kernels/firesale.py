@@ -39,8 +39,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from kernels.backend import array_namespace, broadcast_shapes, default_check_every
+from kernels.backend import array_namespace, cast_inputs, default_check_every
 from kernels.impact import check_impact, fill_price, impacted_price
+from kernels.validation import batch_shape, check_limits
 
 
 class FireSaleResult(NamedTuple):
@@ -81,29 +82,6 @@ def _matvec(matrix: Any, vector: Any) -> Any:
 def _vecmat(vector: Any, matrix: Any) -> Any:
     """``vector @ matrix`` over the last axes with batch broadcasting: (..., N) x (..., N, M)."""
     return (vector[..., None, :] @ matrix)[..., 0, :]
-
-
-def _check_shapes(holdings: Any, **named: Any) -> tuple[int, ...]:
-    """Validate shapes against ``holdings`` (..., N, M) and return the batch shape."""
-    if holdings.ndim < 2:
-        raise ValueError(f"holdings must have shape (..., N, M); got {holdings.shape}")
-    n, m = holdings.shape[-2:]
-    expect = {"prices": m, "depth": m, "cash": n, "liabilities": n, "other_assets": n}
-    batches = [holdings.shape[:-2]]
-    for name, arr in named.items():
-        if arr is None or isinstance(arr, (int, float)):
-            continue
-        last = expect.get(name, n)
-        if arr.ndim == 0 and name not in ("prices", "depth", "cash", "liabilities"):
-            continue
-        if arr.ndim == 0 or arr.shape[-1] != last:
-            axis = "M" if last == m and name in ("prices", "depth") else "N"
-            raise ValueError(
-                f"{name} must have shape (..., {axis}) with {axis} = {last} to match holdings "
-                f"{holdings.shape}; got {arr.shape}"
-            )
-        batches.append(arr.shape[:-1])
-    return broadcast_shapes(*batches)
 
 
 def fire_sale(
@@ -152,23 +130,33 @@ def fire_sale(
         FireSaleResult; see its attributes. Inputs are never modified.
     """
     check_impact(impact, fill)
-    if max_iter < 1 or (check_every is not None and check_every < 1):
-        raise ValueError(f"max_iter and check_every must be >= 1; got {max_iter}, {check_every}")
+    check_limits(max_iter, check_every)
     xp = array_namespace(holdings, prices, cash, liabilities, depth, other_assets, cash_needed)
-    batch = _check_shapes(
-        holdings,
-        prices=prices,
-        depth=depth,
-        cash=cash,
-        liabilities=liabilities,
-        other_assets=other_assets,
-        cash_needed=cash_needed,
-        capital_min=capital_min,
-        capital_buffer=capital_buffer,
-        capital_target=capital_target,
+    if holdings.ndim < 2:
+        raise ValueError(f"holdings must have shape (..., N, M); got {holdings.shape}")
+    n, m = holdings.shape[-2:]
+    batch = batch_shape(
+        ("holdings", holdings, 2),
+        {
+            "prices": (prices, m, "M", False),
+            "depth": (depth, m, "M", False),
+            "cash": (cash, n, "N", False),
+            "liabilities": (liabilities, n, "N", False),
+            "other_assets": (other_assets, n, "N", False),
+            "cash_needed": (cash_needed, n, "N", False),
+            "capital_min": (capital_min, n, "N", True),
+            "capital_buffer": (capital_buffer, n, "N", True),
+            "capital_target": (capital_target, n, "N", True),
+            "price_floor": (price_floor, m, "M", True),
+        },
     )
-    n = holdings.shape[-2]
     dtype, device = holdings.dtype, holdings.device
+    prices, cash, liabilities, depth, other_assets, cash_needed = cast_inputs(
+        xp, dtype, prices, cash, liabilities, depth, other_assets, cash_needed
+    )
+    capital_min, capital_buffer, capital_target, price_floor = cast_inputs(
+        xp, dtype, capital_min, capital_buffer, capital_target, price_floor
+    )
     zeros_n = xp.zeros((*batch, n), dtype=dtype, device=device)
     tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
     check_every = default_check_every(xp) if check_every is None else check_every
@@ -191,7 +179,9 @@ def fire_sale(
     quiet = xp.zeros(batch, dtype=xp.bool, device=device)
     rounds = xp.zeros(batch, dtype=xp.int64, device=device)
     rules = _Rules(capital_min, capital_buffer, capital_target, sell_all_on_default)
-    tiny = float(xp.finfo(dtype).tiny)  # divisor floor: x / max(y, tiny) is 0 where x = y = 0
+    tiny = float(
+        xp.finfo(dtype).smallest_normal
+    )  # divisor floor: x / max(y, tiny) is 0 where x = y = 0
     iterations = 0
 
     while iterations < max_iter:

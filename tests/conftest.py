@@ -60,12 +60,12 @@ class Namespace:
         """Assert that ``x`` is an array of this namespace with the NumPy dtype ``dtype``."""
         if self.name in ("strict", "strictest"):
             assert isinstance(x, xs._array_object.Array), type(x)
-            assert str(x.dtype) == np.dtype(dtype).name, (x.dtype, dtype)
+            assert str(x.dtype).rsplit(".", 1)[-1] == np.dtype(dtype).name, (x.dtype, dtype)
             return
         if self.name == "cupy":
             assert array_api_compat.is_cupy_array(x), type(x)
-        else:
-            assert isinstance(x, np.ndarray), type(x)
+        else:  # unbatched results may be NumPy scalars (0-d), which array_api_compat accepts
+            assert isinstance(x, (np.ndarray, np.generic)), type(x)
         assert x.dtype == np.dtype(dtype), (x.dtype, dtype)
 
 

@@ -1,0 +1,281 @@
+"""kernels.backend: namespace choice, host transfers, RNG, shape broadcasting, segment sums."""
+
+from __future__ import annotations
+
+import array_api_compat
+import array_api_compat.numpy as xp_numpy
+import array_api_strict as xs
+import numpy as np
+import pytest
+
+from kernels import backend
+from kernels.backend import (
+    BACKEND_ENV,
+    broadcast_shapes,
+    cupy_usable,
+    get_namespace,
+    make_rng,
+    segment_sum,
+    to_numpy,
+)
+from tests.conftest import tolerance
+
+needs_no_gpu = pytest.mark.skipif(cupy_usable(), reason="a CUDA GPU answers through CuPy here")
+
+
+@pytest.fixture
+def no_env(monkeypatch):
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# get_namespace
+
+
+def test_numpy_by_name(no_env):
+    assert get_namespace("numpy") is xp_numpy
+    assert backend.backend_name("numpy") == "numpy"
+
+
+def test_auto_is_numpy_without_gpu(no_env):
+    xp = get_namespace("auto")
+    if cupy_usable():
+        assert array_api_compat.is_cupy_namespace(xp)
+    else:
+        assert xp is xp_numpy
+        assert get_namespace() is xp_numpy  # "auto" is the default
+        assert backend.backend_name() == "numpy"
+    a = xp.asarray([1.0, 2.0])
+    assert array_api_compat.array_namespace(a) is xp
+
+
+@pytest.mark.parametrize("value", ["numpy", " NumPy ", "NUMPY", ""])
+def test_auto_follows_the_environment(monkeypatch, value):
+    monkeypatch.setenv(BACKEND_ENV, value)
+    if value == "" and cupy_usable():  # empty means auto
+        assert array_api_compat.is_cupy_namespace(get_namespace("auto"))
+    else:
+        assert get_namespace("auto") is xp_numpy
+
+
+@needs_no_gpu
+def test_environment_cupy_without_gpu_is_an_error(monkeypatch):
+    monkeypatch.setenv(BACKEND_ENV, "cupy")
+    with pytest.raises(RuntimeError, match=BACKEND_ENV) as info:
+        get_namespace("auto")
+    assert "GPU" in str(info.value)
+
+
+@needs_no_gpu
+def test_explicit_cupy_without_gpu_is_an_error(no_env):
+    with pytest.raises(RuntimeError, match="cupy") as info:
+        get_namespace("cupy")
+    message = str(info.value)
+    assert "GPU" in message
+    assert "gpu" in message  # says how to get one: the gpu extra
+
+
+@pytest.mark.skipif(not cupy_usable(), reason="no CUDA GPU answers through CuPy")
+def test_explicit_cupy_with_gpu(no_env):
+    assert array_api_compat.is_cupy_namespace(get_namespace("cupy"))
+
+
+@pytest.mark.parametrize("env", ["cupy", "tpu"])
+def test_explicit_name_beats_the_environment(monkeypatch, env):
+    monkeypatch.setenv(BACKEND_ENV, env)
+    assert get_namespace("numpy") is xp_numpy
+
+
+@pytest.mark.parametrize("name", ["tpu", "NumPy ", "torch", ""])
+def test_bad_name_lists_the_allowed_values(no_env, name):
+    with pytest.raises(ValueError, match="backend must be one of auto, numpy, cupy") as info:
+        get_namespace(name)
+    assert repr(name) in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["tpu", "jax", "numpy,cupy"])
+def test_bad_environment_names_the_variable_and_allowed_values(monkeypatch, value):
+    monkeypatch.setenv(BACKEND_ENV, value)
+    with pytest.raises(ValueError, match=BACKEND_ENV) as info:
+        get_namespace("auto")
+    message = str(info.value)
+    for allowed in ("auto", "numpy", "cupy"):
+        assert allowed in message
+    assert repr(value) in message
+
+
+# ---------------------------------------------------------------------------------------------
+# to_numpy
+
+
+def test_to_numpy_on_numpy_is_a_no_op():
+    a = np.arange(6.0).reshape(2, 3)
+    assert to_numpy(a) is a
+    ro = a.copy()
+    ro.flags.writeable = False
+    assert to_numpy(ro) is ro
+
+
+@pytest.mark.parametrize("device", [None, "device1"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_to_numpy_on_strict_arrays(device, dtype):
+    values = np.arange(6).reshape(2, 3).astype(dtype)
+    kwargs = {} if device is None else {"device": xs.Device(device)}
+    x = xs.asarray(values, **kwargs)
+    out = to_numpy(x)
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(out, values)
+
+
+def test_to_numpy_on_zero_d_and_sequences():
+    out = to_numpy(xs.asarray(2.5))
+    assert isinstance(out, np.ndarray) and out.shape == () and float(out) == 2.5
+    np.testing.assert_array_equal(to_numpy([1.0, 2.0]), [1.0, 2.0])
+
+
+def test_to_numpy_on_namespace_results(ns):
+    x = ns.put(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    out = to_numpy(x)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_array_equal(out, [[1.0, 2.0], [3.0, 4.0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# make_rng
+
+
+@pytest.mark.parametrize("xp", [xp_numpy, np, xs], ids=["compat_numpy", "numpy", "strict"])
+def test_make_rng_is_seeded(xp):
+    a = make_rng(xp, 1234)
+    b = make_rng(xp, 1234)
+    c = make_rng(xp, 1235)
+    assert isinstance(a, np.random.Generator)
+    draws_a, draws_b, draws_c = a.random(5), b.random(5), c.random(5)
+    np.testing.assert_array_equal(draws_a, draws_b)
+    assert not np.array_equal(draws_a, draws_c)
+    # the same stream as NumPy's default generator (PCG64) with that seed
+    np.testing.assert_array_equal(draws_a, np.random.default_rng(1234).random(5))
+
+
+def test_make_rng_unseeded():
+    rng = make_rng(xp_numpy, None)
+    assert isinstance(rng, np.random.Generator)
+    assert 0.0 <= rng.random() < 1.0
+
+
+def test_make_rng_from_get_namespace(no_env):
+    xp = get_namespace("numpy")
+    np.testing.assert_array_equal(make_rng(xp, 7).normal(size=3), make_rng(xp, 7).normal(size=3))
+
+
+# ---------------------------------------------------------------------------------------------
+# broadcast_shapes
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        (),
+        ((),),
+        ((3,), ()),
+        ((4, 1), (3,)),
+        ((2, 3), (1, 3), (3,)),
+        ((5, 1, 7), (1, 6, 1), (7,)),
+        ((1,), (0,)),
+        ((2, 1, 4), (2, 3, 1)),
+    ],
+)
+def test_broadcast_shapes_agrees_with_numpy(shapes):
+    assert broadcast_shapes(*shapes) == np.broadcast_shapes(*shapes)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (4,)), ((2, 3), (3, 3)), ((2, 1), (1, 3), (4, 3))])
+def test_broadcast_shapes_error_lists_the_shapes(shapes):
+    with pytest.raises(ValueError, match="do not broadcast") as info:
+        broadcast_shapes(*shapes)
+    for shape in shapes:
+        assert str(shape) in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# segment_sum
+
+
+def reference_segment_sum(values: np.ndarray, ids: np.ndarray, num_segments: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(int(np.prod(values.shape[:-1])), values.shape[-1])
+    rows = [np.bincount(ids, weights=row, minlength=num_segments) for row in flat]
+    return np.array(rows).reshape(*values.shape[:-1], num_segments)
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 3)], ids=["1d", "batched", "batched2x3"])
+@pytest.mark.parametrize(
+    ("k", "num_segments"),
+    [(20, 5), (20, 12), (1, 1), (0, 4)],
+    ids=["repeated", "empty_segments", "single", "no_edges"],
+)
+def test_segment_sum_matches_bincount(ns, dtype, lead, k, num_segments):
+    rng = np.random.default_rng(k + num_segments)
+    values = rng.normal(size=(*lead, k)).astype(dtype)
+    if num_segments == 12:  # ids only in the even buckets: odd ones stay empty
+        ids = 2 * rng.integers(0, num_segments // 2, k)
+    else:
+        ids = rng.integers(0, num_segments, k)
+    if k == 20 and num_segments == 5:
+        assert len(np.unique(ids)) < k  # repeated ids really repeat
+    expected = reference_segment_sum(values, ids, num_segments)
+    out = segment_sum(ns.put(values), ns.put(ids.astype(np.int64)), num_segments)
+    if ns.name in ("strict", "strictest"):
+        assert isinstance(out, xs._array_object.Array), type(out)
+        assert str(out.dtype).rsplit(".", 1)[-1] == np.dtype(dtype).name, out.dtype
+    else:
+        ns.check(out, dtype)
+    result = ns.get(out)
+    assert result.shape == (*lead, num_segments)
+    np.testing.assert_allclose(result, expected, **tolerance(dtype))
+    if num_segments == 12:
+        np.testing.assert_array_equal(result[..., 1::2], 0.0)
+
+
+def test_segment_sum_totals_are_kept(ns):
+    """Every edge lands in exactly one bucket: the total is unchanged."""
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.0, 1.0, (4, 100))
+    ids = rng.integers(0, 7, 100)
+    out = ns.get(segment_sum(ns.put(values), ns.put(ids), 7))
+    np.testing.assert_allclose(out.sum(axis=-1), values.sum(axis=-1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("id_dtype", [np.int32, np.int64, np.intp])
+def test_segment_sum_accepts_integer_id_dtypes(id_dtype):
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    ids = np.array([0, 2, 0, 2], dtype=id_dtype)
+    np.testing.assert_array_equal(segment_sum(values, ids, 3), [4.0, 0.0, 6.0])
+    np.testing.assert_array_equal(
+        segment_sum(np.stack([values, -values]), ids, 3), [[4.0, 0.0, 6.0], [-4.0, 0.0, -6.0]]
+    )
+
+
+def test_segment_sum_does_not_modify_inputs():
+    values = np.array([[1.0, 2.0, 3.0]])
+    ids = np.array([1, 1, 0])
+    segment_sum(values, ids, 2)
+    np.testing.assert_array_equal(values, [[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(ids, [1, 1, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers the kernels rely on
+
+
+def test_default_check_every():
+    assert backend.default_check_every(xp_numpy) == 1  # checking is free on the host
+    assert backend.default_check_every(xs) == 8  # elsewhere a check is a device sync
+
+
+def test_array_namespace_ignores_none_and_python_scalars():
+    a = np.ones(3)
+    assert backend.array_namespace(a, None, 1.0, 2, True) is xp_numpy
+    x = xs.asarray([1.0])
+    assert backend.array_namespace(None, x, 0.5) is xs
