@@ -79,6 +79,11 @@ def _matvec(matrix: Any, vector: Any) -> Any:
     return (matrix @ vector[..., None])[..., 0]
 
 
+def _nonzero(xp: Any, divisor: Any) -> Any:
+    """``divisor`` with zeros replaced by 1, for ratios whose numerator is 0 wherever it is."""
+    return xp.where(divisor > 0.0, divisor, 1.0)
+
+
 def _vecmat(vector: Any, matrix: Any) -> Any:
     """``vector @ matrix`` over the last axes with batch broadcasting: (..., N) x (..., N, M)."""
     return (vector[..., None, :] @ matrix)[..., 0, :]
@@ -179,15 +184,12 @@ def fire_sale(
     quiet = xp.zeros(batch, dtype=xp.bool, device=device)
     rounds = xp.zeros(batch, dtype=xp.int64, device=device)
     rules = _Rules(capital_min, capital_buffer, capital_target, sell_all_on_default)
-    tiny = float(
-        xp.finfo(dtype).smallest_normal
-    )  # divisor floor: x / max(y, tiny) is 0 where x = y = 0
     iterations = 0
 
     while iterations < max_iter:
         for _ in range(min(check_every, max_iter - iterations)):
             book = retained * unit_value
-            orders = rules.decide(xp, book, cash, illiquid, debt, need, defaulted, tiny)
+            orders = rules.decide(xp, book, cash, illiquid, debt, need, defaulted)
             defaulted = orders.defaulted
             rounds = rounds + xp.astype(~quiet, xp.int64)
             # quiet: no holder would sell or repay more than tol of its assets; frozen from now on
@@ -195,7 +197,7 @@ def fire_sale(
             quiet = quiet | ~xp.any(material, axis=-1)
             go = ~quiet[..., None]
 
-            fraction = xp.minimum(orders.sell / xp.maximum(book, tiny), 1.0)
+            fraction = xp.minimum(orders.sell / _nonzero(xp, book), 1.0)
             sold_fraction = xp.where(go, retained * fraction, 0.0)
             sold = sold + _vecmat(sold_fraction, holdings)
             price = impacted_price(prices, sold, depth, impact=impact, price_floor=price_floor)
@@ -253,11 +255,10 @@ class _Rules(NamedTuple):
         debt: Any,
         need: Any,
         defaulted: Any,
-        tiny: float,
     ) -> _Orders:
         assets = cash + book + illiquid
         equity = assets - debt
-        ratio = equity / xp.maximum(assets, tiny)  # an empty holder (A = 0, owes 0) has ratio 0
+        ratio = equity / _nonzero(xp, assets)  # A = 0: ratio 0 if it owes nothing, else < 0
         broke = equity <= 0.0
         if self.capital_min is not None:
             broke = broke | (ratio < self.capital_min)
@@ -273,7 +274,7 @@ class _Rules(NamedTuple):
         repay_cash = xp.minimum(xp.minimum(spare, shed), debt)
         sell_delever = xp.minimum(shed - repay_cash, book)
         sell = sell_delever + xp.minimum(short, book - sell_delever)
-        share = sell_delever / xp.maximum(sell, tiny)
+        share = sell_delever / _nonzero(xp, sell)
 
         on_default = book if self.sell_all_on_default else xp.zeros_like(book)
         return _Orders(
