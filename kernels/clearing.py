@@ -20,6 +20,18 @@ runs unchanged on NumPy, CuPy or any array-API namespace. A world is converged w
 moved by more than ``tol`` times the largest obligation in that world; it is then frozen, so a
 world's result does not depend on the batch around it. The host checks once every
 ``check_every`` iterations.
+
+Picard converges geometrically at the spectral radius of ``beta * Pi`` restricted to the
+defaulters, which is slow on nearly closed cycles of defaulters. ``method="fictitious_default"``
+adds, at every iteration, the exact payments for the current default set — the linear system
+``p_i = alpha e_i + beta (Pi^T p)_i`` for defaulters, ``p_i = pbar_i`` otherwise (Eisenberg & Noe
+2001, §3 "fictitious default algorithm"; Rogers & Veraart 2013, Algorithm GA). Because the
+default set only grows, each exact solution is an upper bound of the greatest clearing vector, so
+the iteration keeps ``min(Picard step, exact step)`` and ends on the exact vector once the
+default set is complete, after at most N + 1 distinct sets. Each step is a batched
+``linalg.solve``, O(N^3) per world: use it for exact answers on networks of up to a few hundred
+institutions. Where a system is singular (a closed ring of defaulters with ``beta = 1``) the
+step is skipped and Picard carries on.
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ from typing import Any, NamedTuple
 
 from kernels.backend import array_namespace, cast_inputs, default_check_every
 from kernels.validation import batch_shape, check_fraction, check_limits, square_batch
+
+METHODS = ("picard", "fictitious_default")
 
 
 class ClearingResult(NamedTuple):
@@ -59,6 +73,7 @@ def eisenberg_noe(
     tol: float = 1e-10,
     max_iter: int | None = None,
     check_every: int | None = None,
+    method: str = "picard",
 ) -> ClearingResult:
     """Greatest clearing vector of a liability network (Eisenberg–Noe / Rogers–Veraart).
 
@@ -72,11 +87,15 @@ def eisenberg_noe(
         max_iter: most iterations; default ``max(1000, 20 * N)``.
         check_every: iterations between host-side convergence checks; default 1 on NumPy,
             8 on devices.
+        method: ``"picard"`` (matrix–vector products only) or ``"fictitious_default"``
+            (adds an exact solve per default set; see the module docstring).
 
     Returns:
         ClearingResult in the namespace and dtype of ``liabilities``.
     """
     check_limits(max_iter, check_every)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     alpha, beta = default_cost_external, default_cost_interbank
     xp = array_namespace(liabilities, external_assets, alpha, beta)
     n = square_batch("liabilities", liabilities)
@@ -111,6 +130,8 @@ def eisenberg_noe(
             solvent = external + received >= owed
             pays = xp.where(solvent, owed, xp.maximum(alpha * external + beta * received, 0.0))
             pays = xp.minimum(pays, owed)
+            if method == "fictitious_default":
+                pays = _exact_step(xp, relative, external, owed, ~solvent, alpha, beta, pays)
             moved = xp.max(xp.abs(pays - payments), axis=-1, keepdims=True) > tol * scale
             count = count + xp.astype(~done, xp.int64)
             done = done | ~moved[..., 0]
@@ -128,3 +149,32 @@ def eisenberg_noe(
         owed=owed,
         received=received,
     )
+
+
+def _exact_step(
+    xp: Any,
+    relative: Any,
+    external: Any,
+    owed: Any,
+    defaulters: Any,
+    alpha: Any,
+    beta: Any,
+    picard: Any,
+) -> Any:
+    """``min(picard, exact payments for this default set)``, or ``picard`` where no exact step.
+
+    Rows of defaulters read ``p_i - beta_i sum_j Pi_ji p_j = alpha_i e_i``; the others
+    ``p_i = pbar_i``. Worlds whose system is singular (NaN or infinite solution) keep ``picard``.
+    """
+    n = owed.shape[-1]
+    eye = xp.eye(n, dtype=owed.dtype, device=owed.device)
+    beta_rows = beta[..., None] if hasattr(beta, "ndim") and beta.ndim else beta
+    system = eye - xp.where(defaulters[..., None], beta_rows * xp.matrix_transpose(relative), 0.0)
+    rhs = xp.where(defaulters, alpha * external, owed)
+    try:
+        exact = xp.linalg.solve(system, rhs[..., None])[..., 0]
+    except Exception:  # NumPy raises LinAlgError if any world's system is singular
+        return picard
+    usable = xp.all(xp.isfinite(exact), axis=-1, keepdims=True)
+    exact = xp.minimum(xp.maximum(xp.where(usable, exact, picard), 0.0), owed)
+    return xp.minimum(picard, exact)
