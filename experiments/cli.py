@@ -1,0 +1,293 @@
+"""The ``powderkeg`` command line: one subcommand per job, each registered in ``COMMANDS``.
+
+Adding a subcommand (``run``, ``sweep``, ``report``, ``scenarios``, ``ui``...) takes one
+``register(Command(...))`` call with two small functions: one that declares its arguments on an
+``argparse`` parser and one that runs it and returns an exit status. Import heavy modules inside
+the run function so that ``powderkeg --help`` stays instant.
+
+Bad input never produces a traceback: argparse's usage errors and the ``UsageError`` a command
+raises after parsing (an unwritable directory, a backend that does not answer) print one line,
+``powderkeg <command>: error: ...``, to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+PROG = "powderkeg"
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input found after parsing; printed as one line, exit status 2.
+
+    The message should name the flag or field and what is allowed, e.g.
+    ``argument --out: /x is not writable (Permission denied); give a writable directory``.
+    """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit status 2), no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` as a single line and exit with status 2."""
+        hint = f"; see '{self.prog} --help'" if "usage:" not in message else ""
+        line = " ".join(f"{self.prog}: error: {message}{hint}".split())
+        self.exit(EXIT_USAGE, line + "\n")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand of ``powderkeg``.
+
+    Attributes:
+        name: the word typed after ``powderkeg``.
+        help: one line for the command list of ``powderkeg --help``.
+        description: the paragraph at the top of ``powderkeg <name> --help``.
+        epilog: examples shown at the end of ``powderkeg <name> --help``.
+        arguments: declares the command's arguments on its parser.
+        run: does the work and returns the exit status; raises ``UsageError`` for bad input.
+    """
+
+    name: str
+    help: str
+    description: str
+    epilog: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: Registered subcommands, in the order ``powderkeg --help`` lists them.
+COMMANDS: dict[str, Command] = {}
+
+
+def register(command: Command) -> Command:
+    """Add a subcommand to ``COMMANDS`` (a later registration of the same name replaces it)."""
+    COMMANDS[command.name] = command
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per registered command."""
+    parser = _Parser(
+        prog=PROG,
+        description="powderkeg: an agent-based simulation of how the debt-financed "
+        "AI-infrastructure boom could turn into a financial crisis.",
+        epilog=f"Run '{PROG} <command> --help' for a command's options and examples.",
+        allow_abbrev=False,
+    )
+    sub = parser.add_subparsers(
+        dest="command", title="commands", metavar="<command>", parser_class=_Parser
+    )
+    for command in COMMANDS.values():
+        child = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
+        )
+        command.arguments(child)
+        child.set_defaults(command_parser=child)  # for errors found after parsing
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``powderkeg`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status.
+
+    Returns:
+        0 on success, 2 for bad input (one line on stderr, no traceback), 130 when interrupted.
+    """
+    parser = build_parser()
+    name = None
+    try:
+        args, extras = parser.parse_known_args(argv)
+        name = args.command
+        if extras:
+            child = getattr(args, "command_parser", parser)
+            usage = " ".join(child.format_usage().split())
+            child.error(f"unrecognized arguments: {' '.join(extras)}; {usage}")
+        if name is None:
+            parser.error(f"choose a command from {', '.join(COMMANDS)}")
+        return COMMANDS[name].run(args)
+    except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
+        if stop.code is None:
+            return 0
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except UsageError as err:
+        prog = f"{PROG} {name}" if name else PROG
+        print(" ".join(f"{prog}: error: {err}".split()), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- shared argument checks --------------------------------------------------------------------
+
+
+def writable_directory(path: Path, flag: str) -> Path:
+    """Create ``path`` if needed and check that a file can be written in it.
+
+    Raises:
+        UsageError: naming ``flag``, when the directory cannot be created or written to.
+    """
+    path = path.expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(
+            f"argument {flag}: {path} exists and is not a directory; give a writable directory"
+        ) from None
+    except NotADirectoryError:
+        raise UsageError(
+            f"argument {flag}: cannot create {path} (a parent is not a directory); "
+            "give a writable directory"
+        ) from None
+    except OSError as err:
+        raise UsageError(
+            f"argument {flag}: cannot create {path} ({err.strerror}); give a writable directory"
+        ) from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"argument {flag}: {path} is not writable ({err.strerror}); give a writable directory"
+        ) from None
+    return path
+
+
+def check_backend(name: str, flag: str = "--backend") -> str:
+    """Resolve a backend name now, so a missing GPU is a one-line usage error, not a traceback.
+
+    Returns:
+        ``"numpy"`` or ``"cupy"``.
+
+    Raises:
+        UsageError: the backend (or ``$POWDERKEG_BACKEND``) is unknown or does not answer.
+    """
+    from kernels.backend import backend_name
+
+    try:
+        return backend_name(name)
+    except ValueError as err:  # an unknown name, e.g. in $POWDERKEG_BACKEND
+        raise UsageError(f"argument {flag} {name}: {err}") from None
+    except RuntimeError as err:  # cupy asked for, no GPU answers
+        raise UsageError(f"argument {flag} {name}: {err}; use {flag} numpy or auto") from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}")
+    return value
+
+
+# --- powderkeg bench ---------------------------------------------------------------------------
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and few repeats (well under 30 s), for tests and smoke checks",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "numpy", "cupy"),
+        default="auto",
+        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
+        "else NumPy (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory for kernels-<UTC timestamp>.json and latest.json "
+        "(default: benchmarks/results/ in the source tree)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64", "both"),
+        default="both",
+        help="dtype(s) of the fire-sale rows; clearing always runs in float64 "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="SEED",
+        help="seed of every benchmark instance (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar on stderr",
+    )
+
+
+def bench(args: argparse.Namespace) -> int:
+    """``powderkeg bench``: run the kernel benchmarks, print the table, write the JSON."""
+    from benchmarks.report import RESULTS_DIR
+
+    check_backend(args.backend)
+    out = writable_directory(args.out if args.out is not None else RESULTS_DIR, "--out")
+
+    from benchmarks.kernels import run
+    from benchmarks.report import format_table, write_results
+
+    dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
+    results = run(
+        quick=args.quick,
+        backend=args.backend,
+        dtypes=dtypes,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    print(format_table(results))
+    try:
+        written, latest = write_results(results, out)
+    except OSError as err:  # the directory went away or filled up during the run
+        raise UsageError(
+            f"argument --out: cannot write results to {out} ({err.strerror or err})"
+        ) from None
+    print(f"\nresults: {written} (also {latest.name})")
+    return 0
+
+
+register(
+    Command(
+        name="bench",
+        help="measure the array kernels (fire sale, per-agent loop, clearing)",
+        description=(
+            "Measure the fire-sale kernel over E worlds (rounds/s, holder-asset updates/s),\n"
+            "compare it with the per-agent Python reference loop at E = 1, and time\n"
+            "Eisenberg-Noe clearing over N and E. Prints a table and writes\n"
+            "kernels-<UTC timestamp>.json and latest.json. Timings are reported, never asserted."
+        ),
+        epilog="examples:\n"
+        "  powderkeg bench                      full grid (about a minute on a 2-core CPU)\n"
+        "  powderkeg bench --quick              small sizes, seconds\n"
+        "  powderkeg bench --backend cupy       on the GPU (needs the gpu extra and a GPU)\n"
+        "  powderkeg bench --dtype float32 --out /tmp/bench",
+        arguments=_bench_arguments,
+        run=bench,
+    )
+)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
