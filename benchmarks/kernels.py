@@ -203,9 +203,12 @@ def firesale_row(
     world_rounds = np.asarray([rounds]) if per_world is None else to_numpy(per_world)
     drop = 1.0 - to_numpy(res.prices) / to_numpy(args["prices"])
     itemsize = np.dtype(dtype).itemsize
-    per_round_bytes = (2 * e * n * m + 5 * e * n) * itemsize
+    # Work counts world-rounds that did something: settled worlds are frozen, and on NumPy and
+    # CuPy they leave the working set, so a batch's cost follows its active worlds.
+    world_round_total = int(world_rounds.sum())
+    world_round_bytes = (2 * n * m + 5 * n) * itemsize
     best = timing.best_s
-    gbps = per_round_bytes * rounds / best / 1e9
+    gbps = world_round_bytes * world_round_total / best / 1e9
     row = {
         "kernel": "fire_sale",
         "dtype": dtype,
@@ -231,7 +234,9 @@ def firesale_row(
         "median_s": timing.median_s,
         "s_per_round": best / rounds,
         "rounds_per_s": rounds / best,
-        "updates_per_s": e * n * m * rounds / best,
+        "world_rounds": world_round_total,
+        "world_rounds_per_s": world_round_total / best,
+        "updates_per_s": n * m * world_round_total / best,
         "compulsory_GB_per_s": gbps,
         "bandwidth_fraction": gbps / bandwidth if bandwidth > 0 else None,
     }

@@ -77,7 +77,9 @@ def _firesale(results: dict[str, Any]) -> list[str]:
     lines = [
         "",
         f"fire_sale: N={first['N']} holders, M={first['M']} assets; rounds = result.iterations "
-        "(ran = rounds computed, incl. the check block); best of k after a warm-up call",
+        "(ran = rounds computed, incl. the check block); best of k after a warm-up call;",
+        "updates/s and GB/s count the rounds each world was active (N*M holder-asset updates and "
+        "2NM+5N words per world-round)",
     ]
     headers = [
         "dtype", "E", "rounds", "ran", "world min/med/max", "conv", "best ms", "us/round",

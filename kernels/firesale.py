@@ -32,12 +32,17 @@ Convergence: a world is quiet when in one round no holder sells more than ``tol`
 assets; from then on it is frozen, so a world's result does not depend on the other worlds in the
 batch. The host checks whether all worlds are quiet once every ``check_every`` rounds (one
 synchronisation per block on a GPU). ``tol`` is raised to ``64 * eps`` of the dtype when smaller,
-since float32 cannot resolve relative sales of 1e-10.
+since float32 cannot resolve relative sales of 1e-10. On NumPy and CuPy, settled worlds also leave
+the working set once at most half of it is active, so a large batch pays for its active worlds
+only; the results are identical, and other namespaces keep every world to the end.
 """
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, NamedTuple
+
+import array_api_compat
 
 from kernels.backend import array_namespace, cast_inputs, default_check_every
 from kernels.impact import check_impact, fill_price, impacted_price
@@ -162,115 +167,227 @@ def fire_sale(
     capital_min, capital_buffer, capital_target, price_floor = cast_inputs(
         xp, dtype, capital_min, capital_buffer, capital_target, price_floor
     )
-    zeros_n = xp.zeros((*batch, n), dtype=dtype, device=device)
-    tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
-    check_every = default_check_every(xp) if check_every is None else check_every
     if capital_buffer is not None and capital_target is None:
         capital_target = capital_buffer
+    rules = _Rules(
+        tol=max(float(tol), 64.0 * float(xp.finfo(dtype).eps)),
+        impact=impact,
+        fill=fill,
+        sell_all_on_default=sell_all_on_default,
+    )
+    check_every = default_check_every(xp) if check_every is None else check_every
 
-    def broadcast(x: Any) -> Any:
-        return zeros_n if x is None else zeros_n + x
+    # Flatten the batch axes to one axis of B worlds; inputs without batch axes stay shared.
+    worlds = prod(batch)
+    zeros_n = xp.zeros((worlds, n), dtype=dtype, device=device)
 
-    cash = broadcast(cash)
-    debt = broadcast(liabilities)
-    illiquid = broadcast(other_assets)
-    need = broadcast(cash_needed)
-    retained = zeros_n + 1.0
-    sold = xp.zeros((*batch, holdings.shape[-1]), dtype=dtype, device=device)
-    price = prices + sold
-    unit_value = _matvec(holdings, price)  # value of each initial book at current prices
-    proceeds = zeros_n
-    defaulted = zeros_n > 0.0
-    quiet = xp.zeros(batch, dtype=xp.bool, device=device)
-    rounds = xp.zeros(batch, dtype=xp.int64, device=device)
-    rules = _Rules(capital_min, capital_buffer, capital_target, sell_all_on_default)
+    def per_world(x: Any, core: int) -> Any:
+        if x is None or isinstance(x, (bool, int, float)) or x.ndim <= core:
+            return x
+        return xp.reshape(
+            xp.broadcast_to(x, (*batch, *x.shape[-core:])), (worlds, *x.shape[-core:])
+        )
+
+    def state_vector(x: Any) -> Any:
+        return zeros_n if x is None else zeros_n + per_world(x, 1)
+
+    market = _Market(
+        holdings=per_world(holdings, 2),
+        prices=xp.zeros((worlds, m), dtype=dtype, device=device) + per_world(prices, 1),
+        depth=per_world(depth, 1),
+        illiquid=state_vector(other_assets),
+        need=state_vector(cash_needed),
+        capital_min=per_world(capital_min, 1),
+        capital_buffer=per_world(capital_buffer, 1),
+        capital_target=per_world(capital_target, 1),
+        price_floor=per_world(price_floor, 1),
+    )
+    state = _State(
+        retained=zeros_n + 1.0,
+        cash=state_vector(cash),
+        debt=state_vector(liabilities),
+        proceeds=xp.zeros_like(zeros_n),
+        defaulted=zeros_n > 0.0,
+        sold=xp.zeros_like(market.prices),
+        price=market.prices,
+        unit_value=_matvec(market.holdings, market.prices),
+        quiet=xp.zeros((worlds,), dtype=xp.bool, device=device),
+        rounds=xp.zeros((worlds,), dtype=xp.int64, device=device),
+    )
+    state, iterations = _run_rounds(xp, rules, market, state, max_iter, check_every)
+
+    def unflatten(x: Any) -> Any:
+        return xp.reshape(x, (*batch, *x.shape[1:]))
+
+    equity = state.cash + state.retained * state.unit_value + market.illiquid - state.debt
+    return FireSaleResult(
+        prices=unflatten(state.price),
+        holdings=holdings * unflatten(state.retained)[..., None],
+        cash=unflatten(state.cash),
+        liabilities=unflatten(state.debt),
+        equity=unflatten(equity),
+        defaulted=unflatten(state.defaulted),
+        sold=unflatten(state.sold),
+        converged=unflatten(state.quiet),
+        iterations=iterations,
+        proceeds=unflatten(state.proceeds),
+        rounds=unflatten(state.rounds),
+    )
+
+
+class _Market(NamedTuple):
+    """What stays fixed during a call: arrays with a leading world axis B, or shared by all."""
+
+    holdings: Any  # (B, N, M) or (N, M) units held at the start
+    prices: Any  # (B, M) prices at the start
+    depth: Any  # (B, M) or (M,)
+    illiquid: Any  # (B, N) other assets
+    need: Any  # (B, N) cash needed
+    capital_min: Any  # scalar, (N,) or (B, N); None disables
+    capital_buffer: Any
+    capital_target: Any
+    price_floor: Any  # scalar, (M,) or (B, M)
+
+    #: axes of one world's value of each field; a field with more axes has a world axis
+    CORE = (2, 1, 1, 1, 1, 1, 1, 1, 1)
+
+
+class _State(NamedTuple):
+    """What the rounds update, per world (leading axis B)."""
+
+    retained: Any  # (B, N) share of the initial holdings still held
+    cash: Any  # (B, N)
+    debt: Any  # (B, N) liabilities
+    proceeds: Any  # (B, N) cash received from sales so far
+    defaulted: Any  # (B, N) bool
+    sold: Any  # (B, M) units sold so far
+    price: Any  # (B, M)
+    unit_value: Any  # (B, N) value of the initial holdings at the current prices
+    quiet: Any  # (B,) bool: a round sold nothing; frozen since
+    rounds: Any  # (B,) int: rounds run, the quiet one included
+
+    CORE = (1, 1, 1, 1, 1, 1, 1, 1, 0, 0)  # every field has a world axis
+
+
+def _run_rounds(
+    xp: Any, rules: _Rules, market: _Market, state: _State, max_iter: int, check_every: int
+) -> tuple[_State, int]:
+    """Run rounds until every world is quiet or ``max_iter``; return the state and the rounds.
+
+    On NumPy and CuPy, whose arrays allow data-dependent shapes, worlds that are quiet leave the
+    working set once at most half of it is still active ("compaction"): a batch no longer pays,
+    round after round, for worlds that settled long ago. The result is the same as without it,
+    since quiet worlds are frozen. Other namespaces keep every world to the end.
+    """
+    compacting = state.quiet.shape[0] > 1 and (
+        array_api_compat.is_numpy_namespace(xp) or array_api_compat.is_cupy_namespace(xp)
+    )
+    final = None  # full-size state once compaction starts; ``where`` maps the working set into it
+    where = None
     iterations = 0
-
     while iterations < max_iter:
         for _ in range(min(check_every, max_iter - iterations)):
-            book = retained * unit_value
-            orders = rules.decide(xp, book, cash, illiquid, debt, need, defaulted)
-            defaulted = orders.defaulted
-            rounds = rounds + xp.astype(~quiet, xp.int64)
-            # quiet: no holder would sell or repay more than tol of its assets; frozen from now on
-            material = xp.maximum(orders.sell, orders.repay_cash) > tol * orders.assets
-            quiet = quiet | ~xp.any(material, axis=-1)
-            go = ~quiet[..., None]
-
-            fraction = xp.minimum(orders.sell / _nonzero(xp, book), 1.0)
-            sold_fraction = xp.where(go, retained * fraction, 0.0)
-            sold = sold + _vecmat(sold_fraction, holdings)
-            price = impacted_price(prices, sold, depth, impact=impact, price_floor=price_floor)
-            new_unit_value = _matvec(holdings, price)
-            round_proceeds = sold_fraction * fill_price(unit_value, new_unit_value, fill)
-            unit_value = new_unit_value
-            retained = retained - sold_fraction
-
-            repay_cash = xp.where(go, orders.repay_cash, 0.0)
-            repay_sales = xp.minimum(round_proceeds * orders.delever_share, debt - repay_cash)
-            debt = debt - repay_cash - repay_sales
-            cash = cash - repay_cash + round_proceeds - repay_sales
-            proceeds = proceeds + round_proceeds
+            state = rules.play_round(xp, market, state)
             iterations += 1
-        if bool(xp.all(quiet)):  # the one host synchronisation per block
+        active = int(xp.sum(xp.astype(~state.quiet, xp.int64)))  # one synchronisation per block
+        if active == 0:
             break
+        if compacting and 2 * active <= state.quiet.shape[0]:
+            if final is None:
+                final = _State(*(xp.asarray(x, copy=True) for x in state))
+                where = xp.arange(state.quiet.shape[0], device=state.quiet.device)
+            done = xp.nonzero(state.quiet)[0]
+            keep = xp.nonzero(~state.quiet)[0]
+            for full, part in zip(final, _take(xp, state, done), strict=True):
+                full[where[done], ...] = part
+            state = _take(xp, state, keep)
+            market = _take(xp, market, keep)
+            where = where[keep]
+    if final is not None:
+        for full, part in zip(final, state, strict=True):
+            full[where, ...] = part
+        state = final
+    return state, int(xp.max(state.rounds))
 
-    return FireSaleResult(
-        prices=price,
-        holdings=holdings * retained[..., None],
-        cash=cash,
-        liabilities=debt,
-        equity=cash + retained * unit_value + illiquid - debt,
-        defaulted=defaulted,
-        sold=sold,
-        converged=quiet,
-        iterations=int(xp.max(rounds)),
-        proceeds=proceeds,
-        rounds=rounds,
+
+def _take(xp: Any, fields: Any, index: Any) -> Any:
+    """The worlds ``index`` of every field that has a world axis (``fields.CORE`` says which)."""
+    return type(fields)(
+        *(
+            xp.take(x, index, axis=0) if hasattr(x, "ndim") and x.ndim > core else x
+            for x, core in zip(fields, fields.CORE, strict=True)
+        )
     )
 
 
 class _Orders(NamedTuple):
-    sell: Any  # (..., N) market value to sell this round, at start-of-round prices
-    repay_cash: Any  # (..., N) liabilities repaid from spare cash this round
-    delever_share: Any  # (..., N) share of sale proceeds that repays liabilities
-    defaulted: Any  # (..., N) bool
-    assets: Any  # (..., N) total assets at the start of the round
+    sell: Any  # (B, N) market value to sell this round, at start-of-round prices
+    repay_cash: Any  # (B, N) liabilities repaid from spare cash this round
+    delever_share: Any  # (B, N) share of sale proceeds that repays liabilities
+    defaulted: Any  # (B, N) bool
+    assets: Any  # (B, N) total assets at the start of the round
 
 
 class _Rules(NamedTuple):
-    """The holders' decision rules, evaluated on the state at the start of a round."""
+    """How holders decide and how a round settles (the module docstring states the rules)."""
 
-    capital_min: Any
-    capital_buffer: Any
-    capital_target: Any
+    tol: float
+    impact: str
+    fill: str
     sell_all_on_default: bool
 
-    def decide(
-        self,
-        xp: Any,
-        book: Any,
-        cash: Any,
-        illiquid: Any,
-        debt: Any,
-        need: Any,
-        defaulted: Any,
-    ) -> _Orders:
-        assets = cash + book + illiquid
+    def play_round(self, xp: Any, market: _Market, state: _State) -> _State:
+        """One synchronous round: decide on the start-of-round state, sell, move prices, settle."""
+        book = state.retained * state.unit_value
+        orders = self.decide(xp, market, state, book)
+        rounds = state.rounds + xp.astype(~state.quiet, xp.int64)
+        # quiet: no holder would sell or repay more than tol of its assets; frozen from now on
+        material = xp.maximum(orders.sell, orders.repay_cash) > self.tol * orders.assets
+        quiet = state.quiet | ~xp.any(material, axis=-1)
+        go = ~quiet[..., None]
+
+        fraction = xp.minimum(orders.sell / _nonzero(xp, book), 1.0)
+        sold_fraction = xp.where(go, state.retained * fraction, 0.0)  # of the initial holdings
+        sold = state.sold + _vecmat(sold_fraction, market.holdings)
+        price = impacted_price(
+            market.prices, sold, market.depth, impact=self.impact, price_floor=market.price_floor
+        )
+        unit_value = _matvec(market.holdings, price)
+        proceeds = sold_fraction * fill_price(state.unit_value, unit_value, self.fill)
+
+        repay_cash = xp.where(go, orders.repay_cash, 0.0)
+        repay_sales = xp.minimum(proceeds * orders.delever_share, state.debt - repay_cash)
+        return _State(
+            retained=state.retained - sold_fraction,
+            cash=state.cash - repay_cash + proceeds - repay_sales,
+            debt=state.debt - repay_cash - repay_sales,
+            proceeds=state.proceeds + proceeds,
+            defaulted=orders.defaulted,
+            sold=sold,
+            price=price,
+            unit_value=unit_value,
+            quiet=quiet,
+            rounds=rounds,
+        )
+
+    def decide(self, xp: Any, market: _Market, state: _State, book: Any) -> _Orders:
+        """Each holder's orders for this round, from the state at its start."""
+        cash, debt = state.cash, state.debt
+        assets = cash + book + market.illiquid
         equity = assets - debt
         ratio = equity / _nonzero(xp, assets)  # A = 0: ratio 0 if it owes nothing, else < 0
         broke = equity <= 0.0
-        if self.capital_min is not None:
-            broke = broke | (ratio < self.capital_min)
-        defaulted = defaulted | ((debt > 0.0) & broke)
+        if market.capital_min is not None:
+            broke = broke | (ratio < market.capital_min)
+        defaulted = state.defaulted | ((debt > 0.0) & broke)
 
-        gap = need - cash
+        gap = market.need - cash
         short, spare = xp.maximum(gap, 0.0), xp.maximum(-gap, 0.0)
-        if self.capital_buffer is None:
+        if market.capital_buffer is None:
             shed = xp.zeros_like(book)
         else:  # rows with equity <= 0 that owe something are defaulted and overridden below
-            excess = xp.maximum(assets - equity / self.capital_target, 0.0)
-            shed = xp.where(ratio < self.capital_buffer, excess, 0.0)
+            excess = xp.maximum(assets - equity / market.capital_target, 0.0)
+            shed = xp.where(ratio < market.capital_buffer, excess, 0.0)
         repay_cash = xp.minimum(xp.minimum(spare, shed), debt)
         sell_delever = xp.minimum(shed - repay_cash, book)
         sell = sell_delever + xp.minimum(short, book - sell_delever)

@@ -96,8 +96,9 @@ def test_quick_bench_json_structure(quick_run):
         assert r["converged"] is True
         assert r["repeats"] >= 1
         assert r["best_s"] > 0
+        assert r["world_rounds_min"] * r["E"] <= r["world_rounds"] <= r["rounds"] * r["E"]
         assert r["updates_per_s"] == pytest.approx(
-            r["E"] * r["N"] * r["M"] * r["rounds"] / r["best_s"]
+            r["N"] * r["M"] * r["world_rounds"] / r["best_s"]
         )
         assert r["rounds_per_s"] == pytest.approx(r["rounds"] / r["best_s"])
 
