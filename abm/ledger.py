@@ -1,0 +1,243 @@
+"""The double-entry ledger under every balance sheet: money and claims that always have two sides.
+
+powderkeg keeps the balance sheets of N agents in E worlds as arrays (DESIGN.md §3). This module
+holds the parts that link one balance sheet to another, so that a rule can move money or create a
+claim without ever creating or losing a dollar (notes/model-sheet.md §1):
+
+- **cash** ``(E, N)``, USD bn: settlement money. It moves only between agents or between an agent
+  and a named outsider (:class:`Outsiders`), and every move is booked once on each side.
+- **pools** (:class:`Pool`): one instrument class — deposits, pension claims, fund shares, loans,
+  stablecoin tokens — whose issuers owe ``face`` and whose holders own ``claims``. A holder's claim
+  is on the pool as a whole, pro rata to the issuers' face values (a saver's deposits are spread
+  over the banks in proportion to their deposit bases), so a retail cohort needs one number per
+  instrument, and a million cohorts stay one vector. Instruments that need a named counterparty
+  (an SPV's lenders, one bank's interbank borrowing) are pools of their own.
+- **equity flows**: every booking says whether it changes the holder's equity (income, expense,
+  loss, valuation) or only swaps one asset for another. The ledger accumulates the equity effect
+  per agent, so the accounting test can compare the balance sheet's equity with the sum of the
+  flows that made it: assets = liabilities + equity, with equity derived twice.
+
+Invariants, per world, to rounding: the sum of all agents' cash plus the net cash the outsiders
+paid in is constant; in every pool, ``sum(face) == sum(claims) + outside``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernels.backend import segment_sum
+
+#: Outsiders that trade with the agents; each keeps the net cash it paid into the system.
+OUTSIDERS = (
+    "rest_of_economy",  # customers, workers and suppliers outside the modelled network
+    "public_sector",  # Treasury issuance and redemption, deposit insurance, bailouts
+    "central_bank",  # reserves, lender and market maker of last resort
+    "market_makers",  # absorb fire sales at impacted prices
+    "outside_investors",  # holders of claims outside the model (foreign, other funds)
+)
+
+
+@dataclass
+class Outsiders:
+    """Net cash each outsider has paid into the modelled system, per world (USD bn).
+
+    Attributes:
+        paid_in: name -> (E,) cumulative cash paid to agents minus cash received from them.
+    """
+
+    paid_in: dict[str, Any]
+
+    @classmethod
+    def zeros(cls, xp: Any, worlds: int, dtype: Any, device: Any = None) -> Outsiders:
+        """Fresh accounts, all at zero."""
+        return cls({name: xp.zeros((worlds,), dtype=dtype, device=device) for name in OUTSIDERS})
+
+    def total(self) -> Any:
+        """(E,) net cash all outsiders together have paid in."""
+        values = list(self.paid_in.values())
+        out = values[0]
+        for v in values[1:]:
+            out = out + v
+        return out
+
+    def book(self, name: str, amount: Any) -> None:
+        """Record that outsider ``name`` paid ``amount`` (E,) into the system (negative: took)."""
+        if name not in self.paid_in:
+            raise ValueError(f"outsider must be one of {', '.join(OUTSIDERS)}; got {name!r}")
+        self.paid_in[name] = self.paid_in[name] + amount
+
+
+@dataclass
+class Pool:
+    """One instrument class: what some agents owe (``face``) and others own (``claims``).
+
+    Attributes:
+        name: the instrument, e.g. ``"deposits"``.
+        issuers: (I,) indices of the agents that owe it (distinct).
+        holders: (H,) indices of the agents that own it (distinct).
+        face: (E, I) USD bn each issuer owes.
+        claims: (E, H) USD bn each holder is owed.
+        outside: (E,) USD bn owed to outsiders (``outside_holder`` names who).
+        outside_holder: the outsider that owns the rest of the pool.
+    """
+
+    name: str
+    issuers: Any
+    holders: Any
+    face: Any
+    claims: Any
+    outside: Any
+    outside_holder: str = "outside_investors"
+
+    def imbalance(self, xp: Any) -> Any:
+        """(E,) ``sum(face) - sum(claims) - outside``: zero when the pool is whole."""
+        return xp.sum(self.face, axis=-1) - xp.sum(self.claims, axis=-1) - self.outside
+
+    def issuer_shares(self, xp: Any) -> Any:
+        """(E, I) each issuer's share of the pool (equal shares while the pool is empty)."""
+        total = xp.sum(self.face, axis=-1, keepdims=True)
+        equal = 1.0 / self.face.shape[-1]
+        return xp.where(total > 0.0, self.face / xp.where(total > 0.0, total, 1.0), equal)
+
+
+@dataclass
+class Ledger:
+    """Cash, pools and equity flows of N agents in E worlds, kept balanced.
+
+    Attributes:
+        xp: the array namespace (from ``kernels.backend.get_namespace``).
+        cash: (E, N) USD bn.
+        pools: instrument name -> :class:`Pool`.
+        outsiders: the outsiders' cash accounts.
+        equity_flows: (E, N) cumulative change of each agent's equity booked by the rules.
+    """
+
+    xp: Any
+    cash: Any
+    pools: dict[str, Pool] = field(default_factory=dict)
+    outsiders: Outsiders | None = None
+    equity_flows: Any = None
+
+    def __post_init__(self) -> None:
+        xp, worlds = self.xp, self.cash.shape[0]
+        if self.outsiders is None:
+            self.outsiders = Outsiders.zeros(xp, worlds, self.cash.dtype, self.cash.device)
+        if self.equity_flows is None:
+            self.equity_flows = xp.zeros_like(self.cash)
+
+    # -- pools ------------------------------------------------------------------------------
+
+    def add_pool(
+        self,
+        name: str,
+        issuers: Any,
+        holders: Any,
+        face: Any,
+        claims: Any,
+        outside_holder: str = "outside_investors",
+    ) -> Pool:
+        """Register an instrument whose issuers owe ``face`` (E, I) and holders own ``claims``.
+
+        Whatever the face exceeds the agents' claims by is owed to ``outside_holder``.
+
+        Raises:
+            ValueError: the holders' claims exceed the face (an instrument nobody issued).
+        """
+        xp = self.xp
+        outside = xp.sum(face, axis=-1) - xp.sum(claims, axis=-1)
+        scale = xp.sum(face, axis=-1) + 1.0
+        if bool(xp.any(outside < -1e-9 * scale)):
+            raise ValueError(f"pool {name!r}: holders' claims exceed what the issuers owe")
+        pool = Pool(name, issuers, holders, face, claims, xp.maximum(outside, 0.0), outside_holder)
+        self.pools[name] = pool
+        return pool
+
+    # -- cash -------------------------------------------------------------------------------
+
+    def _spread(self, agents: Any, amount: Any) -> Any:
+        """(E, N) zeros with ``amount[:, k]`` added at column ``agents[k]``."""
+        return segment_sum(amount, agents, self.cash.shape[-1])
+
+    def pay(self, payers: Any, payees: Any, amount: Any, *, income: bool = True) -> None:
+        """Move cash ``amount`` (E, K) from ``payers[k]`` to ``payees[k]`` (indices may repeat).
+
+        With ``income`` the payment is an expense of the payer and income of the payee (revenue,
+        interest, commitments); without it, it settles a purchase booked elsewhere.
+        """
+        moved = self._spread(payees, amount) - self._spread(payers, amount)
+        self.cash = self.cash + moved
+        if income:
+            self.equity_flows = self.equity_flows + moved
+
+    def pay_outsider(self, agents: Any, outsider: str, amount: Any, *, income: bool = True) -> None:
+        """Agents ``agents[k]`` pay ``amount[:, k]`` to ``outsider`` (negative: receive from it)."""
+        moved = self._spread(agents, amount)
+        self.cash = self.cash - moved
+        self.outsiders.book(outsider, -self.xp.sum(amount, axis=-1))
+        if income:
+            self.equity_flows = self.equity_flows - moved
+
+    # -- instruments ------------------------------------------------------------------------
+
+    def subscribe(self, name: str, amount: Any, outside: Any = None) -> None:
+        """Holders of pool ``name`` pay ``amount`` (E, H) of cash for new claims on it.
+
+        The cash goes to the issuers pro rata to their face values (a saver's deposit lands at
+        the banks in proportion to their deposit bases), whose face rises by as much. An asset
+        swap on both sides: no equity changes. ``outside`` (E,) is what the pool's outside holder
+        subscribes at the same time, paid in from outside the system.
+        """
+        xp, pool = self.xp, self.pools[name]
+        total = xp.sum(amount, axis=-1)
+        if outside is not None:
+            total = total + outside
+            pool.outside = pool.outside + outside
+            self.outsiders.book(pool.outside_holder, outside)
+        received = pool.issuer_shares(xp) * total[:, None]
+        self.cash = self.cash + self._spread(pool.issuers, received)
+        self.cash = self.cash - self._spread(pool.holders, amount)
+        pool.claims = pool.claims + amount
+        pool.face = pool.face + received
+
+    def redeem(self, name: str, amount: Any, outside: Any = None) -> None:
+        """Holders of pool ``name`` cash in ``amount`` (E, H) of claims; outsiders ``outside``.
+
+        Issuers pay pro rata to their face values, out of their cash (a negative balance is a
+        liquidity need the market step must cover). An asset swap on both sides.
+        """
+        self.subscribe(name, -amount, None if outside is None else -outside)
+
+    def write_down(self, name: str, loss: Any) -> Any:
+        """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
+
+        Holders, outsiders included, lose pro rata to their claims. The issuers' equity gains what
+        they no longer owe; the holders' equity loses it. Returns the (E,) loss of outsiders.
+        """
+        xp, pool = self.xp, self.pools[name]
+        loss = xp.minimum(xp.maximum(loss, 0.0), pool.face)
+        total = xp.sum(pool.face, axis=-1)
+        share_lost = xp.sum(loss, axis=-1) / xp.where(total > 0.0, total, 1.0)
+        holder_loss = pool.claims * share_lost[:, None]
+        outside_loss = pool.outside * share_lost
+        pool.face = pool.face - loss
+        pool.claims = pool.claims - holder_loss
+        pool.outside = pool.outside - outside_loss
+        gained = self._spread(pool.issuers, loss) - self._spread(pool.holders, holder_loss)
+        self.equity_flows = self.equity_flows + gained
+        return outside_loss
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def money(self) -> Any:
+        """(E,) agents' cash minus what outsiders paid in: constant over a run."""
+        return self.xp.sum(self.cash, axis=-1) - self.outsiders.total()
+
+    def positions(self) -> tuple[Any, Any]:
+        """(E, N) claims each agent holds and (E, N) face it owes, over all pools."""
+        held = self.xp.zeros_like(self.cash)
+        owed = self.xp.zeros_like(self.cash)
+        for pool in self.pools.values():
+            held = held + self._spread(pool.holders, pool.claims)
+            owed = owed + self._spread(pool.issuers, pool.face)
+        return held, owed

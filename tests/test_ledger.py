@@ -1,0 +1,137 @@
+"""The ledger never creates or loses a dollar, and equity is the sum of the flows that made it."""
+
+from __future__ import annotations
+
+import array_api_compat.numpy as xp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abm.ledger import OUTSIDERS, Ledger
+
+E, N = 3, 7
+BANKS = np.array([0, 1, 2])
+SAVERS = np.array([3, 4, 5, 6])
+
+
+def fresh(seed: int) -> Ledger:
+    rng = np.random.default_rng(seed)
+    ledger = Ledger(xp, cash=rng.uniform(0.0, 10.0, (E, N)))
+    ledger.add_pool(
+        "deposits",
+        issuers=BANKS,
+        holders=SAVERS,
+        face=rng.uniform(5.0, 20.0, (E, 3)),
+        claims=rng.uniform(0.0, 3.0, (E, 4)),
+        outside_holder="rest_of_economy",
+    )
+    ledger.add_pool(
+        "interbank",
+        issuers=np.array([0, 1]),
+        holders=np.array([1, 2]),
+        face=np.zeros((E, 2)),
+        claims=np.zeros((E, 2)),
+    )
+    return ledger
+
+
+def equity(ledger: Ledger, goods=0.0) -> np.ndarray:
+    """Cash + claims - face + ``goods`` (what agents bought or sold outside the ledger)."""
+    held, owed = ledger.positions()
+    return ledger.cash + held - owed + goods
+
+
+def spread(agents, amount) -> np.ndarray:
+    out = np.zeros((E, N))
+    for k, agent in enumerate(agents):
+        out[:, agent] += amount[:, k]
+    return out
+
+
+def check(ledger: Ledger, start_money, start_equity, goods=0.0) -> None:
+    np.testing.assert_allclose(ledger.money(), start_money, rtol=0, atol=1e-9)
+    for pool in ledger.pools.values():
+        np.testing.assert_allclose(pool.imbalance(xp), 0.0, atol=1e-9, err_msg=pool.name)
+        assert (pool.outside >= -1e-9).all()
+    np.testing.assert_allclose(equity(ledger, goods) - start_equity, ledger.equity_flows, atol=1e-9)
+
+
+amounts = st.lists(st.floats(0.0, 5.0), min_size=E * 4, max_size=E * 4).map(
+    lambda v: np.array(v).reshape(E, 4)
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("pay"), amounts, st.booleans()),
+        st.tuples(st.just("outsider"), amounts, st.sampled_from(OUTSIDERS)),
+        st.tuples(st.just("buy_goods"), amounts, st.just(None)),
+        st.tuples(st.just("subscribe"), amounts, st.booleans()),
+        st.tuples(st.just("redeem"), amounts, st.booleans()),
+        st.tuples(st.just("interbank"), amounts, st.booleans()),
+        st.tuples(st.just("write_down"), amounts, st.just(None)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), ops=operations)
+def test_every_operation_keeps_money_pools_and_equity_balanced(seed, ops):
+    ledger = fresh(seed)
+    start_money, start_equity = ledger.money(), equity(ledger)
+    goods = np.zeros((E, N))  # the other leg of payments that are not income
+    for op, amount, flag in ops:
+        if op == "pay":  # savers pay banks (repeated payers and payees)
+            payers, payees = np.array([3, 3, 4, 6]), np.array([0, 0, 1, 5])
+            ledger.pay(payers, payees, amount, income=flag)
+            if not flag:  # a purchase: the payer receives goods worth what it paid
+                goods += spread(payers, amount) - spread(payees, amount)
+        elif op == "outsider":
+            ledger.pay_outsider(SAVERS, flag, amount - 2.5)
+        elif op == "buy_goods":  # capex: cash to the rest of the economy for a real asset
+            ledger.pay_outsider(SAVERS, "rest_of_economy", amount, income=False)
+            goods += spread(SAVERS, amount)
+        elif op == "subscribe":
+            ledger.subscribe("deposits", amount, outside=amount[:, 0] if flag else None)
+        elif op == "redeem":
+            claims = ledger.pools["deposits"].claims
+            ledger.redeem("deposits", np.minimum(amount, claims), outside=None)
+        elif op == "interbank":  # lending into a pool that starts empty
+            ledger.subscribe("interbank", amount[:, :2])
+        else:
+            ledger.write_down("deposits", amount[:, :3])
+        check(ledger, start_money, start_equity, goods)
+
+
+def test_write_down_hits_holders_pro_rata_and_outsiders_too():
+    ledger = fresh(1)
+    pool = ledger.pools["deposits"]
+    before_claims, before_outside = pool.claims.copy(), pool.outside.copy()
+    total = pool.face.sum(axis=-1)
+    loss = np.zeros((E, 3))
+    loss[:, 0] = pool.face[:, 0]  # bank 0 fails completely
+    outside_loss = ledger.write_down("deposits", loss)
+    share = loss.sum(axis=-1) / total
+    np.testing.assert_allclose(pool.claims, before_claims * (1 - share)[:, None])
+    np.testing.assert_allclose(outside_loss, before_outside * share)
+    assert (pool.face[:, 0] == 0).all()
+
+
+def test_losses_cannot_exceed_face():
+    ledger = fresh(2)
+    ledger.write_down("deposits", np.full((E, 3), 1e6))
+    pool = ledger.pools["deposits"]
+    assert np.allclose(pool.face, 0.0) and np.allclose(pool.claims, 0.0)
+    assert np.allclose(pool.outside, 0.0)
+
+
+def test_claims_larger_than_face_are_rejected():
+    ledger = fresh(3)
+    with pytest.raises(ValueError, match="pool 'bad': holders' claims exceed"):
+        ledger.add_pool("bad", BANKS, SAVERS, np.ones((E, 3)), np.full((E, 4), 5.0))
+
+
+def test_unknown_outsider_is_rejected():
+    ledger = fresh(4)
+    with pytest.raises(ValueError, match="outsider must be one of"):
+        ledger.pay_outsider(SAVERS, "aliens", np.ones((E, 4)))
