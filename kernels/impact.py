@@ -17,6 +17,13 @@ Forms (notes/peers-and-equations.md §5.1):
   stress testing", Norges Bank WP 2/2017, eq. (9)–(10). The price never falls below ``f * p0``;
   at ``f = 0`` it is the exponential rule, and its slope at ``Q = 0`` is ``-p0 / depth`` for any f.
 
+Recovery: fire-sale impact is temporary. ``relax_toward`` lets a price's gap to its fundamental
+value decay exponentially in log terms with a half-life,
+``p' = F * (p / F) ** (2 ** (-dt / half_life))``:
+the resilience of the limit-order book in Obizhaeva & Wang (2013), "Optimal trading strategy and
+supply/demand dynamics", J. Financial Markets 16(1), where displaced prices recover at an
+exponential rate.
+
 Fills: ``fill="mid"`` settles a round's sales at the mid of the price before and after the
 round, ``(p_old + p_new) / 2`` (INET Oxford ``resilience`` AssetMarket; Cont & Schaanning's
 alpha = 0.5); ``fill="end"`` settles at the post-round price (the harshest execution).
@@ -77,3 +84,21 @@ def fill_price(old_price: Any, new_price: Any, fill: str = "mid") -> Any:
     if fill == "mid":
         return 0.5 * (old_price + new_price)
     return new_price
+
+
+def relax_toward(price: Any, fundamental: Any, half_life: Any, dt: float = 1.0) -> Any:
+    """Let the gap between ``price`` and ``fundamental`` decay for ``dt`` (log-exponential decay).
+
+    Args:
+        price: (..., M) current (impacted) prices, > 0.
+        fundamental: (..., M) fundamental values the prices return to, > 0.
+        half_life: (M,), (..., M) or scalar half-life of the gap, in the unit of ``dt`` (weeks);
+            ``inf`` keeps the impact for good, 0 removes it at once.
+        dt: time elapsed, same unit.
+
+    Returns:
+        (..., M) prices, same namespace and dtype as ``price``.
+    """
+    xp = array_namespace(price, fundamental, half_life)
+    keep = 0.5 ** (dt / half_life)  # share of the log-gap left after dt
+    return fundamental * xp.exp(keep * xp.log(price / fundamental))

@@ -176,3 +176,21 @@ def test_check_impact():
         check_impact("quadratic")
     with pytest.raises(ValueError, match="mid, end"):
         check_impact("linear", "close")
+
+
+def test_relax_toward_halves_the_log_gap_each_half_life(ns, dtype):
+    from kernels.impact import relax_toward
+
+    fundamental = np.array([[1.0, 2.0, 4.0, 0.5]])
+    price = fundamental * np.array([[0.64, 1.0, 0.25, 1.21]])  # gaps below, none, below, above
+    half_life = np.array([2.0, 2.0, 4.0, np.inf])
+    out = relax_toward(ns.put(price.astype(dtype)), ns.put(fundamental.astype(dtype)),
+                       ns.put(half_life.astype(dtype)), dt=2.0)  # fmt: skip
+    ns.check(out, dtype)
+    expected = fundamental * np.array([[0.8, 1.0, 0.25**0.5**0.5, 1.21]])
+    np.testing.assert_allclose(ns.get(out), expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    # recovery never overshoots: the price stays on its side of the fundamental
+    twice = relax_toward(out, ns.put(fundamental.astype(dtype)), 1.0, dt=50.0)
+    got = ns.get(twice)
+    assert (got[0, [0, 2]] <= fundamental[0, [0, 2]]).all()
+    np.testing.assert_allclose(got[0, :3], fundamental[0, :3], rtol=1e-4)
