@@ -178,6 +178,14 @@ class Ledger:
         if income:
             self.equity_flows = self.equity_flows - moved
 
+    def book_equity(self, amount: Any) -> None:
+        """Record (E, N) equity changes whose other side is not cash or a pool.
+
+        Revaluation of securities, depreciation of real assets, gains and losses on sales and on
+        bonds issued away from par: the caller changes the asset or liability itself.
+        """
+        self.equity_flows = self.equity_flows + amount
+
     # -- instruments ------------------------------------------------------------------------
 
     def subscribe(self, name: str, amount: Any, outside: Any = None) -> None:
@@ -207,6 +215,42 @@ class Ledger:
         liquidity need the market step must cover). An asset swap on both sides.
         """
         self.subscribe(name, -amount, None if outside is None else -outside)
+
+    def pay_interest(self, name: str, rate: Any) -> None:
+        """Issuers of pool ``name`` pay interest ``rate`` (E, I) on their face to the holders.
+
+        Holders, and the outside holder, receive the total pro rata to their claims: income for
+        them, an expense for the issuers.
+        """
+        xp, pool = self.xp, self.pools[name]
+        interest = pool.face * rate
+        total = xp.sum(interest, axis=-1)
+        whole = xp.sum(pool.claims, axis=-1) + pool.outside
+        share = total / xp.where(whole > 0.0, whole, 1.0)
+        received = pool.claims * share[:, None]
+        moved = self._spread(pool.holders, received) - self._spread(pool.issuers, interest)
+        self.cash = self.cash + moved
+        self.equity_flows = self.equity_flows + moved
+        self.outsiders.book(pool.outside_holder, -(pool.outside * share))
+
+    def repay(self, name: str, amount: Any) -> None:
+        """Issuers of pool ``name`` repay ``amount`` (E, I) of face early (capped at face).
+
+        The holders, outsiders included, receive it pro rata to their claims. An asset swap and
+        a shorter balance sheet on both sides: no equity changes.
+        """
+        xp, pool = self.xp, self.pools[name]
+        amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
+        total = xp.sum(amount, axis=-1)
+        whole = xp.sum(pool.claims, axis=-1) + pool.outside
+        share = total / xp.where(whole > 0.0, whole, 1.0)
+        received = pool.claims * share[:, None]
+        self.cash = self.cash + self._spread(pool.holders, received)
+        self.cash = self.cash - self._spread(pool.issuers, amount)
+        self.outsiders.book(pool.outside_holder, -(pool.outside * share))
+        pool.face = pool.face - amount
+        pool.claims = pool.claims - received
+        pool.outside = pool.outside - pool.outside * share
 
     def write_down(self, name: str, loss: Any) -> Any:
         """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
