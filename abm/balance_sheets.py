@@ -289,8 +289,7 @@ class _Builder:
                     if bond_assets
                     else self.assets.index("ai_spv_debt" if kind == "spv" else "private_credit")
                 )
-            if loans > 0.0:
-                self.pools["bank_loans"].owe(i, loans)
+            self.pools["bank_loans"].owe(i, loans)  # every firm can draw bank credit later
             self.real[i] = max(0.0, bonds + loans + book - self.cash[i])
 
     def funds(self) -> None:

@@ -252,6 +252,40 @@ class Ledger:
         pool.claims = pool.claims - received
         pool.outside = pool.outside - pool.outside * share
 
+    def borrow(self, name: str, amount: Any) -> None:
+        """Issuers of pool ``name`` borrow ``amount`` (E, I) more from its holders.
+
+        The holders, outsiders included, lend pro rata to their claims; the inverse of
+        :meth:`repay`. An asset swap and a longer balance sheet on both sides.
+        """
+        xp, pool = self.xp, self.pools[name]
+        amount = xp.maximum(amount, 0.0)
+        total = xp.sum(amount, axis=-1)
+        whole = xp.sum(pool.claims, axis=-1) + pool.outside
+        share = total / xp.where(whole > 0.0, whole, 1.0)
+        lent = pool.claims * share[:, None]
+        self.cash = self.cash - self._spread(pool.holders, lent)
+        self.cash = self.cash + self._spread(pool.issuers, amount)
+        self.outsiders.book(pool.outside_holder, pool.outside * share)
+        pool.face = pool.face + amount
+        pool.claims = pool.claims + lent
+        pool.outside = pool.outside + pool.outside * share
+
+    def withdraw_outside(self, name: str, amount: Any) -> None:
+        """The outside holder of pool ``name`` cashes in ``amount`` (E, I) at chosen issuers.
+
+        A run by depositors outside the model on particular banks: those issuers pay the cash out
+        of the system and owe that much less; the modelled holders' claims are untouched.
+        """
+        xp, pool = self.xp, self.pools[name]
+        amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
+        total = xp.minimum(xp.sum(amount, axis=-1), pool.outside)
+        amount = amount * (total / xp.maximum(xp.sum(amount, axis=-1), 1e-300))[:, None]
+        pool.face = pool.face - amount
+        pool.outside = pool.outside - total
+        self.cash = self.cash - self._spread(pool.issuers, amount)
+        self.outsiders.book(pool.outside_holder, -total)
+
     def write_down(self, name: str, loss: Any) -> Any:
         """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
 

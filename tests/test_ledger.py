@@ -69,6 +69,11 @@ operations = st.lists(
         st.tuples(st.just("redeem"), amounts, st.booleans()),
         st.tuples(st.just("interbank"), amounts, st.booleans()),
         st.tuples(st.just("write_down"), amounts, st.just(None)),
+        st.tuples(st.just("interest"), amounts, st.just(None)),
+        st.tuples(st.just("repay"), amounts, st.just(None)),
+        st.tuples(st.just("revalue"), amounts, st.just(None)),
+        st.tuples(st.just("run"), amounts, st.just(None)),
+        st.tuples(st.just("borrow"), amounts, st.just(None)),
     ),
     max_size=12,
 )
@@ -98,6 +103,17 @@ def test_every_operation_keeps_money_pools_and_equity_balanced(seed, ops):
             ledger.redeem("deposits", np.minimum(amount, claims), outside=None)
         elif op == "interbank":  # lending into a pool that starts empty
             ledger.subscribe("interbank", amount[:, :2])
+        elif op == "interest":
+            ledger.pay_interest("deposits", amount[:, :3] / 100.0)
+        elif op == "borrow":
+            ledger.borrow("deposits", amount[:, :3])
+        elif op == "run":  # outside depositors leave particular banks
+            ledger.withdraw_outside("deposits", amount[:, :3])
+        elif op == "repay":
+            ledger.repay("deposits", amount[:, :3])
+        elif op == "revalue":  # a price move on goods the savers hold
+            ledger.book_equity(spread(SAVERS, amount - 2.5))
+            goods += spread(SAVERS, amount - 2.5)
         else:
             ledger.write_down("deposits", amount[:, :3])
         check(ledger, start_money, start_equity, goods)

@@ -1,0 +1,314 @@
+"""The real side of a week: sentiment, the tech firms' cash flows, and what assets are worth.
+
+Vectorized over all firms and all E worlds; every cash movement goes through the ledger, so it
+has a payer and a payee (the rest of the economy for customers, staff and suppliers; the bond
+holders for coupons), and every change of value is booked as an equity flow.
+
+Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptions.sentiment]``):
+
+- **Sentiment**: AI hype ``h`` and crypto sentiment ``c`` are mean-reverting log indices,
+  ``h' = (1 − κ) h + σ_h ε₁`` and ``c' = (1 − κ) c + σ_c (ρ ε₁ + √(1 − ρ²) ε₂)``; the AI–crypto
+  correlation ρ is the calm value until AI equity falls more than a threshold from its start, then
+  the panic value (regime-dependent correlation; the stablecoin-contagion estimates 0.09 → 0.53).
+- **Revenue** ``R = R₀ ((1 − a) + a·exp(b h))`` with AI share ``a`` (2025 reports) and elasticity
+  ``b``; operating cash flow keeps the 2025 margin; capex follows the 2026 plan scaled by
+  ``exp(b_c h)`` (the race speeds up with hype) and adds to real assets, which depreciate once
+  they earn revenue (an SPV's data centre under construction does not wear out yet).
+- **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
+  proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
+  Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
+- **Financing**: a firm whose cash falls below a buffer of weeks of outgoings issues bonds at the
+  market price to outside investors while its bond trades above a floor; otherwise the gap stays,
+  and a firm with negative cash has failed (the failure step clears it).
+- **Valuation**: fundamentals — AI equity ``exp(γ h)·R/R₀``, AI bonds ``exp(−D·Δs)`` with the
+  spread moving ``Δs = −k·h``, crypto ``exp(c)``, the rest constant — and fire-sale price gaps
+  decaying toward them with each asset's half-life (``kernels.impact.relax_toward``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from kernels.backend import segment_sum, to_numpy
+from kernels.impact import relax_toward
+
+STREAM_AI, STREAM_CRYPTO = 0, 1
+
+
+@dataclass
+class Sentiment:
+    """AI hype and crypto sentiment per world (log indices; 0 at the start)."""
+
+    ai: Any
+    crypto: Any
+
+
+@dataclass(frozen=True)
+class FirmParameters:
+    """Per-firm constants (host arrays in firm order), weekly units."""
+
+    revenue: np.ndarray
+    ai_share: np.ndarray
+    margin: np.ndarray  # operating cash flow / revenue (burn per week where revenue is 0)
+    burn: np.ndarray
+    capex: np.ndarray
+    spread: np.ndarray  # per week
+    equity_asset: np.ndarray  # market index of the listed equity, -1 if none
+
+    @classmethod
+    def from_calibration(cls, cal: Calibration, sheets: BalanceSheets) -> FirmParameters:
+        """Read the firms' 2025 flows and 2026 capex plans (USD bn per week)."""
+        rows = []
+        for name in (sheets.roster.names[i] for i in sheets.roster.indices("firm")):
+            node = f"firms.{name}"
+            revenue = float(cal.model_value(f"{node}.revenue_2025"))
+            ocf = float(cal.model_value(f"{node}.operating_cash_flow_2025"))
+            spread_bp = (
+                float(cal.value(f"{node}.bond_spread")) if "bond_spread" in cal.node(node) else 0.0
+            )
+            equity = [
+                m for m in sheets.assets.issued_by(name) if sheets.assets.asset_class[m] == "equity"
+            ]
+            rows.append(
+                (
+                    revenue,
+                    float(cal.model_value(f"{node}.ai_revenue_share")),
+                    ocf / revenue if revenue > 0 else 0.0,
+                    ocf if revenue <= 0 else 0.0,
+                    float(cal.model_value(f"{node}.capex_plan_2026")),
+                    spread_bp / 1e4 / 52.0,
+                    equity[0] if equity else -1,
+                )
+            )
+        cols = list(zip(*rows, strict=True))
+        return cls(*(np.array(c) for c in cols))
+
+
+class Economy:
+    """The weekly real-economy rules of one model (sentiment, firms, valuation)."""
+
+    def __init__(self, cal: Calibration, sheets: BalanceSheets) -> None:
+        self.sheets = sheets
+        xp = sheets.xp
+        a = "assumptions"
+        self.kappa = float(cal.model_value(f"{a}.sentiment.mean_reversion_per_week"))
+        self.sigma_ai = float(cal.model_value(f"{a}.sentiment.ai_volatility_per_week"))
+        self.sigma_crypto = float(cal.model_value(f"{a}.sentiment.crypto_volatility_per_week"))
+        self.rho_calm = float(cal.model_value("sentiment.crypto_correlation_calm"))
+        self.rho_panic = float(cal.model_value("sentiment.crypto_correlation_panic"))
+        self.panic_drawdown = float(cal.model_value(f"{a}.sentiment.panic_ai_drawdown"))
+        self.b_revenue = float(cal.model_value(f"{a}.sentiment.ai_revenue_elasticity"))
+        self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
+        self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
+        self.spread_k = float(cal.value(f"{a}.sentiment.spread_sensitivity"))
+        self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
+        self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
+        self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
+        self.params = FirmParameters.from_calibration(cal, sheets)
+        # data centres still being built earn nothing and do not wear out yet (SPVs until their
+        # leases start; the lease and obsolescence rules come with the SPV mechanics)
+        self.operating = sheets.xp.asarray(
+            self.params.revenue > 0, dtype=sheets.prices.dtype, device=sheets.prices.device
+        )
+        self.firms = xp.asarray(sheets.roster.indices("firm"), device=sheets.ledger.cash.device)
+        self.firm_rows = sheets.roster.indices("firm")
+        table = sheets.assets
+        self.ai_equity = [
+            m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]
+        ]
+        self.ai_bonds = [
+            m for m, c in enumerate(table.asset_class) if c == "corporate_bond" and table.issuer[m]
+        ]
+        self.crypto = table.index("crypto")
+        dtype = sheets.prices.dtype
+        dev = sheets.prices.device
+        self.half_life = xp.asarray(table.half_life, dtype=dtype, device=dev)
+        self.duration_years = xp.asarray(
+            [d / 52.0 for d in table.duration], dtype=dtype, device=dev
+        )
+        self.fundamental = sheets.prices * 1.0
+        self.revenue = xp.zeros(
+            (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
+        )
+        spread = np.full(sheets.roster.size, float(np.mean(self.params.spread)))
+        spread[self.firm_rows] = np.where(self.params.spread > 0, self.params.spread, spread[0])
+        issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
+        self.loan_spread = self.host(spread[issuers])
+
+    def host(self, values: np.ndarray) -> Any:
+        """A per-firm host array on the model's device and dtype."""
+        s = self.sheets
+        return s.xp.asarray(values, dtype=s.prices.dtype, device=s.prices.device)
+
+    # -- sentiment ----------------------------------------------------------------------------
+
+    def update_sentiment(self, sentiment: Sentiment, streams: Any, step: int) -> Sentiment:
+        """One week of AI hype and crypto sentiment, correlated more strongly in a panic."""
+        xp = self.sheets.xp
+        e1 = streams.normal(step, STREAM_AI)
+        e2 = streams.normal(step, STREAM_CRYPTO)
+        ai_index = xp.mean(xp.take(self.sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1)
+        rho = xp.where(ai_index < 1.0 - self.panic_drawdown, self.rho_panic, self.rho_calm)
+        keep = 1.0 - self.kappa
+        return Sentiment(
+            ai=keep * sentiment.ai + self.sigma_ai * e1,
+            crypto=keep * sentiment.crypto
+            + self.sigma_crypto * (rho * e1 + xp.sqrt(1.0 - rho * rho) * e2),
+        )
+
+    # -- firms --------------------------------------------------------------------------------
+
+    def run_firms(self, hype: Any, active: Any) -> None:
+        """Revenue, costs, capex, depreciation, debt service and bond financing for one week.
+
+        Args:
+            hype: (E,) AI hype index.
+            active: (E, F) bool, firms that have not failed.
+        """
+        s, p = self.sheets, self.params
+        xp, ledger, firms = s.xp, s.ledger, self.firms
+        on = xp.astype(active, s.prices.dtype)
+        lift = xp.exp(self.b_revenue * hype)[:, None]
+        revenue = self.host(p.revenue) * (
+            (1.0 - self.host(p.ai_share)) + self.host(p.ai_share) * lift
+        )
+        revenue = revenue * on
+        costs = (revenue * (1.0 - self.host(p.margin)) - self.host(p.burn)) * on
+        capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
+        self.revenue = revenue
+        ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
+        ledger.pay_outsider(firms, "rest_of_economy", capex, income=False)
+        real = s.real_assets
+        used = xp.take(real, firms, axis=1)
+        wear = used * self.depreciation * on * self.operating
+        s.real_assets = real + _columns(xp, real, firms, capex - wear)
+        ledger.book_equity(_columns(xp, real, firms, -wear))
+        before = ledger.equity_flows
+        self._pay_coupons(on)
+        ledger.pay_interest("bank_loans", self._loan_rates())
+        self._capitalize_interest(before)
+        self._issue_bonds(costs + capex, on)
+
+    def _capitalize_interest(self, before: Any) -> None:
+        """Interest paid by firms still building is part of the cost of the data centre.
+
+        Borrowing costs of an asset under construction are capitalized (IAS 23; ASC 835-20):
+        the SPV's real assets grow by the interest it paid instead of its equity falling.
+        """
+        s = self.sheets
+        xp = s.xp
+        paid = xp.take(s.ledger.equity_flows - before, self.firms, axis=1)
+        capitalized = xp.maximum(-paid, 0.0) * (1.0 - self.operating)
+        added = _columns(xp, s.real_assets, self.firms, capitalized)
+        s.real_assets = s.real_assets + added
+        s.ledger.book_equity(added)
+
+    def _coupon_rate(self) -> Any:
+        """(E, F) weekly coupon rate of each firm's bonds: risk-free + current spread."""
+        return self.risk_free + self.host(self.params.spread)[None, :] + 0.0 * self.revenue
+
+    def _pay_coupons(self, on: Any) -> None:
+        """Each firm pays its coupon to the holders of its bond asset (outsiders: the rest)."""
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        bonds = xp.take(s.bonds, self.firms, axis=1)
+        coupon = bonds * self._coupon_rate() * on  # (E, F)
+        assets = self._bond_assets()
+        per_asset = _columns(xp, s.prices, assets, coupon)  # (E, M)
+        units = s.supply
+        rate = per_asset / xp.where(units > 0.0, units, 1.0)  # coupon per unit
+        received = (s.holdings @ rate[:, :, None])[:, :, 0]  # (E, N)
+        outside = xp.sum(per_asset, axis=-1) - xp.sum(received, axis=-1)
+        paid = _columns(xp, ledger.cash, self.firms, coupon)
+        ledger.cash = ledger.cash + received - paid
+        ledger.book_equity(received - paid)
+        ledger.outsiders.book("outside_investors", -outside)
+
+    def _loan_rates(self) -> Any:
+        """(E, I) weekly rate on each bank-loan issuer: risk-free + the borrower's spread.
+
+        Firms pay their own bond spread; funds borrowing from banks pay the firms' average.
+        """
+        pool = self.sheets.ledger.pools["bank_loans"]
+        return self.risk_free + self.loan_spread[None, :] + 0.0 * pool.face
+
+    def _bond_assets(self) -> Any:
+        """(F,) market index of each firm's bond asset (firms without bonds point at 0, face 0)."""
+        s = self.sheets
+        idx = np.maximum(s.bond_asset[self.firm_rows], 0)
+        return s.xp.asarray(idx, device=s.prices.device)
+
+    def _issue_bonds(self, outgoings: Any, on: Any) -> None:
+        """Firms short of their cash buffer raise funds: bonds first, then bank credit.
+
+        Bonds are sold at the market price to outside investors while the firm's bonds trade
+        above a floor (the bond market is open); otherwise, and for firms without listed bonds,
+        the gap is drawn on bank credit lines while the firm is still solvent at book value.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        cash = xp.take(ledger.cash, self.firms, axis=1)
+        gap = xp.maximum(self.buffer_weeks * outgoings - cash, 0.0) * on
+        assets = self._bond_assets()
+        price = xp.take(s.prices, assets, axis=1)
+        has_bonds = xp.asarray(s.bond_asset[self.firm_rows] >= 0, device=s.prices.device)
+        open_market = has_bonds & (price > self.bond_floor)
+        raised = xp.where(open_market, gap, 0.0)
+        units = raised / price
+        s.bonds = s.bonds + _columns(xp, s.bonds, self.firms, units)
+        s.supply = s.supply + _columns(xp, s.supply, assets, units)
+        ledger.pay_outsider(self.firms, "outside_investors", -raised, income=False)
+        ledger.book_equity(_columns(xp, ledger.cash, self.firms, raised - units))
+        solvent = xp.take(s.equity(), self.firms, axis=1) > 0.0
+        credit = xp.where(open_market | ~solvent, 0.0, gap)
+        pool = ledger.pools["bank_loans"]
+        ledger.borrow("bank_loans", xp.take(_columns(xp, ledger.cash, self.firms, credit),
+                                            pool.issuers, axis=1))  # fmt: skip
+
+    bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
+
+    # -- valuation ----------------------------------------------------------------------------
+
+    def revalue(self, sentiment: Sentiment) -> None:
+        """Move fundamentals with sentiment and let prices follow, fire-sale gaps decaying."""
+        s = self.sheets
+        xp = s.xp
+        fundamental = self.fundamental
+        earnings = xp.sum(self.revenue, axis=-1) / float(self.params.revenue.sum())
+        equity_value = xp.exp(self.gamma * sentiment.ai) * earnings
+        spread_move = -self.spread_k * sentiment.ai
+        new = xp.ones_like(fundamental)
+        new = _set_columns(xp, new, self.ai_equity, equity_value[:, None])
+        bond_value = xp.exp(
+            -xp.take(self.duration_years, xp.asarray(self.ai_bonds)) * spread_move[:, None]
+        )
+        new = _set_columns(xp, new, self.ai_bonds, bond_value)
+        new = _set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
+        gap = relax_toward(s.prices / fundamental, xp.ones_like(fundamental), self.half_life)
+        prices = new * gap
+        s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])
+        s.prices = prices
+        self.fundamental = new
+
+
+def _columns(xp: Any, like: Any, index: Any, values: Any) -> Any:
+    """(E, K) zeros shaped like ``like`` with ``values`` (E, k) added at columns ``index``."""
+    return segment_sum(values, index, like.shape[-1])
+
+
+def _set_columns(xp: Any, target: Any, columns: list[int], values: Any) -> Any:
+    """``target`` with columns ``columns`` replaced by ``values`` (broadcast over them)."""
+    mask = np.zeros(target.shape[-1], dtype=bool)
+    mask[columns] = True
+    keep = xp.asarray(mask, device=target.device)
+    filled = (
+        xp.zeros_like(target) + values
+        if values.shape[-1] == 1
+        else _columns(xp, target, xp.asarray(columns, device=target.device), values)
+    )
+    return xp.where(keep, filled, target)

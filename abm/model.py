@@ -1,0 +1,137 @@
+"""powderkeg's Mesa model: E worlds of the AI-boom economy, one week per step.
+
+The model owns the balance sheets as arrays with a leading world axis (:mod:`abm.balance_sheets`)
+and one Mesa agent per institution and retail cohort (:mod:`abm.agents`). A step follows
+DESIGN.md §2.4: sentiment; the real economy (:mod:`abm.economy`); valuation; market clearing
+through ``kernels.firesale.fire_sale`` and failures cleared through
+``kernels.clearing.eisenberg_noe`` (:mod:`abm.market_step`); then the snapshot that agents,
+reporters and the event log read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from abm.agents import FAMILY_CLASSES
+from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
+from abm.calibration import Calibration, load_calibration
+from abm.economy import Economy, Sentiment
+from abm.market_step import MarketStep
+from abm.random import WorldStreams
+from kernels.backend import backend_name, get_namespace, to_numpy
+
+
+class Powderkeg(mesa.Model):
+    """The AI-infrastructure debt boom, its lenders and savers, in E worlds run in lockstep.
+
+    Args:
+        n_worlds: E, independent worlds simulated together (an ensemble).
+        seed: world w draws its shocks from seed + w, so a one-world model with seed s + w
+            reproduces world w of a batch.
+        backend: ``"auto"``, ``"numpy"`` or ``"cupy"`` (``kernels.backend.get_namespace``).
+        n_cohorts: retail cohorts (1,000 by default; 10^6 works headless).
+        calibration: a :class:`~abm.calibration.Calibration`; the packaged end-2025 one if None.
+    """
+
+    def __init__(
+        self,
+        n_worlds: int = 1,
+        seed: int = 0,
+        backend: str = "auto",
+        n_cohorts: int = 1000,
+        calibration: Calibration | None = None,
+    ) -> None:
+        if not isinstance(n_worlds, int) or n_worlds < 1:
+            raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+        if not isinstance(n_cohorts, int) or n_cohorts < 4:
+            raise ValueError(f"n_cohorts must be an integer >= 4; got {n_cohorts!r}")
+        super().__init__(rng=seed)
+        self.n_worlds, self.seed = n_worlds, seed
+        self.backend = backend_name(backend)
+        self.xp = get_namespace(self.backend)
+        self.calibration = calibration or load_calibration()
+        self.world = 0  # the world agents' properties show
+        roster = build_roster(self.calibration, n_cohorts)
+        self.sheets, bank_params = build_balance_sheets(self.calibration, roster, n_worlds, self.xp)
+        self.streams = WorldStreams(self.xp, [seed + w for w in range(n_worlds)])
+        zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
+        self.sentiment = Sentiment(ai=zeros, crypto=zeros)
+        self.economy = Economy(self.calibration, self.sheets)
+        self.market = MarketStep(self.calibration, self.sheets, bank_params)
+        self.start_equity = self.sheets.equity()
+        self.start_money = self.sheets.ledger.money()
+        self.snapshot: dict[str, np.ndarray] = {}
+        for row, (family, key, label, kind) in enumerate(
+            zip(roster.family, roster.names, roster.labels, roster.kind, strict=True)
+        ):
+            FAMILY_CLASSES[family](self, row, key, label, kind)
+        self.take_snapshot()
+        self.running = True
+
+    @property
+    def roster(self) -> Any:
+        """Who the agents are (names, families, kinds, index blocks)."""
+        return self.sheets.roster
+
+    def step(self) -> None:
+        """One week: sentiment, firms, valuation, market clearing and failures, snapshot."""
+        week = int(self.steps)
+        sheets = self.sheets
+        self.sentiment = self.economy.update_sentiment(self.sentiment, self.streams, week)
+        firms = self.xp.asarray(sheets.roster.indices("firm"))
+        active = ~self.xp.take(self.market.defaulted, firms, axis=1)
+        self.economy.run_firms(self.sentiment.ai, active)
+        self.economy.revalue(self.sentiment)
+        self.market.clear(self.sentiment)
+        self.take_snapshot()
+
+    def take_snapshot(self) -> None:
+        """Copy what agents and reporters read to the host: one transfer per step."""
+        s = self.sheets
+        assets, liabilities = s.total_assets(), s.liabilities()
+        revenue = self.xp.zeros_like(s.ledger.cash)
+        firms = self.xp.asarray(s.roster.indices("firm"))
+        revenue = revenue + _scatter(self.xp, revenue, firms, self.economy.revenue)
+        values = {
+            "cash": s.ledger.cash,
+            "total_assets": assets,
+            "liabilities": liabilities,
+            "equity": assets - liabilities,
+            "defaulted": self.market.defaulted,
+            "revenue": revenue,
+            "cet1_ratio": self.market.cet1_ratios(assets, liabilities),
+            "peg": self.market.pegs(assets),
+            "prices": s.prices,
+        }
+        self.snapshot = {k: to_numpy(v) for k, v in values.items()}
+
+    def accounting_gap(self) -> dict[str, Any]:
+        """How far the books are from balancing, per world (all zero to rounding).
+
+        Returns:
+            ``money``: (E,) agents' cash minus outsiders' net payments, less its starting value;
+            ``pools``: (E,) largest imbalance of any instrument; ``equity``: (E,) largest
+            difference, over agents, between balance-sheet equity and the sum of booked flows.
+        """
+        xp, s = self.xp, self.sheets
+        pools = xp.stack([xp.abs(p.imbalance(xp)) for p in s.ledger.pools.values()], axis=-1)
+        flows = s.equity() - self.start_equity - s.ledger.equity_flows
+        return {
+            "money": s.ledger.money() - self.start_money,
+            "pools": xp.max(pools, axis=-1),
+            "equity": xp.max(xp.abs(flows), axis=-1),
+        }
+
+
+def _scatter(xp: Any, like: Any, index: Any, values: Any) -> Any:
+    from kernels.backend import segment_sum
+
+    return segment_sum(values, index, like.shape[-1])
+
+
+__all__ = ["BalanceSheets", "Powderkeg"]
