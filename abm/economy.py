@@ -135,6 +135,8 @@ class Economy:
         self.revenue = xp.zeros(
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
+        self.last_bonds_issued = self.revenue * 0.0
+        self.last_credit_drawn = self.revenue * 0.0
         spread = np.full(sheets.roster.size, float(np.mean(self.params.spread)))
         spread[self.firm_rows] = np.where(self.params.spread > 0, self.params.spread, spread[0])
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -259,6 +261,7 @@ class Economy:
         has_bonds = xp.asarray(s.bond_asset[self.firm_rows] >= 0, device=s.prices.device)
         open_market = has_bonds & (price > self.bond_floor)
         raised = xp.where(open_market, gap, 0.0)
+        self.last_bonds_issued = raised
         units = raised / price
         s.bonds = s.bonds + _columns(xp, s.bonds, self.firms, units)
         s.supply = s.supply + _columns(xp, s.supply, assets, units)
@@ -266,6 +269,7 @@ class Economy:
         ledger.book_equity(_columns(xp, ledger.cash, self.firms, raised - units))
         solvent = xp.take(s.equity(), self.firms, axis=1) > 0.0
         credit = xp.where(open_market | ~solvent, 0.0, gap)
+        self.last_credit_drawn = credit
         pool = ledger.pools["bank_loans"]
         ledger.borrow("bank_loans", xp.take(_columns(xp, ledger.cash, self.firms, credit),
                                             pool.issuers, axis=1))  # fmt: skip

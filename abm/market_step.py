@@ -84,6 +84,9 @@ class MarketStep:
         self.depth = host(np.asarray(sheets.assets.depth))
         self.stablecoins = roster.indices("stablecoin")
         self.last_sold = xp.zeros(sheets.prices.shape, dtype=dtype, device=dev)
+        self.last_proceeds = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
+        self.last_withdrawals = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
+        self.converged = xp.ones(sheets.prices.shape[:1], dtype=xp.bool, device=dev)
 
     # -- read-outs ----------------------------------------------------------------------------
 
@@ -148,6 +151,7 @@ class MarketStep:
         s.holdings = result.holdings
         s.prices = result.prices
         self.last_sold = result.sold
+        self.last_proceeds = result.proceeds
         self.converged = result.converged
         short = ledger.cash < -1e-9 * (xp.abs(debt) + 1.0)  # cannot pay what is due
         self.defaulted = self.defaulted | result.defaulted | short
@@ -164,8 +168,12 @@ class MarketStep:
         distress = xp.maximum(1.0 - ratio / self.cet1_target, 0.0)
         share = self.run_max / (1.0 + xp.exp(-(distress - self.run_threshold) / self.run_width))
         alive = ~xp.take(self.defaulted, self.banks, axis=1)
-        face = ledger.pools["deposits"].face
-        ledger.withdraw_outside("deposits", xp.where(alive, face * share * self.uninsured, 0.0))
+        pool = ledger.pools["deposits"]
+        before = ledger.cash
+        ledger.withdraw_outside(
+            "deposits", xp.where(alive, pool.face * share * self.uninsured, 0.0)
+        )
+        self.last_withdrawals = before - ledger.cash
 
     def _thresholds(self, dtype: Any, device: Any) -> tuple[Any, Any]:
         """(E, N) capital buffers and targets: banks' CET1 rules, hedge funds' margin.

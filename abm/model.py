@@ -21,7 +21,7 @@ from abm.calibration import Calibration, load_calibration
 from abm.economy import Economy, Sentiment
 from abm.market_step import MarketStep
 from abm.random import WorldStreams
-from kernels.backend import backend_name, get_namespace, to_numpy
+from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
 class Powderkeg(mesa.Model):
@@ -91,19 +91,35 @@ class Powderkeg(mesa.Model):
         self.take_snapshot()
 
     def take_snapshot(self) -> None:
-        """Copy what agents and reporters read to the host: one transfer per step."""
+        """Copy what agents, reporters and the event log read to the host: one transfer a step.
+
+        Per world and agent (E, N): cash, total_assets, liabilities, equity, defaulted, revenue,
+        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), cet1_ratio (banks),
+        peg (stablecoin issuers). Per world and asset (E, M): prices, units_sold. Per world (E,):
+        clearing_converged, ai_sentiment, crypto_sentiment.
+        """
         s = self.sheets
         assets, liabilities = s.total_assets(), s.liabilities()
-        revenue = self.xp.zeros_like(s.ledger.cash)
         firms = self.xp.asarray(s.roster.indices("firm"))
-        revenue = revenue + _scatter(self.xp, revenue, firms, self.economy.revenue)
+
+        def per_agent(firm_values: Any) -> Any:
+            return segment_sum(firm_values, firms, s.ledger.cash.shape[-1])
+
         values = {
             "cash": s.ledger.cash,
             "total_assets": assets,
             "liabilities": liabilities,
             "equity": assets - liabilities,
             "defaulted": self.market.defaulted,
-            "revenue": revenue,
+            "revenue": per_agent(self.economy.revenue),
+            "bonds_issued": per_agent(self.economy.last_bonds_issued),
+            "credit_drawn": per_agent(self.economy.last_credit_drawn),
+            "sale_proceeds": self.market.last_proceeds,
+            "run_withdrawals": self.market.last_withdrawals,
+            "units_sold": self.market.last_sold,
+            "clearing_converged": self.market.converged,
+            "ai_sentiment": self.sentiment.ai,
+            "crypto_sentiment": self.sentiment.crypto,
             "cet1_ratio": self.market.cet1_ratios(assets, liabilities),
             "peg": self.market.pegs(assets),
             "prices": s.prices,
@@ -126,12 +142,6 @@ class Powderkeg(mesa.Model):
             "pools": xp.max(pools, axis=-1),
             "equity": xp.max(xp.abs(flows), axis=-1),
         }
-
-
-def _scatter(xp: Any, like: Any, index: Any, values: Any) -> Any:
-    from kernels.backend import segment_sum
-
-    return segment_sum(values, index, like.shape[-1])
 
 
 __all__ = ["BalanceSheets", "Powderkeg"]
