@@ -144,6 +144,7 @@ class BalanceSheets:
         return self.supply - xp.sum(self.holdings, axis=1)
 
     supply: Any = None  # (E, M) units outstanding
+    impairment: Any = None  # (E, M) share of fundamental value left after defaults (1 = none)
 
 
 def build_roster(cal: Calibration, n_cohorts: int) -> Roster:
@@ -499,5 +500,6 @@ def build_balance_sheets(
         prices=worlds(np.ones(assets.size)),
         adjustments=b.notes,
         supply=worlds(supply),
+        impairment=worlds(np.ones(assets.size)),
     )
     return sheets, b.bank_params

@@ -293,6 +293,7 @@ class Economy:
         )
         new = _set_columns(xp, new, self.ai_bonds, bond_value)
         new = _set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
+        new = new * s.impairment  # what defaults destroyed stays destroyed
         gap = relax_toward(s.prices / fundamental, xp.ones_like(fundamental), self.half_life)
         prices = new * gap
         s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])

@@ -35,6 +35,7 @@ import numpy as np
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from kernels.backend import segment_sum
+from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
 
 #: pools whose face is debt: they make their issuer default when it cannot pay
@@ -87,6 +88,7 @@ class MarketStep:
         self.last_proceeds = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
         self.last_withdrawals = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
         self.converged = xp.ones(sheets.prices.shape[:1], dtype=xp.bool, device=dev)
+        self.wiped = xp.zeros_like(self.defaulted)  # failed firms whose shares were written off
 
     # -- read-outs ----------------------------------------------------------------------------
 
@@ -210,3 +212,167 @@ class MarketStep:
             pay = xp.minimum(want, pool.face)
             ledger.repay(name, pay)
             left = left - segment_sum(pay, pool.issuers, left.shape[-1])
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def resolve_failures(self) -> None:
+        """Clear what failed institutions can pay, and pass their losses to their creditors.
+
+        The debt-like claims among institutions (every debt pool and every bond) form a
+        liability matrix ``L[i, j]`` (what i owes j; retail cohorts and outsiders are one sink
+        node that owes nothing); each institution's external assets are everything else it owns.
+        ``kernels.clearing.eisenberg_noe`` gives the greatest clearing vector; an institution
+        paying a share ``r < 1`` of what it owes has defaulted, and every claim on it — pool
+        face and bond face alike — is written down to ``r`` (equal seniority, pro rata, as in
+        Eisenberg & Noe 2001). Bond holders see the bond asset's price fall by the lost share
+        of its supply; the price then stays impaired (``BalanceSheets.impairment``). A failed
+        listed firm's shares become worthless. One clearing per week: losses that push further
+        institutions under are cleared the next week.
+        """
+        s = self.sheets
+        xp = s.xp
+        k = s.roster.blocks["retail"][0]  # institutions come before the retail cohorts
+        liabilities, external = self._network(k)
+        result = eisenberg_noe(liabilities, external, method="picard")
+        owed = result.owed[:, :k]
+        recovery = xp.where(
+            owed > 0.0, result.payments[:, :k] / xp.where(owed > 0.0, owed, 1.0), 1.0
+        )
+        short = (recovery < 1.0 - 1e-9) & (owed > 1e-9)
+        pending = self.defaulted & ~self.wiped  # flagged by the fire sale, not yet resolved
+        if not bool(xp.any(short) | xp.any(pending)):
+            return
+        loss_share = xp.where(short, 1.0 - recovery, 0.0)  # (E, K)
+        for name in DEBT_POOLS:
+            pool = s.ledger.pools[name]
+            s.ledger.write_down(name, pool.face * xp.take(loss_share, pool.issuers, axis=1))
+        self._write_down_bonds(loss_share, k)
+        newly = _pad(xp, short, self.defaulted.shape[-1]) & ~self.defaulted
+        self.defaulted = self.defaulted | newly
+        self._wipe_out_equity(newly | pending)
+        self.wiped = self.defaulted
+        self.clearing_converged = result.converged
+
+    def _network(self, k: int) -> tuple[Any, Any]:
+        """(E, K+1, K+1) debt claims among the K institutions (+ sink) and (E, K+1) other assets."""
+        s = self.sheets
+        xp = s.xp
+        e = s.ledger.cash.shape[0]
+        size = k + 1
+        dtype, dev = s.prices.dtype, s.prices.device
+        net = xp.zeros((e, size, size), dtype=dtype, device=dev)
+        claims_held = xp.zeros((e, size), dtype=dtype, device=dev)
+        for name in DEBT_POOLS:
+            pool = s.ledger.pools[name]
+            whole = xp.sum(pool.claims, axis=-1) + pool.outside
+            weight = pool.claims / xp.where(whole > 0.0, whole, 1.0)[:, None]  # (E, H)
+            to_sink = pool.outside / xp.where(whole > 0.0, whole, 1.0)
+            block = pool.face[:, :, None] * weight[:, None, :]  # (E, I, H)
+            cols = xp.where(pool.holders < k, pool.holders, k)
+            net = net + _place(xp, block, pool.issuers, cols, size)
+            sink = pool.face * to_sink[:, None]
+            net = net + _place(
+                xp, sink[:, :, None], pool.issuers, xp.asarray([k], device=dev), size
+            )
+            claims_held = claims_held + segment_sum(pool.claims, cols, size)
+        bonds, bond_value = self._bond_claims(k, size)
+        net = net + bonds
+        assets = s.total_assets()
+        other = xp.zeros((e, size), dtype=dtype, device=dev)
+        other = other + xp.concat(
+            [assets[:, :k], xp.zeros((e, 1), dtype=dtype, device=dev)], axis=-1
+        )
+        external = xp.maximum(other - claims_held - bond_value, 0.0)
+        external = xp.concat(
+            [external[:, :k], xp.full((e, 1), xp.inf, dtype=dtype, device=dev)], axis=-1
+        )
+        return net, external
+
+    def _bond_claims(self, k: int, size: int) -> tuple[Any, Any]:
+        """Bond face owed by each issuer to each holder (by units held) and holders' bond value."""
+        s = self.sheets
+        xp = s.xp
+        issuers = np.nonzero(s.bond_asset >= 0)[0]
+        e = s.ledger.cash.shape[0]
+        dtype, dev = s.prices.dtype, s.prices.device
+        net = xp.zeros((e, size, size), dtype=dtype, device=dev)
+        value = xp.zeros((e, size), dtype=dtype, device=dev)
+        if issuers.size == 0:
+            return net, value
+        assets = xp.asarray(s.bond_asset[issuers], device=dev)
+        units = xp.take(s.holdings, assets, axis=2)  # (E, N, B) units of each issuer's bond asset
+        supply = xp.take(s.supply, assets, axis=1)  # (E, B)
+        share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
+        face = xp.take(s.bonds, xp.asarray(issuers, device=dev), axis=1)  # (E, B)
+        block = xp.permute_dims(share * face[:, None, :], (0, 2, 1))  # (E, B, N) issuer -> holder
+        n = s.ledger.cash.shape[-1]
+        cols = xp.asarray(np.where(np.arange(n) < k, np.arange(n), k), device=dev)
+        rows = xp.asarray(issuers, device=dev)
+        net = net + _place(xp, block, rows, cols, size)
+        held = xp.sum(share * face[:, None, :], axis=1)  # (E, B) held by agents
+        outside = face - held
+        net = net + _place(xp, outside[:, :, None], rows, xp.asarray([k], device=dev), size)
+        price = xp.take(s.prices, assets, axis=1)
+        value = segment_sum(xp.sum(units * price[:, None, :], axis=-1), cols, size)  # market value
+        return net, value
+
+    def _write_down_bonds(self, loss_share: Any, k: int) -> None:
+        """Failed issuers' bond face falls to the recovery; their bond asset's price with it."""
+        s = self.sheets
+        xp = s.xp
+        issuers = np.nonzero(s.bond_asset >= 0)[0]
+        if issuers.size == 0:
+            return
+        dev = s.prices.device
+        rows = xp.asarray(issuers, device=dev)
+        assets = xp.asarray(s.bond_asset[issuers], device=dev)
+        lost_face = xp.take(s.bonds, rows, axis=1) * xp.take(loss_share, rows, axis=1)  # (E, B)
+        m = s.prices.shape[-1]
+        lost_per_asset = segment_sum(lost_face, assets, m)
+        fraction = lost_per_asset / xp.where(s.supply > 0.0, s.supply, 1.0)  # (E, M)
+        fraction = xp.minimum(fraction, 1.0 - WORTHLESS)
+        drop = s.prices * fraction
+        s.ledger.book_equity(segment_sum(lost_face, rows, s.bonds.shape[-1]))  # issuers owe less
+        s.ledger.book_equity(-(s.holdings @ drop[:, :, None])[:, :, 0])  # holders lose
+        s.bonds = s.bonds - segment_sum(lost_face, rows, s.bonds.shape[-1])
+        s.prices = s.prices - drop
+        s.impairment = s.impairment * (1.0 - fraction)
+
+    def _wipe_out_equity(self, failed_now: Any) -> None:
+        """Shares of listed firms that failed this week lose their value for good."""
+        s = self.sheets
+        xp = s.xp
+        firms = s.roster.indices("firm")
+        equity_asset = np.full(s.prices.shape[-1], -1)
+        for i in firms:
+            for m in s.assets.issued_by(s.roster.names[i]):
+                if s.assets.asset_class[m] == "equity":
+                    equity_asset[m] = i
+        listed = np.nonzero(equity_asset >= 0)[0]
+        if listed.size == 0:
+            return
+        dev = s.prices.device
+        failed = xp.take(failed_now, xp.asarray(equity_asset[listed], device=dev), axis=1)
+        cols = xp.asarray(listed, device=dev)
+        keep = xp.where(failed, WORTHLESS, 1.0)  # (E, L)
+        factor = xp.ones_like(s.prices) + segment_sum(keep - 1.0, cols, s.prices.shape[-1])
+        new = s.prices * factor
+        s.ledger.book_equity((s.holdings @ (new - s.prices)[:, :, None])[:, :, 0])
+        s.prices = new
+        s.impairment = s.impairment * factor
+
+
+#: price left to a failed firm's shares, relative to before (kept above 0 for log-price decay)
+WORTHLESS = 1e-6
+
+
+def _place(xp: Any, block: Any, rows: Any, cols: Any, size: int) -> Any:
+    """(E, size, size) with ``block`` (E, R, C) added at ``rows`` × ``cols`` (may repeat)."""
+    spread = segment_sum(block, cols, size)  # (E, R, size)
+    return xp.permute_dims(segment_sum(xp.permute_dims(spread, (0, 2, 1)), rows, size), (0, 2, 1))
+
+
+def _pad(xp: Any, mask: Any, n: int) -> Any:
+    """(E, K) bool mask extended with False to (E, n)."""
+    e, k = mask.shape
+    return xp.concat([mask, xp.zeros((e, n - k), dtype=xp.bool, device=mask.device)], axis=-1)

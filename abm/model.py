@@ -88,6 +88,7 @@ class Powderkeg(mesa.Model):
         self.economy.run_firms(self.sentiment.ai, active)
         self.economy.revalue(self.sentiment)
         self.market.clear(self.sentiment)
+        self.market.resolve_failures()
         self.take_snapshot()
 
     def take_snapshot(self) -> None:
