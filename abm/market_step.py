@@ -120,8 +120,12 @@ class MarketStep:
             owed = owed + segment_sum(pool.face, pool.issuers, owed.shape[-1])
         return owed
 
-    def clear(self, sentiment: Any) -> None:
-        """Constraints, runs, the fire sale, repayments and revaluation for one week."""
+    def clear(self, cash_needed: Any) -> None:
+        """Constraints, runs, the fire sale, repayments and revaluation for one week.
+
+        Args:
+            cash_needed: (E, N) cash each agent must hold after the clearing (redemptions due).
+        """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         dtype, dev = s.prices.dtype, s.prices.device
@@ -141,7 +145,7 @@ class MarketStep:
             capital_min=cmin,
             capital_buffer=cbuf,
             capital_target=ctgt,
-            cash_needed=xp.zeros_like(debt),  # every holder must end with cash >= 0
+            cash_needed=xp.maximum(cash_needed, 0.0),  # and never less than zero cash
         )
         sold_units = s.holdings - result.holdings
         realized = result.proceeds - (sold_units @ s.prices[:, :, None])[:, :, 0]

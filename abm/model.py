@@ -19,6 +19,7 @@ from abm.agents import FAMILY_CLASSES
 from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
 from abm.calibration import Calibration, load_calibration
 from abm.economy import Economy, Sentiment
+from abm.flows import Flows
 from abm.market_step import MarketStep
 from abm.random import WorldStreams
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
@@ -63,6 +64,7 @@ class Powderkeg(mesa.Model):
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
         self.economy = Economy(self.calibration, self.sheets)
         self.market = MarketStep(self.calibration, self.sheets, bank_params)
+        self.flows = Flows(self.calibration, self.sheets)
         self.start_equity = self.sheets.equity()
         self.start_money = self.sheets.ledger.money()
         self.snapshot: dict[str, np.ndarray] = {}
@@ -79,7 +81,7 @@ class Powderkeg(mesa.Model):
         return self.sheets.roster
 
     def step(self) -> None:
-        """One week: sentiment, firms, valuation, market clearing and failures, snapshot."""
+        """One week: sentiment, firms, valuation, saving, redemptions, clearing, failures."""
         week = int(self.steps)
         sheets = self.sheets
         self.sentiment = self.economy.update_sentiment(self.sentiment, self.streams, week)
@@ -87,7 +89,11 @@ class Powderkeg(mesa.Model):
         active = ~self.xp.take(self.market.defaulted, firms, axis=1)
         self.economy.run_firms(self.sentiment.ai, active)
         self.economy.revalue(self.sentiment)
-        self.market.clear(self.sentiment)
+        self.flows.save()
+        pegs = self.market.pegs(sheets.total_assets())
+        due = self.flows.redemptions(pegs, self.market.defaulted)
+        self.market.clear(due)
+        self.flows.pay_out(due)
         self.market.resolve_failures()
         self.take_snapshot()
 
@@ -95,7 +101,8 @@ class Powderkeg(mesa.Model):
         """Copy what agents, reporters and the event log read to the host: one transfer a step.
 
         Per world and agent (E, N): cash, total_assets, liabilities, equity, defaulted, revenue,
-        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), cet1_ratio (banks),
+        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), redemptions_paid (funds
+        and stablecoin issuers), cet1_ratio (banks),
         peg (stablecoin issuers). Per world and asset (E, M): prices, units_sold. Per world (E,):
         clearing_converged, ai_sentiment, crypto_sentiment.
         """
@@ -117,6 +124,7 @@ class Powderkeg(mesa.Model):
             "credit_drawn": per_agent(self.economy.last_credit_drawn),
             "sale_proceeds": self.market.last_proceeds,
             "run_withdrawals": self.market.last_withdrawals,
+            "redemptions_paid": self.flows.last_redemptions,
             "units_sold": self.market.last_sold,
             "clearing_converged": self.market.converged,
             "ai_sentiment": self.sentiment.ai,

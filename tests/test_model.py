@@ -90,3 +90,35 @@ def test_bad_parameters_name_the_field(kwargs, field):
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend must be one of"):
         Powderkeg(backend="tpu")
+
+
+def test_saving_lands_in_bank_deposits():
+    model = Powderkeg(n_worlds=1, seed=3, n_cohorts=20)
+    deposits = model.sheets.ledger.pools["deposits"]
+    before = float(deposits.claims.sum())
+    model.flows.save()
+    weekly = model.calibration.model_value("retail.saving_flow")
+    assert float(deposits.claims.sum()) - before == pytest.approx(weekly, rel=1e-9)
+    assert float(np.max(np.abs(model.accounting_gap()["money"]))) < 1e-9
+
+
+def test_crypto_crash_makes_stablecoin_holders_redeem():
+    model = Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
+    crypto = model.sheets.assets.index("crypto")
+    model.sheets.prices[1, crypto] *= 0.7  # world 1: crypto falls 30% this week
+    pegs = model.market.pegs(model.sheets.total_assets())
+    due = model.flows.redemptions(pegs, model.market.defaulted)
+    coins = model.roster.indices("stablecoin")
+    assert (due[0, coins] == 0).all()  # calm world: base redemptions are zero
+    tokens = model.sheets.ledger.pools["tokens"].face[1]
+    behaviour = model.calibration.group("stablecoins.behaviour", model_units=True)
+    depeg = np.maximum(1.0 - pegs[1, coins], 0.0)
+    peer = depeg.sum() - depeg
+    share = (
+        behaviour["base_redemption_share_per_week"]
+        + behaviour["crypto_drawdown_sensitivity"] * 0.3
+        + behaviour["depeg_sensitivity"] * depeg
+        + behaviour["peer_depeg_sensitivity"] * peer
+    )
+    np.testing.assert_allclose(due[1, coins], share * tokens, rtol=1e-12)
+    assert (due[1, coins] > 0).all()
