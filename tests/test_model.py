@@ -122,3 +122,28 @@ def test_crypto_crash_makes_stablecoin_holders_redeem():
     )
     np.testing.assert_allclose(due[1, coins], share * tokens, rtol=1e-12)
     assert (due[1, coins] > 0).all()
+
+
+def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
+    from abm.economy import Sentiment
+
+    model = Powderkeg(n_worlds=2, seed=4, n_cohorts=20)
+    xp, sheets = model.xp, model.sheets
+    retail = model.roster.indices("retail")
+    ai = [
+        m
+        for m, k in enumerate(sheets.assets.keys)
+        if k.startswith("equity_") and k != "equity_non_ai"
+    ]
+    before = sheets.holdings[:, retail][:, :, ai].sum(axis=(1, 2))
+    hype = Sentiment(ai=xp.asarray([0.0, 1.0]), crypto=xp.asarray([0.0, 0.0]))
+    need = model.retail.act(hype)
+    after = sheets.holdings[:, retail][:, :, ai].sum(axis=(1, 2))
+    assert after[0] == pytest.approx(before[0])  # no hype, no drawdown: nothing to do
+    assert after[1] > before[1]  # hype: cohorts buy AI equity with their deposits
+    assert (need == 0).all()
+    assert float(np.max(np.abs(model.accounting_gap()["equity"]))) < 1e-9
+    sheets.prices[1, ai] *= 0.6  # a 40% crash: every cohort's threshold is passed
+    need = model.retail.act(Sentiment(ai=xp.asarray([0.0, 0.0]), crypto=xp.asarray([0.0, 0.0])))
+    assert (need[1, retail] > 0).all() and (need[0, retail] == 0).all()
+    assert bool(model.retail.panicking[1].all())
