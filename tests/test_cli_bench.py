@@ -1,4 +1,4 @@
-"""`powderkeg bench`: the quick benchmark end to end, and one-line errors for bad input.
+"""`powderkeg bench`: the quick benchmark (kernels and model) end to end, and one-line errors.
 
 Performance is reported, never asserted: these tests check the structure of the output only.
 """
@@ -53,9 +53,17 @@ def test_quick_bench_succeeds_and_prints_the_table(quick_run):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     out = proc.stdout
-    for section in ("fire_sale: N=", "per-agent loop", "eisenberg_noe (float64)"):
+    for section in (
+        "fire_sale: N=",
+        "per-agent loop",
+        "eisenberg_noe (float64)",
+        "model: abm.model.Powderkeg",
+        "full baseline: E=1, 260 weeks",
+        "Python overhead per step",
+        "phases of one step",
+    ):
         assert section in out
-    for header in ("rounds/s", "updates/s", "iterations"):
+    for header in ("rounds/s", "updates/s", "iterations", "world-steps/s", "vs E=1", "share"):
         assert header in out
     assert "backend numpy" in out
 
@@ -63,7 +71,7 @@ def test_quick_bench_succeeds_and_prints_the_table(quick_run):
 def test_quick_bench_writes_timestamped_and_latest_json(quick_run):
     proc, out = quick_run
     assert proc.returncode == 0, proc.stderr
-    stamped = sorted(out.glob("kernels-*.json"))
+    stamped = sorted(out.glob("bench-*.json"))
     assert len(stamped) == 1
     assert stamped[0].name.endswith("Z.json")
     latest = json.loads((out / "latest.json").read_text())
@@ -74,7 +82,9 @@ def test_quick_bench_writes_timestamped_and_latest_json(quick_run):
 def test_quick_bench_json_structure(quick_run):
     _, out = quick_run
     data = json.loads((out / "latest.json").read_text())
-    assert data["schema"] == "powderkeg.bench.kernels/1"
+    assert data["schema"] == "powderkeg.bench/2"
+    assert data["sections"] == ["kernels", "model"]
+    assert data["kernels_schema"] == "powderkeg.bench.kernels/1"
     assert data["mode"] == "quick"
     assert isinstance(data["seed"], int)
 
@@ -123,6 +133,106 @@ def test_quick_bench_json_structure(quick_run):
             assert 0.0 < r["defaulted_share"] < 1.0
 
 
+#: the components of a step the phase breakdown must find (the brief's five)
+REQUIRED_PHASES = ("sentiment", "firms", "valuation", "market clearing", "snapshot")
+
+
+def check_model_section(model: dict) -> None:
+    """Structure of the model benchmark's JSON (no timing thresholds)."""
+    assert model["schema"] == "powderkeg.bench.model/1"
+    assert model["mode"] == "quick"
+    assert model["plan"]["cohorts"] == 1000
+    assert set(model["definitions"]) >= {"s_per_step", "vs_E1", "overhead_s_per_step", "phases"}
+    assert model["notes"] == []
+
+    base = model["baseline"]
+    assert "error" not in base, base
+    assert (base["E"], base["cohorts"], base["steps"], base["dtype"]) == (1, 1000, 260, "float64")
+    assert base["target_s"] == 10.0
+    assert isinstance(base["meets_target"], bool)
+    assert base["meets_target"] == (base["total_s"] < base["target_s"])
+    assert base["total_s"] == min(base["totals_s"])
+    assert len(base["totals_s"]) == base["repeats"] >= 1
+    assert 1 <= base["steps_run"] <= 260
+    assert base["complete"] == (base["steps_run"] == 260)
+    assert base["build_s"] > 0 and base["steps_s"] > 0
+
+    over = model["overhead"]
+    assert "error" not in over, over
+    assert (over["E"], over["cohorts"]) == (1, model["plan"]["small_cohorts"])
+
+    rows = model["rows"]
+    assert [r["E"] for r in rows] == [1, 10]
+    for r in rows:
+        assert "error" not in r and "skipped" not in r, r
+        assert r["cohorts"] == 1000 and r["dtype"] == "float64"
+        assert r["N"] > r["cohorts"] and r["M"] >= 1
+        assert r["steps"] == len(r["step_wall_s"]) >= model["plan"]["min_steps"]
+        assert r["s_per_step"] > 0 and r["cpu_s_per_step"] >= 0
+        assert r["world_steps_per_s"] == pytest.approx(r["E"] / r["s_per_step"])
+        assert r["steps_per_s"] == pytest.approx(1 / r["s_per_step"])
+        assert r["vs_E1_per_world"] == pytest.approx(r["vs_E1"] / r["E"])
+        assert r["array_s_per_step"] == pytest.approx(r["s_per_step"] - over["s_per_step"])
+        assert r["overhead_s_per_step"] == over["s_per_step"]
+        assert set(r["kernel_iterations"]) <= {"fire_sale", "eisenberg_noe"}
+        for it in r["kernel_iterations"].values():
+            assert 0 <= it["mean"] <= it["max"] <= it["total"]
+    assert rows[0]["vs_E1"] == pytest.approx(1.0)
+
+    phases = model["phases"]
+    assert [p["E"] for p in phases] == list(model["plan"]["phase_worlds"])
+    for table in phases:
+        assert "error" not in table, table
+        names = [r["phase"] for r in table["rows"] if r["parent"] is None]
+        assert set(REQUIRED_PHASES) <= set(names), names
+        assert names[-1] == "other"
+        top = sum(r["s_per_step"] for r in table["rows"] if r["parent"] is None)
+        assert top == pytest.approx(table["s_per_step"])
+        for r in table["rows"]:
+            assert r["share"] == pytest.approx(r["s_per_step"] / table["s_per_step"])
+            assert r["parent"] is None or r["parent"] in names
+
+
+def test_quick_bench_model_section(quick_run):
+    _, out = quick_run
+    check_model_section(json.loads((out / "latest.json").read_text())["model"])
+
+
+@pytest.mark.parametrize(
+    ("only", "present", "absent"),
+    [("kernels", ["firesale", "loop", "clearing"], ["model"]), ("model", ["model"], ["firesale"])],
+)
+def test_only_runs_one_section(tmp_path, only, present, absent):
+    proc = powderkeg(
+        "bench", "--quick", "--backend", "numpy", "--only", only, "--out", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["sections"] == [only]
+    assert all(key in data for key in present)
+    assert not any(key in data for key in absent)
+    assert ("model: abm.model.Powderkeg" in proc.stdout) == (only == "model")
+    assert ("fire_sale: N=" in proc.stdout) == (only == "kernels")
+    assert data["metadata"]["backend"] == "numpy"
+
+
+def test_table_reports_failed_and_skipped_model_rows(quick_run):
+    from benchmarks.report import format_table
+
+    _, out = quick_run
+    data = json.loads((out / "latest.json").read_text())
+    model = data["model"]
+    model["baseline"] = {"error": "RuntimeError: boom"}
+    model["rows"].append({"E": 1000, "skipped": "predicted 99 s exceeds the 60 s limit"})
+    model["rows"].append({"E": 5, "error": "ValueError: bad"})
+    model["phases"].append({"E": 7, "error": "KeyError: 'x'"})
+    text = format_table(data)
+    assert "full baseline failed: RuntimeError: boom" in text
+    assert "E=1000 skipped: predicted 99 s" in text
+    assert "E=5 failed: ValueError: bad" in text
+    assert "phases E=7 failed" in text
+
+
 def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
@@ -140,6 +250,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
         (["bench", "--backend", "tpu"], ["--backend", "auto", "numpy", "cupy"]),
         (["bench", "--bogus"], ["--bogus", "--quick", "--backend", "--out", "--dtype"]),
         (["bench", "--seed", "-1"], ["--seed", "non-negative"]),
+        (["bench", "--only", "loops"], ["--only", "kernels", "model", "all"]),
         (["frobnicate"], ["frobnicate", "bench"]),
         ([], ["bench"]),
     ],
@@ -174,7 +285,7 @@ def test_main_returns_exit_codes_and_help(capsys):
     assert "bench" in capsys.readouterr().out
     assert main(["bench", "--help"]) == 0
     help_text = capsys.readouterr().out
-    for flag in ("--quick", "--backend", "--out", "--dtype", "examples:"):
+    for flag in ("--quick", "--backend", "--out", "--dtype", "--only", "examples:"):
         assert flag in help_text
     assert main(["bench", "--dtype", "half"]) == 2
     err = capsys.readouterr().err

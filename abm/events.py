@@ -1,0 +1,276 @@
+"""A structured log of what happened, found by comparing one step's snapshot with the last.
+
+Every event is a row: ``step``, ``world``, ``agent`` (its key), ``label``, ``family``, ``kind``,
+``event``, ``amount_usd_bn``, ``cause`` and a one-line plain-language ``message`` for the classroom
+narrative ("Hedge funds #3 sold $4.1bn of assets (deleveraging)."). Detection is vectorized:
+boolean masks over (E, N) and ``np.nonzero``; Python touches only the events found, and only
+when :meth:`EventLog.frame` writes their messages.
+
+Events (thresholds in :class:`Thresholds`):
+
+- ``default``: an agent failed this step. Amount: its liabilities. Cause: ``could not pay what
+  was due`` when its cash is negative, else ``equity exhausted``.
+- ``fire_sale``: an agent sold assets into the market for more than a threshold and more than
+  a share of its total assets (routine weekly selling to pay bills or withdrawals stays out).
+  Amount: the proceeds. Cause: ``default sell-off`` (it is defaulted), ``deleveraging`` (the
+  proceeds went to repay debt: its liabilities fell, beyond deposit runs and redemptions, by at
+  least half of them: bank deleveraging, hedge-fund margin calls) or ``liquidity`` (raising cash
+  it had to pay: runs, redemptions, bills).
+- ``bank_run``: depositors withdrew more than a share of a bank's total assets in one week.
+- ``bond_issue`` and ``credit_drawn``: a tech firm raised more than a threshold in new bonds, or
+  drew it on bank credit lines, to cover its funding gap.
+- ``depeg``: a stablecoin's recoverable value per token fell below a threshold (0.99) this step.
+  Amount: the reserve shortfall (liabilities − assets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from abm.model import Powderkeg
+
+#: Column order of :meth:`EventLog.frame`.
+COLUMNS = (
+    "step",
+    "world",
+    "agent",
+    "label",
+    "family",
+    "kind",
+    "event",
+    "amount_usd_bn",
+    "cause",
+    "message",
+)
+
+EVENTS = ("default", "fire_sale", "bank_run", "bond_issue", "credit_drawn", "depeg")
+
+CAUSES = (
+    "could not pay what was due",
+    "equity exhausted",
+    "default sell-off",
+    "deleveraging",
+    "liquidity",
+    "uninsured depositors withdrew",
+    "funding gap",
+    "reserves short of tokens",
+)
+_DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
+_RUN, _GAP, _RESERVES = 5, 6, 7
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What is big enough to log.
+
+    Attributes:
+        fire_sale_usd_bn: smallest sale proceeds logged (USD bn in a week).
+        fire_sale_share: smallest sale logged, as a share of the seller's total assets at the
+            start of the week (retail cohorts sell about 0.1% a week in calm weather).
+        run_share: smallest weekly deposit withdrawal logged, as a share of the bank's total
+            assets (the model's calm-weather outflow is far below 0.1%).
+        financing_usd_bn: smallest bond issue or credit drawing logged (USD bn in a week;
+            the largest hyperscalers raise a few billion in most weeks of the baseline).
+        peg: a stablecoin whose peg falls below this from at or above it is logged.
+    """
+
+    fire_sale_usd_bn: float = 0.25
+    fire_sale_share: float = 0.01
+    run_share: float = 0.005
+    financing_usd_bn: float = 5.0
+    peg: float = 0.99
+
+
+class EventLog:
+    """Events of one model, world by world, found after each step.
+
+    Create it before the first step (it remembers the snapshot it starts from) and call
+    :meth:`update` after every step.
+
+    Args:
+        model: the model to watch.
+        thresholds: what is big enough to log (defaults of :class:`Thresholds`).
+    """
+
+    def __init__(self, model: Powderkeg, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        roster = model.roster
+        self.names = np.asarray(roster.names, dtype=object)
+        self.labels = np.asarray(roster.labels, dtype=object)
+        self.family = np.asarray(roster.family, dtype=object)
+        self.kind = np.asarray(roster.kind, dtype=object)
+        self.blocks = {f: slice(*b) for f, b in roster.blocks.items()}
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._remember(model.snapshot)
+
+    def _remember(self, snap: dict[str, np.ndarray]) -> None:
+        # copies: the model may reuse its arrays
+        self._defaulted = np.array(snap["defaulted"], dtype=bool)
+        self._liabilities = np.array(snap["liabilities"], dtype=float)
+        self._assets = np.array(snap["total_assets"], dtype=float)
+        self._peg = np.array(snap["peg"], dtype=float)
+
+    def _add(
+        self,
+        step: int,
+        event: int,
+        world: np.ndarray,
+        agent: np.ndarray,
+        amount: np.ndarray,
+        cause: np.ndarray | int,
+        detail: np.ndarray | None = None,
+    ) -> None:
+        if world.size == 0:
+            return
+        n = world.size
+        self._chunks.append(
+            {
+                "step": np.full(n, step, dtype=np.int64),
+                "world": world.astype(np.int64),
+                "agent_row": agent.astype(np.int64),
+                "event_code": np.full(n, event, dtype=np.int64),
+                "amount": np.asarray(amount, dtype=float),
+                "cause_code": np.broadcast_to(np.asarray(cause, dtype=np.int64), (n,)).copy(),
+                "detail": np.full(n, np.nan) if detail is None else np.asarray(detail, float),
+            }
+        )
+
+    def update(self, model: Powderkeg) -> None:
+        """Log what changed between the snapshot seen last and the model's current one."""
+        snap, t = model.snapshot, self.thresholds
+        step = int(model.steps)
+        defaulted = np.asarray(snap["defaulted"], dtype=bool)
+        cash, liabilities = snap["cash"], snap["liabilities"]
+        assets = snap["total_assets"]
+
+        # new defaults
+        w, i = np.nonzero(defaulted & ~self._defaulted)
+        short = cash[w, i] < 0.0
+        self._add(
+            step, 0, w, i, liabilities[w, i], np.where(short, _DEFAULT_SHORT, _DEFAULT_EQUITY)
+        )
+
+        # fire sales: why did the seller sell?
+        proceeds = snap["sale_proceeds"]
+        big = proceeds > np.maximum(t.fire_sale_usd_bn, t.fire_sale_share * self._assets)
+        w, i = np.nonzero(big)
+        if w.size:
+            paid_out = snap["run_withdrawals"][w, i]
+            if "redemptions_paid" in snap:
+                paid_out = paid_out + snap["redemptions_paid"][w, i]
+            repaid = self._liabilities[w, i] - liabilities[w, i] - paid_out
+            cause = np.where(
+                defaulted[w, i],
+                _SALE_DEFAULT,
+                np.where(repaid >= 0.5 * proceeds[w, i], _SALE_DELEVER, _SALE_LIQUIDITY),
+            )
+            self._add(step, 1, w, i, proceeds[w, i], cause)
+
+        # bank runs
+        banks = self.blocks["bank"]
+        withdrawn = snap["run_withdrawals"][:, banks]
+        w, k = np.nonzero(withdrawn > t.run_share * np.maximum(assets[:, banks], 0.0))
+        i = k + banks.start
+        self._add(step, 2, w, i, withdrawn[w, k], _RUN, snap["cet1_ratio"][w, i])
+
+        # financing of tech firms
+        firms = self.blocks["firm"]
+        for event, key in ((3, "bonds_issued"), (4, "credit_drawn")):
+            raised = snap[key][:, firms]
+            w, k = np.nonzero(raised > t.financing_usd_bn)
+            self._add(step, event, w, k + firms.start, raised[w, k], _GAP)
+
+        # stablecoins losing their peg
+        coins = self.blocks["stablecoin"]
+        peg = snap["peg"][:, coins]
+        w, k = np.nonzero((peg < t.peg) & (self._peg[:, coins] >= t.peg))
+        i = k + coins.start
+        shortfall = np.maximum(liabilities[w, i] - assets[w, i], 0.0)
+        self._add(step, 5, w, i, shortfall, _RESERVES, peg[w, k])
+
+        self._remember(snap)
+
+    def __len__(self) -> int:
+        """Events logged so far."""
+        return sum(c["step"].size for c in self._chunks)
+
+    def frame(self) -> pd.DataFrame:
+        """All events so far, ordered by step, world and event type (see :data:`COLUMNS`)."""
+        if not self._chunks:
+            empty = {c: pd.Series(dtype=object) for c in COLUMNS}
+            for c in ("step", "world"):
+                empty[c] = pd.Series(dtype=np.int64)
+            empty["amount_usd_bn"] = pd.Series(dtype=float)
+            return pd.DataFrame(empty)
+        data = {k: np.concatenate([c[k] for c in self._chunks]) for k in self._chunks[0]}
+        order = np.lexsort((data["event_code"], data["world"], data["step"]))
+        data = {k: v[order] for k, v in data.items()}
+        row = data["agent_row"]
+        events = np.asarray(EVENTS, dtype=object)[data["event_code"]]
+        causes = np.asarray(CAUSES, dtype=object)[data["cause_code"]]
+        labels = self.labels[row]
+        frame = pd.DataFrame(
+            {
+                "step": data["step"],
+                "world": data["world"],
+                "agent": self.names[row],
+                "label": labels,
+                "family": self.family[row],
+                "kind": self.kind[row],
+                "event": events,
+                "amount_usd_bn": data["amount"],
+                "cause": causes,
+            }
+        )
+        frame["message"] = [
+            _message(e, lab, a, c, d)
+            for e, lab, a, c, d in zip(
+                events, labels, data["amount"], causes, data["detail"], strict=True
+            )
+        ]
+        return frame
+
+
+def usd(amount_bn: float) -> str:
+    """A USD amount given in billions, readable: ``$1.2tn``, ``$4.1bn``, ``$250m``."""
+    a = abs(amount_bn)
+    sign = "-" if amount_bn < 0 else ""
+    if a >= 1000.0:
+        return f"{sign}${a / 1000.0:,.1f}tn"
+    if a >= 1.0:
+        return f"{sign}${a:,.1f}bn"
+    return f"{sign}${a * 1000.0:,.0f}m"
+
+
+def _message(event: str, label: str, amount: float, cause: str, detail: float) -> str:
+    """One plain-language line for an event."""
+    if event == "default":
+        why = (
+            "it could not pay what was due"
+            if cause == CAUSES[_DEFAULT_SHORT]
+            else "its equity was exhausted"
+        )
+        return f"{label} defaulted on {usd(amount)} of liabilities: {why}."
+    if event == "fire_sale":
+        return f"{label} sold {usd(amount)} of assets ({cause})."
+    if event == "bank_run":
+        return (
+            f"Uninsured depositors withdrew {usd(amount)} from {label} in one week "
+            f"(CET1 ratio {detail:.1%})."
+        )
+    if event == "bond_issue":
+        return f"{label} issued {usd(amount)} of new bonds to cover its funding gap."
+    if event == "credit_drawn":
+        return f"{label} drew {usd(amount)} on its bank credit lines to cover its funding gap."
+    return (
+        f"{label} lost its peg: each token is now worth ${detail:.3f} "
+        f"(reserves {usd(amount)} short of tokens)."
+    )
+
+
+__all__ = ["CAUSES", "COLUMNS", "EVENTS", "EventLog", "Thresholds", "usd"]

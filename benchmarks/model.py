@@ -1,0 +1,621 @@
+"""Model benchmarks: weekly steps of ``abm.model.Powderkeg`` over E worlds, and where the time goes.
+
+Measures, on the chosen backend (NumPy or CuPy), in float64 with 1,000 retail cohorts:
+
+1. **Steps per second for E worlds** (E = 1, 10, 100, and 1,000 in the full plan when it fits
+   the time budget): a fresh model, one untimed warm-up step (week 0), then timed steps, each
+   with ``time.perf_counter`` (wall) and ``time.process_time`` (CPU, all threads); the device is
+   synchronized before a timer starts and before it stops on CuPy. Derived: worlds·steps per
+   second, the step time relative to E = 1 over the same weeks, and that ratio divided by E.
+2. **The full baseline** of DESIGN.md §4: a fresh model with E = 1 and 1,000 cohorts built and
+   run for 260 weekly steps with no warm-up, as a real run does; best of k, compared with the
+   10 s target (reported, never asserted).
+3. **Python time per step, profiler-free**: the step time of a model with almost no array work
+   (E = 1 and the fewest retail cohorts the model allows) is the per-step Python and dispatch
+   cost, an upper bound; it does not grow with E unless the iterative kernels run more rounds.
+   Every row therefore also counts the rounds of ``fire_sale`` and the iterations of
+   ``eisenberg_noe`` per step (the batch iterates until its slowest world is done).
+4. **Phases of a step** at two values of E: wrappers on the model's components (``PHASES``:
+   sentiment, firms, valuation, the savers' and funds' flows, market clearing, failures,
+   snapshot) and on the kernels they call accumulate inclusive wall time; "other" is the step
+   time outside them. A component the model does not have is listed, not an error.
+
+``run`` returns a JSON-ready dict; ``benchmarks.suite`` merges it with the kernel benchmarks and
+``benchmarks.report`` prints it. The command line is ``powderkeg bench --only model``.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmarks.environment import synchronize
+
+SCHEMA = "powderkeg.bench.model/1"
+TARGET_S = 10.0  # DESIGN.md §4: full baseline in under 10 s on a 2-core CPU
+TARGET_STEPS = 260  # five years of weekly steps
+TARGET_COHORTS = 1000
+
+#: (label, owner attribute of the model or None for the model itself, method), in step order;
+#: components the model does not have are listed as missing, time outside them is "other"
+PHASES = (
+    ("sentiment", "economy", "update_sentiment"),
+    ("firms", "economy", "run_firms"),
+    ("valuation", "economy", "revalue"),
+    ("saving", "flows", "save"),
+    ("retail", "retail", "act"),
+    ("pegs", "market", "pegs"),
+    ("redemptions", "flows", "redemptions"),
+    ("market clearing", "market", "clear"),
+    ("payouts", "flows", "pay_out"),
+    ("failures", "market", "resolve_failures"),
+    ("snapshot", None, "take_snapshot"),
+)
+#: iterative kernels whose rounds are counted (and timed as sub-phases) where ``abm`` calls them
+KERNELS = {
+    "fire_sale": ("kernels.firesale", "fire_sale"),
+    "eisenberg_noe": ("kernels.clearing", "eisenberg_noe"),
+}
+
+DEFINITIONS = {
+    "s_per_step": "mean wall time of the timed steps (after one untimed warm-up step, week 0)",
+    "cpu_s_per_step": "mean time.process_time of the timed steps (all threads; on CuPy host "
+    "time, waits included)",
+    "steps_per_s": "1 / s_per_step",
+    "world_steps_per_s": "E / s_per_step",
+    "vs_E1": "s_per_step(E) / s_per_step(E=1), both averaged over the same weeks",
+    "vs_E1_per_world": "vs_E1 / E: 1 when nothing is shared between worlds, 1/E when the step "
+    "time does not grow with E",
+    "overhead_s_per_step": "s_per_step of a model with E=1 and the fewest retail cohorts: a step "
+    "with almost no array work, i.e. the per-step Python and dispatch cost (upper bound)",
+    "array_s_per_step": "s_per_step - overhead_s_per_step: time that grows with the arrays",
+    "overhead_share": "overhead_s_per_step / s_per_step",
+    "kernel_iterations": "fire_sale result.iterations and eisenberg_noe result.iterations summed "
+    "per step, mean and max over the timed steps; each iteration costs a fixed number of array "
+    "operations, so Python time per step grows with them",
+    "baseline": "a fresh model (E=1, 1,000 cohorts) built and stepped 260 weeks with no warm-up, "
+    "best of k; total_s = build_s + steps_s; the 10 s target is reported, never asserted",
+    "phases": "inclusive wall time in each component per step (wrappers on the model's instance "
+    "methods and on the kernels as abm calls them; on CuPy each wrapper synchronizes before and "
+    "after); other = step time - top-level phases (step glue, Mesa's clock)",
+}
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """Sizes, step counts and time budgets of one model benchmark run.
+
+    Attributes:
+        name: ``"full"`` or ``"quick"``.
+        worlds: E values of the step-rate rows.
+        cohorts: retail cohorts of every row (the design's 1,000).
+        small_cohorts: retail cohorts of the overhead row (the fewest the model allows).
+        steps: timed steps per row at most.
+        min_steps: timed steps per row at least.
+        row_budget_s: a row stops after ``min_steps`` once its timed steps took this long.
+        max_row_s: skip a row whose predicted time (warm-up + ``min_steps``) is longer.
+        baseline_steps: weeks of the baseline run.
+        baseline_repeats: fresh baseline runs (best of them is reported).
+        baseline_budget_s: a baseline repeat stops early past this (and is extrapolated).
+        phase_worlds: E values of the phase breakdown.
+        phase_steps: timed steps of the phase breakdown.
+    """
+
+    name: str
+    worlds: tuple[int, ...]
+    cohorts: int
+    small_cohorts: int
+    steps: int
+    min_steps: int
+    row_budget_s: float
+    max_row_s: float
+    baseline_steps: int
+    baseline_repeats: int
+    baseline_budget_s: float
+    phase_worlds: tuple[int, ...]
+    phase_steps: int
+
+
+FULL = ModelPlan(
+    name="full",
+    worlds=(1, 10, 100, 1000),
+    cohorts=TARGET_COHORTS,
+    small_cohorts=4,
+    steps=52,
+    min_steps=3,
+    row_budget_s=20.0,
+    max_row_s=60.0,
+    baseline_steps=TARGET_STEPS,
+    baseline_repeats=3,
+    baseline_budget_s=60.0,
+    phase_worlds=(1, 100),
+    phase_steps=26,
+)
+QUICK = ModelPlan(
+    name="quick",
+    worlds=(1, 10),
+    cohorts=TARGET_COHORTS,
+    small_cohorts=4,
+    steps=13,
+    min_steps=2,
+    row_budget_s=2.0,
+    max_row_s=10.0,
+    baseline_steps=TARGET_STEPS,
+    baseline_repeats=1,
+    baseline_budget_s=10.0,
+    phase_worlds=(1, 10),
+    phase_steps=8,
+)
+
+
+# -- instrumentation ------------------------------------------------------------------------------
+
+
+#: a timed call: its label and the label of the timed call it ran inside (None: the step)
+_Key = tuple[str, str | None]
+
+
+@dataclass
+class _Phases:
+    """Inclusive wall time and calls per (label, enclosing label) of the wrapped functions."""
+
+    xp: ModuleType
+    totals: dict[_Key, float] = field(default_factory=dict)
+    calls: dict[_Key, int] = field(default_factory=dict)
+    stack: list[str] = field(default_factory=list)
+    wrapped: list[str] = field(default_factory=list)
+
+    def wrap(self, label: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        self.wrapped.append(label)
+
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            synchronize(self.xp)
+            key = (label, self.stack[-1] if self.stack else None)
+            self.stack.append(label)
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                synchronize(self.xp)
+                elapsed = time.perf_counter() - start
+                self.stack.pop()
+                self.totals[key] = self.totals.get(key, 0.0) + elapsed
+                self.calls[key] = self.calls.get(key, 0) + 1
+
+        return timed
+
+
+@dataclass
+class _Iterations:
+    """Iterations of each counted kernel, summed over the calls of the current step."""
+
+    current: dict[str, int] = field(default_factory=dict)
+    per_step: dict[str, list[int]] = field(default_factory=dict)
+
+    def wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = func(*args, **kwargs)
+            done = getattr(result, "iterations", None)
+            if done is not None:
+                self.current[name] = self.current.get(name, 0) + int(done)
+            return result
+
+        return counted
+
+    def end_step(self, record: bool) -> None:
+        if record:
+            for name in KERNELS:
+                self.per_step.setdefault(name, []).append(self.current.get(name, 0))
+        self.current = {}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            name: {"mean": statistics.fmean(v), "max": max(v), "total": sum(v)}
+            for name, v in self.per_step.items()
+            if v and max(v) > 0
+        }
+
+
+@contextmanager
+def _instrument_kernels(counter: _Iterations, phases: _Phases | None = None) -> Iterator[list[str]]:
+    """Swap the kernels for counting (and timing) wrappers in every loaded ``abm`` module.
+
+    Yields the ``module.name`` places patched; everything is restored on exit.
+    """
+    import importlib
+
+    patched: list[tuple[ModuleType, str, Any]] = []
+    try:
+        for name, (module_name, attr) in KERNELS.items():
+            try:
+                original = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError):
+                continue
+            wrapped = counter.wrap(name, original)
+            if phases is not None:
+                wrapped = phases.wrap(name, wrapped)
+            for mod_name, mod in list(sys.modules.items()):
+                if mod_name.split(".")[0] == "abm" and getattr(mod, attr, None) is original:
+                    setattr(mod, attr, wrapped)
+                    patched.append((mod, attr, original))
+        yield [f"{m.__name__}.{a}" for m, a, _ in patched]
+    finally:
+        for mod, attr, original in reversed(patched):
+            setattr(mod, attr, original)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """Timed steps of one model."""
+
+    worlds: int
+    agents: int
+    assets: int
+    cohorts: int
+    build_s: float
+    warmup_s: float | None
+    wall_s: list[float]
+    cpu_s: list[float]
+    iterations: dict[str, Any]
+    complete: bool
+
+
+def _build(worlds: int, cohorts: int, backend: str, seed: int) -> tuple[Any, float]:
+    from abm.model import Powderkeg
+
+    start = time.perf_counter()
+    model = Powderkeg(n_worlds=worlds, seed=seed, backend=backend, n_cohorts=cohorts)
+    synchronize(model.xp)
+    return model, time.perf_counter() - start
+
+
+def _step_run(
+    worlds: int,
+    cohorts: int,
+    *,
+    backend: str,
+    seed: int,
+    steps: int,
+    min_steps: int,
+    budget_s: float,
+    warmup: bool,
+    phases: bool = False,
+    bar: tqdm | None = None,
+) -> tuple[_Run, _Phases | None]:
+    """Build a model, optionally step it once untimed, then time up to ``steps`` steps."""
+    model, build_s = _build(worlds, cohorts, backend, seed)
+    xp = model.xp
+    counter = _Iterations()
+    timer = _Phases(xp) if phases else None
+    if timer is not None:
+        for label, owner, method in PHASES:
+            target = model if owner is None else getattr(model, owner, None)
+            func = getattr(target, method, None) if target is not None else None
+            if callable(func):  # an instance attribute shadows the method for this model only
+                setattr(target, method, timer.wrap(label, func))
+    wall: list[float] = []
+    cpu: list[float] = []
+    warmup_s = None
+    with _instrument_kernels(counter, timer):
+        if warmup:
+            start = time.perf_counter()
+            model.step()
+            synchronize(xp)
+            warmup_s = time.perf_counter() - start
+            counter.end_step(record=False)
+            if timer is not None:  # phases count the timed steps only
+                timer.totals.clear()
+                timer.calls.clear()
+        while len(wall) < steps:
+            if len(wall) >= min_steps and sum(wall) > budget_s:
+                break
+            synchronize(xp)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            model.step()
+            synchronize(xp)
+            wall.append(time.perf_counter() - wall0)
+            cpu.append(time.process_time() - cpu0)
+            counter.end_step(record=True)
+            if bar is not None and len(wall) % 10 == 0:
+                bar.set_postfix_str(f"model E={worlds} N={model.roster.size} step {len(wall)}")
+    run = _Run(
+        worlds=worlds,
+        agents=int(model.roster.size),
+        assets=int(model.sheets.prices.shape[-1]),
+        cohorts=cohorts,
+        build_s=build_s,
+        warmup_s=warmup_s,
+        wall_s=wall,
+        cpu_s=cpu,
+        iterations=counter.summary(),
+        complete=len(wall) >= steps,
+    )
+    return run, timer
+
+
+def _mean(values: list[float], n: int | None = None) -> float:
+    return statistics.fmean(values[:n] if n else values)
+
+
+def _row(run: _Run, reference: _Run | None, overhead: float | None) -> dict[str, Any]:
+    """A step-rate row; ratios against ``reference`` (E = 1) over the weeks both ran."""
+    s = _mean(run.wall_s)
+    row: dict[str, Any] = {
+        "E": run.worlds,
+        "N": run.agents,
+        "M": run.assets,
+        "cohorts": run.cohorts,
+        "dtype": "float64",
+        "steps": len(run.wall_s),
+        "weeks": [1, len(run.wall_s)],
+        "build_s": run.build_s,
+        "warmup_s": run.warmup_s,
+        "s_per_step": s,
+        "median_s_per_step": statistics.median(run.wall_s),
+        "min_s_per_step": min(run.wall_s),
+        "max_s_per_step": max(run.wall_s),
+        "cpu_s_per_step": _mean(run.cpu_s),
+        "cpu_per_wall": _mean(run.cpu_s) / s,
+        "steps_per_s": 1.0 / s,
+        "world_steps_per_s": run.worlds / s,
+        "kernel_iterations": run.iterations,
+        "step_wall_s": run.wall_s,
+    }
+    if reference is not None and reference.wall_s:
+        n = min(len(run.wall_s), len(reference.wall_s))
+        ratio = _mean(run.wall_s, n) / _mean(reference.wall_s, n)
+        row.update(vs_E1=ratio, vs_E1_per_world=ratio / run.worlds, vs_E1_weeks=[1, n])
+    if overhead is not None:
+        row.update(
+            overhead_s_per_step=overhead,
+            array_s_per_step=s - overhead,
+            overhead_share=overhead / s,
+        )
+    return row
+
+
+def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, Any]:
+    """The full baseline: fresh model, ``baseline_steps`` weeks, no warm-up, best of k."""
+    repeats = []
+    for _ in range(plan.baseline_repeats):
+        run, _ = _step_run(
+            1,
+            plan.cohorts,
+            backend=backend,
+            seed=seed,
+            steps=plan.baseline_steps,
+            min_steps=1,
+            budget_s=plan.baseline_budget_s,
+            warmup=False,
+            bar=bar,
+        )
+        steps_s = sum(run.wall_s)
+        done = len(run.wall_s)
+        # a repeat cut short by the budget is extrapolated to the full run
+        full_steps_s = steps_s * plan.baseline_steps / done
+        repeats.append(
+            {
+                "build_s": run.build_s,
+                "steps_run": done,
+                "steps_s": steps_s,
+                "cpu_s": sum(run.cpu_s),
+                "total_s": run.build_s + full_steps_s,
+                "complete": run.complete,
+                "agents": run.agents,
+                "iterations": run.iterations,
+            }
+        )
+        bar.update()
+    best = min(repeats, key=lambda r: r["total_s"])
+    return {
+        "E": 1,
+        "N": best["agents"],
+        "cohorts": plan.cohorts,
+        "steps": plan.baseline_steps,
+        "dtype": "float64",
+        "repeats": len(repeats),
+        "build_s": best["build_s"],
+        "steps_s": best["steps_s"],
+        "cpu_s": best["cpu_s"],
+        "total_s": best["total_s"],
+        "totals_s": [r["total_s"] for r in repeats],
+        "s_per_step": best["steps_s"] / best["steps_run"],
+        "steps_per_s": best["steps_run"] / best["steps_s"],
+        "complete": best["complete"],
+        "steps_run": best["steps_run"],
+        "kernel_iterations": best["iterations"],
+        "target_s": TARGET_S,
+        "meets_target": best["total_s"] < TARGET_S,
+    }
+
+
+def _phase_table(run: _Run, timer: _Phases) -> dict[str, Any]:
+    """Per-step seconds in each phase: top-level calls in step order, nested calls after them."""
+    steps = len(run.wall_s)
+    step_s = _mean(run.wall_s)
+    calls = {label: f"{owner or 'model'}.{method}" for label, owner, method in PHASES}
+    calls.update({name: f"{module}.{attr}" for name, (module, attr) in KERNELS.items()})
+    rank = {label: i for i, label in enumerate(calls)}
+    keys = sorted(timer.totals, key=lambda k: (k[1] is not None, rank[k[0]], rank.get(k[1], -1)))
+    rows = [
+        {
+            "phase": label,
+            "call": calls[label],
+            "parent": parent,
+            "calls_per_step": timer.calls[(label, parent)] / steps,
+            "s_per_step": timer.totals[(label, parent)] / steps,
+            "share": timer.totals[(label, parent)] / steps / step_s,
+        }
+        for label, parent in keys
+    ]
+    covered = sum(r["s_per_step"] for r in rows if r["parent"] is None)
+    rows.append(
+        {
+            "phase": "other",
+            "call": "the rest of model.step",
+            "parent": None,
+            "calls_per_step": 1.0,
+            "s_per_step": step_s - covered,
+            "share": (step_s - covered) / step_s,
+        }
+    )
+    seen = {label for label, _ in timer.totals}
+    return {
+        "E": run.worlds,
+        "N": run.agents,
+        "steps": steps,
+        "s_per_step": step_s,
+        "rows": rows,
+        "not_found": [calls[label] for label, _, _ in PHASES if label not in timer.wrapped],
+        "not_called": [
+            calls[label] for label, _, _ in PHASES if label in timer.wrapped and label not in seen
+        ],
+    }
+
+
+def _error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[tqdm]:
+    bar = tqdm(
+        total=total, desc="powderkeg bench model", unit="run", file=sys.stderr, disable=not enabled
+    )
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def run(
+    *, quick: bool = False, backend: str = "auto", seed: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """Run the model benchmarks and return the results as a JSON-ready dict.
+
+    A model that fails to build or step is reported in the row (``error``), not raised, so the
+    rest of the benchmark still runs.
+
+    Args:
+        quick: the small plan (``QUICK``, a few seconds) instead of ``FULL``.
+        backend: ``"auto"``, ``"numpy"`` or ``"cupy"``.
+        seed: the models' seed.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        ``{"schema", "mode", "seed", "plan", "definitions", "baseline", "overhead", "rows",
+        "phases", "notes"}``; see ``DEFINITIONS``.
+    """
+    plan = QUICK if quick else FULL
+    notes: list[str] = []
+    total = plan.baseline_repeats + 1 + len(plan.worlds) + len(plan.phase_worlds)
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "mode": plan.name,
+        "seed": seed,
+        "plan": asdict(plan),
+        "definitions": DEFINITIONS,
+    }
+    with _progress(total, progress) as bar:
+        bar.set_postfix_str("model baseline")
+        try:
+            out["baseline"] = _baseline(plan, backend, seed, bar)
+        except Exception as err:  # the model is someone else's moving code: report, go on
+            out["baseline"] = {"error": _error(err)}
+
+        bar.set_postfix_str(f"model overhead (E=1, {plan.small_cohorts} cohorts)")
+        overhead = None
+        try:
+            small, _ = _step_run(
+                1,
+                plan.small_cohorts,
+                backend=backend,
+                seed=seed,
+                steps=plan.steps,
+                min_steps=plan.min_steps,
+                budget_s=plan.row_budget_s,
+                warmup=True,
+            )
+            overhead = _mean(small.wall_s)
+            out["overhead"] = _row(small, None, None)
+        except Exception as err:
+            out["overhead"] = {"error": _error(err)}
+        bar.update()
+
+        rows: list[dict[str, Any]] = []
+        reference: _Run | None = None
+        last: dict[str, Any] | None = None
+        for e in plan.worlds:
+            bar.set_postfix_str(f"model E={e}")
+            if last is not None and "s_per_step" in last:  # linear in E from the last row
+                predicted = last["s_per_step"] * e / last["E"] * (1 + plan.min_steps)
+                if predicted > plan.max_row_s:
+                    rows.append(
+                        {
+                            "E": e,
+                            "skipped": f"predicted {predicted:.0f} s for a warm-up and "
+                            f"{plan.min_steps} steps exceeds the {plan.max_row_s:.0f} s limit",
+                        }
+                    )
+                    bar.update()
+                    continue
+            try:
+                result, _ = _step_run(
+                    e,
+                    plan.cohorts,
+                    backend=backend,
+                    seed=seed,
+                    steps=plan.steps,
+                    min_steps=plan.min_steps,
+                    budget_s=plan.row_budget_s,
+                    warmup=True,
+                    bar=bar,
+                )
+                if e == 1:
+                    reference = result
+                last = _row(result, reference, overhead)
+            except Exception as err:
+                last = {"E": e, "error": _error(err)}
+            rows.append(last)
+            bar.update()
+        if reference is None:
+            notes.append("no E=1 row: ratios against E=1 are missing")
+        out["rows"] = rows
+
+        phases = []
+        for e in plan.phase_worlds:
+            bar.set_postfix_str(f"model phases E={e}")
+            try:
+                result, timer = _step_run(
+                    e,
+                    plan.cohorts,
+                    backend=backend,
+                    seed=seed,
+                    steps=plan.phase_steps,
+                    min_steps=1,
+                    budget_s=plan.row_budget_s,
+                    warmup=True,
+                    phases=True,
+                )
+                assert timer is not None
+                phases.append(_phase_table(result, timer))
+            except Exception as err:
+                phases.append({"E": e, "error": _error(err)})
+            bar.update()
+        out["phases"] = phases
+    out["notes"] = notes
+    return out
