@@ -18,11 +18,13 @@ Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptio
   proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
 - **Financing**: a firm whose cash falls below a buffer of weeks of outgoings issues bonds at the
-  market price to outside investors while its bond trades above a floor; otherwise the gap stays,
-  and a firm with negative cash has failed (the failure step clears it).
-- **Valuation**: fundamentals — AI equity ``exp(γ h)·R/R₀``, AI bonds ``exp(−D·Δs)`` with the
-  spread moving ``Δs = −k·h``, crypto ``exp(c)``, the rest constant — and fire-sale price gaps
-  decaying toward them with each asset's half-life (``kernels.impact.relax_toward``).
+  market price to outside investors while its bond trades above a floor; otherwise it draws bank
+  credit while it is solvent at book value; a firm with negative cash has failed (the failure
+  step clears it).
+- **Valuation**: fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, AI
+  bonds ``exp(−D·Δs)`` with the spread moving ``Δs = −k·h``, crypto ``exp(c)``, the rest
+  constant — and fire-sale price gaps decaying toward them with each asset's half-life
+  (``kernels.impact.relax_toward``).
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class Economy:
             m for m, c in enumerate(table.asset_class) if c == "corporate_bond" and table.issuer[m]
         ]
         self.crypto = table.index("crypto")
+        firm_names = [sheets.roster.names[i] for i in self.firm_rows]
+        position = [firm_names.index(table.issuer[m]) for m in self.ai_equity]
+        self.equity_firm = xp.asarray(np.array(position), device=sheets.prices.device)
+        self.equity_revenue0 = self.host(self.params.revenue[position])
         dtype = sheets.prices.dtype
         dev = sheets.prices.device
         self.half_life = xp.asarray(table.half_life, dtype=dtype, device=dev)
@@ -283,11 +289,12 @@ class Economy:
         s = self.sheets
         xp = s.xp
         fundamental = self.fundamental
-        earnings = xp.sum(self.revenue, axis=-1) / float(self.params.revenue.sum())
-        equity_value = xp.exp(self.gamma * sentiment.ai) * earnings
+        earnings = xp.take(self.revenue, self.equity_firm, axis=1) / self.equity_revenue0
+        earnings = xp.maximum(earnings, 1e-6)  # a firm without revenue keeps a sliver of value
+        equity_value = xp.exp(self.gamma * sentiment.ai)[:, None] * earnings  # each its own firm
         spread_move = -self.spread_k * sentiment.ai
         new = xp.ones_like(fundamental)
-        new = _set_columns(xp, new, self.ai_equity, equity_value[:, None])
+        new = _set_columns(xp, new, self.ai_equity, equity_value)
         bond_value = xp.exp(
             -xp.take(self.duration_years, xp.asarray(self.ai_bonds)) * spread_move[:, None]
         )

@@ -100,6 +100,18 @@ class Flows:
         self.last_crypto = crypto * 1.0
         return xp.where(defaulted, 0.0, fund_out + coin_out)
 
+    def mark_fund_shares(self) -> None:
+        """Fund shares are worth the fund's net asset value: mark each fund's face to its NAV.
+
+        Holders' claims (and the outside holders') move pro rata; the funds' equity stays at zero
+        and the gain or loss is the shareholders'. A fund whose NAV is negative owes nothing to
+        its shareholders (limited liability).
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        pool = ledger.pools["fund_shares"]
+        ledger.revalue_pool("fund_shares", xp.take(self._nav(), pool.issuers, axis=1))
+
     def pay_out(self, due: Any) -> None:
         """Funds and stablecoin issuers pay what was due, as far as their cash reaches."""
         s = self.sheets
@@ -188,7 +200,7 @@ class RetailBehaviour:
             current = xp.sum(value * mask, axis=-1)
             buy = xp.where(calm, xp.maximum(self.speed * (target * liquid - current), 0.0), 0.0)
             weights = value * mask / xp.maximum(current, 1e-12)[:, :, None]
-            bought = bought + buy[:, :, None] * weights / s.prices[:, None, :]
+            bought = bought + buy[:, :, None] * weights / xp.maximum(s.prices, 1e-12)[:, None, :]
             spend = spend + buy
         pool = ledger.pools["deposits"]
         deposits = xp.take(

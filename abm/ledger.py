@@ -286,6 +286,22 @@ class Ledger:
         self.cash = self.cash - self._spread(pool.issuers, amount)
         self.outsiders.book(pool.outside_holder, -total)
 
+    def revalue_pool(self, name: str, face: Any) -> None:
+        """Set the issuers' face of pool ``name`` to ``face`` (E, I): a claim marked to value.
+
+        For claims worth what the issuer is worth (fund shares at NAV): holders' claims and the
+        outside claim scale by the pool's change; the issuers gain what the holders lose.
+        """
+        xp, pool = self.xp, self.pools[name]
+        face = xp.maximum(face, 0.0)
+        old = xp.sum(pool.face, axis=-1)
+        ratio = xp.sum(face, axis=-1) / xp.where(old > 0.0, old, 1.0)
+        claims = pool.claims * ratio[:, None]
+        gained = self._spread(pool.issuers, pool.face - face)
+        lost = self._spread(pool.holders, pool.claims - claims)
+        self.equity_flows = self.equity_flows + gained - lost
+        pool.face, pool.claims, pool.outside = face, claims, pool.outside * ratio
+
     def write_down(self, name: str, loss: Any) -> Any:
         """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
 

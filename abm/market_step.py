@@ -9,8 +9,8 @@ Once a week, after the real economy and valuation (DESIGN.md §2.4 items 4–6):
    above the haircut-weighted value of their book, with haircuts rising as prices fall
    (``h = h₀ + α·max(0, 1 − p/p₀)``, the INET "departure from Bookstaber"). Uninsured depositors
    outside the model run from a bank in distress, ``w = w_max · logistic((d − θ)/σ)`` per week
-   with ``d = max(0, 1 − CET1/target)``, calibrated to SVB's 24% on the first day; the bank must
-   raise the cash.
+   with ``d = max(0, 1 − CET1/target)`` (rescaled so that a bank without distress loses nothing),
+   calibrated to SVB's 24% on the first day; the bank must raise the cash.
 2. **The fire-sale fixed point** (``kernels.firesale.fire_sale``): defaults, deleveraging and
    cash needs in synchronous rounds with price impact, sales filled at the mid price. Debt-like
    liabilities count (deposits, bank loans, interbank, wholesale funding, bonds, policy reserves);
@@ -28,6 +28,7 @@ A defaulted agent stops trading and deleveraging; its creditors' losses are clea
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -172,7 +173,9 @@ class MarketStep:
         assets = ledger.cash + s.market_value() + illiquid
         ratio = xp.take(self.cet1_ratios(assets, debt), self.banks, axis=1)
         distress = xp.maximum(1.0 - ratio / self.cet1_target, 0.0)
-        share = self.run_max / (1.0 + xp.exp(-(distress - self.run_threshold) / self.run_width))
+        calm = 1.0 / (1.0 + math.exp(self.run_threshold / self.run_width))  # logistic at d = 0
+        panic = 1.0 / (1.0 + xp.exp(-(distress - self.run_threshold) / self.run_width))
+        share = self.run_max * xp.maximum(panic - calm, 0.0) / (1.0 - calm)  # 0 without distress
         alive = ~xp.take(self.defaulted, self.banks, axis=1)
         pool = ledger.pools["deposits"]
         before = ledger.cash

@@ -97,6 +97,7 @@ class Powderkeg(mesa.Model):
         self.market.clear(due + panic_sales)
         self.flows.pay_out(due)
         self.market.resolve_failures()
+        self.flows.mark_fund_shares()
         self.take_snapshot()
 
     def take_snapshot(self) -> None:

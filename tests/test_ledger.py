@@ -74,6 +74,7 @@ operations = st.lists(
         st.tuples(st.just("revalue"), amounts, st.just(None)),
         st.tuples(st.just("run"), amounts, st.just(None)),
         st.tuples(st.just("borrow"), amounts, st.just(None)),
+        st.tuples(st.just("mark"), amounts, st.just(None)),
     ),
     max_size=12,
 )
@@ -105,6 +106,8 @@ def test_every_operation_keeps_money_pools_and_equity_balanced(seed, ops):
             ledger.subscribe("interbank", amount[:, :2])
         elif op == "interest":
             ledger.pay_interest("deposits", amount[:, :3] / 100.0)
+        elif op == "mark":  # deposits marked to new values (as fund shares are to NAV)
+            ledger.revalue_pool("deposits", amount[:, :3] * 4.0)
         elif op == "borrow":
             ledger.borrow("deposits", amount[:, :3])
         elif op == "run":  # outside depositors leave particular banks
