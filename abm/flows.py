@@ -8,7 +8,9 @@ after the market has cleared the institution pays what it could:
   the economy (split by the wealth groups' saving shares) and put it into bank deposits.
 - **Mutual-fund redemptions** — investors redeem ``elasticity × max(0, −NAV return)`` of a fund
   each week (flow–performance: money leaves funds that lose; the INET Oxford asset manager rule
-  in notes/model-sheet.md), paid out of the fund at NAV.
+  in notes/model-sheet.md), paid out of the fund at NAV. The return is the fund's performance
+  since its shares were last marked to NAV, so paying out redemptions does not itself look like
+  a loss.
 - **Stablecoin redemptions** — holders redeem
   ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)`` of the
   tokens a week (notes/model-sheet.md; the coefficients in ``[stablecoins.behaviour]`` are fitted
@@ -55,7 +57,6 @@ class Flows:
         self.k_crypto = float(cal.model_value(f"{b}.crypto_drawdown_sensitivity"))
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
         self.crypto = sheets.assets.index("crypto")
-        self.last_nav = self._nav()
         self.last_crypto = sheets.prices[:, self.crypto] * 1.0
         self.last_redemptions = xp.zeros_like(sheets.ledger.cash)
 
@@ -85,9 +86,10 @@ class Flows:
         s = self.sheets
         xp = s.xp
         nav = self._nav()
-        fund_return = nav / xp.where(self.last_nav > 0.0, self.last_nav, 1.0) - 1.0
+        shares = self._face("fund_shares")  # NAV at the last mark, less what was paid out since
+        fund_return = nav / xp.where(shares > 0.0, shares, 1.0) - 1.0  # performance, not flows
         fund = xp.minimum(self.elasticity * xp.maximum(-fund_return, 0.0), 1.0)
-        fund_out = fund * xp.minimum(xp.maximum(nav, 0.0), self._face("fund_shares"))
+        fund_out = fund * xp.minimum(xp.maximum(nav, 0.0), shares)
         crypto = s.prices[:, self.crypto]
         crypto_fall = xp.maximum(1.0 - crypto / self.last_crypto, 0.0)[:, None]
         tokens = self._face("tokens")
@@ -96,7 +98,6 @@ class Flows:
         peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * issuer
         share = self.f0 + self.k_peg * depeg + self.k_crypto * crypto_fall + self.k_peer * peer
         coin_out = xp.where(issuer, xp.minimum(share, 1.0) * tokens, 0.0)
-        self.last_nav = nav
         self.last_crypto = crypto * 1.0
         return xp.where(defaulted, 0.0, fund_out + coin_out)
 
