@@ -8,11 +8,11 @@ retail cohorts (:class:`Roster`). Each balance sheet (USD bn) is
     equity      = assets − liabilities
 
 where *holdings* are units of the market's M assets (:mod:`abm.market`), *claims* and *face* are
-the two sides of the ledger's instruments (:mod:`abm.ledger`: deposits, bank loans, interbank,
-pension claims, fund shares, stablecoin tokens, insurance policies), *bonds* are what a firm owes
-on the bonds it issued (their holders own units of the firm's bond asset), and *real assets* are
-everything illiquid that is nobody's liability inside the model: data centres and GPUs, mortgages
-and loans to the rest of the economy, real estate.
+the two sides of the ledger's instruments (:mod:`abm.ledger`: deposits, bank loans, private
+loans, interbank, pension claims, fund shares, stablecoin tokens, insurance policies), *bonds*
+are what a firm owes on the bonds it issued (their holders own units of the firm's bond asset),
+and *real assets* are everything illiquid that is nobody's liability inside the model: data
+centres and GPUs, mortgages and loans to the rest of the economy, real estate.
 
 Construction, family by family (each number from ``calibration.toml``; the ``[assumptions]``
 section holds the estimates the sources do not give):
@@ -236,6 +236,7 @@ class _Builder:
         self.pools = {
             "deposits": _Pool(outside_holder="rest_of_economy"),
             "bank_loans": _Pool(),
+            "private_loans": _Pool(),
             "interbank": _Pool(),
             "wholesale": _Pool(),
             "pension_claims": _Pool(),
@@ -291,9 +292,12 @@ class _Builder:
                     else self.assets.index("ai_spv_debt" if kind == "spv" else "private_credit")
                 )
             self.pools["bank_loans"].owe(i, loans)  # every firm can draw bank credit later
+            self.pools["private_loans"].owe(i, 0.0)  # and private credit
             self.real[i] = max(0.0, bonds + loans + book - self.cash[i])
 
     def funds(self) -> None:
+        for i in self.roster.indices("fund", "private_credit"):
+            self.pools["private_loans"].own(i, 0.0)  # new AI lending is booked as it happens
         for sector in self.cal.children("funds"):
             idx = self.roster.indices("fund", sector)
             per_agent = self.value(f"funds.{sector}.total_assets") / len(idx)

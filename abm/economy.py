@@ -18,9 +18,10 @@ Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptio
   proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
 - **Financing**: a firm whose cash falls below a buffer of weeks of outgoings issues bonds at the
-  market price to outside investors while its bond trades above a floor; otherwise it draws bank
-  credit while it is solvent at book value; a firm with negative cash has failed (the failure
-  step clears it).
+  market price to outside investors while its bond trades above a floor; otherwise it borrows
+  while it is solvent at book value — hyperscalers and chip vendors from banks, SPVs, AI labs and
+  neoclouds from private-credit funds at the private-credit spread; a firm with negative cash has
+  failed (the failure step clears it).
 - **Valuation**: fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, AI
   bonds ``exp(−D·Δs)`` with the spread moving ``Δs = −k·h``, crypto ``exp(c)``, the rest
   constant — and fire-sale price gaps decaying toward them with each asset's half-life
@@ -112,6 +113,12 @@ class Economy:
         self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
         self.params = FirmParameters.from_calibration(cal, sheets)
+        bank_kinds = ("hyperscaler", "chip_vendor")
+        borrower = np.zeros(sheets.roster.size, dtype=bool)
+        firm_rows = sheets.roster.indices("firm")
+        borrower[[i for i in firm_rows if sheets.roster.kind[i] in bank_kinds]] = True
+        self.bank_borrower = sheets.xp.asarray(borrower, device=sheets.prices.device)
+        self.private_rate = float(cal.model_value("markets.private_credit.spread")) / 52.0
         # data centres still being built earn nothing and do not wear out yet (SPVs until their
         # leases start; the lease and obsolescence rules come with the SPV mechanics)
         self.operating = sheets.xp.asarray(
@@ -199,6 +206,8 @@ class Economy:
         before = ledger.equity_flows
         self._pay_coupons(on)
         ledger.pay_interest("bank_loans", self._loan_rates())
+        pool = ledger.pools["private_loans"]
+        ledger.pay_interest("private_loans", self.risk_free + self.private_rate + 0.0 * pool.face)
         self._capitalize_interest(before)
         self._issue_bonds(costs + capex, on)
 
@@ -276,9 +285,16 @@ class Economy:
         solvent = xp.take(s.equity(), self.firms, axis=1) > 0.0
         credit = xp.where(open_market | ~solvent, 0.0, gap)
         self.last_credit_drawn = credit
-        pool = ledger.pools["bank_loans"]
-        ledger.borrow("bank_loans", xp.take(_columns(xp, ledger.cash, self.firms, credit),
-                                            pool.issuers, axis=1))  # fmt: skip
+        # listed hyperscalers and chip vendors draw bank lines; SPVs, AI labs and neoclouds
+        # borrow from private-credit funds, which in turn lean on bank NAV lines
+        per_agent = _columns(xp, ledger.cash, self.firms, credit)
+        for name, lenders in (
+            ("bank_loans", self.bank_borrower),
+            ("private_loans", ~self.bank_borrower),
+        ):
+            pool = ledger.pools[name]
+            wanted = xp.where(lenders[None, :], per_agent, 0.0)
+            ledger.borrow(name, xp.take(wanted, pool.issuers, axis=1))
 
     bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
 

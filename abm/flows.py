@@ -57,6 +57,11 @@ class Flows:
         self.k_crypto = float(cal.model_value(f"{b}.crypto_drawdown_sensitivity"))
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
         self.crypto = sheets.assets.index("crypto")
+        from kernels.backend import to_numpy
+
+        issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
+        lines = np.isin(issuers, roster.indices("fund", "private_credit"))
+        self.lines = xp.asarray(lines, dtype=dtype, device=dev)
         self.last_crypto = sheets.prices[:, self.crypto] * 1.0
         self.last_redemptions = xp.zeros_like(sheets.ledger.cash)
 
@@ -100,6 +105,14 @@ class Flows:
         coin_out = xp.where(issuer, xp.minimum(share, 1.0) * tokens, 0.0)
         self.last_crypto = crypto * 1.0
         return xp.where(defaulted, 0.0, fund_out + coin_out)
+
+    def draw_credit_lines(self) -> None:
+        """Private-credit funds short of cash after lending draw on their bank NAV lines."""
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        pool = ledger.pools["bank_loans"]
+        short = xp.maximum(-xp.take(ledger.cash, pool.issuers, axis=1), 0.0)
+        ledger.borrow("bank_loans", short * self.lines[None, :])
 
     def mark_fund_shares(self) -> None:
         """Fund shares are worth the fund's net asset value: mark each fund's face to its NAV.

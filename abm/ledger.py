@@ -255,15 +255,19 @@ class Ledger:
     def borrow(self, name: str, amount: Any) -> None:
         """Issuers of pool ``name`` borrow ``amount`` (E, I) more from its holders.
 
-        The holders, outsiders included, lend pro rata to their claims; the inverse of
-        :meth:`repay`. An asset swap and a longer balance sheet on both sides.
+        The holders, outsiders included, lend pro rata to their claims (in equal parts while the
+        pool is empty); the inverse of :meth:`repay`. An asset swap and a longer balance sheet on
+        both sides.
         """
         xp, pool = self.xp, self.pools[name]
         amount = xp.maximum(amount, 0.0)
         total = xp.sum(amount, axis=-1)
         whole = xp.sum(pool.claims, axis=-1) + pool.outside
-        share = total / xp.where(whole > 0.0, whole, 1.0)
-        lent = pool.claims * share[:, None]
+        empty = whole <= 0.0  # nobody holds the pool yet: its holders lend in equal parts
+        share = total / xp.where(empty, 1.0, whole)
+        equal = total / max(pool.claims.shape[-1], 1)
+        lent = xp.where(empty[:, None], equal[:, None], pool.claims * share[:, None])
+        share = xp.where(empty, 0.0, share)
         self.cash = self.cash - self._spread(pool.holders, lent)
         self.cash = self.cash + self._spread(pool.issuers, amount)
         self.outsiders.book(pool.outside_holder, pool.outside * share)

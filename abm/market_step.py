@@ -40,9 +40,9 @@ from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
 
 #: pools whose face is debt: they make their issuer default when it cannot pay
-DEBT_POOLS = ("deposits", "bank_loans", "interbank", "wholesale", "policies")
+DEBT_POOLS = ("deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies")
 #: what deleveraging repays first
-REPAY_ORDER = ("wholesale", "bank_loans", "interbank")
+REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
 
 
 class MarketStep:

@@ -89,6 +89,7 @@ class Powderkeg(mesa.Model):
         firms = self.xp.asarray(sheets.roster.indices("firm"))
         active = ~self.xp.take(self.market.defaulted, firms, axis=1)
         self.economy.run_firms(self.sentiment.ai, active)
+        self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
         self.flows.save()
         panic_sales = self.retail.act(self.sentiment)
