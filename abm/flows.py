@@ -57,6 +57,11 @@ class Flows:
         self.k_crypto = float(cal.model_value(f"{b}.crypto_drawdown_sensitivity"))
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
         self.crypto = sheets.assets.index("crypto")
+        self.issuance = float(cal.model_value("assumptions.stablecoins.issuance_share_per_week"))
+        self.token_cap = float(cal.model_value("assumptions.stablecoins.market_cap_limit"))
+        treasuries = np.zeros(sheets.assets.size)
+        treasuries[sheets.assets.index("treasuries")] = 1.0
+        self.treasuries = xp.asarray(treasuries, dtype=dtype, device=dev)
         from kernels.backend import to_numpy
 
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -113,6 +118,29 @@ class Flows:
         pool = ledger.pools["bank_loans"]
         short = xp.maximum(-xp.take(ledger.cash, pool.issuers, axis=1), 0.0)
         ledger.borrow("bank_loans", short * self.lines[None, :])
+
+    def issue_tokens(self, sentiment: Any, pegs: Any) -> None:
+        """Stablecoins grow while the peg holds: outside buyers pay cash for new tokens.
+
+        New tokens a week are ``g·exp(c)·(1 − S/S_max)`` of supply (g from 2025's net issuance,
+        ``c`` crypto sentiment, logistic growth toward a ceiling S_max for all tokens), for
+        issuers whose peg is above 0.999; the issuer puts the money into
+        Treasuries, the bulk of its reserves, bought from outside investors at the market price.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        pool = ledger.pools["tokens"]
+        peg = xp.take(pegs, pool.issuers, axis=1)
+        room = xp.maximum(1.0 - xp.sum(pool.face, axis=-1) / self.token_cap, 0.0)  # logistic
+        amount = xp.where(peg > 0.999, self.issuance * pool.face, 0.0)
+        amount = amount * (xp.exp(sentiment.crypto) * room)[:, None]
+        # outside investors pay for the tokens and sell the Treasuries, so no net cash moves:
+        # the issuer's tokens and its Treasuries grow together, the outsiders swap one for other
+        pool.face = pool.face + amount
+        pool.outside = pool.outside + xp.sum(amount, axis=-1)
+        value = segment_sum(amount, pool.issuers, ledger.cash.shape[-1])
+        s.holdings = s.holdings + value[:, :, None] * self.treasuries / s.prices[:, None, :]
+        self.last_issued = value
 
     def mark_fund_shares(self) -> None:
         """Fund shares are worth the fund's net asset value: mark each fund's face to its NAV.

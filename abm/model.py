@@ -94,6 +94,7 @@ class Powderkeg(mesa.Model):
         self.flows.save()
         panic_sales = self.retail.act(self.sentiment)
         pegs = self.market.pegs(sheets.total_assets())
+        self.flows.issue_tokens(self.sentiment, pegs)
         due = self.flows.redemptions(pegs, self.market.defaulted)
         self.market.clear(due + panic_sales)
         self.flows.pay_out(due)
