@@ -19,7 +19,7 @@ from abm.agents import FAMILY_CLASSES
 from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
 from abm.calibration import Calibration, load_calibration
 from abm.economy import Economy, Sentiment
-from abm.flows import Flows, RetailBehaviour
+from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
 from abm.random import WorldStreams
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
@@ -66,6 +66,7 @@ class Powderkeg(mesa.Model):
         self.market = MarketStep(self.calibration, self.sheets, bank_params)
         self.flows = Flows(self.calibration, self.sheets)
         self.retail = RetailBehaviour(self.calibration, self.sheets)
+        self.yield_chasing = YieldChasing(self.calibration, self.sheets)
         self.start_equity = self.sheets.equity()
         self.start_money = self.sheets.ledger.money()
         self.snapshot: dict[str, np.ndarray] = {}
@@ -91,6 +92,7 @@ class Powderkeg(mesa.Model):
         self.economy.run_firms(self.sentiment.ai, active)
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
+        self.yield_chasing.rebalance()
         self.flows.save()
         panic_sales = self.retail.act(self.sentiment)
         pegs = self.market.pegs(sheets.total_assets())

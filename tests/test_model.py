@@ -147,3 +147,20 @@ def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
     need = model.retail.act(Sentiment(ai=xp.asarray([0.0, 0.0]), crypto=xp.asarray([0.0, 0.0])))
     assert (need[1, retail] > 0).all() and (need[0, retail] == 0).all()
     assert bool(model.retail.panicking[1].all())
+
+
+def test_pensions_reach_for_yield_without_creating_money():
+    model = Powderkeg(n_worlds=1, seed=5, n_cohorts=20)
+    sheets, chase = model.sheets, model.yield_chasing
+    keys = sheets.assets.keys
+    oracle = keys.index("bonds_oracle")
+    sheets.prices[0, oracle] = 0.8  # Oracle's bonds cheapen: their spread widens
+    pensions = model.roster.indices("fund", "pension")
+    cash, held = sheets.ledger.cash.copy(), sheets.holdings.copy()
+    value = (held[0, pensions] * sheets.prices[0]).sum()
+    chase.rebalance()
+    after = sheets.holdings[0, pensions]
+    assert (after[:, oracle] > held[0, pensions][:, oracle]).all()  # they buy the cheap bond
+    np.testing.assert_array_equal(sheets.ledger.cash, cash)  # trades finance each other
+    assert (after * sheets.prices[0]).sum() == pytest.approx(value, rel=1e-12)
+    assert (sheets.outside_units() >= -1e-9).all()
