@@ -164,3 +164,39 @@ def test_pensions_reach_for_yield_without_creating_money():
     np.testing.assert_array_equal(sheets.ledger.cash, cash)  # trades finance each other
     assert (after * sheets.prices[0]).sum() == pytest.approx(value, rel=1e-12)
     assert (sheets.outside_units() >= -1e-9).all()
+
+
+def test_the_order_of_the_banks_changes_nothing(tmp_path):
+    # the same 48 EU banks listed in another order: every rule is vectorized over agents and
+    # every market round aggregates all orders first, so the economy must come out the same
+    import shutil
+    from importlib import resources
+
+    from abm.calibration import load_calibration
+
+    data = resources.files("abm").joinpath("data")
+    shutil.copy(data.joinpath("calibration.toml"), tmp_path / "calibration.toml")
+    lines = data.joinpath("eba2018_banks.csv").read_text().splitlines()
+    rows = lines[1:]
+    order = np.random.default_rng(0).permutation(len(rows))
+    (tmp_path / "eba2018_banks.csv").write_text("\n".join([lines[0], *[rows[k] for k in order]]))
+    shuffled = Powderkeg(n_worlds=2, seed=9, n_cohorts=20,
+                         calibration=load_calibration(tmp_path / "calibration.toml"))  # fmt: skip
+    original = Powderkeg(n_worlds=2, seed=9, n_cohorts=20)
+    for _ in range(30):
+        original.step()
+        shuffled.step()
+    np.testing.assert_allclose(shuffled.snapshot["prices"], original.snapshot["prices"], rtol=1e-9)
+    for family in ("firm", "bank", "fund", "stablecoin", "retail"):
+        lo, hi = original.roster.blocks[family]
+        np.testing.assert_allclose(
+            shuffled.snapshot["equity"][:, lo:hi].sum(axis=-1),
+            original.snapshot["equity"][:, lo:hi].sum(axis=-1),
+            rtol=1e-9, err_msg=family,
+        )  # fmt: skip
+    banks = original.roster.indices("bank", "eu")
+    moved = {original.roster.names[i]: i for i in banks}
+    same = [moved[shuffled.roster.names[i]] for i in banks]
+    np.testing.assert_allclose(
+        shuffled.snapshot["equity"][:, banks], original.snapshot["equity"][:, same], rtol=1e-9
+    )
