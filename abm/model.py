@@ -22,6 +22,7 @@ from abm.economy import Economy, Sentiment
 from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
 from abm.random import WorldStreams
+from abm.reporting import make_datacollector
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
@@ -35,6 +36,8 @@ class Powderkeg(mesa.Model):
         backend: ``"auto"``, ``"numpy"`` or ``"cupy"`` (``kernels.backend.get_namespace``).
         n_cohorts: retail cohorts (1,000 by default; 10^6 works headless).
         calibration: a :class:`~abm.calibration.Calibration`; the packaged end-2025 one if None.
+        collect_agents: the DataCollector also records the institutions' balance sheets each
+            step (``abm.reporting.make_datacollector``); model series are always collected.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class Powderkeg(mesa.Model):
         backend: str = "auto",
         n_cohorts: int = 1000,
         calibration: Calibration | None = None,
+        collect_agents: bool = True,
     ) -> None:
         if not isinstance(n_worlds, int) or n_worlds < 1:
             raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
@@ -75,6 +79,8 @@ class Powderkeg(mesa.Model):
         ):
             FAMILY_CLASSES[family](self, row, key, label, kind)
         self.take_snapshot()
+        self.datacollector = make_datacollector(self, agents=collect_agents)
+        self.datacollector.collect(self)
         self.running = True
 
     @property
@@ -103,6 +109,7 @@ class Powderkeg(mesa.Model):
         self.market.resolve_failures()
         self.flows.mark_fund_shares()
         self.take_snapshot()
+        self.datacollector.collect(self)
 
     def take_snapshot(self) -> None:
         """Copy what agents, reporters and the event log read to the host: one transfer a step.

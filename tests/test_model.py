@@ -200,3 +200,16 @@ def test_the_order_of_the_banks_changes_nothing(tmp_path):
     np.testing.assert_allclose(
         shuffled.snapshot["equity"][:, banks], original.snapshot["equity"][:, same], rtol=1e-9
     )
+
+
+def test_mesa_datacollector_records_every_step():
+    from abm.agents import Bank
+
+    model = Powderkeg(n_worlds=1, seed=1, n_cohorts=20)
+    for _ in range(5):
+        model.step()
+    series = model.datacollector.get_model_vars_dataframe()
+    assert len(series) == 6  # the start and five weeks
+    assert series["ai_equity_index"].iloc[0] == pytest.approx(1.0)
+    banks = model.datacollector.get_agenttype_vars_dataframe(Bank)
+    assert len(banks) == 6 * 56 and (banks["cet1_ratio"] > 0).all()
