@@ -166,6 +166,17 @@ def writable_directory(path: Path, flag: str) -> Path:
     return path
 
 
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--backend auto|numpy|cupy`` flag every computing command shares."""
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "numpy", "cupy"),
+        default="auto",
+        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
+        "else NumPy (default: %(default)s)",
+    )
+
+
 def check_backend(name: str, flag: str = "--backend") -> str:
     """Resolve a backend name now, so a missing GPU is a one-line usage error, not a traceback.
 
@@ -204,13 +215,7 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="small sizes and few repeats (well under 30 s), for tests and smoke checks",
     )
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "numpy", "cupy"),
-        default="auto",
-        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
-        "else NumPy (default: %(default)s)",
-    )
+    add_backend_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -336,13 +341,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help=f"world w draws from seed S + w (default: the file's, else {DEFAULTS['seed']})",
     )
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "numpy", "cupy"),
-        default="auto",
-        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
-        "else NumPy (default: %(default)s)",
-    )
+    add_backend_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,
