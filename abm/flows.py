@@ -26,14 +26,18 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.channels import Channels
 from kernels.backend import segment_sum
 
 
 class Flows:
     """Saving, fund redemptions and stablecoin redemptions of one model."""
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets) -> None:
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, channels: Channels | None = None
+    ) -> None:
         self.sheets = sheets
+        self.channels = channels or Channels()
         xp = sheets.xp
         roster = sheets.roster
         dtype, dev = sheets.prices.dtype, sheets.prices.device
@@ -50,6 +54,7 @@ class Flows:
         for sector in ("mutual_bond", "mutual_equity"):
             rows = roster.indices("fund", sector)
             elasticity[rows] = float(cal.model_value(f"funds.{sector}.redemption_elasticity"))
+        elasticity *= self.channels.fund_redemptions
         self.elasticity = xp.asarray(elasticity, dtype=dtype, device=dev)
         b = "stablecoins.behaviour"
         self.f0 = float(cal.model_value(f"{b}.base_redemption_share_per_week"))
@@ -108,6 +113,7 @@ class Flows:
         peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * issuer
         share = self.f0 + self.k_peg * depeg + self.k_crypto * crypto_fall + self.k_peer * peer
         coin_out = xp.where(issuer, xp.minimum(share, 1.0) * tokens, 0.0)
+        coin_out = coin_out * self.channels.stablecoin_runs
         self.last_crypto = crypto * 1.0
         return xp.where(defaulted, 0.0, fund_out + coin_out)
 
@@ -179,8 +185,11 @@ class RetailBehaviour:
       liquidity need in the fire sale).
     """
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets) -> None:
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, channels: Channels | None = None
+    ) -> None:
         self.sheets = sheets
+        self.channels = channels or Channels()
         xp = sheets.xp
         roster = sheets.roster
         dtype, dev = sheets.prices.dtype, sheets.prices.device
@@ -230,7 +239,7 @@ class RetailBehaviour:
         drawdown = 1.0 - ai_index / self.peak_ai
         crowd = xp.mean(xp.astype(self.panicking, s.prices.dtype), axis=-1, keepdims=True)
         threshold = self.threshold[None, :] * (1.0 - self.herding * crowd)
-        self.panicking = drawdown[:, None] > threshold
+        self.panicking = (drawdown[:, None] > threshold) & self.channels.retail_panic
         calm = ~self.panicking
         targets = (
             self.ai_share0 * xp.exp(self.phi * sentiment.ai)[:, None],
@@ -285,8 +294,11 @@ class YieldChasing:
     moves on net.
     """
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets) -> None:
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, channels: Channels | None = None
+    ) -> None:
         self.sheets = sheets
+        self.channels = channels or Channels()
         xp = sheets.xp
         roster, table = sheets.roster, sheets.assets
         dtype, dev = sheets.prices.dtype, sheets.prices.device
@@ -328,6 +340,8 @@ class YieldChasing:
 
     def rebalance(self) -> None:
         """One week of tilting toward higher spreads, traded with outsiders at market prices."""
+        if not self.channels.reach_for_yield:
+            return
         s = self.sheets
         xp = s.xp
         price = xp.take(s.prices, self.sleeve, axis=1)  # (E, F)

@@ -35,6 +35,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.channels import Channels
 from kernels.backend import segment_sum
 from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
@@ -48,8 +49,15 @@ REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
 class MarketStep:
     """The weekly market clearing of one model."""
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets, bank_params: dict) -> None:
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        bank_params: dict,
+        channels: Channels | None = None,
+    ) -> None:
         self.sheets = sheets
+        self.channels = channels or Channels()
         xp = sheets.xp
         roster = sheets.roster
         dtype, dev = sheets.prices.dtype, sheets.prices.device
@@ -73,6 +81,8 @@ class MarketStep:
             ctgt[rows] = float(cal.model_value(f"regulation.{region}.cet1_target")) * rd
             target[rows] = float(cal.model_value(f"regulation.{region}.cet1_target"))
         self.capital_min, self.capital_buffer, self.capital_target = cmin, cbuf, ctgt
+        if not self.channels.bank_deleveraging:
+            cbuf[banks] = -np.inf  # banks keep their book until they breach the minimum
         self.cet1_target = host(target[banks])
         self.uninsured = host(bank_params["uninsured_share"])
         b = "banks.behaviour"
@@ -83,7 +93,8 @@ class MarketStep:
         self.haircut0 = host(np.asarray(sheets.assets.haircut))
         self.haircut_alpha = float(cal.model_value("funds.hedge.haircut_procyclicality"))
         self.prices0 = sheets.prices * 1.0
-        self.depth = host(np.asarray(sheets.assets.depth))
+        depth = np.asarray(sheets.assets.depth) if self.channels.fire_sales else np.inf
+        self.depth = host(np.broadcast_to(depth, (sheets.assets.size,)))
         self.stablecoins = roster.indices("stablecoin")
         self.last_sold = xp.zeros(sheets.prices.shape, dtype=dtype, device=dev)
         self.last_proceeds = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
@@ -176,7 +187,7 @@ class MarketStep:
         calm = 1.0 / (1.0 + math.exp(self.run_threshold / self.run_width))  # logistic at d = 0
         panic = 1.0 / (1.0 + xp.exp(-(distress - self.run_threshold) / self.run_width))
         share = self.run_max * xp.maximum(panic - calm, 0.0) / (1.0 - calm)  # 0 without distress
-        alive = ~xp.take(self.defaulted, self.banks, axis=1)
+        alive = ~xp.take(self.defaulted, self.banks, axis=1) & self.channels.bank_runs
         pool = ledger.pools["deposits"]
         before = ledger.cash
         ledger.withdraw_outside(
@@ -203,8 +214,9 @@ class MarketStep:
         is_hedge = np.zeros(buffer.shape[-1], dtype=bool)
         is_hedge[self.hedge] = True
         hedge = xp.asarray(is_hedge, device=device)
-        buffer = xp.where(hedge, margin, buffer)
-        target = xp.where(hedge, margin + 0.05, target)
+        if self.channels.margin_calls:
+            buffer = xp.where(hedge, margin, buffer)
+            target = xp.where(hedge, margin + 0.05, target)
         alive = ~self.defaulted
         return xp.where(alive, buffer, -xp.inf), target
 
@@ -248,6 +260,10 @@ class MarketStep:
         short = (recovery < 1.0 - 1e-9) & (owed > 1e-9)
         pending = self.defaulted & ~self.wiped  # flagged by the fire sale, not yet resolved
         if not bool(xp.any(short) | xp.any(pending)):
+            return
+        if not self.channels.clearing_losses:  # failures are recorded, debts stay at face
+            newly = _pad(xp, short, self.defaulted.shape[-1]) & ~self.defaulted
+            self.defaulted = self.defaulted | newly
             return
         loss_share = xp.where(short, 1.0 - recovery, 0.0)  # (E, K)
         for name in DEBT_POOLS:

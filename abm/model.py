@@ -18,6 +18,7 @@ import numpy as np
 from abm.agents import FAMILY_CLASSES
 from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
 from abm.calibration import Calibration, load_calibration
+from abm.channels import Channels
 from abm.economy import Economy, Sentiment
 from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
@@ -38,6 +39,8 @@ class Powderkeg(mesa.Model):
         calibration: a :class:`~abm.calibration.Calibration`; the packaged end-2025 one if None.
         collect_agents: the DataCollector also records the institutions' balance sheets each
             step (``abm.reporting.make_datacollector``); model series are always collected.
+        channels: which contagion channels are on (:class:`~abm.channels.Channels`; all by
+            default), for ablation.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class Powderkeg(mesa.Model):
         n_cohorts: int = 1000,
         calibration: Calibration | None = None,
         collect_agents: bool = True,
+        channels: Channels | None = None,
     ) -> None:
         if not isinstance(n_worlds, int) or n_worlds < 1:
             raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
@@ -67,10 +71,11 @@ class Powderkeg(mesa.Model):
         zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
         self.economy = Economy(self.calibration, self.sheets)
-        self.market = MarketStep(self.calibration, self.sheets, bank_params)
-        self.flows = Flows(self.calibration, self.sheets)
-        self.retail = RetailBehaviour(self.calibration, self.sheets)
-        self.yield_chasing = YieldChasing(self.calibration, self.sheets)
+        self.channels = channels or Channels()
+        self.market = MarketStep(self.calibration, self.sheets, bank_params, self.channels)
+        self.flows = Flows(self.calibration, self.sheets, self.channels)
+        self.retail = RetailBehaviour(self.calibration, self.sheets, self.channels)
+        self.yield_chasing = YieldChasing(self.calibration, self.sheets, self.channels)
         self.start_equity = self.sheets.equity()
         self.start_money = self.sheets.ledger.money()
         self.snapshot: dict[str, np.ndarray] = {}

@@ -213,3 +213,24 @@ def test_mesa_datacollector_records_every_step():
     assert series["ai_equity_index"].iloc[0] == pytest.approx(1.0)
     banks = model.datacollector.get_agenttype_vars_dataframe(Bank)
     assert len(banks) == 6 * 56 and (banks["cet1_ratio"] > 0).all()
+
+
+def test_each_channel_switch_removes_its_link():
+    from abm.channels import Channels
+
+    with pytest.raises(ValueError, match="unknown channel"):
+        Channels.only("telepathy")
+    quiet = Channels.only()  # every channel off
+    model = Powderkeg(n_worlds=2, seed=6, n_cohorts=20, channels=quiet)
+    for _ in range(30):
+        model.step()
+    snap = model.snapshot
+    assert not model.retail.panicking.any()
+    assert snap["run_withdrawals"].sum() == 0.0 and snap["redemptions_paid"].sum() == 0.0
+    assert np.isinf(model.market.depth).all()
+    for name, gap in gaps(model).items():
+        assert gap < 1e-9, name
+    full = Powderkeg(n_worlds=2, seed=6, n_cohorts=20)
+    for _ in range(30):
+        full.step()
+    assert full.retail.panicking.any() or full.snapshot["redemptions_paid"].sum() > 0
