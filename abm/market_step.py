@@ -7,7 +7,8 @@ Once a week, after the real economy and valuation (DESIGN.md §2.4 items 4–6):
    total assets, so each is multiplied by the bank's risk density, as the INET Oxford model does
    for its leverage and risk-weighted constraints). Hedge funds meet margin: their equity must stay
    above the haircut-weighted value of their book, with haircuts rising as prices fall
-   (``h = h₀ + α·max(0, 1 − p/p₀)``, the INET "departure from Bookstaber"). Uninsured depositors
+   (``h = h₀ + α·max(0, 1 − p/p₀)``, the INET "departure from Bookstaber"), and at least the
+   policy's leverage cap and haircut floor (:mod:`abm.policy`). Uninsured depositors
    outside the model run from a bank in distress, ``w = w_max · logistic((d − θ)/σ)`` per week
    with ``d = max(0, 1 − CET1/target)`` (rescaled so that a bank without distress loses nothing),
    calibrated to SVB's 24% on the first day; the bank must raise the cash.
@@ -36,6 +37,7 @@ import numpy as np
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
+from abm.policy import Policy
 from kernels.backend import segment_sum
 from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
@@ -55,9 +57,11 @@ class MarketStep:
         sheets: BalanceSheets,
         bank_params: dict,
         channels: Channels | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.sheets = sheets
         self.channels = channels or Channels()
+        self.policy = policy or Policy()
         xp = sheets.xp
         roster = sheets.roster
         dtype, dev = sheets.prices.dtype, sheets.prices.device
@@ -76,21 +80,24 @@ class MarketStep:
         for region in ("us", "eu"):
             rows = roster.indices("bank", region)
             rd = self.risk_density[rows]
-            cmin[rows] = float(cal.model_value(f"regulation.{region}.cet1_min")) * rd
-            cbuf[rows] = float(cal.model_value(f"regulation.{region}.cet1_buffer")) * rd
-            ctgt[rows] = float(cal.model_value(f"regulation.{region}.cet1_target")) * rd
-            target[rows] = float(cal.model_value(f"regulation.{region}.cet1_target"))
+            rules = region if self.policy.capital_regime == "own" else self.policy.capital_regime
+            cmin[rows] = float(cal.model_value(f"regulation.{rules}.cet1_min")) * rd
+            cbuf[rows] = float(cal.model_value(f"regulation.{rules}.cet1_buffer")) * rd
+            ctgt[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target")) * rd
+            target[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target"))
         self.capital_min, self.capital_buffer, self.capital_target = cmin, cbuf, ctgt
         if not self.channels.bank_deleveraging:
             cbuf[banks] = -np.inf  # banks keep their book until they breach the minimum
         self.cet1_target = host(target[banks])
-        self.uninsured = host(bank_params["uninsured_share"])
+        self.uninsured = host(bank_params["uninsured_share"] * self.policy.deposit_insurance)
         b = "banks.behaviour"
         self.run_max = float(cal.model_value(f"{b}.uninsured_run_max_share_per_week"))
         self.run_threshold = float(cal.model_value(f"{b}.run_distress_threshold"))
         self.run_width = float(cal.model_value(f"{b}.run_distress_width"))
         self.hedge = roster.indices("fund", "hedge")
-        self.haircut0 = host(np.asarray(sheets.assets.haircut))
+        self.haircut0 = host(
+            np.maximum(np.asarray(sheets.assets.haircut), self.policy.haircut_floor)
+        )
         self.haircut_alpha = float(cal.model_value("funds.hedge.haircut_procyclicality"))
         self.prices0 = sheets.prices * 1.0
         depth = np.asarray(sheets.assets.depth) if self.channels.fire_sales else np.inf
@@ -214,7 +221,10 @@ class MarketStep:
         is_hedge = np.zeros(buffer.shape[-1], dtype=bool)
         is_hedge[self.hedge] = True
         hedge = xp.asarray(is_hedge, device=device)
-        if self.channels.margin_calls:
+        cap = self.policy.hedge_fund_leverage_cap
+        if cap is not None:  # equity / assets at least 1 / cap, whatever the haircuts say
+            margin = xp.maximum(margin, 1.0 / cap)
+        if self.channels.margin_calls or cap is not None:
             buffer = xp.where(hedge, margin, buffer)
             target = xp.where(hedge, margin + 0.05, target)
         alive = ~self.defaulted

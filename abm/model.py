@@ -22,6 +22,7 @@ from abm.channels import Channels
 from abm.economy import Economy, Sentiment
 from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
+from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.reporting import make_datacollector
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
@@ -41,6 +42,7 @@ class Powderkeg(mesa.Model):
             step (``abm.reporting.make_datacollector``); model series are always collected.
         channels: which contagion channels are on (:class:`~abm.channels.Channels`; all by
             default), for ablation.
+        policy: the policy levers (:class:`~abm.policy.Policy`; today's settings by default).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Powderkeg(mesa.Model):
         calibration: Calibration | None = None,
         collect_agents: bool = True,
         channels: Channels | None = None,
+        policy: Policy | None = None,
     ) -> None:
         if not isinstance(n_worlds, int) or n_worlds < 1:
             raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
@@ -72,7 +75,10 @@ class Powderkeg(mesa.Model):
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
         self.economy = Economy(self.calibration, self.sheets)
         self.channels = channels or Channels()
-        self.market = MarketStep(self.calibration, self.sheets, bank_params, self.channels)
+        self.policy = policy or Policy()
+        self.market = MarketStep(
+            self.calibration, self.sheets, bank_params, self.channels, self.policy
+        )
         self.flows = Flows(self.calibration, self.sheets, self.channels)
         self.retail = RetailBehaviour(self.calibration, self.sheets, self.channels)
         self.yield_chasing = YieldChasing(self.calibration, self.sheets, self.channels)

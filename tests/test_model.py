@@ -234,3 +234,26 @@ def test_each_channel_switch_removes_its_link():
     for _ in range(30):
         full.step()
     assert full.retail.panicking.any() or full.snapshot["redemptions_paid"].sum() > 0
+
+
+def test_policy_levers_act_through_the_rules():
+    from abm.policy import Policy
+
+    with pytest.raises(ValueError, match="capital_regime must be one of own, us, eu"):
+        Policy(capital_regime="uk")
+    with pytest.raises(ValueError, match="hedge_fund_leverage_cap"):
+        Policy(hedge_fund_leverage_cap=0.5)
+    own = Powderkeg(n_worlds=1, seed=1, n_cohorts=20)
+    eu = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(capital_regime="eu"))
+    us_banks = own.roster.indices("bank", "us")
+    # EU rules ask more of US banks: a higher buffer (11% vs 8.5% of risk-weighted assets)
+    assert (eu.market.capital_buffer[us_banks] > own.market.capital_buffer[us_banks]).all()
+    insured = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(deposit_insurance=0.0))
+    assert float(insured.market.uninsured.max()) == 0.0
+    capped = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(hedge_fund_leverage_cap=1.5))
+    capped.step()  # hedge funds start at assets/equity of 2: the cap makes them sell
+    hedge = capped.roster.indices("fund", "hedge")
+    assets = capped.snapshot["total_assets"][0, hedge]
+    net_worth = assets - capped.market.debt()[0, hedge]  # the shareholders' stake (NAV)
+    assert (net_worth / assets >= 1 / 1.5 - 1e-6).all()
+    assert capped.snapshot["sale_proceeds"][0, hedge].sum() > 0
