@@ -46,6 +46,8 @@ from kernels.firesale import fire_sale
 DEBT_POOLS = ("deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies")
 #: what deleveraging repays first
 REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
+#: random stream of the market maker of last resort's coin flip (abm.random)
+STREAM_BACKSTOP = 7
 
 
 class MarketStep:
@@ -241,6 +243,56 @@ class MarketStep:
             pay = xp.minimum(want, pool.face)
             ledger.repay(name, pay)
             left = left - segment_sum(pay, pool.issuers, left.shape[-1])
+
+    # -- backstop -----------------------------------------------------------------------------
+
+    def setup_backstop(self, cal: Calibration, streams: Any) -> None:
+        """Read the market maker of last resort's trigger and capacity; draw whether it acts."""
+        s = self.sheets
+        xp = s.xp
+        c = "regulation.central_bank"
+        table = s.assets
+        self.bonds = [m for m, k in enumerate(table.asset_class) if k == "corporate_bond"]
+        self.bond_duration = np.maximum(np.array([table.duration[m] for m in self.bonds]), 1.0)
+        self.trigger = float(cal.value(f"{c}.market_maker_trigger_ig_oas")) / 1e4  # per year
+        self.spread0 = float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
+        gdp = float(cal.value(f"{c}.us_gdp"))
+        self.capacity = float(cal.model_value(f"{c}.market_maker_capacity_share_gdp")) * gdp
+        chance = float(cal.model_value(f"{c}.market_maker_probability"))
+        acts = streams.uniform(0, STREAM_BACKSTOP) < chance
+        self.backstop_acts = acts & self.policy.market_maker_of_last_resort
+        self.backstop_bought = xp.zeros_like(s.prices[:, 0])
+
+    def backstop(self) -> None:
+        """The central bank buys corporate bonds from the market makers below the trigger price.
+
+        The trigger price of a bond is the price at which its spread has widened to the trigger
+        (``P = exp(−D·(s_trigger − s₀))``); purchases lift the price back to it, as far as the
+        remaining capacity allows. Holders gain the price rise; the central bank pays outside
+        investors for the units (money moves between two outsiders).
+        """
+        s = self.sheets
+        xp = s.xp
+        if not bool(xp.any(self.backstop_acts)):
+            return
+        cols = xp.asarray(np.array(self.bonds), device=s.prices.device)
+        years = xp.asarray(self.bond_duration / 52.0, dtype=s.prices.dtype, device=s.prices.device)
+        floor = xp.exp(-years * (self.trigger - self.spread0))
+        price = xp.take(s.prices, cols, axis=1)
+        lift = xp.maximum(floor[None, :] / price - 1.0, 0.0)  # relative rise to the floor
+        outside = xp.take(s.outside_units(), cols, axis=1)
+        cost = outside * price * lift  # buying the floating supply at the floor, roughly
+        room = xp.maximum(self.capacity - self.backstop_bought, 0.0)
+        scale = xp.minimum(1.0, room / xp.maximum(xp.sum(cost, axis=-1), 1e-12))
+        scale = xp.where(self.backstop_acts, scale, 0.0)
+        new = price * (1.0 + lift * scale[:, None])
+        moved = segment_sum(new - price, cols, s.prices.shape[-1])
+        s.ledger.book_equity((s.holdings @ moved[:, :, None])[:, :, 0])
+        s.prices = s.prices + moved
+        spent = xp.sum(cost, axis=-1) * scale
+        s.ledger.outsiders.book("central_bank", -spent)
+        s.ledger.outsiders.book("outside_investors", spent)
+        self.backstop_bought = self.backstop_bought + spent
 
     # -- failures -----------------------------------------------------------------------------
 

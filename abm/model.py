@@ -79,6 +79,7 @@ class Powderkeg(mesa.Model):
         self.market = MarketStep(
             self.calibration, self.sheets, bank_params, self.channels, self.policy
         )
+        self.market.setup_backstop(self.calibration, self.streams)
         self.flows = Flows(self.calibration, self.sheets, self.channels)
         self.retail = RetailBehaviour(self.calibration, self.sheets, self.channels)
         self.yield_chasing = YieldChasing(self.calibration, self.sheets, self.channels)
@@ -116,6 +117,7 @@ class Powderkeg(mesa.Model):
         self.flows.issue_tokens(self.sentiment, pegs)
         due = self.flows.redemptions(pegs, self.market.defaulted)
         self.market.clear(due + panic_sales)
+        self.market.backstop()
         self.flows.pay_out(due)
         self.market.resolve_failures()
         self.flows.mark_fund_shares()

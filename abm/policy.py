@@ -11,9 +11,13 @@ The levers act through the same rules as the rest of the model, never as special
   hedge funds' margin buffers.
 - ``deposit_insurance``: multiplies the uninsured share of deposits; 0 insures everything (no run
   by outside depositors), 1 is today's coverage.
+- ``market_maker_of_last_resort``: when the spread on corporate bonds passes a trigger, the
+  central bank buys bonds from the market makers until prices are back at the trigger level, up
+  to a capacity, and in each world only with a probability that it acts at all (the 2020
+  corporate credit facilities; trigger, capacity and probability in ``[regulation.central_bank]``).
 
-Lender and market maker of last resort, SPV consolidation, stablecoin reserve rules and
-bailouts are further levers for the scenario work; they are not modelled yet.
+Lender of last resort, SPV consolidation, stablecoin reserve rules and bailouts are further
+levers for the scenario work; they are not modelled yet.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Policy:
     hedge_fund_leverage_cap: float | None = None
     haircut_floor: float = 0.0
     deposit_insurance: float = 1.0
+    market_maker_of_last_resort: bool = False
 
     def __post_init__(self) -> None:
         if self.capital_regime not in CAPITAL_REGIMES:

@@ -257,3 +257,25 @@ def test_policy_levers_act_through_the_rules():
     net_worth = assets - capped.market.debt()[0, hedge]  # the shareholders' stake (NAV)
     assert (net_worth / assets >= 1 / 1.5 - 1e-6).all()
     assert capped.snapshot["sale_proceeds"][0, hedge].sum() > 0
+
+
+def test_market_maker_of_last_resort_lifts_bond_prices_to_its_trigger():
+    from abm.policy import Policy
+
+    policy = Policy(market_maker_of_last_resort=True)
+    model = Powderkeg(n_worlds=30, seed=2, n_cohorts=20, policy=policy)
+    keys = model.sheets.assets.keys
+    ig = keys.index("ig_bonds_non_ai")
+    model.sheets.prices[:, ig] = 0.7  # a crash far past the trigger (about 0.89)
+    before = model.sheets.prices.copy()
+    model.market.backstop()
+    acts = np.asarray(model.market.backstop_acts)
+    assert acts.any() and not acts.all()  # it acts with probability 0.9 per world (seeded)
+    after = model.sheets.prices[:, ig]
+    assert (after[acts] > 0.85).all() and (after[~acts] == before[~acts, ig]).all()
+    assert (model.market.backstop_bought[acts] <= model.market.capacity + 1e-9).all()
+    assert float(np.max(np.abs(model.accounting_gap()["money"]))) < 1e-9
+    off = Powderkeg(n_worlds=30, seed=2, n_cohorts=20)
+    off.sheets.prices[:, ig] = 0.7
+    off.market.backstop()
+    assert (off.sheets.prices[:, ig] == 0.7).all()
