@@ -16,6 +16,8 @@ removes that link of the chain and nothing else:
   recorded but its debts are carried at face).
 - ``retail_panic``: households sell after drawdowns.
 - ``reach_for_yield``: pension funds and insurers tilt toward higher spreads.
+- ``circular_deals``: a payer short of cash pays its suppliers less along the circular-deal
+  network (revenue contagion; off: commitments are settled in full as calibrated).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Channels:
     clearing_losses: bool = True
     retail_panic: bool = True
     reach_for_yield: bool = True
+    circular_deals: bool = True
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

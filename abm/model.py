@@ -19,6 +19,7 @@ from abm.agents import FAMILY_CLASSES
 from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
 from abm.calibration import Calibration, load_calibration
 from abm.channels import Channels
+from abm.deals import CircularDeals
 from abm.economy import Economy, Sentiment
 from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
@@ -68,13 +69,16 @@ class Powderkeg(mesa.Model):
         self.xp = get_namespace(self.backend)
         self.calibration = calibration or load_calibration()
         self.world = 0  # the world agents' properties show
+        self.channels = channels or Channels()
         roster = build_roster(self.calibration, n_cohorts)
         self.sheets, bank_params = build_balance_sheets(self.calibration, roster, n_worlds, self.xp)
         self.streams = WorldStreams(self.xp, [seed + w for w in range(n_worlds)])
         zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
         self.economy = Economy(self.calibration, self.sheets)
-        self.channels = channels or Channels()
+        self.deals = CircularDeals(
+            self.calibration, self.sheets, enabled=self.channels.circular_deals
+        )
         self.policy = policy or Policy()
         self.market = MarketStep(
             self.calibration, self.sheets, bank_params, self.channels, self.policy
@@ -108,6 +112,7 @@ class Powderkeg(mesa.Model):
         firms = self.xp.asarray(sheets.roster.indices("firm"))
         active = ~self.xp.take(self.market.defaulted, firms, axis=1)
         self.economy.run_firms(self.sentiment.ai, active)
+        self.deals.settle(active)
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
         self.yield_chasing.rebalance()

@@ -1,0 +1,211 @@
+"""The circular-deal network: purchase commitments among the AI firms, cleared every week.
+
+``[circular_deals.*]`` in ``calibration.toml`` lists who buys from whom (OpenAI → Oracle 300 bn,
+OpenAI → Nvidia 350 bn, Microsoft → Nvidia 56 bn a year, ...). This module turns the payment
+edges into weekly obligations and clears them like a liability network (issue 4, item 1):
+
+- **Edges.** Kinds ``purchase_commitment``, ``purchase``, ``customer`` and ``partnership`` are
+  payments from ``from`` (payer) to ``to`` (supplier). A size in ``USD_bn_per_year`` is paid at
+  that rate for one year (the period named is one fiscal year); a size in ``USD_bn`` is paid evenly
+  over the term in its period text (``"~5 years"``, ``"4 years"``, ``"2025-2026"``) or else over
+  ``[assumptions.deals].contract_years``. Kinds ``investment``, ``equity_stake``, ``warrant``,
+  ``equity_stake_and_*`` and ``loan`` are holdings, not payments: they are listed in
+  :attr:`CircularDeals.skipped` and not modelled yet (no stakes marked to market), nor are edges
+  whose ends are not firms (``funds.private_credit``, ``banks``, ``markets.ai_spv_debt``).
+- **Weekly flows, part of the calibrated revenue.** The firms' calibrated revenue and outgoings
+  (:mod:`abm.economy`) already contain what the modelled firms pay each other (Nvidia's revenue
+  is largely hyperscalers' GPU purchases). The weekly commitment ``c_ij`` is therefore capped so
+  that no supplier's committed inflow exceeds its 2025 weekly revenue and no payer's committed
+  outflow exceeds its weekly outgoings (2025 costs plus the 2026 capex plan); commitments that
+  start in later years (OpenAI's) are scaled down by these caps and enter the DebtRank layer at
+  full size. :meth:`CircularDeals.settle` re-routes this part of the flows: the rest of the
+  economy returns ``c_ij`` to the payer (it was charged with its outgoings) and takes it back
+  from the supplier (it was counted in its revenue), and the payer pays the supplier what the
+  clearing allows. When everyone pays in full the week is unchanged; a shortfall stays with the
+  payer and is lost by the supplier. Every leg goes through the ledger as income or expense, so
+  no money is created and the books balance.
+- **Clearing.** Liabilities ``L_ij = c_ij`` between firms that have not failed (a failed payer
+  pays nothing; its suppliers still lose the revenue); external assets are each firm's cash after
+  the refund, ``max(cash, 0)``; ``kernels.clearing.eisenberg_noe`` gives the greatest clearing
+  vector and each payer's payment is split over its suppliers pro rata to what it owes them. A
+  payer short of cash thus passes its shortfall on to its suppliers, and they to theirs.
+- **Revenue contagion.** :meth:`CircularDeals.revenue_contagion` runs linear DebtRank
+  (``kernels.debtrank.debtrank``) on the exposure layer ``W_ij`` = remaining committed payments
+  from payer j to supplier i (USD bn still to be paid, contract totals less what has been paid),
+  against each firm's book equity, for a unit shock to one firm. Its ``loss`` is the induced
+  equity loss of the other firms (the shocked firm's own loss is left out).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from kernels.clearing import eisenberg_noe
+from kernels.debtrank import debtrank
+
+PAYMENT_KINDS = ("purchase_commitment", "purchase", "customer", "partnership")
+"""Deal kinds that are payments from ``from`` to ``to``; the others are holdings."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One payment edge between two firms (positions in firm order)."""
+
+    key: str
+    payer: int
+    supplier: int
+    kind: str
+    total: float  # USD bn committed over the contract
+    weeks: float  # contract length
+
+
+def contract_weeks(period: str, unit: str, default_weeks: float, weeks_per_year: int) -> float:
+    """Term of a commitment from its size's unit and period text."""
+    if unit == "USD_bn_per_year":
+        return float(weeks_per_year)
+    years = re.search(r"(\d+(?:\.\d+)?)\s*years?", period)
+    if years:
+        return float(years.group(1)) * weeks_per_year
+    span = re.search(r"\b(20\d\d)\s*-\s*(20\d\d)\b", period)
+    if span:
+        return (int(span.group(2)) - int(span.group(1)) + 1) * float(weeks_per_year)
+    return default_weeks
+
+
+def load_edges(cal: Calibration, firms: list[str]) -> tuple[list[Edge], list[str]]:
+    """The payment edges among ``firms`` and the keys of the deals left out (with why)."""
+    default = float(cal.model_value("assumptions.deals.contract_years"))
+    edges: list[Edge] = []
+    skipped: list[str] = []
+    for key in cal.children("circular_deals"):
+        node = cal.node(f"circular_deals.{key}")
+        payer, supplier, kind = node["from"], node["to"], node["kind"]
+        if kind not in PAYMENT_KINDS:
+            skipped.append(f"{key}: {kind} (a holding, not a payment)")
+            continue
+        if payer not in firms or supplier not in firms:
+            skipped.append(f"{key}: {payer} -> {supplier} is not between firms")
+            continue
+        size = cal.leaf(f"circular_deals.{key}.size")
+        weeks = contract_weeks(str(size.period), size.unit, default, cal.weeks_per_year)
+        per_week = float(cal.model_value(f"circular_deals.{key}.size"))
+        total = per_week * weeks if size.unit == "USD_bn_per_year" else per_week
+        edges.append(Edge(key, firms.index(payer), firms.index(supplier), kind, total, weeks))
+    return edges, skipped
+
+
+class CircularDeals:
+    """The commitment network of the firms, settled once a week.
+
+    Attributes:
+        edges: the payment edges; ``skipped``: deals not modelled, with the reason.
+        weekly: (F, F) host array, ``weekly[i, j]`` what firm i pays firm j a week (capped).
+        total: (F, F) host array, contract totals (uncapped, for DebtRank).
+        paid_to_date: (E, F, F) what each payer has paid each supplier so far.
+        last_committed, last_paid: (E, F) what each firm owed and paid last week.
+        last_due, last_received: (E, F) what each firm was owed and received last week.
+        enabled: switch for ablation; when off :meth:`settle` does nothing.
+    """
+
+    def __init__(self, cal: Calibration, sheets: BalanceSheets, enabled: bool = True) -> None:
+        self.sheets, self.enabled = sheets, enabled
+        xp = sheets.xp
+        rows = sheets.roster.indices("firm")
+        self.firm_names = [sheets.roster.names[i] for i in rows]
+        self.edges, self.skipped = load_edges(cal, self.firm_names)
+        f = len(rows)
+        weekly, total = np.zeros((f, f)), np.zeros((f, f))
+        for e in self.edges:
+            weekly[e.payer, e.supplier] += e.total / e.weeks
+            total[e.payer, e.supplier] += e.total
+        revenue, outgoings = np.zeros(f), np.zeros(f)
+        for k, name in enumerate(self.firm_names):
+            node = f"firms.{name}"
+            rev = float(cal.model_value(f"{node}.revenue_2025"))
+            ocf = float(cal.model_value(f"{node}.operating_cash_flow_2025"))
+            revenue[k] = rev
+            outgoings[k] = max(rev - ocf, 0.0) + float(cal.model_value(f"{node}.capex_plan_2026"))
+        out, inflow = weekly.sum(axis=1), weekly.sum(axis=0)
+        row = np.where(out > outgoings, outgoings / np.where(out > 0, out, 1.0), 1.0)
+        col = np.where(inflow > revenue, revenue / np.where(inflow > 0, inflow, 1.0), 1.0)
+        self.weekly = weekly * row[:, None] * col[None, :]
+        self.total = total
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        self.firms = xp.asarray(rows, device=dev)
+        self._weekly = xp.asarray(self.weekly, dtype=dtype, device=dev)
+        self._total = xp.asarray(self.total, dtype=dtype, device=dev)
+        worlds = sheets.ledger.cash.shape[0]
+        self.paid_to_date = xp.zeros((worlds, f, f), dtype=dtype, device=dev)
+        zeros = xp.zeros((worlds, f), dtype=dtype, device=dev)
+        self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
+        self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
+
+    def settle(self, active: Any) -> None:
+        """Clear this week's commitments and book the payments (after ``Economy.run_firms``).
+
+        Args:
+            active: (E, F) bool, firms that have not failed.
+        """
+        if not self.enabled:
+            return
+        s = self.sheets
+        xp, ledger, firms = s.xp, s.ledger, self.firms
+        on = xp.astype(active, s.prices.dtype)
+        owed = self._weekly[None, :, :] * on[:, :, None] * on[:, None, :]  # (E, F, F)
+        committed = xp.sum(owed, axis=-1)
+        counted = xp.sum(self._weekly, axis=0)[None, :] * on  # counted in suppliers' revenue
+        # the rest of the economy hands back what it charged payers and credited suppliers
+        ledger.pay_outsider(firms, "rest_of_economy", -committed)
+        ledger.pay_outsider(firms, "rest_of_economy", counted)
+        external = xp.maximum(xp.take(ledger.cash, firms, axis=1), 0.0)
+        result = eisenberg_noe(owed, external)
+        share = result.payments / xp.where(committed > 0.0, committed, 1.0)
+        paid = owed * share[:, :, None]  # (E, F, F) pro rata to what each supplier is owed
+        # one payment per (payer, supplier) pair, booked as expense and income
+        f = len(self.firm_names)
+        pay_from = xp.asarray(np.repeat(np.arange(f), f), device=firms.device)
+        pay_to = xp.asarray(np.tile(np.arange(f), f), device=firms.device)
+        amounts = xp.reshape(paid, (paid.shape[0], f * f))
+        rows_from = xp.take(firms, pay_from)
+        rows_to = xp.take(firms, pay_to)
+        ledger.pay(rows_from, rows_to, amounts)
+        self.paid_to_date = self.paid_to_date + paid
+        self.last_committed, self.last_paid = committed, xp.sum(paid, axis=-1)
+        self.last_due, self.last_received = counted, xp.sum(paid, axis=1)
+        self.converged = result.converged
+
+    def shortfall(self) -> Any:
+        """(E, F) revenue each supplier expected from the network last week but did not get."""
+        return self.last_due - self.last_received
+
+    def remaining(self) -> Any:
+        """(E, F, F) committed payments still to come, payer i to supplier j (USD bn)."""
+        xp = self.sheets.xp
+        return xp.maximum(self._total[None, :, :] - self.paid_to_date, 0.0)
+
+    def revenue_contagion(self, firm: str) -> tuple[Any, Any]:
+        """Linear DebtRank on the commitment layer for a unit shock to ``firm``.
+
+        The exposure of supplier i to payer j is what j still owes i under its commitments;
+        equity is each firm's book equity.
+
+        Returns:
+            (E,) equity lost by the other firms (USD bn) and (E, F) each firm's distress.
+        """
+        s = self.sheets
+        xp = s.xp
+        k = self.firm_names.index(firm)
+        exposures = xp.matrix_transpose(self.remaining())  # W[i, j]: supplier i, payer j
+        equity = xp.take(s.equity(), self.firms, axis=1)
+        mask = np.zeros(len(self.firm_names))
+        mask[k] = 1.0
+        shock = xp.asarray(mask, dtype=equity.dtype, device=equity.device) + 0.0 * equity
+        result = debtrank(exposures, equity, shock, linear=True)
+        own = xp.where(equity[:, k] > 0.0, equity[:, k], 0.0)
+        return result.loss - own, result.distress
