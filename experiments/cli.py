@@ -393,6 +393,7 @@ register(
         epilog="examples:\n"
         "  powderkeg run                                   baseline, 260 weeks, 1 world\n"
         "  powderkeg run --steps 260 --worlds 8 --seed 1 --out results/baseline\n"
+        "  powderkeg run --scenario crypto_ai_crash       a preset (powderkeg scenarios)\n"
         '  powderkeg run --scenario my.toml                scenario = "baseline" + [model]\n'
         "\n"
         "scenario file (TOML):\n"
@@ -401,6 +402,66 @@ register(
         "  n_worlds = 8",
         arguments=_run_arguments,
         run=run,
+    )
+)
+
+# --- powderkeg scenarios -----------------------------------------------------------------------
+
+
+def _scenarios_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "show"),
+        help="list the presets (default), or show one",
+    )
+    parser.add_argument(
+        "name", nargs="?", metavar="NAME|FILE.toml", help="the preset or file to show"
+    )
+
+
+def scenarios(args: argparse.Namespace) -> int:
+    """``powderkeg scenarios [list | show NAME]``: the presets, their stories, shocks, sources."""
+    from pathlib import Path
+
+    from experiments.scenarios import describe, load_file, load_preset, preset_names
+
+    if args.action == "list":
+        if args.name is not None:
+            raise UsageError(f"argument action: 'list' takes no name; got {args.name!r}")
+        for name in preset_names():
+            preset = load_preset(name)
+            print(
+                f"{name:<28} {len(preset.shocks)} shock{'s' * (len(preset.shocks) != 1):<2} "
+                f"{preset.title}"
+            )
+        return 0
+    if args.name is None:
+        raise UsageError(f"argument NAME: give a preset to show: {', '.join(preset_names())}")
+    if args.name in preset_names() or not args.name.endswith(".toml"):
+        print(describe(load_preset(args.name)))
+    else:
+        print(describe(load_file(Path(args.name))))
+    return 0
+
+
+register(
+    Command(
+        name="scenarios",
+        help="list the scenario presets, or show one's story, shocks and sources",
+        description=(
+            "The scenario presets under experiments/scenarios/: each has a story, the source\n"
+            "article and calibration.md section of its sizes, a shock schedule (week, size,\n"
+            "per-world range, target) and policy settings. Policy settings are recorded but not\n"
+            "yet read by the model (issue 4 items 3 and 6 wire them)."
+        ),
+        epilog="examples:\n"
+        "  powderkeg scenarios                          the presets\n"
+        "  powderkeg scenarios show crypto_ai_crash     story, shocks, sources\n"
+        "  powderkeg run --scenario crypto_ai_crash --steps 52 --worlds 8",
+        arguments=_scenarios_arguments,
+        run=scenarios,
     )
 )
 

@@ -22,6 +22,11 @@ A scenario file looks like::
     n_worlds = 8
     seed = 1
     steps = 260
+
+``scenario`` names a preset (``experiments/scenarios/*.toml``; ``powderkeg scenarios`` lists them),
+whose shocks :func:`execute` schedules on the model (:mod:`abm.shocks`). A file with a preset's
+keys instead (``story``, ``source``, ``[[shocks]]``, ``[policy]``; see :mod:`experiments.scenarios`)
+is a whole scenario of its own.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from experiments.cli import UsageError
+from experiments.scenarios import Scenario, check_preset, is_preset_file, load_preset, preset_names
 
-#: Scenario presets that exist so far.
-SCENARIOS = ("baseline",)
+#: Scenario presets: the files under experiments/scenarios/ (see experiments.scenarios).
+SCENARIOS = preset_names()
 
 #: Allowed range (inclusive) of every numeric setting, by its name in ``[model]``.
 LIMITS: dict[str, tuple[int, int]] = {
@@ -99,6 +105,7 @@ class RunConfig:
         n_cohorts: retail cohorts.
         backend: the backend asked for (``auto``, ``numpy`` or ``cupy``).
         out: the output directory.
+        definition: the preset's story, sources, shocks and policy settings.
     """
 
     scenario: str
@@ -110,6 +117,7 @@ class RunConfig:
     n_cohorts: int
     backend: str
     out: Path
+    definition: Scenario | None = None
 
 
 def _looks_like_file(text: str) -> bool:
@@ -137,6 +145,15 @@ def read_scenario_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"{where}: not UTF-8 text; give a TOML file") from None
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"{where}: not valid TOML ({err})") from None
+    if is_preset_file(data):  # a whole scenario: story, source, [[shocks]], [policy]
+        definition = check_preset(data, where)
+        definition = Scenario(**{**definition.__dict__, "path": str(path)})
+        return {
+            "scenario": definition.name,
+            "description": definition.title,
+            "model": definition.model,
+            "definition": definition,
+        }
 
     unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
     if unknown:
@@ -167,7 +184,12 @@ def read_scenario_file(path: Path) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise UsageError(f"{where}: [model] {key} must be {allowed(key)}; got {value!r}")
         checked[key] = value
-    return {"scenario": scenario, "description": description, "model": checked}
+    return {
+        "scenario": scenario,
+        "description": description,
+        "model": checked,
+        "definition": load_preset(scenario),
+    }
 
 
 def resolve_config(
@@ -189,13 +211,16 @@ def resolve_config(
     from_file: dict[str, int] = {}
     if scenario in SCENARIOS:
         name = stem = scenario
+        definition = load_preset(scenario)
+        from_file = definition.model
     elif _looks_like_file(scenario):
         path = Path(scenario).expanduser()
         content = read_scenario_file(path)
-        name, description, from_file = (
+        name, description, from_file, definition = (
             content["scenario"],
             content["description"],
             content["model"],
+            content["definition"],
         )
         scenario_file, stem = str(path), path.stem
     else:
@@ -216,6 +241,7 @@ def resolve_config(
         description=description,
         out=out if out is not None else Path("results") / stem,
         backend=backend,
+        definition=definition,
         **values,
     )
 
@@ -247,9 +273,22 @@ def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunRes
     from kernels.backend import to_numpy
 
     start = time.perf_counter()
+    policy = None
+    if config.definition is not None:
+        from experiments.scenarios import policy_from
+
+        policy = policy_from(config.definition.policy)
     model = Powderkeg(
-        n_worlds=config.n_worlds, seed=config.seed, backend=backend, n_cohorts=config.n_cohorts
+        n_worlds=config.n_worlds,
+        seed=config.seed,
+        backend=backend,
+        n_cohorts=config.n_cohorts,
+        policy=policy,
     )
+    if config.definition is not None and config.definition.shocks:
+        from abm.shocks import attach
+
+        attach(model, config.definition.shocks)
     recorder, events = Recorder(), EventLog(model)
     recorder.record(model)
     bar = tqdm(

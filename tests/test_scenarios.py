@@ -1,0 +1,174 @@
+"""Scenario presets: every preset loads and runs with balanced books; shocks act and are seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.model import Powderkeg
+from abm.shocks import Shock, attach
+from experiments.cli import UsageError, main
+from experiments.run import SCENARIOS, resolve_config
+from experiments.scenarios import describe, load_file, load_preset, preset_names
+
+PRESETS = (
+    "baseline",
+    "ai_revenue_disappointment",
+    "efficiency_shock",
+    "crypto_ai_crash",
+    "hedge_fund_deleveraging",
+    "europe_higher_capital",
+    "policy_backstop",
+    "securitisation_buildup",
+)
+
+
+def run(shocks, weeks=13, worlds=2, seed=5):
+    model = Powderkeg(n_worlds=worlds, seed=seed, n_cohorts=8, collect_agents=False)
+    schedule = attach(model, shocks)
+    for _ in range(weeks):
+        model.step()
+    return model, schedule
+
+
+def test_the_presets_ship_and_are_the_run_choices():
+    assert set(preset_names()) == set(PRESETS) and SCENARIOS[0] == "baseline"
+    for name in PRESETS:
+        preset = load_preset(name)
+        assert preset.story and "calibration.md §4" in preset.source
+        assert all(s.source for s in preset.shocks)
+        assert name in describe(preset)
+    assert not load_preset("baseline").shocks
+    assert load_preset("europe_higher_capital").policy["capital_regime"] == "eu"
+    assert load_preset("policy_backstop").policy["backstop"] is True
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_runs_13_weeks_with_balanced_books(name):
+    model, schedule = run(load_preset(name).shocks)
+    assert len(schedule.applied) == len(load_preset(name).shocks)
+    for gap in model.accounting_gap().values():
+        assert np.max(np.abs(np.asarray(gap))) < 1e-6
+
+
+def test_crypto_crash_lowers_crypto_prices_against_baseline():
+    base, _ = run(())
+    crash, _ = run(load_preset("crypto_ai_crash").shocks)
+    m = base.sheets.assets.index("crypto")
+    assert np.all(crash.sheets.prices[:, m] < 0.8 * base.sheets.prices[:, m])
+    ai = base.economy.ai_equity
+    assert np.all(crash.sheets.prices[:, ai].mean(1) < base.sheets.prices[:, ai].mean(1))
+
+
+def test_shock_kinds_change_what_they_target():
+    shocks = [
+        Shock("impairment", 2, -0.4, target=("ai_spv_debt",), source="t"),
+        Shock("haircut", 2, 0.1, target=("equity",), source="t"),
+        Shock("revenue_shortfall", 2, -0.5, target=("ai_lab",), weeks=3, source="t"),
+    ]
+    model, schedule = run(shocks, weeks=3, worlds=1)
+    m = model.sheets.assets.index("ai_spv_debt")
+    assert model.sheets.impairment[0, m] == pytest.approx(0.6)
+    equity = model.sheets.assets.index("equity_nvidia")
+    assert np.asarray(model.market.haircut0)[0, equity] == pytest.approx(0.25)
+    base, _ = run((), weeks=3, worlds=1)
+    labs = [
+        i for i, f in enumerate(model.roster.indices("firm")) if model.roster.kind[f] == "ai_lab"
+    ]
+    assert np.all(model.economy.revenue[0, labs] < base.economy.revenue[0, labs])
+    for _ in range(2):  # the shortfall ends after its 3 weeks: the parameters come back
+        model.step()
+    assert model.economy.params is schedule.base_params
+
+
+def test_ranges_differ_by_world_and_repeat_for_the_same_seed():
+    shock = Shock("crypto_sentiment", 3, -0.3, range=(-0.5, -0.1), source="t")
+    _, a = run([shock], weeks=0, worlds=4, seed=9)
+    _, b = run([shock], weeks=0, worlds=4, seed=9)
+    _, c = run([shock], weeks=0, worlds=1, seed=11)
+    assert len(set(a.sizes[0])) == 4 and np.all((a.sizes[0] >= -0.5) & (a.sizes[0] <= -0.1))
+    np.testing.assert_array_equal(a.sizes[0], b.sizes[0])
+    assert c.sizes[0][0] == a.sizes[0][2]  # world w of a batch = a one-world run with seed + w
+    _, d = run([shock], weeks=0, worlds=4, seed=10)
+    assert not np.array_equal(a.sizes[0], d.sizes[0])
+
+
+def test_run_config_carries_the_preset(tmp_path):
+    config = resolve_config("hedge_fund_deleveraging", out=tmp_path)
+    assert config.definition.name == "hedge_fund_deleveraging" and config.definition.shocks
+    path = tmp_path / "mine.toml"
+    path.write_text('scenario = "crypto_ai_crash"\n[model]\nsteps = 3\n')
+    config = resolve_config(str(path))
+    assert config.steps == 3 and config.definition.name == "crypto_ai_crash"
+
+
+GOOD = 'story = "s"\nsource = "src"\n'
+SHOCK = '[[shocks]]\nkind = "ai_hype"\nweek = 2\nsize = -0.2\nsource = "x"\n'
+BAD = [
+    (GOOD + "colour = 1\n", ["unknown key 'colour'", "story"]),
+    ('source = "s"\n' + SHOCK, ["missing key 'story'"]),
+    (GOOD + SHOCK.replace('"ai_hype"', '"meteor"'), ["shocks[0]", "kind", "ai_hype", "'meteor'"]),
+    (GOOD + SHOCK.replace("week = 2", "week = 0"), ["shocks[0]", "week", "from 1"]),
+    (GOOD + SHOCK.replace("-0.2", "-1.5"), ["size", "> -1.0"]),
+    (GOOD + SHOCK + "range = [-0.1, 0.3]\n", ["range", "lo <= size <= hi"]),
+    (GOOD + SHOCK.replace('"ai_hype"', '"impairment"'), ["needs a target", "ai_spv_debt"]),
+    (GOOD + SHOCK + 'target = ["moon"]\n', ["takes no target"]),
+    (GOOD + SHOCK + "weeks = 3\n", ["weeks is for revenue_shortfall"]),
+    (
+        GOOD + SHOCK.replace('"ai_hype"', '"haircut"') + 'target = ["moon"]\n',
+        ["target 'moon' is not an asset", "equity"],
+    ),
+    (GOOD + SHOCK + "speed = 3\n", ["unknown key 'speed'", "range"]),
+    (GOOD + "shocks = 3\n", ["shocks must be an array of tables"]),
+    (GOOD + '[policy]\ncapital_regime = "jp"\n', ["capital_regime", "'us', 'eu'", "'jp'"]),
+    (GOOD + "[policy]\nbackstop = 1\n", ["backstop must be true or false"]),
+    (GOOD + "[policy]\nbailout = true\n", ["unknown key [policy] 'bailout'", "capital_regime"]),
+]
+
+
+@pytest.mark.parametrize(("text", "needles"), BAD)
+def test_bad_preset_files_give_one_line_errors(text, needles, tmp_path, capsys):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as err:
+        load_file(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    for needle in needles:
+        assert needle in message, message
+    assert main(["run", "--scenario", str(path), "--out", str(tmp_path / "o")]) == 2
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and line.startswith("powderkeg run: error: ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_preset_file_runs_from_the_command_line(tmp_path, capsys):
+    path = tmp_path / "crash.toml"
+    path.write_text(GOOD + "[model]\nsteps = 2\nn_cohorts = 8\n" + SHOCK)
+    assert (
+        main(["run", "--scenario", str(path), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    )
+    assert (tmp_path / "o" / "manifest.json").is_file()
+
+
+def test_scenarios_command_lists_and_shows(capsys):
+    assert main(["scenarios"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in PRESETS)
+    assert main(["scenarios", "show", "policy_backstop"]) == 0
+    shown = capsys.readouterr().out
+    for needle in ("backstop", "source:", "week", "not yet read by the model"):
+        assert needle in shown
+    assert main(["scenarios", "show", "doomsday"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "baseline" in err
+
+
+def test_policy_tables_become_the_models_policy():
+    from experiments.scenarios import load_preset, policy_from
+
+    europe = policy_from(load_preset("europe_higher_capital").policy)
+    assert europe.capital_regime == "eu" and not europe.market_maker_of_last_resort
+    backstop = policy_from(load_preset("policy_backstop").policy)
+    assert backstop.market_maker_of_last_resort
+    assert policy_from({}).capital_regime == "own"
