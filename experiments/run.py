@@ -263,16 +263,14 @@ class RunResult:
     roster_counts: dict[str, int]
 
 
-def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunResult:
-    """Build the model, run ``config.steps`` weeks, and keep the series and the events."""
-    from tqdm import tqdm
+def build_model(config: RunConfig, backend: str, *, channels: Any = None) -> Any:
+    """The model of ``config``, not yet stepped: its preset's policy and shocks scheduled.
 
-    from abm.events import EventLog
+    ``channels`` (an :class:`abm.channels.Channels`; all on when None) switches contagion
+    channels for ablation; ``powderkeg run`` and ``powderkeg evidence`` both build here.
+    """
     from abm.model import Powderkeg
-    from abm.reporting import Recorder, agents_frame
-    from kernels.backend import to_numpy
 
-    start = time.perf_counter()
     policy = None
     if config.definition is not None:
         from experiments.scenarios import policy_from
@@ -284,11 +282,25 @@ def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunRes
         backend=backend,
         n_cohorts=config.n_cohorts,
         policy=policy,
+        channels=channels,
     )
     if config.definition is not None and config.definition.shocks:
         from abm.shocks import attach
 
         attach(model, config.definition.shocks)
+    return model
+
+
+def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunResult:
+    """Build the model, run ``config.steps`` weeks, and keep the series and the events."""
+    from tqdm import tqdm
+
+    from abm.events import EventLog
+    from abm.reporting import Recorder, agents_frame
+    from kernels.backend import to_numpy
+
+    start = time.perf_counter()
+    model = build_model(config, backend)
     recorder, events = Recorder(), EventLog(model)
     recorder.record(model)
     bar = tqdm(
@@ -572,6 +584,7 @@ __all__ = [
     "SCENARIOS",
     "RunConfig",
     "RunResult",
+    "build_model",
     "execute",
     "format_summary",
     "manifest",

@@ -1,0 +1,147 @@
+"""`powderkeg evidence`: the scenario and ablation tables at tiny sizes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.evidence import (
+    METRICS,
+    ablation_configs,
+    ablation_table,
+    cell,
+    run_ablation,
+    scenario_table,
+)
+
+NUMBER = r"-?[\d,]+(?:\.\d+)?"
+CELL = re.compile(rf"^({NUMBER}) \[({NUMBER}), ({NUMBER})\]$")
+PRESETS = ("baseline", "crypto_ai_crash")
+
+
+def parse_cell(text: str) -> tuple[float, float, float]:
+    match = CELL.match(text.strip())
+    assert match, f"cell {text!r} is not 'median [5%, 95%]'"
+    return tuple(float(g.replace(",", "")) for g in match.groups())
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], int]:
+    out = tmp_path_factory.mktemp("evidence") / "docs" / "scenarios.md"
+    argv = [
+        "evidence",
+        "--worlds",
+        "2",
+        "--steps",
+        "13",
+        "--seed",
+        "3",
+        "--presets",
+        ",".join(PRESETS),
+        "--backend",
+        "numpy",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    return out, argv, main(argv)
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_writes_markdown_and_data(generated: tuple[Path, list[str], int]) -> None:
+    out, argv, status = generated
+    assert status == 0
+    markdown = out.read_text()
+    assert "powderkeg " + " ".join(argv) in markdown  # the exact command is recorded
+    assert "seed 3" in markdown and "13 weeks" in markdown and "2 per scenario" in markdown
+    assert "git commit:" in markdown and "date (UTC):" in markdown
+    rows = table_rows(markdown)
+    assert rows["scenario"] == [m.label for m in METRICS]
+    for preset in PRESETS:
+        assert len(rows[preset]) == len(METRICS)
+        for text in rows[preset]:
+            med, lo, hi = parse_cell(text)
+            assert lo <= med <= hi
+
+    frame = pd.read_csv(out.with_suffix(".csv"))
+    assert sorted(frame["scenario"].unique()) == sorted(PRESETS)
+    assert len(frame) == 2 * len(PRESETS)
+    assert {m.key for m in METRICS} <= set(frame.columns)
+    assert (frame["peg_low"] <= 1.0 + 1e-9).all()
+    assert (frame["ai_equity_drawdown_pct"].between(0, 100)).all()
+
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["command"] == "powderkeg " + " ".join(argv)
+    assert (document["worlds"], document["steps"], document["seed"]) == (2, 13, 3)
+    assert len(document["per_world"]) == len(frame)
+    # the median cell agrees with the raw numbers
+    spread = frame.loc[frame["scenario"] == "crypto_ai_crash", "peak_spread_bp"]
+    assert rows["crypto_ai_crash"][0] == cell(spread.to_numpy(), METRICS[0].fmt)
+
+
+def test_ablation_two_configurations() -> None:
+    ablation = run_ablation(
+        "ai_revenue_disappointment",
+        ("none", "fire_sales", "all"),
+        worlds=2,
+        steps=8,
+        seed=0,
+        backend="numpy",
+    )
+    summary = ablation.summary()
+    assert set(summary["configurations"]) == {"none", "fire_sales", "all"}
+    assert summary["configurations"]["none"]["effect_usd_bn"] == 0.0
+    single = summary["configurations"]["fire_sales"]["effect_usd_bn"]
+    assert summary["sum_of_singles_usd_bn"] == pytest.approx(single)
+    if single != 0:
+        assert summary["amplification"] == pytest.approx(summary["all_together_usd_bn"] / single)
+    table = ablation_table(summary)
+    assert "| only fire_sales |" in table and "Amplification" in table
+    assert ablation_configs()[0] == "none" and ablation_configs()[-1] == "all"
+
+
+def test_cell_format() -> None:
+    assert cell(np.array([1.0, 2.0, 3.0]), "{:.1f}") == "2.0 [1.1, 2.9]"
+    assert cell(np.array([np.nan]), "{:.1f}") == "n/a"
+    assert cell(np.array([-0.1, 0.1]), "{:.0f}") == "0 [0, 0]"
+    assert scenario_table({}).count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--worlds", "0"],
+        ["--steps", "-1"],
+        ["--seed", "x"],
+        ["--presets", "nope"],
+        ["--presets", "baseline,"],
+        ["--presets", "baseline,baseline"],
+        ["--ablation", "--ablation-preset", "nope"],
+        ["--out", "table.txt"],
+        ["--bogus"],
+    ],
+)
+def test_bad_input_is_one_line(
+    flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evidence", "--worlds", "1", "--steps", "1", *flags]
+    if "--out" not in flags:
+        argv += ["--out", str(tmp_path / "s.md")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("powderkeg evidence: error:") and "\n" not in err
+    assert not (tmp_path / "s.md").exists()
