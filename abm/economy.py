@@ -22,8 +22,9 @@ Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptio
   while it is solvent at book value — hyperscalers and chip vendors from banks, SPVs, AI labs and
   neoclouds from private-credit funds at the private-credit spread; a firm with negative cash has
   failed (the failure step clears it).
-- **Valuation**: fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, AI
-  bonds ``exp(−D·Δs)`` with the spread moving ``Δs = −k·h``, crypto ``exp(c)``, the rest
+- **Valuation**: fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, its
+  bonds ``exp(−D·Δs)`` with its spread moving ``Δs = −k·h + a₁·max(0, lev − lev₀) +
+  a₂·max(0, 1 − R/R₀)`` (new coupons pay the moved spread), crypto ``exp(c)``, the rest
   constant — and fire-sale price gaps decaying toward them with each asset's half-life
   (``kernels.impact.relax_toward``).
 """
@@ -134,6 +135,13 @@ class Economy:
             m for m, c in enumerate(table.asset_class) if c == "corporate_bond" and table.issuer[m]
         ]
         self.crypto = table.index("crypto")
+        firm_keys = [sheets.roster.names[i] for i in sheets.roster.indices("firm")]
+        bond_firm = [firm_keys.index(table.issuer[m]) for m in self.ai_bonds]
+        self.bond_firm = xp.asarray(np.array(bond_firm), device=sheets.prices.device)
+        a = "assumptions.spreads"
+        self.spread_leverage = float(cal.value(f"{a}.leverage_sensitivity"))
+        self.spread_revenue = float(cal.value(f"{a}.revenue_sensitivity"))
+        self.leverage0 = None  # debt / assets of each firm at the first valuation
         firm_names = [sheets.roster.names[i] for i in self.firm_rows]
         position = [firm_names.index(table.issuer[m]) for m in self.ai_equity]
         self.equity_firm = xp.asarray(np.array(position), device=sheets.prices.device)
@@ -149,6 +157,7 @@ class Economy:
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
         self.last_bonds_issued = self.revenue * 0.0
+        self.spread_move = self.revenue * 0.0  # (E, F) spread change since the start, per year
         self.last_credit_drawn = self.revenue * 0.0
         spread = np.full(sheets.roster.size, float(np.mean(self.params.spread)))
         spread[self.firm_rows] = np.where(self.params.spread > 0, self.params.spread, spread[0])
@@ -227,7 +236,8 @@ class Economy:
 
     def _coupon_rate(self) -> Any:
         """(E, F) weekly coupon rate of each firm's bonds: risk-free + current spread."""
-        return self.risk_free + self.host(self.params.spread)[None, :] + 0.0 * self.revenue
+        spread = self.host(self.params.spread)[None, :] + self.spread_move / 52.0
+        return self.risk_free + self.sheets.xp.maximum(spread, 0.0) + 0.0 * self.revenue
 
     def _pay_coupons(self, on: Any) -> None:
         """Each firm pays its coupon to the holders of its bond asset (outsiders: the rest)."""
@@ -308,11 +318,12 @@ class Economy:
         earnings = xp.take(self.revenue, self.equity_firm, axis=1) / self.equity_revenue0
         earnings = xp.maximum(earnings, 1e-6)  # a firm without revenue keeps a sliver of value
         equity_value = xp.exp(self.gamma * sentiment.ai)[:, None] * earnings  # each its own firm
-        spread_move = -self.spread_k * sentiment.ai
+        spread_move = self._spread_move(sentiment)  # (E, F) per year
         new = xp.ones_like(fundamental)
         new = _set_columns(xp, new, self.ai_equity, equity_value)
         bond_value = xp.exp(
-            -xp.take(self.duration_years, xp.asarray(self.ai_bonds)) * spread_move[:, None]
+            -xp.take(self.duration_years, xp.asarray(self.ai_bonds))
+            * xp.take(spread_move, self.bond_firm, axis=1)
         )
         new = _set_columns(xp, new, self.ai_bonds, bond_value)
         new = _set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
@@ -322,6 +333,30 @@ class Economy:
         s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])
         s.prices = prices
         self.fundamental = new
+
+    def _spread_move(self, sentiment: Sentiment) -> Any:
+        """(E, F) change of each firm's credit spread since the start, a fraction per year.
+
+        ``Δs = −k·h + a₁·max(0, lev − lev₀) + a₂·max(0, 1 − R/R₀)``: spreads tighten with hype and
+        widen as a firm's debt / assets rises above its start and as its revenue falls short
+        (notes/model-sheet.md, tech firms; coverage enters through revenue).
+        """
+        s = self.sheets
+        xp = s.xp
+        assets = xp.take(s.total_assets(), self.firms, axis=1)
+        debt = xp.take(s.liabilities(), self.firms, axis=1)
+        leverage = debt / xp.maximum(assets, 1e-12)
+        if self.leverage0 is None:
+            self.leverage0 = leverage * 1.0
+        revenue0 = self.host(self.params.revenue) + 0.0 * self.revenue
+        shortfall = xp.where(revenue0 > 0.0, 1.0 - self.revenue / xp.maximum(revenue0, 1e-12), 0.0)
+        move = (
+            -self.spread_k * sentiment.ai[:, None]
+            + self.spread_leverage * xp.maximum(leverage - self.leverage0, 0.0)
+            + self.spread_revenue * xp.maximum(shortfall, 0.0)
+        )
+        self.spread_move = move
+        return move
 
 
 def _columns(xp: Any, like: Any, index: Any, values: Any) -> Any:
