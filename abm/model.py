@@ -26,6 +26,7 @@ from abm.market_step import MarketStep
 from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.reporting import make_datacollector
+from abm.spv import SpvCovenants
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
@@ -79,6 +80,12 @@ class Powderkeg(mesa.Model):
         self.deals = CircularDeals(
             self.calibration, self.sheets, enabled=self.channels.circular_deals
         )
+        wear = self.xp.zeros((roster.size,), dtype=self.xp.float64)
+        firms = self.xp.asarray(roster.indices("firm"))
+        wear = wear + segment_sum(
+            self.economy.depreciation * self.economy.operating, firms, roster.size
+        )
+        self.spv = SpvCovenants(self.calibration, self.sheets, book_wear=wear)
         self.policy = policy or Policy()
         self.market = MarketStep(
             self.calibration, self.sheets, bank_params, self.channels, self.policy
@@ -113,6 +120,8 @@ class Powderkeg(mesa.Model):
         active = ~self.xp.take(self.market.defaulted, firms, axis=1)
         self.economy.run_firms(self.sentiment.ai, active)
         self.deals.settle(active)
+        breached = self.spv.test(~self.market.defaulted)
+        self.market.defaulted = self.market.defaulted | breached
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
         self.yield_chasing.rebalance()

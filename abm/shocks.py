@@ -23,6 +23,9 @@ kind                      what it does                                          
 ``haircut``               adds ``size`` to the hedge funds' starting repo haircut of    −1…1
                           the target assets (``model.market.haircut0``, clipped to
                           0…1): a margin-call jump
+``collateral``            every SPV's data centre loses ``−size`` of its market value   −1 < s ≤ 0
+                          (``model.spv.impair``): covenants, sponsor cures and
+                          defaults follow through :mod:`abm.spv`
 ========================  ===========================================================  ==========
 
 ``target`` names firms (``revenue_shortfall``: firm kinds such as ``neocloud`` or firm names;
@@ -59,6 +62,7 @@ KINDS: dict[str, tuple[float, float, bool]] = {
     "revenue_shortfall": (-1.0, math.inf, False),
     "impairment": (-1.0, 0.0, False),
     "haircut": (-1.0, 1.0, True),
+    "collateral": (-1.0, 0.0, False),
 }
 #: Kinds whose ``target`` names firms, and kinds whose ``target`` names assets.
 FIRM_TARGETS = ("revenue_shortfall",)
@@ -201,6 +205,8 @@ class ShockSchedule:
         elif shock.kind == "impairment":
             factor = np.where(mask[None, :], 1.0 + size[:, None], 1.0)
             model.sheets.impairment = model.sheets.impairment * dev(factor)
+        elif shock.kind == "collateral":  # every SPV's data centre loses value (abm.spv)
+            model.spv.impair(dev(-size))
         elif shock.kind == "haircut":
             base = to_numpy(model.market.haircut0)
             base = np.broadcast_to(base, (model.n_worlds, base.shape[-1]))

@@ -279,3 +279,24 @@ def test_market_maker_of_last_resort_lifts_bond_prices_to_its_trigger():
     off.sheets.prices[:, ig] = 0.7
     off.market.backstop()
     assert (off.sheets.prices[:, ig] == 0.7).all()
+
+
+def test_spv_covenants_call_on_sponsors_then_fail():
+    model = Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
+    spv = model.spv
+    names = [model.roster.names[i] for i in spv.rows]
+    hyperion = names.index("meta_hyperion")
+    model.spv.impair(model.xp.asarray([0.0, 0.6]))  # world 1: GPUs and buildings lose 60%
+    model.step()
+    cure = np.asarray(spv.last_cure)
+    assert (cure[0] == 0).all()  # untouched world: no breach
+    assert cure[1, hyperion] > 0  # Meta cures Hyperion's breach up to its recourse
+    recourse = float(model.calibration.model_value("firms.meta_hyperion.recourse_share"))
+    debt_before = np.asarray(spv.debt())[1, hyperion] + cure[1, hyperion]  # the cure repaid debt
+    assert cure[1, hyperion] <= recourse * debt_before + 1e-9
+    colossus = names.index("xai_colossus2")  # no recourse: it fails
+    assert bool(np.asarray(spv.breached)[1, colossus])
+    assert model.snapshot["defaulted"][1, spv.rows[colossus]]
+    assert not model.snapshot["defaulted"][0, spv.rows[colossus]]
+    for name, gap in gaps(model).items():
+        assert gap < 1e-9 * 1e5, name
