@@ -211,15 +211,22 @@ class _Pool:
     outside_holder: str = "outside_investors"
 
     def owe(self, agent: int, amount: float) -> None:
-        self.issuers.append(agent)
-        self.face.append(amount)
+        _add(self.issuers, self.face, agent, amount)
 
     def own(self, agent: int, amount: float) -> None:
-        self.holders.append(agent)
-        self.claims.append(amount)
+        _add(self.holders, self.claims, agent, amount)
 
     def total_face(self) -> float:
         return float(sum(self.face))
+
+
+def _add(agents: list[int], amounts: list[float], agent: int, amount: float) -> None:
+    """Add ``amount`` to ``agent``'s entry, creating it if needed (a pool lists each agent once)."""
+    if agent in agents:
+        amounts[agents.index(agent)] += amount
+    else:
+        agents.append(agent)
+        amounts.append(amount)
 
 
 class _Builder:

@@ -15,7 +15,8 @@ after the market has cleared the institution pays what it could:
   ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)`` of the
   tokens a week (notes/model-sheet.md; the coefficients in ``[stablecoins.behaviour]`` are fitted
   to the USDC run of March 2023, −15% of supply in 24 hours at a 0.87 low), paid at par from
-  reserves while the issuer has cash; the peg is the recoverable value per token.
+  reserves while the issuer has cash — first its bank deposits (withdrawn from the banks), then
+  what the fire sale raises from its securities; the peg is the recoverable value per token.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class Flows:
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
         self.crypto = sheets.assets.index("crypto")
         self.issuance = float(cal.model_value("assumptions.stablecoins.issuance_share_per_week"))
+        coins = np.zeros(n)
+        coins[roster.indices("stablecoin")] = 1.0
+        self.issuer_mask = xp.asarray(coins, dtype=dtype, device=dev)
         self.token_cap = float(cal.model_value("assumptions.stablecoins.market_cap_limit"))
         treasuries = np.zeros(sheets.assets.size)
         treasuries[sheets.assets.index("treasuries")] = 1.0
@@ -159,6 +163,20 @@ class Flows:
         xp, ledger = s.xp, s.ledger
         pool = ledger.pools["fund_shares"]
         ledger.revalue_pool("fund_shares", xp.take(self._nav(), pool.issuers, axis=1))
+
+    def draw_deposits(self, due: Any) -> None:
+        """Issuers due to pay more than their cash first withdraw their own bank deposits.
+
+        The first step of a stablecoin's reserve waterfall (notes/model-sheet.md): deposits at
+        banks go before Treasuries, repo, gold, bitcoin and loans, which the fire sale then sells.
+        The banks pay out of their cash, so a run on a stablecoin becomes a run on its banks.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        pool = ledger.pools["deposits"]
+        short = xp.maximum(due - xp.maximum(ledger.cash, 0.0), 0.0)
+        wanted = xp.take(short * self.issuer_mask, pool.holders, axis=1)
+        ledger.redeem("deposits", xp.minimum(wanted, pool.claims))
 
     def pay_out(self, due: Any) -> None:
         """Funds and stablecoin issuers pay what was due, as far as their cash reaches."""

@@ -130,6 +130,7 @@ class Powderkeg(mesa.Model):
         pegs = self.market.pegs(sheets.total_assets())
         self.flows.issue_tokens(self.sentiment, pegs)
         due = self.flows.redemptions(pegs, self.market.defaulted)
+        self.flows.draw_deposits(due)
         self.market.clear(due + panic_sales)
         self.market.backstop()
         self.flows.pay_out(due)

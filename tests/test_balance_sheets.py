@@ -71,3 +71,10 @@ def test_mutual_funds_belong_to_their_shareholders(built):
 def test_over_held_assets_are_reported(built):
     _, _, sheets, _ = built
     assert all("scaled to 95%" in note for note in sheets.adjustments)
+
+
+def test_every_pool_lists_each_agent_once(built):
+    _, _, sheets, _ = built
+    for pool in sheets.ledger.pools.values():
+        assert len(set(np.asarray(pool.issuers).tolist())) == pool.issuers.shape[0], pool.name
+        assert len(set(np.asarray(pool.holders).tolist())) == pool.holders.shape[0], pool.name

@@ -300,3 +300,20 @@ def test_spv_covenants_call_on_sponsors_then_fail():
     assert not model.snapshot["defaulted"][0, spv.rows[colossus]]
     for name, gap in gaps(model).items():
         assert gap < 1e-9 * 1e5, name
+
+
+def test_stablecoin_run_draws_its_bank_deposits_first():
+    model = Powderkeg(n_worlds=1, seed=3, n_cohorts=20)
+    usdc = model.roster.index("usdc")
+    pool = model.sheets.ledger.pools["deposits"]
+    holder = list(np.asarray(pool.holders)).index(usdc)
+    deposits = float(pool.claims[0, holder])
+    banks = model.roster.indices("bank")
+    bank_cash = model.sheets.ledger.cash[0, banks].sum()
+    due = np.zeros_like(model.sheets.ledger.cash)
+    due[0, usdc] = 5.0  # redemptions beyond its small cash balance
+    model.flows.draw_deposits(due)
+    drawn = deposits - float(pool.claims[0, holder])
+    assert drawn == pytest.approx(5.0)  # its cash was zero: all of it from deposits
+    assert model.sheets.ledger.cash[0, banks].sum() == pytest.approx(bank_cash - drawn)
+    assert float(np.max(np.abs(model.accounting_gap()["money"]))) < 1e-9
