@@ -172,3 +172,64 @@ def test_policy_tables_become_the_models_policy():
     backstop = policy_from(load_preset("policy_backstop").policy)
     assert backstop.market_maker_of_last_resort
     assert policy_from({}).capital_regime == "own"
+
+
+def _stablecoin_path(preset: str, weeks: int = 26):
+    import numpy as np
+
+    from abm.model import Powderkeg
+    from abm.shocks import attach
+    from experiments.scenarios import load_preset
+
+    model = Powderkeg(n_worlds=2, seed=1, n_cohorts=20)
+    attach(model, load_preset(preset).shocks)
+    coins = model.roster.indices("stablecoin")
+    treasuries = model.sheets.assets.index("treasuries")
+    low, sold = np.ones((2, len(coins))), np.zeros(2)
+    for _ in range(weeks):
+        model.step()
+        low = np.minimum(low, model.snapshot["peg"][:, coins])
+        sold += model.snapshot["units_sold"][:, treasuries]
+    names = [model.roster.names[i] for i in coins]
+    return {name: low[:, k] for k, name in enumerate(names)}, sold
+
+
+def test_crypto_ai_crash_depegs_the_weaker_stablecoin_and_forces_treasury_sales():
+    # issue 4, item 8: Tether (bitcoin, gold and loans in its reserves) loses its peg, the
+    # USDC-like coin (cash, repo, T-bills) holds it, and the run makes issuers sell T-bills
+    crash, crash_sold = _stablecoin_path("crypto_ai_crash")
+    calm, calm_sold = _stablecoin_path("baseline")
+    assert (crash["tether"] < 0.99).all()
+    assert (crash["tether"] < calm["tether"]).all()
+    assert (crash["usdc"] >= 0.999).all()
+    assert (crash_sold > calm_sold + 10.0).all()
+
+
+def _run_preset(preset: str, weeks: int):
+    from abm.model import Powderkeg
+    from abm.shocks import attach
+    from experiments.scenarios import load_preset
+
+    model = Powderkeg(n_worlds=2, seed=1, n_cohorts=20)
+    attach(model, load_preset(preset).shocks)
+    for _ in range(weeks):
+        model.step()
+    return model
+
+
+def test_efficiency_shock_fails_spvs_and_hits_private_credit():
+    # issue 4, item 8 (stranded assets): data-centre collateral loses value, SPVs breach their
+    # covenants, those without enough sponsor support fail, and private credit takes losses
+    import numpy as np
+
+    shocked, calm = _run_preset("efficiency_shock", 52), _run_preset("baseline", 52)
+    spvs = shocked.spv.rows
+    assert (
+        shocked.snapshot["defaulted"][:, spvs].sum(axis=1)
+        > calm.snapshot["defaulted"][:, spvs].sum(axis=1)
+    ).all()
+    assert np.asarray(shocked.spv.support).sum() > np.asarray(calm.spv.support).sum()
+    funds = shocked.roster.indices("fund", "private_credit")
+    nav = shocked.snapshot["total_assets"][:, funds].sum(axis=1)
+    calm_nav = calm.snapshot["total_assets"][:, funds].sum(axis=1)
+    assert (nav < calm_nav).all()
