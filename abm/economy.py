@@ -10,8 +10,10 @@ Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptio
   ``h' = (1 − κ) h + σ_h ε₁`` and ``c' = (1 − κ) c + σ_c (ρ ε₁ + √(1 − ρ²) ε₂)``; the AI–crypto
   correlation ρ is the calm value until AI equity falls more than a threshold from its start, then
   the panic value (regime-dependent correlation; the stablecoin-contagion estimates 0.09 → 0.53).
-- **Revenue** ``R = R₀ ((1 − a) + a·exp(b h))`` with AI share ``a`` (2025 reports) and elasticity
-  ``b``; operating cash flow keeps the 2025 margin; capex follows the 2026 plan scaled by
+- **Revenue** ``R = R₀ ((1 − a) + a·(1 + g)^(t/52)·exp(b h))`` with AI share ``a`` (2025
+  reports), the adoption path ``g`` a year and elasticity ``b``; profitable firms keep their 2025
+  operating margin, loss-makers (the AI labs) keep their 2025 operating costs, so growth narrows
+  their burn; capex follows the 2026 plan scaled by
   ``exp(b_c h)`` (the race speeds up with hype) and adds to real assets, which depreciate once
   they earn revenue (an SPV's data centre under construction does not wear out yet).
 - **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
@@ -113,6 +115,10 @@ class Economy:
         self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
         self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
+        self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
+        self.equity_trigger = float(cal.value(f"{a}.firms.equity_issue_trigger"))
+        self.equity_target = float(cal.value(f"{a}.firms.equity_issue_target"))
+        self.week = 0
         self.params = FirmParameters.from_calibration(cal, sheets)
         bank_kinds = ("hyperscaler", "chip_vendor")
         borrower = np.zeros(sheets.roster.size, dtype=bool)
@@ -146,6 +152,18 @@ class Economy:
         position = [firm_names.index(table.issuer[m]) for m in self.ai_equity]
         self.equity_firm = xp.asarray(np.array(position), device=sheets.prices.device)
         self.equity_revenue0 = self.host(self.params.revenue[position])
+        listed = np.zeros(len(firm_keys), dtype=bool)
+        share_asset = np.zeros(len(firm_keys), dtype=np.int64)
+        for k, m in zip(position, self.ai_equity, strict=True):
+            listed[k], share_asset[k] = True, m
+        kinds = [sheets.roster.kind[i] for i in sheets.roster.indices("firm")]
+        issuer = listed | np.array([k == "ai_lab" for k in kinds])
+        self.listed = xp.asarray(listed, device=sheets.prices.device)
+        self.issuer = xp.asarray(issuer, device=sheets.prices.device)
+        self.share_asset = xp.asarray(share_asset, device=sheets.prices.device)
+        self.hype = xp.zeros(
+            (sheets.prices.shape[0], 1), dtype=sheets.prices.dtype, device=sheets.prices.device
+        )
         dtype = sheets.prices.dtype
         dev = sheets.prices.device
         self.half_life = xp.asarray(table.half_life, dtype=dtype, device=dev)
@@ -157,6 +175,7 @@ class Economy:
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
         self.last_bonds_issued = self.revenue * 0.0
+        self.last_equity_raised = self.revenue * 0.0
         self.spread_move = self.revenue * 0.0  # (E, F) spread change since the start, per year
         self.last_credit_drawn = self.revenue * 0.0
         spread = np.full(sheets.roster.size, float(np.mean(self.params.spread)))
@@ -197,12 +216,17 @@ class Economy:
         s, p = self.sheets, self.params
         xp, ledger, firms = s.xp, s.ledger, self.firms
         on = xp.astype(active, s.prices.dtype)
-        lift = xp.exp(self.b_revenue * hype)[:, None]
+        self.hype = hype[:, None]
+        adoption = (1.0 + self.ai_growth) ** (self.week / 52.0)  # the AI revenue path
+        self.week += 1
+        lift = adoption * xp.exp(self.b_revenue * hype)[:, None]
         revenue = self.host(p.revenue) * (
             (1.0 - self.host(p.ai_share)) + self.host(p.ai_share) * lift
         )
         revenue = revenue * on
-        costs = (revenue * (1.0 - self.host(p.margin)) - self.host(p.burn)) * on
+        margin = self.host(p.margin)
+        base = self.host(p.revenue) * (1.0 - margin)  # 2025 operating costs
+        costs = (xp.where(margin >= 0.0, revenue * (1.0 - margin), base) - self.host(p.burn)) * on
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
         self.revenue = revenue
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
@@ -297,6 +321,7 @@ class Economy:
         self.last_credit_drawn = credit
         # listed hyperscalers and chip vendors draw bank lines; SPVs, AI labs and neoclouds
         # borrow from private-credit funds, which in turn lean on bank NAV lines
+        self._issue_equity(on)
         per_agent = _columns(xp, ledger.cash, self.firms, credit)
         for name, lenders in (
             ("bank_loans", self.bank_borrower),
@@ -307,6 +332,29 @@ class Economy:
             ledger.borrow(name, xp.take(wanted, pool.issuers, axis=1))
 
     bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
+    equity_floor = 0.3  # nor new shares below 30% of their starting price
+
+    def _issue_equity(self, on: Any) -> None:
+        """Listed firms and AI labs whose book equity runs thin sell new shares to outsiders.
+
+        Below ``equity_issue_trigger`` of assets (but still solvent), a firm raises enough to
+        restore ``equity_issue_target``: listed firms while their shares trade above a floor
+        (the new units add to the supply of their equity asset), AI labs while AI hype has not
+        collapsed (a funding round). Cash comes in from outside investors and adds to equity.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        assets = xp.take(s.total_assets(), self.firms, axis=1)
+        equity = assets - xp.take(s.liabilities(), self.firms, axis=1)
+        thin = (equity < self.equity_trigger * assets) & (equity > 0.0)  # not yet insolvent
+        wanted = xp.maximum(self.equity_target * assets - equity, 0.0)
+        price = xp.take(s.prices, self.share_asset, axis=1)  # (E, F) 1 where no listed share
+        open_market = xp.where(self.listed, price > self.equity_floor, self.hype > -0.5)
+        raised = xp.where(thin & open_market & self.issuer & (on > 0.0), wanted, 0.0)
+        self.last_equity_raised = raised
+        units = xp.where(self.listed, raised / xp.maximum(price, 1e-12), 0.0)
+        s.supply = s.supply + _columns(xp, s.supply, self.share_asset, units)
+        ledger.pay_outsider(self.firms, "outside_investors", -raised)  # new capital: equity up
 
     # -- valuation ----------------------------------------------------------------------------
 

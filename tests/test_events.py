@@ -40,8 +40,8 @@ def test_every_new_default_is_logged_once_with_its_world_and_agent(run):
     logged = set(zip(defaults["step"], defaults["world"], defaults["agent"], strict=True))
     assert logged == expected
     assert len(defaults) == len(expected)
-    # CoreWeave fails within the first year of the baseline, in both worlds
-    assert {(w, "coreweave") for w in (0, 1)} <= {(w, a) for _, w, a in logged}
+    # the GPU financing vehicle fails within the first year of the baseline, in both worlds
+    assert {(w, "xai_colossus2") for w in (0, 1)} <= {(w, a) for _, w, a in logged}
     for row in defaults.itertuples():
         i = model.roster.index(row.agent)
         assert row.family == model.roster.family[i] and row.label == model.roster.labels[i]

@@ -23,16 +23,37 @@ def test_books_balance_after_every_step():
     # the model moved: prices and sentiment are no longer where they started
     assert np.abs(model.snapshot["prices"] - 1.0).max() > 0.01
     assert not np.allclose(model.sheets.ledger.equity_flows, 0.0)
-    # CoreWeave's thin equity runs out within the first year and a half in the baseline; its
-    # failure was cleared: shares written off, bonds marked down to the recovery, books balanced
-    keys = model.sheets.assets.keys
-    coreweave = model.roster.index("coreweave")
-    assert model.snapshot["defaulted"][:, coreweave].all()
-    prices = model.snapshot["prices"]
-    assert (prices[:, keys.index("equity_coreweave")] < 1e-3).all()
-    assert (prices[:, keys.index("bonds_coreweave")] < 0.99).all()
+    # the GPU financing vehicle (fast obsolescence, no sponsor recourse) breaches its covenant
+    # within the first year; its failure was cleared and the books still balance
+    colossus = model.roster.index("xai_colossus2")
+    assert model.snapshot["defaulted"][:, colossus].all()
     banks = model.roster.indices("bank")
     assert not model.snapshot["defaulted"][:, banks].any()
+
+
+def test_a_failed_listed_firm_loses_its_shares_and_its_bonds_fall():
+    model = Powderkeg(n_worlds=2, seed=2, n_cohorts=20)
+    sheets = model.sheets
+    coreweave = model.roster.index("coreweave")
+    lost = sheets.real_assets[1, coreweave] * 0.9  # world 1: its data centres are written off
+    sheets.real_assets[1, coreweave] -= lost
+    change = np.zeros_like(sheets.ledger.cash)
+    change[1, coreweave] = -lost
+    sheets.ledger.book_equity(change)
+    model.step()
+    keys = sheets.assets.keys
+    prices = model.snapshot["prices"]
+    assert (
+        model.snapshot["defaulted"][1, coreweave] and not model.snapshot["defaulted"][0, coreweave]
+    )
+    assert (
+        prices[1, keys.index("equity_coreweave")] < 1e-3 < prices[0, keys.index("equity_coreweave")]
+    )
+    assert (
+        prices[1, keys.index("bonds_coreweave")] < 0.99 * prices[0, keys.index("bonds_coreweave")]
+    )
+    for name, gap in gaps(model).items():
+        assert gap < 1e-6, name
 
 
 def test_same_seed_same_run():

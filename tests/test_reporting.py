@@ -139,8 +139,8 @@ def test_datacollector_reports_medians_and_families(run):
     assert len(banks) == (STEPS + 1) * len(model.roster.indices("bank"))
     firms = collector.get_agenttype_vars_dataframe(TechFirm)
     assert "revenue" in firms
-    coreweave = firms[firms["name"] == "coreweave"]
-    assert coreweave["defaulted"].iloc[-1]  # world 0, as the agents' properties show
+    colossus = firms[firms["name"] == "xai_colossus2"]
+    assert colossus["defaulted"].iloc[-1]  # world 0, as the agents' properties show
     assert "peg" in collector.get_agenttype_vars_dataframe(StablecoinIssuer)
     assert len(collector.get_agenttype_vars_dataframe(Fund)) > 0
     assert RetailSaver not in collector.agenttype_reporters  # off by default: costly
@@ -166,10 +166,10 @@ def test_agents_frame_is_the_final_balance_sheet(run):
     n = model.roster.size
     assert tuple(frame.columns) == AGENT_COLUMNS
     assert len(frame) == 2 * n
-    row = frame[(frame["world"] == 1) & (frame["name"] == "coreweave")].iloc[0]
-    i = model.roster.index("coreweave")
+    row = frame[(frame["world"] == 1) & (frame["name"] == "xai_colossus2")].iloc[0]
+    i = model.roster.index("xai_colossus2")
     assert row["equity"] == model.snapshot["equity"][1, i]
-    assert row["family"] == "firm" and row["kind"] == "neocloud" and row["defaulted"]
+    assert row["family"] == "firm" and row["kind"] == "spv" and row["defaulted"]
     np.testing.assert_allclose(
         frame["total_assets"] - frame["liabilities"], frame["equity"], rtol=1e-9, atol=1e-6
     )

@@ -233,3 +233,27 @@ def test_efficiency_shock_fails_spvs_and_hits_private_credit():
     nav = shocked.snapshot["total_assets"][:, funds].sum(axis=1)
     calm_nav = calm.snapshot["total_assets"][:, funds].sum(axis=1)
     assert (nav < calm_nav).all()
+
+
+def test_baseline_stays_calm_in_year_one():
+    # issue 4, item 8: without shocks, no bank, fund, stablecoin issuer or listed firm fails in
+    # the first year, and AI credit spreads stay within 100 bp of where they started
+    import numpy as np
+
+    from abm.reporting import ensemble_columns
+
+    model = _run_preset("baseline", 0)
+    roster = model.roster
+    widest = 0.0
+    for _ in range(52):
+        model.step()
+        columns = ensemble_columns(model)
+        spreads = [v for k, v in columns.items() if k.startswith("spread_change_")]
+        widest = max(widest, float(np.max(spreads)))
+    calm = [
+        *roster.indices("bank"), *roster.indices("fund"), *roster.indices("stablecoin"),
+        *[roster.index(k) for k in ("amazon", "microsoft", "alphabet", "meta", "oracle",
+                                    "nvidia", "amd", "coreweave")],
+    ]  # fmt: skip
+    assert not model.snapshot["defaulted"][:, calm].any()
+    assert widest < 100.0
