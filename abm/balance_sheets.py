@@ -321,7 +321,7 @@ class _Builder:
         elif sector.startswith("insurer"):
             self.pools["policies"].owe(i, assets * self.value(f"{a}.insurer_policy_reserves_share"))
         elif sector == "hedge":
-            borrowing = assets * self.value(f"{a}.hedge_borrowing_share_of_assets")
+            borrowing = assets * self.hedge_borrowing_share(i)
             bank = borrowing * self.value("banks.exposures.hedge_fund_borrowing_bank_share")
             self.pools["bank_loans"].owe(i, bank)
             self.pools["wholesale"].owe(i, borrowing - bank)
@@ -332,6 +332,28 @@ class _Builder:
             self.pools["fund_shares"].owe(i, assets - line)
         else:  # mutual funds: the shareholders own the whole fund
             self.pools["fund_shares"].owe(i, assets)
+
+    def hedge_borrowing_share(self, i: int) -> float:
+        """Borrowing / assets of hedge fund ``i``: leverage spread over the funds.
+
+        Leverage ``L_k = 1 + (L_max − 1)·u_k^p`` on an even grid ``u_k`` of the funds, with the
+        exponent ``p`` chosen so that the mean borrowing share ``1 − 1/L`` equals the sector's
+        (few funds very levered, most modestly: OFR's multi-strategy funds vs the industry).
+        """
+        if not hasattr(self, "_hedge_shares"):
+            a = "assumptions.funds"
+            target = self.value(f"{a}.hedge_borrowing_share_of_assets")
+            top = self.value(f"{a}.hedge_max_leverage")
+            count = len(self.roster.indices("fund", "hedge"))
+            grid = (np.arange(count) + 0.5) / count
+            lo, hi = 0.01, 100.0
+            for _ in range(200):  # bisection on the exponent: the mean share falls as p grows
+                p = (lo * hi) ** 0.5
+                shares = 1.0 - 1.0 / (1.0 + (top - 1.0) * grid**p)
+                lo, hi = (p, hi) if shares.mean() > target else (lo, p)
+            self._hedge_shares = shares
+        k = list(self.roster.indices("fund", "hedge")).index(i)
+        return float(self._hedge_shares[k])
 
     def stablecoins(self) -> None:
         deposits = self.pools["deposits"]

@@ -257,3 +257,35 @@ def test_baseline_stays_calm_in_year_one():
     ]  # fmt: skip
     assert not model.snapshot["defaulted"][:, calm].any()
     assert widest < 100.0
+
+
+def test_hedge_fund_scenario_produces_a_margin_call_cascade():
+    # issue 4, item 8: the haircut jump forces the most levered hedge funds to sell; their sales
+    # move prices, which raises haircuts and pulls further funds in (compare: no price impact).
+    # At this size the cascade is short: two funds instead of one in some worlds.
+    import numpy as np
+
+    from abm.channels import Channels
+    from abm.model import Powderkeg
+    from abm.shocks import attach
+    from experiments.scenarios import load_preset
+
+    def hedge_sales(preset: str, channels=None):
+        model = Powderkeg(n_worlds=2, seed=1, n_cohorts=20, channels=channels)
+        attach(model, load_preset(preset).shocks)
+        hedge = model.roster.indices("fund", "hedge")
+        total, sellers = np.zeros(2), np.zeros((2, len(hedge)), dtype=bool)
+        for _ in range(13):
+            model.step()
+            sold = model.snapshot["sale_proceeds"][:, hedge]
+            total += sold.sum(axis=1)
+            sellers |= sold > 0.1
+        return total, sellers.sum(axis=1)
+
+    calm, _ = hedge_sales("baseline")
+    shocked, sellers = hedge_sales("hedge_fund_deleveraging")
+    no_impact, few = hedge_sales("hedge_fund_deleveraging", Channels(fire_sales=False))
+    assert (shocked > calm + 50.0).all() and (sellers >= 2).all()
+    # price impact pulls in funds that the haircut jump alone would have spared
+    assert (sellers >= few).all() and (sellers > few).any()
+    assert shocked.sum() > no_impact.sum()
