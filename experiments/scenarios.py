@@ -33,8 +33,8 @@ backstop's own trigger values, EU banks' exposure, the ABS share of AI debt) are
 they wait for the SPV/ABS mechanics and the lender of last resort; :data:`POLICY_NOTE` says so.
 
 Every problem is a :class:`~experiments.cli.UsageError` of one line naming the file, the field
-and what is allowed. The project reads only its own files here (the sizes are copied from
-../shared/data/calibration.md §4 into the presets, with their sources).
+and what is allowed. The project reads only its own files here (the sizes are copied from the
+research calibration notes (calibration.md §4) into the presets, with their sources).
 """
 
 from __future__ import annotations
