@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -417,18 +415,6 @@ def _records(results: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
     return records
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _finite(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_evidence(
     out: Path,
     meta: dict[str, Any],
@@ -441,6 +427,8 @@ def write_evidence(
         UsageError: a file could not be written.
     """
     import pandas as pd
+
+    from experiments.run import json_safe, write_atomically
 
     csv_path, json_path = out.with_suffix(".csv"), out.with_suffix(".json")
     summary = ablation.summary() if ablation is not None else None
@@ -461,26 +449,13 @@ def write_evidence(
         out: lambda p: p.write_text(markdown),
         csv_path: lambda p: pd.DataFrame.from_records(records).to_csv(p, index=False),
         json_path: lambda p: p.write_text(
-            json.dumps(_finite(document), indent=2, allow_nan=False) + "\n"
+            json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n"
         ),
     }
-    umask = os.umask(0o022)
-    os.umask(umask)
-    staged: dict[Path, Path] = {}
     try:
-        for path, write in writers.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            staged[path] = Path(tmp)
-            write(staged[path])
-            os.chmod(staged[path], 0o666 & ~umask)
-        for path, tmp in staged.items():
-            os.replace(tmp, path)
+        write_atomically(writers)
     except OSError as err:
         raise UsageError(f"argument --out: cannot write {out} ({err.strerror or err})") from None
-    finally:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
     return list(writers)
 
 

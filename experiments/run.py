@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -47,7 +46,14 @@ from pathlib import Path
 from typing import Any
 
 from experiments.cli import UsageError
-from experiments.scenarios import Scenario, check_preset, is_preset_file, load_preset, preset_names
+from experiments.scenarios import (
+    Scenario,
+    check_preset,
+    is_preset_file,
+    load_preset,
+    preset_names,
+    read_toml,
+)
 
 #: Scenario presets: the files under experiments/scenarios/ (see experiments.scenarios).
 SCENARIOS = preset_names()
@@ -132,19 +138,7 @@ def read_scenario_file(path: Path) -> dict[str, Any]:
             of range (one line naming the field and what is allowed).
     """
     where = f"scenario file {path}"
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise UsageError(
-            f"argument --scenario: cannot read {path} ({err.strerror or err}); "
-            "give a readable .toml file or a scenario name: " + ", ".join(SCENARIOS)
-        ) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{where}: not UTF-8 text; give a TOML file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{where}: not valid TOML ({err})") from None
+    data = read_toml(path)
     if is_preset_file(data):  # a whole scenario: story, source, [[shocks]], [policy]
         definition = check_preset(data, where)
         definition = Scenario(**{**definition.__dict__, "path": str(path)})
@@ -436,14 +430,14 @@ def format_summary(result: RunResult, out: Path) -> str:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: non-finite floats become None, NumPy scalars Python ones."""
     if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "tolist"):
-        return _finite(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -487,7 +481,7 @@ def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]
     cfg = result.config
     config = asdict(cfg)
     config["out"] = str(cfg.out)
-    return _finite(
+    return json_safe(
         {
             "schema": "powderkeg.run/1",
             "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -556,27 +550,36 @@ def write_outputs(result: RunResult, out: Path, argv: list[str] | None = None) -
         ),
         "overview.png": lambda p: overview(result.series, p, title=title),
     }
-    umask = os.umask(0o022)
-    os.umask(umask)
-    staged: dict[str, Path] = {}
     try:
-        for name, write in writers.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-            os.close(fd)
-            staged[name] = Path(tmp)
-            write(staged[name])
-            os.chmod(staged[name], 0o666 & ~umask)  # mkstemp makes files private
-        for name, tmp in staged.items():
-            os.replace(tmp, out / name)
+        write_atomically({out / name: write for name, write in writers.items()})
     except OSError as err:
         raise UsageError(
             f"argument --out: cannot write results to {out} ({err.strerror or err})"
         ) from None
+    return [out / name for name in writers]
+
+
+def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> None:
+    """Write every file to a temporary name beside it, then move them all into place.
+
+    A failure (``OSError``) leaves the files that were there before untouched and no temporary
+    files behind.
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    staged: dict[Path, Path] = {}
+    try:
+        for path, write in writers.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            staged[path] = Path(tmp)
+            write(staged[path])
+            os.chmod(staged[path], 0o666 & ~umask)  # mkstemp makes files private
+        for path, tmp in staged.items():
+            os.replace(tmp, path)
     finally:
         for tmp in staged.values():
-            if tmp.exists():
-                tmp.unlink(missing_ok=True)
-    return [out / name for name in writers]
+            tmp.unlink(missing_ok=True)
 
 
 __all__ = [
