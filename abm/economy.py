@@ -77,9 +77,6 @@ class FirmParameters:
             spread_bp = (
                 float(cal.value(f"{node}.bond_spread")) if "bond_spread" in cal.node(node) else 0.0
             )
-            equity = [
-                m for m in sheets.assets.issued_by(name) if sheets.assets.asset_class[m] == "equity"
-            ]
             rows.append(
                 (
                     revenue,
@@ -88,7 +85,7 @@ class FirmParameters:
                     ocf if revenue <= 0 else 0.0,
                     float(cal.model_value(f"{node}.capex_plan_2026")),
                     spread_bp / 1e4 / 52.0,
-                    equity[0] if equity else -1,
+                    sheets.assets.equity_of(name),
                 )
             )
         cols = list(zip(*rows, strict=True))
@@ -152,10 +149,8 @@ class Economy:
         position = [firm_names.index(table.issuer[m]) for m in self.ai_equity]
         self.equity_firm = xp.asarray(np.array(position), device=sheets.prices.device)
         self.equity_revenue0 = self.host(self.params.revenue[position])
-        listed = np.zeros(len(firm_keys), dtype=bool)
-        share_asset = np.zeros(len(firm_keys), dtype=np.int64)
-        for k, m in zip(position, self.ai_equity, strict=True):
-            listed[k], share_asset[k] = True, m
+        listed = self.params.equity_asset >= 0
+        share_asset = np.maximum(self.params.equity_asset, 0)
         kinds = [sheets.roster.kind[i] for i in sheets.roster.indices("firm")]
         issuer = listed | np.array([k == "ai_lab" for k in kinds])
         self.listed = xp.asarray(listed, device=sheets.prices.device)

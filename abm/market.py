@@ -90,6 +90,11 @@ class AssetTable:
         """Positions of the assets a firm issued (its equity and its bonds)."""
         return [m for m, issuer in enumerate(self.issuer) if issuer == firm]
 
+    def equity_of(self, firm: str) -> int:
+        """Position of a firm's listed equity on the market axis, -1 if it is not listed."""
+        listed = [m for m in self.issued_by(firm) if self.asset_class[m] == "equity"]
+        return listed[0] if listed else -1
+
     def as_arrays(self, xp: Any, dtype: Any, device: Any = None) -> dict[str, Any]:
         """The numeric columns as (M,) arrays of ``xp``."""
         names = (

@@ -353,18 +353,13 @@ class MarketStep:
         for name in DEBT_POOLS:
             pool = s.ledger.pools[name]
             held = held + segment_sum(pool.claims, pool.holders, held.shape[-1])
-        issuers = np.nonzero(s.bond_asset >= 0)[0]
-        bond_value = xp.zeros_like(held)
-        bond_face = xp.zeros_like(held)
-        if issuers.size:
-            dev = s.prices.device
-            assets = xp.asarray(s.bond_asset[issuers], device=dev)
-            units = xp.take(s.holdings, assets, axis=2)  # (E, N, B)
-            supply = xp.take(s.supply, assets, axis=1)
-            face = xp.take(s.bonds, xp.asarray(issuers, device=dev), axis=1)
-            share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
-            bond_face = xp.sum(share * face[:, None, :], axis=-1)
-            bond_value = xp.sum(units * xp.take(s.prices, assets, axis=1)[:, None, :], axis=-1)
+        bonds = self._bond_holdings()
+        if bonds is None:
+            bond_value = bond_face = xp.zeros_like(held)
+        else:
+            _, _, units, owed, price = bonds
+            bond_face = xp.sum(owed, axis=-1)
+            bond_value = xp.sum(units * price[:, None, :], axis=-1)
         external = xp.maximum(s.total_assets() - held - bond_value, 0.0)
         debt = self.debt()
         solvent = external + held + bond_face >= debt * (1.0 + 1e-9)
@@ -405,31 +400,44 @@ class MarketStep:
         )
         return net, external
 
+    def _bond_holdings(self) -> tuple[Any, Any, Any, Any, Any] | None:
+        """The bonds of the issuing firms as held (None if no firm issued any).
+
+        Returns issuer rows (B,), bond assets (B,), units held (E, N, B), the face each agent is
+        owed by each issuer (E, N, B) — its units' share of the supply times the issuer's face —
+        and prices (E, B).
+        """
+        s = self.sheets
+        xp = s.xp
+        issuers = np.nonzero(s.bond_asset >= 0)[0]
+        if issuers.size == 0:
+            return None
+        dev = s.prices.device
+        rows = xp.asarray(issuers, device=dev)
+        assets = xp.asarray(s.bond_asset[issuers], device=dev)
+        units = xp.take(s.holdings, assets, axis=2)
+        supply = xp.take(s.supply, assets, axis=1)
+        share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
+        owed = share * xp.take(s.bonds, rows, axis=1)[:, None, :]
+        return rows, assets, units, owed, xp.take(s.prices, assets, axis=1)
+
     def _bond_claims(self, k: int, size: int) -> tuple[Any, Any]:
         """Bond face owed by each issuer to each holder (by units held) and holders' bond value."""
         s = self.sheets
         xp = s.xp
-        issuers = np.nonzero(s.bond_asset >= 0)[0]
         e = s.ledger.cash.shape[0]
         dtype, dev = s.prices.dtype, s.prices.device
         net = xp.zeros((e, size, size), dtype=dtype, device=dev)
         value = xp.zeros((e, size), dtype=dtype, device=dev)
-        if issuers.size == 0:
+        bonds = self._bond_holdings()
+        if bonds is None:
             return net, value
-        assets = xp.asarray(s.bond_asset[issuers], device=dev)
-        units = xp.take(s.holdings, assets, axis=2)  # (E, N, B) units of each issuer's bond asset
-        supply = xp.take(s.supply, assets, axis=1)  # (E, B)
-        share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
-        face = xp.take(s.bonds, xp.asarray(issuers, device=dev), axis=1)  # (E, B)
-        block = xp.permute_dims(share * face[:, None, :], (0, 2, 1))  # (E, B, N) issuer -> holder
+        rows, _, units, owed, price = bonds
         n = s.ledger.cash.shape[-1]
         cols = xp.asarray(np.where(np.arange(n) < k, np.arange(n), k), device=dev)
-        rows = xp.asarray(issuers, device=dev)
-        net = net + _place(xp, block, rows, cols, size)
-        held = xp.sum(share * face[:, None, :], axis=1)  # (E, B) held by agents
-        outside = face - held
+        net = net + _place(xp, xp.permute_dims(owed, (0, 2, 1)), rows, cols, size)
+        outside = xp.take(s.bonds, rows, axis=1) - xp.sum(owed, axis=1)  # held outside the model
         net = net + _place(xp, outside[:, :, None], rows, xp.asarray([k], device=dev), size)
-        price = xp.take(s.prices, assets, axis=1)
         value = segment_sum(xp.sum(units * price[:, None, :], axis=-1), cols, size)  # market value
         return net, value
 
@@ -459,18 +467,15 @@ class MarketStep:
         """Shares of listed firms that failed this week lose their value for good."""
         s = self.sheets
         xp = s.xp
-        firms = s.roster.indices("firm")
-        equity_asset = np.full(s.prices.shape[-1], -1)
-        for i in firms:
-            for m in s.assets.issued_by(s.roster.names[i]):
-                if s.assets.asset_class[m] == "equity":
-                    equity_asset[m] = i
-        listed = np.nonzero(equity_asset >= 0)[0]
-        if listed.size == 0:
+        listed = [(s.assets.equity_of(s.roster.names[i]), i) for i in s.roster.indices("firm")]
+        listed = [(m, i) for m, i in listed if m >= 0]
+        if not listed:
             return
         dev = s.prices.device
-        failed = xp.take(failed_now, xp.asarray(equity_asset[listed], device=dev), axis=1)
-        cols = xp.asarray(listed, device=dev)
+        cols = xp.asarray(np.array([m for m, _ in listed]), device=dev)
+        failed = xp.take(
+            failed_now, xp.asarray(np.array([i for _, i in listed]), device=dev), axis=1
+        )
         keep = xp.where(failed, WORTHLESS, 1.0)  # (E, L)
         factor = xp.ones_like(s.prices) + segment_sum(keep - 1.0, cols, s.prices.shape[-1])
         new = s.prices * factor

@@ -80,10 +80,8 @@ class Powderkeg(mesa.Model):
         self.deals = CircularDeals(
             self.calibration, self.sheets, enabled=self.channels.circular_deals
         )
-        wear = self.xp.zeros((roster.size,), dtype=self.xp.float64)
-        firms = self.xp.asarray(roster.indices("firm"))
-        wear = wear + segment_sum(
-            self.economy.depreciation * self.economy.operating, firms, roster.size
+        wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
+            self.economy.depreciation * self.economy.operating, self.economy.firms, roster.size
         )
         self.spv = SpvCovenants(self.calibration, self.sheets, book_wear=wear)
         self.policy = policy or Policy()
@@ -116,8 +114,7 @@ class Powderkeg(mesa.Model):
         week = int(self.steps)
         sheets = self.sheets
         self.sentiment = self.economy.update_sentiment(self.sentiment, self.streams, week)
-        firms = self.xp.asarray(sheets.roster.indices("firm"))
-        active = ~self.xp.take(self.market.defaulted, firms, axis=1)
+        active = ~self.xp.take(self.market.defaulted, self.economy.firms, axis=1)
         self.economy.run_firms(self.sentiment.ai, active)
         self.deals.settle(active)
         breached = self.spv.test(~self.market.defaulted)
@@ -150,10 +147,9 @@ class Powderkeg(mesa.Model):
         """
         s = self.sheets
         assets, liabilities = s.total_assets(), s.liabilities()
-        firms = self.xp.asarray(s.roster.indices("firm"))
 
         def per_agent(firm_values: Any) -> Any:
-            return segment_sum(firm_values, firms, s.ledger.cash.shape[-1])
+            return segment_sum(firm_values, self.economy.firms, s.ledger.cash.shape[-1])
 
         values = {
             "cash": s.ledger.cash,
