@@ -1,0 +1,409 @@
+"""``powderkeg report RESULTS_DIR``: figures and one HTML page from a sweep's Parquet results.
+
+Everything is read back from the results directory (:class:`experiments.sweeps.store.ResultsDir`:
+``manifest.json``, ``worlds/`` and ``series/``), never from memory, so a report can be made on
+another machine, of a sweep still running, or of one resumed after a crash. It writes under
+``--out`` (default ``RESULTS_DIR/report``), each file replaced atomically:
+
+- ``fans.png``: fan charts over worlds (median, 5–95%) of the kept series for up to six points
+  (those with the lowest and highest outcome, and some between);
+- ``heatmap_<x>__<y>.png`` for pairs of swept parameters: the outcome (``--metric``; by default
+  ``banking_crisis``, so the cell is the probability that at least one bank fails) averaged over
+  worlds and the other parameters; sampled designs get a scatter map instead; a sweep of one
+  parameter gets ``effect_<x>.png``;
+- ``tornado.png`` and tables of Sobol' (S1, ST) or Morris (mu*, sigma) indices
+  (:mod:`experiments.sensitivity`) for ``sobol`` and ``morris`` designs, once every point is done;
+- the ablation table of the contagion channels (:class:`experiments.evidence.Ablation`: losses
+  with no channel, each alone and all, and whether they amplify each other) when the sweep
+  varies ``channels``;
+- ``points.csv`` (one row per point: its values, means over worlds) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.cli import UsageError
+from experiments.sweeps.plots import label_value
+
+DEFAULT_METRIC = "banking_crisis"
+#: Outcomes summarised per point in the HTML table (besides ``--metric``).
+HEADLINE = (
+    "banking_crisis",
+    "bank_failures",
+    "defaults_firm",
+    "ai_equity_drawdown_pct",
+    "peak_spread_bp",
+    "total_loss_usd_bn",
+    "retail_loss_median_pct",
+)
+#: Columns of the worlds table that are not outcomes.
+KEYS = ("point", "world", "seed")
+MAX_PAIRS = 3
+MAX_FAN_POINTS = 6
+
+
+def outcome_columns(worlds: Any, parameters: list[str]) -> list[str]:
+    """Numeric or boolean columns of the worlds table that are outcomes (not keys, not inputs)."""
+    return [
+        c
+        for c in worlds.columns
+        if c not in KEYS
+        and c not in parameters
+        and (worlds[c].dtype.kind in "fiub")
+        and c != "clearing_converged"
+    ]
+
+
+def point_table(worlds: Any, parameters: list[str], outcomes: list[str]) -> Any:
+    """One row per point: its parameter values and the mean over its worlds of each outcome."""
+    grouped = worlds.groupby("point", sort=True)
+    table = grouped[parameters].first() if parameters else grouped[[]].first()
+    means = grouped[outcomes].mean(numeric_only=False).astype(float)
+    table = table.join(means)
+    table["worlds"] = grouped.size()
+    table["clearing_converged"] = grouped["clearing_converged"].all()
+    return table
+
+
+def _fan_points(points: Any, metric: str, swept: list[str]) -> dict[int, str]:
+    order = points[metric].sort_values(kind="stable").index.to_list()
+    if len(order) > MAX_FAN_POINTS:
+        picks = np.linspace(0, len(order) - 1, MAX_FAN_POINTS).round().astype(int)
+        order = [order[i] for i in sorted(set(picks))]
+    labels = {}
+    for point in sorted(order):
+        values = ", ".join(
+            f"{p.split('.', 1)[-1]}={label_value(points.at[point, p])}" for p in swept
+        )
+        labels[int(point)] = f"point {point}" + (f": {values}" if values else "")
+    return labels
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)
+
+
+def _maps(
+    worlds: Any, points: Any, swept: list[str], metric: str, kind: str, probability: bool
+) -> list[tuple[str, Callable[[Path], None], str]]:
+    """(file name, writer, caption) of the heat maps, scatter maps or effect line."""
+    from experiments.sweeps import plots
+
+    varied = [p for p in swept if worlds[p].nunique(dropna=False) > 1]
+    figures: list[tuple[str, Callable[[Path], None], str]] = []
+    if len(varied) == 1:
+        x = varied[0]
+        name = f"effect_{_safe(x)}.png"
+        figures.append(
+            (
+                name,
+                lambda p, x=x: plots.effect_line(worlds, x, metric, p, title=f"{metric} by {x}"),
+                f"{metric} against {x}: mean over worlds and 5–95% range.",
+            )
+        )
+    pairs = [(x, y) for i, x in enumerate(varied) for y in varied[i + 1 :]][:MAX_PAIRS]
+    for x, y in pairs:
+        name = f"heatmap_{_safe(x)}__{_safe(y)}.png"
+        others = [p for p in varied if p not in (x, y)]
+        note = f" averaged over {', '.join(others)}" if others else ""
+        if kind == "grid":
+            table = worlds.pivot_table(
+                index=y, columns=x, values=metric, aggfunc="mean", dropna=False
+            )
+            title = f"mean {metric}{note}"
+            figures.append(
+                (
+                    name,
+                    lambda p, t=table, x=x, y=y, title=title: plots.heat_map(
+                        t.astype(float), x, y, metric, p, title=title, probability=probability
+                    ),
+                    f"Mean of {metric} over worlds{note}, by {x} and {y}.",
+                )
+            )
+        else:
+            figures.append(
+                (
+                    name,
+                    lambda p, x=x, y=y: plots.scatter_map(
+                        points,
+                        x,
+                        y,
+                        metric,
+                        p,
+                        title=f"mean {metric} per point",
+                        probability=probability,
+                    ),
+                    f"Each point of the {kind} design at its {x} and {y}, coloured by its mean "
+                    f"{metric} over worlds.",
+                )
+            )
+    return figures
+
+
+def sensitivity_tables(manifest: dict[str, Any], points: Any, outcomes: list[str]) -> dict:
+    """Sobol' or Morris indices of each outcome (a DataFrame each), or {} when not applicable."""
+    from experiments.sensitivity import ANALYSED, analyze
+
+    plan = manifest["plan"]
+    design = plan["sweep"]["design"]
+    problem = plan.get("problem")
+    if design["kind"] not in ANALYSED or problem is None:
+        return {}
+    if len(points) != len(plan["points"]):
+        return {}
+    x = points[problem["names"]].to_numpy(dtype=float)
+    tables = {}
+    for metric in outcomes:
+        y = points[metric].to_numpy(dtype=float)
+        if not np.isfinite(y).all():
+            continue
+        tables[metric] = analyze(
+            design["kind"],
+            problem,
+            x,
+            y,
+            second_order=design.get("second_order", False),
+            levels=design.get("levels", 4),
+        )
+    return tables
+
+
+def ablation_summaries(worlds: Any, swept: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The channel ablation (:class:`experiments.evidence.Ablation`) per setting of the others."""
+    from experiments.evidence import Ablation
+
+    if "channels" not in swept:
+        return []
+    others = [p for p in swept if p != "channels" and worlds[p].nunique(dropna=False) > 1]
+    groups = worlds.groupby(others, dropna=False, sort=True) if others else [((), worlds)]
+    summaries = []
+    for key, frame in groups:
+        ablation = Ablation(preset="sweep")
+        for config, rows in frame.groupby("channels", sort=False):
+            rows = rows.sort_values("world")
+            ablation.runs[str(config)] = {
+                c: rows[c].to_numpy(float) for c in rows.columns if rows[c].dtype.kind in "fiub"
+            }
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{p} = {label_value(v)}" for p, v in zip(others, key, strict=True))
+        summaries.append((label or "all points", ablation.summary()))
+    return summaries
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+
+def _table_html(frame: Any, digits: int = 4) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if not math.isfinite(v) else f"{v:.{digits}g}"
+        return html.escape(label_value(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
+    rows = [
+        "<tr><th>"
+        + html.escape(label_value(i))
+        + "</th>"
+        + "".join(f"<td>{fmt(v)}</td>" for v in row)
+        + "</tr>"
+        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)
+    ]
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _ablation_html(label: str, summary: dict[str, Any]) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame(summary["configurations"]).T
+    frame.index.name = "channels on"
+    lines = [f"<h3>{html.escape(label)}</h3>", _table_html(frame)]
+    if "amplification" in summary:
+        ratio = summary["amplification"]
+        verdict = "super-additive" if ratio > 1 else "not super-additive"
+        lines.append(
+            f"<p>Sum of single-channel effects {summary['sum_of_singles_usd_bn']:,.0f} USD bn; "
+            f"all channels together {summary['all_together_usd_bn']:,.0f} USD bn; "
+            f"amplification {ratio:.2f} ({verdict}).</p>"
+            if math.isfinite(ratio)
+            else "<p>Amplification: n/a (single-channel effects sum to zero).</p>"
+        )
+    return "\n".join(lines)
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+thead th { background: #f0f0f0; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def render_html(sections: list[tuple[str, str]], manifest: dict[str, Any]) -> str:
+    """The whole page: a header with the sweep's facts, then each (title, body) section."""
+    plan, status = manifest["plan"], manifest["status"]
+    spec = plan["sweep"]
+    sessions = manifest.get("sessions", [])
+    git = (sessions[-1].get("git") or {}) if sessions else {}
+    facts = [
+        f"scenario <b>{html.escape(plan['scenario']['name'])}</b>",
+        f"{spec['design']['kind']} design, {status.get('finished')}/{status.get('total')} "
+        "points finished",
+        f"{spec['worlds']} worlds × {spec['steps']} weeks per point, seed {spec['seed']} "
+        f"({spec['seeds']} seeds)",
+        f"code {html.escape(str(sessions[-1].get('version') if sessions else None))}, "
+        f"git {html.escape(str(git.get('commit')))}" + (" (dirty)" if git.get("dirty") else ""),
+        f"sweep file {html.escape(manifest.get('sweep_file', ''))}",
+    ]
+    body = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>powderkeg sweep {html.escape(manifest['name'])}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>powderkeg sweep: {html.escape(manifest['name'])}</h1>",
+        f"<p>{html.escape(manifest.get('description', '').strip())}</p>",
+        "<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>",
+    ]
+    for title, content in sections:
+        body += [f"<h2>{html.escape(title)}</h2>", content]
+    body.append("</body></html>")
+    return "\n".join(body) + "\n"
+
+
+def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
+    """Read a sweep's results and write the figures and ``report.html`` under ``out``.
+
+    Raises:
+        UsageError: not a sweep directory, no finished point yet, or an unknown ``metric``.
+    """
+    from experiments.run import write_atomically
+    from experiments.sweeps import plots
+    from experiments.sweeps.store import ResultsDir
+
+    store = ResultsDir(results)
+    manifest = store.read_manifest()
+    worlds = store.read_worlds()
+    if worlds.empty:
+        raise UsageError(f"argument RESULTS_DIR: {results} has no finished point yet")
+    swept = list(manifest["plan"]["swept"])
+    parameters = [p for p in manifest["parameters"] if p in worlds.columns]
+    outcomes = outcome_columns(worlds, parameters)
+    metric = metric or DEFAULT_METRIC
+    if metric not in outcomes:
+        raise UsageError(
+            f"argument --metric: unknown outcome {metric!r}; allowed: " + ", ".join(outcomes)
+        )
+    probability = worlds[metric].dtype.kind == "b"  # a share of worlds
+    worlds[outcomes] = worlds[outcomes].astype(float)
+    points = point_table(worlds, parameters, outcomes)
+    kind = manifest["plan"]["sweep"]["design"]["kind"]
+    writers: dict[Path, Callable[[Path], None]] = {}
+    sections: list[tuple[str, str]] = []
+
+    series = store.read_series()
+    kept = [c for c in series.columns if c not in ("point", "world", "step")]
+    if kept and len(series):
+        chosen = _fan_points(points, metric, swept)
+        writers[out / "fans.png"] = lambda p: plots.fan_charts(
+            series, chosen, kept, p, title=f"{manifest['name']}: fan charts"
+        )
+        sections.append(
+            (
+                "Fan charts over worlds",
+                _figure_html(
+                    "fans.png",
+                    (
+                        f"Points {', '.join(map(str, chosen))}: lowest to highest mean "
+                        f"{metric}, and some between."
+                    ),
+                ),
+            )
+        )
+    maps = _maps(worlds, points, swept, metric, kind, probability)
+    if maps:
+        for name, write, _ in maps:
+            writers[out / name] = write
+        sections.append(
+            (
+                "Outcome over the parameters",
+                "\n".join(_figure_html(name, caption) for name, _, caption in maps),
+            )
+        )
+    tables = sensitivity_tables(
+        manifest, points, [metric, *[o for o in HEADLINE if o != metric and o in outcomes]]
+    )
+    if tables:
+        from experiments.sensitivity import ranking_column
+
+        rank = ranking_column(kind)
+        error = "ST_conf" if kind == "sobol" else "mu_star_conf"
+        if metric in tables:
+            writers[out / "tornado.png"] = lambda p: plots.tornado(
+                tables[metric], rank, error, p, title=f"{kind} {rank} of {metric}"
+            )
+        blocks = [_figure_html("tornado.png", f"{kind} indices of {metric}, ranked by {rank}.")]
+        constant = [m for m, t in tables.items() if t.isna().all().all()]
+        blocks += [
+            f"<h3>{html.escape(m)}</h3>" + _table_html(t)
+            for m, t in tables.items()
+            if m not in constant
+        ]
+        if constant:
+            blocks.append(
+                "<p class='note'>No indices for outcomes that are the same at every point: "
+                + html.escape(", ".join(constant))
+                + ".</p>"
+            )
+        sections.append((f"Sensitivity ({kind})", "\n".join(blocks)))
+    elif kind in ("sobol", "morris"):
+        sections.append(
+            (
+                "Sensitivity",
+                "<p class='note'>Indices need every point of the "
+                f"design; {len(points)} of {len(manifest['plan']['points'])} are "
+                "finished (powderkeg sweep --resume).</p>",
+            )
+        )
+    ablations = ablation_summaries(worlds, swept)
+    if ablations:
+        sections.append(
+            (
+                "Ablation of the contagion channels",
+                "<p class='note'>Means over "
+                "worlds, USD bn; effect = loss minus the loss with no channel.</p>"
+                + "\n".join(_ablation_html(lbl, s) for lbl, s in ablations),
+            )
+        )
+    columns = [
+        *parameters,
+        metric,
+        *[o for o in HEADLINE if o in outcomes and o != metric],
+        "worlds",
+        "clearing_converged",
+    ]
+    sections.append(("Points (means over worlds)", _table_html(points[columns].head(500))))
+    page = render_html(sections, manifest)
+    writers[out / "points.csv"] = lambda p: points.to_csv(p)
+    writers[out / "report.html"] = lambda p: p.write_text(page)
+    try:
+        write_atomically(writers)
+    except OSError as err:
+        raise UsageError(f"argument --out: cannot write to {out} ({err.strerror or err})") from None
+    return out / "report.html"
+
+
+def _figure_html(name: str, caption: str) -> str:
+    return (
+        f"<figure><img src='{html.escape(name)}' alt='{html.escape(caption)}'>"
+        f"<figcaption class='note'>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+__all__ = ["DEFAULT_METRIC", "make_report", "point_table", "sensitivity_tables"]

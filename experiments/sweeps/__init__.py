@@ -1,0 +1,8 @@
+"""Sweeps: many scenario variants, each E worlds, on Dask, into a resumable Parquet dataset.
+
+Modules, one job each: :mod:`.parameters` (the sweepable parameters, read off the model's types,
+and building a point's model), :mod:`.design` (a design's points), :mod:`.point` (one point on a
+worker), :mod:`.store` (the results directory: lock, atomic files, manifest), :mod:`.engine`
+(Dask, progress, resume) and :mod:`.plots` (the report's figures). The sweep files themselves
+are :mod:`experiments.config`; the example files live beside these modules (``*.toml``).
+"""

@@ -1,0 +1,141 @@
+"""One sweep point on a worker: E worlds in one vectorized model, reduced to tables.
+
+:func:`run_point` is what a Dask worker calls. It builds the point's model
+(:func:`experiments.sweeps.parameters.build_point_model`: the scenario with the point's policy,
+channels, shocks and model settings), steps it ``steps`` weeks on the worker's backend (CuPy when
+a GPU answers and the backend is ``auto``), and returns two tables and a record:
+
+- ``worlds``: one row per world: ``point``, ``world``, ``seed`` (that world's seed), the point's
+  parameter values (one column per parameter name), the headline numbers of
+  :func:`experiments.evidence.world_metrics` (peak AI-bond spread widening, AI equity drawdown,
+  defaults by family, bank failures, the lowest peg, fire-sale volume, retail and institutions'
+  losses), ``banking_crisis`` (at least one bank failed), ``clearing_converged`` (every market
+  clearing of that world converged) and ``accounting_gap_usd_bn`` (the largest gap of the books
+  at the end; ~0);
+- ``series``: one row per world and week (step 0 = the calibrated start) with the columns the
+  sweep keeps (``[output] series``);
+- the record: wall time, backend and worker (host, pid), for the manifest (never in the tables,
+  so a rerun gives the same tables).
+
+Nothing here touches the results directory: the sweep's own process writes what comes back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from experiments.scenarios import Scenario
+from experiments.sweeps.parameters import Value
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """Everything a worker needs for one point (small and picklable).
+
+    Attributes:
+        point: the point's number.
+        values: the parameter values it sets.
+        scenario: the scenario it starts from.
+        seed: world w draws from seed + w.
+        worlds: E, worlds simulated together.
+        steps: weeks.
+        backend: ``auto``, ``numpy`` or ``cupy``.
+        series: series columns kept per world and week.
+        columns: (name, kind) of every parameter column of the sweep (the same columns, of
+            the same types, in every file; a float set to None is NaN).
+    """
+
+    point: int
+    values: dict[str, Value]
+    scenario: Scenario
+    seed: int
+    worlds: int
+    steps: int
+    backend: str
+    series: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class PointResult:
+    """What a worker sends back for one point."""
+
+    point: int
+    worlds: Any  # pandas.DataFrame
+    series: Any  # pandas.DataFrame
+    record: dict[str, Any]
+
+
+def run_point(task: PointTask) -> PointResult:
+    """Run one point's E worlds for ``task.steps`` weeks and reduce them (module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    from abm.reporting import Recorder
+    from experiments.evidence import world_metrics
+    from experiments.sweeps.parameters import build_point_model
+    from kernels.backend import to_numpy
+
+    start = time.perf_counter()
+    model = build_point_model(
+        task.scenario, task.values, n_worlds=task.worlds, seed=task.seed, backend=task.backend
+    )
+    recorder = Recorder()
+    recorder.record(model)
+    for _ in range(task.steps):
+        model.step()
+        recorder.record(model)
+    series = recorder.frame()
+    numbers = world_metrics(series, model)
+    cleared = series[series["step"] > 0]
+    converged = cleared.groupby("world")["clearing_converged"].all()
+    converged = converged.reindex(range(task.worlds), fill_value=True).to_numpy(bool)
+    gaps = np.max(np.abs(np.stack([to_numpy(v) for v in model.accounting_gap().values()])), axis=0)
+    world = np.arange(task.worlds, dtype=np.int64)
+    head: dict[str, Any] = {
+        "point": np.full(task.worlds, task.point, dtype=np.int64),
+        "world": world,
+        "seed": np.asarray([task.seed + w for w in range(task.worlds)], dtype=np.uint64),
+    }
+    for name, kind in task.columns:
+        head[name] = _column(task.values.get(name), kind, task.worlds)
+    worlds = pd.DataFrame(
+        {
+            **head,
+            **{k: np.asarray(v, dtype=float) for k, v in numbers.items()},
+            "banking_crisis": np.asarray(numbers["bank_failures"]) >= 1,
+            "clearing_converged": converged,
+            "accounting_gap_usd_bn": np.asarray(gaps, dtype=float),
+        }
+    )
+    kept = series[["step", "world", *task.series]].copy()
+    kept.insert(0, "point", np.int64(task.point))
+    record = {
+        "wall_s": round(time.perf_counter() - start, 3),
+        "backend": model.backend,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "clearing_converged": bool(converged.all()),
+        "accounting_gap_usd_bn": float(gaps.max()) if gaps.size else 0.0,
+    }
+    return PointResult(point=task.point, worlds=worlds, series=kept, record=record)
+
+
+#: pandas dtype of a parameter column, by parameter kind.
+DTYPES = {"bool": "bool", "int": "int64", "float": "float64", "text": "string"}
+
+
+def _column(value: Value, kind: str, n: int) -> Any:
+    """``n`` copies of one parameter value, typed by the parameter's kind."""
+    import pandas as pd
+
+    if value is None and kind == "float":
+        value = float("nan")
+    dtype = DTYPES[kind] if value is not None else ("string" if kind == "text" else "object")
+    return pd.array([value] * n, dtype=dtype)
+
+
+__all__ = ["PointResult", "PointTask", "run_point"]
