@@ -1,0 +1,242 @@
+"""The replications of docs/validation.md at CI size: each stylized fact asserted on the numbers."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from experiments.replications import REPLICATIONS, load
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict:
+    """Every replication once at CI size (about 20 s on two cores, most of it the TFG market)."""
+    return {name: load(name).run(size="ci", seed=0, backend="numpy") for name in REPLICATIONS}
+
+
+# -- 1. overlapping portfolios (Caccioli et al. 2014) ------------------------------------------
+
+
+def test_contagion_window_in_diversification(outcomes):
+    n = outcomes["overlapping_portfolios"].numbers
+    top = np.asarray(n["probability"])[-1]  # highest leverage
+    peak = int(top.argmax())
+    assert 0 < peak < top.size - 1, "the peak must be interior"
+    assert top[peak] > 0.8
+    assert top[peak] - max(top[0], top[-1]) > 0.5
+
+
+def test_critical_leverage_and_widening_window(outcomes):
+    n = outcomes["overlapping_portfolios"].numbers
+    prob = np.asarray(n["probability"])
+    assert prob[0].max() == 0.0, "no contagion at all at the lowest leverage"
+    assert prob[1].max() > 0.5 and prob[2].max() > 0.5
+    widths = n["window_width"]
+    assert widths[0] == 0.0 < widths[1] < widths[2]
+
+
+def test_robust_yet_fragile(outcomes):
+    n = outcomes["overlapping_portfolios"].numbers
+    edge = n["fragile_edge"]
+    assert edge["probability"] < 0.25
+    assert edge["conditional_extent"] > 0.9
+    assert n["medium_cascade_share"] < 0.1
+
+
+# -- 2. leverage and fat tails (Thurner, Farmer & Geanakoplos 2012) ------------------------------
+
+
+def test_near_gaussian_without_leverage_fat_tails_with(outcomes):
+    n = outcomes["leverage_fat_tails"].numbers
+    assert n["caps"] == [1.0, 10.0]
+    unlevered, levered = n["kurtosis"]
+    assert abs(unlevered - 3.0) < 0.5
+    assert levered > 6.0
+    assert levered > unlevered + 3.0
+
+
+def test_leverage_clusters_volatility_without_linear_predictability(outcomes):
+    n = outcomes["leverage_fat_tails"].numbers
+    assert n["acf_abs_1_50"][0] < 0.03 < 0.05 < n["acf_abs_1_50"][1]
+    assert max(abs(a) for a in n["acf_raw_2_10"]) < 0.03
+
+
+def test_crashes_coincide_with_margin_calls(outcomes):
+    n = outcomes["leverage_fat_tails"].numbers
+    base, in_crash = n["margin_call_rate"][1], n["margin_call_rate_in_crashes"][1]
+    assert in_crash > 3.0 * base
+    assert in_crash > 0.05
+
+
+def test_tfg_clearing_solves_the_market_equation():
+    from experiments.replications.leverage_market import MarketParameters, clear
+    from kernels.backend import get_namespace
+
+    xp = get_namespace("numpy")
+    params = MarketParameters()
+    rng = np.random.default_rng(1)
+    worlds, funds = 16, len(params.aggression)
+    cash = rng.uniform(-20.0, 5.0, (worlds, funds))
+    shares = rng.uniform(0.0, 30.0, (worlds, funds))
+    active = rng.random((worlds, funds)) < 0.8
+    xi = rng.uniform(500.0, 2000.0, worlds)
+    cap = np.full((worlds, 1), 10.0)
+    beta = np.asarray(params.aggression)[None, :]
+    price = clear(xp, xi, cash, shares, active, beta, cap, params)
+
+    def excess(p: np.ndarray) -> np.ndarray:
+        q = p[:, None]
+        wealth = np.maximum(cash + shares * q, 0.0)
+        demand = np.clip(beta * (params.value - q), 0.0, cap) * wealth / q
+        return xi / p + np.where(active, demand, 0.0).sum(axis=1) - params.supply
+
+    # the excess demand changes sign across the price: it is a root of eq. 4
+    assert np.all(excess(price * (1 - 1e-7)) > 0.0)
+    assert np.all(excess(price * (1 + 1e-7)) < 0.0)
+    assert np.all((price > 0.01) & (price < 5.0))
+
+
+def test_tfg_rejects_a_cap_below_one():
+    from experiments.replications.leverage_market import simulate
+
+    with pytest.raises(ValueError, match="leverage_caps"):
+        simulate(np.asarray([0.5]), 10, 0)
+
+
+# -- 3. system-wide fire sales on the EBA 2018 banks --------------------------------------------
+
+
+def test_eba_balance_sheets_follow_the_peer_construction():
+    from experiments.replications.system_fire_sales import load_banks
+
+    banks = load_banks()
+    assert len(banks.bank_id) == 48
+    assets = banks.cash + banks.holdings.sum(axis=1) + banks.other_assets
+    np.testing.assert_allclose(assets - banks.liabilities, banks.equity, rtol=1e-12)
+    np.testing.assert_allclose(banks.cash, 0.05 * assets, rtol=1e-12)
+    ratio = banks.equity / assets
+    below = {b for b, r in zip(banks.bank_id, ratio, strict=True) if r < 0.04}
+    assert below == {"DE21", "NL33"}
+
+
+def test_systemic_event_grows_with_price_impact_and_shock(outcomes):
+    n = outcomes["system_fire_sales"].numbers
+    by_pi = np.asarray(n["extent_vs_impact"])
+    by_shock = np.asarray(n["extent_vs_shock"]["threshold"])
+    for curve in (by_pi, by_shock):
+        assert curve[-1] - curve[0] > 0.5
+        assert -np.diff(curve).min() <= 2 / 48 + 1e-12, "no fall of more than two banks"
+    assert by_shock[0] == 0.0, "no defaults without a shock under the threshold rule"
+    assert np.diff(by_shock).max() > 0.2, "a sharp transition"
+
+
+def test_targeting_differs_from_threshold(outcomes):
+    n = outcomes["system_fire_sales"].numbers
+    thr = np.asarray(n["extent_vs_shock"]["threshold"])
+    tgt = np.asarray(n["extent_vs_shock"]["targeting"])
+    sold_thr = np.asarray(n["fire_sale_vs_shock"]["threshold"])
+    sold_tgt = np.asarray(n["fire_sale_vs_shock"]["targeting"])
+    assert tgt[0] > thr[0] + 0.1, "targeting already fails banks without a shock"
+    assert np.all(sold_tgt >= sold_thr - 1e-6)
+    assert sold_tgt[0] > 10 * sold_thr[0]
+
+
+# -- 4. clearing and DebtRank -------------------------------------------------------------------
+
+
+def test_eisenberg_noe_fixed_point_and_algorithms_agree(outcomes):
+    c = outcomes["clearing_debtrank"].numbers["clearing"]
+    assert c["converged"]
+    assert c["fixed_point_residual"] < 1e-8
+    assert c["below_zero"] == 0.0 and c["above_owed"] < 1e-12
+    assert c["picard_vs_fictitious_default"] < 1e-8
+    assert c["fictitious_default_iterations"] <= 21
+    assert c["defaults_per_network"] > 0.5, "the test networks must have defaults to clear"
+
+
+def test_rogers_veraart_reduces_to_en_and_adds_defaults(outcomes):
+    c = outcomes["clearing_debtrank"].numbers["clearing"]
+    assert c["rv_at_one_vs_en"] < 1e-12
+    assert c["rv_pays_at_most_en"] < 1e-9
+    assert c["rv_defaults_contain_en"]
+    defaults = c["rv_defaults_per_network"]
+    assert all(b <= a for a, b in pairwise(defaults))
+    assert defaults[0] > defaults[-1]
+
+
+def test_debtrank_amplification_on_both_sides_of_radius_one(outcomes):
+    d = outcomes["clearing_debtrank"].numbers["debtrank"]
+    amp = np.asarray(d["amplification_mean"])  # (radius, shock), shocks from large to small
+    rhos = np.asarray(d["spectral_radii"])
+    growth = amp[:, -1] / amp[:, 0]
+    shrink = d["shocks"][0] / d["shocks"][-1]
+    np.testing.assert_allclose(growth[rhos < 1], 1.0, rtol=1e-6)
+    assert np.all(growth[rhos > 1] > 0.5 * shrink)
+    assert d["linear_error"] < 1e-6
+
+
+# -- 5. runs -----------------------------------------------------------------------------------
+
+
+def test_stablecoin_run_matches_the_closed_form(outcomes):
+    coin = outcomes["runs"].numbers["stablecoin"]
+    assert coin["max_error"] < 1e-12
+    assert coin["lolr_value_min"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_diamond_dybvig_threshold_and_backstops(outcomes):
+    dd = outcomes["runs"].numbers["diamond_dybvig"]
+    assert dd["threshold_agree"]
+    region = np.asarray(dd["run_region"])
+    assert np.all(np.diff(region, axis=1) <= 1e-12), "more haircut, more runs"
+    assert np.all(np.diff(region, axis=0) <= 1e-12), "more cash, fewer runs"
+    assert region.max() > 0.5
+    assert dd["insured_runs"] == 0
+    assert dd["lolr_runs"] == 0
+
+
+def test_every_fact_shown_at_ci_size(outcomes):
+    for name, outcome in outcomes.items():
+        assert outcome.facts, name
+        assert all(f.holds for f in outcome.facts), (name, [f.measure for f in outcome.facts])
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def test_validate_writes_files_and_document(tmp_path, capsys):
+    out = tmp_path / "docs"
+    assert main(["validate", "runs", "--size", "ci", "--out", str(out), "--quiet"]) == 0
+    record = json.loads((out / "validation" / "runs.json").read_text())
+    assert record["size"] == "ci" and record["facts"]
+    assert record["made"]["command"].startswith("powderkeg validate runs")
+    assert (out / "figures" / "validation" / "runs.png").stat().st_size > 10_000
+    assert (out / "validation" / "runs.csv").read_text().startswith("model,haircut")
+    text = (out / "validation.md").read_text()
+    assert "## 5. runs" in text and "figures/validation/runs.png" in text
+    assert "Not generated yet: run `powderkeg validate overlapping_portfolios`" in text
+    assert "## 6. Channel interaction (pending)" in text
+    # the document's numbers are the record's
+    assert f"{record['numbers']['stablecoin']['max_error']:.2g}" in text
+    assert "runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["validate", "nope"], "unknown replication 'nope'"),
+        (["validate", "--size", "huge"], "invalid choice: 'huge'"),
+        (["validate", "--seed", "-1"], "must be a non-negative integer"),
+    ],
+)
+def test_validate_bad_input_is_one_line(argv, match, tmp_path, capsys):
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert match in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "validation.md").exists()
