@@ -342,7 +342,7 @@ def section(record: dict[str, Any], figure: str) -> str:
 **Paper.** {PAPER}.
 
 **Set-up (ours).** The {n["banks"]} banks of `abm/data/eba2018_banks.csv` (EBA 2018, EUR
-{fmt(n["total_assets_eur_bn"], 4)} bn of assets, EUR {fmt(n["tradable_eur_bn"], 4)} bn tradable),
+{n["total_assets_eur_bn"]:,.0f} bn of assets, EUR {n["tradable_eur_bn"]:,.0f} bn tradable),
 balance sheets built as in the peer model, a shock to the government-bond price, exponential
 impact calibrated by PI, leverage rule {fmt(100 * n["rule"]["min"])}% /
 {fmt(100 * n["rule"]["buffer"])}% / {fmt(100 * n["rule"]["target"])}% (minimum / buffer /
@@ -378,7 +378,8 @@ through their buffers, and the market sells either little or nearly everything (
 cascade to its fixed point (until a round sells nothing), so late rounds that the peer cuts off
 count here, and for the same inputs our extent can only be larger than the peer's. (2) The peer
 repays only its "loan" (half of the liabilities) when it delevers; ours may repay any
-liability, which never binds here because the loan exceeds every bank's deleveraging need.
+liability, which never binds here: a bank above the 3% minimum needs to shed at most 40% of its
+assets and its loan is about 48% of them.
 (3) Sales fill at the round's mid price as in the peer. (4) Our numbers are not compared cell
 by cell with the peer's published figures (we have their code, not their outputs), only by
 shape.
