@@ -94,7 +94,7 @@ def test_tfg_clearing_solves_the_market_equation():
         demand = np.clip(beta * (params.value - q), 0.0, cap) * wealth / q
         return xi / p + np.where(active, demand, 0.0).sum(axis=1) - params.supply
 
-    # the excess demand changes sign across the price: it is a root of eq. 4
+    # the excess demand changes sign across the price: it clears the market
     assert np.all(excess(price * (1 - 1e-7)) > 0.0)
     assert np.all(excess(price * (1 + 1e-7)) < 0.0)
     assert np.all((price > 0.01) & (price < 5.0))

@@ -1,21 +1,21 @@
 """The value-investor / noise-trader market of Thurner, Farmer & Geanakoplos (2012), batched.
 
 Thurner, Farmer & Geanakoplos (2012), "Leverage causes fat tails and clustered volatility",
-Quantitative Finance 12(5): 695–707, arXiv:0908.1555, §2 (equation numbers below are the
-paper's). One asset with N units and a fundamental value V; one price per step (a day):
+Quantitative Finance 12(5): 695–707, arXiv:0908.1555, §2. One asset with N units and a
+fundamental value V; one price per step (a day):
 
-- **Noise traders** spend ``xi_t`` (cash value) on the asset, an AR(1) in logs (eq. 1):
+- **Noise traders** spend ``xi_t`` (cash value) on the asset, an AR(1) in logs:
   ``log xi_t = rho log xi_{t-1} + sigma chi_t + (1 - rho) log(V N)``, ``chi_t ~ N(0, 1)``.
 - **Funds** h = 1..H are value investors with aggression ``beta_h``; on the mispricing
   ``m = V - p`` each wants the position (in USD) ``min(beta_h m, lambda_max) W_h`` when ``m > 0``
-  and nothing otherwise (eq. 3), so its leverage ``lambda = p D_h / W_h`` never exceeds the cap
+  and nothing otherwise, so its leverage ``lambda = p D_h / W_h`` never exceeds the cap
   ``lambda_max`` (the margin rule: assets / equity at most the cap, as the model's
   ``abm.policy.Policy.hedge_fund_leverage_cap``). A fund at the cap whose price falls is above
   it at the new price and must sell back down: a **margin call**.
-- **Clearing** (eq. 4): ``xi_t / p_t + sum_h D_h(p_t) = N``, where a fund's wealth at the new
+- **Clearing**: ``xi_t / p_t + sum_h D_h(p_t) = N``, where a fund's wealth at the new
   price is ``W_h(p) = cash_h + D_h(t-1) p`` (cash negative = borrowed). The root is found by
   bisection in log price over ``[0.01 V, 5 V]``, every world of the batch at once.
-- **Wealth, flows, failure** (eqs. 5–6): the fund's return on wealth
+- **Wealth, flows, failure**: the fund's return on wealth
   ``r_h = D_h(t-1) (p_t - p_{t-1}) / W_h(t-1)`` feeds a moving average
   ``r~_h = (1 - a) r~_h + a r_h``; investors add ``max(-1, b (r~_h - r_b)) W_h`` to the fund. A fund
   whose wealth falls to ``0.1 W0`` fails, its position is closed, and after ``T_reintro``
@@ -36,7 +36,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MarketParameters:
-    """Parameters of the market; defaults are the paper's (TFG 2012 §2, Table 1).
+    """Parameters of the market, as in TFG 2012 §2.
+
+    The values follow the public replication code cited in ``notes/peers-and-equations.md``
+    §2.5, whose comment gives the paper's flow sensitivity b = 0.15.
 
     Attributes:
         value: fundamental value V (USD per unit).
@@ -174,7 +177,7 @@ def simulate(
         target = _demand(xp, p, cash, shares, beta, cap, params)
         # margin call: at the new price the position is above the cap and must be cut
         called = held & (shares * p > cap * wealth * (1.0 + 1e-9)) & (target < shares)
-        # return on wealth, performance average, investor flows (eqs. 5–6); flows land after
+        # return on wealth, performance average, investor flows; flows land after
         # the step's trade, as in the replication code the docs cite
         ret = shares * (p - price[:, None]) / xp.maximum(last_wealth, 1e-12)
         perf = xp.where(active, (1.0 - params.memory) * perf + params.memory * ret, perf)
