@@ -14,10 +14,23 @@ The levers act through the same rules as the rest of the model, never as special
 - ``market_maker_of_last_resort``: when the spread on corporate bonds passes a trigger, the
   central bank buys bonds from the market makers until prices are back at the trigger level, up
   to a capacity, and in each world only with a probability that it acts at all (the 2020
-  corporate credit facilities; trigger, capacity and probability in ``[regulation.central_bank]``).
+  corporate credit facilities); when a stablecoin's redemptions over 48 hours pass a second
+  trigger, the same facility buys the issuer's Treasuries at the market price (no fire-sale
+  impact) and the run stops within days, as USDC's did after the backstop of 12 March 2023
+  (:mod:`abm.stablecoins`). ``backstop_trigger_ig_oas_bp``, ``backstop_trigger_redemptions_48h``
+  and ``backstop_capacity_gdp_share`` override the calibration's trigger values and capacity
+  (``[regulation.central_bank]``; ``None`` keeps them).
+- ``stablecoin_reserve_rule``: a GENIUS-Act-style rule — reserves only in cash, bank deposits and
+  short Treasuries, at least one to one. Issuers sell gold and bitcoin and run off secured loans and
+  other investments into Treasuries, at once (``stablecoin_reserve_transition_weeks = 0``) or
+  evenly over a transition of that many weeks.
+- ``lender_of_last_resort``: the central bank lends cash to banks that are solvent but short of
+  cash (Bagehot 1873), against their securities and loans at a haircut, up to a capacity and with
+  a probability that it opens the window at all (:mod:`abm.backstops`).
+- ``bailouts``: a systemic bank that fails is recapitalised by the government instead; the
+  public cost is recorded per world (:mod:`abm.backstops`).
 
-Lender of last resort, SPV consolidation, stablecoin reserve rules and bailouts are further
-levers for the scenario work; they are not modelled yet.
+SPV consolidation is a further lever of the SPV rules.
 """
 
 from __future__ import annotations
@@ -29,13 +42,24 @@ CAPITAL_REGIMES = ("own", "us", "eu")
 
 @dataclass(frozen=True)
 class Policy:
-    """The policy levers of one run (today's settings by default)."""
+    """The policy levers of one run (today's settings by default).
+
+    Raises:
+        ValueError: a lever outside its allowed values; the message names the field.
+    """
 
     capital_regime: str = "own"
     hedge_fund_leverage_cap: float | None = None
     haircut_floor: float = 0.0
     deposit_insurance: float = 1.0
     market_maker_of_last_resort: bool = False
+    backstop_trigger_ig_oas_bp: float | None = None
+    backstop_trigger_redemptions_48h: float | None = None
+    backstop_capacity_gdp_share: float | None = None
+    stablecoin_reserve_rule: bool = False
+    stablecoin_reserve_transition_weeks: int = 0
+    lender_of_last_resort: bool = False
+    bailouts: bool = False
 
     def __post_init__(self) -> None:
         if self.capital_regime not in CAPITAL_REGIMES:
@@ -50,3 +74,26 @@ class Policy:
             raise ValueError(f"haircut_floor must lie in [0, 1); got {self.haircut_floor}")
         if not 0.0 <= self.deposit_insurance <= 1.0:
             raise ValueError(f"deposit_insurance must lie in [0, 1]; got {self.deposit_insurance}")
+        for name in ("market_maker_of_last_resort", "stablecoin_reserve_rule",
+                     "lender_of_last_resort", "bailouts"):  # fmt: skip
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
+        _check_range("backstop_trigger_ig_oas_bp", self.backstop_trigger_ig_oas_bp, 0.0, 10_000.0)
+        _check_range(
+            "backstop_trigger_redemptions_48h", self.backstop_trigger_redemptions_48h, 0.0, 1.0
+        )
+        _check_range("backstop_capacity_gdp_share", self.backstop_capacity_gdp_share, 0.0, 1.0)
+        weeks = self.stablecoin_reserve_transition_weeks
+        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 0 <= weeks <= 520:
+            raise ValueError(
+                "stablecoin_reserve_transition_weeks must be an integer from 0 to 520; "
+                f"got {weeks!r}"
+            )
+
+
+def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
+    """``value`` is None or a number in [lo, hi], else a ValueError naming ``name``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be None or a number from {lo} to {hi}; got {value!r}")

@@ -19,6 +19,11 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   liabilities, so its equity is near zero; when the snapshot carries ``debt`` (debt-like
   liabilities), hedge-fund leverage is total assets / (total assets − debt) instead.
 - ``peg_<issuer>``: recoverable value per stablecoin token.
+- ``redemption_share_<issuer>``: tokens redeemed this week as a share of supply.
+- ``lolr_loans_usd_bn``: banks' loans from the lender of last resort outstanding;
+  ``bailouts_total``: banks recapitalised by the government so far; ``public_cost_usd_bn``: the
+  capital it injected so far; ``backstop_bought_usd_bn``: the market maker of last resort's
+  purchases so far (bonds and stablecoin reserves).
 - ``retail_wealth_usd_bn``: net worth of all retail cohorts; ``retail_loss_usd_bn`` and
   ``retail_loss_share``: its fall since the start (negative is a gain);
   ``retail_loss_share_worst_decile``: mean loss share of the tenth of cohorts that lost most.
@@ -247,6 +252,14 @@ def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndar
     pegs = snap["peg"][:, lay.stablecoins]
     for k, coin in enumerate(lay.stablecoin_names):
         out[f"peg_{coin}"] = pegs[:, k].copy()
+    if "redemption_share" in snap:  # stablecoin runs and the public backstops (abm.backstops)
+        shares = snap["redemption_share"][:, lay.stablecoins]
+        for k, coin in enumerate(lay.stablecoin_names):
+            out[f"redemption_share_{coin}"] = shares[:, k].copy()
+        out["lolr_loans_usd_bn"] = snap["lolr_loans"].sum(axis=1)
+        out["bailouts_total"] = snap["rescued"].sum(axis=1)
+        out["public_cost_usd_bn"] = np.asarray(snap["public_cost"], dtype=float).copy()
+        out["backstop_bought_usd_bn"] = np.asarray(snap["backstop_bought"], dtype=float).copy()
 
     wealth = equity[:, lay.retail]
     start = lay.retail_equity0

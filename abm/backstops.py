@@ -1,0 +1,201 @@
+"""Public backstops for banks: the lender of last resort and bailouts, with their public cost.
+
+Both act through the ledger, so every dollar has two sides (notes/model-sheet.md §1):
+
+- **Lender of last resort** (:class:`LenderOfLastResort`; Bagehot 1873, *Lombard Street*: lend
+  freely, against good collateral, to solvent institutions). Each week, before the market clears,
+  a bank whose cash is negative after deposit runs and stablecoin withdrawals, and whose capital
+  ratio is at least its CET1 minimum (plus a margin), borrows the shortfall from the central bank
+  instead of fire-selling — at most its collateral (everything but cash) after the haircut,
+  less what it owes the window already; the facility lends at most its capacity (a share of GDP)
+  and opens at all only in the worlds where the central bank acts (a per-world draw). The loan is
+  a two-sided claim: a ledger pool ``central_bank_loans`` owed by the bank to the outsider
+  ``central_bank``. A calm bank (no run this week, capital at or above its buffer) repays
+  ``1/term`` of its loan a week from its cash (the Fed's primary credit runs up to 90 days).
+- **Bailouts** (:class:`Bailouts`; the rescue packages of seed 001, mechanism M17). A systemic
+  bank (total assets at the start of at least the threshold) whose capital ratio falls below its
+  minimum, or that failed in this week's clearing, is recapitalised by the public sector with
+  cash booked as new equity, up to its CET1 minimum plus the capital conservation buffer:
+  ``x = (t·A − E) / (1 − t)`` with ``t`` the target as a share of total assets, so that
+  ``(E + x) / (A + x) = t``. It then does not fail. The public cost (the cash injected, with no
+  recovery assumed) is recorded per world, limited by a capacity (a share of GDP), and the
+  government rescues at all only in the worlds where it acts (a per-world draw).
+
+Neither acts unless its :class:`abm.policy.Policy` switch is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from abm.policy import Policy
+from kernels.backend import segment_sum
+
+#: random streams of the coin flips (abm.random), beside the market maker's 7
+STREAM_LENDER, STREAM_BAILOUT = 8, 9
+#: the ledger pool of central-bank loans
+POOL = "central_bank_loans"
+
+
+class LenderOfLastResort:
+    """The central bank's discount window for solvent banks that are short of cash.
+
+    Args:
+        cal: the calibration (``[regulation.central_bank]``: ``lolr_*``, ``us_gdp``).
+        sheets: the model's balance sheets (with the ``central_bank_loans`` pool).
+        market: the model's :class:`abm.market_step.MarketStep` (capital rules, runs, defaults).
+        policy: the policy levers.
+        streams: the model's per-world random streams.
+    """
+
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, market: Any, policy: Policy, streams: Any
+    ) -> None:
+        self.sheets, self.market, self.policy = sheets, market, policy
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        c = "regulation.central_bank"
+        self.haircut = float(cal.model_value(f"{c}.lolr_haircut"))
+        self.term = float(cal.model_value(f"{c}.lolr_term_weeks"))
+        gdp = float(cal.value(f"{c}.us_gdp"))
+        self.capacity = float(cal.model_value(f"{c}.lolr_capacity_share_gdp")) * gdp
+        chance = float(cal.model_value(f"{c}.lolr_probability"))
+        self.acts = (streams.uniform(0, STREAM_LENDER) < chance) & policy.lender_of_last_resort
+        pool = sheets.ledger.pools[POOL]
+        self.banks = pool.issuers
+        banks = np.asarray(sheets.roster.indices("bank"))
+        margin = float(cal.model_value(f"{c}.lolr_solvency_margin"))
+        floor = market.capital_min[banks] + margin * market.risk_density[banks]
+        self.floor = xp.asarray(floor, dtype=dtype, device=dev)  # equity / assets
+        self.buffer = xp.asarray(market.capital_buffer[banks], dtype=dtype, device=dev)
+        self.last_lent = xp.zeros_like(sheets.ledger.cash)  # (E, N) USD bn this week
+        self.last_repaid = xp.zeros_like(sheets.ledger.cash)
+
+    def outstanding(self) -> Any:
+        """(E, N) what each bank owes the central bank (USD bn)."""
+        pool = self.sheets.ledger.pools[POOL]
+        return segment_sum(pool.face, pool.issuers, self.sheets.ledger.cash.shape[-1])
+
+    def act(self, debt: Any) -> None:
+        """Calm borrowers repay, then illiquid but solvent banks borrow (before the fire sale).
+
+        Args:
+            debt: (E, N) debt-like liabilities after this week's runs (USD bn).
+        """
+        s, market = self.sheets, self.market
+        xp, ledger = s.xp, s.ledger
+        pool = ledger.pools[POOL]
+        n = ledger.cash.shape[-1]
+        self.last_lent = xp.zeros_like(ledger.cash)
+        self.last_repaid = xp.zeros_like(ledger.cash)
+        if not self.policy.lender_of_last_resort:
+            return
+        assets = xp.take(s.total_assets(), self.banks, axis=1)
+        ratio = (assets - xp.take(debt, self.banks, axis=1)) / xp.where(assets > 0.0, assets, 1.0)
+        cash = xp.take(ledger.cash, self.banks, axis=1)
+        alive = ~xp.take(market.defaulted, self.banks, axis=1)
+        run = xp.take(market.last_withdrawals, self.banks, axis=1) > 0.0
+        calm = alive & ~run & (ratio >= self.buffer)
+        repay = xp.where(calm, xp.minimum(pool.face / self.term, xp.maximum(cash, 0.0)), 0.0)
+        ledger.withdraw_outside(POOL, repay)  # the central bank is paid back in cash
+        self.last_repaid = segment_sum(repay, self.banks, n)
+        cash = xp.take(ledger.cash, self.banks, axis=1)
+        solvent = alive & (ratio >= self.floor)
+        collateral = (1.0 - self.haircut) * xp.maximum(assets - cash, 0.0) - pool.face
+        want = xp.where(
+            solvent, xp.minimum(xp.maximum(-cash, 0.0), xp.maximum(collateral, 0.0)), 0.0
+        )
+        room = xp.maximum(self.capacity - xp.sum(pool.face, axis=-1), 0.0)
+        scale = xp.minimum(1.0, room / xp.maximum(xp.sum(want, axis=-1), 1e-12))
+        lend = want * xp.where(self.acts, scale, 0.0)[:, None]
+        ledger.lend_outside(POOL, lend)
+        self.last_lent = segment_sum(lend, self.banks, n)
+
+
+class Bailouts:
+    """Government recapitalisation of failing systemic banks, and its public cost.
+
+    Args:
+        cal: the calibration (``[regulation.bailouts]``, ``[regulation.central_bank].us_gdp``).
+        sheets: the model's balance sheets.
+        market: the model's :class:`abm.market_step.MarketStep`.
+        policy: the policy levers.
+        streams: the model's per-world random streams.
+    """
+
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, market: Any, policy: Policy, streams: Any
+    ) -> None:
+        self.sheets, self.market, self.policy = sheets, market, policy
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        b = "regulation.bailouts"
+        banks = np.asarray(sheets.roster.indices("bank"))
+        self.banks = xp.asarray(banks, device=dev)
+        size = np.asarray(_first_world(sheets.total_assets()))[banks]
+        self.systemic = xp.asarray(
+            size >= float(cal.model_value(f"{b}.systemic_assets_threshold")), device=dev
+        )
+        buffer = float(cal.model_value(f"{b}.capital_conservation_buffer"))
+        target = market.capital_min[banks] + buffer * market.risk_density[banks]
+        self.target = xp.asarray(target, dtype=dtype, device=dev)  # equity / assets after rescue
+        self.floor = xp.asarray(market.capital_min[banks], dtype=dtype, device=dev)
+        gdp = float(cal.value("regulation.central_bank.us_gdp"))
+        self.capacity = float(cal.model_value(f"{b}.capacity_share_gdp")) * gdp
+        chance = float(cal.model_value(f"{b}.probability"))
+        self.acts = (streams.uniform(0, STREAM_BAILOUT) < chance) & policy.bailouts
+        zeros = xp.zeros_like(sheets.ledger.cash)
+        self.public_cost = xp.zeros_like(sheets.prices[:, 0])  # (E,) USD bn, cumulative
+        self.rescued = zeros > 1.0  # (E, N) banks rescued so far
+        self.last_injection = zeros  # (E, N) USD bn this week
+        self.failed_before = zeros > 1.0  # (E, N) failures of earlier weeks (not rescued)
+
+    def start_week(self) -> None:
+        """Remember who had failed before this week: those are resolved, not rescued."""
+        self.failed_before = self.market.defaulted
+        self.last_injection = self.sheets.xp.zeros_like(self.sheets.ledger.cash)
+
+    def rescue(self, debt: Any) -> None:
+        """Recapitalise systemic banks below their minimum or failed this week; clear their default.
+
+        Args:
+            debt: (E, N) debt-like liabilities (USD bn).
+        """
+        if not self.policy.bailouts:
+            return
+        s, market = self.sheets, self.market
+        xp, ledger = s.xp, s.ledger
+        n = ledger.cash.shape[-1]
+        assets = xp.take(s.total_assets(), self.banks, axis=1)
+        equity = assets - xp.take(debt, self.banks, axis=1)
+        ratio = equity / xp.where(assets > 0.0, assets, 1.0)
+        failing = (ratio < self.floor) | xp.take(market.defaulted, self.banks, axis=1)
+        failing = failing & ~xp.take(self.failed_before, self.banks, axis=1) & self.systemic
+        capital = (self.target * assets - equity) / (1.0 - self.target)
+        short = -xp.take(ledger.cash, self.banks, axis=1)  # and at least the cash it lacks
+        need = xp.where(failing, xp.maximum(xp.maximum(capital, short), 0.0), 0.0)
+        room = xp.maximum(self.capacity - self.public_cost, 0.0)
+        scale = xp.minimum(1.0, room / xp.maximum(xp.sum(need, axis=-1), 1e-12))
+        inject = need * xp.where(self.acts, scale, 0.0)[:, None]
+        ledger.pay_outsider(self.banks, "public_sector", -inject)  # new equity, paid in cash
+        self.public_cost = self.public_cost + xp.sum(inject, axis=-1)
+        injected = segment_sum(inject, self.banks, n)
+        self.last_injection = self.last_injection + injected
+        saved = failing & (inject >= need * (1.0 - 1e-9)) & (need > 0.0) & self.acts[:, None]
+        saved = segment_sum(xp.astype(saved, s.prices.dtype), self.banks, n) > 0.0
+        self.rescued = self.rescued | saved
+        market.defaulted = market.defaulted & ~saved
+
+
+def _first_world(values: Any) -> np.ndarray:
+    """World 0 of an (E, N) array, on the host (the worlds start identical)."""
+    from kernels.backend import to_numpy
+
+    return np.asarray(to_numpy(values))[0]
+
+
+__all__ = ["POOL", "Bailouts", "LenderOfLastResort"]
