@@ -376,10 +376,11 @@ Diamond–Dybvig thresholds match the closed form to the grid step: the kernel's
 sales are exactly the liquidation the closed forms assume. The comparative statics and the two
 backstops are those of Diamond & Dybvig.
 
-**Where ours departs and why.** (1) One period, no sequential service: every withdrawer in the
-period is paid in full while the bank can, and failure ends it (Diamond & Dybvig's sequential
-service gives the same threshold). (2) The haircut is flat (no depth), as in the closed forms; the
-model's stablecoin issuers instead sell through the shared price-impact market, where the haircut
-grows with the size of the run. (3) No equilibrium selection (global games): we report the set of
-withdrawal levels at which a run is self-fulfilling, not a run probability.
+**Where ours departs and why.** (1) One period: withdrawers are paid in full while the bank can
+raise the cash; a bank that cannot pay them all fails at date 1 and waiting depositors get
+nothing (we do not model the order of service within the period). (2) The haircut is flat (no
+depth), as in the closed forms; the model's stablecoin issuers instead sell through the shared
+price-impact market, where the haircut grows with the size of the run. (3) No equilibrium
+selection (global games): we report the set of withdrawal levels at which a run is
+self-fulfilling, not a run probability.
 """
