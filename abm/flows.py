@@ -12,11 +12,14 @@ after the market has cleared the institution pays what it could:
   since its shares were last marked to NAV, so paying out redemptions does not itself look like
   a loss.
 - **Stablecoin redemptions** — holders redeem
-  ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)`` of the
-  tokens a week (notes/model-sheet.md; the coefficients in ``[stablecoins.behaviour]`` are fitted
-  to the USDC run of March 2023, −15% of supply in 24 hours at a 0.87 low), paid at par from
+  ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)
+  + k₄·reserve-bank stress`` of the tokens a week, at most the fastest observed run
+  (notes/model-sheet.md; ``k₁`` and ``k₄`` are fitted to the USDC run of March 2023, −15% of
+  supply in 24 hours at a 0.87 low with 8% of reserves at the failed SVB, the cap to Anchor's −38%
+  in three days, each converted to a week as :mod:`abm.stablecoins` explains), paid at par from
   reserves while the issuer has cash — first its bank deposits (withdrawn from the banks), then
-  what the fire sale raises from its securities; the peg is the recoverable value per token.
+  Treasuries, gold and bitcoin in that order (:mod:`abm.stablecoins`); the peg is the
+  recoverable value per token.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Flows:
         self.k_peg = float(cal.model_value(f"{b}.depeg_sensitivity"))
         self.k_crypto = float(cal.model_value(f"{b}.crypto_drawdown_sensitivity"))
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
+        self.k_bank = float(cal.model_value(f"{b}.reserve_bank_distress_sensitivity"))
+        self.max_share = float(cal.model_value(f"{b}.max_redemption_share_per_week"))
         self.crypto = sheets.assets.index("crypto")
         self.issuance = float(cal.model_value("assumptions.stablecoins.issuance_share_per_week"))
         coins = np.zeros(n)
@@ -100,8 +105,15 @@ class Flows:
         pool = ledger.pools["deposits"]
         ledger.subscribe("deposits", xp.take(weekly, pool.holders, axis=1))
 
-    def redemptions(self, pegs: Any, defaulted: Any) -> Any:
-        """(E, N) cash fund and stablecoin issuers must pay out this week."""
+    def redemptions(self, pegs: Any, defaulted: Any, reserve_stress: Any = None) -> Any:
+        """(E, N) cash fund and stablecoin issuers must pay out this week.
+
+        Args:
+            pegs: (E, N) recoverable value per token (1 for non-issuers).
+            defaulted: (E, N) bool, agents that have failed (they pay nothing).
+            reserve_stress: (E, N) share of each issuer's reserves at banks in trouble
+                (:meth:`abm.stablecoins.StablecoinRuns.reserve_bank_stress`); None: no stress.
+        """
         s = self.sheets
         xp = s.xp
         nav = self._nav()
@@ -116,7 +128,9 @@ class Flows:
         depeg = xp.where(issuer, xp.maximum(1.0 - pegs, 0.0), 0.0)
         peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * issuer
         share = self.f0 + self.k_peg * depeg + self.k_crypto * crypto_fall + self.k_peer * peer
-        coin_out = xp.where(issuer, xp.minimum(share, 1.0) * tokens, 0.0)
+        if reserve_stress is not None:
+            share = share + self.k_bank * reserve_stress
+        coin_out = xp.where(issuer, xp.minimum(share, self.max_share) * tokens, 0.0)
         coin_out = coin_out * self.channels.stablecoin_runs
         self.last_crypto = crypto * 1.0
         return xp.where(defaulted, 0.0, fund_out + coin_out)

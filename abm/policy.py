@@ -23,7 +23,8 @@ The levers act through the same rules as the rest of the model, never as special
 - ``stablecoin_reserve_rule``: a GENIUS-Act-style rule — reserves only in cash, bank deposits and
   short Treasuries, at least one to one. Issuers sell gold and bitcoin and run off secured loans and
   other investments into Treasuries, at once (``stablecoin_reserve_transition_weeks = 0``) or
-  evenly over a transition of that many weeks.
+  evenly over a transition of that many weeks. The one-to-one part holds already: both calibrated
+  issuers start with reserves above their tokens.
 - ``lender_of_last_resort``: the central bank lends cash to banks that are solvent but short of
   cash (Bagehot 1873), against their securities and loans at a haircut, up to a capacity and with
   a probability that it opens the window at all (:mod:`abm.backstops`).

@@ -143,6 +143,8 @@ class StablecoinRuns:
         stress = xp.where(xp.take(market.defaulted, banks, axis=1), 1.0, stress)
         weights = pool.issuer_shares(xp)
         mean = xp.sum(weights * stress, axis=-1)  # (E,) stress per dollar of pooled deposits
+        if not bool(xp.any(mean > 0.0)):
+            return xp.zeros_like(ledger.cash)  # calm banks: no need to value the issuers
         n = ledger.cash.shape[-1]
         deposits = segment_sum(pool.claims, pool.holders, n) * _indicator(s, n, self.rows_host)
         assets = s.total_assets()

@@ -26,11 +26,13 @@ the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``,
     note = "optional: what the size stands for"
 
 **Policy settings.** ``[policy]`` is checked, printed by ``powderkeg scenarios show`` and written
-to the run's ``manifest.json``. ``capital_regime`` and ``backstop`` become the model's
-:class:`abm.policy.Policy` (:func:`policy_from`): one region's CET1 rules for every bank, and the
-market maker of last resort (its trigger and capacity from the calibration). The other keys (the
-backstop's own trigger values, EU banks' exposure, the ABS share of AI debt) are recorded only:
-they wait for the SPV/ABS mechanics and the lender of last resort; :data:`POLICY_NOTE` says so.
+to the run's ``manifest.json``. The keys of :data:`POLICY_FIELDS` become the model's
+:class:`abm.policy.Policy` (:func:`policy_from`): one region's CET1 rules for every bank; the
+market maker of last resort (``backstop``) with its IG-spread and stablecoin-redemption triggers
+and its capacity (``backstop_*``; the calibration's values where a key is missing); the lender of
+last resort; bailouts; the stablecoin reserve rule. The other keys (EU banks' exposure, the ABS
+share of AI debt) are recorded only: they wait for the SPV/ABS mechanics; :data:`POLICY_NOTE`
+says so.
 
 Every problem is a :class:`~experiments.cli.UsageError` of one line naming the file, the field
 and what is allowed. The project reads only its own files here (the sizes are copied from the
@@ -59,16 +61,30 @@ SHOCK_KEYS = ("kind", "week", "size", "range", "target", "weeks", "source", "not
 POLICY: dict[str, Any] = {
     "capital_regime": ("us", "eu"),
     "backstop": bool,
+    "lender_of_last_resort": bool,
+    "bailouts": bool,
+    "stablecoin_reserve_rule": bool,
     "backstop_trigger_ig_oas_bp": (0.0, 10_000.0),
     "backstop_trigger_redemptions_48h": (0.0, 1.0),
     "backstop_capacity_gdp_share": (0.0, 1.0),
     "eu_bank_us_ai_exposure_share": (0.0, 1.0),
     "abs_share_of_ai_debt": (0.0, 1.0),
 }
+#: preset keys -> abm.policy.Policy fields they set (the backstop_* keys override calibration)
+POLICY_FIELDS = {
+    "capital_regime": "capital_regime",
+    "backstop": "market_maker_of_last_resort",
+    "backstop_trigger_ig_oas_bp": "backstop_trigger_ig_oas_bp",
+    "backstop_trigger_redemptions_48h": "backstop_trigger_redemptions_48h",
+    "backstop_capacity_gdp_share": "backstop_capacity_gdp_share",
+    "lender_of_last_resort": "lender_of_last_resort",
+    "bailouts": "bailouts",
+    "stablecoin_reserve_rule": "stablecoin_reserve_rule",
+}
 POLICY_NOTE = (
-    "capital_regime and backstop act through abm.policy; the other policy keys are recorded "
-    "(manifest.json) but not yet read by the model (they wait for the SPV/ABS mechanics and a "
-    "lender of last resort)"
+    "capital_regime, backstop (with its triggers and capacity), lender_of_last_resort, bailouts "
+    "and stablecoin_reserve_rule act through abm.policy; the other policy keys are recorded "
+    "(manifest.json) but not yet read by the model (they wait for the SPV/ABS mechanics)"
 )
 
 
@@ -76,10 +92,7 @@ def policy_from(settings: dict[str, Any]) -> Any:
     """The model's :class:`abm.policy.Policy` for a preset's ``[policy]`` table."""
     from abm.policy import Policy
 
-    return Policy(
-        capital_regime=settings.get("capital_regime", "own"),
-        market_maker_of_last_resort=bool(settings.get("backstop", False)),
-    )
+    return Policy(**{POLICY_FIELDS[k]: v for k, v in settings.items() if k in POLICY_FIELDS})
 
 
 MAX_WEEK = 5200
@@ -350,6 +363,7 @@ def describe(scenario: Scenario) -> str:
 
 __all__ = [
     "POLICY",
+    "POLICY_FIELDS",
     "POLICY_NOTE",
     "PRESET_DIR",
     "Scenario",
