@@ -1,0 +1,337 @@
+"""Solara components of the app: the guided tour, shocks and event log, charts, network, inspector.
+
+Each component takes the :class:`~app.live.LiveRun` SolaraViz passes and subscribes to Mesa's
+``update_counter``, so it redraws after every step, play tick and shock. Charts and figures are
+rebuilt only when the week or the model changes (``solara.use_memo``), not on unrelated
+re-renders. The time series are ECharts drawn by the browser (:mod:`app.charts`); the network
+and the inspector are matplotlib images, on the last tab, drawn only while it is open.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from typing import Any
+
+import solara
+from mesa.visualization.utils import force_update, update_counter
+
+from abm.agents import FAMILY_CLASSES
+from abm.calibration import load_calibration
+from app import charts, network
+from app.levers import available
+from app.live import NOTABLE_EVENTS, SHOCK_BUTTONS, LiveRun
+from app.tours import tour
+
+#: Seconds between weeks while the tour plays.
+PLAY_PAUSE_S = 0.15
+#: Longest run of "Next event" (weeks).
+NEXT_EVENT_MAX_WEEKS = 52
+#: Longest "Play tour" run (weeks).
+PLAY_MAX_WEEKS = 520
+#: Events listed in the log (newest first).
+LOG_ROWS = 80
+#: Families the event log filters on ("shock" = shocks fired from the page).
+LOG_FAMILIES = ("all", "firm", "bank", "fund", "stablecoin", "retail", "shock")
+
+
+def _week(model: LiveRun) -> int:
+    return int(model.steps)
+
+
+@solara.component
+def ClassroomTour(model: LiveRun) -> None:
+    """The guided tour of the model's preset: narrative, what to watch, run controls."""
+    update_counter.get()
+    guide = tour(model.preset)
+    week = _week(model)
+    index = guide.current(week)
+    step = guide.steps[index]
+    playing = solara.use_reactive(False)
+    pause_at_default = solara.use_reactive(True)
+    status = solara.use_reactive("")
+
+    def forget() -> None:  # a new model (Reset) stops the tour and clears its message
+        playing.set(False)
+        status.set("")
+
+    solara.use_effect(forget, [id(model)])
+
+    def first_default(start: int) -> Callable[[LiveRun], bool]:
+        return lambda m: pause_at_default.value and start == 0 and m.defaults_so_far() > 0
+
+    def next_event() -> None:
+        seen, hit_default = model.notable_events(), first_default(model.defaults_so_far())
+        weeks = model.run_until(
+            lambda m: m.notable_events() > seen or hit_default(m), NEXT_EVENT_MAX_WEEKS
+        )
+        frame = model.event_frame()
+        newest = frame[frame["event"].isin(NOTABLE_EVENTS)]
+        ran = f"Ran {weeks} week{'s' * (weeks != 1)} to week {_week(model)}"
+        if model.notable_events() > seen and len(newest):
+            status.set(f"{ran}: {newest.iloc[0]['message']}")
+        else:
+            status.set(f"{ran}: no new event of note.")
+        force_update()
+
+    def play() -> None:
+        hit_default = first_default(model.defaults_so_far())
+        for _ in range(PLAY_MAX_WEEKS):
+            if not playing.value:
+                return
+            time.sleep(PLAY_PAUSE_S)
+            model.step()
+            force_update()
+            if hit_default(model):
+                playing.set(False)
+                status.set(f"Paused at the first default, week {_week(model)}.")
+                return
+        playing.set(False)
+
+    solara.lab.use_task(play, dependencies=[playing.value, id(model)], prefer_threaded=True)
+
+    nxt = guide.next_week(week)
+    with solara.Card("Classroom"):
+        with solara.Row(style={"flex-wrap": "wrap", "align-items": "center"}):
+            solara.Button("Next event", on_click=next_event, disabled=playing.value, small=True)
+            solara.Button(
+                "Pause tour" if playing.value else "Play tour",
+                on_click=lambda: playing.set(not playing.value),
+                small=True,
+            )
+            solara.Checkbox(label="Pause at first default", value=pause_at_default)
+        solara.HTML(tag="div", unsafe_innerHTML=_tour_html(guide.title, week, index, step, nxt))
+        if status.value:
+            solara.Success(status.value, dense=True)
+        solara.Text(
+            f"Preset {model.preset}, seed {model.seed}, {model.n_worlds} world(s); "
+            f"{lever_summary(model)}. Reset replays the same world; sidebar changes apply on "
+            "Reset.",
+            style={"font-size": "12px"},
+        )
+
+
+def lever_summary(model: LiveRun) -> str:
+    """The levers this run was built with that differ from their starting values, in words."""
+    cal = load_calibration()
+    changed = [
+        f"{lv.key.replace('_', ' ')} {model.levers[lv.key]}"
+        for lv in available()
+        if lv.key in model.levers and model.levers[lv.key] != lv.start(cal)
+    ]
+    if model.shock_scale != 1.0:
+        changed.append(f"shock size ×{model.shock_scale:g}")
+    return "levers as in the preset" if not changed else "levers: " + ", ".join(changed)
+
+
+def _tour_html(title: str, week: int, index: int, step: Any, next_week: int | None) -> str:
+    """The tour step as HTML: heading, narrative, what to watch, source (scrolls when long)."""
+    e = html.escape
+    later = f" Next step at week {next_week}." if next_week is not None else " Last step."
+    return (
+        "<div style='max-height:215px;overflow-y:auto;font-size:13px;line-height:1.35'>"
+        f"<div><b>{e(title)}</b> — week {week}, step {index + 1}: <b>{e(step.title)}</b></div>"
+        f"<p style='margin:4px 0'>{e(step.text)}</p>"
+        "<div style='background:#e3f2fd;border-left:4px solid #1976d2;padding:4px 8px'>"
+        f"<b>What to watch:</b> {e(step.watch)}</div>"
+        f"<div style='color:#666;font-size:11px;margin-top:3px'>Source: {e(step.source)}.{later}"
+        "</div></div>"
+    )
+
+
+def _log_html(rows: list[tuple[int, int, str, str]], many_worlds: bool) -> str:
+    lines = []
+    for step, world, family, message in rows:
+        where = f" · world {world}" if many_worlds and world >= 0 else ""
+        lines.append(
+            f"<div class='pk-event pk-{html.escape(family)}'><b>Week {step}{where}</b> "
+            f"[{html.escape(family)}] {html.escape(message)}</div>"
+        )
+    body = "".join(lines) or "<div>No events yet: press Step, Play or a shock button.</div>"
+    return f"<div style='max-height:165px;overflow-y:auto;font-size:12px'>{body}</div>"
+
+
+@solara.component
+def EventLog(model: LiveRun) -> None:
+    """Shock buttons and the plain-language event log, newest first, filterable by family."""
+    update_counter.get()
+    family = solara.use_reactive("all")
+    frame = model.event_frame()
+    if family.value != "all" and len(frame):
+        frame = frame[frame["family"] == family.value]
+    rows = list(
+        zip(
+            frame["step"].head(LOG_ROWS).astype(int),
+            frame["world"].head(LOG_ROWS).astype(int),
+            frame["family"].head(LOG_ROWS),
+            frame["message"].head(LOG_ROWS),
+            strict=True,
+        )
+    )
+
+    def fire(key: str) -> Callable[[], None]:
+        def go() -> None:
+            model.fire(key)
+            force_update()
+
+        return go
+
+    with solara.Card("Shocks and event log"):
+        with solara.Row(style={"flex-wrap": "wrap"}):
+            for button in SHOCK_BUTTONS:
+                solara.Button(
+                    button.label,
+                    on_click=fire(button.key),
+                    color="error",
+                    x_small=True,
+                    style={"margin": "2px"},
+                )
+        solara.ToggleButtonsSingle(value=family, values=list(LOG_FAMILIES), dense=True)
+        solara.HTML(tag="div", unsafe_innerHTML=_log_html(rows, model.n_worlds > 1))
+
+
+def chart(name: str) -> Any:
+    """A component drawing the two panels of :data:`app.charts.FIGURES` ``name`` (ECharts)."""
+
+    @solara.component
+    def Chart(model: LiveRun) -> None:
+        counter = update_counter.get()
+        options = solara.use_memo(
+            lambda: [charts.option(model, panel) for panel in charts.FIGURES[name]],
+            [counter, id(model)],
+        )
+        with solara.Column(gap="4px", style={"width": "100%"}):
+            for opt in options:
+                solara.FigureEcharts(
+                    option=opt,
+                    attributes={"style": "height: 165px; width: 100%"},
+                    responsive=True,
+                )
+
+    Chart.__doc__ = f"The {name} charts."
+    return Chart
+
+
+@solara.component
+def NetworkView(model: LiveRun) -> None:
+    """The circular-deal and exposure network of one world, coloured by distress."""
+    counter = update_counter.get()
+    world = solara.use_reactive(0)
+    if world.value >= model.n_worlds:
+        world.set(0)
+    fig = solara.use_memo(
+        lambda: network.figure(model, min(world.value, model.n_worlds - 1)),
+        [counter, id(model), world.value],
+    )
+    with solara.Card("Network: circular deals and exposures"):
+        if model.n_worlds > 1:
+            solara.SliderInt("World", value=world, min=0, max=model.n_worlds - 1)
+        solara.FigureMatplotlib(fig, format="png", dependencies=[counter, id(model), world.value])
+
+
+def institutions(model: LiveRun) -> dict[str, Any]:
+    """Label -> agent of every institution (all families but retail cohorts), roster order."""
+    return {
+        a.label: a
+        for a in sorted(model.agents, key=lambda a: a.row)
+        if type(a) is not FAMILY_CLASSES["retail"]
+    }
+
+
+def balance_sheet_history(model: LiveRun, agent: Any) -> Any:
+    """The DataCollector's records of ``agent`` (world ``model.world``), one row per week.
+
+    Columns: ``week``, ``total_assets``, ``liabilities``, ``equity``, ``cash`` (USD bn),
+    ``defaulted`` and the family's own reporters (revenue, CET1 ratio, peg).
+    """
+    frame = model.datacollector.get_agenttype_vars_dataframe(type(agent))
+    rows = frame.xs(agent.unique_id, level="AgentID").reset_index()
+    rows = rows.rename(columns={"Step": "week"})
+    rows["week"] = rows["week"].astype(int)
+    rows["liabilities"] = rows["total_assets"] - rows["equity"]
+    return rows
+
+
+@solara.component
+def Inspector(model: LiveRun) -> None:
+    """Pick an institution and see its balance sheet week by week (world 0)."""
+    counter = update_counter.get()
+    agents = institutions(model)
+    labels = list(agents)
+    pick = solara.use_reactive(labels[0])
+    if pick.value not in agents:
+        pick.set(labels[0])
+    agent = agents.get(pick.value, agents[labels[0]])
+
+    def draw() -> Any:
+        from matplotlib.figure import Figure
+
+        rows = balance_sheet_history(model, agent)
+        fig = Figure(figsize=(7.2, 2.8), dpi=80)
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.16, top=0.88)
+        ax = fig.subplots()
+        for column, colour in (
+            ("total_assets", "C0"),
+            ("liabilities", "C3"),
+            ("equity", "C2"),
+            ("cash", "C7"),
+        ):
+            ax.plot(
+                rows["week"], rows[column], color=colour, lw=1.4, label=column.replace("_", " ")
+            )
+        failed = rows[rows["defaulted"]]
+        if len(failed):
+            ax.axvline(int(failed["week"].iloc[0]), color="k", ls="--", lw=1, label="failed")
+        ax.set_title(f"{agent.label} ({agent.kind}), world {model.world}", fontsize=9)
+        ax.set_xlabel("week", fontsize=8)
+        ax.set_ylabel("USD bn", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, frameon=False, ncol=5, loc="upper left")
+        ax.grid(alpha=0.3, lw=0.5)
+        return fig
+
+    fig = solara.use_memo(draw, [counter, id(model), pick.value])
+    with solara.Card("Inspect an institution"):
+        solara.Select(label="Institution", value=pick, values=labels)
+        details = [
+            f"total assets {agent.total_assets:,.1f}",
+            f"liabilities {agent.liabilities:,.1f}",
+            f"equity {agent.equity:,.1f}",
+            f"cash {agent.cash:,.1f} (USD bn)",
+        ]
+        extra = (
+            ("cet1_ratio", "CET1 ratio {:.1%}"),
+            ("peg", "peg ${:.3f}"),
+            ("revenue", "revenue {:,.2f} USD bn/week"),
+        )
+        for name, text in extra:
+            if hasattr(agent, name):
+                details.append(text.format(getattr(agent, name)))
+        status = "FAILED" if agent.defaulted else "operating"
+        solara.Text(f"Week {_week(model)}: {status}; " + ", ".join(details))
+        solara.FigureMatplotlib(fig, format="png", dependencies=[counter, id(model), pick.value])
+
+
+#: The page's components and the tab each sits on (SolaraViz ``components``).
+COMPONENTS = [
+    (ClassroomTour, 0),
+    (EventLog, 0),
+    (chart("Markets"), 0),
+    (chart("Failures and fire sales"), 0),
+    (chart("Banks and stablecoins"), 1),
+    (chart("Households"), 1),
+    (NetworkView, 2),
+    (Inspector, 2),
+]
+
+__all__ = [
+    "COMPONENTS",
+    "ClassroomTour",
+    "EventLog",
+    "Inspector",
+    "NetworkView",
+    "balance_sheet_history",
+    "chart",
+    "institutions",
+]

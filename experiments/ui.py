@@ -1,0 +1,180 @@
+"""``powderkeg ui``: serve the interactive app (``app/app.py``) in the browser, offline.
+
+Checks every input first (the scenario is a preset, the host resolves, the port is free), makes
+sure Solara's front-end assets are in its CDN cache (downloading what is missing from the npm
+registry, :mod:`app.assets`), then replaces this process with Solara's server::
+
+    python -m solara run app.app --host HOST --port PORT --no-open --production
+
+with ``$POWDERKEG_SCENARIO`` naming the starting preset. Solara's telemetry is switched off (it
+would try to reach the internet on every page load). Ctrl-C stops the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from experiments.cli import UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535; got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``powderkeg ui``: ``--scenario``, ``--host`` and ``--port``."""
+    from experiments.scenarios import preset_names
+
+    parser.add_argument(
+        "--scenario",
+        default="baseline",
+        metavar="NAME",
+        help=f"the preset the page starts with ({', '.join(preset_names())}); the page's "
+        "picker switches presets (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on; 0.0.0.0 serves a classroom network (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help="port to listen on (default: %(default)s)",
+    )
+
+
+def check_scenario(name: str) -> str:
+    """``name`` if it is a preset, else a UsageError listing the presets."""
+    from experiments.scenarios import preset_names
+
+    presets = preset_names()
+    if name not in presets:
+        raise UsageError(
+            f"argument --scenario: unknown scenario {name!r}; choose one of {', '.join(presets)}"
+        )
+    return name
+
+
+def check_address(host: str, port: int) -> None:
+    """Make sure the server can listen on ``host:port``.
+
+    Raises:
+        UsageError: the host does not resolve (naming ``--host``) or the port cannot be bound
+            (naming ``--port``).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UsageError(
+            f"argument --host: cannot resolve {host!r} ({err.strerror}); give an address such "
+            f"as {DEFAULT_HOST} or 0.0.0.0"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as the server will: a port left in TIME_WAIT by a stopped server is free to listen on
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UsageError(
+                f"argument --port: cannot listen on {host}:{port} ({err.strerror}); "
+                "choose a free port"
+            ) from None
+
+
+def ensure_assets() -> None:
+    """Download Solara's missing front-end assets from the npm registry (a no-op when complete).
+
+    Raises:
+        UsageError: an asset is missing and the registry cannot be reached.
+    """
+    from app.assets import cache_dir, missing, seed
+
+    if not missing():
+        return
+    print(f"powderkeg ui: fetching Solara's front-end assets into {cache_dir()}", file=sys.stderr)
+    try:
+        seed(log=lambda line: print(f"powderkeg ui: {line}", file=sys.stderr))
+    except RuntimeError as err:
+        raise UsageError(
+            f"Solara's front-end assets are missing and {err}; run 'make demo' with access "
+            "to the npm registry (or set NPM_CONFIG_REGISTRY to a mirror)"
+        ) from None
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The command line of Solara's server for the app."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "app.app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-open",
+        "--production",
+    ]
+
+
+def server_environment(scenario: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: the starting preset, and no telemetry."""
+    env = dict(os.environ if environ is None else environ)
+    env["POWDERKEG_SCENARIO"] = scenario
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    return env
+
+
+def command(args: argparse.Namespace, *, exec_server: bool = True) -> int:
+    """Run ``powderkeg ui``: check the inputs and the assets, then become the server.
+
+    Args:
+        args: parsed flags (``scenario``, ``host``, ``port``).
+        exec_server: replace this process with the server (False: return 0 after the checks,
+            for tests).
+    """
+    scenario = check_scenario(args.scenario)
+    check_address(args.host, args.port)
+    ensure_assets()
+    argv: Sequence[str] = server_command(args.host, args.port)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"powderkeg ui: the {scenario} scenario at http://{shown}:{args.port}/ "
+        "(Ctrl-C stops the server)",
+        file=sys.stderr,
+        flush=True,
+    )
+    if not exec_server:
+        return 0
+    os.execve(argv[0], list(argv), server_environment(scenario))
+    return 0  # not reached
+
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "add_arguments",
+    "check_address",
+    "check_scenario",
+    "command",
+    "ensure_assets",
+    "server_command",
+    "server_environment",
+]

@@ -1,0 +1,352 @@
+"""The app without a browser: levers reach the model, replays, shocks, charts, network, tours, CLI.
+
+The browser tests (tests/test_browser.py) drive the same page in Chromium; these tests check the
+pieces in-process, including one render of the page's components with Solara's test renderer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import socket
+import tarfile
+
+import numpy as np
+import pytest
+
+from abm.calibration import load_calibration
+from abm.policy import Policy
+from abm.shocks import Shock
+from app import assets, charts, levers, network
+from app.levers import AS_PRESET, Lever, available, calibration_with, policy_for
+from app.live import SHOCK_BUTTONS, LiveRun, moved, scale_shock
+from app.tours import read_tour, tour
+from experiments.cli import main
+from experiments.scenarios import preset_names
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    return load_calibration()
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    run = LiveRun(preset="crypto_ai_crash", seed=3, n_worlds=3, n_cohorts=40)
+    for _ in range(8):
+        run.step()
+    return run
+
+
+# -- levers --------------------------------------------------------------------------------
+
+
+def test_every_available_lever_is_a_keyword_the_model_accepts(calibration):
+    params = levers.model_params(
+        levers.RunSettings("baseline", presets=preset_names()), calibration
+    )
+    for lever in available():
+        spec = params[lever.key]
+        assert spec["label"] == lever.label.format(calibrated=lever.start(calibration))
+        if lever.widget == "Select":
+            assert spec["value"] in spec["values"]
+        else:
+            assert spec["min"] <= spec["value"] <= spec["max"]
+    run = LiveRun(**{k: v["value"] for k, v in params.items()}, n_cohorts=8)
+    assert run.policy == policy_for(Policy(), {})  # the starting values change nothing
+    assert run.calibration is calibration
+
+
+def test_policy_levers_reach_the_model():
+    changes = {
+        "hedge_fund_leverage_cap": 4.0,
+        "capital_regime": "us",
+        "haircut_floor": 0.2,
+        "deposit_insurance": 0.5,
+        "backstop": "on",
+    }
+    run = LiveRun(preset="europe_higher_capital", n_cohorts=8, **changes)
+    assert run.policy.hedge_fund_leverage_cap == 4.0
+    assert run.policy.capital_regime == "us"  # the lever wins over the preset's "eu"
+    assert run.policy.haircut_floor == 0.2
+    assert run.policy.deposit_insurance == 0.5
+    assert run.policy.market_maker_of_last_resort is True
+    assert run.market.policy is run.policy
+
+
+def test_select_levers_keep_the_preset_unless_set():
+    preset = Policy(capital_regime="eu", market_maker_of_last_resort=True)
+    kept = policy_for(preset, {"capital_regime": AS_PRESET, "backstop": AS_PRESET})
+    assert kept == preset
+    assert policy_for(preset, {"backstop": "off"}).market_maker_of_last_resort is False
+    top = levers.lever("hedge_fund_leverage_cap").hi
+    assert policy_for(Policy(hedge_fund_leverage_cap=3.0), {"hedge_fund_leverage_cap": top}) == (
+        Policy(hedge_fund_leverage_cap=None)
+    )
+
+
+def test_a_lever_for_a_policy_the_model_lacks_is_left_off():
+    ghost = Lever("ghost", "Ghost (0–1)", "SliderFloat", 0.0, "policy", 0.0, 1.0, 0.1, field="nope")
+    assert ghost not in available((*levers.LEVERS, ghost))
+    with pytest.raises(KeyError, match="no lever 'ghost'; levers: hedge_fund_leverage_cap"):
+        levers.lever("ghost")
+
+
+def test_calibration_levers_reach_the_model(calibration):
+    run = LiveRun(n_cohorts=8, ai_crypto_correlation=0.9, spv_recourse=2.0)
+    assert run.economy.rho_panic == pytest.approx(0.9)
+    base = [float(calibration.value(p)) for p in levers.lever("spv_recourse").field]
+    assert np.allclose(np.asarray(run.spv.recourse), np.minimum(np.array(base) * 2.0, 1.0))
+    same = calibration_with(calibration, {"spv_recourse": 1.0, "ai_crypto_correlation": 0.53})
+    assert same is calibration
+    leaf = calibration_with(calibration, {"ai_crypto_correlation": 0.7}).leaf(
+        "sentiment.crypto_correlation_panic"
+    )
+    assert (leaf.value, leaf.source) == (0.7, "app lever ai_crypto_correlation = 0.7")
+
+
+def test_unknown_lever_is_refused():
+    with pytest.raises(ValueError, match="unknown lever"):
+        LiveRun(n_cohorts=8, leverage=3)
+
+
+# -- the live run -----------------------------------------------------------------------------
+
+
+def test_same_settings_replay_the_same_worlds(stepped):
+    again = LiveRun(preset="crypto_ai_crash", seed=3, n_worlds=3, n_cohorts=40)
+    for _ in range(8):
+        again.step()
+    for column in ("ai_equity_index", "crypto_price", "retail_wealth_usd_bn"):
+        assert np.array_equal(again.series(column), stepped.series(column))
+    other = LiveRun(preset="crypto_ai_crash", seed=4, n_worlds=3, n_cohorts=40)
+    for _ in range(8):
+        other.step()
+    assert not np.array_equal(other.series("crypto_price"), stepped.series("crypto_price"))
+
+
+def test_history_and_events_follow_the_steps(stepped):
+    assert stepped.series("ai_equity_index").shape == (9, 3)
+    frame = stepped.event_frame()
+    assert list(frame["step"]) == sorted(frame["step"], reverse=True)
+    assert (frame["event"] == "depeg").any()  # the preset's stablecoin run
+    sales = frame[frame["event"] == "fire_sale"]
+    assert sales["message"].str.contains(r"; AI equity [+-]\d+\.\d% that week\.$").all()
+
+
+def test_shock_button_fires_its_preset_now():
+    run = LiveRun(n_cohorts=8, shock_scale=0.5)
+    run.step()
+    crypto = float(run.sentiment.crypto[0])
+    run.fire("crypto")
+    assert int(run.steps) == 2
+    assert run.schedules[-1].applied == [(2, "ai_hype"), (2, "crypto_sentiment")]
+    assert [s.week for s in run.schedules[-1].shocks] == [2, 2, 4]
+    assert run.schedules[-1].shocks[1].size == pytest.approx(-0.085)  # -0.17 × 0.5
+    assert float(run.sentiment.crypto[0]) < crypto
+    note = run.event_frame().iloc[0]
+    assert note["event"] == "shock" and note["step"] == 2
+    assert note["message"].startswith("You fired “Crypto-AI crash” in week 2: ")
+    with pytest.raises(KeyError, match="no shock button 'nope'"):
+        run.fire("nope")
+    assert {b.preset for b in SHOCK_BUTTONS} <= set(preset_names())
+
+
+def test_shock_scaling_stays_inside_the_allowed_sizes():
+    fall = Shock(kind="impairment", week=4, size=-0.6, range=(-0.8, -0.4), target=("x",))
+    big = scale_shock(fall, 2.0)
+    assert big.size == -0.99 and big.range == (-0.99, -0.8)
+    assert scale_shock(fall, 0.0).size == 0.0
+    assert scale_shock(Shock(kind="haircut", week=1, size=0.8), 2.0).size == 1.0
+    assert moved((dataclasses.replace(fall, week=6), fall), 10)[0].week == 12
+
+
+def test_run_until_stops_at_the_first_default():
+    run = LiveRun(preset="efficiency_shock", n_cohorts=8)
+    weeks = run.run_until(lambda m: m.defaults_so_far() > 0, 60)
+    assert run.defaults_so_far() > 0 and weeks == int(run.steps)
+    assert int(np.max(run.history[-2]["defaults_total"])) == 0
+
+
+def test_distress_is_a_share_and_failed_agents_are_one(stepped):
+    distress = stepped.distress()
+    assert distress.shape == stepped.snapshot["equity"].shape
+    assert np.all((0.0 <= distress) & (distress <= 1.0))
+    assert np.all(distress[stepped.snapshot["defaulted"]] == 1.0)
+
+
+# -- charts -----------------------------------------------------------------------------------
+
+
+def test_one_world_draws_lines_and_several_draw_fans(stepped):
+    one = LiveRun(n_cohorts=8)
+    one.step()
+    for name, panels in charts.FIGURES.items():
+        for panel in panels:
+            opt = charts.option(one, panel)
+            assert len(opt["series"]) == len(charts.columns_of(one, panel)) >= 1, name
+            assert opt["xAxis"]["data"] == [0, 1]
+            many = charts.option(stepped, panel)
+            assert len(many["series"]) == 3 * len(charts.columns_of(stepped, panel))
+            assert "median and 5–95% of 3 worlds" in many["title"]["subtext"]
+    spreads = charts.columns_of(stepped, charts.FIGURES["Markets"][1])
+    assert [label for _, label in spreads] == [
+        c.removeprefix("spread_change_bp_") for c in stepped.columns("spread_change_bp_")
+    ]
+
+
+def test_fan_band_is_the_5_to_95_percent_range():
+    values = np.arange(40.0).reshape(2, 20)
+    low, mid, high = charts.fan(values)
+    assert np.allclose(low, np.percentile(values, 5, axis=1))
+    assert np.allclose(mid, np.median(values, axis=1))
+    assert np.allclose(high, np.percentile(values, 95, axis=1))
+    gappy = np.array([[1.0, np.nan, 3.0], [np.inf, np.nan, np.nan]])
+    low, mid, _ = charts.fan(gappy)
+    assert mid[0] == 2.0 and math.isnan(mid[1])
+    band = charts.series_of(gappy, "x", "#000", 0)
+    assert band[2]["data"][1] is None  # JSON has no NaN: a gap
+
+
+# -- network ----------------------------------------------------------------------------------
+
+
+def test_network_groups_institutions_and_keeps_the_firms(stepped):
+    net = network.exposures(stepped, world=1)
+    firms = [stepped.roster.names[i] for i in stepped.roster.indices("firm")]
+    assert list(net.names[: len(firms)]) == firms and net.inner.sum() == len(firms)
+    assert {"US banks", "EU banks", "hedge funds", "households", "tether"} <= set(net.names)
+    assert len(net.edges) <= network.MAX_EDGES
+    kinds = {kind for *_, kind, _ in net.edges}
+    assert {"deal", "deposits", "equity"} <= kinds <= set(network.EDGE_KINDS)
+    assert all(amount > 0 and src != dst for src, dst, _, amount in net.edges)
+    assert np.all((0.0 <= net.distress) & (net.distress <= 1.0))
+
+
+def test_household_deposits_edges_add_up_to_their_claims(stepped):
+    net = network.exposures(stepped, world=0, max_edges=10_000)
+    households = net.names.index("households")
+    pool = stepped.sheets.ledger.pools["deposits"]
+    retail = set(stepped.roster.indices("retail"))
+    rows = [k for k, h in enumerate(np.asarray(pool.holders)) if int(h) in retail]
+    held = float(np.asarray(pool.claims)[0, rows].sum())
+    edges = sum(a for s, _, k, a in net.edges if s == households and k == "deposits")
+    assert edges == pytest.approx(held, rel=1e-9)
+
+
+def test_network_and_inspector_figures_draw(stepped):
+    from app.components import balance_sheet_history, institutions
+
+    fig = network.figure(stepped, world=2)
+    fig.savefig(io.BytesIO(), format="png")
+    agents = institutions(stepped)
+    assert len(agents) == stepped.roster.size - len(stepped.roster.indices("retail"))
+    rows = balance_sheet_history(stepped, agents["Oracle Corporation"])
+    assert list(rows["week"]) == list(range(9))
+    assert np.allclose(rows["liabilities"], rows["total_assets"] - rows["equity"])
+
+
+# -- tours ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_has_a_tour_that_starts_at_week_zero(preset):
+    guide = tour(preset)
+    assert guide.steps[0].week == 0 and len(guide.steps) >= 3
+    assert guide.current(0) == 0 and guide.current(10_000) == len(guide.steps) - 1
+    assert guide.next_week(guide.steps[-1].week) is None
+
+
+def test_tour_files_are_checked(tmp_path):
+    bad = tmp_path / "baseline.toml"
+    bad.write_text('preset = "baseline"\ntitle = "t"\n[[steps]]\nweek = 3\ntitle = "a"\n')
+    with pytest.raises(ValueError, match=r"steps\[0\]: keys must be .*missing \['text'"):
+        read_tour(bad)
+    step = 'title = "a"\ntext = "b"\nwatch = "c"\nsource = "d"\n'
+    bad.write_text(f'preset = "baseline"\ntitle = "t"\n[[steps]]\nweek = 3\n{step}')
+    with pytest.raises(ValueError, match="must start at week 0"):
+        read_tour(bad)
+    bad.write_text(f'preset = "other"\ntitle = "t"\n[[steps]]\nweek = 0\n{step}')
+    with pytest.raises(ValueError, match="preset must be the file's stem 'baseline'"):
+        read_tour(bad)
+
+
+# -- the page, rendered in-process ------------------------------------------------------------
+
+
+def test_page_renders_and_its_buttons_act(monkeypatch):
+    import ipyvuetify as v
+    import solara
+    import solara.widgets
+
+    from app.app import Page
+
+    def html() -> str:
+        return "".join(w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets)
+
+    monkeypatch.setenv("POWDERKEG_SCENARIO", "hedge_fund_deleveraging")
+    _, rc = solara.render(Page(), handle_error=False)
+    titles = [w.children[0] for w in rc.find(v.CardTitle).widgets]
+    assert titles == ["Classroom", "Shocks and event log"]
+    assert "<b>Hedge-fund deleveraging</b> — week 0, step 1: <b>Record leverage</b>" in html()
+    rc.find(v.Btn, children=["Hedge-fund margin squeeze now"]).widget.click()
+    assert "You fired “Hedge-fund margin squeeze” in week 1" in html()
+    rc.find(v.Btn, children=["Next event"]).widget.click()
+    assert rc.find(v.Alert).widget.children[0].startswith("Ran ")
+
+
+# -- powderkeg ui -----------------------------------------------------------------------------
+
+
+def test_ui_bad_input_is_one_line_and_exit_2(capsys):
+    assert main(["ui", "--scenario", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("powderkeg ui: error: argument --scenario: unknown scenario 'nope'")
+    assert main(["ui", "--port", "70000"]) == 2
+    assert "argument --port: must be an integer from 1 to 65535" in capsys.readouterr().err
+    assert main(["ui", "--host", "no such host.invalid"]) == 2
+    assert "argument --host: cannot resolve" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    assert f"argument --port: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_ui_server_command_and_environment():
+    from experiments.ui import server_command, server_environment
+
+    argv = server_command("0.0.0.0", 8000)
+    assert argv[1:5] == ["-m", "solara", "run", "app.app"]
+    assert argv[argv.index("--host") + 1] == "0.0.0.0" and "--no-open" in argv
+    env = server_environment("crypto_ai_crash", {"PATH": "/bin"})
+    assert env["POWDERKEG_SCENARIO"] == "crypto_ai_crash"
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+
+
+# -- front-end assets -------------------------------------------------------------------------
+
+
+def test_assets_are_the_vue2_bundle_and_the_widgets_the_page_loads():
+    names = dict(assets.solara_packages())
+    assert names["@widgetti/solara-vuetify-app"] == "10.1.1"
+    assert "@widgetti/solara-vuetify3-app" not in names
+    assert {"@widgetti/vue-grid-layout", "requirejs", "font-awesome", "echarts"} <= set(names)
+
+
+def test_unpack_strips_the_package_folder(tmp_path):
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        payload = b"console.log(1)"
+        info = tarfile.TarInfo("package/dist/x.js")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    dest = tmp_path / "cache" / "pkg@1.0.0"
+    assets.unpack(data.getvalue(), dest)
+    assert (dest / "dist" / "x.js").read_bytes() == b"console.log(1)"
+    assert [p.name for p in dest.parent.iterdir()] == ["pkg@1.0.0"]  # no staging left
+    assert ("pkg", "1.0.0") not in assets.missing(tmp_path / "cache")
+    assert len(assets.missing(tmp_path / "empty")) == len(assets.solara_packages())
