@@ -21,11 +21,13 @@ missing, exit status 1 if anything is).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import os
 import re
 import shutil
+import site
 import sys
 import tarfile
 import tempfile
@@ -41,35 +43,57 @@ CDN_REFERENCE = re.compile(r"(@?[a-z0-9][\w.\-]*(?:/[\w.\-]+)?)@(\d[\w.\-]*)/")
 VUE3_ONLY = ("@widgetti/solara-vuetify3-app",)
 
 
+def _solara_dir() -> Path:
+    """Solara's package folder, found without importing Solara (a second or more of imports)."""
+    spec = importlib.util.find_spec("solara")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("solara is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
 def solara_packages() -> list[tuple[str, str]]:
     """(package, version) pairs the installed Solara loads through its CDN proxy for a page."""
-    import solara.server
-    import solara.server.settings as settings
-
-    server = Path(solara.server.__file__).resolve().parent
+    package = _solara_dir()
+    server = package / "server"
+    settings = (server / "settings.py").read_text(encoding="utf-8")
+    fontawesome = os.environ.get("SOLARA_ASSETS_FONTAWESOME_PATH") or re.search(
+        r'fontawesome_path: str = "([^"]+)"', settings
+    ).group(1)
     sources = [
         (server / "templates" / "solara.html.j2").read_text(encoding="utf-8"),
-        (server.parent / "widgets" / "vue" / "gridlayout.vue").read_text(encoding="utf-8"),
-        settings.assets.fontawesome_path.lstrip("/") + "/",
+        (package / "widgets" / "vue" / "gridlayout.vue").read_text(encoding="utf-8"),
+        fontawesome.lstrip("/") + "/",
     ]
     found: dict[str, str] = {}
     for text in sources:
         for name, version in CDN_REFERENCE.findall(text):
             if name not in VUE3_ONLY:
                 found.setdefault(name, version)
-    # the ECharts component names its version in a variable: `${cdn}/echarts@${version}/...`
-    echarts = (server.parent / "components" / "echarts.vue").read_text(encoding="utf-8")
-    version = re.search(r'const version = "([0-9][\w.\-]*)"', echarts)
-    if version:
-        found.setdefault("echarts", version.group(1))
+    found.setdefault("echarts", echarts_version())
     return sorted(found.items())
 
 
-def cache_dir() -> Path:
-    """Where the proxy looks (honours ``$SOLARA_ASSETS_PROXY_CACHE_DIR``)."""
-    import solara.server.settings as settings
+def echarts_version() -> str:
+    """The ECharts release Solara's ECharts component loads (``const version = "..."``)."""
+    text = (_solara_dir() / "components" / "echarts.vue").read_text(encoding="utf-8")
+    found = re.search(r'const version = "([0-9][\w.\-]*)"', text)
+    if found is None:
+        raise RuntimeError("cannot find the ECharts version in solara/components/echarts.vue")
+    return found.group(1)
 
-    return Path(settings.assets.proxy_cache_dir)
+
+def cache_dir() -> Path:
+    """Where Solara's proxy looks for its cached assets.
+
+    ``$SOLARA_ASSETS_PROXY_CACHE_DIR``, else ``<prefix>/share/solara/cdn`` with the prefix
+    Solara's settings use (the user base when Solara is installed there, else ``sys.prefix``).
+    """
+    override = os.environ.get("SOLARA_ASSETS_PROXY_CACHE_DIR")
+    if override:
+        return Path(override)
+    userbase = site.getuserbase()
+    inside = userbase and str(_solara_dir()).startswith(userbase)
+    return Path(userbase if inside else sys.prefix) / "share" / "solara" / "cdn"
 
 
 def _get(url: str, accept: str = "application/json") -> bytes:

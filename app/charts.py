@@ -168,50 +168,47 @@ def option(run: LiveRun, panel: Panel) -> dict[str, Any]:
     for k, (column, label) in enumerate(columns_of(run, panel)):
         series += series_of(run.series(column), label, COLOURS[k % len(COLOURS)], k)
         names.append(label)
-    subtitle = (
-        f"median and {BAND[0]:g}–{BAND[1]:g}% of {run.n_worlds} worlds" if run.n_worlds > 1 else ""
-    )
     return {
         "animation": False,
         "title": {
-            "text": panel.title,
-            "subtext": subtitle,
+            "text": f"{panel.title} ({panel.unit})",
             "left": 4,
             "top": 0,
             "textStyle": {"fontSize": 12},
-            "subtextStyle": {"fontSize": 10},
-            "itemGap": 2,
         },
         "legend": {
             "data": names,
-            "right": 4,
-            "top": 0,
+            "left": 4,
+            "top": 17,
             "type": "scroll",
-            "width": "62%",
+            "width": "94%",
             "textStyle": {"fontSize": 10},
             "itemWidth": 14,
             "itemHeight": 8,
         },
-        "tooltip": {"trigger": "axis", "valueFormatter": None},
-        "grid": {"left": 56, "right": 14, "top": 40, "bottom": 26},
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 8, "right": 30, "top": 48, "bottom": 4, "containLabel": True},
         "xAxis": {
             "type": "category",
             "data": list(range(weeks)),
             "name": "week",
-            "nameLocation": "middle",
-            "nameGap": 18,
+            "nameLocation": "end",
+            "nameGap": 4,
             "boundaryGap": False,
+            "axisLine": {"onZero": False},  # at the bottom even when values go negative
         },
-        "yAxis": {
-            "type": "value",
-            "name": panel.unit,
-            "nameLocation": "middle",
-            "nameGap": 42,
-            "scale": True,
-            "nameTextStyle": {"fontSize": 10},
-        },
+        "yAxis": {"type": "value", "scale": True},
         "series": series,
     }
 
 
-__all__ = ["BAND", "FIGURES", "Panel", "columns_of", "fan", "option", "series_of"]
+def fan_note(run: LiveRun) -> str:
+    """The line that says what a fan shows ("" for one world)."""
+    if run.n_worlds == 1:
+        return ""
+    return (
+        f"Lines: median of {run.n_worlds} worlds; bands: {BAND[0]:g}th to {BAND[1]:g}th percentile."
+    )
+
+
+__all__ = ["BAND", "FIGURES", "Panel", "columns_of", "fan", "fan_note", "option", "series_of"]

@@ -20,6 +20,7 @@ from mesa.visualization.utils import force_update, update_counter
 from abm.agents import FAMILY_CLASSES
 from abm.calibration import load_calibration
 from app import charts, network
+from app.echarts import Echarts
 from app.levers import available
 from app.live import NOTABLE_EVENTS, SHOCK_BUTTONS, LiveRun
 from app.tours import tour
@@ -202,12 +203,11 @@ def chart(name: str) -> Any:
             [counter, id(model)],
         )
         with solara.Column(gap="4px", style={"width": "100%"}):
+            # always present (empty for one world): adding or removing a child would rebuild the
+            # charts' widgets, and an ECharts widget removed while it initialises throws
+            solara.Text(charts.fan_note(model), style={"font-size": "11px", "color": "#555"})
             for opt in options:
-                solara.FigureEcharts(
-                    option=opt,
-                    attributes={"style": "height: 165px; width: 100%"},
-                    responsive=True,
-                )
+                Echarts(opt, height_px=165)
 
     Chart.__doc__ = f"The {name} charts."
     return Chart

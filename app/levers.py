@@ -218,7 +218,7 @@ LEVERS: tuple[Lever, ...] = (
         "calibration",
         lo=0.0,
         hi=0.95,
-        step=0.05,
+        step=0.01,  # the calibrated 0.53 must lie on the slider's grid, or the slider moves it
         field=("sentiment.crypto_correlation_panic",),
     ),
     Lever(

@@ -11,6 +11,7 @@ import io
 import math
 import socket
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +57,10 @@ def test_every_available_lever_is_a_keyword_the_model_accepts(calibration):
     run = LiveRun(**{k: v["value"] for k, v in params.items()}, n_cohorts=8)
     assert run.policy == policy_for(Policy(), {})  # the starting values change nothing
     assert run.calibration is calibration
+    for lever in available():  # a slider's start lies on its grid, or the slider would move it
+        if lever.widget.startswith("Slider"):
+            ticks = (lever.start(calibration) - lever.lo) / lever.step
+            assert ticks == pytest.approx(round(ticks)), lever.key
 
 
 def test_policy_levers_reach_the_model():
@@ -189,7 +194,10 @@ def test_one_world_draws_lines_and_several_draw_fans(stepped):
             assert opt["xAxis"]["data"] == [0, 1]
             many = charts.option(stepped, panel)
             assert len(many["series"]) == 3 * len(charts.columns_of(stepped, panel))
-            assert "median and 5–95% of 3 worlds" in many["title"]["subtext"]
+            assert charts.fan_note(stepped) == (
+                "Lines: median of 3 worlds; bands: 5th to 95th percentile."
+            )
+            assert charts.fan_note(one) == ""
     spreads = charts.columns_of(stepped, charts.FIGURES["Markets"][1])
     assert [label for _, label in spreads] == [
         c.removeprefix("spread_change_bp_") for c in stepped.columns("spread_change_bp_")
@@ -335,6 +343,16 @@ def test_assets_are_the_vue2_bundle_and_the_widgets_the_page_loads():
     assert names["@widgetti/solara-vuetify-app"] == "10.1.1"
     assert "@widgetti/solara-vuetify3-app" not in names
     assert {"@widgetti/vue-grid-layout", "requirejs", "font-awesome", "echarts"} <= set(names)
+
+
+def test_cache_folder_and_assets_are_solaras_own(monkeypatch, tmp_path):
+    import solara.server.settings as settings
+
+    assert assets.cache_dir() == Path(settings.assets.proxy_cache_dir)
+    assert ("font-awesome", "4.5.0") in assets.solara_packages()
+    assert settings.assets.fontawesome_path == "/font-awesome@4.5.0/css/font-awesome.min.css"
+    monkeypatch.setenv("SOLARA_ASSETS_PROXY_CACHE_DIR", str(tmp_path))
+    assert assets.cache_dir() == tmp_path
 
 
 def test_unpack_strips_the_package_folder(tmp_path):

@@ -41,7 +41,9 @@ CHROMIUM_ARGS = [
 LOAD_TIMEOUT_MS = 90_000
 UPDATE_TIMEOUT_MS = 30_000
 TIMINGS: dict[str, list[float] | float] = {}
-CANVASES = "() => [...document.querySelectorAll('.solara-echarts canvas')].map(c => c.toDataURL())"
+CANVASES = (
+    "() => [...document.querySelectorAll('.powderkeg-echarts canvas')].map(c => c.toDataURL())"
+)
 
 
 def _missing() -> str | None:
@@ -155,7 +157,7 @@ class Session:
         return self.page.evaluate(CANVASES)
 
     def wait_charts(self, count: int = 4) -> None:
-        self.page.locator(".solara-echarts canvas").nth(count - 1).wait_for(
+        self.page.locator(".powderkeg-echarts canvas").nth(count - 1).wait_for(
             timeout=UPDATE_TIMEOUT_MS
         )
 
@@ -222,7 +224,11 @@ def test_preset_switch_and_slider_change_take_effect(app):
     worlds.press("ArrowRight")
     page.get_by_role("button", name="Reset", exact=True).click()
     page.get_by_text("Crypto-AI crash with a stablecoin run").wait_for(timeout=UPDATE_TIMEOUT_MS)
-    page.get_by_text(re.compile(r"Preset crypto_ai_crash, seed 1, 3 world\(s\)")).wait_for()
+    # the other sliders kept their values: nothing but the preset and the worlds changed
+    page.get_by_text(
+        re.compile(r"Preset crypto_ai_crash, seed 1, 3 world\(s\); levers as in the preset")
+    ).wait_for()
+    page.get_by_text("Lines: median of 3 worlds; bands: 5th to 95th percentile.").first.wait_for()
     app.step_button.click()
     app.wait_week(1)
     assert app.errors == []
@@ -245,6 +251,17 @@ def test_next_event_runs_to_an_event(app):
     page.get_by_role("button", name="Next event").click()
     page.get_by_text(re.compile(r"^Ran \d+ weeks? to week \d+")).wait_for(timeout=UPDATE_TIMEOUT_MS)
     assert app.week() >= 1
+    assert app.errors == []
+
+
+def test_banks_stablecoins_and_households_charts_render(app):
+    page = app.page
+    app.step_button.click()
+    app.wait_week(1)
+    page.get_by_role("tab", name="Page 1").click()
+    app.wait_charts(4)  # bank capital, stablecoin pegs, retail wealth, retail losses
+    page.wait_for_timeout(500)
+    assert len(app.charts()) == 4
     assert app.errors == []
 
 
