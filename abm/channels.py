@@ -18,6 +18,8 @@ removes that link of the chain and nothing else:
 - ``reach_for_yield``: pension funds and insurers tilt toward higher spreads.
 - ``circular_deals``: a payer short of cash pays its suppliers less along the circular-deal
   network (revenue contagion; off: commitments are settled in full as calibrated).
+- ``rating_downgrades``: an issuer downgraded below investment grade forces IG-constrained
+  holders to sell its bonds (fallen angels; off: ratings still move, nobody must sell).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Channels:
     retail_panic: bool = True
     reach_for_yield: bool = True
     circular_deals: bool = True
+    rating_downgrades: bool = True
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -19,16 +19,17 @@ Rules (notes/model-sheet.md §2; parameters in ``calibration.toml`` ``[assumptio
 - **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
   proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
-- **Financing**: a firm whose cash falls below a buffer of weeks of outgoings issues bonds at the
-  market price to outside investors while its bond trades above a floor; otherwise it borrows
-  while it is solvent at book value — hyperscalers and chip vendors from banks, SPVs, AI labs and
-  neoclouds from private-credit funds at the private-credit spread; a firm with negative cash has
-  failed (the failure step clears it).
+- **Financing**: a firm short of its cash buffer (weeks of outgoings) plus this week's capex fills
+  the gap in Kedrosky's pecking order (:mod:`abm.financing`: bonds sold to investors who reach
+  for yield, :mod:`abm.bond_market`; bank and private credit; equity; vendor financing; cloud
+  prepayments); what no channel covers is cut from capex (``last_capex_cut``). A firm with
+  negative cash has failed (the failure step clears it).
 - **Valuation**: fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, its
-  bonds ``exp(−D·Δs)`` with its spread moving ``Δs = −k·h + a₁·max(0, lev − lev₀) +
-  a₂·max(0, 1 − R/R₀)`` (new coupons pay the moved spread), crypto ``exp(c)``, the rest
+  bonds ``exp(−D·Δs)`` with its spread moving
+  ``Δs = −k·h + a₁·max(0, x − x₀) + a₃·P`` with ``x`` debt / EBITDA and ``P`` selling pressure
+  (:meth:`Economy._spread_move`; new coupons pay the moved spread), crypto ``exp(c)``, the rest
   constant — and fire-sale price gaps decaying toward them with each asset's half-life
-  (``kernels.impact.relax_toward``).
+  (``kernels.impact.relax_toward``). Ratings read the same debt / EBITDA (:mod:`abm.ratings`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.financing import Financing
+from abm.ratings import LAST_IG, debt_to_ebitda, parse_rating
 from kernels.backend import segment_sum, to_numpy
 from kernels.impact import relax_toward
 
@@ -113,8 +116,6 @@ class Economy:
         self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
         self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
-        self.equity_trigger = float(cal.value(f"{a}.firms.equity_issue_trigger"))
-        self.equity_target = float(cal.value(f"{a}.firms.equity_issue_target"))
         self.week = 0
         self.params = FirmParameters.from_calibration(cal, sheets)
         bank_kinds = ("hyperscaler", "chip_vendor")
@@ -142,9 +143,17 @@ class Economy:
         bond_firm = [firm_keys.index(table.issuer[m]) for m in self.ai_bonds]
         self.bond_firm = xp.asarray(np.array(bond_firm), device=sheets.prices.device)
         a = "assumptions.spreads"
-        self.spread_leverage = float(cal.value(f"{a}.leverage_sensitivity"))
-        self.spread_revenue = float(cal.value(f"{a}.revenue_sensitivity"))
-        self.leverage0 = None  # debt / assets of each firm at the first valuation
+        self.spread_leverage = float(cal.model_value(f"{a}.debt_to_ebitda_sensitivity"))
+        self.ebitda_keep = 1.0 - 1.0 / float(cal.model_value(f"{a}.ebitda_smoothing_weeks"))
+        self.spread_selling = float(cal.model_value(f"{a}.selling_pressure_sensitivity"))
+        pressure_half_life = float(cal.model_value(f"{a}.selling_pressure_half_life"))
+        self.pressure_keep = 0.5 ** (1.0 / pressure_half_life)
+        depth = np.asarray(table.depth, dtype=float)
+        self.depth = xp.asarray(
+            np.where(depth > 0.0, depth, np.inf),
+            dtype=sheets.prices.dtype,
+            device=sheets.prices.device,
+        )
         firm_names = [sheets.roster.names[i] for i in self.firm_rows]
         position = [firm_names.index(table.issuer[m]) for m in self.ai_equity]
         self.equity_firm = xp.asarray(np.array(position), device=sheets.prices.device)
@@ -169,10 +178,22 @@ class Economy:
         self.revenue = xp.zeros(
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
-        self.last_bonds_issued = self.revenue * 0.0
-        self.last_equity_raised = self.revenue * 0.0
+        p = self.params
+        self.revenue = self.revenue + self.host(p.revenue)  # 2025 revenue until the first week
+        self.ebitda = self.revenue * 0.0 + self.host(52.0 * (p.revenue * p.margin + p.burn))
+        debt0 = xp.take(sheets.liabilities(), self.firms, axis=1)
+        self.leverage0 = debt_to_ebitda(xp, debt0, self.ebitda)  # (E, F) debt / EBITDA at start
+        self.leverage = self.leverage0
+        ratings = [
+            parse_rating(str(cal.value(f"firms.{sheets.roster.names[i]}.rating")))
+            for i in self.firm_rows
+        ]
+        junk = xp.asarray(np.array(ratings) > LAST_IG, device=dev)  # below BBB- (abm.ratings)
+        self.junk = xp.broadcast_to(junk, self.revenue.shape)
+        self.pressure = xp.zeros_like(sheets.prices)  # (E, M) decayed selling / depth
+        self.last_capex_cut = self.revenue * 0.0
         self.spread_move = self.revenue * 0.0  # (E, F) spread change since the start, per year
-        self.last_credit_drawn = self.revenue * 0.0
+        self.financing = Financing(cal, self)
         spread = np.full(sheets.roster.size, float(np.mean(self.params.spread)))
         spread[self.firm_rows] = np.where(self.params.spread > 0, self.params.spread, spread[0])
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -202,7 +223,11 @@ class Economy:
     # -- firms --------------------------------------------------------------------------------
 
     def run_firms(self, hype: Any, active: Any) -> None:
-        """Revenue, costs, capex, depreciation, debt service and bond financing for one week.
+        """Revenue, costs, debt service, financing, capex and depreciation for one week.
+
+        Operating flows and debt service are paid first; the firm then finances its buffer and
+        this week's capex down the pecking order (:class:`abm.financing.Financing`) and pays the
+        capex its cash covers: the rest is cut (``last_capex_cut``, USD bn this week).
 
         Args:
             hype: (E,) AI hype index.
@@ -224,20 +249,48 @@ class Economy:
         costs = (xp.where(margin >= 0.0, revenue * (1.0 - margin), base) - self.host(p.burn)) * on
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
         self.revenue = revenue
+        # EBITDA as creditors read it: operating cash flow before interest, a year, averaged
+        # over recent quarters (run rate smoothed with a mean age of ebitda_smoothing_weeks)
+        self.ebitda = self.ebitda_keep * self.ebitda + (1.0 - self.ebitda_keep) * 52.0 * (
+            revenue - costs
+        )
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
-        ledger.pay_outsider(firms, "rest_of_economy", capex, income=False)
-        real = s.real_assets
-        used = xp.take(real, firms, axis=1)
-        wear = used * self.depreciation * on * self.operating
-        s.real_assets = real + _columns(xp, real, firms, capex - wear)
-        ledger.book_equity(_columns(xp, real, firms, -wear))
         before = ledger.equity_flows
         self._pay_coupons(on)
         ledger.pay_interest("bank_loans", self._loan_rates())
         pool = ledger.pools["private_loans"]
-        ledger.pay_interest("private_loans", self.risk_free + self.private_rate + 0.0 * pool.face)
+        private = self.risk_free + self.private_rate
+        ledger.pay_interest("private_loans", private + 0.0 * pool.face)
+        self.financing.pay_interest(private)
         self._capitalize_interest(before)
-        self._issue_bonds(costs + capex, on)
+        self.financing.deliver_capacity()
+        outgoings = costs + capex
+        cash = xp.take(ledger.cash, firms, axis=1)
+        self.financing.fill(self.buffer_weeks * outgoings + capex - cash, outgoings, on)
+        cash = xp.take(ledger.cash, firms, axis=1)
+        spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex
+        self.last_capex_cut = capex - spent
+        ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
+        real = s.real_assets
+        used = xp.take(real, firms, axis=1)
+        wear = used * self.depreciation * on * self.operating
+        s.real_assets = real + _columns(xp, real, firms, spent - wear)
+        ledger.book_equity(_columns(xp, real, firms, -wear))
+
+    @property
+    def last_bonds_issued(self) -> Any:
+        """(E, F) USD bn each firm raised in new bonds this week."""
+        return self.financing.last.bonds
+
+    @property
+    def last_credit_drawn(self) -> Any:
+        """(E, F) USD bn each firm drew on bank or private credit this week."""
+        return self.financing.last.credit
+
+    @property
+    def last_equity_raised(self) -> Any:
+        """(E, F) USD bn each firm raised in new equity this week."""
+        return self.financing.last.equity
 
     def _capitalize_interest(self, before: Any) -> None:
         """Interest paid by firms still building is part of the cost of the data centre.
@@ -289,68 +342,6 @@ class Economy:
         idx = np.maximum(s.bond_asset[self.firm_rows], 0)
         return s.xp.asarray(idx, device=s.prices.device)
 
-    def _issue_bonds(self, outgoings: Any, on: Any) -> None:
-        """Firms short of their cash buffer raise funds: bonds first, then bank credit.
-
-        Bonds are sold at the market price to outside investors while the firm's bonds trade
-        above a floor (the bond market is open); otherwise, and for firms without listed bonds,
-        the gap is drawn on bank credit lines while the firm is still solvent at book value.
-        """
-        s = self.sheets
-        xp, ledger = s.xp, s.ledger
-        cash = xp.take(ledger.cash, self.firms, axis=1)
-        gap = xp.maximum(self.buffer_weeks * outgoings - cash, 0.0) * on
-        assets = self._bond_assets()
-        price = xp.take(s.prices, assets, axis=1)
-        has_bonds = xp.asarray(s.bond_asset[self.firm_rows] >= 0, device=s.prices.device)
-        open_market = has_bonds & (price > self.bond_floor)
-        raised = xp.where(open_market, gap, 0.0)
-        self.last_bonds_issued = raised
-        units = raised / price
-        s.bonds = s.bonds + _columns(xp, s.bonds, self.firms, units)
-        s.supply = s.supply + _columns(xp, s.supply, assets, units)
-        ledger.pay_outsider(self.firms, "outside_investors", -raised, income=False)
-        ledger.book_equity(_columns(xp, ledger.cash, self.firms, raised - units))
-        solvent = xp.take(s.equity(), self.firms, axis=1) > 0.0
-        credit = xp.where(open_market | ~solvent, 0.0, gap)
-        self.last_credit_drawn = credit
-        # listed hyperscalers and chip vendors draw bank lines; SPVs, AI labs and neoclouds
-        # borrow from private-credit funds, which in turn lean on bank NAV lines
-        self._issue_equity(on)
-        per_agent = _columns(xp, ledger.cash, self.firms, credit)
-        for name, lenders in (
-            ("bank_loans", self.bank_borrower),
-            ("private_loans", ~self.bank_borrower),
-        ):
-            pool = ledger.pools[name]
-            wanted = xp.where(lenders[None, :], per_agent, 0.0)
-            ledger.borrow(name, xp.take(wanted, pool.issuers, axis=1))
-
-    bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
-    equity_floor = 0.3  # nor new shares below 30% of their starting price
-
-    def _issue_equity(self, on: Any) -> None:
-        """Listed firms and AI labs whose book equity runs thin sell new shares to outsiders.
-
-        Below ``equity_issue_trigger`` of assets (but still solvent), a firm raises enough to
-        restore ``equity_issue_target``: listed firms while their shares trade above a floor
-        (the new units add to the supply of their equity asset), AI labs while AI hype has not
-        collapsed (a funding round). Cash comes in from outside investors and adds to equity.
-        """
-        s = self.sheets
-        xp, ledger = s.xp, s.ledger
-        assets = xp.take(s.total_assets(), self.firms, axis=1)
-        equity = assets - xp.take(s.liabilities(), self.firms, axis=1)
-        thin = (equity < self.equity_trigger * assets) & (equity > 0.0)  # not yet insolvent
-        wanted = xp.maximum(self.equity_target * assets - equity, 0.0)
-        price = xp.take(s.prices, self.share_asset, axis=1)  # (E, F) 1 where no listed share
-        open_market = xp.where(self.listed, price > self.equity_floor, self.hype > -0.5)
-        raised = xp.where(thin & open_market & self.issuer & (on > 0.0), wanted, 0.0)
-        self.last_equity_raised = raised
-        units = xp.where(self.listed, raised / xp.maximum(price, 1e-12), 0.0)
-        s.supply = s.supply + _columns(xp, s.supply, self.share_asset, units)
-        ledger.pay_outsider(self.firms, "outside_investors", -raised)  # new capital: equity up
-
     # -- valuation ----------------------------------------------------------------------------
 
     def revalue(self, sentiment: Sentiment) -> None:
@@ -380,26 +371,48 @@ class Economy:
     def _spread_move(self, sentiment: Sentiment) -> Any:
         """(E, F) change of each firm's credit spread since the start, a fraction per year.
 
-        ``Δs = −k·h + a₁·max(0, lev − lev₀) + a₂·max(0, 1 − R/R₀)``: spreads tighten with hype and
-        widen as a firm's debt / assets rises above its start and as its revenue falls short
-        (notes/model-sheet.md, tech firms; coverage enters through revenue).
+        ``Δs = −k·h + a₁·max(0, x − x₀) + a₃·P``: spreads tighten with hype, widen as debt /
+        EBITDA ``x`` (turns; :func:`abm.ratings.debt_to_ebitda`) rises above its start, and widen
+        with selling pressure ``P`` on the firm's bonds (units sold in fire sales and forced
+        sales over the market depth, fading with ``selling_pressure_half_life``;
+        :meth:`absorb_selling`). ``x`` carries both leverage and interest cover (for a firm
+        paying rate r, cover is 1 / (r·x)), and revenue shortfalls reach it through EBITDA, which
+        creditors read as a smoothed run rate (``ebitda_smoothing_weeks``). ``a₁`` is fitted to
+        the autumn-2025 moves (``[assumptions.spreads]``): the bond issues of Oracle (18 bn),
+        Meta (30 bn) and Alphabet (25 bn) raised their debt / EBITDA by 0.87, 0.26 and 0.15
+        turns while their spreads widened by 48, 15 and 10 bp (seed 000); ``a₁`` is the
+        geometric mean of the three ratios (59.5 bp a turn), which gives back 51, 15 and 9 bp
+        (tests/test_bond_market.py runs it through the model).
         """
         s = self.sheets
         xp = s.xp
-        assets = xp.take(s.total_assets(), self.firms, axis=1)
         debt = xp.take(s.liabilities(), self.firms, axis=1)
-        leverage = debt / xp.maximum(assets, 1e-12)
-        if self.leverage0 is None:
-            self.leverage0 = leverage * 1.0
-        revenue0 = self.host(self.params.revenue) + 0.0 * self.revenue
-        shortfall = xp.where(revenue0 > 0.0, 1.0 - self.revenue / xp.maximum(revenue0, 1e-12), 0.0)
+        leverage = debt_to_ebitda(xp, debt, self.ebitda)
+        self.leverage = leverage  # (E, F) debt / EBITDA now, read by the rating agency
+        self.pressure = self.pressure * self.pressure_keep
+        pressure = xp.take(self.pressure, self._bond_assets(), axis=1)
+        has_bonds = xp.asarray(s.bond_asset[self.firm_rows] >= 0, device=s.prices.device)
         move = (
             -self.spread_k * sentiment.ai[:, None]
             + self.spread_leverage * xp.maximum(leverage - self.leverage0, 0.0)
-            + self.spread_revenue * xp.maximum(shortfall, 0.0)
+            + self.spread_selling * xp.where(has_bonds, pressure, 0.0)
         )
         self.spread_move = move
         return move
+
+    def spread(self) -> Any:
+        """(E, F) each firm's credit spread now, a fraction per year (start + move, at least 0)."""
+        start = self.host(self.params.spread * 52.0)[None, :]
+        return self.sheets.xp.maximum(start + self.spread_move, 0.0)
+
+    def absorb_selling(self, sold: Any) -> None:
+        """Add forced selling ``sold`` (E, M) units to the decaying pressure on each asset.
+
+        Called with the fire sale's units sold each week and with fallen angels' forced sales;
+        the pressure is units over market depth, so selling one depth adds 1; it fades once a
+        week, when the spreads move.
+        """
+        self.pressure = self.pressure + sold / self.depth
 
 
 def _columns(xp: Any, like: Any, index: Any, values: Any) -> Any:

@@ -1,0 +1,231 @@
+"""How a tech firm fills its funding gap: Kedrosky's pecking order, channel by channel.
+
+Each week a firm needs ``G = buffer + capex − cash`` (USD bn; the buffer is
+``[assumptions.firms].cash_buffer_weeks`` of its outgoings, computed after it has paid its
+operating costs and debt service). Seed 002 (Kedrosky, "six funding channels", mechanism M09)
+lists the order in which the AI build-out is financed; :meth:`Financing.fill` walks it:
+
+1. **Internal cash** — cash above the buffer (already netted in ``G``).
+2. **Bonds** — firms with a bond asset, while their bonds trade above a floor, sell new bonds in
+   the primary market (:class:`abm.bond_market.BondMarket`: investor demand, oversubscription).
+3. **Bank and private credit** — hyperscalers and chip vendors draw bank lines; SPVs, AI labs and
+   neoclouds borrow from private-credit funds (which lean on bank NAV lines); only while solvent
+   at book value.
+4. **Equity** — listed firms sell shares while their price is above a floor, AI labs raise a
+   funding round while AI sentiment has not collapsed; also when book equity runs thin
+   (``equity_issue_trigger`` / ``equity_issue_target``).
+5. **Vendor financing** — chip vendors lend to GPU buyers (neoclouds, AI labs, SPVs) out of their
+   spare cash (Nvidia's financing of its customers, seeds 001 and 004): a receivable of the vendor
+   and a liability of the buyer in the ledger pool ``vendor_financing``, paying the private-credit
+   rate.
+6. **Cloud commitments** — hyperscalers prepay capacity to neoclouds and SPVs (Microsoft for
+   CoreWeave) out of their spare cash: pool ``prepaid_capacity``, delivered over the contract term
+   as non-cash revenue of the seller and expense of the buyer.
+
+Otherwise **capex is cut**: the firm pays only the capex its cash covers
+(:attr:`abm.economy.Economy.last_capex_cut`).
+
+New debt (steps 2–3) stops at a leverage limit: debt may not exceed
+``[assumptions.financing].max_debt_to_ebitda`` turns of EBITDA (the Interagency Guidance on
+Leveraged Lending, March 2013: total debt / EBITDA above 6× raises concerns for most
+industries), so a firm without positive EBITDA borrows nothing there. SPVs are exempt: their
+lenders lend against the data centre, and the loan-to-value covenants of :mod:`abm.spv` bind.
+Spare cash (steps 5–6) is cash above the lender's own buffer; a lender commits at most a share
+of it a week (``vendor_lending_share`` / ``prepayment_share``), and lenders and borrowers share
+a step pro rata (to spare cash and to remaining gaps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from abm.balance_sheets import CAPACITY_BUYERS, CAPACITY_SELLERS, VENDOR_BORROWERS, VENDOR_LENDERS
+from abm.bond_market import BondMarket
+from abm.calibration import Calibration
+from kernels.backend import segment_sum
+
+if TYPE_CHECKING:
+    from abm.economy import Economy
+
+CHANNELS = ("bonds", "credit", "equity", "vendor", "cloud", "unfunded")
+"""The pecking order, as the fields of :class:`FundingMix`."""
+
+
+@dataclass
+class FundingMix:
+    """What each firm raised this week by channel, (E, F) USD bn each."""
+
+    bonds: Any
+    credit: Any
+    equity: Any
+    vendor: Any
+    cloud: Any
+    unfunded: Any
+
+
+class Financing:
+    """The firms' pecking order of funding channels (see the module docstring).
+
+    Args:
+        cal: the calibration (``[assumptions.financing]``, ``[assumptions.firms]``).
+        economy: the economy whose firms it finances.
+    """
+
+    bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
+    equity_floor = 0.3  # nor new shares below 30% of their starting price
+
+    def __init__(self, cal: Calibration, economy: Economy) -> None:
+        self.economy = economy
+        sheets = economy.sheets
+        self.sheets = sheets
+        xp = sheets.xp
+        dev = sheets.prices.device
+        roster = sheets.roster
+        a = "assumptions.financing"
+        self.max_leverage = float(cal.model_value(f"{a}.max_debt_to_ebitda"))
+        self.vendor_share = float(cal.model_value(f"{a}.vendor_lending_share"))
+        self.prepay_share = float(cal.model_value(f"{a}.prepayment_share"))
+        years = float(cal.value("assumptions.deals.contract_years"))
+        self.delivery_per_week = 1.0 / (52.0 * years)
+        f = "assumptions.firms"
+        self.equity_trigger = float(cal.value(f"{f}.equity_issue_trigger"))
+        self.equity_target = float(cal.value(f"{f}.equity_issue_target"))
+        kinds = [roster.kind[i] for i in economy.firm_rows]
+
+        def mask(allowed: tuple[str, ...]) -> Any:
+            return xp.asarray(np.array([k in allowed for k in kinds]), device=dev)
+
+        self.asset_based = mask(("spv",))
+        self.vendor_lenders, self.vendor_borrowers = mask(VENDOR_LENDERS), mask(VENDOR_BORROWERS)
+        self.capacity_buyers = mask(CAPACITY_BUYERS)
+        self.capacity_sellers = mask(CAPACITY_SELLERS)
+        self.has_bonds = xp.asarray(sheets.bond_asset[economy.firm_rows] >= 0, device=dev)
+        self.bond_market = BondMarket(cal, sheets, economy.firm_rows)
+        zeros = economy.revenue * 0.0
+        self.last = FundingMix(*(zeros for _ in CHANNELS))
+
+    # -- the pecking order --------------------------------------------------------------------
+
+    def fill(self, need: Any, outgoings: Any, on: Any) -> FundingMix:
+        """Finance ``need`` (E, F) USD bn down the pecking order; returns what each step raised.
+
+        Args:
+            need: (E, F) funding gap of each firm this week.
+            outgoings: (E, F) each firm's weekly outgoings (its lenders' buffers use them).
+            on: (E, F) 1.0 for firms that have not failed, else 0.0.
+        """
+        s, eco = self.sheets, self.economy
+        xp = s.xp
+        need = xp.maximum(need, 0.0) * on
+        held, owed = s.ledger.positions()  # one pass over the pools for the whole pecking order
+        debt = xp.take(owed + s.bonds, eco.firms, axis=1)
+        assets = xp.take(s.ledger.cash + s.market_value() + held + s.real_assets, eco.firms, axis=1)
+        room = xp.where(
+            self.asset_based, xp.inf, xp.maximum(self.max_leverage * eco.ebitda - debt, 0.0)
+        )
+        price = xp.take(s.prices, eco._bond_assets(), axis=1)
+        open_market = self.has_bonds & (price > self.bond_floor) & (on > 0.0)
+        wanted = xp.where(open_market, xp.minimum(need, room), 0.0)
+        bonds = self.bond_market.issue(wanted, eco.spread(), eco.hype, eco.junk)
+        need, room = need - bonds, room - bonds
+        solvent = assets - debt > 0.0  # at book value, before this week's financing
+        credit = xp.where(solvent, xp.minimum(need, xp.maximum(room, 0.0)), 0.0) * on
+        self._borrow(credit)
+        need = need - credit
+        borrowed = bonds + credit  # asset swaps: assets and debt grew by as much
+        equity = self._issue_equity(need, on, assets + borrowed, debt + borrowed)
+        need = xp.maximum(need - equity, 0.0)
+        spare = xp.maximum(
+            xp.take(s.ledger.cash, eco.firms, axis=1) - eco.buffer_weeks * outgoings, 0.0
+        )
+        ok = solvent & (on > 0.0)
+        vendor = self._lend(
+            "vendor_financing",
+            xp.where(self.vendor_borrowers & ok, need, 0.0),
+            xp.where(self.vendor_lenders & ok, spare * self.vendor_share, 0.0),
+        )
+        need = need - vendor
+        cloud = self._lend(
+            "prepaid_capacity",
+            xp.where(self.capacity_sellers & ok, need, 0.0),
+            xp.where(self.capacity_buyers & ok, spare * self.prepay_share, 0.0),
+        )
+        self.last = FundingMix(bonds, credit, equity, vendor, cloud, xp.maximum(need - cloud, 0.0))
+        return self.last
+
+    def _borrow(self, credit: Any) -> None:
+        """Bank lines for hyperscalers and chip vendors, private credit for everyone else."""
+        s, eco = self.sheets, self.economy
+        xp, ledger = s.xp, s.ledger
+        per_agent = segment_sum(credit, eco.firms, ledger.cash.shape[-1])
+        for name, lenders in (
+            ("bank_loans", eco.bank_borrower),
+            ("private_loans", ~eco.bank_borrower),
+        ):
+            pool = ledger.pools[name]
+            wanted = xp.where(lenders[None, :], per_agent, 0.0)
+            ledger.borrow(name, xp.take(wanted, pool.issuers, axis=1))
+
+    def _issue_equity(self, need: Any, on: Any, assets: Any, debt: Any) -> Any:
+        """New shares for what debt could not cover, and to restore thin book equity.
+
+        Listed firms sell while their shares trade above a floor (the units add to the supply of
+        their equity asset); AI labs raise a round while AI hype has not collapsed. A solvent firm
+        whose book equity is below ``equity_issue_trigger`` of its assets raises at least enough
+        to restore ``equity_issue_target``. Cash comes from outside investors and adds to equity.
+        ``assets`` and ``debt`` are the firms' (E, F) book values now.
+        """
+        s, eco = self.sheets, self.economy
+        xp, ledger = s.xp, s.ledger
+        equity = assets - debt
+        solvent = equity > 0.0
+        thin = (equity < self.equity_trigger * assets) & solvent
+        recap = xp.where(thin, xp.maximum(self.equity_target * assets - equity, 0.0), 0.0)
+        price = xp.take(s.prices, eco.share_asset, axis=1)  # (E, F) 1 where no listed share
+        open_market = xp.where(eco.listed, price > self.equity_floor, eco.hype > -0.5)
+        wanted = xp.where(solvent, xp.maximum(need, recap), 0.0)
+        raised = xp.where(open_market & eco.issuer & (on > 0.0), wanted, 0.0)
+        units = xp.where(eco.listed, raised / xp.maximum(price, 1e-12), 0.0)
+        s.supply = s.supply + segment_sum(units, eco.share_asset, s.supply.shape[-1])
+        ledger.pay_outsider(eco.firms, "outside_investors", -raised)  # new capital: equity up
+        return raised
+
+    def _lend(self, pool_name: str, wanted: Any, spare: Any) -> Any:
+        """Lenders' spare cash ``spare`` (E, F) meets borrowers' gaps ``wanted`` (E, F), pro rata.
+
+        Returns what each firm borrowed; books it through pool ``pool_name`` of the ledger.
+        """
+        s, eco = self.sheets, self.economy
+        xp, ledger = s.xp, s.ledger
+        total = xp.minimum(xp.sum(wanted, axis=-1), xp.sum(spare, axis=-1))  # (E,)
+        got = wanted * (total / xp.maximum(xp.sum(wanted, axis=-1), 1e-12))[:, None]
+        lent = spare * (total / xp.maximum(xp.sum(spare, axis=-1), 1e-12))[:, None]
+        pool = ledger.pools[pool_name]
+        n = ledger.cash.shape[-1]
+        ledger.lend(
+            pool_name,
+            xp.take(segment_sum(got, eco.firms, n), pool.issuers, axis=1),
+            xp.take(segment_sum(lent, eco.firms, n), pool.holders, axis=1),
+        )
+        return got
+
+    # -- servicing ----------------------------------------------------------------------------
+
+    def pay_interest(self, rate: float) -> None:
+        """Borrowers pay interest on vendor financing at ``rate`` per week to their vendors."""
+        pool = self.sheets.ledger.pools["vendor_financing"]
+        self.sheets.ledger.pay_interest("vendor_financing", rate + 0.0 * pool.face)
+
+    def deliver_capacity(self) -> None:
+        """Prepaid capacity is delivered evenly over the contract term.
+
+        Delivery extinguishes the prepayment on both sides as a write-down does: the seller's
+        liability falls (non-cash revenue, equity up), the buyer's claim falls (compute consumed,
+        equity down), by ``1 / contract weeks`` of the face each week.
+        """
+        ledger = self.sheets.ledger
+        prepaid = ledger.pools["prepaid_capacity"]
+        ledger.write_down("prepaid_capacity", prepaid.face * self.delivery_per_week)

@@ -1,0 +1,235 @@
+"""Credit ratings that follow credit metrics, and the forced sales of fallen angels.
+
+Rules (issue 4, item 2; DESIGN.md §2.2 "rating from leverage and coverage"):
+
+- **Metric.** Debt / EBITDA, ``x = debt / max(EBITDA, ε)``, capped at :data:`LEVERAGE_CAP` turns
+  (a firm without positive EBITDA sits at the cap). Debt is every liability of the firm (bonds,
+  bank and private loans, vendor financing, prepaid capacity: gross, as Moody's computes it);
+  EBITDA is the model's operating cash flow before interest, annualised. For a firm paying rate
+  ``r`` on its debt, interest cover is ``EBITDA / (r·debt) = 1 / (r·x)``, so the one ratio carries
+  both leverage and coverage.
+- **Anchor.** S&P's corporate methodology maps the financial risk profile — set by debt / EBITDA:
+  minimal below 1.5×, modest 1.5–2×, intermediate 2–3×, significant 3–4×, aggressive 4–5×, highly
+  leveraged above 5× — together with the business risk profile to an anchor rating (S&P Global
+  Ratings, "Corporate Methodology", 19 Nov 2013, and "Corporate Methodology: Ratios and
+  Adjustments": the standard-volatility table and the anchor matrix, :data:`ANCHOR`). The model
+  reads the anchor as a piecewise-linear function of ``x`` through the middle of each band and
+  extends it by :data:`NOTCHES_PER_TURN_BEYOND` notch per turn above 5.5× (the matrix ends at
+  "highly leveraged"; the extension is an assumption). Each firm's business-risk row is the one
+  whose anchor at its starting ``x`` is closest to its calibrated rating, and the firm keeps the
+  difference as its own modifier, so every issuer starts at its calibrated rating.
+- **Through the cycle.** Agencies rate on smoothed metrics (several years of history and
+  forecasts), so the rating reads an exponential average of ``x`` with a time constant of
+  ``[assumptions.ratings].smoothing_weeks``, and the agency reviews each issuer once a quarter
+  (after results), moving the rating to where the metric puts it.
+- **Fallen angels.** An issuer that falls from BBB− or better to BB+ or worse this review forces
+  investment-grade-only holders to sell: a share of each pension fund's, insurer's and bond
+  fund's holdings of its bonds (``[assumptions.ratings].ig_constrained_*``; regulatory capital
+  for insurers — Ellul, Jotikasthira & Lundblad (2011), "Regulatory pressure and fire sales in the
+  corporate bond market", JFE 101(3) — and IG mandates and index exclusion for funds and
+  pensions). The sales go to the market makers at the impacted mid price
+  (``kernels.impact.impacted_price`` with the asset's depth, ``fill_price``), every holder is
+  marked to the new price, and the units sold feed the issuer's spread as selling pressure
+  (:meth:`abm.economy.Economy.absorb_selling`). Channel ``rating_downgrades`` switches the sales
+  off (ratings are still kept).
+
+Notches run from 0 (AAA) to :data:`CCC` (CCC); investment grade is notch :data:`LAST_IG` (BBB−)
+or better. Unrated firms (no listed corporate bond, or ``NR`` in the calibration) carry −1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from kernels.backend import segment_sum, to_numpy
+from kernels.impact import fill_price, impacted_price
+
+if TYPE_CHECKING:
+    from abm.economy import Economy
+
+SCALE = (
+    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
+    "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+", "CCC",
+)  # fmt: skip
+"""Rating notches, best first; the position is the notch number."""
+LAST_IG = SCALE.index("BBB-")
+CCC = len(SCALE) - 1
+
+#: middle of each S&P financial-risk band of debt / EBITDA (turns), minimal ... highly leveraged
+BAND_MIDDLES = (0.75, 1.75, 2.5, 3.5, 4.5, 5.5)
+#: S&P anchor matrix (business risk row x financial risk column) in notches; a split cell
+#: ("aaa/aa+") takes its better rating. Rows: excellent, strong, satisfactory, fair, weak,
+#: vulnerable.
+ANCHOR = np.array(
+    [
+        [0, 2, 4, 6, 8, 9],
+        [2, 4, 6, 8, 10, 11],
+        [5, 7, 8, 9, 11, 13],
+        [8, 9, 10, 11, 12, 14],
+        [10, 10, 11, 12, 13, 14],
+        [12, 12, 12, 13, 14, 15],
+    ],
+    dtype=float,
+)
+NOTCHES_PER_TURN_BEYOND = 1.0
+LEVERAGE_CAP = 15.0  # turns of EBITDA; beyond it the ratio says nothing more
+REVIEW_WEEKS = 13  # one review a quarter
+
+
+def debt_to_ebitda(xp: Any, debt: Any, ebitda: Any) -> Any:
+    """Debt / annual EBITDA in turns, :data:`LEVERAGE_CAP` where EBITDA is not positive."""
+    ratio = debt / xp.where(ebitda > 0.0, ebitda, 1.0)
+    return xp.where(ebitda > 0.0, xp.minimum(ratio, LEVERAGE_CAP), LEVERAGE_CAP)
+
+
+def anchor_notch(xp: Any, x: Any, rows: Any) -> Any:
+    """Anchor notch (float) at debt / EBITDA ``x`` for business-risk ``rows`` (host ints).
+
+    Args:
+        xp: the array namespace.
+        x: (..., F) debt / EBITDA, turns.
+        rows: (F,) host row of :data:`ANCHOR` for each firm.
+    """
+    table = ANCHOR[np.asarray(rows)]  # (F, 6)
+    mids = BAND_MIDDLES
+    notch = xp.zeros_like(x) + xp.asarray(table[:, 0], dtype=x.dtype, device=x.device)
+    for k in range(len(mids) - 1):
+        width = mids[k + 1] - mids[k]
+        slope = xp.asarray((table[:, k + 1] - table[:, k]) / width, dtype=x.dtype, device=x.device)
+        notch = notch + slope * xp.clip(x - mids[k], 0.0, width)
+    return notch + NOTCHES_PER_TURN_BEYOND * xp.maximum(x - mids[-1], 0.0)
+
+
+def parse_rating(text: str) -> int:
+    """Notch of a rating text such as ``"BBB"`` or ``"A+"``; −1 for ``"NR"``.
+
+    Raises:
+        ValueError: text that is not on :data:`SCALE` nor ``NR``.
+    """
+    if text.strip().upper() == "NR":
+        return -1
+    if text.strip() not in SCALE:
+        raise ValueError(f"rating must be one of {', '.join(SCALE)} or NR; got {text!r}")
+    return SCALE.index(text.strip())
+
+
+def rating_text(notch: float) -> str:
+    """Rating text of a notch (``"NR"`` below 0)."""
+    return "NR" if notch < 0 else SCALE[min(round(notch), CCC)]
+
+
+class CreditRatings:
+    """Each issuer's rating, reviewed quarterly, and the forced sales of fallen angels.
+
+    Args:
+        cal: the calibration (firms' ``rating``, ``[assumptions.ratings]``).
+        sheets: the balance sheets.
+        economy: the firms' economy (EBITDA, the firm index, selling pressure).
+        depth: (M,) market depth in units (``MarketStep.depth``; infinite without fire sales).
+        forced_sales: whether fallen angels force IG-constrained holders to sell (channel
+            ``rating_downgrades``).
+    """
+
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        economy: Economy,
+        depth: Any,
+        forced_sales: bool = True,
+    ) -> None:
+        self.sheets, self.economy, self.depth = sheets, economy, depth
+        self.forced_sales = forced_sales
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        roster, table = sheets.roster, sheets.assets
+        rows = economy.firm_rows
+        names = [roster.names[i] for i in rows]
+        start = np.array([parse_rating(str(cal.value(f"firms.{n}.rating"))) for n in names])
+        own_bond = np.array(
+            [
+                any(table.asset_class[m] == "corporate_bond" for m in table.issued_by(n))
+                for n in names
+            ]
+        )
+        self.rated = own_bond & (start >= 0)
+        x0 = to_numpy(economy.leverage0)[0]  # debt / EBITDA at the start (one transfer)
+        anchors = np.stack([anchor_notch(np, x0, np.full(len(rows), r)) for r in range(6)])
+        self.rows = np.argmin(np.abs(anchors - start[None, :]), axis=0)  # first (best) on ties
+        self.modifier = xp.asarray(
+            np.where(self.rated, start - anchors[self.rows, np.arange(len(rows))], 0.0),
+            dtype=dtype,
+            device=dev,
+        )
+        self.rated_x = xp.asarray(self.rated, device=dev)
+        e = sheets.prices.shape[0]
+        self.start = xp.asarray(np.where(self.rated, start, -1.0), dtype=dtype, device=dev)
+        self.notch = xp.broadcast_to(self.start, (e, len(rows))) * 1.0
+        self.smoothed = xp.broadcast_to(xp.asarray(x0, dtype=dtype, device=dev), (e, len(rows)))
+        self.smoothed = self.smoothed * 1.0
+        self.smoothing = 1.0 / float(cal.model_value("assumptions.ratings.smoothing_weeks"))
+        constrained = np.zeros(roster.size)
+        for kind in ("pension", "insurer_life", "insurer_pc", "mutual_bond"):
+            share = float(cal.model_value(f"assumptions.ratings.ig_constrained_{kind}"))
+            constrained[roster.indices("fund", kind)] = share
+        self.constrained = xp.asarray(constrained, dtype=dtype, device=dev)
+        self.bond_assets = economy._bond_assets()  # (F,) market index (0 where none)
+        self.week = 0
+        self.last_forced = xp.zeros((e, len(rows)), dtype=dtype, device=dev)  # USD bn per issuer
+        self.last_forced_by_holder = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
+
+    def review(self, active: Any) -> None:
+        """One week: smooth the metric; on review weeks re-rate and sell fallen angels.
+
+        Runs after the valuation (:meth:`abm.economy.Economy.revalue`), whose debt / EBITDA of
+        each firm it reads.
+
+        Args:
+            active: (E, F) bool, firms that have not failed.
+        """
+        xp = self.sheets.xp
+        leverage = self.economy.leverage  # debt / EBITDA as the valuation just read it
+        self.smoothed = self.smoothed + self.smoothing * (leverage - self.smoothed)
+        self.week += 1
+        self.last_forced = xp.zeros_like(self.last_forced)
+        self.last_forced_by_holder = xp.zeros_like(self.last_forced_by_holder)
+        if self.week % REVIEW_WEEKS:
+            return
+        target = anchor_notch(xp, self.smoothed, self.rows) + self.modifier
+        new = xp.where(
+            self.rated_x & active, xp.clip(xp.round(target), 0.0, float(CCC)), self.notch
+        )
+        fallen = (self.notch <= LAST_IG) & (new > LAST_IG) & self.rated_x
+        self.notch = new
+        self.economy.junk = xp.where(self.rated_x, new > LAST_IG, self.economy.junk)
+        if self.forced_sales and bool(xp.any(fallen)):
+            self._sell_fallen_angels(fallen)
+
+    def _sell_fallen_angels(self, fallen: Any) -> None:
+        """IG-constrained holders sell their share of each fallen angel's bonds to market makers."""
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        m = s.prices.shape[-1]
+        hit = segment_sum(xp.astype(fallen, s.prices.dtype), self.bond_assets, m) > 0.0  # (E, M)
+        hit_x = xp.astype(hit, s.prices.dtype)[:, None, :]
+        units = s.holdings * self.constrained[None, :, None] * hit_x  # (E, N, M)
+        sold = xp.sum(units, axis=1)  # (E, M)
+        old = s.prices
+        new = impacted_price(old, sold, self.depth)
+        fill = fill_price(old, new)
+        proceeds = (units @ fill[:, :, None])[:, :, 0]  # (E, N)
+        ledger.cash = ledger.cash + proceeds
+        ledger.outsiders.book("market_makers", xp.sum(proceeds, axis=-1))
+        ledger.book_equity(proceeds - (units @ old[:, :, None])[:, :, 0])
+        s.holdings = s.holdings - units
+        ledger.book_equity((s.holdings @ (new - old)[:, :, None])[:, :, 0])
+        s.prices = new
+        self.last_forced_by_holder = proceeds
+        self.last_forced = xp.take(sold * fill, self.bond_assets, axis=1) * xp.astype(
+            fallen, s.prices.dtype
+        )
+        self.economy.absorb_selling(sold)

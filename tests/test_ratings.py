@@ -1,0 +1,174 @@
+"""Ratings follow debt / EBITDA on S&P's grid; fallen angels force IG-only holders to sell."""
+
+from __future__ import annotations
+
+import array_api_strict as xs
+import numpy as np
+import pytest
+
+from abm.balance_sheets import build_balance_sheets, build_roster
+from abm.calibration import load_calibration
+from abm.channels import Channels
+from abm.economy import Economy, Sentiment
+from abm.events import EventLog
+from abm.model import Powderkeg
+from abm.ratings import (
+    ANCHOR,
+    BAND_MIDDLES,
+    LAST_IG,
+    REVIEW_WEEKS,
+    SCALE,
+    CreditRatings,
+    anchor_notch,
+    parse_rating,
+    rating_text,
+)
+
+RATED = ("amazon", "microsoft", "alphabet", "meta", "oracle", "nvidia", "amd", "coreweave")
+
+
+def model(channels: Channels | None = None) -> Powderkeg:
+    return Powderkeg(n_worlds=1, seed=2, n_cohorts=8, collect_agents=False, channels=channels)
+
+
+def firm(m: Powderkeg, name: str) -> int:
+    return list(m.economy.firm_rows).index(m.roster.index(name))
+
+
+def gaps(m: Powderkeg) -> float:
+    return max(float(np.max(np.abs(np.asarray(g)))) for g in m.accounting_gap().values())
+
+
+def test_every_issuer_starts_at_its_calibrated_rating():
+    m = model()
+    notch = np.asarray(m.ratings.notch)[0]
+    for name in RATED:
+        assert rating_text(notch[firm(m, name)]) == m.calibration.value(f"firms.{name}.rating")
+    for name in ("openai", "xai", "anthropic", "meta_hyperion"):  # unrated or no listed bond
+        assert notch[firm(m, name)] == -1.0
+    assert m.snapshot["rating_notch"][0, m.roster.index("oracle")] == SCALE.index("BBB")
+    assert m.snapshot["rating_notch"][0, m.roster.index("jpmorgan")] == -1.0
+
+
+def test_anchor_follows_the_sp_matrix_and_extends_a_notch_a_turn():
+    x = np.array(BAND_MIDDLES)
+    for row in range(len(ANCHOR)):
+        rows = np.full(x.size, row)
+        np.testing.assert_allclose(anchor_notch(np, x, rows), ANCHOR[row])
+        grid = np.linspace(0.0, 12.0, 200)
+        steps = np.diff(anchor_notch(np, grid, np.full(grid.size, row)))
+        assert (steps >= -1e-12).all()  # more debt never improves a rating
+        far = anchor_notch(np, np.array([7.5, 8.5]), np.array([row, row]))
+        assert far[1] - far[0] == pytest.approx(1.0)
+    assert parse_rating("BBB-") == LAST_IG and parse_rating("NR") == -1
+    with pytest.raises(ValueError, match=r"rating must be one of AAA.*got 'Baa2'"):
+        parse_rating("Baa2")
+
+
+def _push_oracle_to(m: Powderkeg, turns: float) -> None:
+    """Oracle's smoothed debt / EBITDA at ``turns``; the next review week comes next."""
+    o = firm(m, "oracle")
+    smoothed = np.asarray(m.ratings.smoothed).copy()
+    smoothed[:, o] = turns
+    m.ratings.smoothed = m.xp.asarray(smoothed)
+    m.economy.leverage = m.ratings.smoothed  # the valuation reads the same
+    m.ratings.week = REVIEW_WEEKS - 1
+
+
+def test_reviews_are_quarterly_and_follow_leverage_both_ways():
+    m = model()
+    o = firm(m, "oracle")
+    active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
+    _push_oracle_to(m, 5.6)
+    m.ratings.week = 0  # not a review week: nothing moves
+    m.ratings.review(active)
+    assert m.ratings.notch[0, o] == SCALE.index("BBB")
+    _push_oracle_to(m, 5.6)  # about 0.7 turns more: one notch down, still investment grade
+    m.ratings.review(active)
+    assert m.ratings.notch[0, o] == SCALE.index("BBB-")
+    assert float(np.sum(m.ratings.last_forced)) == 0.0
+    _push_oracle_to(m, 3.0)  # deleveraged: upgraded
+    m.ratings.review(active)
+    assert m.ratings.notch[0, o] < SCALE.index("BBB")
+
+
+def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
+    m = model()
+    s = m.sheets
+    log = EventLog(m)
+    asset = s.assets.index("bonds_oracle")
+    held = s.holdings[0, :, asset].copy()
+    cash = s.ledger.cash[0].copy()
+    price = float(s.prices[0, asset])
+    makers = float(s.ledger.outsiders.paid_in["market_makers"][0])
+    active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
+    _push_oracle_to(m, 8.5)
+    m.ratings.review(active)
+    o = firm(m, "oracle")
+    assert m.ratings.notch[0, o] > LAST_IG  # BB range now
+    share = np.asarray(m.ratings.constrained)
+    sold = held * share
+    np.testing.assert_allclose(held - s.holdings[0, :, asset], sold, atol=1e-12)
+    insurers = m.roster.indices("fund", "insurer_life")
+    assert (sold[insurers] > 0.0).all() and sold[m.roster.indices("bank")].sum() == 0.0
+    total = sold.sum()
+    assert float(s.prices[0, asset]) == pytest.approx(
+        price * np.exp(-total / s.assets.depth[asset])
+    )
+    proceeds = s.ledger.cash[0] - cash
+    np.testing.assert_array_less(-1e-12, proceeds)
+    assert proceeds.sum() == pytest.approx(float(m.ratings.last_forced[0, o]))
+    assert float(s.ledger.outsiders.paid_in["market_makers"][0]) - makers == pytest.approx(
+        proceeds.sum()
+    )
+    assert m.economy.pressure[0, asset] > 0.0  # the spread feels the selling
+    assert gaps(m) < 1e-9
+    m.take_snapshot()
+    log.update(m)
+    events = log.frame()
+    down = events[(events.event == "downgrade") & (events.agent == "oracle")]
+    assert len(down) == 1 and down.amount_usd_bn.iloc[0] == pytest.approx(proceeds.sum())
+    message = down.message.iloc[0]
+    assert "Oracle Corporation downgraded to BB" in message and "must sell $" in message
+
+
+def test_without_the_channel_ratings_move_but_nobody_must_sell():
+    m = model(Channels(rating_downgrades=False))
+    s = m.sheets
+    held = s.holdings.copy()
+    _push_oracle_to(m, 8.5)
+    m.ratings.review(m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool))
+    assert m.ratings.notch[0, firm(m, "oracle")] > LAST_IG
+    np.testing.assert_array_equal(s.holdings, held)
+    assert float(np.sum(m.ratings.last_forced)) == 0.0
+
+
+def test_financing_and_ratings_run_on_array_api_strict_as_on_numpy():
+    cal = load_calibration()
+    roster = build_roster(cal, 8)
+    results = []
+    for xp in (xs, None):
+        if xp is None:
+            import array_api_compat.numpy as xp
+        sheets, _ = build_balance_sheets(cal, roster, 2, xp)
+        eco = Economy(cal, sheets)
+        depth = xp.asarray(np.asarray(sheets.assets.depth), dtype=xp.float64)
+        ratings = CreditRatings(cal, sheets, eco, depth)
+        active = xp.ones((2, len(eco.firm_rows)), dtype=xp.bool)
+        hype = xp.asarray([0.1, -0.2], dtype=xp.float64)
+        for _ in range(REVIEW_WEEKS):
+            eco.run_firms(hype, active)
+            eco.revalue(Sentiment(ai=hype, crypto=hype))
+            ratings.review(active)
+        ratings.smoothed = ratings.smoothed * 0.0 + 8.5  # every issuer far too levered
+        ratings.week = 2 * REVIEW_WEEKS - 1
+        ratings.review(active)
+        results.append(
+            [
+                np.asarray(a)
+                for a in (ratings.notch, ratings.last_forced, sheets.prices, sheets.ledger.cash)
+            ]
+        )
+    for strict, plain in zip(*results, strict=True):
+        np.testing.assert_allclose(strict, plain, rtol=1e-12, atol=1e-12)
+    assert results[0][1].sum() > 0.0  # fallen angels were sold on both
