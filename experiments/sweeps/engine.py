@@ -288,6 +288,7 @@ def _report(
         manifest["runs"][str(p.index)] for p in sweep.points if str(p.index) in manifest["runs"]
     ]
     wall = sum(r["wall_s"] for r in runs)
+    cpu = sum(r.get("cpu_s", 0.0) for r in runs)
     print(
         f"{sweep.name}: {status['finished']}/{status['total']} points finished "
         f"({sweep.spec.worlds} worlds x {sweep.spec.steps} weeks each) on {session.get('engine')}"
@@ -295,8 +296,8 @@ def _report(
     if runs:
         backends = sorted({r["backend"] for r in runs})
         print(
-            f"  point time: {wall:.1f} s in all, {wall / len(runs):.2f} s per point; "
-            f"backend {', '.join(backends)}"
+            f"  point time: {wall:.1f} s in all, {wall / len(runs):.2f} s per point "
+            f"({cpu / len(runs):.2f} s of CPU); backend {', '.join(backends)}"
         )
     convergence = manifest["convergence"]
     print(

@@ -14,8 +14,9 @@ a GPU answers and the backend is ``auto``), and returns two tables and a record:
   at the end; ~0);
 - ``series``: one row per world and week (step 0 = the calibrated start) with the columns the
   sweep keeps (``[output] series``);
-- the record: wall time, backend and worker (host, pid), for the manifest (never in the tables,
-  so a rerun gives the same tables).
+- the record: wall time, CPU time of the worker process (the same as wall time on an idle
+  core; more telling on a shared machine), backend and worker (host, pid), for the manifest
+  (never in the tables, so a rerun gives the same tables).
 
 Nothing here touches the results directory: the sweep's own process writes what comes back.
 """
@@ -80,7 +81,7 @@ def run_point(task: PointTask) -> PointResult:
     from experiments.sweeps.parameters import build_point_model
     from kernels.backend import to_numpy
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model = build_point_model(
         task.scenario, task.values, n_worlds=task.worlds, seed=task.seed, backend=task.backend
     )
@@ -116,6 +117,7 @@ def run_point(task: PointTask) -> PointResult:
     kept.insert(0, "point", np.int64(task.point))
     record = {
         "wall_s": round(time.perf_counter() - start, 3),
+        "cpu_s": round(time.process_time() - cpu_start, 3),
         "backend": model.backend,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "clearing_converged": bool(converged.all()),
@@ -124,17 +126,19 @@ def run_point(task: PointTask) -> PointResult:
     return PointResult(point=task.point, worlds=worlds, series=kept, record=record)
 
 
-#: pandas dtype of a parameter column, by parameter kind.
+#: pandas dtype of a parameter column, by parameter kind; and when the value is None (the
+#: same Arrow type, with nulls), so every point's file has the same schema.
 DTYPES = {"bool": "bool", "int": "int64", "float": "float64", "text": "string"}
+NULLABLE_DTYPES = {"bool": "boolean", "int": "Int64", "float": "float64", "text": "string"}
 
 
 def _column(value: Value, kind: str, n: int) -> Any:
-    """``n`` copies of one parameter value, typed by the parameter's kind."""
+    """``n`` copies of one parameter value, typed by the parameter's kind (None: NaN/null)."""
     import pandas as pd
 
     if value is None and kind == "float":
         value = float("nan")
-    dtype = DTYPES[kind] if value is not None else ("string" if kind == "text" else "object")
+    dtype = DTYPES[kind] if value is not None else NULLABLE_DTYPES[kind]
     return pd.array([value] * n, dtype=dtype)
 
 
