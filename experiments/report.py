@@ -37,6 +37,7 @@ DEFAULT_METRIC = "banking_crisis"
 HEADLINE = (
     "banking_crisis",
     "bank_failures",
+    "bank_cet1_low",
     "defaults_firm",
     "ai_equity_drawdown_pct",
     "peak_spread_bp",

@@ -66,6 +66,9 @@ def test_smoke_sweep_writes_one_file_per_point_and_a_manifest(reference: Path) -
     series = store.read_series()
     assert len(series) == len(config.points) * config.spec.worlds * (config.spec.steps + 1)
     assert list(series.columns[:3]) == ["point", "step", "world"]
+    lowest = series.groupby(["point", "world"])["bank_cet1_min"].min().to_numpy()
+    assert worlds["bank_cet1_low"].to_numpy() == pytest.approx(lowest)
+    assert ((worlds["bank_cet1_low"] > 0) & (worlds["bank_cet1_low"] < 1)).all()
 
     manifest = json.loads((reference / "manifest.json").read_text())
     assert manifest["status"]["state"] == "complete"

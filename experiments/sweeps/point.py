@@ -9,9 +9,10 @@ a GPU answers and the backend is ``auto``), and returns two tables and a record:
   parameter values (one column per parameter name), the headline numbers of
   :func:`experiments.evidence.world_metrics` (peak AI-bond spread widening, AI equity drawdown,
   defaults by family, bank failures, the lowest peg, fire-sale volume, retail and institutions'
-  losses), ``banking_crisis`` (at least one bank failed), ``clearing_converged`` (every market
-  clearing of that world converged) and ``accounting_gap_usd_bn`` (the largest gap of the books
-  at the end; ~0);
+  losses), ``banking_crisis`` (at least one bank failed), ``bank_cet1_low`` (the lowest CET1
+  ratio of any bank still alive in any week: how close the banks came), ``clearing_converged``
+  (every market clearing of that world converged) and ``accounting_gap_usd_bn`` (the largest
+  gap of the books at the end; ~0);
 - ``series``: one row per world and week (step 0 = the calibrated start) with the columns the
   sweep keeps (``[output] series``);
 - the record: wall time, CPU time of the worker process (the same as wall time on an idle
@@ -109,6 +110,7 @@ def run_point(task: PointTask) -> PointResult:
             **head,
             **{k: np.asarray(v, dtype=float) for k, v in numbers.items()},
             "banking_crisis": np.asarray(numbers["bank_failures"]) >= 1,
+            "bank_cet1_low": _lowest(series, "bank_cet1_min", task.worlds),
             "clearing_converged": converged,
             "accounting_gap_usd_bn": np.asarray(gaps, dtype=float),
         }
@@ -124,6 +126,16 @@ def run_point(task: PointTask) -> PointResult:
         "accounting_gap_usd_bn": float(gaps.max()) if gaps.size else 0.0,
     }
     return PointResult(point=task.point, worlds=worlds, series=kept, record=record)
+
+
+def _lowest(series: Any, column: str, n_worlds: int) -> Any:
+    """(E,) the lowest value of ``column`` over the weeks, per world (NaN where never finite)."""
+    import numpy as np
+
+    if column not in series:
+        return np.full(n_worlds, np.nan)
+    low = series.groupby("world")[column].min()
+    return low.reindex(range(n_worlds)).to_numpy(float)
 
 
 #: pandas dtype of a parameter column, by parameter kind; and when the value is None (the
