@@ -70,6 +70,8 @@ DEFAULT_SERIES = (
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 
 Scalar = bool | int | float | str
+#: How pydantic names the members of ``Scalar`` in an error's location.
+UNION_MEMBERS = ("bool", "int", "float", "str")
 
 
 class _Strict(BaseModel):
@@ -212,9 +214,12 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _explain(error: dict[str, Any]) -> str:
     """One pydantic error as ``field: what is wrong; allowed ...; got ...``."""
     loc = tuple(error["loc"])
+    got = error.get("input")
+    if loc and loc[-1] in UNION_MEMBERS:  # a value of the wrong type for a bool|int|float|str
+        where = _location(loc[:-1])
+        return f"{where}: must be true or false, a number or a string; got {got!r}"
     where = _location(loc) or "file"
     kind = error["type"]
-    got = error.get("input")
     if kind == "extra_forbidden":
         holder = _model_at(loc)
         allowed = ", ".join(holder.model_fields) if holder is not None else "see the docs"

@@ -102,6 +102,10 @@ def run_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> st
             ["set twice"],
         ),
         (BASE + "[design\n", ["not valid TOML"]),
+        (
+            BASE + "[fixed]\n'policy.haircut_floor' = {a = 1}\n",
+            ["fixed.policy.haircut_floor: must be true or false, a number or a string"],
+        ),
     ],
 )
 def test_bad_sweep_file_is_one_line_naming_the_field(
