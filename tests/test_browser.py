@@ -41,6 +41,12 @@ CHROMIUM_ARGS = [
 LOAD_TIMEOUT_MS = 90_000
 UPDATE_TIMEOUT_MS = 30_000
 TIMINGS: dict[str, list[float] | float] = {}
+#: True once the sidebar's "Time: N" counter reads at least ``arg`` weeks.
+WEEK_AT_LEAST = (
+    "week => { const t = [...document.querySelectorAll('*')].find("
+    "e => e.childElementCount === 0 && /^Time: /.test(e.textContent));"
+    " return t && parseFloat(t.textContent.slice(6)) >= week; }"
+)
 CANVASES = (
     "() => [...document.querySelectorAll('.powderkeg-echarts canvas')].map(c => c.toDataURL())"
 )
@@ -199,12 +205,7 @@ def test_step_and_play_pause_change_the_counter_and_the_charts(app):
     assert all(a != b for a, b in zip(after, before, strict=True))  # every panel redrawn
 
     page.get_by_role("button", name="▶", exact=True).click()
-    page.wait_for_function(
-        "() => { const t = [...document.querySelectorAll('*')].find("
-        "e => e.childElementCount === 0 && /^Time: /.test(e.textContent));"
-        " return t && parseFloat(t.textContent.slice(6)) >= 6; }",
-        timeout=UPDATE_TIMEOUT_MS,
-    )
+    page.wait_for_function(WEEK_AT_LEAST, arg=6, timeout=UPDATE_TIMEOUT_MS)
     page.get_by_role("button", name="❚❚", exact=True).click()
     page.get_by_role("button", name="▶", exact=True).wait_for(timeout=UPDATE_TIMEOUT_MS)
     page.wait_for_timeout(1500)  # a week already under way when Pause was pressed may finish
@@ -246,11 +247,20 @@ def test_shock_button_adds_an_event_log_entry(app):
     assert app.errors == []
 
 
-def test_next_event_runs_to_an_event(app):
+def test_tour_controls_run_to_the_next_event_and_play_and_pause(app):
     page = app.page
     page.get_by_role("button", name="Next event").click()
     page.get_by_text(re.compile(r"^Ran \d+ weeks? to week \d+")).wait_for(timeout=UPDATE_TIMEOUT_MS)
-    assert app.week() >= 1
+    start = app.week()
+    assert start >= 1
+    page.get_by_role("button", name="Play tour").click()
+    page.wait_for_function(WEEK_AT_LEAST, arg=start + 3, timeout=UPDATE_TIMEOUT_MS)
+    page.get_by_role("button", name="Pause tour").click()
+    page.get_by_role("button", name="Play tour").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # a week under way when Pause was pressed may finish
+    paused = app.week()
+    page.wait_for_timeout(1500)
+    assert app.week() == paused >= start + 3
     assert app.errors == []
 
 
