@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.cli import main
+from experiments.cli import UsageError, main
 from experiments.config import load_sweep
 from experiments.scenarios import load_preset
 from experiments.sweeps.parameters import apply_values, build_point_model, parameter_table
@@ -173,15 +173,16 @@ def _end_group(proc: subprocess.Popen[str]) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_killed_sweep_resumes_to_the_uninterrupted_dataset(
-    reference: Path, tmp_path: Path, sig: signal.Signals, capsys: pytest.CaptureFixture[str]
+    reference: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     proc = _start(tmp_path)
     try:
         done = _wait_for_points(tmp_path, proc, 1)
         assert proc.poll() is None, proc.communicate()
-        if sig == signal.SIGINT:  # while it runs, a second sweep on the directory is refused
-            assert sweep("--out", str(tmp_path), "--resume") == 2
-            assert "another sweep is writing" in capsys.readouterr().err
+        # while it runs, its lock (held by another process) refuses a second sweep
+        with pytest.raises(UsageError, match=r"another sweep is writing .* \(pid \d+ since"):
+            with ResultsDir(tmp_path).locked():
+                pass
         proc.send_signal(sig)
         proc.wait(timeout=120)
     finally:
