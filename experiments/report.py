@@ -331,10 +331,23 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
     if maps:
         for name, write, _ in maps:
             writers[out / name] = write
+        note = ""
+        if worlds[metric].nunique() == 1:
+            note = (
+                f"<p class='note'>{html.escape(metric)} is {worlds[metric].iloc[0]:g} in every "
+                "world of every point, so these maps are flat"
+                + (
+                    "; bank_cet1_low (the lowest CET1 ratio any bank reached) shows how close "
+                    "the banks came: powderkeg report DIR --metric bank_cet1_low"
+                    if metric == "banking_crisis" and "bank_cet1_low" in outcomes
+                    else ""
+                )
+                + ".</p>"
+            )
         sections.append(
             (
                 "Outcome over the parameters",
-                "\n".join(_figure_html(name, caption) for name, _, caption in maps),
+                note + "\n".join(_figure_html(name, caption) for name, _, caption in maps),
             )
         )
     tables = sensitivity_tables(

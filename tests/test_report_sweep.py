@@ -104,6 +104,10 @@ def test_grid_report_has_fans_heat_map_and_point_table(results: dict[str, Path])
     expected = worlds.groupby("point")["total_loss_usd_bn"].mean()
     np.testing.assert_allclose(points["total_loss_usd_bn"], expected.to_numpy())
     assert list(points["worlds"]) == [2, 2, 2, 2]
+    if worlds["banking_crisis"].nunique() == 1:  # no bank failed: the page says where to look
+        assert "--metric bank_cet1_low" in page
+    assert main(["report", str(results["grid"]), "--metric", "bank_cet1_low"]) == 0
+    assert "Mean of bank_cet1_low over worlds" in html(results, "grid")
 
 
 def test_morris_report_ranks_the_parameters(results: dict[str, Path]) -> None:
