@@ -230,7 +230,7 @@ def run_sweep(
         _status(manifest, store, total, "stopped")
         session["finished_utc"] = now_utc()
         store.write_manifest(manifest)
-    return _report(sweep, store, manifest, session, out)
+    return _print_summary(sweep, manifest, session, out)
 
 
 def _execute(
@@ -280,9 +280,10 @@ def _execute(
             bar.update(1)
 
 
-def _report(
-    sweep: Sweep, store: ResultsDir, manifest: dict[str, Any], session: dict[str, Any], out: Path
+def _print_summary(
+    sweep: Sweep, manifest: dict[str, Any], session: dict[str, Any], out: Path
 ) -> int:
+    """Print what the sweep did (points, time, convergence, where); 1 if a point failed."""
     status = manifest["status"]
     runs = [
         manifest["runs"][str(p.index)] for p in sweep.points if str(p.index) in manifest["runs"]
