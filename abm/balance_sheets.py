@@ -9,7 +9,8 @@ retail cohorts (:class:`Roster`). Each balance sheet (USD bn) is
 
 where *holdings* are units of the market's M assets (:mod:`abm.market`), *claims* and *face* are
 the two sides of the ledger's instruments (:mod:`abm.ledger`: deposits, bank loans, private
-loans, interbank, pension claims, fund shares, stablecoin tokens, insurance policies), *bonds*
+loans, interbank, pension claims, fund shares, stablecoin tokens, insurance policies, vendor
+financing and prepaid cloud capacity), *bonds*
 are what a firm owes on the bonds it issued (their holders own units of the firm's bond asset),
 and *real assets* are everything illiquid that is nobody's liability inside the model: data
 centres and GPUs, mortgages and loans to the rest of the economy, real estate.
@@ -38,6 +39,7 @@ to fit and the value goes to cash; ``BalanceSheets.adjustments`` records it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +50,13 @@ from abm.ledger import Ledger
 from abm.market import AssetTable
 
 FAMILIES = ("firm", "bank", "fund", "stablecoin", "retail")
+
+#: firm kinds on each side of the two financing instruments of :mod:`abm.financing`: chip vendors
+#: finance GPU buyers (vendor financing); customers prepay neoclouds and SPVs (cloud commitments)
+VENDOR_LENDERS = ("chip_vendor",)
+VENDOR_BORROWERS = ("neocloud", "ai_lab", "spv")
+CAPACITY_BUYERS = ("hyperscaler",)
+CAPACITY_SELLERS = ("neocloud", "spv")
 
 #: allocation keys of ``[funds.*.allocation]`` that are spread over several market assets
 SPREAD_KEYS = {"ai_bonds": "bonds_", "ai_equity": "equity_"}
@@ -250,6 +259,9 @@ class _Builder:
             "policies": _Pool(outside_holder="rest_of_economy"),
             "fund_shares": _Pool(),
             "tokens": _Pool(),
+            "central_bank_loans": _Pool(outside_holder="central_bank"),  # abm.backstops
+            "vendor_financing": _Pool(),  # chip vendors' loans to GPU buyers (abm.financing)
+            "prepaid_capacity": _Pool(),  # customers' prepayments for cloud capacity
         }
         self.notes: list[str] = []
 
@@ -300,6 +312,14 @@ class _Builder:
                 )
             self.pools["bank_loans"].owe(i, loans)  # every firm can draw bank credit later
             self.pools["private_loans"].owe(i, 0.0)  # and private credit
+            if kind in VENDOR_BORROWERS:
+                self.pools["vendor_financing"].owe(i, 0.0)
+            if kind in VENDOR_LENDERS:
+                self.pools["vendor_financing"].own(i, 0.0)
+            if kind in CAPACITY_SELLERS:
+                self.pools["prepaid_capacity"].owe(i, 0.0)
+            if kind in CAPACITY_BUYERS:
+                self.pools["prepaid_capacity"].own(i, 0.0)
             self.real[i] = max(0.0, bonds + loans + book - self.cash[i])
 
     def funds(self) -> None:
@@ -461,6 +481,7 @@ class _Builder:
             self.pools["deposits"].owe(i, dep[k] * a_k)
             self.pools["interbank"].owe(i, interbank_share * a_k)
             self.pools["interbank"].own(i, interbank_share * a_k)
+            self.pools["central_bank_loans"].owe(i, 0.0)  # the lender of last resort's window
             self.pools["wholesale"].owe(
                 i, max(0.0, a_k - equity - (dep[k] + interbank_share) * a_k)
             )
@@ -476,7 +497,7 @@ class _Builder:
 
     def fit_to_supply(self, supply: np.ndarray) -> None:
         """Scale holders of an over-held asset down to 95% of its supply; the value becomes cash."""
-        held = self.holdings.sum(axis=0)
+        held = np.array([math.fsum(col) for col in self.holdings.T])  # exact: any agent order
         for m in np.nonzero(held > 0.95 * supply)[0]:
             scale = 0.95 * supply[m] / held[m]
             moved = self.holdings[:, m] * (1.0 - scale)

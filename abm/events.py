@@ -21,6 +21,13 @@ Events (thresholds in :class:`Thresholds`):
   drew it on bank credit lines, to cover its funding gap.
 - ``depeg``: a stablecoin's recoverable value per token fell below a threshold (0.99) this step.
   Amount: the reserve shortfall (liabilities − assets).
+- ``stablecoin_run``: holders redeemed more than a share of a coin's supply in one week. Amount:
+  the redemptions paid; detail: the share of supply.
+- ``lolr_loan`` and ``bailout``: the central bank lent to a bank short of cash, or the government
+  recapitalised a failing systemic bank (amount: the loan or the capital injected).
+- ``downgrade`` and ``upgrade``: an agency moved a tech firm's rating (:mod:`abm.ratings`).
+  Detail: the new notch. A fall below investment grade (cause ``fell below investment grade``)
+  carries as amount the firm's bonds that IG-constrained holders were forced to sell.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from abm.ratings import LAST_IG, rating_text
 
 if TYPE_CHECKING:
     from abm.model import Powderkeg
@@ -48,7 +57,19 @@ COLUMNS = (
     "message",
 )
 
-EVENTS = ("default", "fire_sale", "bank_run", "bond_issue", "credit_drawn", "depeg")
+EVENTS = (
+    "default",
+    "fire_sale",
+    "bank_run",
+    "bond_issue",
+    "credit_drawn",
+    "depeg",
+    "stablecoin_run",
+    "lolr_loan",
+    "bailout",
+    "downgrade",
+    "upgrade",
+)
 
 CAUSES = (
     "could not pay what was due",
@@ -59,9 +80,15 @@ CAUSES = (
     "uninsured depositors withdrew",
     "funding gap",
     "reserves short of tokens",
+    "holders redeemed",
+    "solvent but short of cash",
+    "capital below the minimum",
+    "fell below investment grade",
+    "credit metrics changed",
 )
 _DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
 _RUN, _GAP, _RESERVES = 5, 6, 7
+_REDEEMED, _ILLIQUID, _UNDERCAPITALISED = 8, 9, 10
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,8 @@ class Thresholds:
         financing_usd_bn: smallest bond issue or credit drawing logged (USD bn in a week;
             the largest hyperscalers raise a few billion in most weeks of the baseline).
         peg: a stablecoin whose peg falls below this from at or above it is logged.
+        redemption_share: smallest weekly redemptions logged, as a share of a coin's supply.
+        backstop_usd_bn: smallest central-bank loan or public recapitalisation logged (USD bn).
     """
 
     fire_sale_usd_bn: float = 0.25
@@ -84,6 +113,8 @@ class Thresholds:
     run_share: float = 0.005
     financing_usd_bn: float = 5.0
     peg: float = 0.99
+    redemption_share: float = 0.05
+    backstop_usd_bn: float = 0.1
 
 
 class EventLog:
@@ -114,6 +145,7 @@ class EventLog:
         self._liabilities = np.array(snap["liabilities"], dtype=float)
         self._assets = np.array(snap["total_assets"], dtype=float)
         self._peg = np.array(snap["peg"], dtype=float)
+        self._notch = np.array(snap.get("rating_notch", np.full_like(self._peg, -1.0)), float)
 
     def _add(
         self,
@@ -193,7 +225,35 @@ class EventLog:
         shortfall = np.maximum(liabilities[w, i] - assets[w, i], 0.0)
         self._add(step, 5, w, i, shortfall, _RESERVES, peg[w, k])
 
+        if "redemption_share" in snap:  # stablecoin runs and the public backstops
+            share = snap["redemption_share"][:, coins]
+            w, k = np.nonzero(share > t.redemption_share)
+            i = k + coins.start
+            self._add(step, 6, w, i, snap["redemptions_paid"][w, i], _REDEEMED, share[w, k])
+            for event, key, cause in ((7, "lolr_lent", _ILLIQUID),
+                                      (8, "bailout_injection", _UNDERCAPITALISED)):  # fmt: skip
+                w, i = np.nonzero(snap[key] > t.backstop_usd_bn)
+                self._add(step, event, w, i, snap[key][w, i], cause)
+
+        if "rating_notch" in snap:  # rating changes of tech firms (abm.ratings)
+            self._rating_changes(step, snap)
+
         self._remember(snap)
+
+    def _rating_changes(self, step: int, snap: dict[str, np.ndarray]) -> None:
+        """Downgrades (fallen angels with the forced sales they caused) and upgrades."""
+        notch, before = snap["rating_notch"], self._notch
+        rated = (notch >= 0.0) & (before >= 0.0)
+        for event, moved in (("downgrade", notch > before), ("upgrade", notch < before)):
+            w, i = np.nonzero(rated & moved)
+            fallen = (before[w, i] <= LAST_IG) & (notch[w, i] > LAST_IG)
+            cause = np.where(
+                fallen,
+                CAUSES.index("fell below investment grade"),
+                CAUSES.index("credit metrics changed"),
+            )
+            sold = snap["fallen_angel_sales"][w, i]
+            self._add(step, EVENTS.index(event), w, i, sold, cause, notch[w, i])
 
     def __len__(self) -> int:
         """Events logged so far."""
@@ -267,6 +327,20 @@ def _message(event: str, label: str, amount: float, cause: str, detail: float) -
         return f"{label} issued {usd(amount)} of new bonds to cover its funding gap."
     if event == "credit_drawn":
         return f"{label} drew {usd(amount)} on its bank credit lines to cover its funding gap."
+    if event == "stablecoin_run":
+        return f"Holders redeemed {usd(amount)} of {label} in one week ({detail:.0%} of supply)."
+    if event == "lolr_loan":
+        return f"The central bank lent {usd(amount)} to {label}: {cause}."
+    if event == "bailout":
+        return f"The government put {usd(amount)} of capital into {label}: {cause}."
+    if event in ("downgrade", "upgrade"):
+        line = f"{label} {event}d to {rating_text(detail)}"
+        if cause == "fell below investment grade":
+            return (
+                f"{line}, below investment grade: insurers, pension funds and bond funds "
+                f"limited to investment grade must sell {usd(amount)} of its bonds."
+            )
+        return f"{line} as its debt / EBITDA moved."
     return (
         f"{label} lost its peg: each token is now worth ${detail:.3f} "
         f"(reserves {usd(amount)} short of tokens)."

@@ -275,6 +275,19 @@ class Ledger:
         pool.claims = pool.claims + lent
         pool.outside = pool.outside + pool.outside * share
 
+    def lend(self, name: str, amount: Any, lent: Any) -> None:
+        """Holders of pool ``name`` lend ``lent`` (E, H); its issuers receive ``amount`` (E, I).
+
+        Unlike :meth:`borrow`, the caller chooses who lends how much (a chip vendor lending out of
+        its spare cash); the two must add up in every world, which the pool's imbalance checks.
+        An asset swap and a longer balance sheet on both sides.
+        """
+        pool = self.pools[name]
+        self.cash = self.cash + self._spread(pool.issuers, amount)
+        self.cash = self.cash - self._spread(pool.holders, lent)
+        pool.face = pool.face + amount
+        pool.claims = pool.claims + lent
+
     def withdraw_outside(self, name: str, amount: Any) -> None:
         """The outside holder of pool ``name`` cashes in ``amount`` (E, I) at chosen issuers.
 
@@ -290,15 +303,31 @@ class Ledger:
         self.cash = self.cash - self._spread(pool.issuers, amount)
         self.outsiders.book(pool.outside_holder, -total)
 
+    def lend_outside(self, name: str, amount: Any) -> None:
+        """The outside holder of pool ``name`` lends ``amount`` (E, I) to chosen issuers.
+
+        The inverse of :meth:`withdraw_outside`: the central bank's loan to particular banks.
+        The issuers receive the cash and owe that much more; the outsider's claim grows with it.
+        """
+        xp, pool = self.xp, self.pools[name]
+        amount = xp.maximum(amount, 0.0)
+        total = xp.sum(amount, axis=-1)
+        pool.face = pool.face + amount
+        pool.outside = pool.outside + total
+        self.cash = self.cash + self._spread(pool.issuers, amount)
+        self.outsiders.book(pool.outside_holder, total)
+
     def revalue_pool(self, name: str, face: Any) -> None:
         """Set the issuers' face of pool ``name`` to ``face`` (E, I): a claim marked to value.
 
         For claims worth what the issuer is worth (fund shares at NAV): holders' claims and the
-        outside claim scale by the pool's change; the issuers gain what the holders lose.
+        outside claim scale by the pool's change; the issuers gain what the holders lose. In a
+        world where the pool is worth less than a dollar (1e-9 USD bn) its claims have lost
+        their precision, so it is left as it is rather than scaled up from rounding noise.
         """
         xp, pool = self.xp, self.pools[name]
-        face = xp.maximum(face, 0.0)
         old = xp.sum(pool.face, axis=-1)
+        face = xp.where((old > 1e-9)[:, None], xp.maximum(face, 0.0), pool.face)
         ratio = xp.sum(face, axis=-1) / xp.where(old > 0.0, old, 1.0)
         claims = pool.claims * ratio[:, None]
         gained = self._spread(pool.issuers, pool.face - face)

@@ -11,7 +11,9 @@ Once a week, after the real economy and valuation (DESIGN.md §2.4 items 4–6):
    policy's leverage cap and haircut floor (:mod:`abm.policy`). Uninsured depositors
    outside the model run from a bank in distress, ``w = w_max · logistic((d − θ)/σ)`` per week
    with ``d = max(0, 1 − CET1/target)`` (rescaled so that a bank without distress loses nothing),
-   calibrated to SVB's 24% on the first day; the bank must raise the cash.
+   calibrated to SVB's 24% on the first day (a week of five such days: ``w_max`` = 0.746 of
+   uninsured deposits, :mod:`abm.stablecoins`); the bank must raise the cash, unless the lender
+   of last resort lends it (:attr:`MarketStep.before_sale`, :mod:`abm.backstops`).
 2. **The fire-sale fixed point** (``kernels.firesale.fire_sale``): defaults, deleveraging and
    cash needs in synchronous rounds with price impact, sales filled at the mid price. Debt-like
    liabilities count (deposits, bank loans, interbank, wholesale funding, bonds, policy reserves);
@@ -43,7 +45,11 @@ from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
 
 #: pools whose face is debt: they make their issuer default when it cannot pay
-DEBT_POOLS = ("deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies")
+DEBT_POOLS = (
+    "deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies",
+    "vendor_financing", "prepaid_capacity",
+    "central_bank_loans",  # the lender of last resort's loans (abm.backstops)
+)  # fmt: skip
 #: what deleveraging repays first
 REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
 #: random stream of the market maker of last resort's coin flip (abm.random)
@@ -110,6 +116,8 @@ class MarketStep:
         self.last_withdrawals = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
         self.converged = xp.ones(sheets.prices.shape[:1], dtype=xp.bool, device=dev)
         self.wiped = xp.zeros_like(self.defaulted)  # failed firms whose shares were written off
+        #: called with the (E, N) debt after the runs, before the fire sale (abm.backstops)
+        self.before_sale: Any = None
 
     # -- read-outs ----------------------------------------------------------------------------
 
@@ -154,6 +162,9 @@ class MarketStep:
         debt = self.debt()
         illiquid = held + s.real_assets
         self._bank_runs(illiquid, debt)
+        if self.before_sale is not None:
+            self.before_sale(self.debt())
+        debt = self.debt()  # the runs and the backstops changed what banks owe
         cmin = xp.asarray(self.capital_min, dtype=dtype, device=dev) + xp.zeros_like(debt)
         cbuf, ctgt = self._thresholds(dtype, dev)
         result = fire_sale(
@@ -254,10 +265,16 @@ class MarketStep:
         table = s.assets
         self.bonds = [m for m, k in enumerate(table.asset_class) if k == "corporate_bond"]
         self.bond_duration = np.maximum(np.array([table.duration[m] for m in self.bonds]), 1.0)
-        self.trigger = float(cal.value(f"{c}.market_maker_trigger_ig_oas")) / 1e4  # per year
+        trigger_bp = self.policy.backstop_trigger_ig_oas_bp  # the policy's, else the calibration's
+        if trigger_bp is None:
+            trigger_bp = float(cal.value(f"{c}.market_maker_trigger_ig_oas"))
+        self.trigger = trigger_bp / 1e4  # per year
         self.spread0 = float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
         gdp = float(cal.value(f"{c}.us_gdp"))
-        self.capacity = float(cal.model_value(f"{c}.market_maker_capacity_share_gdp")) * gdp
+        share = self.policy.backstop_capacity_gdp_share
+        if share is None:
+            share = float(cal.model_value(f"{c}.market_maker_capacity_share_gdp"))
+        self.capacity = share * gdp
         chance = float(cal.model_value(f"{c}.market_maker_probability"))
         acts = streams.uniform(0, STREAM_BACKSTOP) < chance
         self.backstop_acts = acts & self.policy.market_maker_of_last_resort

@@ -16,6 +16,7 @@ import mesa
 import numpy as np
 
 from abm.agents import FAMILY_CLASSES
+from abm.backstops import Bailouts, LenderOfLastResort
 from abm.balance_sheets import BalanceSheets, build_balance_sheets, build_roster
 from abm.calibration import Calibration, load_calibration
 from abm.channels import Channels
@@ -25,8 +26,10 @@ from abm.flows import Flows, RetailBehaviour, YieldChasing
 from abm.market_step import MarketStep
 from abm.policy import Policy
 from abm.random import WorldStreams
+from abm.ratings import CreditRatings
 from abm.reporting import make_datacollector
 from abm.spv import SpvCovenants
+from abm.stablecoins import StablecoinRuns
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
@@ -89,6 +92,20 @@ class Powderkeg(mesa.Model):
             self.calibration, self.sheets, bank_params, self.channels, self.policy
         )
         self.market.setup_backstop(self.calibration, self.streams)
+        self.ratings = CreditRatings(
+            self.calibration,
+            self.sheets,
+            self.economy,
+            self.market.depth,
+            forced_sales=self.channels.rating_downgrades,
+        )
+        args = (self.calibration, self.sheets, self.market, self.policy)
+        self.stablecoins = StablecoinRuns(*args)
+        if self.policy.stablecoin_reserve_transition_weeks == 0:
+            self.stablecoins.apply_reserve_rule()  # a reserve rule without transition: at once
+        self.lender = LenderOfLastResort(*args, self.streams)
+        self.bailouts = Bailouts(*args, self.streams)
+        self.market.before_sale = self._backstop_banks
         self.flows = Flows(self.calibration, self.sheets, self.channels)
         self.retail = RetailBehaviour(self.calibration, self.sheets, self.channels)
         self.yield_chasing = YieldChasing(self.calibration, self.sheets, self.channels)
@@ -121,14 +138,23 @@ class Powderkeg(mesa.Model):
         self.market.defaulted = self.market.defaulted | breached
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
+        self.ratings.review(active)
         self.yield_chasing.rebalance()
         self.flows.save()
         panic_sales = self.retail.act(self.sentiment)
         pegs = self.market.pegs(sheets.total_assets())
         self.flows.issue_tokens(self.sentiment, pegs)
-        due = self.flows.redemptions(pegs, self.market.defaulted)
+        self.stablecoins.apply_reserve_rule()
+        self.bailouts.start_week()
+        stress = self.stablecoins.reserve_bank_stress()
+        due = self.flows.redemptions(pegs, self.market.defaulted, reserve_stress=stress)
+        due = self.stablecoins.backstop_run(due)
         self.flows.draw_deposits(due)
+        self.stablecoins.sell_reserves(due)
         self.market.clear(due + panic_sales)
+        self.stablecoins.add_sales_to(self.market)
+        self.economy.absorb_selling(self.market.last_sold)  # selling pressure on spreads
+        self.bailouts.rescue(self.market.debt())  # banks that failed in the clearing
         self.market.backstop()
         self.flows.pay_out(due)
         self.market.resolve_failures()
@@ -136,20 +162,37 @@ class Powderkeg(mesa.Model):
         self.take_snapshot()
         self.datacollector.collect(self)
 
+    def _backstop_banks(self, debt: Any) -> None:
+        """Before the fire sale: the lender of last resort, then bailouts of banks below minimum."""
+        self.lender.act(debt)
+        self.bailouts.rescue(self.market.debt())
+
     def take_snapshot(self) -> None:
         """Copy what agents, reporters and the event log read to the host: one transfer a step.
 
         Per world and agent (E, N): cash, total_assets, liabilities, equity, defaulted, revenue,
         bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), redemptions_paid (funds
         and stablecoin issuers), cet1_ratio (banks),
-        peg (stablecoin issuers). Per world and asset (E, M): prices, units_sold. Per world (E,):
-        clearing_converged, ai_sentiment, crypto_sentiment.
+        peg (stablecoin issuers), redemption_share (this week's redemptions / tokens),
+        stablecoin_backstop (bool: the backstop stopped its run), lolr_loans and lolr_lent
+        (banks' central-bank loans outstanding and lent this week), bailout_injection (public
+        capital this week), rescued (bool, so far); for tech firms rating_notch (0 = AAA,
+        abm.ratings.SCALE; -1 not rated), fallen_angel_sales (the issuer's bonds sold by
+        IG-constrained holders this week), oversubscription (orders / size of this week's bond
+        issue), equity_raised, vendor_financed, capacity_prepaid and capex_cut (USD bn this
+        week); forced_sales (each holder's forced sales of fallen angels). Per world and asset
+        (E, M): prices, units_sold.
+        Per world (E,): clearing_converged, ai_sentiment, crypto_sentiment,
+        public_cost (bailouts so far), backstop_bought (the market maker of last resort's
+        purchases so far, stablecoin facility included).
         """
         s = self.sheets
         assets, liabilities = s.total_assets(), s.liabilities()
 
         def per_agent(firm_values: Any) -> Any:
             return segment_sum(firm_values, self.economy.firms, s.ledger.cash.shape[-1])
+
+        financing = self.economy.financing
 
         values = {
             "cash": s.ledger.cash,
@@ -169,6 +212,22 @@ class Powderkeg(mesa.Model):
             "crypto_sentiment": self.sentiment.crypto,
             "cet1_ratio": self.market.cet1_ratios(assets, liabilities),
             "peg": self.market.pegs(assets),
+            "redemption_share": self.stablecoins.redemption_share,
+            "stablecoin_backstop": self.stablecoins.backstopped,
+            "lolr_loans": self.lender.outstanding(),
+            "lolr_lent": self.lender.last_lent,
+            "bailout_injection": self.bailouts.last_injection,
+            "rescued": self.bailouts.rescued,
+            "public_cost": self.bailouts.public_cost,
+            "backstop_bought": self.market.backstop_bought,
+            "rating_notch": per_agent(self.ratings.notch + 1.0) - 1.0,  # -1: not rated
+            "fallen_angel_sales": per_agent(self.ratings.last_forced),
+            "forced_sales": self.ratings.last_forced_by_holder,
+            "oversubscription": per_agent(financing.bond_market.last_oversubscription),
+            "equity_raised": per_agent(self.economy.last_equity_raised),
+            "vendor_financed": per_agent(financing.last.vendor),
+            "capacity_prepaid": per_agent(financing.last.cloud),
+            "capex_cut": per_agent(self.economy.last_capex_cut),
             "prices": s.prices,
         }
         self.snapshot = {k: to_numpy(v) for k, v in values.items()}

@@ -24,6 +24,10 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``bailouts_total``: banks recapitalised by the government so far; ``public_cost_usd_bn``: the
   capital it injected so far; ``backstop_bought_usd_bn``: the market maker of last resort's
   purchases so far (bonds and stablecoin reserves).
+- ``rating_notch_<issuer>``: each listed AI bond issuer's rating (0 = AAA, 9 = BBB−; see
+  ``abm.ratings.SCALE``); ``fallen_angel_sales_usd_bn``: bonds IG-constrained holders were forced
+  to sell this week; ``equity_raised_usd_bn``, ``vendor_financed_usd_bn`` and
+  ``capex_cut_usd_bn``: the firms' equity issues, vendor financing and capex cut this week.
 - ``retail_wealth_usd_bn``: net worth of all retail cohorts; ``retail_loss_usd_bn`` and
   ``retail_loss_share``: its fall since the start (negative is a gain);
   ``retail_loss_share_worst_decile``: mean loss share of the tenth of cohorts that lost most.
@@ -260,6 +264,12 @@ def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndar
         out["bailouts_total"] = snap["rescued"].sum(axis=1)
         out["public_cost_usd_bn"] = np.asarray(snap["public_cost"], dtype=float).copy()
         out["backstop_bought_usd_bn"] = np.asarray(snap["backstop_bought"], dtype=float).copy()
+    if "rating_notch" in snap:  # ratings and financing of the tech firms (abm.ratings, financing)
+        for issuer in lay.bond_issuers:
+            out[f"rating_notch_{issuer}"] = snap["rating_notch"][:, model.roster.index(issuer)]
+        firms = slice(*model.roster.blocks["firm"])
+        for key in ("fallen_angel_sales", "equity_raised", "vendor_financed", "capex_cut"):
+            out[f"{key}_usd_bn"] = snap[key][:, firms].sum(axis=1)
 
     wealth = equity[:, lay.retail]
     start = lay.retail_equity0
