@@ -105,6 +105,8 @@ class Economy:
         self.rho_calm = float(cal.model_value("sentiment.crypto_correlation_calm"))
         self.rho_panic = float(cal.model_value("sentiment.crypto_correlation_panic"))
         self.panic_drawdown = float(cal.model_value(f"{a}.sentiment.panic_ai_drawdown"))
+        self.surprise_feedback = float(cal.model_value(f"{a}.sentiment.revenue_surprise_feedback"))
+        self.momentum = float(cal.model_value(f"{a}.sentiment.return_momentum"))
         self.b_revenue = float(cal.model_value(f"{a}.sentiment.ai_revenue_elasticity"))
         self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
@@ -117,17 +119,34 @@ class Economy:
         self.equity_target = float(cal.value(f"{a}.firms.equity_issue_target"))
         self.week = 0
         self.params = FirmParameters.from_calibration(cal, sheets)
+        self.plan = self.params  # the 2025 plan; shocks swap ``params``, never this
         bank_kinds = ("hyperscaler", "chip_vendor")
         borrower = np.zeros(sheets.roster.size, dtype=bool)
         firm_rows = sheets.roster.indices("firm")
         borrower[[i for i in firm_rows if sheets.roster.kind[i] in bank_kinds]] = True
         self.bank_borrower = sheets.xp.asarray(borrower, device=sheets.prices.device)
         self.private_rate = float(cal.model_value("markets.private_credit.spread")) / 52.0
-        # data centres still being built earn nothing and do not wear out yet (SPVs until their
-        # leases start; the lease and obsolescence rules come with the SPV mechanics)
-        self.operating = sheets.xp.asarray(
-            self.params.revenue > 0, dtype=sheets.prices.dtype, device=sheets.prices.device
-        )
+        # a data-centre SPV is a landlord: its income is its sponsor's rent (abm.spv), not sales;
+        # it builds until its total cost is spent, and one still being built (no rent yet) does
+        # not wear out and capitalises its interest until its lease starts
+        kinds = [sheets.roster.kind[i] for i in sheets.roster.indices("firm")]
+        names = [sheets.roster.names[i] for i in sheets.roster.indices("firm")]
+        self.lessor = xp.asarray(np.array([k == "spv" for k in kinds]), device=sheets.prices.device)
+        start = np.zeros(len(kinds))
+        budget = np.full(len(kinds), np.inf)
+        real = to_numpy(sheets.real_assets[0, ...])
+        for f, (kind, name) in enumerate(zip(kinds, names, strict=True)):
+            if kind == "spv":
+                start[f] = (
+                    0.0
+                    if self.params.revenue[f] > 0
+                    else cal.model_value(f"firms.{name}.lease_start")
+                )
+                built = float(real[sheets.roster.index(name)])
+                budget[f] = max(float(cal.model_value(f"firms.{name}.total_cost")) - built, 0.0)
+        self.operating_from = start
+        self.operating = self.host((start <= 0.0).astype(float))
+        self.build_left = self.host(budget) + 0.0 * sheets.prices[:, :1]  # (E, F) USD bn
         self.firms = xp.asarray(sheets.roster.indices("firm"), device=sheets.ledger.cash.device)
         self.firm_rows = sheets.roster.indices("firm")
         table = sheets.assets
@@ -166,6 +185,11 @@ class Economy:
             [d / 52.0 for d in table.duration], dtype=dtype, device=dev
         )
         self.fundamental = sheets.prices * 1.0
+        self.last_ai_index = xp.mean(
+            xp.take(sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1
+        )
+        self.planned_ai_revenue = xp.zeros_like(self.last_ai_index)  # (E,) last week's plan
+        self.ai_revenue = xp.zeros_like(self.last_ai_index)  # (E,) last week's AI revenue
         self.revenue = xp.zeros(
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
@@ -186,18 +210,37 @@ class Economy:
     # -- sentiment ----------------------------------------------------------------------------
 
     def update_sentiment(self, sentiment: Sentiment, streams: Any, step: int) -> Sentiment:
-        """One week of AI hype and crypto sentiment, correlated more strongly in a panic."""
+        """One week of AI hype and crypto sentiment, correlated more strongly in a panic.
+
+        Reflexivity: hype also moves with last week's AI revenue surprise (actual AI revenue of
+        the firms against the plan at the same hype, :meth:`revenue_surprise`; post-earnings
+        drift) and with last week's AI equity return (time-series momentum), so a revenue miss
+        or a drawdown feeds on itself.
+        """
         xp = self.sheets.xp
         e1 = streams.normal(step, STREAM_AI)
         e2 = streams.normal(step, STREAM_CRYPTO)
         ai_index = xp.mean(xp.take(self.sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1)
         rho = xp.where(ai_index < 1.0 - self.panic_drawdown, self.rho_panic, self.rho_calm)
         keep = 1.0 - self.kappa
+        ai_return = ai_index / self.last_ai_index - 1.0
+        self.last_ai_index = ai_index
+        feedback = self.surprise_feedback * self.revenue_surprise() + self.momentum * ai_return
         return Sentiment(
-            ai=keep * sentiment.ai + self.sigma_ai * e1,
+            ai=keep * sentiment.ai + self.sigma_ai * e1 + feedback,
             crypto=keep * sentiment.crypto
             + self.sigma_crypto * (rho * e1 + xp.sqrt(1.0 - rho * rho) * e2),
         )
+
+    def revenue_surprise(self) -> Any:
+        """(E,) last week's AI revenue over the plan at the same hype, less one (0 before any).
+
+        The AI part of every operating firm's revenue (SPVs' rent excluded): shortfalls of
+        revenue (:mod:`abm.shocks`) and failed firms make it negative.
+        """
+        xp = self.sheets.xp
+        plan = self.planned_ai_revenue
+        return xp.where(plan > 0.0, self.ai_revenue / xp.where(plan > 0.0, plan, 1.0) - 1.0, 0.0)
 
     # -- firms --------------------------------------------------------------------------------
 
@@ -213,16 +256,24 @@ class Economy:
         on = xp.astype(active, s.prices.dtype)
         self.hype = hype[:, None]
         adoption = (1.0 + self.ai_growth) ** (self.week / 52.0)  # the AI revenue path
+        self.operating = self.host((self.operating_from <= self.week).astype(float))
         self.week += 1
         lift = adoption * xp.exp(self.b_revenue * hype)[:, None]
         revenue = self.host(p.revenue) * (
             (1.0 - self.host(p.ai_share)) + self.host(p.ai_share) * lift
         )
-        revenue = revenue * on
+        revenue = xp.where(self.lessor, 0.0, revenue * on)
+        # the AI part of revenue against the plan at the same hype (for the revenue surprise)
+        planned = xp.where(self.lessor, 0.0, self.host(self.plan.revenue * self.plan.ai_share))
+        actual = xp.where(self.lessor, 0.0, self.host(p.revenue * p.ai_share))
+        self.planned_ai_revenue = xp.sum(planned * lift * on, axis=-1)
+        self.ai_revenue = xp.sum(actual * lift * on, axis=-1)
         margin = self.host(p.margin)
         base = self.host(p.revenue) * (1.0 - margin)  # 2025 operating costs
         costs = (xp.where(margin >= 0.0, revenue * (1.0 - margin), base) - self.host(p.burn)) * on
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
+        capex = xp.minimum(capex, self.build_left)
+        self.build_left = self.build_left - capex
         self.revenue = revenue
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
         ledger.pay_outsider(firms, "rest_of_economy", capex, income=False)

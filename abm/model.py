@@ -71,8 +71,12 @@ class Powderkeg(mesa.Model):
         self.calibration = calibration or load_calibration()
         self.world = 0  # the world agents' properties show
         self.channels = channels or Channels()
+        self.policy = policy or Policy()
         roster = build_roster(self.calibration, n_cohorts)
-        self.sheets, bank_params = build_balance_sheets(self.calibration, roster, n_worlds, self.xp)
+        self.sheets, bank_params = build_balance_sheets(
+            self.calibration, roster, n_worlds, self.xp,
+            capital_regime=self.policy.capital_regime,
+        )  # fmt: skip
         self.streams = WorldStreams(self.xp, [seed + w for w in range(n_worlds)])
         zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
@@ -83,8 +87,10 @@ class Powderkeg(mesa.Model):
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
             self.economy.depreciation * self.economy.operating, self.economy.firms, roster.size
         )
-        self.spv = SpvCovenants(self.calibration, self.sheets, book_wear=wear)
-        self.policy = policy or Policy()
+        self.spv = SpvCovenants(
+            self.calibration, self.sheets, book_wear=wear,
+            consolidated=self.policy.spv_consolidation,
+        )  # fmt: skip
         self.market = MarketStep(
             self.calibration, self.sheets, bank_params, self.channels, self.policy
         )
@@ -118,6 +124,9 @@ class Powderkeg(mesa.Model):
         self.economy.run_firms(self.sentiment.ai, active)
         self.deals.settle(active)
         breached = self.spv.test(~self.market.defaulted)
+        self.economy.revenue = self.economy.revenue + segment_sum(  # an SPV's revenue: its rent
+            self.spv.last_rent, self.spv.firm_columns, self.economy.revenue.shape[-1]
+        )
         self.market.defaulted = self.market.defaulted | breached
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)

@@ -16,8 +16,13 @@ The levers act through the same rules as the rest of the model, never as special
   to a capacity, and in each world only with a probability that it acts at all (the 2020
   corporate credit facilities; trigger, capacity and probability in ``[regulation.central_bank]``).
 
-Lender of last resort, SPV consolidation, stablecoin reserve rules and bailouts are further
-levers for the scenario work; they are not modelled yet.
+- ``spv_consolidation``: sponsors consolidate their data-centre SPVs: the SPV's debt is the
+  sponsor's in full (recourse share 1), so the sponsor cures every covenant shortfall while it
+  has the cash, instead of the calibrated partial recourse (:mod:`abm.spv`; seed 004: "it is
+  entirely unclear who bears responsibility").
+
+Lender of last resort, stablecoin reserve rules and bailouts are further levers for the
+scenario work; they are not modelled yet.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Policy:
     haircut_floor: float = 0.0
     deposit_insurance: float = 1.0
     market_maker_of_last_resort: bool = False
+    spv_consolidation: bool = False
 
     def __post_init__(self) -> None:
         if self.capital_regime not in CAPITAL_REGIMES:

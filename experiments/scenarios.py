@@ -21,7 +21,7 @@ the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``,
     size = -0.17                         # central size
     range = [-0.30, -0.10]               # optional: each world draws its size from it
     target = ["ai_spv_debt"]             # firms or assets, by kind (see abm.shocks)
-    weeks = 52                           # revenue_shortfall only: how long it lasts
+    weeks = 52                           # lasting kinds only (abm.shocks.LASTING): how long
     source = "calibration.md §4 P4(b), verified 10 Oct 2025"
     note = "optional: what the size stands for"
 
@@ -46,7 +46,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, Shock
+from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, LASTING, Shock
 from experiments.cli import UsageError
 
 #: Where the presets live.
@@ -64,6 +64,7 @@ POLICY: dict[str, Any] = {
     "backstop_capacity_gdp_share": (0.0, 1.0),
     "eu_bank_us_ai_exposure_share": (0.0, 1.0),
     "abs_share_of_ai_debt": (0.0, 1.0),
+    "spv_consolidation": bool,
 }
 POLICY_NOTE = (
     "capital_regime and backstop act through abm.policy; the other policy keys are recorded "
@@ -79,6 +80,7 @@ def policy_from(settings: dict[str, Any]) -> Any:
     return Policy(
         capital_regime=settings.get("capital_regime", "own"),
         market_maker_of_last_resort=bool(settings.get("backstop", False)),
+        spv_consolidation=bool(settings.get("spv_consolidation", False)),
     )
 
 
@@ -199,8 +201,10 @@ def check_shock(entry: Any, where: str) -> Shock:
     elif target:
         raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
     weeks = entry.get("weeks", 1)
-    if "weeks" in entry and kind != "revenue_shortfall":
-        raise UsageError(f"{where}: weeks is for revenue_shortfall shocks only; got kind {kind!r}")
+    if "weeks" in entry and kind not in LASTING:
+        raise UsageError(
+            f"{where}: weeks is for {' and '.join(LASTING)} shocks only; got kind {kind!r}"
+        )
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEK:
         raise UsageError(f"{where}: weeks must be an integer from 1 to {MAX_WEEK}; got {weeks!r}")
     for key in ("source", "note"):
@@ -336,7 +340,7 @@ def describe(scenario: Scenario) -> str:
     for s in scenario.shocks:
         span = f" (per world {s.range[0]:+g} to {s.range[1]:+g})" if s.range else ""
         target = f" on {', '.join(s.target)}" if s.target else ""
-        weeks = f" for {s.weeks} weeks" if s.kind == "revenue_shortfall" else ""
+        weeks = f" for {s.weeks} weeks" if s.kind in LASTING else ""
         lines.append(f"  week {s.week:>3}  {s.kind:<18} {s.size:+g}{span}{target}{weeks}")
         if s.note:
             lines.append(f"             {s.note}")

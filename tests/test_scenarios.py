@@ -235,6 +235,37 @@ def test_efficiency_shock_fails_spvs_and_hits_private_credit():
     assert (nav < calm_nav).all()
 
 
+def test_revenue_disappointment_widens_spreads_and_fails_neoclouds_and_spvs():
+    # issue 4, item 8: AI revenue below plan for a year, AI equities repriced and SPV tenants
+    # paying part of the rent: AI spreads widen well beyond the calm path, the GPU SPV defaults
+    # on its debt service, CoreWeave runs out of cash, and private credit loses money
+    import numpy as np
+
+    from abm.reporting import ensemble_columns
+
+    def run(preset: str):
+        model = _run_preset(preset, 0)
+        widest = np.zeros(2)
+        for _ in range(52):
+            model.step()
+            columns = ensemble_columns(model)
+            spreads = [v for k, v in columns.items() if k.startswith("spread_change_")]
+            widest = np.maximum(widest, np.max(spreads, axis=0))
+        return model, widest
+
+    shocked, shocked_widest = run("ai_revenue_disappointment")
+    calm, calm_widest = run("baseline")
+    assert (shocked_widest > calm_widest + 150.0).all()
+    failed = shocked.snapshot["defaulted"]
+    for name in ("xai_colossus2", "coreweave"):
+        assert failed[:, shocked.roster.index(name)].all(), name
+    assert not calm.snapshot["defaulted"][:, shocked.roster.indices("firm")].any()
+    funds = shocked.roster.indices("fund", "private_credit")
+    nav = shocked.snapshot["total_assets"][:, funds].sum(axis=1)
+    calm_nav = calm.snapshot["total_assets"][:, funds].sum(axis=1)
+    assert (nav < calm_nav).all()
+
+
 def test_baseline_stays_calm_in_year_one():
     # issue 4, item 8: without shocks, no bank, fund, stablecoin issuer or listed firm fails in
     # the first year, and AI credit spreads stay within 100 bp of where they started
