@@ -27,6 +27,7 @@ from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.reporting import make_datacollector
 from abm.spv import SpvCovenants
+from abm.stakes import EquityStakes
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
@@ -84,6 +85,7 @@ class Powderkeg(mesa.Model):
         self.deals = CircularDeals(
             self.calibration, self.sheets, enabled=self.channels.circular_deals
         )
+        self.stakes = EquityStakes(self.calibration, self.sheets, self.economy)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
             self.economy.depreciation * self.economy.operating, self.economy.firms, roster.size
         )
@@ -130,6 +132,7 @@ class Powderkeg(mesa.Model):
         self.market.defaulted = self.market.defaulted | breached
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
+        self.stakes.revalue(self.sentiment.ai, self.market.defaulted)
         self.yield_chasing.rebalance()
         self.flows.save()
         panic_sales = self.retail.act(self.sentiment)
