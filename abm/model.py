@@ -26,6 +26,7 @@ from abm.market_step import MarketStep
 from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.reporting import make_datacollector
+from abm.securitisation import securitise
 from abm.spv import SpvCovenants
 from abm.stakes import EquityStakes
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
@@ -78,6 +79,7 @@ class Powderkeg(mesa.Model):
             self.calibration, roster, n_worlds, self.xp,
             capital_regime=self.policy.capital_regime,
         )  # fmt: skip
+        self.securitised = securitise(self.sheets, self.policy.abs_share_of_spv_loans)
         self.streams = WorldStreams(self.xp, [seed + w for w in range(n_worlds)])
         zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)

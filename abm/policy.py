@@ -21,6 +21,10 @@ The levers act through the same rules as the rest of the model, never as special
   has the cash, instead of the calibrated partial recourse (:mod:`abm.spv`; seed 004: "it is
   entirely unclear who bears responsibility").
 
+- ``abs_share_of_spv_loans``: a market-structure setting carried with the levers so that presets
+  and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
+  (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
+
 Lender of last resort, stablecoin reserve rules and bailouts are further levers for the
 scenario work; they are not modelled yet.
 """
@@ -42,6 +46,7 @@ class Policy:
     deposit_insurance: float = 1.0
     market_maker_of_last_resort: bool = False
     spv_consolidation: bool = False
+    abs_share_of_spv_loans: float = 0.0
 
     def __post_init__(self) -> None:
         if self.capital_regime not in CAPITAL_REGIMES:
@@ -54,5 +59,9 @@ class Policy:
             raise ValueError(f"hedge_fund_leverage_cap must be above 1 (assets/equity); got {cap}")
         if not 0.0 <= self.haircut_floor < 1.0:
             raise ValueError(f"haircut_floor must lie in [0, 1); got {self.haircut_floor}")
+        if not 0.0 <= self.abs_share_of_spv_loans <= 1.0:
+            raise ValueError(
+                f"abs_share_of_spv_loans must lie in [0, 1]; got {self.abs_share_of_spv_loans}"
+            )
         if not 0.0 <= self.deposit_insurance <= 1.0:
             raise ValueError(f"deposit_insurance must lie in [0, 1]; got {self.deposit_insurance}")

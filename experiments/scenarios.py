@@ -81,6 +81,7 @@ def policy_from(settings: dict[str, Any]) -> Any:
         capital_regime=settings.get("capital_regime", "own"),
         market_maker_of_last_resort=bool(settings.get("backstop", False)),
         spv_consolidation=bool(settings.get("spv_consolidation", False)),
+        abs_share_of_spv_loans=float(settings.get("abs_share_of_ai_debt", 0.0)),
     )
 
 
