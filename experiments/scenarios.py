@@ -52,7 +52,9 @@ from experiments.cli import UsageError
 #: Where the presets live.
 PRESET_DIR = Path(__file__).resolve().parent / "scenarios"
 #: Keys of a preset file.
-PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks")
+PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks", "compare")
+#: Keys of the optional ``[compare]`` table: the same shocks under another policy.
+COMPARE_KEYS = ("label", "question", "policy", "metric", "better")
 #: Keys of one ``[[shocks]]`` entry.
 SHOCK_KEYS = ("kind", "week", "size", "range", "target", "weeks", "source", "note")
 #: Policy settings: key -> (allowed values, or a (lo, hi) number range, or bool).
@@ -100,6 +102,7 @@ class Scenario:
     policy: dict[str, Any] = field(default_factory=dict)
     model: dict[str, int] = field(default_factory=dict)
     path: str | None = None
+    compare: dict[str, Any] | None = None
 
 
 def preset_names() -> tuple[str, ...]:
@@ -248,6 +251,45 @@ def check_policy(policy: Any, where: str) -> dict[str, Any]:
     return dict(policy)
 
 
+def check_compare(table: Any, where: str) -> dict[str, Any] | None:
+    """The optional ``[compare]`` table: a counterfactual policy for the same shocks.
+
+    ``label`` names the counterfactual, ``question`` is what the comparison answers, ``policy``
+    overrides keys of ``[policy]`` (checked like it), ``metric`` is a column of the scenario
+    table (``experiments.evidence.METRICS``) and ``better`` says whether ``lower`` or ``higher``
+    values of it are better for the preset.
+    """
+    from experiments.evidence import METRICS
+
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: compare must be a table ([compare]); got {table!r}")
+    unknown = [k for k in table if k not in COMPARE_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key [compare] {unknown[0]!r}; allowed: {', '.join(COMPARE_KEYS)}"
+        )
+    for key in COMPARE_KEYS:
+        if key not in table:
+            raise UsageError(f"{where}: [compare] needs {key!r}")
+    for key in ("label", "question"):
+        if not (isinstance(table[key], str) and table[key].strip()):
+            raise UsageError(f"{where}: [compare] {key} must be a non-empty string")
+    metrics = [m.key for m in METRICS]
+    if table["metric"] not in metrics:
+        raise UsageError(
+            f"{where}: [compare] metric must be one of {', '.join(metrics)}; "
+            f"got {table['metric']!r}"
+        )
+    if table["better"] not in ("lower", "higher"):
+        raise UsageError(
+            f"{where}: [compare] better must be 'lower' or 'higher'; got {table['better']!r}"
+        )
+    policy = check_policy(table["policy"], f"{where}: [compare]")
+    return {**table, "policy": policy}
+
+
 def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> Scenario:
     """A parsed preset file as a :class:`Scenario`, or a one-line UsageError."""
     from experiments.run import LIMITS, allowed
@@ -286,6 +328,7 @@ def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> S
         shocks=checked,
         policy=policy,
         model=dict(model),
+        compare=check_compare(data.get("compare"), where),
     )
 
 
