@@ -154,8 +154,8 @@ class Powderkeg(mesa.Model):
         """Copy what agents, reporters and the event log read to the host: one transfer a step.
 
         Per world and agent (E, N): cash, total_assets, liabilities, equity, defaulted, revenue,
-        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), redemptions_paid (funds
-        and stablecoin issuers), cet1_ratio (banks),
+        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), saved (retail: saving
+        received to date), redemptions_paid (funds and stablecoin issuers), cet1_ratio (banks),
         peg (stablecoin issuers). Per world and asset (E, M): prices, units_sold. Per world (E,):
         clearing_converged, ai_sentiment, crypto_sentiment.
         """
@@ -176,6 +176,7 @@ class Powderkeg(mesa.Model):
             "credit_drawn": per_agent(self.economy.last_credit_drawn),
             "sale_proceeds": self.market.last_proceeds,
             "run_withdrawals": self.market.last_withdrawals,
+            "saved": self.flows.saved,
             "redemptions_paid": self.flows.last_redemptions,
             "units_sold": self.market.last_sold,
             "clearing_converged": self.market.converged,

@@ -116,12 +116,9 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
     equity = np.asarray(model.snapshot["equity"], dtype=float)
     blocks = model.roster.blocks
     retail = slice(*blocks["retail"])
+    kept = equity0[:, retail] + np.asarray(model.snapshot["saved"], dtype=float)[:, retail]
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(
-            equity0[:, retail] > 0,
-            (equity0[:, retail] - equity[:, retail]) / equity0[:, retail],
-            np.nan,
-        )
+        share = np.where(kept > 0, (kept - equity[:, retail]) / kept, np.nan)
     out["retail_loss_median_pct"] = 100 * np.nanmedian(share, axis=1)
     columns = np.concatenate(
         [np.arange(*blocks[f]) for f in INSTITUTIONS if f in blocks] or [np.arange(0)]
@@ -447,7 +444,8 @@ def render_markdown(
         "defaults and bank failures are counted at the end; the lowest bank CET1 is the lowest "
         "ratio of any bank still alive at any week; the peg low is the lowest value per "
         "token of any stablecoin at any week; fire-sale volume is summed over all weeks; retail "
-        "losses are shares of starting wealth at the end (median cohort, and the mean of the "
+        "losses are what households lost on what they own by the end, as shares of their "
+        "starting wealth plus the saving they put in since (median cohort, and the mean of the "
         "tenth of cohorts that lost most).",
         "",
         scenario_table(results),

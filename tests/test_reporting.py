@@ -75,13 +75,14 @@ def by_hand(model: Powderkeg, start: dict[str, np.ndarray], world: int) -> dict[
     out["peg_usdc"] = snap["peg"][world, roster.names.index("usdc")]
     retail = [i for i in range(roster.size) if roster.family[i] == "retail"]
     wealth = sum(snap["equity"][world, i] for i in retail)
-    wealth0 = sum(start["equity"][world, i] for i in retail)
+    wealth0 = sum(start["equity"][world, i] + snap["saved"][world, i] for i in retail)
     out["retail_wealth_usd_bn"] = wealth
     out["retail_loss_usd_bn"] = wealth0 - wealth
     out["retail_loss_share"] = (wealth0 - wealth) / wealth0
     shares = sorted(
-        ((start["equity"][world, i] - snap["equity"][world, i]) / start["equity"][world, i]
-         for i in retail),
+        ((kept - snap["equity"][world, i]) / kept
+         for i in retail
+         for kept in [start["equity"][world, i] + snap["saved"][world, i]]),
         reverse=True,
     )  # fmt: skip
     worst = shares[: math.ceil(len(shares) / 10)]
