@@ -167,7 +167,7 @@ def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
     assert after[1] > before[1]  # hype: cohorts buy AI equity with their deposits
     assert (need == 0).all()
     assert float(np.max(np.abs(model.accounting_gap()["equity"]))) < 1e-9
-    sheets.prices[1, ai] *= 0.6  # a 40% crash: every cohort's threshold is passed
+    sheets.prices[1, ai] *= 0.5  # a 50% crash: every cohort's threshold is passed
     need = model.retail.act(Sentiment(ai=xp.asarray([0.0, 0.0]), crypto=xp.asarray([0.0, 0.0])))
     assert (need[1, retail] > 0).all() and (need[0, retail] == 0).all()
     assert bool(model.retail.panicking[1].all())
