@@ -241,8 +241,11 @@ def _add(agents: list[int], amounts: list[float], agent: int, amount: float) -> 
 class _Builder:
     """One world's balance sheets on the host (NumPy, float64), filled family by family."""
 
-    def __init__(self, cal: Calibration, roster: Roster, assets: AssetTable) -> None:
+    def __init__(
+        self, cal: Calibration, roster: Roster, assets: AssetTable, capital_regime: str = "own"
+    ) -> None:
         self.cal, self.roster, self.assets = cal, roster, assets
+        self.capital_regime = capital_regime
         n, m = roster.size, assets.size
         self.cash = np.zeros(n)
         self.holdings = np.zeros((n, m))
@@ -437,7 +440,15 @@ class _Builder:
                 self.real[i] = max(0.0, k * net_worth - held)
 
     def banks(self) -> None:
-        """Banks last: they lend what the other families borrowed."""
+        """Banks last: they lend what the other families borrowed.
+
+        Each bank's capital is its own: US banks' reported CET1 ratios and risk densities; EU
+        banks' 2018 CET1 from the EBA data scaled to the 2025 aggregate (so thin and thick banks
+        stay as they were, equity / assets from 2.8% to 10%). Under
+        a common ``capital_regime`` ("us" or "eu") every bank holds that region's aggregate
+        capital instead: its ratio scaled by ``cet1_target`` of the regime over that of its home
+        region, the difference funded by (or repaid to) wholesale creditors.
+        """
         a = "assumptions.banks"
         total, cet1, risk, dep, unins, cash, trs, ig, ai = ([] for _ in range(9))
         eu_banks = iter(self.cal.eu_banks)
@@ -459,8 +470,11 @@ class _Builder:
                 scale = self.value("banks.eu.asset_scale")
                 assets = eu.total_assets * scale
                 total.append(assets)
+                # the EBA data give CET1 and assets, not RWA: every EU bank is at the 2025
+                # aggregate CET1 ratio and its own CET1 / assets sets its risk density, which
+                # keeps aggregate RWA (thin banks hold low-risk-weight books, as in the data)
                 cet1.append(self.value("banks.eu.cet1_ratio"))
-                risk.append(self.value("banks.eu.risk_density"))
+                risk.append(eu.cet1 / (cet1[-1] * assets))
                 dep.append(self.value(f"{a}.eu_deposits_share"))
                 unins.append(self.value(f"{a}.eu_uninsured_deposit_share"))
                 cash.append(self.value("banks.eu.cash_share"))
@@ -469,6 +483,11 @@ class _Builder:
                 ai.append(self.value("banks.eu.us_ai_debt_share"))
         idx = self.roster.indices("bank")
         assets = np.array(total)
+        if self.capital_regime != "own":
+            target = self.value(f"regulation.{self.capital_regime}.cet1_target")
+            for k, i in enumerate(idx):
+                home = self.value(f"regulation.{self.roster.kind[i]}.cet1_target")
+                cet1[k] *= target / home
         self.bank_params = {
             "cet1_ratio": np.array(cet1), "risk_density": np.array(risk),
             "uninsured_share": np.array(unins),
@@ -510,9 +529,18 @@ class _Builder:
 
 
 def build_balance_sheets(
-    cal: Calibration, roster: Roster, n_worlds: int, xp: Any, dtype: Any = None, device: Any = None
+    cal: Calibration,
+    roster: Roster,
+    n_worlds: int,
+    xp: Any,
+    dtype: Any = None,
+    device: Any = None,
+    capital_regime: str = "own",
 ) -> tuple[BalanceSheets, dict[str, np.ndarray]]:
     """The end-2025 balance sheets of ``roster``, identical in each of ``n_worlds`` worlds.
+
+    ``capital_regime`` ("own", "us" or "eu"; :class:`abm.policy.Policy`) sets how much capital
+    the banks hold at the start (see ``_Builder.banks``).
 
     Returns:
         The balance sheets on ``xp`` and per-bank parameters (CET1 ratio, risk density,
@@ -520,7 +548,7 @@ def build_balance_sheets(
     """
     dtype = xp.float64 if dtype is None else dtype
     assets = AssetTable.from_calibration(cal)
-    b = _Builder(cal, roster, assets)
+    b = _Builder(cal, roster, assets, capital_regime)
     b.firms()
     b.funds()
     b.stablecoins()

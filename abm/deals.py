@@ -10,8 +10,9 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   over the term in its period text (``"~5 years"``, ``"4 years"``, ``"2025-2026"``) or else over
   ``[assumptions.deals].contract_years``. Kinds ``investment``, ``equity_stake``, ``warrant``,
   ``equity_stake_and_*`` and ``loan`` are holdings, not payments: they are listed in
-  :attr:`CircularDeals.skipped` and not modelled yet (no stakes marked to market), nor are edges
-  whose ends are not firms (``funds.private_credit``, ``banks``, ``markets.ai_spv_debt``).
+  :attr:`CircularDeals.skipped` here, and the equity stakes among firms are marked to market by
+  :mod:`abm.stakes`; edges whose ends are not firms (``funds.private_credit``, ``banks``,
+  ``markets.ai_spv_debt``) are balance-sheet positions of :mod:`abm.balance_sheets`.
 - **Weekly flows, part of the calibrated revenue.** The firms' calibrated revenue and outgoings
   (:mod:`abm.economy`) already contain what the modelled firms pay each other (Nvidia's revenue
   is largely hyperscalers' GPU purchases). The weekly commitment ``c_ij`` is therefore capped so

@@ -108,6 +108,8 @@ class Economy:
         self.rho_calm = float(cal.model_value("sentiment.crypto_correlation_calm"))
         self.rho_panic = float(cal.model_value("sentiment.crypto_correlation_panic"))
         self.panic_drawdown = float(cal.model_value(f"{a}.sentiment.panic_ai_drawdown"))
+        self.surprise_feedback = float(cal.model_value(f"{a}.sentiment.revenue_surprise_feedback"))
+        self.momentum = float(cal.model_value(f"{a}.sentiment.return_momentum"))
         self.b_revenue = float(cal.model_value(f"{a}.sentiment.ai_revenue_elasticity"))
         self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
@@ -118,23 +120,48 @@ class Economy:
         self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
         self.week = 0
         self.params = FirmParameters.from_calibration(cal, sheets)
+        self.plan = self.params  # the 2025 plan; shocks swap ``params``, never this
         bank_kinds = ("hyperscaler", "chip_vendor")
         borrower = np.zeros(sheets.roster.size, dtype=bool)
         firm_rows = sheets.roster.indices("firm")
         borrower[[i for i in firm_rows if sheets.roster.kind[i] in bank_kinds]] = True
         self.bank_borrower = sheets.xp.asarray(borrower, device=sheets.prices.device)
         self.private_rate = float(cal.model_value("markets.private_credit.spread")) / 52.0
-        # data centres still being built earn nothing and do not wear out yet (SPVs until their
-        # leases start; the lease and obsolescence rules come with the SPV mechanics)
-        self.operating = sheets.xp.asarray(
-            self.params.revenue > 0, dtype=sheets.prices.dtype, device=sheets.prices.device
-        )
+        # a data-centre SPV is a landlord: its income is its sponsor's rent (abm.spv), not sales;
+        # it builds until its total cost is spent, and one still being built (no rent yet) does
+        # not wear out and capitalises its interest until its lease starts
+        kinds = [sheets.roster.kind[i] for i in sheets.roster.indices("firm")]
+        names = [sheets.roster.names[i] for i in sheets.roster.indices("firm")]
+        self.lessor = xp.asarray(np.array([k == "spv" for k in kinds]), device=sheets.prices.device)
+        start = np.zeros(len(kinds))
+        budget = np.full(len(kinds), np.inf)
+        real = to_numpy(sheets.real_assets[0, ...])
+        for f, (kind, name) in enumerate(zip(kinds, names, strict=True)):
+            if kind == "spv":
+                start[f] = (
+                    0.0
+                    if self.params.revenue[f] > 0
+                    else cal.model_value(f"firms.{name}.lease_start")
+                )
+                built = float(real[sheets.roster.index(name)])
+                budget[f] = max(float(cal.model_value(f"firms.{name}.total_cost")) - built, 0.0)
+        self.operating_from = start
+        self.operating = self.host((start <= 0.0).astype(float))
+        self.build_left = self.host(budget) + 0.0 * sheets.prices[:, :1]  # (E, F) USD bn
         self.firms = xp.asarray(sheets.roster.indices("firm"), device=sheets.ledger.cash.device)
         self.firm_rows = sheets.roster.indices("firm")
         table = sheets.assets
         self.ai_equity = [
             m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]
         ]
+        # private AI credit marked to model: spread duration and the AI share of each market
+        marks = "assumptions.spreads"
+        self.marks_years = float(cal.value(f"{marks}.private_marks_duration"))
+        pc_share = float(cal.model_value(f"{marks}.ai_share_of_private_credit"))
+        self.marked = [table.index(k) for k in ("ai_spv_debt", "dc_abs", "private_credit")]
+        self.marked_share = sheets.xp.asarray(
+            np.array([1.0, 1.0, pc_share]), dtype=sheets.prices.dtype, device=sheets.prices.device
+        )
         self.ai_bonds = [
             m for m, c in enumerate(table.asset_class) if c == "corporate_bond" and table.issuer[m]
         ]
@@ -175,6 +202,11 @@ class Economy:
             [d / 52.0 for d in table.duration], dtype=dtype, device=dev
         )
         self.fundamental = sheets.prices * 1.0
+        self.last_ai_index = xp.mean(
+            xp.take(sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1
+        )
+        self.planned_ai_revenue = xp.zeros_like(self.last_ai_index)  # (E,) last week's plan
+        self.ai_revenue = xp.zeros_like(self.last_ai_index)  # (E,) last week's AI revenue
         self.revenue = xp.zeros(
             (sheets.prices.shape[0], len(self.firm_rows)), dtype=dtype, device=dev
         )
@@ -207,18 +239,37 @@ class Economy:
     # -- sentiment ----------------------------------------------------------------------------
 
     def update_sentiment(self, sentiment: Sentiment, streams: Any, step: int) -> Sentiment:
-        """One week of AI hype and crypto sentiment, correlated more strongly in a panic."""
+        """One week of AI hype and crypto sentiment, correlated more strongly in a panic.
+
+        Reflexivity: hype also moves with last week's AI revenue surprise (actual AI revenue of
+        the firms against the plan at the same hype, :meth:`revenue_surprise`; post-earnings
+        drift) and with last week's AI equity return (time-series momentum), so a revenue miss
+        or a drawdown feeds on itself.
+        """
         xp = self.sheets.xp
         e1 = streams.normal(step, STREAM_AI)
         e2 = streams.normal(step, STREAM_CRYPTO)
         ai_index = xp.mean(xp.take(self.sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1)
         rho = xp.where(ai_index < 1.0 - self.panic_drawdown, self.rho_panic, self.rho_calm)
         keep = 1.0 - self.kappa
+        ai_return = ai_index / self.last_ai_index - 1.0
+        self.last_ai_index = ai_index
+        feedback = self.surprise_feedback * self.revenue_surprise() + self.momentum * ai_return
         return Sentiment(
-            ai=keep * sentiment.ai + self.sigma_ai * e1,
+            ai=keep * sentiment.ai + self.sigma_ai * e1 + feedback,
             crypto=keep * sentiment.crypto
             + self.sigma_crypto * (rho * e1 + xp.sqrt(1.0 - rho * rho) * e2),
         )
+
+    def revenue_surprise(self) -> Any:
+        """(E,) last week's AI revenue over the plan at the same hype, less one (0 before any).
+
+        The AI part of every operating firm's revenue (SPVs' rent excluded): shortfalls of
+        revenue (:mod:`abm.shocks`) and failed firms make it negative.
+        """
+        xp = self.sheets.xp
+        plan = self.planned_ai_revenue
+        return xp.where(plan > 0.0, self.ai_revenue / xp.where(plan > 0.0, plan, 1.0) - 1.0, 0.0)
 
     # -- firms --------------------------------------------------------------------------------
 
@@ -238,16 +289,24 @@ class Economy:
         on = xp.astype(active, s.prices.dtype)
         self.hype = hype[:, None]
         adoption = (1.0 + self.ai_growth) ** (self.week / 52.0)  # the AI revenue path
+        self.operating = self.host((self.operating_from <= self.week).astype(float))
         self.week += 1
         lift = adoption * xp.exp(self.b_revenue * hype)[:, None]
         revenue = self.host(p.revenue) * (
             (1.0 - self.host(p.ai_share)) + self.host(p.ai_share) * lift
         )
-        revenue = revenue * on
+        revenue = xp.where(self.lessor, 0.0, revenue * on)
+        # the AI part of revenue against the plan at the same hype (for the revenue surprise)
+        planned = xp.where(self.lessor, 0.0, self.host(self.plan.revenue * self.plan.ai_share))
+        actual = xp.where(self.lessor, 0.0, self.host(p.revenue * p.ai_share))
+        self.planned_ai_revenue = xp.sum(planned * lift * on, axis=-1)
+        self.ai_revenue = xp.sum(actual * lift * on, axis=-1)
         margin = self.host(p.margin)
         base = self.host(p.revenue) * (1.0 - margin)  # 2025 operating costs
         costs = (xp.where(margin >= 0.0, revenue * (1.0 - margin), base) - self.host(p.burn)) * on
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
+        capex = xp.minimum(capex, self.build_left)
+        self.build_left = self.build_left - capex
         self.revenue = revenue
         # EBITDA as creditors read it: operating cash flow before interest, a year, averaged
         # over recent quarters (run rate smoothed with a mean age of ebitda_smoothing_weeks)
@@ -264,6 +323,7 @@ class Economy:
         self.financing.pay_interest(private)
         self._capitalize_interest(before)
         self.financing.deliver_capacity()
+        self.financing.repay_scheduled(on)
         outgoings = costs + capex
         cash = xp.take(ledger.cash, firms, axis=1)
         self.financing.fill(self.buffer_weeks * outgoings + capex - cash, outgoings, on)
@@ -360,6 +420,8 @@ class Economy:
             * xp.take(spread_move, self.bond_firm, axis=1)
         )
         new = _set_columns(xp, new, self.ai_bonds, bond_value)
+        marked = xp.exp(-self.marks_years * self.marked_share * self._ai_credit_index()[:, None])
+        new = _set_columns(xp, new, self.marked, marked)
         new = _set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
         new = new * s.impairment  # what defaults destroyed stays destroyed
         gap = relax_toward(s.prices / fundamental, xp.ones_like(fundamental), self.half_life)
@@ -367,6 +429,19 @@ class Economy:
         s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])
         s.prices = prices
         self.fundamental = new
+
+    def _ai_credit_index(self) -> Any:
+        """(E,) widening of AI credit spreads: each firm's spread rise weighted by its debt.
+
+        Private AI loans (``ai_spv_debt``), data-centre ABS and the AI part of private credit
+        have no quoted price; their managers mark them to model (notes/model-sheet.md: "mark to
+        model, lagged"), here ``exp(−D·a·Δs_AI)`` with spread duration ``D``, AI share ``a`` and
+        this index ``Δs_AI``; the prices follow with the markets' half-lives.
+        """
+        xp = self.sheets.xp
+        debt = xp.maximum(self.debt, 0.0)
+        widening = xp.maximum(self.spread_move, 0.0)
+        return xp.sum(widening * debt, axis=-1) / xp.maximum(xp.sum(debt, axis=-1), 1e-12)
 
     def _spread_move(self, sentiment: Sentiment) -> Any:
         """(E, F) change of each firm's credit spread since the start, a fraction per year.
@@ -387,6 +462,7 @@ class Economy:
         s = self.sheets
         xp = s.xp
         debt = xp.take(s.liabilities(), self.firms, axis=1)
+        self.debt = debt  # (E, F) weights of the AI credit index
         leverage = debt_to_ebitda(xp, debt, self.ebitda)
         self.leverage = leverage  # (E, F) debt / EBITDA now, read by the rating agency
         self.pressure = self.pressure * self.pressure_keep

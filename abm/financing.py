@@ -32,7 +32,9 @@ industries), so a firm without positive EBITDA borrows nothing there. SPVs are e
 lenders lend against the data centre, and the loan-to-value covenants of :mod:`abm.spv` bind.
 Spare cash (steps 5–6) is cash above the lender's own buffer; a lender commits at most a share
 of it a week (``vendor_lending_share`` / ``prepayment_share``), and lenders and borrowers share
-a step pro rata (to spare cash and to remaining gaps).
+a step pro rata (to spare cash and to remaining gaps). What one firm owes its suppliers and
+customers together stays below ``supplier_support_cap_years`` of its 2025 sales (Nvidia's
+USD 6.3 bn capacity backstop for CoreWeave is about 1.2 years of CoreWeave's 2025 revenue).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from kernels.backend import segment_sum
 
 if TYPE_CHECKING:
     from abm.economy import Economy
+
+#: firm kinds whose loans amortise (term loans, not revolving lines)
+AMORTISING = ("neocloud", "ai_lab")
 
 CHANNELS = ("bonds", "credit", "equity", "vendor", "cloud", "unfunded")
 """The pecking order, as the fields of :class:`FundingMix`."""
@@ -93,6 +98,21 @@ class Financing:
         f = "assumptions.firms"
         self.equity_trigger = float(cal.value(f"{f}.equity_issue_trigger"))
         self.equity_target = float(cal.value(f"{f}.equity_issue_target"))
+        self.issue_cap = float(cal.value(f"{a}.equity_issue_cap_per_year"))
+        # suppliers' and customers' credit to one firm: at most this many weeks of its 2025 sales
+        weeks = float(cal.value(f"{a}.supplier_support_cap_years")) * 52.0
+        self.support_cap = economy.host(economy.plan.revenue * weeks)
+        # loans to neoclouds and AI labs amortise in equal parts over their term (SPVs have
+        # their own schedule in abm.spv; hyperscalers' and chip vendors' bank lines revolve)
+        term = float(cal.value(f"{a}.private_loan_term_years")) * 52.0
+        names = [roster.names[i] for i in economy.firm_rows]
+        amortising = [i for i in economy.firm_rows if roster.kind[i] in AMORTISING]
+        self.amortising = xp.asarray(np.isin(np.arange(roster.size), amortising), device=dev)
+        self.instalment_rate = 1.0 / term
+        self.valuation0 = economy.host(
+            np.array([float(cal.model_value(f"firms.{n}.equity_value")) for n in names])
+        )
+        self.recent_equity = economy.revenue * 0.0  # (E, F) raised over about the last year
         kinds = [roster.kind[i] for i in economy.firm_rows]
 
         def mask(allowed: tuple[str, ...]) -> Any:
@@ -142,15 +162,17 @@ class Financing:
             xp.take(s.ledger.cash, eco.firms, axis=1) - eco.buffer_weeks * outgoings, 0.0
         )
         ok = solvent & (on > 0.0)
+        support = self._owed("vendor_financing") + self._owed("prepaid_capacity")
+        cap = xp.maximum(self.support_cap - support, 0.0)
         vendor = self._lend(
             "vendor_financing",
-            xp.where(self.vendor_borrowers & ok, need, 0.0),
+            xp.where(self.vendor_borrowers & ok, xp.minimum(need, cap), 0.0),
             xp.where(self.vendor_lenders & ok, spare * self.vendor_share, 0.0),
         )
-        need = need - vendor
+        need, cap = need - vendor, cap - vendor
         cloud = self._lend(
             "prepaid_capacity",
-            xp.where(self.capacity_sellers & ok, need, 0.0),
+            xp.where(self.capacity_sellers & ok, xp.minimum(need, cap), 0.0),
             xp.where(self.capacity_buyers & ok, spare * self.prepay_share, 0.0),
         )
         self.last = FundingMix(bonds, credit, equity, vendor, cloud, xp.maximum(need - cloud, 0.0))
@@ -173,7 +195,12 @@ class Financing:
         """New shares for what debt could not cover, and to restore thin book equity.
 
         Listed firms sell while their shares trade above a floor (the units add to the supply of
-        their equity asset); AI labs raise a round while AI hype has not collapsed. A solvent firm
+        their equity asset); AI labs raise a round while AI hype has not collapsed. Either raises
+        at most ``equity_issue_cap_per_year`` of its equity's value a year — market value for a
+        listed firm, for a lab its last round's valuation moved like an AI equity,
+        ``V₀·exp(γ h)·R/R₀`` (the 20% rule of
+        Nasdaq Listing Rule 5635(d) and NYSE Listed Company Manual 312.03: a larger issue below
+        market needs the shareholders' vote). A solvent firm
         whose book equity is below ``equity_issue_trigger`` of its assets raises at least enough
         to restore ``equity_issue_target``. Cash comes from outside investors and adds to equity.
         ``assets`` and ``debt`` are the firms' (E, F) book values now.
@@ -187,11 +214,43 @@ class Financing:
         price = xp.take(s.prices, eco.share_asset, axis=1)  # (E, F) 1 where no listed share
         open_market = xp.where(eco.listed, price > self.equity_floor, eco.hype > -0.5)
         wanted = xp.where(solvent, xp.maximum(need, recap), 0.0)
+        # at most issue_cap of the equity's value a year: market value for a listed firm, book
+        # equity for a lab (a rolling year, approximated by a sum that fades by 1/52 a week)
+        supply = xp.take(s.supply, eco.share_asset, axis=1)
+        revenue0 = eco.host(eco.plan.revenue)
+        earnings = xp.maximum(eco.revenue / xp.where(revenue0 > 0.0, revenue0, 1.0), 1e-6)
+        round_value = self.valuation0 * xp.exp(eco.gamma * eco.hype) * earnings  # a lab's
+        value = xp.where(eco.listed, price * supply, round_value)
+        room = xp.maximum(self.issue_cap * value - self.recent_equity, 0.0)
+        wanted = xp.minimum(wanted, room)
         raised = xp.where(open_market & eco.issuer & (on > 0.0), wanted, 0.0)
+        self.recent_equity = self.recent_equity * (1.0 - 1.0 / 52.0) + raised
         units = xp.where(eco.listed, raised / xp.maximum(price, 1e-12), 0.0)
         s.supply = s.supply + segment_sum(units, eco.share_asset, s.supply.shape[-1])
         ledger.pay_outsider(eco.firms, "outside_investors", -raised)  # new capital: equity up
         return raised
+
+    def repay_scheduled(self, on: Any) -> None:
+        """Neoclouds and AI labs repay ``1 / term`` of their loans' face a week, cash or not.
+
+        A firm whose cash does not cover its instalment goes below zero and must refinance it
+        down the pecking order (:meth:`fill`); one that cannot has failed (the refinancing wall
+        of a neocloud whose lenders will not roll its loans).
+        """
+        s, eco = self.sheets, self.economy
+        xp, ledger = s.xp, s.ledger
+        alive = segment_sum(on, eco.firms, ledger.cash.shape[-1]) > 0.0
+        for name in ("private_loans", "bank_loans"):
+            pool = ledger.pools[name]
+            due = xp.take(self.amortising & alive, pool.issuers, axis=1)
+            ledger.repay(name, xp.where(due, pool.face * self.instalment_rate, 0.0))
+
+    def _owed(self, pool_name: str) -> Any:
+        """(E, F) what each firm owes on pool ``pool_name``."""
+        s, eco = self.sheets, self.economy
+        pool = s.ledger.pools[pool_name]
+        owed = segment_sum(pool.face, pool.issuers, s.ledger.cash.shape[-1])
+        return s.xp.take(owed, eco.firms, axis=1)
 
     def _lend(self, pool_name: str, wanted: Any, spare: Any) -> Any:
         """Lenders' spare cash ``spare`` (E, F) meets borrowers' gaps ``wanted`` (E, F), pro rata.

@@ -54,6 +54,7 @@ class Flows:
             saving[rows] = total * share / len(rows)
         self.saving = xp.asarray(saving, dtype=dtype, device=dev)
         self.retail = xp.asarray(roster.indices("retail"), device=dev)
+        self.saved = xp.zeros((sheets.prices.shape[0], n), dtype=dtype, device=dev)  # to date
         elasticity = np.zeros(n)
         for sector in ("mutual_bond", "mutual_equity"):
             rows = roster.indices("fund", sector)
@@ -100,6 +101,7 @@ class Flows:
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         weekly = xp.zeros_like(ledger.cash) + self.saving[None, :]
+        self.saved = self.saved + weekly
         income = xp.take(weekly, self.retail, axis=1)
         ledger.pay_outsider(self.retail, "rest_of_economy", -income)
         pool = ledger.pools["deposits"]

@@ -28,8 +28,10 @@ from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.ratings import CreditRatings
 from abm.reporting import make_datacollector
+from abm.securitisation import securitise
 from abm.spv import SpvCovenants
 from abm.stablecoins import StablecoinRuns
+from abm.stakes import EquityStakes
 from kernels.backend import backend_name, get_namespace, segment_sum, to_numpy
 
 
@@ -74,8 +76,13 @@ class Powderkeg(mesa.Model):
         self.calibration = calibration or load_calibration()
         self.world = 0  # the world agents' properties show
         self.channels = channels or Channels()
+        self.policy = policy or Policy()
         roster = build_roster(self.calibration, n_cohorts)
-        self.sheets, bank_params = build_balance_sheets(self.calibration, roster, n_worlds, self.xp)
+        self.sheets, bank_params = build_balance_sheets(
+            self.calibration, roster, n_worlds, self.xp,
+            capital_regime=self.policy.capital_regime,
+        )  # fmt: skip
+        self.securitised = securitise(self.sheets, self.policy.abs_share_of_spv_loans)
         self.streams = WorldStreams(self.xp, [seed + w for w in range(n_worlds)])
         zeros = self.xp.zeros((n_worlds,), dtype=self.xp.float64)
         self.sentiment = Sentiment(ai=zeros, crypto=zeros)
@@ -83,11 +90,14 @@ class Powderkeg(mesa.Model):
         self.deals = CircularDeals(
             self.calibration, self.sheets, enabled=self.channels.circular_deals
         )
+        self.stakes = EquityStakes(self.calibration, self.sheets, self.economy)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
             self.economy.depreciation * self.economy.operating, self.economy.firms, roster.size
         )
-        self.spv = SpvCovenants(self.calibration, self.sheets, book_wear=wear)
-        self.policy = policy or Policy()
+        self.spv = SpvCovenants(
+            self.calibration, self.sheets, book_wear=wear,
+            consolidated=self.policy.spv_consolidation,
+        )  # fmt: skip
         self.market = MarketStep(
             self.calibration, self.sheets, bank_params, self.channels, self.policy
         )
@@ -135,9 +145,13 @@ class Powderkeg(mesa.Model):
         self.economy.run_firms(self.sentiment.ai, active)
         self.deals.settle(active)
         breached = self.spv.test(~self.market.defaulted)
+        self.economy.revenue = self.economy.revenue + segment_sum(  # an SPV's revenue: its rent
+            self.spv.last_rent, self.spv.firm_columns, self.economy.revenue.shape[-1]
+        )
         self.market.defaulted = self.market.defaulted | breached
         self.flows.draw_credit_lines()
         self.economy.revalue(self.sentiment)
+        self.stakes.revalue(self.sentiment.ai, self.market.defaulted)
         self.ratings.review(active)
         self.yield_chasing.rebalance()
         self.flows.save()
@@ -171,8 +185,8 @@ class Powderkeg(mesa.Model):
         """Copy what agents, reporters and the event log read to the host: one transfer a step.
 
         Per world and agent (E, N): cash, total_assets, liabilities, equity, defaulted, revenue,
-        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), redemptions_paid (funds
-        and stablecoin issuers), cet1_ratio (banks),
+        bonds_issued, credit_drawn, sale_proceeds, run_withdrawals (banks), saved (retail: saving
+        received to date), redemptions_paid (funds and stablecoin issuers), cet1_ratio (banks),
         peg (stablecoin issuers), redemption_share (this week's redemptions / tokens),
         stablecoin_backstop (bool: the backstop stopped its run), lolr_loans and lolr_lent
         (banks' central-bank loans outstanding and lent this week), bailout_injection (public
@@ -205,6 +219,7 @@ class Powderkeg(mesa.Model):
             "credit_drawn": per_agent(self.economy.last_credit_drawn),
             "sale_proceeds": self.market.last_proceeds,
             "run_withdrawals": self.market.last_withdrawals,
+            "saved": self.flows.saved,
             "redemptions_paid": self.flows.last_redemptions,
             "units_sold": self.market.last_sold,
             "clearing_converged": self.market.converged,

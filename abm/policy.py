@@ -31,7 +31,13 @@ The levers act through the same rules as the rest of the model, never as special
 - ``bailouts``: a systemic bank that fails is recapitalised by the government instead; the
   public cost is recorded per world (:mod:`abm.backstops`).
 
-SPV consolidation is a further lever of the SPV rules.
+- ``spv_consolidation``: sponsors consolidate their data-centre SPVs: the SPV's debt is the
+  sponsor's in full (recourse share 1), so the sponsor cures every covenant shortfall while it
+  has the cash, instead of the calibrated partial recourse (:mod:`abm.spv`; seed 004: "it is
+  entirely unclear who bears responsibility").
+- ``abs_share_of_spv_loans``: a market-structure setting carried with the levers so that presets
+  and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
+  (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ class Policy:
     stablecoin_reserve_transition_weeks: int = 0
     lender_of_last_resort: bool = False
     bailouts: bool = False
+    spv_consolidation: bool = False
+    abs_share_of_spv_loans: float = 0.0
 
     def __post_init__(self) -> None:
         if self.capital_regime not in CAPITAL_REGIMES:
@@ -73,10 +81,14 @@ class Policy:
             raise ValueError(f"hedge_fund_leverage_cap must be above 1 (assets/equity); got {cap}")
         if not 0.0 <= self.haircut_floor < 1.0:
             raise ValueError(f"haircut_floor must lie in [0, 1); got {self.haircut_floor}")
+        if not 0.0 <= self.abs_share_of_spv_loans <= 1.0:
+            raise ValueError(
+                f"abs_share_of_spv_loans must lie in [0, 1]; got {self.abs_share_of_spv_loans}"
+            )
         if not 0.0 <= self.deposit_insurance <= 1.0:
             raise ValueError(f"deposit_insurance must lie in [0, 1]; got {self.deposit_insurance}")
         for name in ("market_maker_of_last_resort", "stablecoin_reserve_rule",
-                     "lender_of_last_resort", "bailouts"):  # fmt: skip
+                     "lender_of_last_resort", "bailouts", "spv_consolidation"):  # fmt: skip
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
         _check_range("backstop_trigger_ig_oas_bp", self.backstop_trigger_ig_oas_bp, 0.0, 10_000.0)

@@ -29,7 +29,9 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   to sell this week; ``equity_raised_usd_bn``, ``vendor_financed_usd_bn`` and
   ``capex_cut_usd_bn``: the firms' equity issues, vendor financing and capex cut this week.
 - ``retail_wealth_usd_bn``: net worth of all retail cohorts; ``retail_loss_usd_bn`` and
-  ``retail_loss_share``: its fall since the start (negative is a gain);
+  ``retail_loss_share``: what they lost on what they own since the start, net worth at the start
+  plus the saving received since, less net worth now (negative is a gain; saving itself is not
+  counted as a gain);
   ``retail_loss_share_worst_decile``: mean loss share of the tenth of cohorts that lost most.
 - ``clearing_converged``: whether this step's market clearing converged in that world.
 
@@ -272,7 +274,7 @@ def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndar
             out[f"{key}_usd_bn"] = snap[key][:, firms].sum(axis=1)
 
     wealth = equity[:, lay.retail]
-    start = lay.retail_equity0
+    start = lay.retail_equity0 + snap["saved"][:, lay.retail]  # what they would have kept
     total, total0 = wealth.sum(axis=1), start.sum(axis=1)
     out["retail_wealth_usd_bn"] = total
     out["retail_loss_usd_bn"] = total0 - total

@@ -26,14 +26,18 @@ kind                      what it does                                          
 ``collateral``            every SPV's data centre loses ``−size`` of its market value   −1 < s ≤ 0
                           (``model.spv.impair``): covenants, sponsor cures and
                           defaults follow through :mod:`abm.spv`
+``lease_income``          the target SPVs' tenants pay ``1 + size`` of the rent due     −1 ≤ s ≤ 0
+                          for ``weeks`` weeks (``model.spv.lease.rent_factor``): the
+                          SPV under-earns and its debt-service coverage falls
 ========================  ===========================================================  ==========
 
-``target`` names firms (``revenue_shortfall``: firm kinds such as ``neocloud`` or firm names;
-none = every firm) or assets (``impairment``, ``haircut``: asset keys such as ``ai_spv_debt`` or
-asset classes such as ``equity``; required). ``range = [lo, hi]`` makes the size differ by world:
-world w draws ``lo + (hi − lo)·u`` with ``u`` uniform from ``model.streams`` at (step = week,
-stream = :data:`STREAM_BASE` + the shock's position), so worlds differ, and a seed always gives
-the same sizes (world w of a batch equals a one-world run with seed + w).
+``target`` names firms (``revenue_shortfall``, ``lease_income``: firm kinds such as
+``neocloud`` or ``spv``, or firm names; none = every firm) or assets (``impairment``,
+``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required).
+``range = [lo, hi]`` makes the size differ by world: world w draws ``lo + (hi − lo)·u`` with ``u``
+uniform from ``model.streams`` at (step = week, stream = :data:`STREAM_BASE` + the shock's
+position), so worlds differ, and a seed always gives the same sizes (world w of a batch equals a
+one-world run with seed + w).
 
 Timing: a shock of week ``w`` is applied just before the w-th call of ``model.step()`` (it shows
 in row ``step = w`` of the recorded series), through Mesa's event list
@@ -63,9 +67,12 @@ KINDS: dict[str, tuple[float, float, bool]] = {
     "impairment": (-1.0, 0.0, False),
     "haircut": (-1.0, 1.0, True),
     "collateral": (-1.0, 0.0, False),
+    "lease_income": (-1.0, 0.0, True),
 }
 #: Kinds whose ``target`` names firms, and kinds whose ``target`` names assets.
-FIRM_TARGETS = ("revenue_shortfall",)
+FIRM_TARGETS = ("revenue_shortfall", "lease_income")
+#: Kinds that last ``weeks`` weeks (the others are one-off jumps).
+LASTING = ("revenue_shortfall", "lease_income")
 ASSET_TARGETS = ("impairment", "haircut")
 
 
@@ -166,9 +173,9 @@ class ShockSchedule:
             if at < now:
                 raise ValueError(f"shock {i} ({shock.kind}) at week {shock.week} is in the past")
             self.model.schedule_event(self._applier(i), at=at)
-            if shock.kind == "revenue_shortfall":
+            if shock.kind in LASTING:
                 end = shock.week + shock.weeks - 0.5
-                self.model.schedule_event(self._revenue_refresher(shock.week + shock.weeks), at=end)
+                self.model.schedule_event(self._refresher(shock.week + shock.weeks), at=end)
 
     # Mesa keeps only weak references to event callbacks, so the schedule keeps its callables
     # (``self.calls``) and the model keeps the schedule.
@@ -177,8 +184,8 @@ class ShockSchedule:
         self.calls.append(call)
         return call
 
-    def _revenue_refresher(self, week: int) -> _Call:
-        call = _Call(self, "refresh_revenue", week)
+    def _refresher(self, week: int) -> _Call:
+        call = _Call(self, "refresh", week)
         self.calls.append(call)
         return call
 
@@ -200,8 +207,8 @@ class ShockSchedule:
         elif shock.kind == "crypto_sentiment":
             s = model.sentiment
             model.sentiment = dataclasses.replace(s, crypto=s.crypto + dev(np.log1p(size)))
-        elif shock.kind == "revenue_shortfall":
-            self.refresh_revenue(shock.week)
+        elif shock.kind in LASTING:
+            self.refresh(shock.week)
         elif shock.kind == "impairment":
             factor = np.where(mask[None, :], 1.0 + size[:, None], 1.0)
             model.sheets.impairment = model.sheets.impairment * dev(factor)
@@ -214,15 +221,33 @@ class ShockSchedule:
             model.market.haircut0 = dev(jumped)
         self.applied.append((shock.week, shock.kind))
 
-    def refresh_revenue(self, week: int) -> None:
-        """Set the firms' revenue parameters for the revenue shortfalls active in ``week``."""
-        base = self.base_params
-        factor = np.ones((self.model.n_worlds, base.revenue.shape[0]))
+    def refresh(self, week: int) -> None:
+        """Set revenue parameters and SPV rents for the lasting shocks active in ``week``."""
+        self._refresh_revenue(week)
+        self._refresh_rent(week)
+
+    def _active(self, kind: str, week: int) -> tuple[np.ndarray, bool]:
+        """(E, F) product of ``1 + size`` over the ``kind`` shocks active in ``week``."""
+        factor = np.ones((self.model.n_worlds, len(self.model.roster.indices("firm"))))
         active = False
         for shock, size, mask in zip(self.shocks, self.sizes, self.masks, strict=True):
-            if shock.kind == "revenue_shortfall" and shock.week <= week < shock.week + shock.weeks:
+            if shock.kind == kind and shock.week <= week < shock.week + shock.weeks:
                 factor = factor * np.where(mask[None, :], 1.0 + size[:, None], 1.0)
                 active = True
+        return factor, active
+
+    def _refresh_rent(self, week: int) -> None:
+        """SPVs' rent factor (``model.spv.lease.rent_factor``) for the lease shocks of ``week``."""
+        factor, _ = self._active("lease_income", week)
+        spv = self.model.spv
+        columns = to_numpy(spv.firm_columns)
+        spv.lease.rent_factor = self.model.xp.asarray(
+            factor[:, columns], dtype=spv.lease.rent_factor.dtype, device=spv.factor.device
+        )
+
+    def _refresh_revenue(self, week: int) -> None:
+        base = self.base_params
+        factor, active = self._active("revenue_shortfall", week)
         if not active:
             self.model.economy.params = base
             return
@@ -264,6 +289,7 @@ __all__ = [
     "ASSET_TARGETS",
     "FIRM_TARGETS",
     "KINDS",
+    "LASTING",
     "STREAM_BASE",
     "Shock",
     "ShockSchedule",

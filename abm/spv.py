@@ -10,13 +10,21 @@ lenders look at the collateral, not at the book value (notes/peers-and-equations
   keeps its value) and with efficiency shocks (:meth:`SpvCovenants.impair`: cheaper models that
   strand older hardware).
 - **Covenant** ``debt / V ≤ LTV_max``, with ``LTV_max`` a headroom above the loan-to-value at
-  book value, ``debt / (real assets + cash)`` (``[assumptions.spv]``): borrowing to build does
-  not breach it, a fall of the collateral's market value below its book value does. A breach
+  closing, ``debt / (real assets + cash)`` at the start (``[assumptions.spv]``): an SPV builds
+  only up to its total cost, and a fall of the collateral's market value faster than its loans
+  amortise breaches it. A breach
   needs a cure payment that brings debt back to ``LTV_max × V``; the sponsor pays it as long as
   its cumulative support stays within its ``recourse_share`` of the SPV's debt and it has the
   cash (an expense for the sponsor: support for an off-balance-sheet vehicle), and the SPV uses
   it to repay its loans pro rata.
-- **Default** when the cure is not paid in full: the SPV's real assets are marked down to the
+- **Lease** (:class:`SponsorLeases`): the sponsor pays rent each week — the phase-1 rent of 2025
+  until the lease starts, then ``lease_income_full`` — as far as its cash reaches (a failed
+  sponsor pays nothing), and from the lease start the SPV repays its loans evenly over its
+  ``amortisation_term`` out of that rent.
+- **Debt-service coverage**: over a trailing window, rent received must cover ``dscr_default``
+  times the debt service due (interest at risk-free + the SPV's spread, plus scheduled principal);
+  a shortfall is an event of default unless the sponsor pays it (within the same recourse room).
+- **Default** when a cure is not paid in full: the SPV's real assets are marked down to the
   collateral's market value and the failure step (``MarketStep.resolve_failures``) passes the
   loss to its lenders — private-credit funds, banks and bond holders — at the recovery the
   collateral allows.
@@ -32,14 +40,115 @@ from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from kernels.backend import segment_sum
 
-#: pools an SPV's cure payment repays, in order
+#: pools an SPV's cure payment and scheduled principal repay, in order
 LOAN_POOLS = ("private_loans", "bank_loans")
+
+
+def spv_values(cal: Calibration, names: list[str], key: str) -> np.ndarray:
+    """One calibration value per SPV, in model units."""
+    return np.array([float(cal.model_value(f"firms.{name}.{key}")) for name in names])
+
+
+def repay_loans(sheets: BalanceSheets, index: Any, amount: Any) -> Any:
+    """SPVs ``index`` pay ``amount`` (E, S) to their lenders, private loans first; returns paid."""
+    xp, ledger = sheets.xp, sheets.ledger
+    n = sheets.bonds.shape[-1]
+    left = amount
+    for name in LOAN_POOLS:
+        pool = ledger.pools[name]
+        owed = xp.take(segment_sum(pool.face, pool.issuers, n), index, axis=1)
+        pay = xp.minimum(left, owed)
+        ledger.repay(name, xp.take(segment_sum(pay, index, n), pool.issuers, axis=1))
+        left = left - pay
+    return amount - left
+
+
+def loan_face(sheets: BalanceSheets, index: Any) -> Any:
+    """(E, S) face of the loans SPVs ``index`` owe (bonds excluded)."""
+    xp = sheets.xp
+    n = sheets.bonds.shape[-1]
+    owed = xp.zeros_like(xp.take(sheets.bonds, index, axis=1))
+    for name in LOAN_POOLS:
+        pool = sheets.ledger.pools[name]
+        owed = owed + xp.take(segment_sum(pool.face, pool.issuers, n), index, axis=1)
+    return owed
+
+
+class SponsorLeases:
+    """Each SPV's lease to its sponsor: weekly rent in, scheduled principal out.
+
+    The sponsor (``sponsor`` in the SPV's calibration table) is the tenant: rent is its expense
+    and the SPV's income (revenue of a data centre is its lease, notes/model-sheet.md, SPVs).
+    Before ``lease_start`` the rent is the 2025 rent (phase-1 capacity already let), after it
+    the full lease; a sponsor pays what its cash allows and a failed sponsor pays nothing, so
+    sponsor distress becomes SPV under-earning (seed 004: "unclear who bears responsibility if
+    the projects financed by SPVs do not generate enough revenue"). ``rent_factor`` (E, S)
+    scales the rent a sponsor pays (the SPV under-earning shock). From the lease start the SPV
+    repays its loans in equal instalments over ``amortisation_term`` (straight line on the face
+    at the lease start), as far as its cash allows.
+    """
+
+    def __init__(self, cal: Calibration, sheets: BalanceSheets, rows: np.ndarray) -> None:
+        self.sheets = sheets
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        names = [sheets.roster.names[i] for i in rows]
+
+        def per_spv(key: str) -> np.ndarray:
+            return spv_values(cal, names, key)
+
+        self.rent_now = xp.asarray(per_spv("revenue_2025"), dtype=dtype, device=dev)
+        self.rent_full = xp.asarray(per_spv("lease_income_full"), dtype=dtype, device=dev)
+        self.start = xp.asarray(per_spv("lease_start"), dtype=dtype, device=dev)
+        self.amortisation = xp.asarray(1.0 / per_spv("amortisation_term"), dtype=dtype, device=dev)
+        self.week = 0
+        self.face_at_start = xp.zeros((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
+        self.rent_factor = xp.ones((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
+
+    def started(self) -> Any:
+        """(S,) bool: the full lease runs."""
+        return self.start <= float(self.week)
+
+    def rent_due(self) -> Any:
+        """(E, S) rent the sponsors owe this week (USD bn)."""
+        xp = self.sheets.xp
+        return xp.where(self.started(), self.rent_full, self.rent_now) * self.rent_factor
+
+    def collect(self, index: Any, sponsors: Any, alive: Any) -> tuple[Any, Any]:
+        """Sponsors pay rent, SPVs repay scheduled principal; returns (rent paid, principal due).
+
+        Args:
+            index: (S,) agent rows of the SPVs.
+            sponsors: (S,) agent rows of their tenants.
+            alive: (E, N) bool, agents that have not failed.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        spv_alive = xp.take(alive, index, axis=1)
+        payer_alive = xp.take(alive, sponsors, axis=1) & spv_alive
+        cash = xp.maximum(xp.take(ledger.cash, sponsors, axis=1), 0.0)
+        rent = xp.where(payer_alive, xp.minimum(self.rent_due(), cash), 0.0)
+        ledger.pay(sponsors, index, rent)
+        owed = loan_face(s, index)
+        self.face_at_start = xp.where(self.start == float(self.week), owed, self.face_at_start)
+        spv_cash = xp.maximum(xp.take(ledger.cash, index, axis=1), 0.0)
+        instalment = xp.minimum(self.face_at_start * self.amortisation, owed)  # straight line
+        due = xp.where(self.started() & spv_alive, instalment, 0.0)
+        repay_loans(s, index, xp.minimum(due, spv_cash))
+        self.week += 1
+        return rent, due
 
 
 class SpvCovenants:
     """The weekly covenant test of every SPV, vectorized over SPVs and worlds."""
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets, book_wear: Any = 0.0) -> None:
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        book_wear: Any = 0.0,
+        consolidated: bool = False,
+    ) -> None:
         """Read the SPVs, their sponsors, recourse and obsolescence.
 
         Args:
@@ -47,6 +156,8 @@ class SpvCovenants:
             sheets: the balance sheets.
             book_wear: (N,) weekly book depreciation of each firm (0 while it is being built);
                 the collateral's market value falls only by the obsolescence beyond it.
+            consolidated: sponsors carry their SPVs' debt in full (the ``spv_consolidation``
+                policy lever): recourse share 1 instead of the calibrated one.
         """
         self.sheets = sheets
         xp = sheets.xp
@@ -54,6 +165,8 @@ class SpvCovenants:
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         spvs = [i for i in roster.indices("firm") if roster.kind[i] == "spv"]
         self.rows = np.array(spvs, dtype=np.int64)
+        firms = list(roster.indices("firm"))
+        self.firm_columns = xp.asarray(np.array([firms.index(i) for i in spvs]), device=dev)
         self.index = xp.asarray(self.rows, device=dev)
         sponsors = [
             roster.index(str(cal.node(f"firms.{roster.names[i]}")["sponsor"])) for i in spvs
@@ -61,10 +174,11 @@ class SpvCovenants:
         self.sponsors = xp.asarray(np.array(sponsors, dtype=np.int64), device=dev)
 
         def per_spv(key: str) -> Any:
-            values = [float(cal.model_value(f"firms.{roster.names[i]}.{key}")) for i in spvs]
-            return xp.asarray(np.array(values), dtype=dtype, device=dev)
+            values = spv_values(cal, [roster.names[i] for i in spvs], key)
+            return xp.asarray(values, dtype=dtype, device=dev)
 
-        self.recourse = per_spv("recourse_share")
+        recourse = per_spv("recourse_share")
+        self.recourse = recourse * 0.0 + 1.0 if consolidated else recourse
         wear = xp.take(xp.asarray(book_wear, dtype=dtype, device=dev) + xp.zeros(
             (roster.size,), dtype=dtype, device=dev), self.index, axis=0)  # fmt: skip
         # market value falls by the obsolescence the books do not already show (per week); a
@@ -78,6 +192,17 @@ class SpvCovenants:
         self.breached = self.factor > 2.0  # (E, S) bool: failed its covenant uncured
         self.last_cure = xp.zeros_like(self.factor)
         self.headroom = headroom
+        book = self._collateral(at_book=True)
+        self.max_ltv = xp.minimum(self.debt() / xp.maximum(book, 1e-12) + headroom, 0.999)
+        self.lease = SponsorLeases(cal, sheets, self.rows)
+        risk_free = float(cal.model_value("assumptions.firms.coupon_over_spread"))
+        weeks = float(cal.weeks_per_year)
+        self.rate = risk_free + per_spv("bond_spread") / weeks  # interest per week on its debt
+        self.dscr_min = float(cal.model_value("assumptions.spv.dscr_default"))
+        window = round(float(cal.model_value("assumptions.spv.dscr_window")))
+        self.rent_window = xp.zeros((window, *self.factor.shape), dtype=dtype, device=dev)
+        self.service_window = xp.zeros_like(self.rent_window)
+        self.last_rent = xp.zeros_like(self.factor)
 
     def impair(self, share: Any) -> None:
         """An efficiency shock: the collateral loses ``share`` (scalar or (E,)) of its value."""
@@ -104,7 +229,10 @@ class SpvCovenants:
         return owed
 
     def test(self, alive: Any) -> Any:
-        """Age the collateral, test the covenant, collect cures; return (E, N) uncured breaches.
+        """Collect rent, age the collateral, test both covenants, collect cures.
+
+        Returns:
+            (E, N) bool, SPVs in uncured breach this week (their books marked to collateral).
 
         Args:
             alive: (E, N) bool, agents that have not failed.
@@ -112,25 +240,27 @@ class SpvCovenants:
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         n = s.bonds.shape[-1]
+        week = self.lease.week
+        rent, principal = self.lease.collect(self.index, self.sponsors, alive)
+        self.last_rent = rent
         self.factor = self.factor * (1.0 - self.obsolescence)
         value = self._collateral()
         debt = self.debt()
-        book = self._collateral(at_book=True)
-        max_ltv = xp.minimum(debt / xp.maximum(book, 1e-12) + self.headroom, 0.999)
+        max_ltv = self.max_ltv
         spv_alive = xp.take(alive, self.index, axis=1)
-        gap = xp.where(spv_alive, xp.maximum(debt - max_ltv * value, 0.0), 0.0)
+        ltv_gap = xp.where(spv_alive, xp.maximum(debt - max_ltv * value, 0.0), 0.0)
+        dscr_gap = self._coverage_gap(week, rent, debt * self.rate + principal) * spv_alive
         sponsor_cash = xp.maximum(xp.take(ledger.cash, self.sponsors, axis=1), 0.0)
         sponsor_alive = xp.take(alive, self.sponsors, axis=1)
         room = xp.maximum(self.recourse * debt - self.support, 0.0)
+        gap = ltv_gap + dscr_gap
         cure = xp.where(sponsor_alive, xp.minimum(xp.minimum(gap, room), sponsor_cash), 0.0)
         ledger.pay(self.sponsors, self.index, cure)  # support: the sponsor's expense
-        left = cure
-        for name in LOAN_POOLS:  # the SPV repays its lenders with the cure
-            pool = ledger.pools[name]
-            owed = xp.take(segment_sum(pool.face, pool.issuers, n), self.index, axis=1)
-            pay = xp.minimum(left, owed)
-            ledger.repay(name, xp.take(segment_sum(pay, self.index, n), pool.issuers, axis=1))
-            left = left - pay
+        # the cure first tops up the rent the covenant missed, the rest repays the lenders
+        topped = xp.minimum(cure, dscr_gap)
+        slot = week % self.rent_window.shape[0]
+        self.rent_window = _add_slot(xp, self.rent_window, slot, topped)
+        repay_loans(s, self.index, cure - topped)
         self.support = self.support + cure
         self.last_cure = cure
         breach = (gap - cure > 1e-9 * (debt + 1.0)) & spv_alive
@@ -142,3 +272,27 @@ class SpvCovenants:
         ledger.book_equity(-cut)
         self.breached = self.breached | breach
         return segment_sum(xp.astype(breach, s.prices.dtype), self.index, n) > 0.0
+
+    def _coverage_gap(self, week: int, rent: Any, service: Any) -> Any:
+        """(E, S) rent missing for the trailing debt-service coverage to reach ``dscr_min``.
+
+        Tested once the lease has run a full window (during construction interest is
+        capitalised and there is no rent to cover it).
+        """
+        xp = self.sheets.xp
+        size = self.rent_window.shape[0]
+        slot = week % size
+        self.rent_window = _add_slot(xp, self.rent_window, slot, rent, replace=True)
+        self.service_window = _add_slot(xp, self.service_window, slot, service, replace=True)
+        tested = self.lease.start + size <= float(week + 1)
+        missing = self.dscr_min * xp.sum(self.service_window, axis=0) - xp.sum(
+            self.rent_window, axis=0
+        )
+        return xp.where(tested, xp.maximum(missing, 0.0), 0.0)
+
+
+def _add_slot(xp: Any, window: Any, slot: int, values: Any, replace: bool = False) -> Any:
+    """``window`` (W, E, S) with ``values`` added to (or replacing) row ``slot``."""
+    mask = xp.reshape(xp.arange(window.shape[0]) == slot, (-1, 1, 1))
+    base = xp.where(mask, 0.0, window) if replace else window
+    return base + xp.where(mask, values[None, ...], 0.0)

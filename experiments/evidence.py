@@ -59,6 +59,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("defaults_stablecoin", "Defaults: stablecoin issuers", "{:.0f}"),
     Metric("defaults_retail", "Defaults: retail cohorts", "{:.0f}"),
     Metric("bank_failures", "Bank failures", "{:.0f}"),
+    Metric("bank_cet1_low_pct", "Lowest bank CET1 (%)", "{:.1f}"),
     Metric("peg_low", "Lowest stablecoin peg ($)", "{:.3f}"),
     Metric("fire_sale_volume_usd_bn", "Fire-sale volume (USD bn, total)", "{:,.0f}"),
     Metric("retail_loss_median_pct", "Retail loss, median cohort (%)", "{:.2f}"),
@@ -99,6 +100,7 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
         column = f"defaults_{family}"
         out[column] = last[column].to_numpy(float) if column in last else np.zeros(len(last))
     out["bank_failures"] = last["defaults_bank"].to_numpy(float)
+    out["bank_cet1_low_pct"] = 100 * by_world["bank_cet1_min"].min().to_numpy(float)
     out["peg_low"] = (
         frame.assign(_low=frame[pegs].min(axis=1)).groupby("world")["_low"].min().to_numpy()
         if pegs
@@ -114,12 +116,9 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
     equity = np.asarray(model.snapshot["equity"], dtype=float)
     blocks = model.roster.blocks
     retail = slice(*blocks["retail"])
+    kept = equity0[:, retail] + np.asarray(model.snapshot["saved"], dtype=float)[:, retail]
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(
-            equity0[:, retail] > 0,
-            (equity0[:, retail] - equity[:, retail]) / equity0[:, retail],
-            np.nan,
-        )
+        share = np.where(kept > 0, (kept - equity[:, retail]) / kept, np.nan)
     out["retail_loss_median_pct"] = 100 * np.nanmedian(share, axis=1)
     columns = np.concatenate(
         [np.arange(*blocks[f]) for f in INSTITUTIONS if f in blocks] or [np.arange(0)]
@@ -139,17 +138,19 @@ def simulate(
     seed: int,
     backend: str,
     channels: Any = None,
+    policy_overrides: dict[str, Any] | None = None,
     tick: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``preset`` for ``worlds`` worlds and ``steps`` weeks; per-world numbers.
 
-    ``tick`` is called after every week (the progress bar).
+    ``policy_overrides`` replaces keys of the preset's policy (its ``[compare]``
+    counterfactual); ``tick`` is called after every week (the progress bar).
     """
     from abm.reporting import Recorder
     from experiments.run import build_model, resolve_config
 
     config = resolve_config(preset, steps=steps, n_worlds=worlds, seed=seed, backend=backend)
-    model = build_model(config, backend, channels=channels)
+    model = build_model(config, backend, channels=channels, policy_overrides=policy_overrides)
     recorder = Recorder()
     recorder.record(model)
     for _ in range(steps):
@@ -256,6 +257,64 @@ def run_ablation(
     return ablation
 
 
+# -- policy comparisons -----------------------------------------------------------------------
+
+
+def counterfactual_name(preset: str, spec: dict[str, Any]) -> str:
+    """The scenario-table row of a preset's ``[compare]`` counterfactual."""
+    return f"{preset}: {spec['label']}"
+
+
+def comparison(
+    preset: str,
+    spec: dict[str, Any],
+    actual: dict[str, np.ndarray],
+    counterfactual: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """How a preset's policy does against its counterfactual, world by world (same seeds).
+
+    Returns the question, the metric's medians under both, and the shares of worlds in which
+    the preset does better, the same, or worse (the worlds share their shocks, so each pair
+    differs only by the policy).
+    """
+    metric = spec["metric"]
+    a, b = np.asarray(actual[metric], float), np.asarray(counterfactual[metric], float)
+    gain = (b - a) if spec["better"] == "lower" else (a - b)
+    tie = np.isclose(a, b, rtol=1e-9, atol=1e-9)
+    return {
+        "preset": preset,
+        "counterfactual": counterfactual_name(preset, spec),
+        "question": spec["question"],
+        "policy": spec["policy"],
+        "metric": metric,
+        "better": spec["better"],
+        "median": float(np.median(a)),
+        "median_counterfactual": float(np.median(b)),
+        "mean": float(np.mean(a)),
+        "mean_counterfactual": float(np.mean(b)),
+        "share_better": float(np.mean((gain > 0) & ~tie)),
+        "share_same": float(np.mean(tie)),
+        "share_worse": float(np.mean((gain < 0) & ~tie)),
+    }
+
+
+def comparison_lines(items: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown bullet lines of the policy comparisons."""
+    labels = {m.key: (m.label, m.fmt) for m in METRICS}
+    lines = []
+    for c in items:
+        label, fmt = labels[c["metric"]]
+        settings = ", ".join(f"{k} = {json.dumps(v)}" for k, v in c["policy"].items())
+        lines.append(
+            f"- **{c['question']}** {label}: {c['preset']} median {_fmt(fmt, c['median'])} "
+            f"(mean {_fmt(fmt, c['mean'])}) against {_fmt(fmt, c['median_counterfactual'])} "
+            f"(mean {_fmt(fmt, c['mean_counterfactual'])}) with {settings}; {c['better']} is "
+            f"better. {c['preset']} does better in {c['share_better']:.0%} of worlds, the same "
+            f"in {c['share_same']:.0%}, worse in {c['share_worse']:.0%}."
+        )
+    return lines
+
+
 # -- tables -----------------------------------------------------------------------------------
 
 
@@ -355,6 +414,7 @@ def render_markdown(
     results: dict[str, dict[str, np.ndarray]],
     ablation: dict[str, Any] | None,
     data_files: Sequence[str],
+    comparisons: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The whole Markdown file."""
     git = meta["git"]
@@ -381,13 +441,26 @@ def render_markdown(
         "Each cell is the median over worlds with the 5% and 95% quantiles in brackets. Spread "
         "widening is the largest implied change of any listed AI issuer's bond spread at any "
         "week; drawdown is the largest fall of the AI equity index from its running peak; "
-        "defaults and bank failures are counted at the end; the peg low is the lowest value per "
+        "defaults and bank failures are counted at the end; the lowest bank CET1 is the lowest "
+        "ratio of any bank still alive at any week; the peg low is the lowest value per "
         "token of any stablecoin at any week; fire-sale volume is summed over all weeks; retail "
-        "losses are shares of starting wealth at the end (median cohort, and the mean of the "
+        "losses are what households lost on what they own by the end, as shares of their "
+        "starting wealth plus the saving they put in since (median cohort, and the mean of the "
         "tenth of cohorts that lost most).",
         "",
         scenario_table(results),
     ]
+    if comparisons:
+        lines += [
+            "",
+            "## Policy comparisons",
+            "",
+            "A preset with a `[compare]` table also runs its shocks under a counterfactual policy "
+            "(the row named after it above), on the same worlds and seeds, so each pair of worlds "
+            "differs only by the policy.",
+            "",
+            *comparison_lines(comparisons),
+        ]
     if ablation is not None:
         lines += [
             "",
@@ -420,6 +493,7 @@ def write_evidence(
     meta: dict[str, Any],
     results: dict[str, dict[str, np.ndarray]],
     ablation: Ablation | None = None,
+    comparisons: Sequence[dict[str, Any]] = (),
 ) -> list[Path]:
     """Write ``out`` (Markdown), ``<stem>.csv`` and ``<stem>.json``; each replaced atomically.
 
@@ -438,13 +512,14 @@ def write_evidence(
         **meta,
         "metrics": {m.key: m.label for m in METRICS},
         "per_world": records,
+        "comparisons": list(comparisons),
     }
     if ablation is not None:
         document["ablation"] = {
             "summary": summary,
             "per_world": {name: run for name, run in ablation.runs.items()},
         }
-    markdown = render_markdown(meta, results, summary, [csv_path.name, json_path.name])
+    markdown = render_markdown(meta, results, summary, [csv_path.name, json_path.name], comparisons)
     writers: dict[Path, Callable[[Path], None]] = {
         out: lambda p: p.write_text(markdown),
         csv_path: lambda p: pd.DataFrame.from_records(records).to_csv(p, index=False),
@@ -562,8 +637,12 @@ def command(args: Any) -> int:
     backend = check_backend(args.backend)
     writable_directory(out.parent if str(out.parent) else Path("."), "--out")
 
+    from experiments.scenarios import load_preset
+
     configs = ablation_configs() if args.ablation else ()
-    total = args.steps * (len(presets) + len(configs))
+    specs = {p: load_preset(p).compare for p in presets}
+    runs = len(presets) + sum(spec is not None for spec in specs.values())
+    total = args.steps * (runs + len(configs))
     bar = tqdm(
         total=total,
         desc=f"evidence ({args.worlds} world{'s' * (args.worlds > 1)})",
@@ -575,18 +654,29 @@ def command(args: Any) -> int:
     results: dict[str, dict[str, np.ndarray]] = {}
     ablation = None
     settings = {"worlds": args.worlds, "steps": args.steps, "seed": args.seed, "backend": backend}
+    comparisons: list[dict[str, Any]] = []
     with bar:
         for preset in presets:
             bar.set_postfix_str(preset)
             results[preset] = simulate(preset, **settings, tick=lambda: bar.update(1))
+            spec = specs[preset]
+            if spec is not None:
+                name = counterfactual_name(preset, spec)
+                bar.set_postfix_str(name)
+                results[name] = simulate(
+                    preset, **settings, policy_overrides=spec["policy"], tick=lambda: bar.update(1)
+                )
+                comparisons.append(comparison(preset, spec, results[preset], results[name]))
         if configs:
             bar.set_postfix_str(f"ablation {args.ablation_preset}")
             ablation = run_ablation(
                 args.ablation_preset, configs, **settings, tick=lambda: bar.update(1)
             )
     meta = provenance(args.argv, **settings)
-    written = write_evidence(out, meta, results, ablation)
+    written = write_evidence(out, meta, results, ablation, comparisons)
     print(scenario_table(results))
+    for line in comparison_lines(comparisons):
+        print(line)
     if ablation is not None:
         print()
         print(ablation_table(ablation.summary()))
@@ -601,6 +691,7 @@ __all__ = [
     "ablation_table",
     "cell",
     "command",
+    "comparison",
     "run_ablation",
     "scenario_table",
     "simulate",

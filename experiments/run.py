@@ -257,11 +257,19 @@ class RunResult:
     roster_counts: dict[str, int]
 
 
-def build_model(config: RunConfig, backend: str, *, channels: Any = None) -> Any:
+def build_model(
+    config: RunConfig,
+    backend: str,
+    *,
+    channels: Any = None,
+    policy_overrides: dict[str, Any] | None = None,
+) -> Any:
     """The model of ``config``, not yet stepped: its preset's policy and shocks scheduled.
 
     ``channels`` (an :class:`abm.channels.Channels`; all on when None) switches contagion
-    channels for ablation; ``powderkeg run`` and ``powderkeg evidence`` both build here.
+    channels for ablation; ``policy_overrides`` replaces keys of the preset's ``[policy]`` (a
+    preset's ``[compare]`` counterfactual); ``powderkeg run`` and ``powderkeg evidence`` both
+    build here.
     """
     from abm.model import Powderkeg
 
@@ -269,7 +277,7 @@ def build_model(config: RunConfig, backend: str, *, channels: Any = None) -> Any
     if config.definition is not None:
         from experiments.scenarios import policy_from
 
-        policy = policy_from(config.definition.policy)
+        policy = policy_from({**config.definition.policy, **(policy_overrides or {})})
     model = Powderkeg(
         n_worlds=config.n_worlds,
         seed=config.seed,

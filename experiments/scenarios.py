@@ -21,7 +21,7 @@ the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``,
     size = -0.17                         # central size
     range = [-0.30, -0.10]               # optional: each world draws its size from it
     target = ["ai_spv_debt"]             # firms or assets, by kind (see abm.shocks)
-    weeks = 52                           # revenue_shortfall only: how long it lasts
+    weeks = 52                           # lasting kinds only (abm.shocks.LASTING): how long
     source = "calibration.md §4 P4(b), verified 10 Oct 2025"
     note = "optional: what the size stands for"
 
@@ -30,9 +30,10 @@ to the run's ``manifest.json``. The keys of :data:`POLICY_FIELDS` become the mod
 :class:`abm.policy.Policy` (:func:`policy_from`): one region's CET1 rules for every bank; the
 market maker of last resort (``backstop``) with its IG-spread and stablecoin-redemption triggers
 and its capacity (``backstop_*``; the calibration's values where a key is missing); the lender of
-last resort; bailouts; the stablecoin reserve rule. The other keys (EU banks' exposure, the ABS
-share of AI debt) are recorded only: they wait for the SPV/ABS mechanics; :data:`POLICY_NOTE`
-says so.
+last resort; bailouts; the stablecoin reserve rule; SPV consolidation; the share of the SPVs'
+bank loans securitised (``abs_share_of_ai_debt``). EU banks' exposure is recorded only (the
+calibration sets it); :data:`POLICY_NOTE` says so. ``[compare]`` names a counterfactual policy
+for the same shocks (:func:`check_compare`), which ``powderkeg evidence`` runs beside the preset.
 
 Every problem is a :class:`~experiments.cli.UsageError` of one line naming the file, the field
 and what is allowed. The project reads only its own files here (the sizes are copied from the
@@ -48,13 +49,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, Shock
+from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, LASTING, Shock
 from experiments.cli import UsageError
 
 #: Where the presets live.
 PRESET_DIR = Path(__file__).resolve().parent / "scenarios"
 #: Keys of a preset file.
-PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks")
+PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks", "compare")
+#: Keys of the optional ``[compare]`` table: the same shocks under another policy.
+COMPARE_KEYS = ("label", "question", "policy", "metric", "better")
 #: Keys of one ``[[shocks]]`` entry.
 SHOCK_KEYS = ("kind", "week", "size", "range", "target", "weeks", "source", "note")
 #: Policy settings: key -> (allowed values, or a (lo, hi) number range, or bool).
@@ -69,6 +72,7 @@ POLICY: dict[str, Any] = {
     "backstop_capacity_gdp_share": (0.0, 1.0),
     "eu_bank_us_ai_exposure_share": (0.0, 1.0),
     "abs_share_of_ai_debt": (0.0, 1.0),
+    "spv_consolidation": bool,
 }
 #: preset keys -> abm.policy.Policy fields they set (the backstop_* keys override calibration)
 POLICY_FIELDS = {
@@ -80,11 +84,14 @@ POLICY_FIELDS = {
     "lender_of_last_resort": "lender_of_last_resort",
     "bailouts": "bailouts",
     "stablecoin_reserve_rule": "stablecoin_reserve_rule",
+    "spv_consolidation": "spv_consolidation",
+    "abs_share_of_ai_debt": "abs_share_of_spv_loans",
 }
 POLICY_NOTE = (
-    "capital_regime, backstop (with its triggers and capacity), lender_of_last_resort, bailouts "
-    "and stablecoin_reserve_rule act through abm.policy; the other policy keys are recorded "
-    "(manifest.json) but not yet read by the model (they wait for the SPV/ABS mechanics)"
+    "capital_regime, backstop (with its triggers and capacity), lender_of_last_resort, bailouts, "
+    "stablecoin_reserve_rule, spv_consolidation and abs_share_of_ai_debt act through "
+    "abm.policy; eu_bank_us_ai_exposure_share is recorded (manifest.json): the calibration's "
+    "banks.eu.us_ai_debt_share sets the EU banks' AI bonds"
 )
 
 
@@ -110,6 +117,7 @@ class Scenario:
     policy: dict[str, Any] = field(default_factory=dict)
     model: dict[str, int] = field(default_factory=dict)
     path: str | None = None
+    compare: dict[str, Any] | None = None
 
 
 def preset_names() -> tuple[str, ...]:
@@ -212,8 +220,10 @@ def check_shock(entry: Any, where: str) -> Shock:
     elif target:
         raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
     weeks = entry.get("weeks", 1)
-    if "weeks" in entry and kind != "revenue_shortfall":
-        raise UsageError(f"{where}: weeks is for revenue_shortfall shocks only; got kind {kind!r}")
+    if "weeks" in entry and kind not in LASTING:
+        raise UsageError(
+            f"{where}: weeks is for {' and '.join(LASTING)} shocks only; got kind {kind!r}"
+        )
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEK:
         raise UsageError(f"{where}: weeks must be an integer from 1 to {MAX_WEEK}; got {weeks!r}")
     for key in ("source", "note"):
@@ -256,6 +266,45 @@ def check_policy(policy: Any, where: str) -> dict[str, Any]:
     return dict(policy)
 
 
+def check_compare(table: Any, where: str) -> dict[str, Any] | None:
+    """The optional ``[compare]`` table: a counterfactual policy for the same shocks.
+
+    ``label`` names the counterfactual, ``question`` is what the comparison answers, ``policy``
+    overrides keys of ``[policy]`` (checked like it), ``metric`` is a column of the scenario
+    table (``experiments.evidence.METRICS``) and ``better`` says whether ``lower`` or ``higher``
+    values of it are better for the preset.
+    """
+    from experiments.evidence import METRICS
+
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: compare must be a table ([compare]); got {table!r}")
+    unknown = [k for k in table if k not in COMPARE_KEYS]
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key [compare] {unknown[0]!r}; allowed: {', '.join(COMPARE_KEYS)}"
+        )
+    for key in COMPARE_KEYS:
+        if key not in table:
+            raise UsageError(f"{where}: [compare] needs {key!r}")
+    for key in ("label", "question"):
+        if not (isinstance(table[key], str) and table[key].strip()):
+            raise UsageError(f"{where}: [compare] {key} must be a non-empty string")
+    metrics = [m.key for m in METRICS]
+    if table["metric"] not in metrics:
+        raise UsageError(
+            f"{where}: [compare] metric must be one of {', '.join(metrics)}; "
+            f"got {table['metric']!r}"
+        )
+    if table["better"] not in ("lower", "higher"):
+        raise UsageError(
+            f"{where}: [compare] better must be 'lower' or 'higher'; got {table['better']!r}"
+        )
+    policy = check_policy(table["policy"], f"{where}: [compare]")
+    return {**table, "policy": policy}
+
+
 def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> Scenario:
     """A parsed preset file as a :class:`Scenario`, or a one-line UsageError."""
     from experiments.run import LIMITS, allowed
@@ -294,6 +343,7 @@ def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> S
         shocks=checked,
         policy=policy,
         model=dict(model),
+        compare=check_compare(data.get("compare"), where),
     )
 
 
@@ -349,7 +399,7 @@ def describe(scenario: Scenario) -> str:
     for s in scenario.shocks:
         span = f" (per world {s.range[0]:+g} to {s.range[1]:+g})" if s.range else ""
         target = f" on {', '.join(s.target)}" if s.target else ""
-        weeks = f" for {s.weeks} weeks" if s.kind == "revenue_shortfall" else ""
+        weeks = f" for {s.weeks} weeks" if s.kind in LASTING else ""
         lines.append(f"  week {s.week:>3}  {s.kind:<18} {s.size:+g}{span}{target}{weeks}")
         if s.note:
             lines.append(f"             {s.note}")
@@ -358,6 +408,11 @@ def describe(scenario: Scenario) -> str:
         lines += ["", "policy:"]
         lines += [f"  {k} = {v!r}" for k, v in scenario.policy.items()]
         lines.append(f"  note: {POLICY_NOTE}")
+    if scenario.compare:
+        c = scenario.compare
+        lines += ["", f"compared with: {c['label']} (the same shocks)"]
+        lines += [f"  {k} = {v!r}" for k, v in c["policy"].items()]
+        lines.append(f"  question: {c['question']} ({c['metric']}, {c['better']} is better)")
     return "\n".join(lines)
 
 
@@ -367,6 +422,7 @@ __all__ = [
     "POLICY_NOTE",
     "PRESET_DIR",
     "Scenario",
+    "check_compare",
     "check_preset",
     "describe",
     "is_preset_file",

@@ -10,6 +10,7 @@ import pytest
 from abm.balance_sheets import Roster
 from abm.events import CAUSES, COLUMNS, EVENTS, EventLog, Thresholds, usd
 from abm.model import Powderkeg
+from abm.shocks import Shock, attach
 
 STEPS = 60
 
@@ -18,6 +19,8 @@ STEPS = 60
 def run():
     """Two worlds for 60 weeks; also the step at which each agent first showed as defaulted."""
     model = Powderkeg(n_worlds=2, seed=1, n_cohorts=20)
+    # the GPU vehicle's tenant stops paying rent: it defaults on its debt service
+    attach(model, [Shock("lease_income", 2, -1.0, target=("xai_colossus2",), weeks=59)])
     log = EventLog(model)
     first = np.full(model.snapshot["defaulted"].shape, -1)
     for _ in range(STEPS):

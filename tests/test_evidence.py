@@ -145,3 +145,45 @@ def test_bad_input_is_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("powderkeg evidence: error:") and "\n" not in err
     assert not (tmp_path / "s.md").exists()
+
+
+def test_a_preset_with_compare_runs_its_counterfactual_on_the_same_worlds(tmp_path: Path) -> None:
+    out = tmp_path / "s.md"
+    argv = ["evidence", "--worlds", "2", "--steps", "6", "--presets", "europe_higher_capital",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    rows = table_rows(out.read_text())
+    assert set(rows) >= {"europe_higher_capital", "europe_higher_capital: US capital"}
+    cet1 = [m.key for m in METRICS].index("bank_cet1_low_pct")
+    eu = parse_cell(rows["europe_higher_capital"][cet1])
+    us = parse_cell(rows["europe_higher_capital: US capital"][cet1])
+    assert eu[0] > us[0]  # the same shocks, more capital
+    document = json.loads(out.with_suffix(".json").read_text())
+    (item,) = document["comparisons"]
+    assert item["metric"] == "bank_failures" and item["policy"] == {"capital_regime": "us"}
+    assert item["share_better"] + item["share_same"] + item["share_worse"] == pytest.approx(1.0)
+    assert "## Policy comparisons" in out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[compare]\nlabel = "x"\n', "[compare] needs 'question'"),
+        (
+            '[compare]\nlabel = "x"\nquestion = "q"\npolicy = {}\nmetric = "nope"\n'
+            'better = "lower"\n',
+            "metric must be one of",
+        ),
+        (
+            '[compare]\nlabel = "x"\nquestion = "q"\npolicy = { capital_regime = "mars" }\n'
+            'metric = "bank_failures"\nbetter = "lower"\n',
+            "capital_regime",
+        ),
+    ],
+)
+def test_bad_compare_tables_are_one_line(table: str, needle: str, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('story = "s"\nsource = "t"\n' + table)
+    assert main(["run", "--scenario", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err

@@ -98,6 +98,8 @@ def test_closed_markets_send_the_gap_to_vendors_then_to_customers_then_capex_is_
         rows = m.roster.indices("firm", kind)
         return float(sum(max(cash[i] - eco.buffer_weeks, 0.0) for i in rows))
 
+    cap = np.asarray(fin.support_cap).copy()
+    fin.support_cap = fin.support_cap * 0.0 + 1e6  # no cap on suppliers' credit here
     mix = fin.fill(need_of(m, coreweave=1e4), one, one)  # more than anyone will lend
     assert mix.bonds[0, c] == 0.0 and mix.credit[0, c] == 0.0 and mix.equity[0, c] == 0.0
     assert mix.vendor[0, c] == pytest.approx(fin.vendor_share * spare("chip_vendor"))
@@ -112,6 +114,12 @@ def test_closed_markets_send_the_gap_to_vendors_then_to_customers_then_capex_is_
     fin.deliver_capacity()
     assert float(np.sum(prepaid.face)) == pytest.approx(face * (1.0 - fin.delivery_per_week))
     assert gaps(m) < 1e-9
+    # with the cap back, what CoreWeave owes its suppliers and customers stops at a year of sales
+    fin.support_cap = m.xp.asarray(cap)
+    again = fin.fill(need_of(m, coreweave=1e4), one, one)
+    owed = float(fin._owed("vendor_financing")[0, c] + fin._owed("prepaid_capacity")[0, c])
+    assert again.vendor[0, c] + again.cloud[0, c] == 0.0  # already above it
+    assert owed > cap[c]
 
 
 def test_capex_is_cut_when_no_channel_is_open():
@@ -130,4 +138,59 @@ def test_capex_is_cut_when_no_channel_is_open():
     planned = eco.params.capex[x] * np.exp(eco.b_capex * -0.8)
     assert eco.last_capex_cut[0, x] == pytest.approx(planned)  # nothing left to build with
     assert eco.financing.last.unfunded[0, x] > 0.0
+    assert gaps(m) < 1e-9
+
+
+def test_new_shares_stop_at_a_fifth_of_the_equity_value_a_year():
+    m = model()
+    fin, eco, s = m.economy.financing, m.economy, m.sheets
+    c = firm(m, "coreweave")
+    share = s.assets.index("equity_coreweave")
+    value = float(s.prices[0, share] * s.supply[0, share])
+    fin.max_leverage = 0.0  # no new debt: the gap goes to equity
+    one = eco.revenue * 0.0 + 1.0
+    raised = [float(fin.fill(need_of(m, coreweave=1e3), one, one).equity[0, c]) for _ in "abc"]
+    assert raised[0] == pytest.approx(fin.issue_cap * value, rel=1e-9)
+    # the following weeks only the room the new shares and a fading year leave
+    assert 0.0 < sum(raised[1:]) < 0.3 * raised[0]
+    assert gaps(m) < 1e-9
+
+
+def test_neocloud_and_lab_loans_amortise_and_must_be_refinanced():
+    m = model()
+    fin, s = m.economy.financing, m.sheets
+    pool = s.ledger.pools["bank_loans"]
+    issuers = list(np.asarray(pool.issuers))
+    coreweave, amazon = (
+        issuers.index(m.roster.index("coreweave")),
+        issuers.index(m.roster.index("amazon")),
+    )
+    face = np.asarray(pool.face[0]).copy()
+    cash = float(s.ledger.cash[0, m.roster.index("coreweave")])
+    fin.repay_scheduled(m.economy.revenue * 0.0 + 1.0)
+    after = np.asarray(pool.face[0])
+    assert after[coreweave] == pytest.approx(face[coreweave] * (1.0 - fin.instalment_rate))
+    assert after[amazon] == pytest.approx(face[amazon])  # a hyperscaler's line revolves
+    paid = face[coreweave] - after[coreweave]
+    assert float(s.ledger.cash[0, m.roster.index("coreweave")]) == pytest.approx(cash - paid)
+    assert gaps(m) < 1e-9
+
+
+def test_private_ai_credit_is_marked_down_as_ai_spreads_widen():
+    m = model()
+    eco, s = m.economy, m.sheets
+    m.step()
+
+    def widen(sentiment):  # every AI issuer 400 bp wider
+        eco.spread_move = eco.revenue * 0.0 + 0.04
+        return eco.spread_move
+
+    eco._spread_move = widen
+    eco.revalue(m.sentiment)
+    assert float(eco._ai_credit_index()[0]) == pytest.approx(0.04)
+    spv_debt = s.assets.index("ai_spv_debt")
+    credit = s.assets.index("private_credit")
+    fundamental = np.asarray(eco.fundamental[0])
+    assert fundamental[spv_debt] == pytest.approx(np.exp(-eco.marks_years * 0.04), rel=1e-6)
+    assert 1.0 > fundamental[credit] > fundamental[spv_debt]  # only part of it is AI
     assert gaps(m) < 1e-9
