@@ -95,8 +95,11 @@ def test_finished_sweep_resumes_to_nothing_and_refuses_without_resume(
     reference: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = dataset(reference)
+    leftover = reference / "worlds" / ".point-000003.parquet.abc123.tmp"  # as a kill leaves it
+    leftover.write_bytes(b"half a file")
     assert sweep("--out", str(reference), "--resume") == 0
     assert "all 8 points already finished" in capsys.readouterr().out
+    assert not leftover.exists()
     assert sweep("--out", str(reference)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pass --resume" in err

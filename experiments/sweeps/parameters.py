@@ -203,7 +203,7 @@ def _shock_check(shocks: list[Any], field: str) -> Callable[[Value], None]:
             entry.update(target=list(shock.target), source=shock.source or "sweep")
             entry.update({field: value}, range=None)
             entry = {k: v for k, v in entry.items() if v is not None and v != ""}
-            if shock.kind != "revenue_shortfall":
+            if field != "weeks" and shock.weeks == 1:  # 1 is the default: not written in a file
                 entry.pop("weeks", None)
             try:
                 check_shock(entry, "shock")
@@ -221,7 +221,11 @@ def _shock_parameters(definition: Scenario) -> dict[str, Parameter]:
         groups.setdefault(f"shocks.{shock.kind}", []).append(shock)
     for prefix, shocks in groups.items():
         for field in SHOCK_FIELDS:
-            if field == "weeks" and any(s.kind != "revenue_shortfall" for s in shocks):
+            check = _shock_check(shocks, field)
+            try:  # a field the shock's kind does not take (weeks of a one-off jump) is left out
+                for shock in shocks:
+                    check(getattr(shock, field))
+            except ValueError:
                 continue
             values = {getattr(s, field) for s in shocks}
             what = (
@@ -234,7 +238,7 @@ def _shock_parameters(definition: Scenario) -> dict[str, Parameter]:
                 kind="float" if field == "size" else "int",
                 default=values.pop() if len(values) == 1 else None,
                 doc=f"{field} of {what} of the scenario",
-                check=_shock_check(shocks, field),
+                check=check,
             )
     return table
 
