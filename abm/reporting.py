@@ -12,7 +12,9 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``Δs = −ln(P / P₀) / D`` with the bond's duration D in years. This inverts the model's bond
   valuation ``P = P₀·exp(−D·Δs)`` exactly and is ``−ΔP / (P·D)`` to first order.
 - ``defaults_<family>`` and ``defaults_total``: agents that have failed so far.
-- ``fire_sale_volume_usd_bn``: proceeds of all forced sales this step (market makers paid them).
+- ``fire_sale_volume_usd_bn``: proceeds of the institutions' forced sales this step (banks,
+  funds, stablecoin issuers and firms; market makers paid them); ``retail_sales_usd_bn``: what
+  panicking households sold, reported apart because it is a choice, not a forced sale.
 - ``bank_cet1_median`` and ``bank_cet1_min``: CET1 / risk-weighted assets over banks still alive.
 - ``bank_leverage_median`` and ``hedge_fund_leverage_median``: total assets / equity over those
   still alive (infinite where equity is not positive). A fund's shares count among its
@@ -236,7 +238,9 @@ def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndar
         out[f"defaults_{family}"] = by_family[:, k]
     out["defaults_total"] = by_family.sum(axis=1)
 
-    out["fire_sale_volume_usd_bn"] = snap["sale_proceeds"].sum(axis=1)
+    sold = snap["sale_proceeds"]
+    out["fire_sale_volume_usd_bn"] = sold.sum(axis=1) - sold[:, lay.retail].sum(axis=1)
+    out["retail_sales_usd_bn"] = sold[:, lay.retail].sum(axis=1)
 
     assets, equity = snap["total_assets"], snap["equity"]
     alive_banks = ~defaulted[:, lay.banks]

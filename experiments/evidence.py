@@ -443,7 +443,8 @@ def render_markdown(
         "week; drawdown is the largest fall of the AI equity index from its running peak; "
         "defaults and bank failures are counted at the end; the lowest bank CET1 is the lowest "
         "ratio of any bank still alive at any week; the peg low is the lowest value per "
-        "token of any stablecoin at any week; fire-sale volume is summed over all weeks; retail "
+        "token of any stablecoin at any week; fire-sale volume is the institutions' forced "
+        "sales summed over all weeks (households' panic sales are not counted); retail "
         "losses are what households lost on what they own by the end, as shares of their "
         "starting wealth plus the saving they put in since (median cohort, and the mean of the "
         "tenth of cohorts that lost most).",

@@ -63,7 +63,11 @@ def by_hand(model: Powderkeg, start: dict[str, np.ndarray], world: int) -> dict[
             for i in range(roster.size)
             if roster.family[i] == family and snap["defaulted"][world, i]
         )
-    out["fire_sale_volume_usd_bn"] = sum(snap["sale_proceeds"][world])
+    retail = [i for i in range(roster.size) if roster.family[i] == "retail"]
+    out["fire_sale_volume_usd_bn"] = sum(
+        snap["sale_proceeds"][world, i] for i in range(roster.size) if i not in retail
+    )
+    out["retail_sales_usd_bn"] = sum(snap["sale_proceeds"][world, i] for i in retail)
     banks = [i for i in range(roster.size) if roster.family[i] == "bank"]
     alive = [i for i in banks if not snap["defaulted"][world, i]]
     cet1 = [snap["cet1_ratio"][world, i] for i in alive]
