@@ -257,3 +257,11 @@ def test_unset_parameters_keep_the_scenario() -> None:
     assert args["policy"].market_maker_of_last_resort is True
     assert args["shocks"] == scenario.shocks
     assert all(getattr(args["channels"], n) for n in args["channels"].names())
+
+
+def test_local_workers_keep_single_threaded_blas_but_not_malloc_trimming() -> None:
+    from experiments.sweeps.engine import worker_environment
+
+    environ = worker_environment()
+    assert "MALLOC_TRIM_THRESHOLD_" not in environ  # 4x slower model steps (README, Scale)
+    assert str(environ.get("OMP_NUM_THREADS")) == "1"
