@@ -48,8 +48,9 @@ def worker_environment() -> dict[str, Any]:
     single-threaded BLAS settings (``OMP_NUM_THREADS=1`` ...) are kept.
     """
     import dask
+    import distributed  # noqa: F401  (registers distributed's configuration defaults)
 
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     return environ
 
