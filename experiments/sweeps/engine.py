@@ -311,7 +311,8 @@ def _print_summary(
     cpu = sum(r.get("cpu_s", 0.0) for r in runs)
     print(
         f"{sweep.name}: {status['finished']}/{status['total']} points finished "
-        f"({sweep.spec.worlds} worlds x {sweep.spec.steps} weeks each) on {session.get('engine')}"
+        f"({sweep.spec.worlds} world{'s' * (sweep.spec.worlds != 1)} x {sweep.spec.steps} "
+        f"week{'s' * (sweep.spec.steps != 1)} each) on {session.get('engine')}"
     )
     if runs:
         backends = sorted({r["backend"] for r in runs})
