@@ -9,7 +9,9 @@ and its numbers (JSON and CSV) and a section of ``docs/validation.md``:
   ``leverage_market``;
 - ``system_fire_sales``: Farmer et al. (2020) / INET ``firesale_stresstest`` on the EBA 2018 banks;
 - ``clearing_debtrank``: Eisenberg–Noe, Rogers–Veraart and DebtRank;
-- ``runs``: the one-period stablecoin run and Diamond–Dybvig.
+- ``runs``: the one-period stablecoin run and Diamond–Dybvig;
+- ``channel_interaction``: all contagion channels vs the sum of single channels across the
+  presets (Farmer et al. 2020; the ECB's system-wide amplification), on the full model.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ REPLICATIONS: dict[str, str] = {
     "system_fire_sales": "experiments.replications.system_fire_sales",
     "clearing_debtrank": "experiments.replications.clearing_debtrank",
     "runs": "experiments.replications.runs",
+    "channel_interaction": "experiments.replications.channel_interaction",
 }
 
 

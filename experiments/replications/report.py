@@ -136,7 +136,8 @@ def document(out: Path) -> str:
         "",
         "Each replication runs the project's own kernels (`kernels.firesale.fire_sale`, "
         "`kernels.clearing.eisenberg_noe`, `kernels.debtrank.debtrank`) with many random or "
-        "swept instances as the world axis of one call. The tests "
+        "swept instances as the world axis of one call; the channel interaction runs the full "
+        "model through the channel ablation of `powderkeg evidence`. The tests "
         "(`tests/test_replications.py`) assert every stylized fact below at a size that fits CI "
         "(`--size ci`).",
         "",
@@ -158,10 +159,6 @@ def document(out: Path) -> str:
             f"{shown} of {len(record['facts'])} | {record['size']}, seed {record['seed']} | "
             f"{made.get('created_utc', '?')}, commit `{commit[:10]}` |"
         )
-    lines.append(
-        "| 6 | [Channel interaction](#6-channel-interaction-pending) | Farmer et al. (2020) "
-        "amplification across channels | pending | | |"
-    )
     for k, (name, record) in enumerate(records.items(), start=1):
         module = load(name)
         lines += ["", f"## {k}. {name.replace('_', ' ')}", ""]
@@ -180,20 +177,8 @@ def document(out: Path) -> str:
             f"commit `{((made.get('git') or {}).get('commit') or 'unknown')[:10]}`"
             f"{' + uncommitted changes' if (made.get('git') or {}).get('dirty') else ''}).</sub>",
         ]
-    lines += ["", PENDING.rstrip(), ""]
+    lines.append("")
     return "\n".join(lines)
-
-
-PENDING = """\
-## 6. Channel interaction (pending)
-
-**Not done yet.** Issue 7 item 6 asks for the losses with all contagion channels against the sum
-of single-channel losses across the scenario presets (super-additivity and the amplification
-ratio, Farmer et al. 2020; the `swes` ratio `(B0 − B3)/(B0 − B1)`). It needs the channel-ablation
-machinery of the model, which is being finished in parallel (`powderkeg evidence --ablation`
-runs one preset today). This section will be generated from that machinery once it covers the
-presets; no number is shown here until then.
-"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
