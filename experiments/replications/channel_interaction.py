@@ -372,6 +372,75 @@ def _chains(per: dict[str, Any]) -> str:
     )
 
 
+def _defaults_note(per: dict[str, Any]) -> str:
+    """One sentence: which single channels change the number of defaults."""
+    moving: dict[str, list[float]] = {}
+    for result in per.values():
+        for config, row in result["configurations"].items():
+            if config not in ("none", "all") and abs(row.get("effect_defaults") or 0.0) > 1e-9:
+                moving.setdefault(config, []).append(row["effect_defaults"])
+    if not moving:
+        return "No single channel changes the number of defaults."
+    return (
+        "Single channels that change the number of defaults (mean change per preset where they "
+        "do): "
+        + "; ".join(f"`{c}` {', '.join(fmt(v, 3) for v in values)}" for c, values in moving.items())
+        + "."
+    )
+
+
+def _twins(per: dict[str, Any]) -> str:
+    """One sentence naming presets whose results match another preset's to 0.1%."""
+    names = list(per)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[:i]:
+            x, y = per[a]["all_together_usd_bn"], per[b]["all_together_usd_bn"]
+            same_sum = np.isclose(
+                per[a]["sum_of_singles_usd_bn"], per[b]["sum_of_singles_usd_bn"], rtol=1e-3
+            )
+            if np.isclose(x, y, rtol=1e-3) and same_sum:
+                pairs.append(f"`{a}` ≈ `{b}`")
+                break
+    if not pairs:
+        return ""
+    return (
+        "Presets with (almost) the same numbers: "
+        + ", ".join(pairs)
+        + ". They share their shocks, and what sets them apart changes these losses by less "
+        "than 0.1% at this size."
+    )
+
+
+def _second_round_note(per: dict[str, Any]) -> str:
+    """Where our ECB analogue is positive (amplification) and where negative."""
+    values = {p: r["second_round_share"] for p, r in per.items() if r["second_round_share"]}
+    up = [v for v in values.values() if v > 0]
+    down = [v for v in values.values() if v < 0]
+    parts = []
+    if up:
+        parts.append(f"{_pct(min(up))} to {_pct(max(up))} in {len(up)} presets")
+    if down:
+        parts.append(
+            f"{_pct(max(down))} to {_pct(min(down))} in {len(down)}, where institutions lose "
+            "less with the channels on"
+        )
+    return "ours is " + " and ".join(parts) if parts else "ours is not defined"
+
+
+def _horizon_note(record: dict[str, Any]) -> str:
+    """At full size: the CI test's short horizon tells a different story; say so."""
+    if record["size"] != "full":
+        return ""
+    return (
+        " The answer depends on the horizon: at the CI size (2 worlds × 13 weeks, two presets, "
+        "asserted in `tests/test_replications.py`) the channels are super-additive: fire sales "
+        "alone add nothing and retail panic alone slightly lowers losses, but together they "
+        "carry the whole effect. Over two years retail panic and reach for yield add large "
+        "losses on their own, and together they add less than the sum."
+    )
+
+
 def _pct_plain(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.3g}%"
 
@@ -436,7 +505,7 @@ def draw(numbers: dict[str, Any], path: Path) -> None:
     for k, p in enumerate(presets):
         ax.annotate(
             f"A = {_ratio_short(per[p])}",
-            (x[k], values[k]),
+            (x[k], values[k] + errors[k] if values[k] >= 0 else values[k] - errors[k]),
             textcoords="offset points",
             xytext=(0, 4 if values[k] >= 0 else -12),
             ha="center",
@@ -464,7 +533,7 @@ def draw(numbers: dict[str, Any], path: Path) -> None:
                 ax.text(
                     j,
                     i,
-                    f"{100 * shares[i, j]:.0f}",
+                    str(round(100 * shares[i, j])),  # an int: no "-0"
                     ha="center",
                     va="center",
                     fontsize=6,
@@ -549,7 +618,8 @@ the households' wealth loss, USD bn at the end of the run, mean over worlds. A c
 its loss alone minus the loss with none; the interaction is the all-channel effect minus the sum
 of single effects (standard error from the paired per-world values); A = all / sum of singles,
 shown only where the sum is positive. Defaults = tech firms, funds, stablecoin issuers and banks
-that failed (mean count, as effects vs no channel).
+that failed (mean count, as effects vs no channel). A negative loss is a net gain (household
+wealth grows over the run when the shock is small beside it).
 
 ![channel interaction]({figure})
 
@@ -567,25 +637,28 @@ from the full system lowers the loss most:
 
 A channel's added loss in the full system can exceed its single effect many times over (it
 needs the others to act) and the added losses need not sum to the all-channel effect: removing
-one link of a chain can remove most of the loss. {_chains(per)}
+one link of a chain can remove most of the loss. {_chains(per)} {_defaults_note(per)}
+{_twins(per)}
 
 **How ours compares.** Farmer et al. (2020) build their system-wide stress test on the argument
 that contagion channels (fire sales, funding runs, counterparty losses) interact, so that the
-losses of all channels together exceed what the channels add one at a time; the ECB's
+losses of all channels together exceed what the channels add one at a time (we cite the argument,
+not a number from the paper); the ECB's
 system-wide analysis of the 2025 EU-wide stress test puts the amplification of bank losses by
 bank, fund and insurer fire sales at +{fmt(n["ecb_cet1_bp"])} bp of CET1, about
 +{fmt(100 * n["ecb_second_round_share"])}% on first-round losses (our column "inst. loss all /
-none − 1" is the closest analogue). In our runs the channels are super-additive beyond
+none − 1" is the closest analogue; {_second_round_note(per)}). In our runs the channels are
+super-additive beyond
 {fmt(n["significance_se"])} standard errors in {len(sup)} of {len(per)} presets
 ({", ".join(f"`{p}`" for p in sup) or "none"}), sub-additive in {len(sub)}
 ({", ".join(f"`{p}`" for p in sub) or "none"}) and indistinguishable from additive in
-{len(flat)} ({", ".join(f"`{p}`" for p in flat) or "none"}). Sub-additivity has a mechanism in
-the model: several channels lose through the same stock of distressed assets and the same
-limited-liability floor (an institution's equity loss is capped at its starting equity, a
+{len(flat)} ({", ".join(f"`{p}`" for p in flat) or "none"}). Where sub-additivity appears it has a
+mechanism in the model: several channels lose through the same stock of distressed assets and
+the same limited-liability floor (an institution's equity loss is capped at its starting equity, a
 household sells a holding only once), so switched on together they partly substitute for each
 other instead of compounding. Super-additivity needs a chain: one channel's losses must push
 others past the thresholds at which their own channel acts (a CET1 buffer, a margin call, a
-redemption or a depeg trigger).
+redemption or a depeg trigger).{_horizon_note(record)}
 
 **Where ours departs and why.** (1) Our loss is a sum of equity and household wealth losses in
 USD bn across all sectors, not CET1 basis points of banks alone, so the ECB number is a reference
