@@ -503,5 +503,254 @@ register(
     )
 )
 
+# --- powderkeg sweep ---------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE.toml", help="the sweep file")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="results directory (default: results/sweeps/<sweep name>)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the sweep already in --out: skip its finished points",
+    )
+    engine = parser.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the points on this running Dask scheduler's workers",
+    )
+    engine.add_argument(
+        "--local-cluster",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="start a Dask LocalCluster of N worker processes here "
+        "(default: one per CPU, at most one per point left)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "numpy", "cupy"),
+        default=None,
+        help="array backend of the workers (default: the file's, else auto: CuPy when a GPU "
+        "answers, else NumPy)",
+    )
+    parser.add_argument(
+        "--list-parameters",
+        action="store_true",
+        help="print the parameters a sweep of the file's scenario can set, and exit",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """``powderkeg sweep``: check the file, then run its unfinished points on Dask."""
+    if args.list_parameters:
+        from experiments.config import scenario_of
+        from experiments.sweeps.parameters import describe_table, parameter_table
+
+        print(describe_table(parameter_table(scenario_of(args.file))))
+        return 0
+    from experiments.config import load_sweep
+
+    config = load_sweep(args.file)
+    if args.backend is not None and args.scheduler is None:
+        check_backend(args.backend)
+    elif args.scheduler is None and config.spec.backend == "cupy":
+        check_backend("cupy", "backend (sweep file)")
+    out = args.out if args.out is not None else Path("results") / "sweeps" / config.name
+    out = writable_directory(out, "--out")
+
+    from experiments.sweeps.engine import run_sweep
+
+    return run_sweep(
+        config,
+        out,
+        resume=args.resume,
+        scheduler=args.scheduler,
+        local_cluster=args.local_cluster,
+        backend=args.backend,
+        progress=not args.no_progress,
+        argv=args.argv,
+    )
+
+
+register(
+    Command(
+        name="sweep",
+        help="run a parameter sweep on Dask: one Parquet file per point, resumable",
+        description=(
+            "Run every point of a sweep file (grid, random, Latin hypercube, Sobol' or Morris\n"
+            "design; E worlds per point in one vectorized model) on Dask workers: a local\n"
+            "cluster of processes by default, or a running scheduler. Each point's results are\n"
+            "written atomically to DIR/worlds/point-NNNNNN.parquet (one row per world) and\n"
+            "DIR/series/ (one row per world and week); DIR/manifest.json records the plan, code\n"
+            "version, backend, timings and convergence. Kill it at any moment and --resume\n"
+            "finishes the same dataset; a second sweep on the same DIR is refused."
+        ),
+        epilog="examples:\n"
+        "  powderkeg sweep experiments/sweeps/smoke.toml --out results/smoke\n"
+        "  powderkeg sweep experiments/sweeps/smoke.toml --out results/smoke --resume\n"
+        "  powderkeg sweep my.toml --local-cluster 8            8 worker processes here\n"
+        "  powderkeg sweep my.toml --scheduler tcp://HOST:8786   an existing cluster\n"
+        "  powderkeg sweep my.toml --list-parameters            what a sweep can set\n"
+        "  powderkeg report results/smoke                       figures and report.html\n"
+        "\n"
+        "sweep file (TOML; experiments/sweeps/*.toml has more):\n"
+        '  scenario = "hedge_fund_deleveraging"\n'
+        "  steps = 13\n"
+        "  worlds = 2\n"
+        "  [design]\n"
+        '  kind = "grid"            # grid | random | lhs | sobol | morris (+ samples = N)\n'
+        "  [[parameters]]\n"
+        '  name = "policy.hedge_fund_leverage_cap"\n'
+        "  values = [4.0, 12.0]     # or low = ..., high = ... (num = ... for a grid)",
+        arguments=_sweep_arguments,
+        run=sweep,
+    )
+)
+
+# --- powderkeg report --------------------------------------------------------------------------
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results", type=Path, metavar="RESULTS_DIR", help="a directory written by powderkeg sweep"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the PNGs and report.html go (default: RESULTS_DIR/report)",
+    )
+    parser.add_argument(
+        "--metric",
+        default=None,
+        metavar="NAME",
+        help="the outcome of the heat maps and sensitivity indices "
+        "(default: banking_crisis, the probability that a bank fails)",
+    )
+
+
+def report(args: argparse.Namespace) -> int:
+    """``powderkeg report``: figures and one HTML page from a sweep's Parquet results."""
+    from experiments.report import make_report
+
+    out = args.out if args.out is not None else args.results / "report"
+    if not args.results.is_dir():
+        raise UsageError(
+            f"argument RESULTS_DIR: {args.results} is not a directory; give one written by "
+            "powderkeg sweep"
+        )
+    page = make_report(args.results, writable_directory(out, "--out"), metric=args.metric)
+    print(f"wrote {page}")
+    return 0
+
+
+register(
+    Command(
+        name="report",
+        help="figures and an HTML report from a sweep's results",
+        description=(
+            "Read a sweep's Parquet results and draw: fan charts over worlds (median, 5-95%),\n"
+            "heat maps of an outcome over two parameters (e.g. the probability of a banking\n"
+            "crisis over hedge-fund leverage cap x AI revenue shock), Sobol' or Morris indices\n"
+            "with a tornado plot (sobol and morris designs), and the ablation table of the\n"
+            "contagion channels (sweeps over 'channels'); PNGs and one report.html."
+        ),
+        epilog="examples:\n"
+        "  powderkeg report results/smoke                   into results/smoke/report/\n"
+        "  powderkeg report results/smoke --metric total_loss_usd_bn --out /tmp/r",
+        arguments=_report_arguments,
+        run=report,
+    )
+)
+
+# --- powderkeg ui ------------------------------------------------------------------------------
+
+
+def _ui_arguments(parser: argparse.ArgumentParser) -> None:
+    from experiments.ui import add_arguments
+
+    add_arguments(parser)
+
+
+def ui(args: argparse.Namespace) -> int:
+    """``powderkeg ui``: serve the interactive app (experiments/ui.py)."""
+    from experiments.ui import command
+
+    return command(args)
+
+
+register(
+    Command(
+        name="ui",
+        help="serve the interactive app and classroom mode in the browser (offline)",
+        description=(
+            "Serve the interactive app (Mesa SolaraViz): a scenario picker and policy levers,\n"
+            "shock buttons, charts (fan charts over several worlds), the network of circular\n"
+            "deals and exposures, the event log, an institution inspector, and a guided tour of\n"
+            "each preset (classroom mode). Solara's front-end assets come from the npm registry\n"
+            "when they are missing, so the page works with no CDN. Ctrl-C stops the server."
+        ),
+        epilog="examples:\n"
+        "  powderkeg ui                                  baseline at http://127.0.0.1:8765/\n"
+        "  powderkeg ui --scenario crypto_ai_crash\n"
+        "  powderkeg ui --host 0.0.0.0 --port 8000       for a classroom network",
+        arguments=_ui_arguments,
+        run=ui,
+    )
+)
+
+# --- powderkeg validate ------------------------------------------------------------------------
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    from experiments.replications.command import add_arguments
+
+    add_arguments(parser)
+
+
+def validate(args: argparse.Namespace) -> int:
+    """``powderkeg validate``: the replications of docs/validation.md."""
+    from experiments.replications.command import command
+
+    return command(args)
+
+
+register(
+    Command(
+        name="validate",
+        help="replicate published stylized facts with our kernels; writes docs/validation.md",
+        description=(
+            "Run the replications under experiments/replications/ (overlapping portfolios,\n"
+            "leverage and fat tails, system-wide fire sales on the EBA 2018 banks, clearing and\n"
+            "DebtRank, runs), one by name or all, and write each one's figure (PNG) and numbers\n"
+            "(JSON, CSV) under --out, then rebuild --out/validation.md from every record there."
+        ),
+        epilog="examples:\n"
+        "  powderkeg validate                          all, full size, into docs/\n"
+        "  powderkeg validate runs clearing_debtrank   two of them\n"
+        "  powderkeg validate --size ci --out /tmp/v   all at CI size, seconds",
+        arguments=_validate_arguments,
+        run=validate,
+    )
+)
+
 if __name__ == "__main__":
     sys.exit(main())
