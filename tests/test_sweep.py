@@ -146,9 +146,25 @@ def test_lock_refuses_a_second_sweep(tmp_path: Path, capsys: pytest.CaptureFixtu
 # -- killing a real sweep -------------------------------------------------------------------
 
 
-def _start(out: Path) -> subprocess.Popen[str]:
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The smoke sweep at a year a point (so a kill lands mid-sweep) and its uninterrupted run.
+
+    At 13 weeks a point on an idle machine, the remaining points can all finish between the
+    first file and the signal; four times longer points leave room for the kill.
+    """
+    folder = tmp_path_factory.mktemp("slow")
+    path = folder / "slow.toml"
+    path.write_text(SMOKE.read_text().replace("steps = 13", "steps = 52"))
+    out = folder / "reference"
+    assert main(["sweep", str(path), "--no-progress", "--out", str(out),
+                 "--local-cluster", "2"]) == 0  # fmt: skip
+    return path, out
+
+
+def _start(out: Path, path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(POWDERKEG), "sweep", str(SMOKE), "--out", str(out), "--local-cluster", "1"],
+        [str(POWDERKEG), "sweep", str(path), "--out", str(out), "--local-cluster", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -176,9 +192,10 @@ def _end_group(proc: subprocess.Popen[str]) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_killed_sweep_resumes_to_the_uninterrupted_dataset(
-    reference: Path, tmp_path: Path, sig: signal.Signals
+    slow: tuple[Path, Path], tmp_path: Path, sig: signal.Signals
 ) -> None:
-    proc = _start(tmp_path)
+    path, reference = slow
+    proc = _start(tmp_path, path)
     try:
         done = _wait_for_points(tmp_path, proc, 1)
         assert proc.poll() is None, proc.communicate()
@@ -199,7 +216,8 @@ def test_killed_sweep_resumes_to_the_uninterrupted_dataset(
         assert manifest["status"]["state"] == "interrupted"
     else:
         assert proc.returncode == -signal.SIGKILL
-    assert sweep("--out", str(tmp_path), "--resume", "--local-cluster", "2") == 0
+    resume = ["sweep", str(path), "--no-progress", "--out", str(tmp_path), "--resume"]
+    assert main([*resume, "--local-cluster", "2"]) == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["sessions"][-1]["skipped_finished_points"] == len(finished)
     assert manifest["status"]["state"] == "complete"
