@@ -77,8 +77,7 @@ class LenderOfLastResort:
 
     def outstanding(self) -> Any:
         """(E, N) what each bank owes the central bank (USD bn)."""
-        pool = self.sheets.ledger.pools[POOL]
-        return segment_sum(pool.face, pool.issuers, self.sheets.ledger.cash.shape[-1])
+        return self.sheets.ledger.owed(POOL)
 
     def act(self, debt: Any) -> None:
         """Calm borrowers repay, then illiquid but solvent banks borrow (before the fire sale).

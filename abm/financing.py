@@ -247,10 +247,7 @@ class Financing:
 
     def _owed(self, pool_name: str) -> Any:
         """(E, F) what each firm owes on pool ``pool_name``."""
-        s, eco = self.sheets, self.economy
-        pool = s.ledger.pools[pool_name]
-        owed = segment_sum(pool.face, pool.issuers, s.ledger.cash.shape[-1])
-        return s.xp.take(owed, eco.firms, axis=1)
+        return self.sheets.xp.take(self.sheets.ledger.owed(pool_name), self.economy.firms, axis=1)
 
     def _lend(self, pool_name: str, wanted: Any, spare: Any) -> Any:
         """Lenders' spare cash ``spare`` (E, F) meets borrowers' gaps ``wanted`` (E, F), pro rata.

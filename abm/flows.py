@@ -87,8 +87,7 @@ class Flows:
 
     def _face(self, name: str) -> Any:
         """(E, N) face each agent owes on pool ``name``."""
-        pool = self.sheets.ledger.pools[name]
-        return segment_sum(pool.face, pool.issuers, self.sheets.ledger.cash.shape[-1])
+        return self.sheets.ledger.owed(name)
 
     def _nav(self) -> Any:
         """(E, N) net asset value of fund shares (total assets less debt) for fund issuers."""

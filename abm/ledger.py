@@ -360,6 +360,11 @@ class Ledger:
         """(E,) agents' cash minus what outsiders paid in: constant over a run."""
         return self.xp.sum(self.cash, axis=-1) - self.outsiders.total()
 
+    def owed(self, name: str) -> Any:
+        """(E, N) face each agent owes on pool ``name``."""
+        pool = self.pools[name]
+        return self._spread(pool.issuers, pool.face)
+
     def positions(self) -> tuple[Any, Any]:
         """(E, N) claims each agent holds and (E, N) face it owes, over all pools."""
         held = self.xp.zeros_like(self.cash)

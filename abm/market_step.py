@@ -145,8 +145,7 @@ class MarketStep:
         s = self.sheets
         owed = s.bonds * 1.0
         for name in DEBT_POOLS:
-            pool = s.ledger.pools[name]
-            owed = owed + segment_sum(pool.face, pool.issuers, owed.shape[-1])
+            owed = owed + s.ledger.owed(name)
         return owed
 
     def clear(self, cash_needed: Any) -> None:

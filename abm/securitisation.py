@@ -51,7 +51,7 @@ def securitise(sheets: BalanceSheets, share: float) -> float:
     m = sheets.assets.index("dc_abs")
     pool = ledger.pools["bank_loans"]
     rows = xp.asarray(spvs, device=dev)
-    owed = xp.take(segment_sum(pool.face, pool.issuers, n), rows, axis=1)  # (E, S)
+    owed = xp.take(ledger.owed("bank_loans"), rows, axis=1)  # (E, S)
     sold = owed * share
     borrowers = np.nonzero(to_numpy(owed[0]) > 0.0)[0]
     if borrowers.size and (sheets.bond_asset[spvs[borrowers]] >= 0).any():

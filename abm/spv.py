@@ -55,23 +55,16 @@ def repay_loans(sheets: BalanceSheets, index: Any, amount: Any) -> Any:
     n = sheets.bonds.shape[-1]
     left = amount
     for name in LOAN_POOLS:
-        pool = ledger.pools[name]
-        owed = xp.take(segment_sum(pool.face, pool.issuers, n), index, axis=1)
-        pay = xp.minimum(left, owed)
-        ledger.repay(name, xp.take(segment_sum(pay, index, n), pool.issuers, axis=1))
+        pay = xp.minimum(left, xp.take(ledger.owed(name), index, axis=1))
+        ledger.repay(name, xp.take(segment_sum(pay, index, n), ledger.pools[name].issuers, axis=1))
         left = left - pay
     return amount - left
 
 
 def loan_face(sheets: BalanceSheets, index: Any) -> Any:
     """(E, S) face of the loans SPVs ``index`` owe (bonds excluded)."""
-    xp = sheets.xp
-    n = sheets.bonds.shape[-1]
-    owed = xp.zeros_like(xp.take(sheets.bonds, index, axis=1))
-    for name in LOAN_POOLS:
-        pool = sheets.ledger.pools[name]
-        owed = owed + xp.take(segment_sum(pool.face, pool.issuers, n), index, axis=1)
-    return owed
+    owed = sum(sheets.ledger.owed(name) for name in LOAN_POOLS)
+    return sheets.xp.take(owed, index, axis=1)
 
 
 class SponsorLeases:
@@ -220,13 +213,7 @@ class SpvCovenants:
     def debt(self) -> Any:
         """(E, S) what each SPV owes: loans and bonds."""
         s = self.sheets
-        xp = s.xp
-        owed = xp.take(s.bonds, self.index, axis=1)
-        for name in LOAN_POOLS:
-            pool = s.ledger.pools[name]
-            owed = owed + xp.take(segment_sum(pool.face, pool.issuers, s.bonds.shape[-1]),
-                                  self.index, axis=1)  # fmt: skip
-        return owed
+        return s.xp.take(s.bonds, self.index, axis=1) + loan_face(s, self.index)
 
     def test(self, alive: Any) -> Any:
         """Collect rent, age the collateral, test both covenants, collect cures.

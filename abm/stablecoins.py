@@ -274,8 +274,7 @@ class StablecoinRuns:
 
 def _tokens(sheets: BalanceSheets) -> Any:
     """(E, N) tokens each issuer owes (USD bn at par)."""
-    pool = sheets.ledger.pools["tokens"]
-    return segment_sum(pool.face, pool.issuers, sheets.ledger.cash.shape[-1])
+    return sheets.ledger.owed("tokens")
 
 
 def _indicator(sheets: BalanceSheets, size: int, where: Any) -> Any:

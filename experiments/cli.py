@@ -13,6 +13,7 @@ raises after parsing (an unwritable directory, a backend that does not answer) p
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -71,6 +72,21 @@ def register(command: Command) -> Command:
     """Add a subcommand to ``COMMANDS`` (a later registration of the same name replaces it)."""
     COMMANDS[command.name] = command
     return command
+
+
+def delegated(module: str) -> dict[str, Callable]:
+    """``arguments`` and ``run`` of a command whose module has ``add_arguments`` and ``command``.
+
+    The module is imported only when the command is used, so ``powderkeg --help`` stays fast.
+    """
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        importlib.import_module(module).add_arguments(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        return importlib.import_module(module).command(args)
+
+    return {"arguments": arguments, "run": run}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,8 +469,8 @@ register(
         description=(
             "The scenario presets under experiments/scenarios/: each has a story, the source\n"
             "article and calibration.md section of its sizes, a shock schedule (week, size,\n"
-            "per-world range, target) and policy settings. Policy settings are recorded but not\n"
-            "yet read by the model (issue 4 items 3 and 6 wire them)."
+            "per-world range, target), policy settings (abm.policy.Policy) and, for some, the\n"
+            "counterfactual policy that powderkeg evidence compares it with ([compare])."
         ),
         epilog="examples:\n"
         "  powderkeg scenarios                          the presets\n"
@@ -466,19 +482,6 @@ register(
 )
 
 # --- powderkeg evidence ------------------------------------------------------------------------
-
-
-def _evidence_arguments(parser: argparse.ArgumentParser) -> None:
-    from experiments.evidence import add_arguments
-
-    add_arguments(parser)
-
-
-def evidence(args: argparse.Namespace) -> int:
-    """``powderkeg evidence``: the scenario table (and ablation table) of the docs."""
-    from experiments.evidence import command
-
-    return command(args)
 
 
 register(
@@ -498,8 +501,7 @@ register(
         "  powderkeg evidence --ablation                  the docs' tables (about 20 minutes)\n"
         "  powderkeg evidence --worlds 4 --steps 52       a quick look\n"
         "  powderkeg evidence --presets baseline,crypto_ai_crash --out /tmp/ev.md",
-        arguments=_evidence_arguments,
-        run=evidence,
+        **delegated("experiments.evidence"),
     )
 )
 
@@ -684,19 +686,6 @@ register(
 # --- powderkeg ui ------------------------------------------------------------------------------
 
 
-def _ui_arguments(parser: argparse.ArgumentParser) -> None:
-    from experiments.ui import add_arguments
-
-    add_arguments(parser)
-
-
-def ui(args: argparse.Namespace) -> int:
-    """``powderkeg ui``: serve the interactive app (experiments/ui.py)."""
-    from experiments.ui import command
-
-    return command(args)
-
-
 register(
     Command(
         name="ui",
@@ -712,25 +701,11 @@ register(
         "  powderkeg ui                                  baseline at http://127.0.0.1:8765/\n"
         "  powderkeg ui --scenario crypto_ai_crash\n"
         "  powderkeg ui --host 0.0.0.0 --port 8000       for a classroom network",
-        arguments=_ui_arguments,
-        run=ui,
+        **delegated("experiments.ui"),
     )
 )
 
 # --- powderkeg validate ------------------------------------------------------------------------
-
-
-def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    from experiments.replications.command import add_arguments
-
-    add_arguments(parser)
-
-
-def validate(args: argparse.Namespace) -> int:
-    """``powderkeg validate``: the replications of docs/validation.md."""
-    from experiments.replications.command import command
-
-    return command(args)
 
 
 register(
@@ -747,8 +722,7 @@ register(
         "  powderkeg validate                          all, full size, into docs/\n"
         "  powderkeg validate runs clearing_debtrank   two of them\n"
         "  powderkeg validate --size ci --out /tmp/v   all at CI size, seconds",
-        arguments=_validate_arguments,
-        run=validate,
+        **delegated("experiments.replications.command"),
     )
 )
 
