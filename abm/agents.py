@@ -2,20 +2,17 @@
 
 Behaviour is not here: it is written per family as vectorized rules over every agent of the family
 and every world at once (:mod:`abm.rules`), because a Python loop over a million retail cohorts or
-ten thousand worlds would be the bottleneck (DESIGN.md §3). An agent object exists so that people
-and tools can look at one institution: the app, Mesa's DataCollector and the event log read its
-properties, which show the world the model is looking at (``model.world``, 0 by default) as of the
-last completed step.
+ten thousand worlds would be the bottleneck (docs/design.md, "The state"). An agent object exists so
+that people and tools can look at one institution: the app, Mesa's DataCollector and the event log
+read its properties, which show the world the model is looking at (``model.world``, 0 by default) as
+of the last completed step.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 
-if TYPE_CHECKING:
-    from abm.model import Powderkeg
+from abm.vocabulary import FAMILIES
 
 
 class Institution(mesa.Agent):
@@ -26,11 +23,12 @@ class Institution(mesa.Agent):
         key: its key in the calibration (``"amazon"``, ``"jpmorgan"``, ``"hedge_3"``...).
         label: a readable name.
         kind: its kind within the family.
+
+    ``model`` is the :class:`abm.model.Powderkeg` it belongs to (any Mesa model with a host
+    ``snapshot`` and a ``world`` index).
     """
 
-    model: Powderkeg
-
-    def __init__(self, model: Powderkeg, row: int, key: str, label: str, kind: str) -> None:
+    def __init__(self, model: mesa.Model, row: int, key: str, label: str, kind: str) -> None:
         super().__init__(model)
         self.row, self.key, self.label, self.kind = row, key, label, kind
 
@@ -118,10 +116,7 @@ class RetailSaver(Institution):
         return self.equity
 
 
-FAMILY_CLASSES: dict[str, type[Institution]] = {
-    "firm": TechFirm,
-    "bank": Bank,
-    "fund": Fund,
-    "stablecoin": StablecoinIssuer,
-    "retail": RetailSaver,
-}
+#: the agent class of each family, in the vocabulary's order (abm.vocabulary.FAMILIES)
+FAMILY_CLASSES: dict[str, type[Institution]] = dict(
+    zip(FAMILIES, (TechFirm, Bank, Fund, StablecoinIssuer, RetailSaver), strict=True)
+)

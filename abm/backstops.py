@@ -1,6 +1,6 @@
 """Public backstops for banks: the lender of last resort and bailouts, with their public cost.
 
-Both act through the ledger, so every dollar has two sides (notes/model-sheet.md §1):
+Both act through the ledger, so every dollar has two sides (docs/design.md, "The ledger"):
 
 - **Lender of last resort** (:class:`LenderOfLastResort`; Bagehot 1873, *Lombard Street*: lend
   freely, against good collateral, to solvent institutions). Each week, before the market clears,
@@ -32,8 +32,11 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.claims import debt_owed
+from abm.constraints import BankCapital
 from abm.policy import Policy
-from kernels.backend import segment_sum
+from abm.state import WorldState
+from kernels.backend import segment_sum, to_numpy
 
 #: random streams of the coin flips (abm.random), beside the market maker's 7
 STREAM_LENDER, STREAM_BAILOUT = 8, 9
@@ -47,15 +50,20 @@ class LenderOfLastResort:
     Args:
         cal: the calibration (``[regulation.central_bank]``: ``lolr_*``, ``us_gdp``).
         sheets: the model's balance sheets (with the ``central_bank_loans`` pool).
-        market: the model's :class:`abm.market_step.MarketStep` (capital rules, runs, defaults).
+        capital: the banks' capital rules (:class:`abm.constraints.BankCapital`).
         policy: the policy levers.
         streams: the model's per-world random streams.
     """
 
     def __init__(
-        self, cal: Calibration, sheets: BalanceSheets, market: Any, policy: Policy, streams: Any
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        capital: BankCapital,
+        policy: Policy,
+        streams: Any,
     ) -> None:
-        self.sheets, self.market, self.policy = sheets, market, policy
+        self.sheets, self.policy = sheets, policy
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         c = "regulation.central_bank"
@@ -69,23 +77,23 @@ class LenderOfLastResort:
         self.banks = pool.issuers
         banks = np.asarray(sheets.roster.indices("bank"))
         margin = float(cal.model_value(f"{c}.lolr_solvency_margin"))
-        floor = market.capital_min[banks] + margin * market.risk_density[banks]
+        floor = capital.minimum[banks] + margin * capital.risk_density[banks]
         self.floor = xp.asarray(floor, dtype=dtype, device=dev)  # equity / assets
-        self.buffer = xp.asarray(market.capital_buffer[banks], dtype=dtype, device=dev)
+        self.buffer = xp.asarray(capital.buffer[banks], dtype=dtype, device=dev)
         self.last_lent = xp.zeros_like(sheets.ledger.cash)  # (E, N) USD bn this week
         self.last_repaid = xp.zeros_like(sheets.ledger.cash)
+
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``lolr_loans`` outstanding and ``lolr_lent`` this week (USD bn)."""
+        return {"lolr_loans": self.outstanding(), "lolr_lent": self.last_lent}
 
     def outstanding(self) -> Any:
         """(E, N) what each bank owes the central bank (USD bn)."""
         return self.sheets.ledger.owed(POOL)
 
-    def act(self, debt: Any) -> None:
-        """Calm borrowers repay, then illiquid but solvent banks borrow (before the fire sale).
-
-        Args:
-            debt: (E, N) debt-like liabilities after this week's runs (USD bn).
-        """
-        s, market = self.sheets, self.market
+    def step(self, state: WorldState) -> None:
+        """Calm borrowers repay, then illiquid but solvent banks borrow (before the fire sale)."""
+        s = state.sheets
         xp, ledger = s.xp, s.ledger
         pool = ledger.pools[POOL]
         n = ledger.cash.shape[-1]
@@ -93,11 +101,12 @@ class LenderOfLastResort:
         self.last_repaid = xp.zeros_like(ledger.cash)
         if not self.policy.lender_of_last_resort:
             return
+        debt = debt_owed(s)  # after this week's runs
         assets = xp.take(s.total_assets(), self.banks, axis=1)
         ratio = (assets - xp.take(debt, self.banks, axis=1)) / xp.where(assets > 0.0, assets, 1.0)
         cash = xp.take(ledger.cash, self.banks, axis=1)
-        alive = ~xp.take(market.defaulted, self.banks, axis=1)
-        run = xp.take(market.last_withdrawals, self.banks, axis=1) > 0.0
+        alive = ~xp.take(state.defaulted, self.banks, axis=1)
+        run = xp.take(state.withdrawals, self.banks, axis=1) > 0.0
         calm = alive & ~run & (ratio >= self.buffer)
         repay = xp.where(calm, xp.minimum(pool.face / self.term, xp.maximum(cash, 0.0)), 0.0)
         ledger.withdraw_outside(POOL, repay)  # the central bank is paid back in cash
@@ -121,15 +130,20 @@ class Bailouts:
     Args:
         cal: the calibration (``[regulation.bailouts]``, ``[regulation.central_bank].us_gdp``).
         sheets: the model's balance sheets.
-        market: the model's :class:`abm.market_step.MarketStep`.
+        capital: the banks' capital rules (:class:`abm.constraints.BankCapital`).
         policy: the policy levers.
         streams: the model's per-world random streams.
     """
 
     def __init__(
-        self, cal: Calibration, sheets: BalanceSheets, market: Any, policy: Policy, streams: Any
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        capital: BankCapital,
+        policy: Policy,
+        streams: Any,
     ) -> None:
-        self.sheets, self.market, self.policy = sheets, market, policy
+        self.sheets, self.policy = sheets, policy
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         b = "regulation.bailouts"
@@ -140,9 +154,9 @@ class Bailouts:
             size >= float(cal.model_value(f"{b}.systemic_assets_threshold")), device=dev
         )
         buffer = float(cal.model_value(f"{b}.capital_conservation_buffer"))
-        target = market.capital_min[banks] + buffer * market.risk_density[banks]
+        target = capital.minimum[banks] + buffer * capital.risk_density[banks]
         self.target = xp.asarray(target, dtype=dtype, device=dev)  # equity / assets after rescue
-        self.floor = xp.asarray(market.capital_min[banks], dtype=dtype, device=dev)
+        self.floor = xp.asarray(capital.minimum[banks], dtype=dtype, device=dev)
         gdp = float(cal.value("regulation.central_bank.us_gdp"))
         self.capacity = float(cal.model_value(f"{b}.capacity_share_gdp")) * gdp
         chance = float(cal.model_value(f"{b}.probability"))
@@ -150,30 +164,30 @@ class Bailouts:
         zeros = xp.zeros_like(sheets.ledger.cash)
         self.public_cost = xp.zeros_like(sheets.prices[:, 0])  # (E,) USD bn, cumulative
         self.rescued = zeros > 1.0  # (E, N) banks rescued so far
-        self.last_injection = zeros  # (E, N) USD bn this week
-        self.failed_before = zeros > 1.0  # (E, N) failures of earlier weeks (not rescued)
 
-    def start_week(self) -> None:
-        """Remember who had failed before this week: those are resolved, not rescued."""
-        self.failed_before = self.market.defaulted
-        self.last_injection = self.sheets.xp.zeros_like(self.sheets.ledger.cash)
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``rescued`` banks so far and the ``public_cost`` so far (USD bn)."""
+        return {"rescued": self.rescued, "public_cost": self.public_cost}
 
-    def rescue(self, debt: Any) -> None:
+    def step(self, state: WorldState) -> None:
         """Recapitalise systemic banks below their minimum or failed this week; clear their default.
 
-        Args:
-            debt: (E, N) debt-like liabilities (USD bn).
+        Runs twice a week: before the fire sale (banks below their minimum after the runs) and
+        after it (banks that failed in the clearing). Banks that had failed before the week
+        began are resolved, not rescued.
         """
         if not self.policy.bailouts:
             return
-        s, market = self.sheets, self.market
+        s = state.sheets
         xp, ledger = s.xp, s.ledger
+        debt = debt_owed(s)
         n = ledger.cash.shape[-1]
         assets = xp.take(s.total_assets(), self.banks, axis=1)
         equity = assets - xp.take(debt, self.banks, axis=1)
         ratio = equity / xp.where(assets > 0.0, assets, 1.0)
-        failing = (ratio < self.floor) | xp.take(market.defaulted, self.banks, axis=1)
-        failing = failing & ~xp.take(self.failed_before, self.banks, axis=1) & self.systemic
+        failing = (ratio < self.floor) | xp.take(state.defaulted, self.banks, axis=1)
+        failing = failing & ~xp.take(state.flows.defaulted_before, self.banks, axis=1)
+        failing = failing & self.systemic
         capital = (self.target * assets - equity) / (1.0 - self.target)
         short = -xp.take(ledger.cash, self.banks, axis=1)  # and at least the cash it lacks
         need = xp.where(failing, xp.maximum(xp.maximum(capital, short), 0.0), 0.0)
@@ -183,17 +197,15 @@ class Bailouts:
         ledger.pay_outsider(self.banks, "public_sector", -inject)  # new equity, paid in cash
         self.public_cost = self.public_cost + xp.sum(inject, axis=-1)
         injected = segment_sum(inject, self.banks, n)
-        self.last_injection = self.last_injection + injected
+        state.flows.bailout_injection = state.flows.bailout_injection + injected
         saved = failing & (inject >= need * (1.0 - 1e-9)) & (need > 0.0) & self.acts[:, None]
         saved = segment_sum(xp.astype(saved, s.prices.dtype), self.banks, n) > 0.0
         self.rescued = self.rescued | saved
-        market.defaulted = market.defaulted & ~saved
+        state.rescue(saved)
 
 
 def _first_world(values: Any) -> np.ndarray:
     """World 0 of an (E, N) array, on the host (the worlds start identical)."""
-    from kernels.backend import to_numpy
-
     return np.asarray(to_numpy(values))[0]
 
 

@@ -1,7 +1,7 @@
 """End-2025 balance sheets of every agent, built from the calibration as arrays with a world axis.
 
 Agents sit in one global index in family blocks: tech firms, banks, funds, stablecoin issuers,
-retail cohorts (:class:`Roster`). Each balance sheet (USD bn) is
+retail cohorts (:class:`abm.roster.Roster`). Each balance sheet (USD bn) is
 
     assets      = cash + holdings · prices + claims on pools + real assets
     liabilities = face owed on pools + bonds issued
@@ -15,31 +15,13 @@ are what a firm owes on the bonds it issued (their holders own units of the firm
 and *real assets* are everything illiquid that is nobody's liability inside the model: data
 centres and GPUs, mortgages and loans to the rest of the economy, real estate.
 
-Construction, family by family (each number from ``calibration.toml``; the ``[assumptions]``
-section holds the estimates the sources do not give):
-
-- **Tech firms**: cash, bonds and loans as reported; book equity = market value × book-to-market;
-  real assets balance the sheet.
-- **Banks**: total assets; CET1 = ratio × risk density × assets; deposits and interbank funding as
-  shares of assets; the rest of the funding is wholesale debt to outsiders (an ``other`` pool);
-  assets are cash, Treasuries, bonds, a share of every modelled bank loan and interbank claims,
-  and real assets (loans to the rest of the economy) for the remainder.
-- **Funds**: sector assets split evenly over the sector's agents, invested by the sector's
-  allocation; liabilities are pension claims (pension funds), policy reserves (insurers), bank
-  lines plus fund shares (hedge and private-credit funds) or fund shares (mutual funds).
-- **Stablecoin issuers**: tokens outstanding; reserves by the reported mix (Treasuries and repo,
-  bank deposits, gold, bitcoin, secured loans).
-- **Retail cohorts**: equal slices of the population within each wealth group; assets by the
-  group's shares of deposits, pension entitlements, equities and fund shares, crypto and
-  stablecoins; the rest of net worth is real assets. Households' debts are not modelled.
-
-Where the agents' holdings of an asset exceed its outstanding amount, every holder is scaled down
-to fit and the value goes to cash; ``BalanceSheets.adjustments`` records it.
+:mod:`abm.roster` sets who the agents are; :mod:`abm.opening_sheets` computes their end-2025
+balance sheets family by family, and :func:`build_balance_sheets` puts them on the array backend,
+one copy per world.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,54 +30,8 @@ import numpy as np
 from abm.calibration import Calibration
 from abm.ledger import Ledger
 from abm.market import AssetTable
-
-FAMILIES = ("firm", "bank", "fund", "stablecoin", "retail")
-
-#: firm kinds on each side of the two financing instruments of :mod:`abm.financing`: chip vendors
-#: finance GPU buyers (vendor financing); customers prepay neoclouds and SPVs (cloud commitments)
-VENDOR_LENDERS = ("chip_vendor",)
-VENDOR_BORROWERS = ("neocloud", "ai_lab", "spv")
-CAPACITY_BUYERS = ("hyperscaler",)
-CAPACITY_SELLERS = ("neocloud", "spv")
-
-#: allocation keys of ``[funds.*.allocation]`` that are spread over several market assets
-SPREAD_KEYS = {"ai_bonds": "bonds_", "ai_equity": "equity_"}
-
-
-@dataclass(frozen=True)
-class Roster:
-    """Who the N agents are: names, families, kinds and the index block of each family.
-
-    Attributes:
-        names: agent keys (``"amazon"``, ``"jpmorgan"``, ``"hedge_3"``, ``"retail_17"``...).
-        labels: readable names.
-        family: per agent, one of :data:`FAMILIES`.
-        kind: per agent, its kind within the family (``"hyperscaler"``, ``"us"``, ``"hedge"``...).
-        blocks: family -> (first index, end index).
-    """
-
-    names: tuple[str, ...]
-    labels: tuple[str, ...]
-    family: tuple[str, ...]
-    kind: tuple[str, ...]
-    blocks: dict[str, tuple[int, int]]
-
-    @property
-    def size(self) -> int:
-        """N, the number of agents."""
-        return len(self.names)
-
-    def indices(self, family: str, kind: str | None = None) -> np.ndarray:
-        """Global indices of a family's agents (of one kind if given), as a host int array."""
-        lo, hi = self.blocks[family]
-        idx = np.arange(lo, hi)
-        if kind is None:
-            return idx
-        return idx[np.array([self.kind[i] == kind for i in idx], dtype=bool)]
-
-    def index(self, name: str) -> int:
-        """Global index of agent ``name``."""
-        return self.names.index(name)
+from abm.opening_sheets import build_opening_sheets
+from abm.roster import Roster
 
 
 @dataclass
@@ -156,378 +92,6 @@ class BalanceSheets:
     impairment: Any = None  # (E, M) share of fundamental value left after defaults (1 = none)
 
 
-def build_roster(cal: Calibration, n_cohorts: int) -> Roster:
-    """The agents of the calibration, firms first, retail cohorts last."""
-    names: list[str] = []
-    labels: list[str] = []
-    family: list[str] = []
-    kind: list[str] = []
-    blocks: dict[str, tuple[int, int]] = {}
-
-    def add(fam: str, name: str, label: str, knd: str) -> None:
-        names.append(name)
-        labels.append(label)
-        family.append(fam)
-        kind.append(knd)
-
-    start = 0
-    for firm in cal.firms():
-        node = cal.node(f"firms.{firm}")
-        add("firm", firm, str(node.get("label", firm)), str(node["kind"]))
-    blocks["firm"], start = (start, len(names)), len(names)
-    for bank in cal.children("banks.us.agents"):
-        add("bank", bank, str(cal.node(f"banks.us.agents.{bank}").get("label", bank)), "us")
-    for eu in cal.eu_banks:
-        add("bank", f"eu_{eu.bank_id.lower()}", f"EU bank {eu.bank_id} ({eu.country})", "eu")
-    blocks["bank"], start = (start, len(names)), len(names)
-    for sector in cal.children("funds"):
-        count = int(cal.value(f"funds.{sector}.n_agents"))
-        label = str(cal.node(f"funds.{sector}").get("label", sector))
-        for k in range(count):
-            add("fund", f"{sector}_{k + 1}", f"{label} #{k + 1}", sector)
-    blocks["fund"], start = (start, len(names)), len(names)
-    for coin in _stablecoins(cal):
-        add("stablecoin", coin, str(cal.node(f"stablecoins.{coin}").get("label", coin)), coin)
-    blocks["stablecoin"], start = (start, len(names)), len(names)
-    for group, count in _cohort_counts(cal, n_cohorts).items():
-        for k in range(count):
-            add("retail", f"{group}_{k + 1}", f"Retail cohort {group} #{k + 1}", group)
-    blocks["retail"] = (start, len(names))
-    return Roster(tuple(names), tuple(labels), tuple(family), tuple(kind), blocks)
-
-
-def _stablecoins(cal: Calibration) -> list[str]:
-    return [c for c in cal.children("stablecoins") if "supply" in cal.node(f"stablecoins.{c}")]
-
-
-def _cohort_counts(cal: Calibration, n_cohorts: int) -> dict[str, int]:
-    """Cohorts per wealth group, proportional to population, at least one each."""
-    groups = cal.children("retail.cohorts")
-    shares = np.array([cal.value(f"retail.cohorts.{g}.population_share") for g in groups])
-    counts = np.maximum(1, np.floor(shares / shares.sum() * n_cohorts)).astype(int)
-    counts[int(np.argmax(shares))] += n_cohorts - counts.sum()  # the largest group takes the rest
-    if n_cohorts < len(groups) or counts.min() < 1:
-        raise ValueError(f"n_cohorts must be at least {len(groups)} (one per wealth group)")
-    return dict(zip(groups, (int(c) for c in counts), strict=True))
-
-
-@dataclass
-class _Pool:
-    issuers: list[int] = field(default_factory=list)
-    face: list[float] = field(default_factory=list)
-    holders: list[int] = field(default_factory=list)
-    claims: list[float] = field(default_factory=list)
-    outside_holder: str = "outside_investors"
-
-    def owe(self, agent: int, amount: float) -> None:
-        _add(self.issuers, self.face, agent, amount)
-
-    def own(self, agent: int, amount: float) -> None:
-        _add(self.holders, self.claims, agent, amount)
-
-    def total_face(self) -> float:
-        return float(sum(self.face))
-
-
-def _add(agents: list[int], amounts: list[float], agent: int, amount: float) -> None:
-    """Add ``amount`` to ``agent``'s entry, creating it if needed (a pool lists each agent once)."""
-    if agent in agents:
-        amounts[agents.index(agent)] += amount
-    else:
-        agents.append(agent)
-        amounts.append(amount)
-
-
-class _Builder:
-    """One world's balance sheets on the host (NumPy, float64), filled family by family."""
-
-    def __init__(
-        self, cal: Calibration, roster: Roster, assets: AssetTable, capital_regime: str = "own"
-    ) -> None:
-        self.cal, self.roster, self.assets = cal, roster, assets
-        self.capital_regime = capital_regime
-        n, m = roster.size, assets.size
-        self.cash = np.zeros(n)
-        self.holdings = np.zeros((n, m))
-        self.real = np.zeros(n)
-        self.bonds = np.zeros(n)
-        self.bond_asset = np.full(n, -1)
-        self.pools = {
-            "deposits": _Pool(outside_holder="rest_of_economy"),
-            "bank_loans": _Pool(),
-            "private_loans": _Pool(),
-            "interbank": _Pool(),
-            "wholesale": _Pool(),
-            "pension_claims": _Pool(),
-            "policies": _Pool(outside_holder="rest_of_economy"),
-            "fund_shares": _Pool(),
-            "tokens": _Pool(),
-            "central_bank_loans": _Pool(outside_holder="central_bank"),  # abm.backstops
-            "vendor_financing": _Pool(),  # chip vendors' loans to GPU buyers (abm.financing)
-            "prepaid_capacity": _Pool(),  # customers' prepayments for cloud capacity
-        }
-        self.notes: list[str] = []
-
-    def value(self, path: str) -> float:
-        return float(self.cal.model_value(path))
-
-    def spread_over(self, prefix: str) -> np.ndarray:
-        """(M,) weights over the assets whose key starts with ``prefix``, by outstanding."""
-        w = np.array(
-            [o if k.startswith(prefix) else 0.0
-             for k, o in zip(self.assets.keys, self.assets.outstanding, strict=True)]
-        )  # fmt: skip
-        return w / w.sum()
-
-    def invest(self, agent: int, key: str, amount: float) -> None:
-        """Put ``amount`` of the agent's assets into allocation key ``key``."""
-        if key == "cash":
-            self.cash[agent] += amount
-        elif key == "other":
-            self.real[agent] += amount
-        elif key in SPREAD_KEYS:
-            self.holdings[agent] += amount * self.spread_over(SPREAD_KEYS[key])
-        else:
-            self.holdings[agent, self.assets.index(key)] += amount
-
-    # -- families -----------------------------------------------------------------------------
-
-    def firms(self) -> None:
-        for i in self.roster.indices("firm"):
-            name = self.roster.names[i]
-            node = f"firms.{name}"
-            listed = bool(self.cal.node(node).get("listed", False))
-            b2m = self.value(
-                f"assumptions.firms.book_to_market_{'listed' if listed else 'private'}"
-            )
-            kind = self.roster.kind[i]
-            book = self.value(f"{node}.equity_value") * (1.0 if kind == "spv" else b2m)
-            bonds, loans = self.value(f"{node}.debt_bonds"), self.value(f"{node}.debt_loans")
-            self.cash[i] = self.value(f"{node}.cash")
-            self.bonds[i] = bonds
-            own = self.assets.issued_by(name)
-            bond_assets = [m for m in own if self.assets.asset_class[m] == "corporate_bond"]
-            if bonds > 0.0:
-                self.bond_asset[i] = (
-                    bond_assets[0]
-                    if bond_assets
-                    else self.assets.index("ai_spv_debt" if kind == "spv" else "private_credit")
-                )
-            self.pools["bank_loans"].owe(i, loans)  # every firm can draw bank credit later
-            self.pools["private_loans"].owe(i, 0.0)  # and private credit
-            if kind in VENDOR_BORROWERS:
-                self.pools["vendor_financing"].owe(i, 0.0)
-            if kind in VENDOR_LENDERS:
-                self.pools["vendor_financing"].own(i, 0.0)
-            if kind in CAPACITY_SELLERS:
-                self.pools["prepaid_capacity"].owe(i, 0.0)
-            if kind in CAPACITY_BUYERS:
-                self.pools["prepaid_capacity"].own(i, 0.0)
-            self.real[i] = max(0.0, bonds + loans + book - self.cash[i])
-
-    def funds(self) -> None:
-        for i in self.roster.indices("fund", "private_credit"):
-            self.pools["private_loans"].own(i, 0.0)  # new AI lending is booked as it happens
-        for sector in self.cal.children("funds"):
-            idx = self.roster.indices("fund", sector)
-            per_agent = self.value(f"funds.{sector}.total_assets") / len(idx)
-            allocation = self.cal.group(f"funds.{sector}.allocation", model_units=True)
-            for i in idx:
-                for key, share in allocation.items():
-                    self.invest(i, key, share * per_agent)
-                self._fund_liabilities(sector, i, per_agent)
-
-    def _fund_liabilities(self, sector: str, i: int, assets: float) -> None:
-        a = "assumptions.funds"
-        if sector == "pension":
-            self.pools["pension_claims"].owe(i, assets * self.value(f"{a}.pension_claims_share"))
-        elif sector.startswith("insurer"):
-            self.pools["policies"].owe(i, assets * self.value(f"{a}.insurer_policy_reserves_share"))
-        elif sector == "hedge":
-            borrowing = assets * self.hedge_borrowing_share(i)
-            bank = borrowing * self.value("banks.exposures.hedge_fund_borrowing_bank_share")
-            self.pools["bank_loans"].owe(i, bank)
-            self.pools["wholesale"].owe(i, borrowing - bank)
-            self.pools["fund_shares"].owe(i, assets - borrowing)
-        elif sector == "private_credit":
-            line = assets * self.value(f"{a}.private_credit_bank_line_share")
-            self.pools["bank_loans"].owe(i, line)
-            self.pools["fund_shares"].owe(i, assets - line)
-        else:  # mutual funds: the shareholders own the whole fund
-            self.pools["fund_shares"].owe(i, assets)
-
-    def hedge_borrowing_share(self, i: int) -> float:
-        """Borrowing / assets of hedge fund ``i``: leverage spread over the funds.
-
-        Leverage ``L_k = 1 + (L_max − 1)·u_k^p`` on an even grid ``u_k`` of the funds, with the
-        exponent ``p`` chosen so that the mean borrowing share ``1 − 1/L`` equals the sector's
-        (few funds very levered, most modestly: OFR's multi-strategy funds vs the industry).
-        """
-        if not hasattr(self, "_hedge_shares"):
-            a = "assumptions.funds"
-            target = self.value(f"{a}.hedge_borrowing_share_of_assets")
-            top = self.value(f"{a}.hedge_max_leverage")
-            count = len(self.roster.indices("fund", "hedge"))
-            grid = (np.arange(count) + 0.5) / count
-            lo, hi = 0.01, 100.0
-            for _ in range(200):  # bisection on the exponent: the mean share falls as p grows
-                p = (lo * hi) ** 0.5
-                shares = 1.0 - 1.0 / (1.0 + (top - 1.0) * grid**p)
-                lo, hi = (p, hi) if shares.mean() > target else (lo, p)
-            self._hedge_shares = shares
-        k = list(self.roster.indices("fund", "hedge")).index(i)
-        return float(self._hedge_shares[k])
-
-    def stablecoins(self) -> None:
-        deposits = self.pools["deposits"]
-        for i in self.roster.indices("stablecoin"):
-            coin = self.roster.names[i]
-            self.pools["tokens"].owe(i, self.value(f"stablecoins.{coin}.supply"))
-            reserves = self.value(f"stablecoins.{coin}.reserves")
-            for key, share in self.cal.group(
-                f"stablecoins.{coin}.reserve_mix", model_units=True
-            ).items():
-                amount = share * reserves
-                if key.startswith("bank_deposits"):
-                    deposits.own(i, amount)
-                elif key in ("treasuries_repo_mmf", "reverse_repo", "tbills"):
-                    self.invest(i, "treasuries", amount)
-                elif key == "bitcoin":
-                    self.invest(i, "crypto", amount)
-                elif key == "gold":
-                    self.invest(i, "gold", amount)
-                elif key == "cash_and_other":
-                    self.invest(i, "cash", amount)
-                else:  # secured loans, other investments: illiquid
-                    self.invest(i, "other", amount)
-
-    def retail(self) -> None:
-        r = "retail"
-        groups = self.cal.children("retail.cohorts")
-        pop = {g: self.value(f"{r}.cohorts.{g}.population_share") for g in groups}
-        crypto_weight = {g: pop[g] * self.value(f"{r}.cohorts.{g}.crypto_ownership_rate")
-                         for g in groups}  # fmt: skip
-        crypto_norm = sum(crypto_weight.values())
-        pension_face = self.pools["pension_claims"].total_face()
-        fund_face = self.pools["fund_shares"].total_face()
-        token_face = self.pools["tokens"].total_face()
-        direct_ai = self.value("assumptions.retail.direct_ai_equity_share")
-        broad = self.value("assumptions.retail.broad_equity_share")
-        equities = self.value(f"{r}.equities_direct_indirect")
-        fund_claims = min(equities * (1.0 - direct_ai - broad), fund_face)
-        for g in groups:
-            idx = self.roster.indices("retail", g)
-            c = f"{r}.cohorts.{g}"
-            k = 1.0 / len(idx)
-            net_worth = self.value(f"{c}.net_worth_share") * self.value(f"{r}.household_net_worth")
-            eq = equities * self.value(f"{c}.equities_mf_share")
-            crypto = self.value(f"{r}.crypto_holdings") * crypto_weight[g] / crypto_norm
-            tokens = min(self.value(f"{r}.stablecoin_holdings"), token_face) * (
-                crypto_weight[g] / crypto_norm
-            )
-            deposits = self.value(f"{r}.deposits") * self.value(f"{c}.deposits_share")
-            pension = pension_face * self.value(f"{c}.pension_entitlements_share")
-            funds = fund_claims * self.value(f"{c}.equities_mf_share")
-            for i in idx:
-                self.invest(i, "ai_equity", k * eq * direct_ai)
-                self.invest(i, "equity_non_ai", k * eq * broad)
-                self.invest(i, "crypto", k * crypto)
-                self.pools["deposits"].own(i, k * deposits)
-                self.pools["pension_claims"].own(i, k * pension)
-                self.pools["fund_shares"].own(i, k * funds)
-                self.pools["tokens"].own(i, k * tokens)
-                held = k * (eq * (direct_ai + broad) + crypto + deposits + pension + funds + tokens)
-                self.real[i] = max(0.0, k * net_worth - held)
-
-    def banks(self) -> None:
-        """Banks last: they lend what the other families borrowed.
-
-        Each bank's capital is its own: US banks' reported CET1 ratios and risk densities; EU
-        banks' 2018 CET1 from the EBA data scaled to the 2025 aggregate (so thin and thick banks
-        stay as they were, equity / assets from 2.8% to 10%). Under
-        a common ``capital_regime`` ("us" or "eu") every bank holds that region's aggregate
-        capital instead: its ratio scaled by ``cet1_target`` of the regime over that of its home
-        region, the difference funded by (or repaid to) wholesale creditors.
-        """
-        a = "assumptions.banks"
-        total, cet1, risk, dep, unins, cash, trs, ig, ai = ([] for _ in range(9))
-        eu_banks = iter(self.cal.eu_banks)
-        for i in self.roster.indices("bank"):
-            name = self.roster.names[i]
-            if self.roster.kind[i] == "us":
-                node = f"banks.us.agents.{name}"
-                total.append(self.value(f"{node}.total_assets"))
-                cet1.append(self.value(f"{node}.cet1_ratio"))
-                risk.append(self.value(f"{node}.risk_density"))
-                dep.append(self.value(f"{node}.deposits_share"))
-                unins.append(self.value(f"{node}.uninsured_deposit_share"))
-                cash.append(self.value(f"{a}.us_cash_share"))
-                trs.append(self.value(f"{a}.us_treasuries_share"))
-                ig.append(self.value(f"{a}.us_ig_bonds_share"))
-                ai.append(self.value(f"{a}.us_ai_debt_share"))
-            else:
-                eu = next(eu_banks)
-                scale = self.value("banks.eu.asset_scale")
-                assets = eu.total_assets * scale
-                total.append(assets)
-                # the EBA data give CET1 and assets, not RWA: every EU bank is at the 2025
-                # aggregate CET1 ratio and its own CET1 / assets sets its risk density, which
-                # keeps aggregate RWA (thin banks hold low-risk-weight books, as in the data)
-                cet1.append(self.value("banks.eu.cet1_ratio"))
-                risk.append(eu.cet1 / (cet1[-1] * assets))
-                dep.append(self.value(f"{a}.eu_deposits_share"))
-                unins.append(self.value(f"{a}.eu_uninsured_deposit_share"))
-                cash.append(self.value("banks.eu.cash_share"))
-                trs.append(eu.gov_bonds * scale / assets)
-                ig.append(max(0.0, eu.debt_securities - eu.gov_bonds) * scale / assets)
-                ai.append(self.value("banks.eu.us_ai_debt_share"))
-        idx = self.roster.indices("bank")
-        assets = np.array(total)
-        if self.capital_regime != "own":
-            target = self.value(f"regulation.{self.capital_regime}.cet1_target")
-            for k, i in enumerate(idx):
-                home = self.value(f"regulation.{self.roster.kind[i]}.cet1_target")
-                cet1[k] *= target / home
-        self.bank_params = {
-            "cet1_ratio": np.array(cet1), "risk_density": np.array(risk),
-            "uninsured_share": np.array(unins),
-        }  # fmt: skip
-        interbank_share = self.value("banks.exposures.interbank_share")
-        loans = self.pools["bank_loans"].total_face()
-        for k, i in enumerate(idx):
-            a_k = assets[k]
-            equity = cet1[k] * risk[k] * a_k
-            self.pools["deposits"].owe(i, dep[k] * a_k)
-            self.pools["interbank"].owe(i, interbank_share * a_k)
-            self.pools["interbank"].own(i, interbank_share * a_k)
-            self.pools["central_bank_loans"].owe(i, 0.0)  # the lender of last resort's window
-            self.pools["wholesale"].owe(
-                i, max(0.0, a_k - equity - (dep[k] + interbank_share) * a_k)
-            )
-            self.pools["bank_loans"].own(i, loans * a_k / assets.sum())
-            self.cash[i] = cash[k] * a_k
-            self.invest(i, "treasuries", trs[k] * a_k)
-            self.invest(i, "ig_bonds_non_ai", ig[k] * a_k)
-            self.invest(i, "ai_bonds", ai[k] * a_k)
-            placed = (cash[k] + trs[k] + ig[k] + ai[k] + interbank_share) * a_k
-            self.real[i] = a_k - placed - loans * a_k / assets.sum()
-            if self.real[i] < 0.0:
-                raise ValueError(f"bank {self.roster.names[i]}: its assets do not cover its loans")
-
-    def fit_to_supply(self, supply: np.ndarray) -> None:
-        """Scale holders of an over-held asset down to 95% of its supply; the value becomes cash."""
-        held = np.array([math.fsum(col) for col in self.holdings.T])  # exact: any agent order
-        for m in np.nonzero(held > 0.95 * supply)[0]:
-            scale = 0.95 * supply[m] / held[m]
-            moved = self.holdings[:, m] * (1.0 - scale)
-            self.holdings[:, m] *= scale
-            self.cash += moved
-            self.notes.append(
-                f"{self.assets.keys[m]}: agents held {held[m]:.1f} of {supply[m]:.1f} bn "
-                f"outstanding; scaled to 95% ({moved.sum():.1f} bn moved to cash)"
-            )
-
-
 def build_balance_sheets(
     cal: Calibration,
     roster: Roster,
@@ -540,7 +104,7 @@ def build_balance_sheets(
     """The end-2025 balance sheets of ``roster``, identical in each of ``n_worlds`` worlds.
 
     ``capital_regime`` ("own", "us" or "eu"; :class:`abm.policy.Policy`) sets how much capital
-    the banks hold at the start (see ``_Builder.banks``).
+    the banks hold at the start (see :meth:`abm.opening_sheets.OpeningSheets.banks`).
 
     Returns:
         The balance sheets on ``xp`` and per-bank parameters (CET1 ratio, risk density,
@@ -548,14 +112,8 @@ def build_balance_sheets(
     """
     dtype = xp.float64 if dtype is None else dtype
     assets = AssetTable.from_calibration(cal)
-    b = _Builder(cal, roster, assets, capital_regime)
-    b.firms()
-    b.funds()
-    b.stablecoins()
-    b.retail()
-    b.banks()
+    b = build_opening_sheets(cal, roster, assets, capital_regime)
     supply = np.array(assets.outstanding)
-    b.fit_to_supply(supply)
 
     def worlds(host: np.ndarray) -> Any:
         arr = xp.asarray(host, dtype=dtype, device=device)

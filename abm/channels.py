@@ -1,8 +1,8 @@
 """Contagion channels as switches, so each one can be turned off for an ablation table.
 
-Each flag names a channel of DESIGN.md §2.3 and is checked where that channel acts, as the INET
-Oxford ``resilience`` library does with its ``Contagion Channels`` parameters; turning one off
-removes that link of the chain and nothing else:
+Each flag names a channel of docs/design.md ("The economy") and is checked where that channel acts,
+as the INET Oxford ``resilience`` library does with its ``Contagion Channels`` parameters; turning
+one off removes that link of the chain and nothing else:
 
 - ``fire_sales``: forced sales move prices (off: market depth is infinite, sales fill at the
   pre-sale price).

@@ -47,6 +47,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.state import WorldState
 from kernels.clearing import eisenberg_noe
 from kernels.debtrank import debtrank
 
@@ -147,17 +148,16 @@ class CircularDeals:
         self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
         self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
 
-    def settle(self, active: Any) -> None:
+    def settle(self, state: WorldState) -> None:
         """Clear this week's commitments and book the payments (after ``Economy.run_firms``).
 
-        Args:
-            active: (E, F) bool, firms that have not failed.
+        Firms that had failed when the week began (``flows.firms_alive``) neither pay nor are paid.
         """
         if not self.enabled:
             return
         s = self.sheets
         xp, ledger, firms = s.xp, s.ledger, self.firms
-        on = xp.astype(active, s.prices.dtype)
+        on = xp.astype(state.flows.firms_alive, s.prices.dtype)
         owed = self._weekly[None, :, :] * on[:, :, None] * on[:, None, :]  # (E, F, F)
         committed = xp.sum(owed, axis=-1)
         counted = xp.sum(self._weekly, axis=0)[None, :] * on  # counted in suppliers' revenue

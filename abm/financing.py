@@ -40,17 +40,14 @@ USD 6.3 bn capacity backstop for CoreWeave is about 1.2 years of CoreWeave's 202
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from abm.balance_sheets import CAPACITY_BUYERS, CAPACITY_SELLERS, VENDOR_BORROWERS, VENDOR_LENDERS
 from abm.bond_market import BondMarket
 from abm.calibration import Calibration
+from abm.opening_sheets import CAPACITY_BUYERS, CAPACITY_SELLERS, VENDOR_BORROWERS, VENDOR_LENDERS
 from kernels.backend import segment_sum
-
-if TYPE_CHECKING:
-    from abm.economy import Economy
 
 #: firm kinds whose loans amortise (term loans, not revolving lines)
 AMORTISING = ("neocloud", "ai_lab")
@@ -76,13 +73,13 @@ class Financing:
 
     Args:
         cal: the calibration (``[assumptions.financing]``, ``[assumptions.firms]``).
-        economy: the economy whose firms it finances.
+        economy: the firms' operations whose firms it finances (:class:`abm.economy.Economy`).
     """
 
     bond_floor = 0.5  # a firm whose bonds trade below half of par cannot sell new ones
     equity_floor = 0.3  # nor new shares below 30% of their starting price
 
-    def __init__(self, cal: Calibration, economy: Economy) -> None:
+    def __init__(self, cal: Calibration, economy: Any) -> None:
         self.economy = economy
         sheets = economy.sheets
         self.sheets = sheets
@@ -101,7 +98,7 @@ class Financing:
         self.issue_cap = float(cal.value(f"{a}.equity_issue_cap_per_year"))
         # suppliers' and customers' credit to one firm: at most this many weeks of its 2025 sales
         weeks = float(cal.value(f"{a}.supplier_support_cap_years")) * 52.0
-        self.support_cap = economy.host(economy.plan.revenue * weeks)
+        self.support_cap = economy.host(economy.firm.plan.revenue * weeks)
         # loans to neoclouds and AI labs amortise in equal parts over their term (SPVs have
         # their own schedule in abm.spv; hyperscalers' and chip vendors' bank lines revolve)
         term = float(cal.value(f"{a}.private_loan_term_years")) * 52.0
@@ -112,7 +109,7 @@ class Financing:
         self.valuation0 = economy.host(
             np.array([float(cal.model_value(f"firms.{n}.equity_value")) for n in names])
         )
-        self.recent_equity = economy.revenue * 0.0  # (E, F) raised over about the last year
+        self.recent_equity = economy.firm.revenue * 0.0  # (E, F) raised over about the last year
         kinds = [roster.kind[i] for i in economy.firm_rows]
 
         def mask(allowed: tuple[str, ...]) -> Any:
@@ -124,7 +121,7 @@ class Financing:
         self.capacity_sellers = mask(CAPACITY_SELLERS)
         self.has_bonds = xp.asarray(sheets.bond_asset[economy.firm_rows] >= 0, device=dev)
         self.bond_market = BondMarket(cal, sheets, economy.firm_rows)
-        zeros = economy.revenue * 0.0
+        zeros = economy.firm.revenue * 0.0
         self.last = FundingMix(*(zeros for _ in CHANNELS))
 
     # -- the pecking order --------------------------------------------------------------------
@@ -144,12 +141,12 @@ class Financing:
         debt = xp.take(owed + s.bonds, eco.firms, axis=1)
         assets = xp.take(s.ledger.cash + s.market_value() + held + s.real_assets, eco.firms, axis=1)
         room = xp.where(
-            self.asset_based, xp.inf, xp.maximum(self.max_leverage * eco.ebitda - debt, 0.0)
+            self.asset_based, xp.inf, xp.maximum(self.max_leverage * eco.firm.ebitda - debt, 0.0)
         )
-        price = xp.take(s.prices, eco._bond_assets(), axis=1)
+        price = xp.take(s.prices, eco.bond_assets, axis=1)
         open_market = self.has_bonds & (price > self.bond_floor) & (on > 0.0)
         wanted = xp.where(open_market, xp.minimum(need, room), 0.0)
-        bonds = self.bond_market.issue(wanted, eco.spread(), eco.hype, eco.junk)
+        bonds = self.bond_market.issue(wanted, eco.spread(), eco.firm.hype, eco.firm.junk)
         need, room = need - bonds, room - bonds
         solvent = assets - debt > 0.0  # at book value, before this week's financing
         credit = xp.where(solvent, xp.minimum(need, xp.maximum(room, 0.0)), 0.0) * on
@@ -212,14 +209,14 @@ class Financing:
         thin = (equity < self.equity_trigger * assets) & solvent
         recap = xp.where(thin, xp.maximum(self.equity_target * assets - equity, 0.0), 0.0)
         price = xp.take(s.prices, eco.share_asset, axis=1)  # (E, F) 1 where no listed share
-        open_market = xp.where(eco.listed, price > self.equity_floor, eco.hype > -0.5)
+        open_market = xp.where(eco.listed, price > self.equity_floor, eco.firm.hype > -0.5)
         wanted = xp.where(solvent, xp.maximum(need, recap), 0.0)
         # at most issue_cap of the equity's value a year: market value for a listed firm, book
         # equity for a lab (a rolling year, approximated by a sum that fades by 1/52 a week)
         supply = xp.take(s.supply, eco.share_asset, axis=1)
-        revenue0 = eco.host(eco.plan.revenue)
-        earnings = xp.maximum(eco.revenue / xp.where(revenue0 > 0.0, revenue0, 1.0), 1e-6)
-        round_value = self.valuation0 * xp.exp(eco.gamma * eco.hype) * earnings  # a lab's
+        revenue0 = eco.host(eco.firm.plan.revenue)
+        earnings = xp.maximum(eco.firm.revenue / xp.where(revenue0 > 0.0, revenue0, 1.0), 1e-6)
+        round_value = self.valuation0 * xp.exp(eco.gamma * eco.firm.hype) * earnings  # a lab's
         value = xp.where(eco.listed, price * supply, round_value)
         room = xp.maximum(self.issue_cap * value - self.recent_equity, 0.0)
         wanted = xp.minimum(wanted, room)

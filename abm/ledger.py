@@ -1,8 +1,8 @@
 """The double-entry ledger under every balance sheet: money and claims that always have two sides.
 
-powderkeg keeps the balance sheets of N agents in E worlds as arrays (DESIGN.md §3). This module
-holds the parts that link one balance sheet to another, so that a rule can move money or create a
-claim without ever creating or losing a dollar (notes/model-sheet.md §1):
+powderkeg keeps the balance sheets of N agents in E worlds as arrays (docs/design.md, "The state").
+This module holds the parts that link one balance sheet to another, so that a rule can move money or
+create a claim without ever creating or losing a dollar (docs/design.md, "The ledger"):
 
 - **cash** ``(E, N)``, USD bn: settlement money. It moves only between agents or between an agent
   and a named outsider (:class:`Outsiders`), and every move is booked once on each side.

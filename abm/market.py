@@ -1,10 +1,10 @@
 """The market's M assets: what trades, who issued it, how deep it is and how it is valued.
 
-One row per asset of ``calibration.toml`` ``[markets]`` (DESIGN.md §2.1): Treasuries, each listed
-tech firm's equity and bonds, non-AI IG bonds, high yield and leveraged loans, broad non-AI
-equity, private AI stakes, private credit, AI SPV debt, data-centre ABS, crypto and gold. Prices
-start at 1.0 per unit, so one unit is USD 1 bn of market value at end-2025 and the outstanding
-amount is the supply in units.
+One row per asset of ``calibration.toml`` ``[markets]`` (docs/design.md, "The economy"): Treasuries,
+each listed tech firm's equity and bonds, non-AI IG bonds, high yield and leveraged loans, broad
+non-AI equity, private AI stakes, private credit, AI SPV debt, data-centre ABS, crypto and gold.
+Prices start at 1.0 per unit, so one unit is USD 1 bn of market value at end-2025 and the
+outstanding amount is the supply in units.
 
 Market depth is the number of units whose sale moves the price by a factor 1/e
 (``kernels.impact``); the calibration derives it from daily volume and volatility as in Cont &
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from abm.calibration import Calibration
 
@@ -107,3 +109,23 @@ class AssetTable:
             "spread",
         )
         return {n: xp.asarray(getattr(self, n), dtype=dtype, device=device) for n in names}
+
+
+def market_depth(sheets: Any, fire_sales: bool = True) -> Any:
+    """(M,) depth in units on the device; infinite when the ``fire_sales`` channel is off."""
+    depth = np.asarray(sheets.assets.depth) if fire_sales else np.inf
+    return sheets.xp.asarray(
+        np.broadcast_to(depth, (sheets.assets.size,)),
+        dtype=sheets.prices.dtype,
+        device=sheets.prices.device,
+    )
+
+
+def pressure_depth(sheets: Any) -> Any:
+    """(M,) depth over which forced selling presses on spreads (infinite where none is given)."""
+    depth = np.asarray(sheets.assets.depth, dtype=float)
+    return sheets.xp.asarray(
+        np.where(depth > 0.0, depth, np.inf),
+        dtype=sheets.prices.dtype,
+        device=sheets.prices.device,
+    )

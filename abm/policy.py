@@ -1,12 +1,14 @@
-"""Policy levers: the rules the authorities set, as one frozen object per run (DESIGN.md §2.2).
+"""Policy levers: the rules the authorities set, as one frozen object per run.
+
+The levers are part of the economy of docs/design.md ("The economy").
 
 The levers act through the same rules as the rest of the model, never as special cases:
 
+- ``hedge_fund_leverage_cap``: assets / equity a hedge fund may carry (``None``: no cap); above it,
+  the fund delevers like a margin call (Thurner, Farmer & Geanakoplos 2012, λ_max).
 - ``capital_regime``: ``"own"`` keeps each bank's home rules (``[regulation.us]`` for US banks,
   ``[regulation.eu]`` for EU banks); ``"us"`` or ``"eu"`` applies one region's CET1 minimum,
   buffer and target to every bank (the "Europe with higher capital" comparison).
-- ``hedge_fund_leverage_cap``: assets / equity a hedge fund may carry (``None``: no cap); above it,
-  the fund delevers like a margin call (Thurner, Farmer & Geanakoplos 2012, λ_max).
 - ``haircut_floor``: the least repo haircut on any collateral (FSB minimum haircuts), which raises
   hedge funds' margin buffers.
 - ``deposit_insurance``: multiplies the uninsured share of deposits; 0 insures everything (no run
@@ -38,13 +40,144 @@ The levers act through the same rules as the rest of the model, never as special
 - ``abs_share_of_spv_loans``: a market-structure setting carried with the levers so that presets
   and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
   (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
+
+**One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
+(on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the
+other names presets use for it (``backstop`` for ``market_maker_of_last_resort``), a one-line
+help text and the span of settings worth exploring. :meth:`Policy.levers` lists them in field
+order; the presets (:mod:`experiments.scenarios`), the sweeps (:mod:`experiments.sweeps`) and the
+app (:mod:`app.levers`) read their rules, units and labels from it, and ``Policy`` itself checks
+every value against it, so a lever added here is settable everywhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any
 
+#: The kinds of lever: on/off, one of a few named choices, a real number, a whole number.
+KINDS = ("bool", "choice", "number", "integer")
+#: How a settings file (TOML has no null) writes ``None``: ``hedge_fund_leverage_cap = "none"``.
+NONE_TEXT = "none"
+#: Key of a :class:`Policy` field's :class:`Lever` in its ``dataclasses.field`` metadata.
+LEVER = "lever"
+#: Bank capital rules: each bank's own region's, or the US's or the EU's for every bank.
 CAPITAL_REGIMES = ("own", "us", "eu")
+
+
+@dataclass(frozen=True)
+class Lever:
+    """What one policy lever is, in which unit, and which values it takes.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        title: a short readable name (the app's label).
+        help: what the lever does, in one line.
+        unit: the unit of a number (``"assets/equity"``, ``"share"``, ``"bp"``, ``"weeks"``).
+        choices: the allowed values of a ``choice``.
+        lo: the lower bound of a number or integer.
+        hi: the upper bound (``inf``: none).
+        brackets: whether the bounds are allowed, as in interval notation: ``"[]"`` both,
+            ``"[)"`` ``lo`` but not ``hi``, ``"()"`` neither.
+        none_means: what ``None`` stands for (``"no cap"``); empty when ``None`` is not allowed.
+        calibrated: the calibration leaf (same unit) whose value ``None`` stands for, if any.
+        aliases: other names a settings table may use; the first is the short name the presets
+            and the app use (``backstop`` for ``market_maker_of_last_resort``).
+        span: the settings worth exploring, (low, high): the app's slider and a sweep's
+            range when its file gives none.
+        step: the smallest change worth telling apart within ``span`` (the app's slider step).
+        name: the :class:`Policy` field (filled in by :meth:`Policy.levers`).
+        default: today's setting, the field's default (filled in by :meth:`Policy.levers`).
+    """
+
+    kind: str
+    title: str
+    help: str
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    lo: float = -math.inf
+    hi: float = math.inf
+    brackets: str = "[]"
+    none_means: str = ""
+    calibrated: str = ""
+    aliases: tuple[str, ...] = ()
+    span: tuple[float, float] | None = None
+    step: float | None = None
+    name: str = ""
+    default: Any = None
+
+    @property
+    def nullable(self) -> bool:
+        """Whether ``None`` is allowed (it then stands for :attr:`none_means`)."""
+        return bool(self.none_means)
+
+    @property
+    def key(self) -> str:
+        """The short name presets and the app use: the first alias, else the field's name."""
+        return self.aliases[0] if self.aliases else self.name
+
+    def allows(self, value: Any) -> bool:
+        """Whether ``value`` is a setting of this lever (no conversion: ``1`` is not ``True``)."""
+        if value is None:
+            return self.nullable
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        number = numbers.Integral if self.kind == "integer" else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, number):
+            return False
+        above = value > self.lo if self.brackets[0] == "(" else value >= self.lo
+        below = value < self.hi if self.brackets[1] == ")" else value <= self.hi
+        return bool(above and below)
+
+    def allowed(self) -> str:
+        """The allowed settings in words, with the unit: ``a number in [0, 1) (share)``."""
+        if self.kind == "bool":
+            text = "true or false"
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(self.choices)
+        else:
+            lo, hi = f"{self.lo:g}", f"{self.hi:g}"
+            if math.isinf(self.hi):
+                where = f"above {lo}" if self.brackets[0] == "(" else f"from {lo} up"
+            else:
+                where = f"in {self.brackets[0]}{lo}, {hi}{self.brackets[1]}"
+            noun = "an integer" if self.kind == "integer" else "a number"
+            text = f"{noun} {where}" + (f" ({self.unit})" if self.unit else "")
+        return text + (f", or none ({self.none_means})" if self.nullable else "")
+
+    def check(self, value: Any, key: str = "") -> None:
+        """Raise a ValueError naming the lever (or ``key``, as written) unless it allows ``value``.
+
+        Raises:
+            ValueError: ``<name> must be <what is allowed>; got <value>``.
+        """
+        if not self.allows(value):
+            raise ValueError(f"{key or self.name} must be {self.allowed()}; got {value!r}")
+
+    def parse(self, value: Any, key: str = "") -> Any:
+        """A setting as a settings file writes it (``"none"`` for ``None``), checked.
+
+        Raises:
+            ValueError: as :meth:`check`.
+        """
+        if self.nullable and value == NONE_TEXT:
+            value = None
+        self.check(value, key)
+        return value
+
+
+def _lever(default: Any, kind: str, title: str, help: str, **rules: Any) -> Any:
+    """A :class:`Policy` field: today's setting ``default``, described by its :class:`Lever`."""
+    return field(
+        default=default, metadata={LEVER: Lever(kind=kind, title=title, help=help, **rules)}
+    )
 
 
 @dataclass(frozen=True)
@@ -52,61 +185,203 @@ class Policy:
     """The policy levers of one run (today's settings by default).
 
     Raises:
-        ValueError: a lever outside its allowed values; the message names the field.
+        ValueError: a lever outside its allowed values; the message names the field and what
+            is allowed (:meth:`Lever.allowed`).
     """
 
-    capital_regime: str = "own"
-    hedge_fund_leverage_cap: float | None = None
-    haircut_floor: float = 0.0
-    deposit_insurance: float = 1.0
-    market_maker_of_last_resort: bool = False
-    backstop_trigger_ig_oas_bp: float | None = None
-    backstop_trigger_redemptions_48h: float | None = None
-    backstop_capacity_gdp_share: float | None = None
-    stablecoin_reserve_rule: bool = False
-    stablecoin_reserve_transition_weeks: int = 0
-    lender_of_last_resort: bool = False
-    bailouts: bool = False
-    spv_consolidation: bool = False
-    abs_share_of_spv_loans: float = 0.0
+    hedge_fund_leverage_cap: float | None = _lever(
+        None,
+        "number",
+        "Hedge-fund leverage cap",
+        "the most assets a hedge fund may carry per unit of equity; above it the fund delevers "
+        "like a margin call",
+        unit="assets/equity",
+        lo=1.0,
+        brackets="()",
+        none_means="no cap",
+        span=(2.0, 10.0),
+        step=0.5,
+    )
+    capital_regime: str = _lever(
+        "own",
+        "choice",
+        "Bank capital rules (own, or US or EU CET1 rules for all)",
+        "own: each bank's home CET1 rules; us or eu: that region's minimum, buffer and target "
+        "for every bank",
+        choices=CAPITAL_REGIMES,
+    )
+    haircut_floor: float = _lever(
+        0.0,
+        "number",
+        "Repo haircut floor",
+        "the least haircut on any repo collateral (FSB minimum haircuts), raising hedge funds' "
+        "margin buffers",
+        unit="share",
+        lo=0.0,
+        hi=1.0,
+        brackets="[)",
+        span=(0.0, 0.5),
+        step=0.05,
+    )
+    deposit_insurance: float = _lever(
+        1.0,
+        "number",
+        "Uninsured deposits",
+        "multiplies the uninsured share of deposits: 0 insures them all (no run by outside "
+        "depositors), 1 is today's coverage",
+        unit="× today",
+        lo=0.0,
+        hi=1.0,
+        span=(0.0, 1.0),
+        step=0.1,
+    )
+    market_maker_of_last_resort: bool = _lever(
+        False,
+        "bool",
+        "Backstop: market maker of last resort",
+        "the central bank buys corporate bonds when their spread passes a trigger, and a "
+        "stablecoin's Treasuries when a run on it does (2020 credit facilities; USDC, March 2023)",
+        aliases=("backstop",),
+    )
+    backstop_trigger_ig_oas_bp: float | None = _lever(
+        None,
+        "number",
+        "Backstop trigger: IG spread",
+        "the investment-grade corporate bond spread at which the backstop starts buying bonds",
+        unit="bp",
+        lo=0.0,
+        hi=10_000.0,
+        none_means="the calibrated trigger",
+        calibrated="regulation.central_bank.market_maker_trigger_ig_oas",
+        span=(100.0, 1000.0),
+        step=25.0,
+    )
+    backstop_trigger_redemptions_48h: float | None = _lever(
+        None,
+        "number",
+        "Backstop trigger: stablecoin run",
+        "redemptions over 48 hours, as a share of a stablecoin's tokens, at which the backstop "
+        "buys the issuer's Treasuries",
+        unit="share of tokens",
+        lo=0.0,
+        hi=1.0,
+        none_means="the calibrated trigger",
+        calibrated="regulation.central_bank.stablecoin_run_trigger_48h",
+        span=(0.01, 0.5),
+        step=0.01,
+    )
+    backstop_capacity_gdp_share: float | None = _lever(
+        None,
+        "number",
+        "Backstop capacity",
+        "the most the backstop buys in all, limited by what the public purse can carry",
+        unit="share of US GDP",
+        lo=0.0,
+        hi=1.0,
+        none_means="the calibrated capacity",
+        calibrated="regulation.central_bank.market_maker_capacity_share_gdp",
+        span=(0.01, 0.2),
+        step=0.01,
+    )
+    stablecoin_reserve_rule: bool = _lever(
+        False,
+        "bool",
+        "Stablecoin reserve rule (cash and T-bills, 1:1)",
+        "GENIUS-Act-style: reserves only in cash, bank deposits and short Treasuries, at least "
+        "one to one",
+    )
+    stablecoin_reserve_transition_weeks: int = _lever(
+        0,
+        "integer",
+        "Reserve rule transition",
+        "issuers move their reserves into Treasuries at once (0) or evenly over this many weeks",
+        unit="weeks",
+        lo=0,
+        hi=520,
+        span=(0, 156),
+        step=1,
+    )
+    lender_of_last_resort: bool = _lever(
+        False,
+        "bool",
+        "Lender of last resort (loans to solvent banks)",
+        "the central bank lends cash to solvent banks short of it, against collateral at a "
+        "haircut (Bagehot 1873)",
+    )
+    bailouts: bool = _lever(
+        False,
+        "bool",
+        "Bailouts (recapitalise systemic banks)",
+        "the government recapitalises a systemic bank that fails; the public cost is recorded",
+    )
+    spv_consolidation: bool = _lever(
+        False,
+        "bool",
+        "SPV consolidation (sponsors carry SPV debt)",
+        "sponsors carry their data-centre SPVs' debt in full and cure every covenant shortfall "
+        "while they have the cash",
+    )
+    abs_share_of_spv_loans: float = _lever(
+        0.0,
+        "number",
+        "Securitised SPV loans",
+        "the share of the SPVs' bank loans sold into data-centre ABS at the start (market "
+        "structure)",
+        unit="share",
+        lo=0.0,
+        hi=1.0,
+        aliases=("abs_share_of_ai_debt",),
+        span=(0.0, 1.0),
+        step=0.05,
+    )
 
     def __post_init__(self) -> None:
-        if self.capital_regime not in CAPITAL_REGIMES:
-            raise ValueError(
-                f"capital_regime must be one of {', '.join(CAPITAL_REGIMES)}; "
-                f"got {self.capital_regime!r}"
-            )
-        cap = self.hedge_fund_leverage_cap
-        if cap is not None and not cap > 1.0:
-            raise ValueError(f"hedge_fund_leverage_cap must be above 1 (assets/equity); got {cap}")
-        if not 0.0 <= self.haircut_floor < 1.0:
-            raise ValueError(f"haircut_floor must lie in [0, 1); got {self.haircut_floor}")
-        if not 0.0 <= self.abs_share_of_spv_loans <= 1.0:
-            raise ValueError(
-                f"abs_share_of_spv_loans must lie in [0, 1]; got {self.abs_share_of_spv_loans}"
-            )
-        if not 0.0 <= self.deposit_insurance <= 1.0:
-            raise ValueError(f"deposit_insurance must lie in [0, 1]; got {self.deposit_insurance}")
-        for name in ("market_maker_of_last_resort", "stablecoin_reserve_rule",
-                     "lender_of_last_resort", "bailouts", "spv_consolidation"):  # fmt: skip
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        _check_range("backstop_trigger_ig_oas_bp", self.backstop_trigger_ig_oas_bp, 0.0, 10_000.0)
-        _check_range(
-            "backstop_trigger_redemptions_48h", self.backstop_trigger_redemptions_48h, 0.0, 1.0
-        )
-        _check_range("backstop_capacity_gdp_share", self.backstop_capacity_gdp_share, 0.0, 1.0)
-        weeks = self.stablecoin_reserve_transition_weeks
-        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 0 <= weeks <= 520:
-            raise ValueError(
-                "stablecoin_reserve_transition_weeks must be an integer from 0 to 520; "
-                f"got {weeks!r}"
-            )
+        for lever in self.levers():
+            lever.check(getattr(self, lever.name))
+
+    @classmethod
+    def levers(cls) -> tuple[Lever, ...]:
+        """Every lever's description, in field order, with its name and today's setting."""
+        return _levers(cls)
+
+    @classmethod
+    def keys(cls) -> Mapping[str, Lever]:
+        """Every name a settings table may use, field names and aliases, with its lever."""
+        return _keys(cls)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
+        """The policy a settings table describes (a preset's ``[policy]``), today's elsewhere.
+
+        Keys are field names or aliases (:meth:`keys`); a key that names a lever already set
+        wins over the earlier one, as a preset's ``[compare]`` overrides its ``[policy]``.
+        ``"none"`` stands for ``None`` (TOML has no null).
+
+        Raises:
+            ValueError: an unknown key (the message lists the allowed ones), or a value the
+                lever does not allow (the message names the key as written and what is
+                allowed).
+        """
+        keys = cls.keys()
+        values: dict[str, Any] = {}
+        for key, value in settings.items():
+            lever = keys.get(key)
+            if lever is None:
+                raise ValueError(f"unknown policy key {key!r}; allowed: {', '.join(keys)}")
+            values[lever.name] = lever.parse(value, key)
+        return cls(**values)
 
 
-def _check_range(name: str, value: float | None, lo: float, hi: float) -> None:
-    """``value`` is None or a number in [lo, hi], else a ValueError naming ``name``."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be None or a number from {lo} to {hi}; got {value!r}")
+@functools.cache
+def _levers(cls: type[Policy]) -> tuple[Lever, ...]:
+    return tuple(replace(f.metadata[LEVER], name=f.name, default=f.default) for f in fields(cls))
+
+
+@functools.cache
+def _keys(cls: type[Policy]) -> Mapping[str, Lever]:
+    return MappingProxyType(
+        {name: lever for lever in _levers(cls) for name in (lever.name, *lever.aliases)}
+    )
+
+
+__all__ = ["CAPITAL_REGIMES", "KINDS", "LEVER", "NONE_TEXT", "Lever", "Policy"]

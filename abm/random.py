@@ -1,7 +1,7 @@
 """Counter-based random numbers for E independent worlds, identical on every array backend.
 
 A model that runs E worlds side by side needs E independent random streams, drawn without a
-Python loop over worlds, and DESIGN.md §4 asks that one seed give the same run on NumPy and on
+Python loop over worlds, and the quality bars ask that one seed give the same run on NumPy and on
 CuPy. Stateful generators cannot do both: ``numpy.random`` and ``cupy.random`` produce different
 streams for the same seed, and one generator per world costs a Python loop. This module instead
 makes every number a pure function of where it is used,

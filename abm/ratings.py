@@ -1,6 +1,6 @@
 """Credit ratings that follow credit metrics, and the forced sales of fallen angels.
 
-Rules (issue 4, item 2; DESIGN.md §2.2 "rating from leverage and coverage"):
+Rules (issue 4, item 2; docs/design.md, "The economy"):
 
 - **Metric.** Debt / EBITDA, ``x = debt / max(EBITDA, ε)``, capped at :data:`LEVERAGE_CAP` turns
   (a firm without positive EBITDA sits at the cap). Debt is every liability of the firm (bonds,
@@ -30,7 +30,7 @@ Rules (issue 4, item 2; DESIGN.md §2.2 "rating from leverage and coverage"):
   pensions). The sales go to the market makers at the impacted mid price
   (``kernels.impact.impacted_price`` with the asset's depth, ``fill_price``), every holder is
   marked to the new price, and the units sold feed the issuer's spread as selling pressure
-  (:meth:`abm.economy.Economy.absorb_selling`). Channel ``rating_downgrades`` switches the sales
+  (:meth:`abm.state.WorldState.absorb_selling`). Channel ``rating_downgrades`` switches the sales
   off (ratings are still kept).
 
 Notches run from 0 (AAA) to :data:`CCC` (CCC); investment grade is notch :data:`LAST_IG` (BBB−)
@@ -39,17 +39,15 @@ or better. Unrated firms (no listed corporate bond, or ``NR`` in the calibration
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.state import WorldState
 from kernels.backend import segment_sum, to_numpy
 from kernels.impact import fill_price, impacted_price
-
-if TYPE_CHECKING:
-    from abm.economy import Economy
 
 SCALE = (
     "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
@@ -128,8 +126,13 @@ class CreditRatings:
     Args:
         cal: the calibration (firms' ``rating``, ``[assumptions.ratings]``).
         sheets: the balance sheets.
-        economy: the firms' economy (EBITDA, the firm index, selling pressure).
-        depth: (M,) market depth in units (``MarketStep.depth``; infinite without fire sales).
+        firm_rows: (F,) host agent rows of the firms.
+        leverage0: (E, F) each firm's debt / EBITDA at the start.
+        bond_assets: (F,) market index of each firm's bond asset (0 where it has none).
+        depth: (M,) market depth in units (``abm.market.market_depth``; infinite without fire
+            sales).
+        pressure_depth: (M,) depth over which sales press on spreads
+            (``abm.market.pressure_depth``).
         forced_sales: whether fallen angels force IG-constrained holders to sell (channel
             ``rating_downgrades``).
     """
@@ -138,16 +141,19 @@ class CreditRatings:
         self,
         cal: Calibration,
         sheets: BalanceSheets,
-        economy: Economy,
+        firm_rows: np.ndarray,
+        leverage0: Any,
+        bond_assets: Any,
         depth: Any,
+        pressure_depth: Any,
         forced_sales: bool = True,
     ) -> None:
-        self.sheets, self.economy, self.depth = sheets, economy, depth
+        self.sheets, self.depth, self.pressure_depth = sheets, depth, pressure_depth
         self.forced_sales = forced_sales
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         roster, table = sheets.roster, sheets.assets
-        rows = economy.firm_rows
+        rows = firm_rows
         names = [roster.names[i] for i in rows]
         start = np.array([parse_rating(str(cal.value(f"firms.{n}.rating"))) for n in names])
         own_bond = np.array(
@@ -157,7 +163,7 @@ class CreditRatings:
             ]
         )
         self.rated = own_bond & (start >= 0)
-        x0 = to_numpy(economy.leverage0)[0]  # debt / EBITDA at the start (one transfer)
+        x0 = to_numpy(leverage0)[0]  # debt / EBITDA at the start (one transfer)
         anchors = np.stack([anchor_notch(np, x0, np.full(len(rows), r)) for r in range(6)])
         self.rows = np.argmin(np.abs(anchors - start[None, :]), axis=0)  # first (best) on ties
         self.modifier = xp.asarray(
@@ -177,27 +183,37 @@ class CreditRatings:
             share = float(cal.model_value(f"assumptions.ratings.ig_constrained_{kind}"))
             constrained[roster.indices("fund", kind)] = share
         self.constrained = xp.asarray(constrained, dtype=dtype, device=dev)
-        self.bond_assets = economy._bond_assets()  # (F,) market index (0 where none)
-        self.week = 0
+        self.bond_assets = bond_assets  # (F,) market index (0 where none)
         self.last_forced = xp.zeros((e, len(rows)), dtype=dtype, device=dev)  # USD bn per issuer
         self.last_forced_by_holder = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
 
-    def review(self, active: Any) -> None:
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``rating_notch``, ``fallen_angel_sales`` and ``forced_sales``.
+
+        The rating (-1 not rated), fallen angels sold per issuer and forced sales per holder this
+        week (USD bn).
+        """
+        return {
+            "rating_notch": books.per_agent(self.notch + 1.0) - 1.0,
+            "fallen_angel_sales": books.per_agent(self.last_forced),
+            "forced_sales": self.last_forced_by_holder,
+        }
+
+    def review(self, state: WorldState) -> None:
         """One week: smooth the metric; on review weeks re-rate and sell fallen angels.
 
         Runs after the valuation (:meth:`abm.economy.Economy.revalue`), whose debt / EBITDA of
-        each firm it reads.
-
-        Args:
-            active: (E, F) bool, firms that have not failed.
+        each firm it reads (``state.firms.leverage``); firms that had failed when the week began
+        keep their rating.
         """
         xp = self.sheets.xp
-        leverage = self.economy.leverage  # debt / EBITDA as the valuation just read it
+        firm = state.firms
+        active = state.flows.firms_alive
+        leverage = firm.leverage  # debt / EBITDA as the valuation just read it
         self.smoothed = self.smoothed + self.smoothing * (leverage - self.smoothed)
-        self.week += 1
         self.last_forced = xp.zeros_like(self.last_forced)
         self.last_forced_by_holder = xp.zeros_like(self.last_forced_by_holder)
-        if self.week % REVIEW_WEEKS:
+        if (state.week + 1) % REVIEW_WEEKS:  # reviews after weeks 13, 26, ...
             return
         target = anchor_notch(xp, self.smoothed, self.rows) + self.modifier
         new = xp.where(
@@ -205,11 +221,11 @@ class CreditRatings:
         )
         fallen = (self.notch <= LAST_IG) & (new > LAST_IG) & self.rated_x
         self.notch = new
-        self.economy.junk = xp.where(self.rated_x, new > LAST_IG, self.economy.junk)
+        firm.junk = xp.where(self.rated_x, new > LAST_IG, firm.junk)
         if self.forced_sales and bool(xp.any(fallen)):
-            self._sell_fallen_angels(fallen)
+            self._sell_fallen_angels(state, fallen)
 
-    def _sell_fallen_angels(self, fallen: Any) -> None:
+    def _sell_fallen_angels(self, state: WorldState, fallen: Any) -> None:
         """IG-constrained holders sell their share of each fallen angel's bonds to market makers."""
         s = self.sheets
         xp, ledger = s.xp, s.ledger
@@ -232,4 +248,4 @@ class CreditRatings:
         self.last_forced = xp.take(sold * fill, self.bond_assets, axis=1) * xp.astype(
             fallen, s.prices.dtype
         )
-        self.economy.absorb_selling(sold)
+        state.absorb_selling(sold, self.pressure_depth)

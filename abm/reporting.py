@@ -38,8 +38,8 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
 - ``clearing_converged``: whether this step's market clearing converged in that world.
 
 :func:`ensemble_frame` gives them as one row per world, :class:`Recorder` keeps them step by
-step as a long table, and :func:`make_datacollector` wires them into ``mesa.DataCollector``
-together with agent-level reporters.
+step as a long table, and :func:`abm.collector.make_datacollector` wires them into
+``mesa.DataCollector`` together with agent-level reporters.
 """
 
 from __future__ import annotations
@@ -48,20 +48,14 @@ import math
 import warnings
 import weakref
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from abm.agents import Bank, Fund, RetailSaver, StablecoinIssuer, TechFirm
+from abm.vocabulary import FAMILIES
 from kernels.backend import to_numpy
-
-if TYPE_CHECKING:
-    from abm.model import Powderkeg
-
-FAMILIES = ("firm", "bank", "fund", "stablecoin", "retail")
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ class Layout:
     retail_equity0: np.ndarray
 
     @classmethod
-    def of(cls, model: Powderkeg) -> Layout:
+    def of(cls, model: mesa.Model) -> Layout:
         """The layout of ``model`` (cached: built on first use)."""
         cached = _LAYOUTS.get(model)
         if cached is None:
@@ -112,7 +106,7 @@ class Layout:
         return cached
 
     @classmethod
-    def _build(cls, model: Powderkeg) -> Layout:
+    def _build(cls, model: mesa.Model) -> Layout:
         table, roster = model.sheets.assets, model.roster
         listed = [m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]]
         issuers = [table.issuer[m] for m in listed]
@@ -157,7 +151,7 @@ class Layout:
 _LAYOUTS: weakref.WeakKeyDictionary[Any, Layout] = weakref.WeakKeyDictionary()
 
 
-def column_names(model: Powderkeg) -> list[str]:
+def column_names(model: mesa.Model) -> list[str]:
     """Names of the series columns, in the order :func:`ensemble_columns` returns them."""
     return list(ensemble_columns(model))
 
@@ -189,7 +183,7 @@ def _worst_decile_mean(loss_share: np.ndarray) -> np.ndarray:
     return top.mean(axis=1)
 
 
-def ensemble_columns(model: Powderkeg) -> dict[str, np.ndarray]:
+def ensemble_columns(model: mesa.Model) -> dict[str, np.ndarray]:
     """Every series for every world at the current step, as (E,) host arrays.
 
     Cached per snapshot, so Mesa's model reporters, the recorder and the app can all ask.
@@ -208,7 +202,7 @@ _COLUMNS: weakref.WeakKeyDictionary[Any, tuple[dict, int, dict[str, np.ndarray]]
 )
 
 
-def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     lay = Layout.of(model)
     prices = snap["prices"]
     n_worlds = prices.shape[0]
@@ -290,7 +284,7 @@ def _compute(model: Powderkeg, snap: dict[str, np.ndarray]) -> dict[str, np.ndar
     return out
 
 
-def ensemble_frame(model: Powderkeg) -> pd.DataFrame:
+def ensemble_frame(model: mesa.Model) -> pd.DataFrame:
     """One row per world for the current step: ``step``, ``world`` and every series column."""
     columns = ensemble_columns(model)
     n_worlds = model.snapshot["prices"].shape[0]
@@ -311,7 +305,7 @@ class Recorder:
     def __init__(self) -> None:
         self._chunks: list[dict[str, np.ndarray]] = []
 
-    def record(self, model: Powderkeg) -> None:
+    def record(self, model: mesa.Model) -> None:
         """Append the current step's row for every world."""
         columns = ensemble_columns(model)
         n_worlds = model.snapshot["prices"].shape[0]
@@ -351,7 +345,7 @@ AGENT_COLUMNS = (
 )
 
 
-def agents_frame(model: Powderkeg) -> pd.DataFrame:
+def agents_frame(model: mesa.Model) -> pd.DataFrame:
     """The current balance sheet of every agent in every world, one row per (world, agent)."""
     snap, roster = model.snapshot, model.roster
     n_worlds, n = snap["equity"].shape
@@ -372,88 +366,12 @@ def agents_frame(model: Powderkeg) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-# -- Mesa ------------------------------------------------------------------------------------
-
-
-def _model_value(model: Powderkeg, column: str, how: str) -> float | bool | int:
-    values = ensemble_columns(model)[column]
-    if how == "world0":
-        value = values[0]
-    elif how == "all":
-        value = bool(np.all(values))
-    else:
-        value = np.median(values)
-    return value.item() if isinstance(value, np.generic) else value
-
-
-#: Agent reporters of every family (attribute names of :class:`abm.agents.Institution`).
-AGENT_REPORTERS = {
-    "name": "key",
-    "equity": "equity",
-    "cash": "cash",
-    "total_assets": "total_assets",
-    "defaulted": "defaulted",
-}
-
-#: Family-specific agent reporters.
-FAMILY_REPORTERS: dict[type, dict[str, str]] = {
-    TechFirm: {"revenue": "revenue"},
-    Bank: {"cet1_ratio": "cet1_ratio"},
-    Fund: {},
-    StablecoinIssuer: {"peg": "peg"},
-    RetailSaver: {"wealth": "wealth"},
-}
-
-
-def make_datacollector(
-    model: Powderkeg, *, agents: bool = True, retail_agents: bool = False
-) -> mesa.DataCollector:
-    """A ``mesa.DataCollector`` with the series as model reporters and per-family agent reporters.
-
-    Model reporters are named after the :func:`ensemble_frame` columns. With one world they show
-    world 0 under the plain name; with E > 1 worlds they show the median over the worlds and are
-    named ``<column>_median`` (``clearing_converged_all``: whether every world converged).
-    Agent-level reporters (per family, agent-type reporters) show the world the agents'
-    properties show (``model.world``, 0 by default).
-
-    Args:
-        model: the model whose reporters these are (it decides the columns and E).
-        agents: collect agent-level reporters for the institutions (firms, banks, funds,
-            stablecoin issuers): equity, cash, total assets, defaulted, and revenue, CET1 ratio
-            or peg by family.
-        retail_agents: also collect them for every retail cohort (with ``wealth``): a Python
-            call per cohort per reporter per step, costly with thousands of cohorts, so off by
-            default.
-    """
-    n_worlds = model.snapshot["prices"].shape[0]
-    reporters: dict[str, Any] = {}
-    for column in ensemble_columns(model):
-        if n_worlds == 1:
-            reporters[column] = partial(_model_value, column=column, how="world0")
-        elif column == "clearing_converged":
-            reporters[f"{column}_all"] = partial(_model_value, column=column, how="all")
-        else:
-            reporters[f"{column}_median"] = partial(_model_value, column=column, how="median")
-    by_type: dict[type, dict[str, str]] = {}
-    if agents:
-        for cls, extra in FAMILY_REPORTERS.items():
-            if cls is RetailSaver and not retail_agents:
-                continue
-            by_type[cls] = {**AGENT_REPORTERS, **extra}
-    elif retail_agents:
-        by_type[RetailSaver] = {**AGENT_REPORTERS, **FAMILY_REPORTERS[RetailSaver]}
-    return mesa.DataCollector(model_reporters=reporters, agenttype_reporters=by_type or None)
-
-
 __all__ = [
     "AGENT_COLUMNS",
-    "AGENT_REPORTERS",
-    "FAMILY_REPORTERS",
     "Layout",
     "Recorder",
     "agents_frame",
     "column_names",
     "ensemble_columns",
     "ensemble_frame",
-    "make_datacollector",
 ]

@@ -10,7 +10,7 @@ loans (the ``abs_share_of_spv_loans`` setting, carried by :class:`abm.policy.Pol
 - the SPV issues that amount as notes of the ``dc_abs`` market (its bond asset from then on),
   so the model's bond rules apply to them: coupons at the SPV's spread paid to the holders, and in
   a default the notes are written down to the recovery and the ``dc_abs`` price falls by the
-  lost share of its supply (``MarketStep.resolve_failures``);
+  lost share of its supply (:mod:`abm.failures`);
 - the buyers are the ABS investors the calibration already has — life insurers and bond mutual
   funds, in proportion to the ``dc_abs`` they hold — paying from their cash at par;
 - the SPV repays the same amount of its bank loans, so the banks swap the loans for cash.

@@ -15,13 +15,13 @@ kind                      what it does                                          
                           crypto fundamental ``exp(c)`` moves by ``size`` that week
 ``revenue_shortfall``     multiplies the AI part of the revenue of the target firms     > −1
                           by ``1 + size`` for ``weeks`` weeks (the non-AI part is
-                          untouched); done by swapping ``model.economy.params`` for a
+                          untouched); done by swapping ``model.state.firms.params`` for a
                           per-world copy, restored when the last shortfall ends
 ``impairment``            multiplies ``model.sheets.impairment[:, m]`` of the target    −1 < s ≤ 0
                           assets by ``1 + size``: the fundamental value falls for good
                           and the next revaluation books the loss through the ledger
 ``haircut``               adds ``size`` to the hedge funds' starting repo haircut of    −1…1
-                          the target assets (``model.market.haircut0``, clipped to
+                          the target assets (``model.margin.haircut0``, clipped to
                           0…1): a margin-call jump
 ``collateral``            every SPV's data centre loses ``−size`` of its market value   −1 < s ≤ 0
                           (``model.spv.impair``): covenants, sponsor cures and
@@ -87,7 +87,7 @@ class Shock:
         range: optional (lo, hi): each world draws its size uniformly from it.
         target: firms or assets it hits (by key, kind or asset class).
         weeks: how long a ``revenue_shortfall`` lasts (other kinds are one-off jumps).
-        source: where the size comes from (seed article, calibration.md section).
+        source: where the size comes from (seed article, calibration section).
         note: what the size stands for, in words.
     """
 
@@ -151,7 +151,7 @@ class ShockSchedule:
                 self.masks.append(asset_targets(model, shock.target))
             else:
                 self.masks.append(None)
-        self.base_params = model.economy.params
+        self.base_params = model.state.firms.params
         self.applied: list[tuple[int, str]] = []
         self.calls: list[_Call] = []
 
@@ -202,7 +202,7 @@ class ShockSchedule:
 
         if shock.kind == "ai_hype":
             s = model.sentiment
-            jump = np.log1p(size) / model.economy.gamma
+            jump = np.log1p(size) / model.valuation.gamma
             model.sentiment = dataclasses.replace(s, ai=s.ai + dev(jump))
         elif shock.kind == "crypto_sentiment":
             s = model.sentiment
@@ -215,10 +215,10 @@ class ShockSchedule:
         elif shock.kind == "collateral":  # every SPV's data centre loses value (abm.spv)
             model.spv.impair(dev(-size))
         elif shock.kind == "haircut":
-            base = to_numpy(model.market.haircut0)
+            base = to_numpy(model.margin.haircut0)
             base = np.broadcast_to(base, (model.n_worlds, base.shape[-1]))
             jumped = np.clip(base + np.where(mask[None, :], size[:, None], 0.0), 0.0, 1.0)
-            model.market.haircut0 = dev(jumped)
+            model.margin.haircut0 = dev(jumped)
         self.applied.append((shock.week, shock.kind))
 
     def refresh(self, week: int) -> None:
@@ -249,13 +249,13 @@ class ShockSchedule:
         base = self.base_params
         factor, active = self._active("revenue_shortfall", week)
         if not active:
-            self.model.economy.params = base
+            self.model.state.firms.params = base
             return
         # revenue = R·((1 − s) + s·f·lift) = R'·((1 − s') + s'·lift), with R' = R·(1 − s + s·f)
         # and s' = s·f / (1 − s + s·f): the AI part scaled by f, the rest untouched
         share = base.ai_share[None, :]
         scale = 1.0 - share + share * factor
-        self.model.economy.params = dataclasses.replace(
+        self.model.state.firms.params = dataclasses.replace(
             base, revenue=base.revenue[None, :] * scale, ai_share=share * factor / scale
         )
 

@@ -1,8 +1,8 @@
 """Data-centre SPVs: GPU and building collateral that wears out, loan-to-value covenants, recourse.
 
 An SPV (``kind = "spv"`` in the calibration) holds a data centre financed mostly with debt. Its
-lenders look at the collateral, not at the book value (notes/peers-and-equations.md §5.4, the
-"silicon subprime" idea; issue 4 item 3):
+lenders look at the collateral, not at the book value (the "silicon
+subprime" idea):
 
 - **Collateral value** ``V = real assets × g + cash``, where the market-value factor ``g`` falls
   each week by the SPV's obsolescence rate beyond its book depreciation (``collateral_depreciation``
@@ -25,7 +25,7 @@ lenders look at the collateral, not at the book value (notes/peers-and-equations
   times the debt service due (interest at risk-free + the SPV's spread, plus scheduled principal);
   a shortfall is an event of default unless the sponsor pays it (within the same recourse room).
 - **Default** when a cure is not paid in full: the SPV's real assets are marked down to the
-  collateral's market value and the failure step (``MarketStep.resolve_failures``) passes the
+  collateral's market value and the failure step (:mod:`abm.failures`) passes the
   loss to its lenders — private-credit funds, banks and bond holders — at the recovery the
   collateral allows.
 """
@@ -38,6 +38,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.state import WorldState
 from kernels.backend import segment_sum
 
 #: pools an SPV's cure payment and scheduled principal repay, in order
@@ -71,7 +72,7 @@ class SponsorLeases:
     """Each SPV's lease to its sponsor: weekly rent in, scheduled principal out.
 
     The sponsor (``sponsor`` in the SPV's calibration table) is the tenant: rent is its expense
-    and the SPV's income (revenue of a data centre is its lease, notes/model-sheet.md, SPVs).
+    and the SPV's income (revenue of a data centre is its lease).
     Before ``lease_start`` the rent is the 2025 rent (phase-1 capacity already let), after it
     the full lease; a sponsor pays what its cash allows and a failed sponsor pays nothing, so
     sponsor distress becomes SPV under-earning (seed 004: "unclear who bears responsibility if
@@ -94,41 +95,40 @@ class SponsorLeases:
         self.rent_full = xp.asarray(per_spv("lease_income_full"), dtype=dtype, device=dev)
         self.start = xp.asarray(per_spv("lease_start"), dtype=dtype, device=dev)
         self.amortisation = xp.asarray(1.0 / per_spv("amortisation_term"), dtype=dtype, device=dev)
-        self.week = 0
         self.face_at_start = xp.zeros((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
         self.rent_factor = xp.ones((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
 
-    def started(self) -> Any:
-        """(S,) bool: the full lease runs."""
-        return self.start <= float(self.week)
+    def started(self, week: int) -> Any:
+        """(S,) bool: the full lease runs in week ``week`` (0 the first)."""
+        return self.start <= float(week)
 
-    def rent_due(self) -> Any:
-        """(E, S) rent the sponsors owe this week (USD bn)."""
+    def rent_due(self, week: int) -> Any:
+        """(E, S) rent the sponsors owe in week ``week`` (USD bn)."""
         xp = self.sheets.xp
-        return xp.where(self.started(), self.rent_full, self.rent_now) * self.rent_factor
+        return xp.where(self.started(week), self.rent_full, self.rent_now) * self.rent_factor
 
-    def collect(self, index: Any, sponsors: Any, alive: Any) -> tuple[Any, Any]:
+    def collect(self, index: Any, sponsors: Any, alive: Any, week: int) -> tuple[Any, Any]:
         """Sponsors pay rent, SPVs repay scheduled principal; returns (rent paid, principal due).
 
         Args:
             index: (S,) agent rows of the SPVs.
             sponsors: (S,) agent rows of their tenants.
             alive: (E, N) bool, agents that have not failed.
+            week: weeks completed (0 in the first week).
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         spv_alive = xp.take(alive, index, axis=1)
         payer_alive = xp.take(alive, sponsors, axis=1) & spv_alive
         cash = xp.maximum(xp.take(ledger.cash, sponsors, axis=1), 0.0)
-        rent = xp.where(payer_alive, xp.minimum(self.rent_due(), cash), 0.0)
+        rent = xp.where(payer_alive, xp.minimum(self.rent_due(week), cash), 0.0)
         ledger.pay(sponsors, index, rent)
         owed = loan_face(s, index)
-        self.face_at_start = xp.where(self.start == float(self.week), owed, self.face_at_start)
+        self.face_at_start = xp.where(self.start == float(week), owed, self.face_at_start)
         spv_cash = xp.maximum(xp.take(ledger.cash, index, axis=1), 0.0)
         instalment = xp.minimum(self.face_at_start * self.amortisation, owed)  # straight line
-        due = xp.where(self.started() & spv_alive, instalment, 0.0)
+        due = xp.where(self.started(week) & spv_alive, instalment, 0.0)
         repay_loans(s, index, xp.minimum(due, spv_cash))
-        self.week += 1
         return rent, due
 
 
@@ -215,20 +215,18 @@ class SpvCovenants:
         s = self.sheets
         return s.xp.take(s.bonds, self.index, axis=1) + loan_face(s, self.index)
 
-    def test(self, alive: Any) -> Any:
+    def test(self, state: WorldState) -> None:
         """Collect rent, age the collateral, test both covenants, collect cures.
 
-        Returns:
-            (E, N) bool, SPVs in uncured breach this week (their books marked to collateral).
-
-        Args:
-            alive: (E, N) bool, agents that have not failed.
+        The rent is the SPV's revenue (added to ``state.firms.revenue``); an SPV in uncured
+        breach has its books marked to its collateral and fails (cause ``"covenant"``).
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         n = s.bonds.shape[-1]
-        week = self.lease.week
-        rent, principal = self.lease.collect(self.index, self.sponsors, alive)
+        week = state.week
+        alive = ~state.defaulted
+        rent, principal = self.lease.collect(self.index, self.sponsors, alive, week)
         self.last_rent = rent
         self.factor = self.factor * (1.0 - self.obsolescence)
         value = self._collateral()
@@ -258,7 +256,9 @@ class SpvCovenants:
         s.real_assets = s.real_assets - cut
         ledger.book_equity(-cut)
         self.breached = self.breached | breach
-        return segment_sum(xp.astype(breach, s.prices.dtype), self.index, n) > 0.0
+        firm = state.firms
+        firm.revenue = firm.revenue + segment_sum(rent, self.firm_columns, firm.revenue.shape[-1])
+        state.fail("covenant", segment_sum(xp.astype(breach, s.prices.dtype), self.index, n) > 0.0)
 
     def _coverage_gap(self, week: int, rent: Any, service: Any) -> Any:
         """(E, S) rent missing for the trailing debt-service coverage to reach ``dscr_min``.

@@ -1,7 +1,7 @@
 """Stablecoin runs in full: run speeds, reserve-bank stress, the reserve waterfall, backstops.
 
 :class:`abm.flows.Flows` says how many tokens holders redeem in a week; this module holds the rest
-of a run (DESIGN.md §2.2, notes/model-sheet.md "Stablecoin issuers"):
+of a run (docs/design.md, "The economy"):
 
 - **Run speeds.** The model's step is a week, the observed runs are measured in days. A run of
   share ``s`` over ``d`` days is read as a constant daily hazard, so over a week of ``D`` open days
@@ -17,7 +17,7 @@ of a run (DESIGN.md §2.2, notes/model-sheet.md "Stablecoin issuers"):
   Terra/Anchor, May 2022    −38% in 3 days       0.672: the fastest sustained token run, the
                                                  cap on weekly redemptions
   SVB, 9 Mar 2023           −24% day one         0.746 of uninsured deposits (the bank-run
-                                                 ``w_max`` of :mod:`abm.market_step`)
+                                                 ``w_max`` of :mod:`abm.bank_runs`)
   ========================  ===================  ==========================================
 
   The redemption sensitivities in ``[stablecoins.behaviour]`` follow: ``k₁ = 0.679 / 0.13`` per
@@ -41,6 +41,10 @@ of a run (DESIGN.md §2.2, notes/model-sheet.md "Stablecoin issuers"):
 - **The reserve rule** (GENIUS-Act style, :class:`abm.policy.Policy`): issuers move gold, bitcoin,
   secured loans and other investments into Treasuries, traded with outside investors at market
   prices (no money moves, no equity changes), at once or evenly over a transition.
+
+Its rules in the week (:mod:`abm.rules`), each taking the world state: ``apply_reserve_rule``,
+``reserve_bank_stress`` (``flows.reserve_stress``), ``backstop_run`` (rewrites ``flows.due``) and
+``sell_reserves`` (adds to ``flows.sold`` and ``flows.proceeds``).
 """
 
 from __future__ import annotations
@@ -49,10 +53,12 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import at_rows
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
-from abm.flows import _rows
+from abm.market_maker import MarketMakerOfLastResort
 from abm.policy import Policy
+from abm.state import WorldState
 from kernels.backend import segment_sum
 from kernels.firesale import fire_sale
 
@@ -89,15 +95,21 @@ class StablecoinRuns:
     Args:
         cal: the calibration.
         sheets: the model's balance sheets.
-        market: the model's :class:`abm.market_step.MarketStep` (depth, defaults, bank runs and
-            the market maker of last resort whose capacity and coin flip the backstop shares).
+        facility: the market maker of last resort (:mod:`abm.market_maker`), whose capacity and
+            coin flip the stablecoin backstop shares.
+        depth: (M,) market depth in units (``abm.market.market_depth``).
         policy: the policy levers.
     """
 
     def __init__(
-        self, cal: Calibration, sheets: BalanceSheets, market: Any, policy: Policy
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        facility: MarketMakerOfLastResort,
+        depth: Any,
+        policy: Policy,
     ) -> None:
-        self.sheets, self.market, self.policy = sheets, market, policy
+        self.sheets, self.facility, self.depth, self.policy = sheets, facility, depth, policy
         xp = sheets.xp
         roster, table = sheets.roster, sheets.assets
         dev = sheets.prices.device
@@ -125,40 +137,56 @@ class StablecoinRuns:
         self.last_proceeds = zeros  # (E, N) cash the waterfall raised
         self.rule_weeks_done = 0
 
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``peg``, ``redemption_share`` and ``stablecoin_backstop``.
+
+        The recoverable value per token, this week's redemptions over tokens, and whether the
+        backstop stopped the run.
+        """
+        return {
+            "peg": pegs(self.sheets, books.assets),
+            "redemption_share": self.redemption_share,
+            "stablecoin_backstop": self.backstopped,
+        }
+
     # -- redemptions ------------------------------------------------------------------------------
 
-    def reserve_bank_stress(self) -> Any:
+    def reserve_bank_stress(self, state: WorldState) -> None:
         """(E, N) share of each issuer's reserves at banks in trouble, weighted by their stress.
 
         A bank's stress is 1 once it has failed, else last week's run on it (withdrawals over
-        deposits) relative to the SVB speed ``w_max``, at most 1. Zero for non-issuers.
+        deposits) relative to the SVB speed ``w_max``, at most 1. Zero for non-issuers. Writes
+        ``flows.reserve_stress``.
         """
-        s, market = self.sheets, self.market
+        s = self.sheets
         xp, ledger = s.xp, s.ledger
         pool = ledger.pools["deposits"]
         banks = pool.issuers
-        withdrawn = xp.take(market.last_withdrawals, banks, axis=1)
+        withdrawn = xp.take(state.withdrawals, banks, axis=1)  # last week's runs
         run = withdrawn / xp.maximum(pool.face + withdrawn, 1e-12)
         stress = xp.minimum(run / self.bank_run_max, 1.0)
-        stress = xp.where(xp.take(market.defaulted, banks, axis=1), 1.0, stress)
+        stress = xp.where(xp.take(state.defaulted, banks, axis=1), 1.0, stress)
         weights = pool.issuer_shares(xp)
         mean = xp.sum(weights * stress, axis=-1)  # (E,) stress per dollar of pooled deposits
         if not bool(xp.any(mean > 0.0)):
-            return xp.zeros_like(ledger.cash)  # calm banks: no need to value the issuers
+            state.flows.reserve_stress = xp.zeros_like(ledger.cash)  # calm banks: no valuation
+            return
         n = ledger.cash.shape[-1]
         deposits = segment_sum(pool.claims, pool.holders, n) * _indicator(s, n, self.rows_host)
         assets = s.total_assets()
-        return deposits * mean[:, None] / xp.where(assets > 0.0, assets, 1.0)
+        state.flows.reserve_stress = deposits * mean[:, None] / xp.where(assets > 0.0, assets, 1.0)
 
-    def backstop_run(self, due: Any) -> Any:
+    def backstop_run(self, state: WorldState) -> None:
         """Stop runs past the 48-hour trigger where the backstop acts; return the week's due.
 
         An issuer whose weekly redemptions ``S`` would take more than the trigger in 48 hours
         (``1 − (1 − S)^(2/7)``) has its run cut to the first ``backstop_run_stop_days`` days of the
         week, if the market maker of last resort is on, acts in that world and has capacity left.
+        Reads and rewrites ``flows.due``.
         """
-        s, market = self.sheets, self.market
+        s, facility = self.sheets, self.facility
         xp = s.xp
+        due = state.flows.due
         tokens = _tokens(s)
         issuer = tokens > 0.0
         share = xp.where(issuer, due / xp.where(issuer, tokens, 1.0), 0.0)
@@ -166,44 +194,45 @@ class StablecoinRuns:
         self.redemption_share = share
         self.backstopped = xp.zeros_like(issuer)
         if not self.policy.market_maker_of_last_resort:
-            return due
-        room = market.capacity - market.backstop_bought > 0.0
-        acts = (market.backstop_acts & room)[:, None]
+            return
+        room = facility.room(state) > 0.0
+        acts = (facility.acts & room)[:, None]
         hit = issuer & acts & (run_share_over(share, 2.0, self.days) > self.trigger_48h)
         self.backstopped = hit
         stopped = run_share_over(share, self.stop_days, self.days)
         self.redemption_share = xp.where(hit, stopped, share)
-        return xp.where(hit, stopped * tokens, due)
+        state.flows.due = xp.where(hit, stopped * tokens, due)
 
     # -- the reserve waterfall --------------------------------------------------------------------
 
-    def sell_reserves(self, due: Any) -> None:
+    def sell_reserves(self, state: WorldState) -> None:
         """Raise the cash an issuer owes this week, tier by tier of :data:`WATERFALL`.
 
         Called after the issuer has drawn its bank deposits. Each tier is sold through
         ``kernels.firesale.fire_sale`` (price impact, mid fills) only by issuers whose cash still
         falls short; a backstopped issuer sells its Treasuries to the central bank at the market
-        price first, as far as the backstop's capacity reaches.
+        price first, as far as the backstop's capacity reaches. The sales count in the week's
+        ``flows.sold`` and ``flows.proceeds``.
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         n = ledger.cash.shape[-1]
         self.last_sold = xp.zeros_like(s.prices)
         self.last_proceeds = xp.zeros_like(ledger.cash)
-        need = xp.take(due, self.rows, axis=1)  # cash each issuer must hold after its sales
+        need = xp.take(state.flows.due, self.rows, axis=1)  # cash to hold after the sales
         if self.policy.market_maker_of_last_resort:
-            self._sell_to_central_bank(need)
+            self._sell_to_central_bank(state, need)
         for tier in self.tiers:
             cash = xp.take(ledger.cash, self.rows, axis=1)
             if not bool(xp.any(need > cash + 1e-12)):
-                return
+                break
             holdings = xp.take(s.holdings, self.rows, axis=1) * _columns(s, [tier])
             result = fire_sale(
                 holdings,
                 s.prices,
                 cash,
                 xp.zeros_like(cash),
-                depth=self.market.depth,
+                depth=self.depth,
                 cash_needed=need,
                 sell_all_on_default=False,
             )
@@ -212,15 +241,17 @@ class StablecoinRuns:
             ledger.cash = ledger.cash + segment_sum(result.proceeds, self.rows, n)
             ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))
             ledger.book_equity(segment_sum(realized, self.rows, n))
-            s.holdings = s.holdings - _rows(xp, s.holdings, self.rows, sold)
+            s.holdings = s.holdings - at_rows(xp, s.holdings, self.rows, sold)
             ledger.book_equity((s.holdings @ (result.prices - s.prices)[:, :, None])[:, :, 0])
             s.prices = result.prices
             self.last_sold = self.last_sold + result.sold
             self.last_proceeds = self.last_proceeds + segment_sum(result.proceeds, self.rows, n)
+        state.flows.sold = state.flows.sold + self.last_sold
+        state.flows.proceeds = state.flows.proceeds + self.last_proceeds
 
-    def _sell_to_central_bank(self, need: Any) -> None:
+    def _sell_to_central_bank(self, state: WorldState, need: Any) -> None:
         """Backstopped issuers sell Treasuries to the central bank at the market price."""
-        s, market = self.sheets, self.market
+        s = self.sheets
         xp, ledger = s.xp, s.ledger
         n = ledger.cash.shape[-1]
         hit = xp.take(self.backstopped, self.rows, axis=1)
@@ -228,31 +259,27 @@ class StablecoinRuns:
         price = s.prices[:, self.treasuries]
         held = xp.take(s.holdings, self.rows, axis=1)[:, :, self.treasuries]
         value = xp.where(hit, xp.minimum(xp.maximum(need - cash, 0.0), held * price[:, None]), 0.0)
-        room = xp.maximum(market.capacity - market.backstop_bought, 0.0)
+        room = xp.maximum(self.facility.room(state), 0.0)
         value = value * xp.minimum(1.0, room / xp.maximum(xp.sum(value, axis=-1), 1e-12))[:, None]
         units = value / price[:, None]
         col = _columns(s, [self.treasuries])
-        s.holdings = s.holdings - _rows(xp, s.holdings, self.rows, units[:, :, None] * col)
+        s.holdings = s.holdings - at_rows(xp, s.holdings, self.rows, units[:, :, None] * col)
         ledger.cash = ledger.cash + segment_sum(value, self.rows, n)
         spent = xp.sum(value, axis=-1)
         ledger.outsiders.book("central_bank", spent)
-        market.backstop_bought = market.backstop_bought + spent
+        state.backstop_bought = state.backstop_bought + spent
         self.last_sold = self.last_sold + xp.sum(units, axis=-1)[:, None] * col
         self.last_proceeds = self.last_proceeds + segment_sum(value, self.rows, n)
 
-    def add_sales_to(self, market: Any) -> None:
-        """Count the week's reserve sales in the market's sold units and sale proceeds."""
-        market.last_sold = market.last_sold + self.last_sold
-        market.last_proceeds = market.last_proceeds + self.last_proceeds
-
     # -- the reserve rule -------------------------------------------------------------------------
 
-    def apply_reserve_rule(self) -> None:
+    def apply_reserve_rule(self, state: WorldState | None = None) -> None:
         """Move this week's part of the ineligible reserves into Treasuries (policy lever).
 
         With ``stablecoin_reserve_transition_weeks = T``, week k < T moves 1 / (T − k) of what is
         left, so the stock falls evenly to zero; T = 0 moves everything at once. Outside investors
-        take the gold, bitcoin and loans and hand over Treasuries of the same market value.
+        take the gold, bitcoin and loans and hand over Treasuries of the same market value. Only
+        the issuers' own books move (``state`` is not read; the rule also runs once at set-up).
         """
         if not self.policy.stablecoin_reserve_rule:
             return
@@ -268,8 +295,22 @@ class StablecoinRuns:
         loans = xp.take(s.real_assets, self.rows, axis=1) * part  # secured loans, other
         value = (moved_units @ s.prices[:, :, None])[:, :, 0] + loans  # (E, R) USD bn
         bought = value[:, :, None] * _columns(s, [self.treasuries]) / s.prices[:, None, :]
-        s.holdings = s.holdings + _rows(xp, s.holdings, self.rows, bought - moved_units)
+        s.holdings = s.holdings + at_rows(xp, s.holdings, self.rows, bought - moved_units)
         s.real_assets = s.real_assets - segment_sum(loans, self.rows, s.real_assets.shape[-1])
+
+
+def pegs(sheets: BalanceSheets, assets: Any) -> Any:
+    """(E, N) recoverable value per token for stablecoin issuers (1 elsewhere).
+
+    Args:
+        sheets: the balance sheets.
+        assets: (E, N) total assets.
+    """
+    xp = sheets.xp
+    tokens = sheets.ledger.pools["tokens"]
+    face = segment_sum(tokens.face, tokens.issuers, assets.shape[-1])
+    peg = xp.minimum(assets / xp.where(face > 0.0, face, 1.0), 1.0)
+    return xp.where(face > 0.0, peg, 1.0)
 
 
 def _tokens(sheets: BalanceSheets) -> Any:
@@ -289,4 +330,11 @@ def _columns(sheets: BalanceSheets, assets: list[int]) -> Any:
     return _indicator(sheets, sheets.prices.shape[-1], assets)
 
 
-__all__ = ["INELIGIBLE", "WATERFALL", "StablecoinRuns", "run_share_over", "weekly_run_share"]
+__all__ = [
+    "INELIGIBLE",
+    "WATERFALL",
+    "StablecoinRuns",
+    "pegs",
+    "run_share_over",
+    "weekly_run_share",
+]

@@ -31,6 +31,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.state import WorldState
 from kernels.backend import segment_sum
 
 #: deal kinds that are holdings of the investee's equity
@@ -55,8 +56,9 @@ class EquityStakes:
         value: (E, K) current value of each private stake (USD bn); listed stakes are holdings.
     """
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets, economy: Any) -> None:
-        self.sheets, self.economy = sheets, economy
+    def __init__(self, cal: Calibration, sheets: BalanceSheets, plan: Any, gamma: float) -> None:
+        self.sheets, self.gamma = sheets, gamma
+        self.plan_revenue = plan.revenue  # (F,) host, the firms' 2025 revenue
         roster = sheets.roster
         firms = [roster.names[i] for i in roster.indices("firm")]
         self.stakes: list[Stake] = []
@@ -117,27 +119,25 @@ class EquityStakes:
         kinds = [s.roster.kind[k.investee] for k in self.private]
         self.spv = xp.asarray(np.array([kind == "spv" for kind in kinds]), device=dev)
         self.equity0 = xp.take(s.equity(), self.investees, axis=1)
-        revenue0 = self.economy.plan.revenue[columns] if len(columns) else np.zeros(0)
+        revenue0 = self.plan_revenue[columns] if len(columns) else np.zeros(0)
         self.revenue0 = xp.asarray(revenue0, dtype=dtype, device=dev)
 
-    def revalue(self, hype: Any, defaulted: Any) -> None:
+    def revalue(self, state: WorldState) -> None:
         """Mark the private stakes to their investees' value this week (after revaluation).
 
-        Args:
-            hype: (E,) AI hype index.
-            defaulted: (E, N) bool, failed agents (their stakes are worth nothing).
+        A failed investee's stake is worth nothing.
         """
         if not self.private:
             return
         s = self.sheets
         xp = s.xp
-        revenue = xp.take(self.economy.revenue, self.columns, axis=1)
+        revenue = xp.take(state.firms.revenue, self.columns, axis=1)
         earnings = xp.maximum(revenue / xp.where(self.revenue0 > 0, self.revenue0, 1.0), 1e-6)
-        lab = xp.exp(self.economy.gamma * hype)[:, None] * earnings
+        lab = xp.exp(self.gamma * state.sentiment.ai)[:, None] * earnings
         book = xp.take(s.equity(), self.investees, axis=1)
         spv = xp.maximum(book, 0.0) / xp.where(self.equity0 > 0, self.equity0, 1.0)
         ratio = xp.where(self.spv, spv, lab)
-        failed = xp.take(defaulted, self.investees, axis=1)
+        failed = xp.take(state.defaulted, self.investees, axis=1)
         new = xp.where(failed, 0.0, self.start_value * ratio)
         change = segment_sum(new - self.value, self.holders, s.real_assets.shape[-1])
         s.real_assets = s.real_assets + change

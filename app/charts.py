@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.vocabulary import FAMILY_NAMES, INSTITUTIONS
 from app.live import LiveRun
 
 #: Quantiles of the fan band.
@@ -71,8 +72,8 @@ FIGURES: dict[str, tuple[Panel, Panel]] = {
         Panel(
             "Defaults by family",
             "agents failed",
-            ("defaults_firm", "defaults_bank", "defaults_fund", "defaults_stablecoin"),
-            ("tech firms", "banks", "funds", "stablecoins"),
+            tuple(f"defaults_{family}" for family in INSTITUTIONS),
+            tuple(FAMILY_NAMES[family] for family in INSTITUTIONS),
         ),
         Panel("Fire-sale volume", "USD bn per week", ("fire_sale_volume_usd_bn",), ("sold",)),
     ),

@@ -19,6 +19,7 @@ from mesa.visualization.utils import force_update, update_counter
 
 from abm.agents import FAMILY_CLASSES
 from abm.calibration import load_calibration
+from abm.vocabulary import FAMILIES
 from app import charts, network
 from app.echarts import Echarts
 from app.levers import available
@@ -34,7 +35,7 @@ PLAY_MAX_WEEKS = 520
 #: Events listed in the log (newest first).
 LOG_ROWS = 80
 #: Families the event log filters on ("shock" = shocks fired from the page).
-LOG_FAMILIES = ("all", "firm", "bank", "fund", "stablecoin", "retail", "shock")
+LOG_FAMILIES = ("all", *FAMILIES, "shock")
 
 
 def _week(model: LiveRun) -> int:

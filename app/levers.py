@@ -4,16 +4,23 @@ Each :class:`Lever` names the keyword of :class:`app.live.LiveRun` it sets (the 
 ``model_params`` key), its widget, default and range (stated in its label, with units), and
 where the value goes:
 
-- ``policy``: a field of :class:`abm.policy.Policy`. A lever whose field the installed
-  ``Policy`` lacks is left off the page (:func:`available`), so levers for policies still being
-  modelled can be listed here ahead of time and appear once the field exists. ``to_policy``
-  converts the widget's value (e.g. the top of the leverage-cap slider means no cap).
+- ``policy``: a field of :class:`abm.policy.Policy`. Every lever of ``Policy`` gets one, built
+  from its description (:meth:`abm.policy.Policy.levers`, :func:`policy_lever`): on/off levers
+  and choices are selects, numbers and integers are sliders over the lever's span, labelled
+  with its title, unit and range (SolaraViz shows a label only, and a long one squeezes its
+  slider: the one-line help text is what ``powderkeg sweep --list-parameters`` prints). A lever
+  left at its starting position keeps the preset's setting (``AS_PRESET`` on a select; today's
+  value, or the calibrated one where ``None`` stands for it, on a slider); the top of a slider
+  whose ``None`` means no limit (the leverage cap) is that ``None``. ``to_policy`` converts the
+  widget's value. A lever whose field the installed ``Policy`` lacks is left off the page
+  (:func:`available`).
 - ``calibration``: the value replaces calibration leaves (:func:`calibration_with`), e.g. the
   panic AI–crypto correlation ``sentiment.crypto_correlation_panic``; ``scale`` levers multiply
   the calibrated value instead (SPV recourse: × each SPV's own share, capped at 1).
 - ``run``: read by :class:`~app.live.LiveRun` itself (scenario, seed, worlds, shock scale).
 
-Adding a policy lever is one more row in :data:`LEVERS`.
+A policy lever added to :class:`abm.policy.Policy` appears here by itself; a calibration lever is
+one more row in :data:`LEVERS`.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from abm.calibration import Calibration
+from abm import policy
+from abm.calibration import Calibration, load_calibration
 from abm.policy import Policy
 
 #: Value of the Select levers that keep what the scenario preset says.
@@ -39,7 +47,7 @@ class Lever:
         key: keyword of :class:`app.live.LiveRun` (and ``model_params`` key).
         label: the widget's label, with units and range.
         widget: ``"SliderFloat"``, ``"SliderInt"``, ``"Select"`` or ``"Checkbox"``.
-        default: the starting value (None: the calibrated value of the first ``field``).
+        default: the starting value (None: the value of the calibration leaf ``calibrated``).
         target: ``"policy"``, ``"calibration"`` or ``"run"``.
         lo: lowest value (sliders).
         hi: highest value (sliders).
@@ -50,8 +58,10 @@ class Lever:
         scale: ``calibration`` only: multiply each calibrated leaf by the value (capped at
             ``cap``) instead of replacing it.
         cap: upper bound of a scaled calibration value.
-        keep_on_none: a policy value converted to None keeps the preset's setting (False: None
-            is passed on, e.g. no leverage cap).
+        start_keeps_preset: a policy lever at its starting value keeps the preset's setting
+            (False: the start is a setting too, e.g. the leverage cap's "no cap").
+        calibrated: the calibration leaf the lever starts from when ``default`` is None (empty:
+            the first ``field``).
     """
 
     key: str
@@ -67,13 +77,14 @@ class Lever:
     to_policy: Callable[[Any], Any] | None = None
     scale: bool = False
     cap: float = float("inf")
-    keep_on_none: bool = True
+    start_keeps_preset: bool = True
+    calibrated: str = ""
 
     def start(self, cal: Calibration) -> Any:
         """The starting value: ``default``, or the calibrated value where ``default`` is None."""
         if self.default is not None:
             return self.default
-        return float(cal.value(self.field[0]))
+        return float(cal.value(self.calibrated or self.field[0]))
 
     def param(self, cal: Calibration) -> dict[str, Any]:
         """The SolaraViz ``model_params`` entry (a dict with type, label, value, range)."""
@@ -90,108 +101,62 @@ class Lever:
         return spec
 
 
-HF_CAP_NONE = 10.0  # the slider's top: above the most levered fund's 8x, i.e. no cap
+def _on(value: str) -> bool:
+    return value == "on"
 
 
-def _leverage_cap(value: float) -> float | None:
-    return None if value >= HF_CAP_NONE else float(value)
+def _none_at(top: float) -> Callable[[float], float | None]:
+    """The top of a slider is None (no limit), any other position its own value."""
+
+    def to_policy(value: float) -> float | None:
+        return None if value >= top else float(value)
+
+    return to_policy
 
 
-def _preset_choice(value: str) -> Any:
-    return None if value == AS_PRESET else value
+def policy_lever(rule: policy.Lever) -> Lever:
+    """The app's widget for one policy lever, from its description.
 
-
-def _on_off(value: str) -> bool | None:
-    return None if value == AS_PRESET else value == "on"
+    On/off levers and choices are selects labelled with the lever's title, starting
+    ``AS_PRESET``. Numbers and integers are sliders over the lever's span in steps of its step,
+    labelled with its title, unit and range: a lever whose None stands for a calibrated value
+    starts at that value; one whose None means no limit (the leverage cap) starts at the top of
+    the slider, which stands for None; any other starts at today's setting.
+    """
+    common = {"target": "policy", "field": rule.name}
+    if rule.kind == "bool":
+        values: tuple[Any, ...] = (AS_PRESET, "on", "off")
+        return Lever(
+            rule.key, rule.title, "Select", AS_PRESET, values=values, to_policy=_on, **common
+        )
+    if rule.kind == "choice":
+        values = (AS_PRESET, *rule.choices)
+        return Lever(rule.key, rule.title, "Select", AS_PRESET, values=values, **common)
+    assert rule.span is not None and rule.step is not None, f"{rule.name} has no span"
+    lo, hi = rule.span
+    widget = "SliderInt" if rule.kind == "integer" else "SliderFloat"
+    scale = f"{rule.unit} {lo:g}–{hi:g}"
+    slider = {"lo": lo, "hi": hi, "step": rule.step, **common}
+    if rule.calibrated:
+        label = f"{rule.title} ({scale}; {{calibrated:g}} calibrated)"
+        return Lever(rule.key, label, widget, None, calibrated=rule.calibrated, **slider)
+    if rule.nullable:
+        label = f"{rule.title} ({scale}; {hi:g} = {rule.none_means})"
+        return Lever(
+            rule.key,
+            label,
+            widget,
+            hi,
+            to_policy=_none_at(hi),
+            start_keeps_preset=False,
+            **slider,
+        )
+    return Lever(rule.key, f"{rule.title} ({scale})", widget, rule.default, **slider)
 
 
 #: The levers, in the order the sidebar shows them (after the scenario, seed and worlds).
 LEVERS: tuple[Lever, ...] = (
-    Lever(
-        "hedge_fund_leverage_cap",
-        f"Hedge-fund leverage cap (assets/equity 2–{HF_CAP_NONE:g}; {HF_CAP_NONE:g} = none)",
-        "SliderFloat",
-        HF_CAP_NONE,
-        "policy",
-        lo=2.0,
-        hi=HF_CAP_NONE,
-        step=0.5,
-        field="hedge_fund_leverage_cap",
-        to_policy=_leverage_cap,
-        keep_on_none=False,
-    ),
-    Lever(
-        "capital_regime",
-        "Bank capital rules (own, or US or EU CET1 rules for all)",
-        "Select",
-        AS_PRESET,
-        "policy",
-        values=(AS_PRESET, "own", "us", "eu"),
-        field="capital_regime",
-        to_policy=_preset_choice,
-    ),
-    Lever(
-        "haircut_floor",
-        "Repo haircut floor (share 0–0.5)",
-        "SliderFloat",
-        0.0,
-        "policy",
-        lo=0.0,
-        hi=0.5,
-        step=0.05,
-        field="haircut_floor",
-    ),
-    Lever(
-        "deposit_insurance",
-        "Uninsured deposits (× today, 0–1)",
-        "SliderFloat",
-        1.0,
-        "policy",
-        lo=0.0,
-        hi=1.0,
-        step=0.1,
-        field="deposit_insurance",
-    ),
-    Lever(
-        "backstop",
-        "Backstop: market maker of last resort",
-        "Select",
-        AS_PRESET,
-        "policy",
-        values=(AS_PRESET, "on", "off"),
-        field="market_maker_of_last_resort",
-        to_policy=_on_off,
-    ),
-    Lever(
-        "stablecoin_reserve_rule",
-        "Stablecoin reserve rule (cash and T-bills, 1:1)",
-        "Select",
-        AS_PRESET,
-        "policy",
-        values=(AS_PRESET, "on", "off"),
-        field="stablecoin_reserve_rule",
-        to_policy=_on_off,
-    ),
-    Lever(
-        "lender_of_last_resort",
-        "Lender of last resort (loans to solvent banks)",
-        "Select",
-        AS_PRESET,
-        "policy",
-        values=(AS_PRESET, "on", "off"),
-        field="lender_of_last_resort",
-        to_policy=_on_off,
-    ),
-    Lever(
-        "bailouts",
-        "Bailouts (recapitalise systemic banks)",
-        "Select",
-        AS_PRESET,
-        "policy",
-        values=(AS_PRESET, "on", "off"),
-        field="bailouts",
-        to_policy=_on_off,
-    ),
+    *(policy_lever(rule) for rule in Policy.levers()),
     Lever(
         "spv_recourse",
         "SPV sponsor recourse (× calibrated, 0–2; max 100%)",
@@ -255,18 +220,19 @@ def lever(key: str) -> Lever:
 def policy_for(base: Policy, values: Mapping[str, Any]) -> Policy:
     """``base`` (the preset's policy) with the policy levers of ``values`` applied.
 
-    A lever whose converted value is None keeps the preset's setting (``AS_PRESET``), unless
-    the lever says None is a value (``keep_on_none=False``: the leverage cap's "no cap").
+    A lever at its starting value keeps the preset's setting (``AS_PRESET``, or a slider not
+    moved), unless its start is a setting too (``start_keeps_preset=False``: the leverage
+    cap's "no cap").
     """
+    cal = load_calibration()
     changes: dict[str, Any] = {}
     for lv in available():
         if lv.target != "policy" or lv.key not in values:
             continue
         value = values[lv.key]
-        converted = lv.to_policy(value) if lv.to_policy else value
-        if converted is None and lv.keep_on_none:
+        if lv.start_keeps_preset and value == lv.start(cal):
             continue
-        changes[str(lv.field)] = converted
+        changes[str(lv.field)] = lv.to_policy(value) if lv.to_policy else value
     return dataclasses.replace(base, **changes)
 
 
@@ -350,4 +316,5 @@ __all__ = [
     "lever",
     "model_params",
     "policy_for",
+    "policy_lever",
 ]

@@ -2,12 +2,12 @@
 
 SolaraViz re-creates its model from flat keyword arguments on Reset (``model_params``), so
 :class:`LiveRun` takes the scenario name, seed, number of worlds and every lever of
-:mod:`app.levers` as keywords, and builds the preset's policy and shock schedule exactly as
-``powderkeg run`` does (``experiments.scenarios.policy_from`` and ``abm.shocks.attach``), with the
-levers applied on top. Step by step it keeps what the page shows: every series for every world
-(``abm.reporting.ensemble_columns``), the event log (``abm.events.EventLog``) and notes of the
-shocks fired from the page. The same seed and levers always give the same run, so Reset replays
-the same worlds.
+:mod:`app.levers` as keywords, and builds the model from the preset as ``powderkeg run`` does
+(:func:`experiments.build.model_arguments`: the preset's policy; ``abm.shocks.attach`` for its
+shocks), with the levers applied on top. Step by step it keeps what the page shows: every series
+for every world (``abm.reporting.ensemble_columns``), the event log (``abm.events.EventLog``) and
+notes of the shocks fired from the page. The same seed and levers always give the same run, so
+Reset replays the same worlds.
 
 Shocks "now" (:meth:`LiveRun.fire`) reuse a preset's shock schedule, moved so that its first shock
 hits the coming week, and run that week at once.
@@ -31,6 +31,7 @@ from abm.model import Powderkeg
 from abm.reporting import ensemble_columns
 from abm.shocks import KINDS, Shock, ShockSchedule, attach
 from app.levers import available, calibration_with, policy_for
+from experiments.build import model_arguments
 from experiments.scenarios import load_preset, policy_from
 from kernels.backend import to_numpy
 
@@ -104,7 +105,7 @@ class LiveRun(Powderkeg):
 
     Raises:
         ValueError: an unknown lever or a bad value (from ``Policy``).
-        experiments.cli.UsageError: an unknown scenario.
+        experiments.usage.UsageError: an unknown scenario.
     """
 
     def __init__(
@@ -130,12 +131,15 @@ class LiveRun(Powderkeg):
         policy = policy_for(policy_from(self.definition.policy), levers)
         calibration = calibration_with(load_calibration(), levers)
         super().__init__(
-            n_worlds=int(n_worlds),
-            seed=int(seed),
-            backend=backend,
-            n_cohorts=n_cohorts,
-            calibration=calibration,
-            policy=policy,
+            **model_arguments(
+                self.definition,
+                n_worlds=int(n_worlds),
+                seed=int(seed),
+                backend=backend,
+                n_cohorts=n_cohorts,
+                calibration=calibration,
+                policy=policy,
+            )
         )
         self.preset = preset
         self._lock = threading.RLock()

@@ -8,7 +8,7 @@ Measures, on the chosen backend (NumPy or CuPy via ``kernels.backend.get_namespa
 2. the same E = 1 instance through the per-agent Python reference
    ``tests.reference.firesale.fire_sale_loop``: the kernel-vs-loop speed ratio per round (the
    design's target is >= 50× at N = 1,000; reported, never asserted) and the largest difference
-   of their final prices;
+   of their final prices (:mod:`benchmarks.loop`);
 3. ``kernels.clearing.eisenberg_noe`` time and iterations over an N × E grid, float64.
 
 Every timing is best-of-k with ``time.perf_counter`` after an untimed warm-up call, with a
@@ -19,7 +19,6 @@ line is ``powderkeg bench`` (``experiments/cli.py``).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import sys
@@ -32,17 +31,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.environment import REPO_ROOT, best_of, copy_bandwidth, load_average, metadata
+from benchmarks.environment import best_of, copy_bandwidth, load_average, metadata
 from benchmarks.instances import ClearingSetup, FireSaleSetup, clearing_instance, firesale_instance
+from benchmarks.loop import loop_comparison
 from kernels.backend import get_namespace, to_numpy
 from kernels.clearing import eisenberg_noe
 from kernels.firesale import fire_sale
 
 SCHEMA = "powderkeg.bench.kernels/1"
 DTYPES = ("float64", "float32")
-LOOP_TARGET = 50.0  # DESIGN.md §4: the kernel >= 50x a per-agent Python loop at N=1,000, E=1
-LOOP_TARGET_HOLDERS = 1000
-LOOP_MODULE = "tests.reference.firesale"
 
 
 def _defaults(func: Any) -> dict[str, Any]:
@@ -243,98 +240,6 @@ def firesale_row(
     return row, res
 
 
-def _import_loop() -> tuple[Any, str | None]:
-    """The reference loop function, or None and a note saying why it is unavailable."""
-    root = str(REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        module = importlib.import_module(LOOP_MODULE)
-    except ModuleNotFoundError as err:
-        missing = REPO_ROOT.joinpath(*LOOP_MODULE.split(".")).with_suffix(".py")
-        if err.name is not None and LOOP_MODULE.startswith(err.name):
-            return None, f"{LOOP_MODULE} not found ({missing} is missing); loop row skipped"
-        return None, f"{LOOP_MODULE} failed to import: {err}; loop row skipped"
-    except Exception as err:  # the reference is someone else's code: report, don't crash
-        return None, f"{LOOP_MODULE} failed to import: {type(err).__name__}: {err}"
-    func = getattr(module, "fire_sale_loop", None)
-    if func is None:
-        return None, f"{LOOP_MODULE} has no fire_sale_loop; loop row skipped"
-    return func, None
-
-
-def loop_comparison(
-    instance: dict[str, Any], kernel_row: dict[str, Any] | None, kernel_prices: Any, plan: Plan
-) -> dict[str, Any]:
-    """Time the per-agent reference loop on world 0 of ``instance`` and compare with the kernel.
-
-    Args:
-        instance: the host (NumPy, float64) fire-sale instance with E = 1.
-        kernel_row: the kernel's E = 1 row on the same instance (its time per round).
-        kernel_prices: the kernel's final prices on that instance, (1, M).
-        plan: repeat counts.
-
-    Returns:
-        A JSON-ready dict: ``status`` "ok" or "skipped" (with ``note``), the loop's rounds and
-        times, ``ratio_per_round`` and ``max_abs_price_diff``.
-    """
-    _, n, m = instance["holdings"].shape
-    out: dict[str, Any] = {
-        "reference": f"{LOOP_MODULE}.fire_sale_loop",
-        "E": 1,
-        "N": n,
-        "M": m,
-        "target_ratio": LOOP_TARGET,
-        "target_holders": LOOP_TARGET_HOLDERS,
-        "kernel_dtype": kernel_row["dtype"] if kernel_row else None,
-    }
-    func, note = _import_loop()
-    if func is None:
-        return {**out, "status": "skipped", "note": note}
-    world = {k: v[0] if isinstance(v, np.ndarray) else v for k, v in instance.items()}
-    holdings = world.pop("holdings")
-    prices = world.pop("prices")
-    cash = world.pop("cash")
-    liabilities = world.pop("liabilities")
-    options = {k: FIRESALE_DEFAULTS[k] for k in ("tol", "max_iter") if k in FIRESALE_DEFAULTS}
-    try:
-        timing = best_of(
-            lambda: func(holdings, prices, cash, liabilities, **world, **options),
-            np,
-            repeats=plan.loop_repeats,
-        )
-        res = timing.result
-        loop_prices = np.asarray(res["prices"], dtype=np.float64)
-        loop_rounds = int(res["iterations"])
-        loop_converged = bool(res["converged"])
-    except Exception as err:  # report a broken reference instead of losing the whole run
-        return {**out, "status": "skipped", "note": f"fire_sale_loop failed: {err!r}"}
-    loop_per_round = timing.best_s / max(loop_rounds, 1)
-    out.update(
-        status="ok",
-        rounds=loop_rounds,
-        converged=loop_converged,
-        repeats=len(timing.times_s),
-        best_s=timing.best_s,
-        median_s=timing.median_s,
-        s_per_round=loop_per_round,
-    )
-    if kernel_row is None:
-        return {**out, "note": "no kernel row at E = 1 to compare with"}
-    diff = np.abs(loop_prices - np.asarray(to_numpy(kernel_prices), dtype=np.float64)[0])
-    ratio = loop_per_round / kernel_row["s_per_round"]
-    out.update(
-        kernel_rounds=kernel_row["rounds"],
-        kernel_s_per_round=kernel_row["s_per_round"],
-        ratio_per_round=ratio,
-        ratio_per_call=timing.best_s / kernel_row["best_s"],
-        meets_target=ratio >= LOOP_TARGET if n == LOOP_TARGET_HOLDERS else None,
-        max_abs_price_diff=float(diff.max()),
-        max_rel_price_diff=float((diff / np.abs(instance["prices"][0])).max()),
-    )
-    return out
-
-
 def clearing_row(xp: ModuleType, n: int, e: int, seed: int, plan: Plan) -> dict[str, Any]:
     """Time ``eisenberg_noe`` on a sparse random network of N institutions in E worlds."""
     row: dict[str, Any] = {"kernel": "eisenberg_noe", "dtype": "float64", "E": e, "N": n}
@@ -432,7 +337,15 @@ def run(
         if loop_instance is None:
             loop_instance = firesale_instance(1, plan.holders, plan.assets, seed=seed)
         kernel_row, kernel_prices = loop_kernel if loop_kernel else (None, None)
-        loop = loop_comparison(loop_instance, kernel_row, kernel_prices, plan)
+        loop = loop_comparison(
+            loop_instance,
+            kernel_row,
+            kernel_prices,
+            repeats=plan.loop_repeats,
+            options={
+                k: FIRESALE_DEFAULTS[k] for k in ("tol", "max_iter") if k in FIRESALE_DEFAULTS
+            },
+        )
         bar.update()
         clearing_rows = []
         for n, e in clearing_cells:

@@ -7,64 +7,42 @@ Measures, on the chosen backend (NumPy or CuPy), in float64 with 1,000 retail co
    with ``time.perf_counter`` (wall) and ``time.process_time`` (CPU, all threads); the device is
    synchronized before a timer starts and before it stops on CuPy. Derived: worlds·steps per
    second, the step time relative to E = 1 over the same weeks, and that ratio divided by E.
-2. **The full baseline** of DESIGN.md §4: a fresh model with E = 1 and 1,000 cohorts built and
-   run for 260 weekly steps with no warm-up, as a real run does; best of k, compared with the
-   10 s target (reported, never asserted).
+2. **The full baseline** of the quality bars (docs/design.md, "Quality bars"): a fresh model with
+   E = 1 and 1,000 cohorts built and run for 260 weekly steps with no warm-up, as a real run does;
+   best of k, compared with the 10 s target (reported, never asserted).
 3. **Python time per step, profiler-free**: the step time of a model with almost no array work
    (E = 1 and the fewest retail cohorts the model allows) is the per-step Python and dispatch
    cost, an upper bound; it does not grow with E unless the iterative kernels run more rounds.
    Every row therefore also counts the rounds of ``fire_sale`` and the iterations of
    ``eisenberg_noe`` per step (the batch iterates until its slowest world is done).
-4. **Phases of a step** at two values of E: wrappers on the model's components (``PHASES``:
-   sentiment, firms, valuation, the savers' and funds' flows, market clearing, failures,
-   snapshot) and on the kernels they call accumulate inclusive wall time; "other" is the step
-   time outside them. A component the model does not have is listed, not an error.
+4. **Phases of a step** at two values of E: wrappers on the model's components
+   (:data:`benchmarks.instrument.PHASES`: sentiment, firms, valuation, the savers' and funds'
+   flows, market clearing, failures, snapshot) and on the kernels they call accumulate inclusive
+   wall time; "other" is the step time outside them. A component the model does not have is
+   listed, not an error.
 
-``run`` returns a JSON-ready dict; ``benchmarks.suite`` merges it with the kernel benchmarks and
-``benchmarks.report`` prints it. The command line is ``powderkeg bench --only model``.
+One timed run is :func:`benchmarks.model_steps.step_run`. ``run`` returns a JSON-ready dict;
+``benchmarks.suite`` merges it with the kernel benchmarks and ``benchmarks.report`` prints it.
+The command line is ``powderkeg bench --only model``.
 """
 
 from __future__ import annotations
 
-import functools
 import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from types import ModuleType
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks.environment import synchronize
+from benchmarks.model_steps import StepRun, phase_table, step_run
 
 SCHEMA = "powderkeg.bench.model/1"
-TARGET_S = 10.0  # DESIGN.md §4: full baseline in under 10 s on a 2-core CPU
+TARGET_S = 10.0  # docs/design.md, "Quality bars": full baseline in under 10 s on 2 cores
 TARGET_STEPS = 260  # five years of weekly steps
 TARGET_COHORTS = 1000
-
-#: (label, owner attribute of the model or None for the model itself, method), in step order;
-#: components the model does not have are listed as missing, time outside them is "other"
-PHASES = (
-    ("sentiment", "economy", "update_sentiment"),
-    ("firms", "economy", "run_firms"),
-    ("valuation", "economy", "revalue"),
-    ("saving", "flows", "save"),
-    ("retail", "retail", "act"),
-    ("pegs", "market", "pegs"),
-    ("redemptions", "flows", "redemptions"),
-    ("market clearing", "market", "clear"),
-    ("payouts", "flows", "pay_out"),
-    ("failures", "market", "resolve_failures"),
-    ("snapshot", None, "take_snapshot"),
-)
-#: iterative kernels whose rounds are counted (and timed as sub-phases) where ``abm`` calls them
-KERNELS = {
-    "fire_sale": ("kernels.firesale", "fire_sale"),
-    "eisenberg_noe": ("kernels.clearing", "eisenberg_noe"),
-}
 
 DEFINITIONS = {
     "s_per_step": "mean wall time of the timed steps (after one untimed warm-up step, week 0)",
@@ -157,201 +135,11 @@ QUICK = ModelPlan(
 )
 
 
-# -- instrumentation ------------------------------------------------------------------------------
-
-
-#: a timed call: its label and the label of the timed call it ran inside (None: the step)
-_Key = tuple[str, str | None]
-
-
-@dataclass
-class _Phases:
-    """Inclusive wall time and calls per (label, enclosing label) of the wrapped functions."""
-
-    xp: ModuleType
-    totals: dict[_Key, float] = field(default_factory=dict)
-    calls: dict[_Key, int] = field(default_factory=dict)
-    stack: list[str] = field(default_factory=list)
-    wrapped: list[str] = field(default_factory=list)
-
-    def wrap(self, label: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        self.wrapped.append(label)
-
-        @functools.wraps(func)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            synchronize(self.xp)
-            key = (label, self.stack[-1] if self.stack else None)
-            self.stack.append(label)
-            start = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                synchronize(self.xp)
-                elapsed = time.perf_counter() - start
-                self.stack.pop()
-                self.totals[key] = self.totals.get(key, 0.0) + elapsed
-                self.calls[key] = self.calls.get(key, 0) + 1
-
-        return timed
-
-
-@dataclass
-class _Iterations:
-    """Iterations of each counted kernel, summed over the calls of the current step."""
-
-    current: dict[str, int] = field(default_factory=dict)
-    per_step: dict[str, list[int]] = field(default_factory=dict)
-
-    def wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(func)
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            result = func(*args, **kwargs)
-            done = getattr(result, "iterations", None)
-            if done is not None:
-                self.current[name] = self.current.get(name, 0) + int(done)
-            return result
-
-        return counted
-
-    def end_step(self, record: bool) -> None:
-        if record:
-            for name in KERNELS:
-                self.per_step.setdefault(name, []).append(self.current.get(name, 0))
-        self.current = {}
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            name: {"mean": statistics.fmean(v), "max": max(v), "total": sum(v)}
-            for name, v in self.per_step.items()
-            if v and max(v) > 0
-        }
-
-
-@contextmanager
-def _instrument_kernels(counter: _Iterations, phases: _Phases | None = None) -> Iterator[list[str]]:
-    """Swap the kernels for counting (and timing) wrappers in every loaded ``abm`` module.
-
-    Yields the ``module.name`` places patched; everything is restored on exit.
-    """
-    import importlib
-
-    patched: list[tuple[ModuleType, str, Any]] = []
-    try:
-        for name, (module_name, attr) in KERNELS.items():
-            try:
-                original = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError):
-                continue
-            wrapped = counter.wrap(name, original)
-            if phases is not None:
-                wrapped = phases.wrap(name, wrapped)
-            for mod_name, mod in list(sys.modules.items()):
-                if mod_name.split(".")[0] == "abm" and getattr(mod, attr, None) is original:
-                    setattr(mod, attr, wrapped)
-                    patched.append((mod, attr, original))
-        yield [f"{m.__name__}.{a}" for m, a, _ in patched]
-    finally:
-        for mod, attr, original in reversed(patched):
-            setattr(mod, attr, original)
-
-
-# -- runs -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    """Timed steps of one model."""
-
-    worlds: int
-    agents: int
-    assets: int
-    cohorts: int
-    build_s: float
-    warmup_s: float | None
-    wall_s: list[float]
-    cpu_s: list[float]
-    iterations: dict[str, Any]
-    complete: bool
-
-
-def _build(worlds: int, cohorts: int, backend: str, seed: int) -> tuple[Any, float]:
-    from abm.model import Powderkeg
-
-    start = time.perf_counter()
-    model = Powderkeg(n_worlds=worlds, seed=seed, backend=backend, n_cohorts=cohorts)
-    synchronize(model.xp)
-    return model, time.perf_counter() - start
-
-
-def _step_run(
-    worlds: int,
-    cohorts: int,
-    *,
-    backend: str,
-    seed: int,
-    steps: int,
-    min_steps: int,
-    budget_s: float,
-    warmup: bool,
-    phases: bool = False,
-    bar: tqdm | None = None,
-) -> tuple[_Run, _Phases | None]:
-    """Build a model, optionally step it once untimed, then time up to ``steps`` steps."""
-    model, build_s = _build(worlds, cohorts, backend, seed)
-    xp = model.xp
-    counter = _Iterations()
-    timer = _Phases(xp) if phases else None
-    if timer is not None:
-        for label, owner, method in PHASES:
-            target = model if owner is None else getattr(model, owner, None)
-            func = getattr(target, method, None) if target is not None else None
-            if callable(func):  # an instance attribute shadows the method for this model only
-                setattr(target, method, timer.wrap(label, func))
-    wall: list[float] = []
-    cpu: list[float] = []
-    warmup_s = None
-    with _instrument_kernels(counter, timer):
-        if warmup:
-            start = time.perf_counter()
-            model.step()
-            synchronize(xp)
-            warmup_s = time.perf_counter() - start
-            counter.end_step(record=False)
-            if timer is not None:  # phases count the timed steps only
-                timer.totals.clear()
-                timer.calls.clear()
-        while len(wall) < steps:
-            if len(wall) >= min_steps and sum(wall) > budget_s:
-                break
-            synchronize(xp)
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            model.step()
-            synchronize(xp)
-            wall.append(time.perf_counter() - wall0)
-            cpu.append(time.process_time() - cpu0)
-            counter.end_step(record=True)
-            if bar is not None and len(wall) % 10 == 0:
-                bar.set_postfix_str(f"model E={worlds} N={model.roster.size} step {len(wall)}")
-    run = _Run(
-        worlds=worlds,
-        agents=int(model.roster.size),
-        assets=int(model.sheets.prices.shape[-1]),
-        cohorts=cohorts,
-        build_s=build_s,
-        warmup_s=warmup_s,
-        wall_s=wall,
-        cpu_s=cpu,
-        iterations=counter.summary(),
-        complete=len(wall) >= steps,
-    )
-    return run, timer
-
-
 def _mean(values: list[float], n: int | None = None) -> float:
     return statistics.fmean(values[:n] if n else values)
 
 
-def _row(run: _Run, reference: _Run | None, overhead: float | None) -> dict[str, Any]:
+def _row(run: StepRun, reference: StepRun | None, overhead: float | None) -> dict[str, Any]:
     """A step-rate row; ratios against ``reference`` (E = 1) over the weeks both ran."""
     s = _mean(run.wall_s)
     row: dict[str, Any] = {
@@ -392,7 +180,7 @@ def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, 
     """The full baseline: fresh model, ``baseline_steps`` weeks, no warm-up, best of k."""
     repeats = []
     for _ in range(plan.baseline_repeats):
-        run, _ = _step_run(
+        run, _ = step_run(
             1,
             plan.cohorts,
             backend=backend,
@@ -440,50 +228,6 @@ def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, 
         "kernel_iterations": best["iterations"],
         "target_s": TARGET_S,
         "meets_target": best["total_s"] < TARGET_S,
-    }
-
-
-def _phase_table(run: _Run, timer: _Phases) -> dict[str, Any]:
-    """Per-step seconds in each phase: top-level calls in step order, nested calls after them."""
-    steps = len(run.wall_s)
-    step_s = _mean(run.wall_s)
-    calls = {label: f"{owner or 'model'}.{method}" for label, owner, method in PHASES}
-    calls.update({name: f"{module}.{attr}" for name, (module, attr) in KERNELS.items()})
-    rank = {label: i for i, label in enumerate(calls)}
-    keys = sorted(timer.totals, key=lambda k: (k[1] is not None, rank[k[0]], rank.get(k[1], -1)))
-    rows = [
-        {
-            "phase": label,
-            "call": calls[label],
-            "parent": parent,
-            "calls_per_step": timer.calls[(label, parent)] / steps,
-            "s_per_step": timer.totals[(label, parent)] / steps,
-            "share": timer.totals[(label, parent)] / steps / step_s,
-        }
-        for label, parent in keys
-    ]
-    covered = sum(r["s_per_step"] for r in rows if r["parent"] is None)
-    rows.append(
-        {
-            "phase": "other",
-            "call": "the rest of model.step",
-            "parent": None,
-            "calls_per_step": 1.0,
-            "s_per_step": step_s - covered,
-            "share": (step_s - covered) / step_s,
-        }
-    )
-    seen = {label for label, _ in timer.totals}
-    return {
-        "E": run.worlds,
-        "N": run.agents,
-        "steps": steps,
-        "s_per_step": step_s,
-        "rows": rows,
-        "not_found": [calls[label] for label, _, _ in PHASES if label not in timer.wrapped],
-        "not_called": [
-            calls[label] for label, _, _ in PHASES if label in timer.wrapped and label not in seen
-        ],
     }
 
 
@@ -540,7 +284,7 @@ def run(
         bar.set_postfix_str(f"model overhead (E=1, {plan.small_cohorts} cohorts)")
         overhead = None
         try:
-            small, _ = _step_run(
+            small, _ = step_run(
                 1,
                 plan.small_cohorts,
                 backend=backend,
@@ -557,7 +301,7 @@ def run(
         bar.update()
 
         rows: list[dict[str, Any]] = []
-        reference: _Run | None = None
+        reference: StepRun | None = None
         last: dict[str, Any] | None = None
         for e in plan.worlds:
             bar.set_postfix_str(f"model E={e}")
@@ -574,7 +318,7 @@ def run(
                     bar.update()
                     continue
             try:
-                result, _ = _step_run(
+                result, _ = step_run(
                     e,
                     plan.cohorts,
                     backend=backend,
@@ -600,7 +344,7 @@ def run(
         for e in plan.phase_worlds:
             bar.set_postfix_str(f"model phases E={e}")
             try:
-                result, timer = _step_run(
+                result, timer = step_run(
                     e,
                     plan.cohorts,
                     backend=backend,
@@ -612,7 +356,7 @@ def run(
                     phases=True,
                 )
                 assert timer is not None
-                phases.append(_phase_table(result, timer))
+                phases.append(phase_table(result, timer))
             except Exception as err:
                 phases.append({"E": e, "error": _error(err)})
             bar.update()

@@ -1,13 +1,25 @@
 """The ``powderkeg`` command line: one subcommand per job, each registered in ``COMMANDS``.
 
-Adding a subcommand (``run``, ``sweep``, ``report``, ``scenarios``, ``ui``...) takes one
-``register(Command(...))`` call with two small functions: one that declares its arguments on an
-``argparse`` parser and one that runs it and returns an exit status. Import heavy modules inside
-the run function so that ``powderkeg --help`` stays instant.
+Adding a subcommand takes one ``register(Command(...))`` call: its help texts and the module
+that does the work (:func:`delegated`), which has two functions: ``add_arguments`` declares the
+command's arguments on an ``argparse`` parser and ``command`` runs it and returns an exit status
+(``run``: :mod:`experiments.run_command`; ``scenarios``: :mod:`experiments.scenarios_command`;
+``evidence``: :mod:`experiments.evidence_command`; ``sweep``: :mod:`experiments.sweeps.command`;
+``report``: :mod:`experiments.report_command`; ``validate``:
+:mod:`experiments.replications.command`). Import heavy modules inside ``command`` so that
+``powderkeg --help`` stays instant.
 
-Bad input never produces a traceback: argparse's usage errors and the ``UsageError`` a command
-raises after parsing (an unwritable directory, a backend that does not answer) print one line,
-``powderkeg <command>: error: ...``, to stderr and exit with status 2.
+This module is the top layer of ``experiments``: nothing imports it but the ``powderkeg`` entry
+point. It names the command modules instead of importing them, and loads each when the command
+line is built; the commands of the packages built on ``experiments`` (``bench``:
+:mod:`benchmarks.command`; ``ui``: :mod:`app.command`) come in the same way, so no module of
+``experiments`` imports ``app`` or ``benchmarks`` and the packages import each other in one
+direction only (``tests/test_import_layers.py``).
+
+Bad input never produces a traceback: argparse's usage errors and the
+:class:`~experiments.usage.UsageError` a command raises after parsing (an unwritable directory, a
+backend that does not answer) print one line, ``powderkeg <command>: error: ...``, to stderr and
+exit with status 2. The argument checks commands share live in :mod:`experiments.usage`.
 """
 
 from __future__ import annotations
@@ -15,22 +27,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
+
+from experiments.usage import UsageError
 
 PROG = "powderkeg"
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad input found after parsing; printed as one line, exit status 2.
-
-    The message should name the flag or field and what is allowed, e.g.
-    ``argument --out: /x is not writable (Permission denied); give a writable directory``.
-    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -147,155 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-# --- shared argument checks --------------------------------------------------------------------
-
-
-def writable_directory(path: Path, flag: str) -> Path:
-    """Create ``path`` if needed and check that a file can be written in it.
-
-    Raises:
-        UsageError: naming ``flag``, when the directory cannot be created or written to.
-    """
-    path = path.expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UsageError(
-            f"argument {flag}: {path} exists and is not a directory; give a writable directory"
-        ) from None
-    except NotADirectoryError:
-        raise UsageError(
-            f"argument {flag}: cannot create {path} (a parent is not a directory); "
-            "give a writable directory"
-        ) from None
-    except OSError as err:
-        raise UsageError(
-            f"argument {flag}: cannot create {path} ({err.strerror}); give a writable directory"
-        ) from None
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as err:
-        raise UsageError(
-            f"argument {flag}: {path} is not writable ({err.strerror}); give a writable directory"
-        ) from None
-    return path
-
-
-def add_backend_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--backend auto|numpy|cupy`` flag every computing command shares."""
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "numpy", "cupy"),
-        default="auto",
-        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
-        "else NumPy (default: %(default)s)",
-    )
-
-
-def check_backend(name: str, flag: str = "--backend") -> str:
-    """Resolve a backend name now, so a missing GPU is a one-line usage error, not a traceback.
-
-    Returns:
-        ``"numpy"`` or ``"cupy"``.
-
-    Raises:
-        UsageError: the backend (or ``$POWDERKEG_BACKEND``) is unknown or does not answer.
-    """
-    from kernels.backend import backend_name
-
-    try:
-        return backend_name(name)
-    except ValueError as err:  # an unknown name, e.g. in $POWDERKEG_BACKEND
-        raise UsageError(f"argument {flag} {name}: {err}") from None
-    except RuntimeError as err:  # cupy asked for, no GPU answers
-        raise UsageError(f"argument {flag} {name}: {err}; use {flag} numpy or auto") from None
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}")
-    return value
-
-
 # --- powderkeg bench ---------------------------------------------------------------------------
-
-
-def _bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="small sizes and few repeats (well under 30 s), for tests and smoke checks",
-    )
-    add_backend_argument(parser)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory for bench-<UTC timestamp>.json and latest.json "
-        "(default: benchmarks/results/ in the source tree)",
-    )
-    parser.add_argument(
-        "--dtype",
-        choices=("float32", "float64", "both"),
-        default="both",
-        help="dtype(s) of the fire-sale rows; clearing and the model always run in float64 "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--only",
-        choices=("kernels", "model", "all"),
-        default="all",
-        help="which section to run: the array kernels, the model's weekly step, or both "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        default=0,
-        metavar="SEED",
-        help="seed of every benchmark instance (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bar on stderr",
-    )
-
-
-def bench(args: argparse.Namespace) -> int:
-    """``powderkeg bench``: run the kernel and model benchmarks, print the table, write the JSON."""
-    from benchmarks.report import RESULTS_DIR
-
-    check_backend(args.backend)
-    out = writable_directory(args.out if args.out is not None else RESULTS_DIR, "--out")
-
-    from benchmarks.report import format_table, write_results
-    from benchmarks.suite import SECTIONS, run
-
-    dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
-    results = run(
-        sections=SECTIONS if args.only == "all" else (args.only,),
-        quick=args.quick,
-        backend=args.backend,
-        dtypes=dtypes,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    print(format_table(results))
-    try:
-        written, latest = write_results(results, out)
-    except OSError as err:  # the directory went away or filled up during the run
-        raise UsageError(
-            f"argument --out: cannot write results to {out} ({err.strerror or err})"
-        ) from None
-    print(f"\nresults: {written} (also {latest.name})")
-    return 0
 
 
 register(
@@ -317,83 +173,12 @@ register(
         "  powderkeg bench --only model         the model's step only\n"
         "  powderkeg bench --backend cupy       on the GPU (needs the gpu extra and a GPU)\n"
         "  powderkeg bench --dtype float32 --out /tmp/bench",
-        arguments=_bench_arguments,
-        run=bench,
+        **delegated("benchmarks.command"),
     )
 )
 
 
 # --- powderkeg run -----------------------------------------------------------------------------
-
-
-def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    from experiments.run import DEFAULTS, SCENARIOS, flag_type
-
-    parser.add_argument(
-        "--scenario",
-        default="baseline",
-        metavar="NAME|FILE.toml",
-        help=f"a scenario preset ({', '.join(SCENARIOS)}) or a TOML scenario file "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--steps",
-        type=flag_type("steps"),
-        default=None,
-        metavar="N",
-        help=f"weeks to simulate (default: the file's, else {DEFAULTS['steps']}: five years)",
-    )
-    parser.add_argument(
-        "--worlds",
-        type=flag_type("n_worlds"),
-        default=None,
-        metavar="E",
-        help=f"worlds simulated together (default: the file's, else {DEFAULTS['n_worlds']})",
-    )
-    parser.add_argument(
-        "--seed",
-        type=flag_type("seed"),
-        default=None,
-        metavar="S",
-        help=f"world w draws from seed S + w (default: the file's, else {DEFAULTS['seed']})",
-    )
-    add_backend_argument(parser)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output directory (default: results/<scenario>, or results/<file stem>)",
-    )
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bar on stderr",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """``powderkeg run``: check every input, run the scenario, write the outputs, print a table."""
-    from experiments.run import resolve_config
-
-    config = resolve_config(
-        args.scenario,
-        steps=args.steps,
-        n_worlds=args.worlds,
-        seed=args.seed,
-        backend=args.backend,
-        out=args.out,
-    )
-    backend = check_backend(args.backend)
-    out = writable_directory(config.out, "--out")  # the first thing that touches the disk
-
-    from experiments.run import execute, format_summary, write_outputs
-
-    result = execute(config, backend, progress=not args.no_progress)
-    write_outputs(result, out, argv=args.argv)
-    print(format_summary(result, out))
-    return 0
-
 
 register(
     Command(
@@ -416,51 +201,11 @@ register(
         '  scenario = "baseline"\n'
         "  [model]          # optional: n_cohorts, n_worlds, seed, steps; flags win\n"
         "  n_worlds = 8",
-        arguments=_run_arguments,
-        run=run,
+        **delegated("experiments.run_command"),
     )
 )
 
 # --- powderkeg scenarios -----------------------------------------------------------------------
-
-
-def _scenarios_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "action",
-        nargs="?",
-        default="list",
-        choices=("list", "show"),
-        help="list the presets (default), or show one",
-    )
-    parser.add_argument(
-        "name", nargs="?", metavar="NAME|FILE.toml", help="the preset or file to show"
-    )
-
-
-def scenarios(args: argparse.Namespace) -> int:
-    """``powderkeg scenarios [list | show NAME]``: the presets, their stories, shocks, sources."""
-    from pathlib import Path
-
-    from experiments.scenarios import describe, load_file, load_preset, preset_names
-
-    if args.action == "list":
-        if args.name is not None:
-            raise UsageError(f"argument action: 'list' takes no name; got {args.name!r}")
-        for name in preset_names():
-            preset = load_preset(name)
-            print(
-                f"{name:<28} {len(preset.shocks)} shock{'s' * (len(preset.shocks) != 1):<2} "
-                f"{preset.title}"
-            )
-        return 0
-    if args.name is None:
-        raise UsageError(f"argument NAME: give a preset to show: {', '.join(preset_names())}")
-    if args.name in preset_names() or not args.name.endswith(".toml"):
-        print(describe(load_preset(args.name)))
-    else:
-        print(describe(load_file(Path(args.name))))
-    return 0
-
 
 register(
     Command(
@@ -468,7 +213,7 @@ register(
         help="list the scenario presets, or show one's story, shocks and sources",
         description=(
             "The scenario presets under experiments/scenarios/: each has a story, the source\n"
-            "article and calibration.md section of its sizes, a shock schedule (week, size,\n"
+            "article and calibration section of its sizes, a shock schedule (week, size,\n"
             "per-world range, target), policy settings (abm.policy.Policy) and, for some, the\n"
             "counterfactual policy that powderkeg evidence compares it with ([compare])."
         ),
@@ -476,11 +221,9 @@ register(
         "  powderkeg scenarios                          the presets\n"
         "  powderkeg scenarios show crypto_ai_crash     story, shocks, sources\n"
         "  powderkeg run --scenario crypto_ai_crash --steps 52 --worlds 8",
-        arguments=_scenarios_arguments,
-        run=scenarios,
+        **delegated("experiments.scenarios_command"),
     )
 )
-
 # --- powderkeg evidence ------------------------------------------------------------------------
 
 
@@ -501,95 +244,11 @@ register(
         "  powderkeg evidence --ablation                  the docs' tables (about 20 minutes)\n"
         "  powderkeg evidence --worlds 4 --steps 52       a quick look\n"
         "  powderkeg evidence --presets baseline,crypto_ai_crash --out /tmp/ev.md",
-        **delegated("experiments.evidence"),
+        **delegated("experiments.evidence_command"),
     )
 )
 
 # --- powderkeg sweep ---------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
-
-
-def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, metavar="FILE.toml", help="the sweep file")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="results directory (default: results/sweeps/<sweep name>)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the sweep already in --out: skip its finished points",
-    )
-    engine = parser.add_mutually_exclusive_group()
-    engine.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:PORT",
-        help="run the points on this running Dask scheduler's workers",
-    )
-    engine.add_argument(
-        "--local-cluster",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="start a Dask LocalCluster of N worker processes here "
-        "(default: one per CPU, at most one per point left)",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=("auto", "numpy", "cupy"),
-        default=None,
-        help="array backend of the workers (default: the file's, else auto: CuPy when a GPU "
-        "answers, else NumPy)",
-    )
-    parser.add_argument(
-        "--list-parameters",
-        action="store_true",
-        help="print the parameters a sweep of the file's scenario can set, and exit",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-
-
-def sweep(args: argparse.Namespace) -> int:
-    """``powderkeg sweep``: check the file, then run its unfinished points on Dask."""
-    if args.list_parameters:
-        from experiments.config import scenario_of
-        from experiments.sweeps.parameters import describe_table, parameter_table
-
-        print(describe_table(parameter_table(scenario_of(args.file))))
-        return 0
-    from experiments.config import load_sweep
-
-    config = load_sweep(args.file)
-    if args.backend is not None and args.scheduler is None:
-        check_backend(args.backend)
-    elif args.scheduler is None and config.spec.backend == "cupy":
-        check_backend("cupy", "backend (sweep file)")
-    out = args.out if args.out is not None else Path("results") / "sweeps" / config.name
-    out = writable_directory(out, "--out")
-
-    from experiments.sweeps.engine import run_sweep
-
-    return run_sweep(
-        config,
-        out,
-        resume=args.resume,
-        scheduler=args.scheduler,
-        local_cluster=args.local_cluster,
-        backend=args.backend,
-        progress=not args.no_progress,
-        argv=args.argv,
-    )
-
 
 register(
     Command(
@@ -621,48 +280,10 @@ register(
         "  [[parameters]]\n"
         '  name = "policy.hedge_fund_leverage_cap"\n'
         "  values = [4.0, 12.0]     # or low = ..., high = ... (num = ... for a grid)",
-        arguments=_sweep_arguments,
-        run=sweep,
+        **delegated("experiments.sweeps.command"),
     )
 )
-
 # --- powderkeg report --------------------------------------------------------------------------
-
-
-def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "results", type=Path, metavar="RESULTS_DIR", help="a directory written by powderkeg sweep"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where the PNGs and report.html go (default: RESULTS_DIR/report)",
-    )
-    parser.add_argument(
-        "--metric",
-        default=None,
-        metavar="NAME",
-        help="the outcome of the heat maps and sensitivity indices "
-        "(default: banking_crisis, the probability that a bank fails)",
-    )
-
-
-def report(args: argparse.Namespace) -> int:
-    """``powderkeg report``: figures and one HTML page from a sweep's Parquet results."""
-    from experiments.report import make_report
-
-    out = args.out if args.out is not None else args.results / "report"
-    if not args.results.is_dir():
-        raise UsageError(
-            f"argument RESULTS_DIR: {args.results} is not a directory; give one written by "
-            "powderkeg sweep"
-        )
-    page = make_report(args.results, writable_directory(out, "--out"), metric=args.metric)
-    print(f"wrote {page}")
-    return 0
-
 
 register(
     Command(
@@ -678,8 +299,7 @@ register(
         epilog="examples:\n"
         "  powderkeg report results/smoke                   into results/smoke/report/\n"
         "  powderkeg report results/smoke --metric total_loss_usd_bn --out /tmp/r",
-        arguments=_report_arguments,
-        run=report,
+        **delegated("experiments.report_command"),
     )
 )
 
@@ -701,7 +321,7 @@ register(
         "  powderkeg ui                                  baseline at http://127.0.0.1:8765/\n"
         "  powderkeg ui --scenario crypto_ai_crash\n"
         "  powderkeg ui --host 0.0.0.0 --port 8000       for a classroom network",
-        **delegated("experiments.ui"),
+        **delegated("app.command"),
     )
 )
 

@@ -1,43 +1,16 @@
-"""Sweep files: TOML checked by pydantic models, then against the model's parameter table.
+"""Sweep files: read, checked against the model's parameter table, and expanded into points.
 
-A sweep file (examples in ``experiments/sweeps/*.toml``)::
+A sweep file (the format and its pydantic schema: :mod:`experiments.sweeps.spec`; examples in
+``experiments/sweeps/*.toml``) names a scenario, the parameters it fixes and sweeps, and a design
+that draws the points. Parameter names and values are checked against the scenario's parameter
+table (:func:`experiments.sweeps.parameters.parameter_table`).
 
-    name = "smoke"                          # optional; default: the file's stem
-    description = "what the sweep asks"
-    scenario = "hedge_fund_deleveraging"    # a preset, or a scenario .toml (relative to this file)
-    steps = 13                              # weeks per world
-    worlds = 2                              # E: worlds per point, simulated together in one model
-    seed = 0                                # world w of a point draws from seed + w ...
-    seeds = "common"                        # ... at every point ("common": common random numbers),
-                                            # or "distinct": point p uses seed + p * worlds
-    backend = "auto"                        # auto | numpy | cupy (--backend wins)
-
-    [fixed]                                 # parameters set at every point
-    "model.n_cohorts" = 100
-
-    [design]
-    kind = "grid"                           # grid | random | lhs | sobol | morris
-    samples = 8                             # random, lhs: points; sobol: N (a power of two);
-                                            # morris: trajectories
-    seed = 0                                # the sampling seed (random, lhs, sobol, morris)
-    second_order = false                    # sobol: also second-order indices
-    levels = 4                              # morris: grid levels
-
-    [[parameters]]                          # one table per swept parameter
-    name = "policy.hedge_fund_leverage_cap" # see experiments.sweeps.parameters
-    values = [3.0, 10.0]                    # grid: these values; random: drawn from them
-
-    [[parameters]]
-    name = "shocks.ai_hype.size"
-    low = -0.40                             # a range: grid needs num (values evenly spaced);
-    high = -0.10                            # random draws uniformly; lhs, sobol, morris sample it
-    num = 2
-
-    [output]
-    series = ["ai_equity_index", "defaults_total"]   # kept per world and week for fan charts
+A policy lever's ``[[parameters]]`` table may leave out ``values``, ``low`` and ``high``: it then
+sweeps the lever's span of settings worth exploring (:attr:`abm.policy.Lever.span`, e.g. a repo
+haircut floor from 0 to 0.5); its range and unit come from the lever too.
 
 :func:`load_sweep` reads a file and returns a :class:`Sweep` with its points. Every problem is
-one :class:`~experiments.cli.UsageError` line naming the file, the field and what is allowed.
+one :class:`~experiments.usage.UsageError` line naming the file, the field and what is allowed.
 """
 
 from __future__ import annotations
@@ -47,78 +20,17 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from experiments.cli import UsageError
-from experiments.run import LIMITS
-from experiments.scenarios import Scenario, read_toml
+from experiments.build import build_model
+from experiments.run import read_scenario_file
+from experiments.scenarios import Scenario, load_preset, preset_names, read_toml
+from experiments.sweeps.design import expand
 from experiments.sweeps.parameters import Parameter, Value, parameter_table
-
-#: The most points one sweep may have.
-MAX_POINTS = 100_000
-#: Series kept per world and week when ``[output] series`` is not given.
-DEFAULT_SERIES = (
-    "ai_equity_index",
-    "crypto_price",
-    "defaults_total",
-    "bank_cet1_min",
-    "fire_sale_volume_usd_bn",
-    "retail_loss_share",
-)
-DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
-
-Scalar = bool | int | float | str
-#: How pydantic names the members of ``Scalar`` in an error's location.
-UNION_MEMBERS = ("bool", "int", "float", "str")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ParameterSpec(_Strict):
-    """One ``[[parameters]]`` table: a name and either ``values`` or ``low``/``high``."""
-
-    name: str
-    values: Annotated[list[Scalar], Field(min_length=1, max_length=10_000)] | None = None
-    low: float | None = None
-    high: float | None = None
-    num: Annotated[int, Field(ge=1, le=10_000)] | None = None
-
-
-class DesignSpec(_Strict):
-    """The ``[design]`` table: how points are drawn."""
-
-    kind: Literal["grid", "random", "lhs", "sobol", "morris"] = "grid"
-    samples: Annotated[int, Field(ge=1, le=MAX_POINTS)] | None = None
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    second_order: bool = False
-    levels: Annotated[int, Field(ge=2, le=100)] = 4
-
-
-class OutputSpec(_Strict):
-    """The ``[output]`` table: what is kept besides the per-world numbers."""
-
-    series: Annotated[list[str], Field(max_length=100)] = list(DEFAULT_SERIES)
-
-
-class SweepFile(_Strict):
-    """A whole sweep file, as parsed (names and values checked later against the model)."""
-
-    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.-]+$")] | None = None
-    description: str = ""
-    scenario: Annotated[str, Field(min_length=1)]
-    steps: Annotated[int, Field(ge=LIMITS["steps"][0], le=LIMITS["steps"][1])] = 260
-    worlds: Annotated[int, Field(ge=1, le=LIMITS["n_worlds"][1])] = 1
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    seeds: Literal["common", "distinct"] = "common"
-    backend: Literal["auto", "numpy", "cupy"] = "auto"
-    fixed: dict[str, Scalar] = Field(default_factory=dict)
-    design: DesignSpec = DesignSpec()
-    parameters: Annotated[list[ParameterSpec], Field(max_length=100)] = Field(default_factory=list)
-    output: OutputSpec = OutputSpec()
+from experiments.sweeps.spec import MAX_POINTS, DesignSpec, ParameterSpec, SweepFile, explain
+from experiments.usage import UsageError
 
 
 @dataclass(frozen=True)
@@ -177,67 +89,11 @@ class Sweep:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that holds the field at ``loc`` (for listing its allowed fields)."""
-    import typing
-
-    current: Any = SweepFile
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        while typing.get_origin(annotation) is not None:
-            args = [a for a in typing.get_args(annotation) if isinstance(a, type)]
-            nested = [a for a in args if issubclass(a, BaseModel)]
-            annotation = nested[0] if nested else (args[0] if args else None)
-            if nested:
-                break
-        current = annotation
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _explain(error: dict[str, Any]) -> str:
-    """One pydantic error as ``field: what is wrong; allowed ...; got ...``."""
-    loc = tuple(error["loc"])
-    got = error.get("input")
-    if loc and loc[-1] in UNION_MEMBERS:  # a value of the wrong type for a bool|int|float|str
-        where = _location(loc[:-1])
-        return f"{where}: must be true or false, a number or a string; got {got!r}"
-    where = _location(loc) or "file"
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        holder = _model_at(loc)
-        allowed = ", ".join(holder.model_fields) if holder is not None else "see the docs"
-        return f"unknown field {where!r}; allowed here: {allowed}"
-    if kind == "missing":
-        return f"missing field {where!r}"
-    message = error["msg"].replace("Input should be", "must be").replace("input", "value")
-    return f"{where}: {message}; got {got!r}"
-
-
 def _fail(path: Path, message: str) -> UsageError:
     return UsageError(f"sweep file {path}: {message}")
 
 
 def _resolve_scenario(path: Path, name: str) -> Scenario:
-    from experiments.run import read_scenario_file
-    from experiments.scenarios import load_preset, preset_names
-
     if name in preset_names():
         return load_preset(name)
     if not name.endswith(".toml"):
@@ -294,7 +150,10 @@ def _parameter_values(
         if len(set(map(repr, values))) != len(values):
             raise _fail(path, f"{field}.values ({spec.name}): a value is repeated")
         return values
-    if spec.low is None or spec.high is None:
+    low, high = spec.low, spec.high
+    if low is None and high is None and parameter.span is not None:
+        low, high = parameter.span  # a policy lever's span of settings worth exploring
+    if low is None or high is None:
         raise _fail(path, f"{field} ({spec.name}): give values = [...], or both low and high")
     if not parameter.numeric:
         raise _fail(
@@ -302,12 +161,9 @@ def _parameter_values(
             f"{field} ({spec.name}): a {parameter.kind} parameter takes values = [...], "
             f"not a range; allowed: {parameter.allowed()}",
         )
-    if not (math.isfinite(spec.low) and math.isfinite(spec.high)) or not spec.low < spec.high:
-        raise _fail(
-            path, f"{field} ({spec.name}): low must be below high; got {spec.low}, {spec.high}"
-        )
-    for bound in ("low", "high"):
-        value = getattr(spec, bound)
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+        raise _fail(path, f"{field} ({spec.name}): low must be below high; got {low}, {high}")
+    for bound, value in (("low", low), ("high", high)):
         if parameter.kind == "int" and not float(value).is_integer():
             raise _fail(path, f"{field}.{bound} ({spec.name}): must be an integer; got {value}")
         _coerce(path, table, f"{field}.{bound}", spec.name, value)
@@ -318,13 +174,13 @@ def _parameter_values(
             raise _fail(path, f"{field}.num ({spec.name}): must be at least 2; got {spec.num}")
         import numpy as np
 
-        grid = np.linspace(spec.low, spec.high, spec.num)
+        grid = np.linspace(low, high, spec.num)
         if parameter.kind == "int":
             grid = np.unique(np.round(grid))
         return [_coerce(path, table, f"{field}", spec.name, float(v)) for v in grid]
     if spec.num is not None:
         raise _fail(path, f"{field}.num ({spec.name}): num is for grid designs only")
-    return (spec.low, spec.high)
+    return (low, high)
 
 
 def _check_design(path: Path, spec: SweepFile) -> None:
@@ -373,14 +229,12 @@ def load_sweep(path: Path) -> Sweep:
         UsageError: unreadable, not TOML, or any field unknown, of the wrong type, out of range,
             an unknown scenario or parameter, or a value the parameter does not allow.
     """
-    from experiments.sweeps.design import expand
-
     path = Path(path).expanduser()
     data = _read(path)
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as err:
-        raise _fail(path, _explain(err.errors()[0])) from None
+        raise _fail(path, explain(err.errors()[0])) from None
     _check_design(path, spec)
     scenario = _resolve_scenario(path, spec.scenario)
     table = parameter_table(scenario)
@@ -424,10 +278,11 @@ def load_sweep(path: Path) -> Sweep:
 
 def series_columns() -> tuple[str, ...]:
     """The series a run records per world and week (:func:`abm.reporting.column_names`)."""
-    from abm.model import Powderkeg
     from abm.reporting import column_names
 
-    model = Powderkeg(n_worlds=1, n_cohorts=4, backend="numpy", collect_agents=False)
+    model = build_model(
+        None, n_worlds=1, seed=0, n_cohorts=4, backend="numpy", collect_agents=False
+    )
     return tuple(c for c in column_names(model) if c != "clearing_converged")
 
 
@@ -441,15 +296,8 @@ def _check_series(path: Path, series: list[str]) -> None:
 
 
 __all__ = [
-    "DEFAULT_SERIES",
-    "DESIGNS",
-    "MAX_POINTS",
-    "DesignSpec",
-    "OutputSpec",
-    "ParameterSpec",
     "Point",
     "Sweep",
-    "SweepFile",
     "load_sweep",
     "scenario_of",
     "series_columns",

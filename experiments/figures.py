@@ -13,15 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from abm.vocabulary import FAMILY_NAMES
+
 START_YEAR = 2026
 WEEKS_PER_YEAR = 52.0
-FAMILY_LABELS = {
-    "firm": "tech firms",
-    "bank": "banks",
-    "fund": "funds",
-    "stablecoin": "stablecoin issuers",
-    "retail": "retail cohorts",
-}
 
 
 def _paths(series: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +67,7 @@ def overview(series: Any, path: Path, *, title: str = "powderkeg") -> None:
     ax = axes[1, 0]
     colors = iter(["tab:red", "tab:purple", "tab:brown", "tab:green", "tab:gray"])
     shown = 0
-    for family, label in FAMILY_LABELS.items():
+    for family, label in FAMILY_NAMES.items():
         column = f"defaults_{family}"
         color = next(colors)
         if column not in series or not series[column].to_numpy().any():

@@ -22,15 +22,16 @@ another machine, of a sweep still running, or of one resumed after a crash. It w
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments.cli import UsageError
+from experiments.files import write_atomically
+from experiments.report_html import ablation_html, figure_html, render_html, table_html
 from experiments.sweeps.plots import label_value
+from experiments.usage import UsageError
 
 DEFAULT_METRIC = "banking_crisis"
 #: Outcomes summarised per point in the HTML table (besides ``--metric``).
@@ -198,93 +199,12 @@ def ablation_summaries(worlds: Any, swept: list[str]) -> list[tuple[str, dict[st
     return summaries
 
 
-# -- HTML ---------------------------------------------------------------------------------------
-
-
-def _table_html(frame: Any, digits: int = 4) -> str:
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if not math.isfinite(v) else f"{v:.{digits}g}"
-        return html.escape(label_value(v))
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
-    rows = [
-        "<tr><th>"
-        + html.escape(label_value(i))
-        + "</th>"
-        + "".join(f"<td>{fmt(v)}</td>" for v in row)
-        + "</tr>"
-        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)
-    ]
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _ablation_html(label: str, summary: dict[str, Any]) -> str:
-    import pandas as pd
-
-    frame = pd.DataFrame(summary["configurations"]).T
-    frame.index.name = "channels on"
-    lines = [f"<h3>{html.escape(label)}</h3>", _table_html(frame)]
-    if "amplification" in summary:
-        ratio = summary["amplification"]
-        verdict = "super-additive" if ratio > 1 else "not super-additive"
-        lines.append(
-            f"<p>Sum of single-channel effects {summary['sum_of_singles_usd_bn']:,.0f} USD bn; "
-            f"all channels together {summary['all_together_usd_bn']:,.0f} USD bn; "
-            f"amplification {ratio:.2f} ({verdict}).</p>"
-            if math.isfinite(ratio)
-            else "<p>Amplification: n/a (single-channel effects sum to zero).</p>"
-        )
-    return "\n".join(lines)
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
-thead th { background: #f0f0f0; }
-img { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0; }
-.note { color: #555; font-size: 0.9em; }
-"""
-
-
-def render_html(sections: list[tuple[str, str]], manifest: dict[str, Any]) -> str:
-    """The whole page: a header with the sweep's facts, then each (title, body) section."""
-    plan, status = manifest["plan"], manifest["status"]
-    spec = plan["sweep"]
-    sessions = manifest.get("sessions", [])
-    git = (sessions[-1].get("git") or {}) if sessions else {}
-    facts = [
-        f"scenario <b>{html.escape(plan['scenario']['name'])}</b>",
-        f"{spec['design']['kind']} design, {status.get('finished')}/{status.get('total')} "
-        "points finished",
-        f"{spec['worlds']} worlds × {spec['steps']} weeks per point, seed {spec['seed']} "
-        f"({spec['seeds']} seeds)",
-        f"code {html.escape(str(sessions[-1].get('version') if sessions else None))}, "
-        f"git {html.escape(str(git.get('commit')))}" + (" (dirty)" if git.get("dirty") else ""),
-        f"sweep file {html.escape(manifest.get('sweep_file', ''))}",
-    ]
-    body = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>powderkeg sweep {html.escape(manifest['name'])}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>powderkeg sweep: {html.escape(manifest['name'])}</h1>",
-        f"<p>{html.escape(manifest.get('description', '').strip())}</p>",
-        "<ul>" + "".join(f"<li>{f}</li>" for f in facts) + "</ul>",
-    ]
-    for title, content in sections:
-        body += [f"<h2>{html.escape(title)}</h2>", content]
-    body.append("</body></html>")
-    return "\n".join(body) + "\n"
-
-
 def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
     """Read a sweep's results and write the figures and ``report.html`` under ``out``.
 
     Raises:
         UsageError: not a sweep directory, no finished point yet, or an unknown ``metric``.
     """
-    from experiments.run import write_atomically
     from experiments.sweeps import plots
     from experiments.sweeps.store import ResultsDir
 
@@ -318,7 +238,7 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
         sections.append(
             (
                 "Fan charts over worlds",
-                _figure_html(
+                figure_html(
                     "fans.png",
                     (
                         f"Points {', '.join(map(str, chosen))}: lowest to highest mean "
@@ -347,7 +267,7 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
         sections.append(
             (
                 "Outcome over the parameters",
-                note + "\n".join(_figure_html(name, caption) for name, _, caption in maps),
+                note + "\n".join(figure_html(name, caption) for name, _, caption in maps),
             )
         )
     tables = sensitivity_tables(
@@ -362,10 +282,10 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
             writers[out / "tornado.png"] = lambda p: plots.tornado(
                 tables[metric], rank, error, p, title=f"{kind} {rank} of {metric}"
             )
-        blocks = [_figure_html("tornado.png", f"{kind} indices of {metric}, ranked by {rank}.")]
+        blocks = [figure_html("tornado.png", f"{kind} indices of {metric}, ranked by {rank}.")]
         constant = [m for m, t in tables.items() if t.isna().all().all()]
         blocks += [
-            f"<h3>{html.escape(m)}</h3>" + _table_html(t)
+            f"<h3>{html.escape(m)}</h3>" + table_html(t)
             for m, t in tables.items()
             if m not in constant
         ]
@@ -392,7 +312,7 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
                 "Ablation of the contagion channels",
                 "<p class='note'>Means over "
                 "worlds, USD bn; effect = loss minus the loss with no channel.</p>"
-                + "\n".join(_ablation_html(lbl, s) for lbl, s in ablations),
+                + "\n".join(ablation_html(lbl, s) for lbl, s in ablations),
             )
         )
     columns = [
@@ -402,7 +322,7 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
         "worlds",
         "clearing_converged",
     ]
-    sections.append(("Points (means over worlds)", _table_html(points[columns].head(500))))
+    sections.append(("Points (means over worlds)", table_html(points[columns].head(500))))
     page = render_html(sections, manifest)
     writers[out / "points.csv"] = lambda p: points.to_csv(p)
     writers[out / "report.html"] = lambda p: p.write_text(page)
@@ -411,13 +331,6 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
     except OSError as err:
         raise UsageError(f"argument --out: cannot write to {out} ({err.strerror or err})") from None
     return out / "report.html"
-
-
-def _figure_html(name: str, caption: str) -> str:
-    return (
-        f"<figure><img src='{html.escape(name)}' alt='{html.escape(caption)}'>"
-        f"<figcaption class='note'>{html.escape(caption)}</figcaption></figure>"
-    )
 
 
 __all__ = ["DEFAULT_METRIC", "make_report", "point_table", "sensitivity_tables"]

@@ -1,7 +1,7 @@
 """Scenario presets: TOML files under ``experiments/scenarios/``, read and checked here.
 
 A preset says what happens (its ``story``), where it comes from (``source``: the seed article and
-the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``, applied by
+the calibration section of its sizes), which shocks hit when (``[[shocks]]``, applied by
 :mod:`abm.shocks`), and which policy settings it assumes (``[policy]``)::
 
     name = "crypto_ai_crash"             # the file's stem
@@ -9,7 +9,7 @@ the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``,
     story = "..."
     source = "seed 001 (Allen); calibration.md §4 P4"
 
-    [policy]                             # optional, see POLICY
+    [policy]                             # optional: abm.policy.Policy.levers()
     capital_regime = "us"
 
     [model]                              # optional, as in a run file: n_cohorts, n_worlds, ...
@@ -26,31 +26,36 @@ the calibration.md section of its sizes), which shocks hit when (``[[shocks]]``,
     note = "optional: what the size stands for"
 
 **Policy settings.** ``[policy]`` is checked, printed by ``powderkeg scenarios show`` and written
-to the run's ``manifest.json``. The keys of :data:`POLICY_FIELDS` become the model's
-:class:`abm.policy.Policy` (:func:`policy_from`): one region's CET1 rules for every bank; the
-market maker of last resort (``backstop``) with its IG-spread and stablecoin-redemption triggers
-and its capacity (``backstop_*``; the calibration's values where a key is missing); the lender of
-last resort; bailouts; the stablecoin reserve rule; SPV consolidation; the share of the SPVs'
-bank loans securitised (``abs_share_of_ai_debt``). EU banks' exposure is recorded only (the
-calibration sets it); :data:`POLICY_NOTE` says so. ``[compare]`` names a counterfactual policy
-for the same shocks (:func:`check_compare`), which ``powderkeg evidence`` runs beside the preset.
+to the run's ``manifest.json``. Its keys are the levers of :class:`abm.policy.Policy`, by field
+name or alias (``backstop`` for the market maker of last resort, ``abs_share_of_ai_debt`` for the
+share of the SPVs' bank loans securitised), each checked by the lever's own rule
+(:meth:`abm.policy.Lever.parse`; ``"none"`` where a lever allows None) and made the model's
+``Policy`` by :func:`policy_from`: bank capital rules, the hedge-fund leverage cap, the repo
+haircut floor, deposit insurance, the backstop with its triggers and capacity (the calibration's
+where a key is missing), the stablecoin reserve rule and its transition, the lender of last
+resort, bailouts, SPV consolidation and securitisation. EU banks' exposure is recorded only (the
+calibration sets it: :data:`RECORDED_ONLY`); :data:`POLICY_NOTE` says so. ``[compare]`` names a
+counterfactual policy for the same shocks (:func:`check_compare`), which ``powderkeg evidence``
+runs beside the preset.
 
-Every problem is a :class:`~experiments.cli.UsageError` of one line naming the file, the field
-and what is allowed. The project reads only its own files here (the sizes are copied from the
-research calibration notes (calibration.md §4) into the presets, with their sources).
+Every problem is a :class:`~experiments.usage.UsageError` of one line naming the file, the field
+and what is allowed. The project reads only its own files here (the sizes are copied into the
+presets from the research calibration, with their sources). One shock entry is checked by
+:func:`experiments.shock_entries.check_shock`.
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, LASTING, Shock
-from experiments.cli import UsageError
+from abm.policy import Lever, Policy
+from abm.shocks import LASTING, Shock
+from experiments.metrics import METRICS
+from experiments.shock_entries import check_shock
+from experiments.usage import LIMITS, UsageError, allowed
 
 #: Where the presets live.
 PRESET_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -58,51 +63,40 @@ PRESET_DIR = Path(__file__).resolve().parent / "scenarios"
 PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks", "compare")
 #: Keys of the optional ``[compare]`` table: the same shocks under another policy.
 COMPARE_KEYS = ("label", "question", "policy", "metric", "better")
-#: Keys of one ``[[shocks]]`` entry.
-SHOCK_KEYS = ("kind", "week", "size", "range", "target", "weeks", "source", "note")
-#: Policy settings: key -> (allowed values, or a (lo, hi) number range, or bool).
-POLICY: dict[str, Any] = {
-    "capital_regime": ("us", "eu"),
-    "backstop": bool,
-    "lender_of_last_resort": bool,
-    "bailouts": bool,
-    "stablecoin_reserve_rule": bool,
-    "backstop_trigger_ig_oas_bp": (0.0, 10_000.0),
-    "backstop_trigger_redemptions_48h": (0.0, 1.0),
-    "backstop_capacity_gdp_share": (0.0, 1.0),
-    "eu_bank_us_ai_exposure_share": (0.0, 1.0),
-    "abs_share_of_ai_debt": (0.0, 1.0),
-    "spv_consolidation": bool,
-}
-#: preset keys -> abm.policy.Policy fields they set (the backstop_* keys override calibration)
-POLICY_FIELDS = {
-    "capital_regime": "capital_regime",
-    "backstop": "market_maker_of_last_resort",
-    "backstop_trigger_ig_oas_bp": "backstop_trigger_ig_oas_bp",
-    "backstop_trigger_redemptions_48h": "backstop_trigger_redemptions_48h",
-    "backstop_capacity_gdp_share": "backstop_capacity_gdp_share",
-    "lender_of_last_resort": "lender_of_last_resort",
-    "bailouts": "bailouts",
-    "stablecoin_reserve_rule": "stablecoin_reserve_rule",
-    "spv_consolidation": "spv_consolidation",
-    "abs_share_of_ai_debt": "abs_share_of_spv_loans",
-}
+#: ``[policy]`` keys the model does not read: checked like a lever, recorded in manifest.json only.
+RECORDED_ONLY: tuple[Lever, ...] = (
+    Lever(
+        "number",
+        "EU banks' US AI exposure",
+        "EU banks' US AI debt as a share of their assets; the calibration's "
+        "banks.eu.us_ai_debt_share sets the EU banks' AI bonds",
+        unit="share",
+        lo=0.0,
+        hi=1.0,
+        name="eu_bank_us_ai_exposure_share",
+    ),
+)
 POLICY_NOTE = (
-    "capital_regime, backstop (with its triggers and capacity), lender_of_last_resort, bailouts, "
-    "stablecoin_reserve_rule, spv_consolidation and abs_share_of_ai_debt act through "
-    "abm.policy; eu_bank_us_ai_exposure_share is recorded (manifest.json): the calibration's "
-    "banks.eu.us_ai_debt_share sets the EU banks' AI bonds"
+    "the keys act through abm.policy.Policy ("
+    + ", ".join(f"{a} is {lv.name}" for lv in Policy.levers() for a in lv.aliases)
+    + "), except "
+    + "; ".join(f"{lv.name}, which is recorded (manifest.json): {lv.help}" for lv in RECORDED_ONLY)
 )
 
 
-def policy_from(settings: dict[str, Any]) -> Any:
-    """The model's :class:`abm.policy.Policy` for a preset's ``[policy]`` table."""
-    from abm.policy import Policy
-
-    return Policy(**{POLICY_FIELDS[k]: v for k, v in settings.items() if k in POLICY_FIELDS})
+def policy_keys() -> dict[str, Lever]:
+    """Every key ``[policy]`` may use, with its lever: Policy's names and aliases, then the rest."""
+    return {**Policy.keys(), **{lv.name: lv for lv in RECORDED_ONLY}}
 
 
-MAX_WEEK = 5200
+def policy_from(settings: dict[str, Any]) -> Policy:
+    """The model's :class:`abm.policy.Policy` for a preset's ``[policy]`` table.
+
+    Raises:
+        ValueError: a key or value :func:`check_policy` would refuse.
+    """
+    recorded = {lv.name for lv in RECORDED_ONLY}
+    return Policy.from_settings({k: v for k, v in settings.items() if k not in recorded})
 
 
 @dataclass(frozen=True)
@@ -134,135 +128,25 @@ def is_preset_file(data: dict[str, Any]) -> bool:
     return "scenario" not in data and any(k in data for k in PRESET_KEYS if k != "model")
 
 
-@cache
-def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(firm kinds and names, asset keys and classes) of the packaged calibration."""
-    from abm.balance_sheets import build_roster
-    from abm.calibration import load_calibration
-    from abm.market import AssetTable
-
-    cal = load_calibration()
-    roster = build_roster(cal, 4)
-    rows = roster.indices("firm")
-    firms = tuple(sorted({roster.kind[i] for i in rows})) + tuple(roster.names[i] for i in rows)
-    table = AssetTable.from_calibration(cal)
-    assets = tuple(sorted(set(table.asset_class))) + tuple(table.keys)
-    return firms, assets
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _size_rule(kind: str) -> str:
-    lo, hi, closed = KINDS[kind]
-    low = f">= {lo}" if closed else f"> {lo}"
-    return f"a number {low}" + ("" if math.isinf(hi) else f" and <= {hi}")
-
-
-def _size_ok(kind: str, value: float) -> bool:
-    lo, hi, closed = KINDS[kind]
-    return (value >= lo if closed else value > lo) and value <= hi
-
-
-def check_shock(entry: Any, where: str) -> Shock:
-    """One ``[[shocks]]`` entry as a :class:`~abm.shocks.Shock`, or a one-line UsageError."""
-    if not isinstance(entry, dict):
-        raise UsageError(f"{where}: must be a table with kind, week, size, source")
-    unknown = [k for k in entry if k not in SHOCK_KEYS]
-    if unknown:
-        raise UsageError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(SHOCK_KEYS)}")
-    for key in ("kind", "week", "size", "source"):
-        if key not in entry:
-            raise UsageError(f"{where}: missing key {key!r}")
-    kind = entry["kind"]
-    if kind not in KINDS:
-        raise UsageError(f"{where}: kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    week = entry["week"]
-    if isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= MAX_WEEK:
-        raise UsageError(f"{where}: week must be an integer from 1 to {MAX_WEEK}; got {week!r}")
-    size = entry["size"]
-    if not _number(size) or not _size_ok(kind, size):
-        raise UsageError(
-            f"{where}: size of a {kind} shock must be {_size_rule(kind)}; got {size!r}"
-        )
-    span = entry.get("range")
-    if span is not None:
-        if (
-            not isinstance(span, list)
-            or len(span) != 2
-            or not all(_number(v) and _size_ok(kind, v) for v in span)
-            or not span[0] <= size <= span[1]
-        ):
-            raise UsageError(
-                f"{where}: range must be [lo, hi] with lo <= size <= hi, each "
-                f"{_size_rule(kind)}; got {span!r}"
-            )
-        span = (float(span[0]), float(span[1]))
-    target = entry.get("target", [])
-    if not isinstance(target, list) or not all(isinstance(t, str) for t in target):
-        raise UsageError(f"{where}: target must be a list of names; got {target!r}")
-    firms, assets = _vocabulary()
-    if kind in ASSET_TARGETS:
-        if not target:
-            raise UsageError(f"{where}: a {kind} shock needs a target: {', '.join(assets)}")
-        bad = [t for t in target if t not in assets]
-        if bad:
-            raise UsageError(
-                f"{where}: target {bad[0]!r} is not an asset; allowed: {', '.join(assets)}"
-            )
-    elif kind in FIRM_TARGETS:
-        bad = [t for t in target if t not in firms]
-        if bad:
-            raise UsageError(
-                f"{where}: target {bad[0]!r} is not a firm; allowed: {', '.join(firms)}"
-            )
-    elif target:
-        raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
-    weeks = entry.get("weeks", 1)
-    if "weeks" in entry and kind not in LASTING:
-        raise UsageError(
-            f"{where}: weeks is for {' and '.join(LASTING)} shocks only; got kind {kind!r}"
-        )
-    if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEK:
-        raise UsageError(f"{where}: weeks must be an integer from 1 to {MAX_WEEK}; got {weeks!r}")
-    for key in ("source", "note"):
-        if key in entry and not (isinstance(entry[key], str) and entry[key].strip()):
-            raise UsageError(f"{where}: {key} must be a non-empty string; got {entry[key]!r}")
-    return Shock(
-        kind=kind,
-        week=week,
-        size=float(size),
-        range=span,
-        target=tuple(target),
-        weeks=weeks,
-        source=entry["source"],
-        note=entry.get("note", ""),
-    )
-
-
 def check_policy(policy: Any, where: str) -> dict[str, Any]:
-    """The ``[policy]`` table, checked against :data:`POLICY`."""
+    """The ``[policy]`` table, each key checked by its lever's rule (:func:`policy_keys`)."""
     if not isinstance(policy, dict):
         raise UsageError(f"{where}: policy must be a table ([policy]); got {policy!r}")
+    keys = policy_keys()
+    seen: dict[str, str] = {}
     for key, value in policy.items():
-        rule = POLICY.get(key)
-        if rule is None:
-            raise UsageError(f"{where}: unknown key [policy] {key!r}; allowed: {', '.join(POLICY)}")
-        if rule is bool:
-            if not isinstance(value, bool):
-                raise UsageError(f"{where}: [policy] {key} must be true or false; got {value!r}")
-        elif all(isinstance(v, str) for v in rule):
-            if value not in rule:
-                raise UsageError(
-                    f"{where}: [policy] {key} must be one of "
-                    f"{', '.join(repr(v) for v in rule)}; got {value!r}"
-                )
-        elif not _number(value) or not rule[0] <= value <= rule[1]:
+        lever = keys.get(key)
+        if lever is None:
+            raise UsageError(f"{where}: unknown key [policy] {key!r}; allowed: {', '.join(keys)}")
+        if lever.name in seen:
             raise UsageError(
-                f"{where}: [policy] {key} must be a number from {rule[0]} to {rule[1]}; "
-                f"got {value!r}"
+                f"{where}: [policy] {seen[lever.name]} and {key} set the same lever; keep one"
             )
+        seen[lever.name] = key
+        try:
+            lever.parse(value, key)
+        except ValueError as err:
+            raise UsageError(f"{where}: [policy] {err}") from None
     return dict(policy)
 
 
@@ -271,11 +155,9 @@ def check_compare(table: Any, where: str) -> dict[str, Any] | None:
 
     ``label`` names the counterfactual, ``question`` is what the comparison answers, ``policy``
     overrides keys of ``[policy]`` (checked like it), ``metric`` is a column of the scenario
-    table (``experiments.evidence.METRICS``) and ``better`` says whether ``lower`` or ``higher``
+    table (``experiments.metrics.METRICS``) and ``better`` says whether ``lower`` or ``higher``
     values of it are better for the preset.
     """
-    from experiments.evidence import METRICS
-
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -307,8 +189,6 @@ def check_compare(table: Any, where: str) -> dict[str, Any] | None:
 
 def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> Scenario:
     """A parsed preset file as a :class:`Scenario`, or a one-line UsageError."""
-    from experiments.run import LIMITS, allowed
-
     unknown = [k for k in data if k not in PRESET_KEYS]
     if unknown:
         raise UsageError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(PRESET_KEYS)}")
@@ -417,10 +297,9 @@ def describe(scenario: Scenario) -> str:
 
 
 __all__ = [
-    "POLICY",
-    "POLICY_FIELDS",
     "POLICY_NOTE",
     "PRESET_DIR",
+    "RECORDED_ONLY",
     "Scenario",
     "check_compare",
     "check_preset",
@@ -428,5 +307,7 @@ __all__ = [
     "is_preset_file",
     "load_file",
     "load_preset",
+    "policy_from",
+    "policy_keys",
     "preset_names",
 ]

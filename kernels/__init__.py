@@ -1,6 +1,6 @@
 """Array kernels of the powderkeg market: pure functions over NumPy, CuPy or any array-API xp.
 
-Modules (the public contract of DESIGN.md §3.1):
+Modules (the public contract of docs/design.md, "The kernel contract"):
 
 - ``backend``: choose the namespace (``get_namespace``), move results to the host (``to_numpy``),
   seeded generators (``make_rng``) and network aggregation (``segment_sum``);

@@ -7,7 +7,7 @@ fills at the round's mid price (Farmer et al. 2020, "Foundations of system-wide 
 testing with heterogeneous institutions", INET Oxford WP; Cont & Schaanning 2017 §3). Rounds stop
 when one sells nothing.
 
-Rules (DESIGN.md §3.1; peers-and-equations.md §5.2–5.3), with total assets
+Rules (docs/design.md, "The kernel contract"), with total assets
 ``A = cash + holdings·prices + other_assets``, ``equity = A - liabilities`` and
 ``capital ratio = equity / A``:
 

@@ -5,7 +5,7 @@ market-clearing call) to a price relative to the price before any sale. ``depth`
 units whose sale moves the price by a factor ``1/e`` under the exponential rule (``inf``: no
 impact). Array-API only; inputs broadcast as in NumPy.
 
-Forms (notes/peers-and-equations.md §5.1):
+Forms:
 - ``exponential`` (default): ``p = p0 * exp(-Q / depth)`` — Cifuentes, Ferrucci & Shin (2005),
   "Liquidity risk and contagion", JEEA 3(2-3); Caccioli et al. (2014), J. Banking & Finance 46.
 - ``linear``: ``p = p0 * max(0, 1 - Q / depth)`` — Greenwood, Landier & Thesmar (2015),

@@ -60,11 +60,12 @@ def fingerprint(preset: str, save: Path | None = None) -> dict[str, str]:
     """
     from abm.events import EventLog
     from abm.reporting import Recorder, agents_frame
-    from experiments.run import build_model, resolve_config
+    from experiments.build import build_model
+    from experiments.scenarios import load_preset
 
-    config = resolve_config(preset, steps=WEEKS, n_worlds=WORLDS, seed=SEED, backend="numpy")
-    config = type(config)(**{**config.__dict__, "n_cohorts": COHORTS})
-    model = build_model(config, "numpy")
+    model = build_model(
+        load_preset(preset), n_worlds=WORLDS, seed=SEED, backend="numpy", n_cohorts=COHORTS
+    )
     recorder, events = Recorder(), EventLog(model)
     recorder.record(model)
     snapshots: dict[str, list[np.ndarray]] = {k: [v] for k, v in model.snapshot.items()}

@@ -77,7 +77,10 @@ def test_policy_levers_reach_the_model():
     assert run.policy.haircut_floor == 0.2
     assert run.policy.deposit_insurance == 0.5
     assert run.policy.market_maker_of_last_resort is True
-    assert run.market.policy is run.policy
+    # the rules that read the policy hold the run's own (the market clearing is split in rules)
+    assert run.stablecoins.policy is run.policy
+    assert run.lender.policy is run.policy and run.bailouts.policy is run.policy
+    assert run.margin.cap == 4.0  # the hedge funds' margin rule got the cap
 
 
 def test_select_levers_keep_the_preset_unless_set():
@@ -100,7 +103,7 @@ def test_a_lever_for_a_policy_the_model_lacks_is_left_off():
 
 def test_calibration_levers_reach_the_model(calibration):
     run = LiveRun(n_cohorts=8, ai_crypto_correlation=0.9, spv_recourse=2.0)
-    assert run.economy.rho_panic == pytest.approx(0.9)
+    assert run.sentiment_factors.rho_panic == pytest.approx(0.9)
     base = [float(calibration.value(p)) for p in levers.lever("spv_recourse").field]
     assert np.allclose(np.asarray(run.spv.recourse), np.minimum(np.array(base) * 2.0, 1.0))
     same = calibration_with(calibration, {"spv_recourse": 1.0, "ai_crypto_correlation": 0.53})
@@ -325,7 +328,7 @@ def test_ui_bad_input_is_one_line_and_exit_2(capsys):
 
 
 def test_ui_server_command_and_environment():
-    from experiments.ui import server_command, server_environment
+    from app.command import server_command, server_environment
 
     argv = server_command("0.0.0.0", 8000)
     assert argv[1:5] == ["-m", "solara", "run", "app.app"]

@@ -130,7 +130,7 @@ def test_stablecoin_backstop_stops_the_run_within_two_days():
     (off, tether, events_off), (on, _, _) = runs[False], runs[True]
     share_off = off.snapshot["redemption_share"][:, tether]
     assert (share_off > 0.3).all()  # past the 48-hour trigger of 10%
-    acts = np.asarray(on.market.backstop_acts)
+    acts = np.asarray(on.market_maker.acts)
     assert acts.any() and not acts.all()
     share_on = on.snapshot["redemption_share"][:, tether]
     stopped = 1.0 - (1.0 - share_off) ** (2.0 / 7.0)  # what runs in the first two days

@@ -6,8 +6,9 @@ import array_api_compat.numpy as xp
 import numpy as np
 import pytest
 
-from abm.balance_sheets import build_balance_sheets, build_roster
+from abm.balance_sheets import build_balance_sheets
 from abm.calibration import load_calibration
+from abm.roster import build_roster
 
 
 @pytest.fixture(scope="module")

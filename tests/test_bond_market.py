@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.economy import Sentiment
+from abm.market import pressure_depth
 from abm.model import Powderkeg
+from abm.state import Sentiment
 
 ISSUES = ("amazon", "oracle", "meta", "alphabet")
 
@@ -40,7 +41,7 @@ def test_order_books_match_the_autumn_2025_issues():
         assert float(multiple[0, 0]) == pytest.approx(orders / size, rel=0.2), name
     amazon = firm(m, "amazon")
     m.economy.financing.bond_market.issue(
-        _only(m, amazon, 15.0), m.economy.spread(), m.economy.hype, m.economy.junk
+        _only(m, amazon, 15.0), m.economy.spread(), m.state.firms.hype, m.state.firms.junk
     )
     assert float(market.last_oversubscription[0, amazon]) == pytest.approx(80 / 15, rel=0.15)
 
@@ -61,7 +62,7 @@ def test_yield_chasers_buy_their_footprint_from_cash_and_outsiders_take_the_rest
     supply, face = s.supply[0, asset], s.bonds[0, m.roster.index("oracle")]
     outside0 = s.ledger.outsiders.paid_in["outside_investors"].copy()
     raised = market.issue(
-        _only(m, oracle, 10.0), m.economy.spread(), m.economy.hype, m.economy.junk
+        _only(m, oracle, 10.0), m.economy.spread(), m.state.firms.hype, m.state.firms.junk
     )
     assert raised[0, oracle] == pytest.approx(10.0)
     bought = held[0, bidders] / supply * 10.0  # footprint share, full cash, investment grade
@@ -92,7 +93,7 @@ def test_junk_issuers_lose_the_investment_grade_book_and_cold_markets_undersubsc
     multiple = float(market.demand_multiple(m.economy.spread()[:, oracle : oracle + 1], cold,
                                             xp.asarray([[False]]))[0, 0])  # fmt: skip
     assert multiple < 1.0
-    raised = market.issue(_only(m, oracle, 10.0), m.economy.spread(), cold, m.economy.junk)
+    raised = market.issue(_only(m, oracle, 10.0), m.economy.spread(), cold, m.state.firms.junk)
     assert raised[0, oracle] == pytest.approx(10.0 * multiple)
     assert gaps(m) < 1e-9
 
@@ -103,19 +104,19 @@ def test_the_2025_issues_reproduce_the_2025_spread_moves(name):
     # raises its debt / EBITDA; the spread rule must widen it by the observed 48 / 15 / 10 bp
     # within 25% (tolerance of the one-parameter fit; the fitted values are 51, 15 and 9 bp)
     m = model()
-    m.economy.sigma_ai = m.economy.sigma_crypto = 0.0
+    m.sentiment_factors.sigma_ai = m.sentiment_factors.sigma_crypto = 0.0
     m.step()
     cal, xp = m.calibration, m.xp
     zero = Sentiment(ai=xp.zeros((1,)), crypto=xp.zeros((1,)))
     k = firm(m, name)
-    before = float(m.economy._spread_move(zero)[0, k])
+    before = float(m.valuation._spread_move(m.state.firms, zero)[0, k])
     size = cal.model_value(f"assumptions.bond_market.issue_{name}_size")
     if name == "alphabet":
         size += cal.model_value("assumptions.bond_market.issue_alphabet_eur")  # sold alongside
     m.economy.financing.bond_market.issue(
-        _only(m, k, size), m.economy.spread(), m.economy.hype, m.economy.junk
+        _only(m, k, size), m.economy.spread(), m.state.firms.hype, m.state.firms.junk
     )
-    widening_bp = (float(m.economy._spread_move(zero)[0, k]) - before) * 1e4
+    widening_bp = (float(m.valuation._spread_move(m.state.firms, zero)[0, k]) - before) * 1e4
     observed = cal.value(f"firms.{name}.spread_widening_2025")
     assert widening_bp == pytest.approx(observed, rel=0.25)
 
@@ -125,12 +126,12 @@ def test_selling_pressure_widens_the_spread_of_the_bond_sold():
     xp = m.xp
     zero = Sentiment(ai=xp.zeros((1,)), crypto=xp.zeros((1,)))
     oracle = firm(m, "oracle")
-    calm = float(m.economy._spread_move(zero)[0, oracle])
+    calm = float(m.valuation._spread_move(m.state.firms, zero)[0, oracle])
     sold = np.zeros_like(m.sheets.prices)
     asset = m.sheets.assets.index("bonds_oracle")
     sold[0, asset] = m.sheets.assets.depth[asset]  # one market depth sold
-    m.economy.absorb_selling(xp.asarray(sold))
-    pressed = float(m.economy._spread_move(zero)[0, oracle])
+    m.state.absorb_selling(xp.asarray(sold), pressure_depth(m.sheets))
+    pressed = float(m.valuation._spread_move(m.state.firms, zero)[0, oracle])
     expected = m.calibration.model_value("assumptions.spreads.selling_pressure_sensitivity")
-    assert pressed - calm == pytest.approx(expected * m.economy.pressure_keep, rel=1e-9)
-    assert float(m.economy._spread_move(zero)[0, oracle]) < pressed  # it fades
+    assert pressed - calm == pytest.approx(expected * m.valuation.pressure_keep, rel=1e-9)
+    assert float(m.valuation._spread_move(m.state.firms, zero)[0, oracle]) < pressed  # it fades

@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from abm.calibration import (
-    DEAL_KINDS,
-    FIRM_KINDS,
-    STATUSES,
-    UNITS,
-    Calibration,
-    CalibrationError,
-    Leaf,
-    load_calibration,
-)
+from abm.calibration import Calibration, CalibrationError, load_calibration
+from abm.calibration_schema import DEAL_KINDS, FIRM_KINDS, STATUSES, UNITS, Leaf
 
 DATA = resources.files("abm").joinpath("data")
 NAMED_FIRMS = (

@@ -133,8 +133,8 @@ def test_quick_bench_json_structure(quick_run):
             assert 0.0 < r["defaulted_share"] < 1.0
 
 
-#: the components of a step the phase breakdown must find (the brief's five)
-REQUIRED_PHASES = ("sentiment", "firms", "valuation", "market clearing", "snapshot")
+#: rules of the week (abm.rules) and the snapshot the phase breakdown must find
+REQUIRED_PHASES = ("sentiment", "firms operate", "valuation", "fire sale", "failures", "snapshot")
 
 
 def check_model_section(model: dict) -> None:

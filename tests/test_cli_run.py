@@ -13,8 +13,9 @@ import pytest
 
 from abm.events import COLUMNS as EVENT_COLUMNS
 from abm.reporting import AGENT_COLUMNS
-from experiments.cli import UsageError, main
-from experiments.run import LIMITS, OUTPUTS, resolve_config
+from experiments.cli import main
+from experiments.run import OUTPUTS, resolve_config
+from experiments.usage import LIMITS, UsageError
 from kernels.backend import cupy_usable
 
 ROOT = Path(__file__).resolve().parents[1]

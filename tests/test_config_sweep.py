@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from experiments.cli import main
-from experiments.config import MAX_POINTS, load_sweep
+from experiments.config import load_sweep
 from experiments.sensitivity import design_size
+from experiments.sweeps.spec import MAX_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "experiments" / "sweeps").glob("*.toml"))

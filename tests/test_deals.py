@@ -18,6 +18,13 @@ def firm_columns(model: Powderkeg) -> np.ndarray:
     return model.roster.indices("firm")
 
 
+def settle(model: Powderkeg, active: np.ndarray) -> None:
+    """This week's commitments cleared among the firms ``active`` (alive when the week began)."""
+    model.state.begin_week(model.economy.firms)
+    model.state.flows.firms_alive = active
+    model.deals.settle(model.state)
+
+
 def test_edges_load_between_known_firms(model):
     deals = model.deals
     names = deals.firm_names
@@ -41,7 +48,7 @@ def test_payments_equal_commitments_when_everyone_has_cash(model):
     deals, ledger = model.deals, model.sheets.ledger
     before = ledger.cash.copy()
     active = np.ones((2, len(deals.firm_names)), dtype=bool)
-    deals.settle(active)
+    settle(model, active)
     assert deals.last_committed.sum() > 1.0
     np.testing.assert_allclose(deals.last_paid, deals.last_committed, rtol=1e-12)
     np.testing.assert_allclose(deals.last_received, deals.last_due, rtol=1e-12)
@@ -58,7 +65,7 @@ def test_a_payer_without_cash_passes_its_shortfall_to_its_suppliers(model):
     drain = ledger.cash[:, row] + 50.0  # pay it away to the rest of the economy: no money made
     ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
     active = np.ones((2, len(names)), dtype=bool)
-    deals.settle(active)
+    settle(model, active)
     assert deals.last_committed[:, openai].min() > 0.1
     np.testing.assert_allclose(deals.last_paid[:, openai], 0.0, atol=1e-12)
     assert (deals.last_received[:, oracle] < deals.last_due[:, oracle] - 0.05).all()

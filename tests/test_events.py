@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from abm.balance_sheets import Roster
 from abm.events import CAUSES, COLUMNS, EVENTS, EventLog, Thresholds, usd
 from abm.model import Powderkeg
+from abm.roster import Roster
 from abm.shocks import Shock, attach
 
 STEPS = 60

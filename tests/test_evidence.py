@@ -10,15 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.build import ablation_configs
 from experiments.cli import main
-from experiments.evidence import (
-    METRICS,
-    ablation_configs,
-    ablation_table,
-    cell,
-    run_ablation,
-    scenario_table,
-)
+from experiments.evidence import run_ablation
+from experiments.evidence_docs import ablation_table, cell, scenario_table
+from experiments.metrics import METRICS
 
 NUMBER = r"-?[\d,]+(?:\.\d+)?"
 CELL = re.compile(rf"^({NUMBER}) \[({NUMBER}), ({NUMBER})\]$")

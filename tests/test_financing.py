@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from abm.model import Powderkeg
+from abm.state import Sentiment
 
 
 def model(worlds: int = 1, seed: int = 0) -> Powderkeg:
@@ -45,8 +46,8 @@ def test_a_year_of_financing_keeps_the_books_balanced():
 def test_bonds_come_first_and_stop_at_the_leverage_limit():
     m = model()
     fin, eco = m.economy.financing, m.economy
-    outgoings = eco.revenue * 0.0 + 1.0
-    on = eco.revenue * 0.0 + 1.0
+    outgoings = eco.firm.revenue * 0.0 + 1.0
+    on = eco.firm.revenue * 0.0 + 1.0
     # Amazon: far below six turns of EBITDA, its bonds trade at par: all in bonds
     mix = fin.fill(need_of(m, amazon=20.0), outgoings, on)
     a = firm(m, "amazon")
@@ -54,7 +55,7 @@ def test_bonds_come_first_and_stop_at_the_leverage_limit():
     # Oracle: ~4.9 turns; room for about a turn of EBITDA, the rest goes to equity
     o = firm(m, "oracle")
     debt = float(m.sheets.liabilities()[0, m.roster.index("oracle")])
-    room = fin.max_leverage * float(eco.ebitda[0, o]) - debt
+    room = fin.max_leverage * float(eco.firm.ebitda[0, o]) - debt
     mix = fin.fill(need_of(m, oracle=room + 30.0), outgoings, on)
     assert mix.bonds[0, o] == pytest.approx(room) and mix.credit[0, o] == pytest.approx(0.0)
     assert mix.equity[0, o] == pytest.approx(30.0)
@@ -68,7 +69,7 @@ def test_bonds_come_first_and_stop_at_the_leverage_limit():
 def test_spvs_borrow_against_their_data_centres_from_private_credit():
     m = model()
     fin, eco = m.economy.financing, m.economy
-    one = eco.revenue * 0.0 + 1.0
+    one = eco.firm.revenue * 0.0 + 1.0
     pool = m.sheets.ledger.pools["private_loans"]
     row = m.roster.index("oracle_stargate")
     k = list(np.asarray(pool.issuers)).index(row)
@@ -88,7 +89,7 @@ def test_closed_markets_send_the_gap_to_vendors_then_to_customers_then_capex_is_
     drop[:, share] = 0.2 - s.prices[:, share]  # below the equity floor: no new shares
     s.ledger.book_equity((s.holdings @ drop[:, :, None])[:, :, 0])  # holders mark it down
     s.prices = s.prices + drop
-    one = eco.revenue * 0.0 + 1.0
+    one = eco.firm.revenue * 0.0 + 1.0
     vendor_pool = s.ledger.pools["vendor_financing"]
     nvidia = list(np.asarray(vendor_pool.holders)).index(m.roster.index("nvidia"))
     claim = float(vendor_pool.claims[0, nvidia])
@@ -134,8 +135,11 @@ def test_capex_is_cut_when_no_channel_is_open():
     s.ledger.pay_outsider(eco.firms, "rest_of_economy", m.xp.asarray(spend))  # xAI's cash gone
     hype = m.xp.asarray([-0.8])  # hype collapsed: no funding round for an AI lab
     active = m.xp.ones((1, len(eco.firm_rows)), dtype=bool)
-    eco.run_firms(hype, active)
-    planned = eco.params.capex[x] * np.exp(eco.b_capex * -0.8)
+    m.state.begin_week(eco.firms)
+    m.state.sentiment = Sentiment(ai=hype, crypto=m.state.sentiment.crypto)
+    m.state.flows.firms_alive = active
+    eco.run_firms(m.state)
+    planned = m.state.firms.params.capex[x] * np.exp(eco.b_capex * -0.8)
     assert eco.last_capex_cut[0, x] == pytest.approx(planned)  # nothing left to build with
     assert eco.financing.last.unfunded[0, x] > 0.0
     assert gaps(m) < 1e-9
@@ -148,7 +152,7 @@ def test_new_shares_stop_at_a_fifth_of_the_equity_value_a_year():
     share = s.assets.index("equity_coreweave")
     value = float(s.prices[0, share] * s.supply[0, share])
     fin.max_leverage = 0.0  # no new debt: the gap goes to equity
-    one = eco.revenue * 0.0 + 1.0
+    one = eco.firm.revenue * 0.0 + 1.0
     raised = [float(fin.fill(need_of(m, coreweave=1e3), one, one).equity[0, c]) for _ in "abc"]
     assert raised[0] == pytest.approx(fin.issue_cap * value, rel=1e-9)
     # the following weeks only the room the new shares and a fading year leave
@@ -167,7 +171,7 @@ def test_neocloud_and_lab_loans_amortise_and_must_be_refinanced():
     )
     face = np.asarray(pool.face[0]).copy()
     cash = float(s.ledger.cash[0, m.roster.index("coreweave")])
-    fin.repay_scheduled(m.economy.revenue * 0.0 + 1.0)
+    fin.repay_scheduled(m.state.firms.revenue * 0.0 + 1.0)
     after = np.asarray(pool.face[0])
     assert after[coreweave] == pytest.approx(face[coreweave] * (1.0 - fin.instalment_rate))
     assert after[amazon] == pytest.approx(face[amazon])  # a hyperscaler's line revolves
@@ -178,19 +182,19 @@ def test_neocloud_and_lab_loans_amortise_and_must_be_refinanced():
 
 def test_private_ai_credit_is_marked_down_as_ai_spreads_widen():
     m = model()
-    eco, s = m.economy, m.sheets
+    val, s = m.valuation, m.sheets
     m.step()
 
-    def widen(sentiment):  # every AI issuer 400 bp wider
-        eco.spread_move = eco.revenue * 0.0 + 0.04
-        return eco.spread_move
+    def widen(firms, sentiment):  # every AI issuer 400 bp wider
+        firms.spread_move = firms.revenue * 0.0 + 0.04
+        return firms.spread_move
 
-    eco._spread_move = widen
-    eco.revalue(m.sentiment)
-    assert float(eco._ai_credit_index()[0]) == pytest.approx(0.04)
+    val._spread_move = widen
+    val.revalue(m.state)
+    assert float(val._ai_credit_index(m.state.firms)[0]) == pytest.approx(0.04)
     spv_debt = s.assets.index("ai_spv_debt")
     credit = s.assets.index("private_credit")
-    fundamental = np.asarray(eco.fundamental[0])
-    assert fundamental[spv_debt] == pytest.approx(np.exp(-eco.marks_years * 0.04), rel=1e-6)
+    fundamental = np.asarray(val.fundamental[0])
+    assert fundamental[spv_debt] == pytest.approx(np.exp(-val.marks_years * 0.04), rel=1e-6)
     assert 1.0 > fundamental[credit] > fundamental[spv_debt]  # only part of it is AI
     assert gaps(m) < 1e-9

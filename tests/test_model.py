@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from abm.agents import Bank, Fund, RetailSaver, StablecoinIssuer, TechFirm
+from abm.claims import debt_owed
 from abm.model import Powderkeg
 from abm.shocks import Shock, attach
+from abm.stablecoins import pegs as stablecoin_pegs
+from abm.state import Sentiment
 
 
 def gaps(model: Powderkeg) -> dict[str, float]:
@@ -130,8 +133,11 @@ def test_crypto_crash_makes_stablecoin_holders_redeem():
     model = Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
     crypto = model.sheets.assets.index("crypto")
     model.sheets.prices[1, crypto] *= 0.7  # world 1: crypto falls 30% this week
-    pegs = model.market.pegs(model.sheets.total_assets())
-    due = model.flows.redemptions(pegs, model.market.defaulted)
+    pegs = stablecoin_pegs(model.sheets, model.sheets.total_assets())
+    model.state.begin_week(model.economy.firms)
+    model.state.flows.pegs = pegs  # reserve_stress stays None: no stress at the reserve banks
+    model.flows.redemptions(model.state)
+    due = model.state.flows.due
     coins = model.roster.indices("stablecoin")
     assert (due[0, coins] == 0).all()  # calm world: base redemptions are zero
     tokens = model.sheets.ledger.pools["tokens"].face[1]
@@ -149,8 +155,6 @@ def test_crypto_crash_makes_stablecoin_holders_redeem():
 
 
 def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
-    from abm.economy import Sentiment
-
     model = Powderkeg(n_worlds=2, seed=4, n_cohorts=20)
     xp, sheets = model.xp, model.sheets
     retail = model.roster.indices("retail")
@@ -161,14 +165,18 @@ def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
     ]
     before = sheets.holdings[:, retail][:, :, ai].sum(axis=(1, 2))
     hype = Sentiment(ai=xp.asarray([0.0, 1.0]), crypto=xp.asarray([0.0, 0.0]))
-    need = model.retail.act(hype)
+    model.state.sentiment = hype
+    model.retail.act(model.state)
+    need = model.state.flows.panic_sales
     after = sheets.holdings[:, retail][:, :, ai].sum(axis=(1, 2))
     assert after[0] == pytest.approx(before[0])  # no hype, no drawdown: nothing to do
     assert after[1] > before[1]  # hype: cohorts buy AI equity with their deposits
     assert (need == 0).all()
     assert float(np.max(np.abs(model.accounting_gap()["equity"]))) < 1e-9
     sheets.prices[1, ai] *= 0.5  # a 50% crash: every cohort's threshold is passed
-    need = model.retail.act(Sentiment(ai=xp.asarray([0.0, 0.0]), crypto=xp.asarray([0.0, 0.0])))
+    model.state.sentiment = Sentiment(ai=xp.asarray([0.0, 0.0]), crypto=xp.asarray([0.0, 0.0]))
+    model.retail.act(model.state)
+    need = model.state.flows.panic_sales
     assert (need[1, retail] > 0).all() and (need[0, retail] == 0).all()
     assert bool(model.retail.panicking[1].all())
 
@@ -251,7 +259,7 @@ def test_each_channel_switch_removes_its_link():
     snap = model.snapshot
     assert not model.retail.panicking.any()
     assert snap["run_withdrawals"].sum() == 0.0 and snap["redemptions_paid"].sum() == 0.0
-    assert np.isinf(model.market.depth).all()
+    assert np.isinf(model.fire_sales.depth).all()
     for name, gap in gaps(model).items():
         assert gap < 1e-9, name
     full = Powderkeg(n_worlds=2, seed=6, n_cohorts=20)
@@ -271,14 +279,14 @@ def test_policy_levers_act_through_the_rules():
     eu = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(capital_regime="eu"))
     us_banks = own.roster.indices("bank", "us")
     # EU rules ask more of US banks: a higher buffer (11% vs 8.5% of risk-weighted assets)
-    assert (eu.market.capital_buffer[us_banks] > own.market.capital_buffer[us_banks]).all()
+    assert (eu.capital.buffer[us_banks] > own.capital.buffer[us_banks]).all()
     insured = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(deposit_insurance=0.0))
-    assert float(insured.market.uninsured.max()) == 0.0
+    assert float(insured.bank_runs.uninsured.max()) == 0.0
     capped = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(hedge_fund_leverage_cap=1.5))
     capped.step()  # hedge funds start at assets/equity of 2: the cap makes them sell
     hedge = capped.roster.indices("fund", "hedge")
     assets = capped.snapshot["total_assets"][0, hedge]
-    net_worth = assets - capped.market.debt()[0, hedge]  # the shareholders' stake (NAV)
+    net_worth = assets - debt_owed(capped.sheets)[0, hedge]  # the shareholders' stake (NAV)
     assert (net_worth / assets >= 1 / 1.5 - 1e-6).all()
     assert capped.snapshot["sale_proceeds"][0, hedge].sum() > 0
 
@@ -292,16 +300,16 @@ def test_market_maker_of_last_resort_lifts_bond_prices_to_its_trigger():
     ig = keys.index("ig_bonds_non_ai")
     model.sheets.prices[:, ig] = 0.7  # a crash far past the trigger (about 0.89)
     before = model.sheets.prices.copy()
-    model.market.backstop()
-    acts = np.asarray(model.market.backstop_acts)
+    model.market_maker.step(model.state)
+    acts = np.asarray(model.market_maker.acts)
     assert acts.any() and not acts.all()  # it acts with probability 0.9 per world (seeded)
     after = model.sheets.prices[:, ig]
     assert (after[acts] > 0.85).all() and (after[~acts] == before[~acts, ig]).all()
-    assert (model.market.backstop_bought[acts] <= model.market.capacity + 1e-9).all()
+    assert (model.state.backstop_bought[acts] <= model.market_maker.capacity + 1e-9).all()
     assert float(np.max(np.abs(model.accounting_gap()["money"]))) < 1e-9
     off = Powderkeg(n_worlds=30, seed=2, n_cohorts=20)
     off.sheets.prices[:, ig] = 0.7
-    off.market.backstop()
+    off.market_maker.step(off.state)
     assert (off.sheets.prices[:, ig] == 0.7).all()
 
 
@@ -336,7 +344,8 @@ def test_stablecoin_run_draws_its_bank_deposits_first():
     bank_cash = model.sheets.ledger.cash[0, banks].sum()
     due = np.zeros_like(model.sheets.ledger.cash)
     due[0, usdc] = 5.0  # redemptions beyond its small cash balance
-    model.flows.draw_deposits(due)
+    model.state.flows.due = due
+    model.flows.draw_deposits(model.state)
     drawn = deposits - float(pool.claims[0, holder])
     assert drawn == pytest.approx(5.0)  # its cash was zero: all of it from deposits
     assert model.sheets.ledger.cash[0, banks].sum() == pytest.approx(bank_cash - drawn)

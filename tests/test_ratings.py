@@ -6,11 +6,12 @@ import array_api_strict as xs
 import numpy as np
 import pytest
 
-from abm.balance_sheets import build_balance_sheets, build_roster
+from abm.balance_sheets import build_balance_sheets
 from abm.calibration import load_calibration
 from abm.channels import Channels
-from abm.economy import Economy, Sentiment
+from abm.economy import Economy
 from abm.events import EventLog
+from abm.market import pressure_depth
 from abm.model import Powderkeg
 from abm.ratings import (
     ANCHOR,
@@ -23,6 +24,9 @@ from abm.ratings import (
     parse_rating,
     rating_text,
 )
+from abm.roster import build_roster
+from abm.state import Sentiment, WorldState
+from abm.valuation import Valuation
 
 RATED = ("amazon", "microsoft", "alphabet", "meta", "oracle", "nvidia", "amd", "coreweave")
 
@@ -37,6 +41,13 @@ def firm(m: Powderkeg, name: str) -> int:
 
 def gaps(m: Powderkeg) -> float:
     return max(float(np.max(np.abs(np.asarray(g)))) for g in m.accounting_gap().values())
+
+
+def review(m: Powderkeg, active) -> None:
+    """The agency's review this week (``m.state.week``), firms ``active`` when the week began."""
+    m.state.begin_week(m.economy.firms)
+    m.state.flows.firms_alive = active
+    m.ratings.review(m.state)
 
 
 def test_every_issuer_starts_at_its_calibrated_rating():
@@ -71,8 +82,8 @@ def _push_oracle_to(m: Powderkeg, turns: float) -> None:
     smoothed = np.asarray(m.ratings.smoothed).copy()
     smoothed[:, o] = turns
     m.ratings.smoothed = m.xp.asarray(smoothed)
-    m.economy.leverage = m.ratings.smoothed  # the valuation reads the same
-    m.ratings.week = REVIEW_WEEKS - 1
+    m.state.firms.leverage = m.ratings.smoothed  # the valuation reads the same
+    m.state.week = REVIEW_WEEKS - 1
 
 
 def test_reviews_are_quarterly_and_follow_leverage_both_ways():
@@ -80,15 +91,15 @@ def test_reviews_are_quarterly_and_follow_leverage_both_ways():
     o = firm(m, "oracle")
     active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
     _push_oracle_to(m, 5.6)
-    m.ratings.week = 0  # not a review week: nothing moves
-    m.ratings.review(active)
+    m.state.week = 0  # not a review week: nothing moves
+    review(m, active)
     assert m.ratings.notch[0, o] == SCALE.index("BBB")
     _push_oracle_to(m, 5.6)  # about 0.7 turns more: one notch down, still investment grade
-    m.ratings.review(active)
+    review(m, active)
     assert m.ratings.notch[0, o] == SCALE.index("BBB-")
     assert float(np.sum(m.ratings.last_forced)) == 0.0
     _push_oracle_to(m, 3.0)  # deleveraged: upgraded
-    m.ratings.review(active)
+    review(m, active)
     assert m.ratings.notch[0, o] < SCALE.index("BBB")
 
 
@@ -103,7 +114,7 @@ def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
     makers = float(s.ledger.outsiders.paid_in["market_makers"][0])
     active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
     _push_oracle_to(m, 8.5)
-    m.ratings.review(active)
+    review(m, active)
     o = firm(m, "oracle")
     assert m.ratings.notch[0, o] > LAST_IG  # BB range now
     share = np.asarray(m.ratings.constrained)
@@ -121,7 +132,7 @@ def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
     assert float(s.ledger.outsiders.paid_in["market_makers"][0]) - makers == pytest.approx(
         proceeds.sum()
     )
-    assert m.economy.pressure[0, asset] > 0.0  # the spread feels the selling
+    assert m.state.firms.selling_pressure[0, asset] > 0.0  # the spread feels the selling
     assert gaps(m) < 1e-9
     m.take_snapshot()
     log.update(m)
@@ -137,7 +148,7 @@ def test_without_the_channel_ratings_move_but_nobody_must_sell():
     s = m.sheets
     held = s.holdings.copy()
     _push_oracle_to(m, 8.5)
-    m.ratings.review(m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool))
+    review(m, m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool))
     assert m.ratings.notch[0, firm(m, "oracle")] > LAST_IG
     np.testing.assert_array_equal(s.holdings, held)
     assert float(np.sum(m.ratings.last_forced)) == 0.0
@@ -152,17 +163,28 @@ def test_financing_and_ratings_run_on_array_api_strict_as_on_numpy():
             import array_api_compat.numpy as xp
         sheets, _ = build_balance_sheets(cal, roster, 2, xp)
         eco = Economy(cal, sheets)
+        valuation = Valuation(cal, sheets, eco.firm)
         depth = xp.asarray(np.asarray(sheets.assets.depth), dtype=xp.float64)
-        ratings = CreditRatings(cal, sheets, eco, depth)
+        ratings = CreditRatings(
+            cal, sheets, eco.firm_rows, valuation.leverage0, eco.bond_assets, depth,
+            pressure_depth(sheets),
+        )  # fmt: skip
+        state = WorldState.start(sheets, eco.firm)
         active = xp.ones((2, len(eco.firm_rows)), dtype=xp.bool)
         hype = xp.asarray([0.1, -0.2], dtype=xp.float64)
         for _ in range(REVIEW_WEEKS):
-            eco.run_firms(hype, active)
-            eco.revalue(Sentiment(ai=hype, crypto=hype))
-            ratings.review(active)
+            state.begin_week(eco.firms)
+            state.flows.firms_alive = active
+            state.sentiment = Sentiment(ai=hype, crypto=hype)
+            eco.run_firms(state)
+            valuation.revalue(state)
+            ratings.review(state)
+            state.week += 1
         ratings.smoothed = ratings.smoothed * 0.0 + 8.5  # every issuer far too levered
-        ratings.week = 2 * REVIEW_WEEKS - 1
-        ratings.review(active)
+        state.begin_week(eco.firms)
+        state.flows.firms_alive = active
+        state.week = 2 * REVIEW_WEEKS - 1
+        ratings.review(state)
         results.append(
             [
                 np.asarray(a)

@@ -255,7 +255,7 @@ def test_channel_necessity_is_loss_added_to_the_full_system(outcomes):
 
 
 def test_channel_interaction_per_world_identity():
-    from experiments.replications.channel_interaction import all_but, interaction
+    from experiments.replications.channel_ablation import all_but, interaction
 
     runs = {
         "none": {"total_loss_usd_bn": np.array([10.0, 20.0])},

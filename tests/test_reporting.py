@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from abm.agents import Bank, Fund, RetailSaver, StablecoinIssuer, TechFirm
+from abm.collector import make_datacollector
 from abm.model import Powderkeg
 from abm.reporting import (
     AGENT_COLUMNS,
@@ -16,7 +17,6 @@ from abm.reporting import (
     agents_frame,
     ensemble_columns,
     ensemble_frame,
-    make_datacollector,
 )
 from abm.shocks import Shock, attach
 

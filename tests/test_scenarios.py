@@ -7,9 +7,10 @@ import pytest
 
 from abm.model import Powderkeg
 from abm.shocks import Shock, attach
-from experiments.cli import UsageError, main
+from experiments.cli import main
 from experiments.run import SCENARIOS, resolve_config
 from experiments.scenarios import describe, load_file, load_preset, preset_names
+from experiments.usage import UsageError
 
 PRESETS = (
     "baseline",
@@ -56,7 +57,7 @@ def test_crypto_crash_lowers_crypto_prices_against_baseline():
     crash, _ = run(load_preset("crypto_ai_crash").shocks)
     m = base.sheets.assets.index("crypto")
     assert np.all(crash.sheets.prices[:, m] < 0.8 * base.sheets.prices[:, m])
-    ai = base.economy.ai_equity
+    ai = base.valuation.ai_equity
     assert np.all(crash.sheets.prices[:, ai].mean(1) < base.sheets.prices[:, ai].mean(1))
 
 
@@ -70,15 +71,15 @@ def test_shock_kinds_change_what_they_target():
     m = model.sheets.assets.index("ai_spv_debt")
     assert model.sheets.impairment[0, m] == pytest.approx(0.6)
     equity = model.sheets.assets.index("equity_nvidia")
-    assert np.asarray(model.market.haircut0)[0, equity] == pytest.approx(0.25)
+    assert np.asarray(model.margin.haircut0)[0, equity] == pytest.approx(0.25)
     base, _ = run((), weeks=3, worlds=1)
     labs = [
         i for i, f in enumerate(model.roster.indices("firm")) if model.roster.kind[f] == "ai_lab"
     ]
-    assert np.all(model.economy.revenue[0, labs] < base.economy.revenue[0, labs])
+    assert np.all(model.state.firms.revenue[0, labs] < base.state.firms.revenue[0, labs])
     for _ in range(2):  # the shortfall ends after its 3 weeks: the parameters come back
         model.step()
-    assert model.economy.params is schedule.base_params
+    assert model.state.firms.params is schedule.base_params
 
 
 def test_ranges_differ_by_world_and_repeat_for_the_same_seed():
@@ -120,7 +121,7 @@ BAD = [
     ),
     (GOOD + SHOCK + "speed = 3\n", ["unknown key 'speed'", "range"]),
     (GOOD + "shocks = 3\n", ["shocks must be an array of tables"]),
-    (GOOD + '[policy]\ncapital_regime = "jp"\n', ["capital_regime", "'us', 'eu'", "'jp'"]),
+    (GOOD + '[policy]\ncapital_regime = "jp"\n', ["capital_regime", "own, us, eu", "'jp'"]),
     (GOOD + "[policy]\nbackstop = 1\n", ["backstop must be true or false"]),
     (GOOD + "[policy]\nbailout = true\n", ["unknown key [policy] 'bailout'", "capital_regime"]),
 ]

@@ -8,6 +8,7 @@ import pytest
 
 from abm.model import Powderkeg
 from abm.policy import Policy
+from abm.sentiment import revenue_surprise
 from abm.shocks import Shock, attach
 
 
@@ -25,12 +26,12 @@ def test_sponsors_pay_the_rent_and_spvs_amortise_their_loans():
         model.step()
     # the full lease runs from the start: 5.5 bn a year, paid weekly by xAI
     assert float(model.spv.last_rent[0, k]) == pytest.approx(5.5 / 52, rel=1e-9)
-    assert float(lease.rent_due()[0, k]) == pytest.approx(5.5 / 52, rel=1e-9)
+    assert float(lease.rent_due(model.state.week)[0, k]) == pytest.approx(5.5 / 52, rel=1e-9)
     # a year of straight-line amortisation over the five-year term: a fifth of the loan repaid
     assert float(model.spv.debt()[0, k]) == pytest.approx(debt0 * 0.8, rel=0.01)
     # the rent shows as the SPV's revenue and not as the sponsor's
     firm = list(model.roster.indices("firm")).index(model.spv.rows[k])
-    assert float(model.economy.revenue[0, firm]) == pytest.approx(5.5 / 52, rel=1e-9)
+    assert float(model.state.firms.revenue[0, firm]) == pytest.approx(5.5 / 52, rel=1e-9)
     assert not model.snapshot["defaulted"][0, [model.spv.rows[k], sponsor]].any()
     # Hyperion is still being built: no rent before its lease starts in 2029
     h = spv_column(model, "meta_hyperion")
@@ -130,7 +131,7 @@ def test_a_revenue_miss_lowers_hype_through_the_surprise():
         surprise = []
         for _ in range(12):
             model.step()
-            surprise.append(np.asarray(model.economy.revenue_surprise()))
+            surprise.append(np.asarray(revenue_surprise(model.xp, model.state.firms)))
         return np.asarray(model.sentiment.ai), np.array(surprise)
 
     calm, calm_surprise = hype(False)

@@ -44,8 +44,11 @@ def test_stored_sensitivities_follow_from_the_episodes():
 
 def _due_share(m: Powderkeg, coin: str, pegs=None, stress=None) -> float:
     xp = m.xp
-    pegs = xp.ones_like(m.sheets.ledger.cash) if pegs is None else pegs
-    due = m.flows.redemptions(pegs, m.market.defaulted, reserve_stress=stress)
+    flows = m.state.flows
+    flows.pegs = xp.ones_like(m.sheets.ledger.cash) if pegs is None else pegs
+    flows.reserve_stress = stress  # None: no stress at the reserve banks
+    m.flows.redemptions(m.state)
+    due = flows.due
     row = m.roster.index(coin)
     tokens = float(
         m.sheets.ledger.pools["tokens"].face[0, list(m.roster.indices("stablecoin")).index(row)]
@@ -77,26 +80,29 @@ def test_anchor_run_is_the_fastest_weekly_run():
 
 def test_svb_run_speed_at_full_distress():
     m = model()
-    market, sheets = m.market, m.sheets
+    runs, sheets = m.bank_runs, m.sheets
     pool = sheets.ledger.pools["deposits"]
     banks = m.roster.indices("bank")
-    held, _ = sheets.ledger.positions()
-    illiquid = held + sheets.real_assets
-    illiquid[0, banks[0]] -= sheets.total_assets()[0, banks[0]] * 0.2  # wipes out its capital
+    loss = np.zeros_like(sheets.ledger.cash)
+    loss[0, banks[0]] = sheets.total_assets()[0, banks[0]] * 0.2  # wipes out its capital
+    sheets.real_assets = sheets.real_assets - loss  # a loss on its illiquid assets, booked
+    sheets.ledger.book_equity(-loss)
     face = pool.face[0, 0]
-    market._bank_runs(illiquid, market.debt())
-    share = market.last_withdrawals[0, banks[0]] / (face * market.uninsured[0])
+    runs.step(m.state)
+    share = m.state.withdrawals[0, banks[0]] / (face * runs.uninsured[0])
     days = m.calibration.trading_days_per_week
     assert run_share_over(share, 1.0, days) == pytest.approx(0.24, abs=0.005)  # SVB day one
-    assert market.last_withdrawals[0, banks[1]] == 0.0  # a healthy bank keeps its depositors
+    assert m.state.withdrawals[0, banks[1]] == 0.0  # a healthy bank keeps its depositors
 
 
 def test_failed_reserve_banks_start_a_run_on_the_coin_that_banks_with_them():
     m = model()
     usdc, tether = m.roster.index("usdc"), m.roster.index("tether")
-    assert float(np.abs(m.stablecoins.reserve_bank_stress()).max()) == 0.0  # calm start
-    m.market.defaulted[0, m.roster.indices("bank")] = True  # every bank has failed
-    stress = m.stablecoins.reserve_bank_stress()
+    assert float(np.abs(reserve_bank_stress(m)).max()) == 0.0  # calm start
+    defaulted = np.asarray(m.state.defaulted).copy()
+    defaulted[0, m.roster.indices("bank")] = True  # every bank has failed
+    m.state.defaulted = defaulted
+    stress = reserve_bank_stress(m)
     pool = m.sheets.ledger.pools["deposits"]
     holder = list(np.asarray(pool.holders)).index(usdc)
     deposits = float(pool.claims[0, holder])
@@ -104,6 +110,12 @@ def test_failed_reserve_banks_start_a_run_on_the_coin_that_banks_with_them():
     assert stress[0, tether] == 0.0  # Tether keeps no reserves at banks
     assert _due_share(m, "usdc", stress=stress) > 0.5
     assert _due_share(m, "tether", stress=stress) == 0.0
+
+
+def reserve_bank_stress(m: Powderkeg):
+    """(E, N) share of each issuer's reserves at banks in trouble (``flows.reserve_stress``)."""
+    m.stablecoins.reserve_bank_stress(m.state)
+    return m.state.flows.reserve_stress
 
 
 def _waterfall(due_usd_bn: float):
@@ -114,8 +126,10 @@ def _waterfall(due_usd_bn: float):
     before = m.sheets.holdings[0, tether, cols] * m.sheets.prices[0, cols]
     due = np.zeros_like(m.sheets.ledger.cash)
     due[0, tether] = due_usd_bn
-    m.flows.draw_deposits(due)
-    m.stablecoins.sell_reserves(due)
+    m.state.begin_week(m.economy.firms)
+    m.state.flows.due = due
+    m.flows.draw_deposits(m.state)
+    m.stablecoins.sell_reserves(m.state)
     after = m.sheets.holdings[0, tether, cols] * m.sheets.prices[0, cols]
     return m, tether, before, after
 
@@ -135,6 +149,9 @@ def test_waterfall_sells_treasuries_before_gold_before_bitcoin():
     )
     assert money_gap(m) < 1e-9
     # the sales reach the market's reported totals once the clearing has run
-    m.market.clear(np.zeros_like(m.sheets.ledger.cash))
-    m.stablecoins.add_sales_to(m.market)
-    assert m.market.last_proceeds[0, tether] > 0
+    state = m.state
+    state.flows.due = np.zeros_like(m.sheets.ledger.cash)
+    state.flows.panic_sales = np.zeros_like(m.sheets.ledger.cash)
+    for rule in (m.bank_runs, m.lender, m.bailouts, m.fire_sales):
+        rule.step(state)
+    assert state.flows.proceeds[0, tether] > 0

@@ -56,8 +56,10 @@ def test_private_stakes_follow_the_investee_and_vanish_when_it_fails():
     # a failed investee's stake is worth nothing
     failed = Powderkeg(n_worlds=1, seed=2, n_cohorts=20)
     hyperion = failed.roster.index("meta_hyperion")
-    failed.market.defaulted[0, hyperion] = True
-    failed.stakes.revalue(failed.sentiment.ai, failed.market.defaulted)
+    defaulted = np.asarray(failed.state.defaulted).copy()
+    defaulted[0, hyperion] = True
+    failed.state.defaulted = defaulted
+    failed.stakes.revalue(failed.state)
     position = [k.key for k in failed.stakes.private].index("E21")
     assert float(failed.stakes.value[0, position]) == 0.0
     gaps = {k: float(np.max(np.abs(v))) for k, v in failed.accounting_gap().items()}

@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.cli import UsageError, main
+from experiments.cli import main
 from experiments.config import load_sweep
 from experiments.scenarios import load_preset
 from experiments.sweeps.parameters import apply_values, build_point_model, parameter_table
 from experiments.sweeps.store import ResultsDir
+from experiments.usage import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "sweeps" / "smoke.toml"

@@ -1,8 +1,8 @@
 """Replications of published stylized facts with powderkeg's own kernels (``powderkeg validate``).
 
-One module per replication, each runnable alone (``python -m experiments.replications.report
-NAME``) or through the command line (``powderkeg validate NAME``), each writing its figure (PNG)
-and its numbers (JSON and CSV) and a section of ``docs/validation.md``:
+One module per replication, each run by name through the command line (``powderkeg validate
+NAME``; :mod:`.command`), each writing its figure (PNG) and its numbers (JSON and CSV) and a
+section of ``docs/validation.md``:
 
 - ``overlapping_portfolios``: Caccioli, Shrestha, Moore & Farmer (2014);
 - ``leverage_fat_tails``: Thurner, Farmer & Geanakoplos (2012), on the sub-model in

@@ -1,12 +1,12 @@
 """Replication 6: channel interaction — all contagion channels vs the sum of single channels.
 
 For every shocked scenario preset the model runs once per channel configuration of
-:func:`experiments.evidence.ablation_configs` (no contagion channel, each channel of
+:func:`experiments.build.ablation_configs` (no contagion channel, each channel of
 :class:`abm.channels.Channels` alone, all of them), through
 :func:`experiments.evidence.run_ablation`: the same worlds and seeds in every configuration, so
 the same shock draws. With ``L_w(c)`` the loss of world ``w`` under configuration ``c`` (USD bn
 at the end of the run: the institutions' equity loss, each limited to its starting equity, plus
-the households' wealth loss; see :func:`experiments.evidence.world_metrics`):
+the households' wealth loss; see :func:`experiments.metrics.world_metrics`):
 
 - effect of channel ``k``: ``e_k = mean_w [L_w(k) - L_w(none)]``;
 - effect of all channels: ``e_all = mean_w [L_w(all) - L_w(none)]``;
@@ -22,18 +22,19 @@ in a chain of channels most links do nothing alone (fire sales need forced selle
 needs a price fall), so their single effects are near zero.
 
 Channels are *super-additive* when ``I > 0`` (``A > 1``): together they lose more than the sum of
-what each adds alone. This is the check V10 of ``notes/peers-and-equations.md`` §6 and the claim of
-Farmer, Kleinnijenhuis, Nahai-Williamson & Wetzer (2020, Bank of England SWP 861) that
+what each adds alone. This is the validation check of channel interaction (docs/validation.md) and
+the claim of Farmer, Kleinnijenhuis, Nahai-Williamson & Wetzer (2020, Bank of England SWP 861) that
 system-wide stress comes from the interaction of channels. The ECB's 2025 system-wide analysis of
 the EU-wide stress test (ECB Macroprudential Bulletin 32, Dec 2025; we read it in a secondary
 report, bankinglibrary.com, not the bulletin itself) puts the amplification from bank, fund and
-insurer fire sales at +29 bp of CET1, about +12% on first-round losses; our closest measure is
-the institutions' equity loss with all channels over the loss with none (:func:`second_round`),
-which is also the analogue of the ``das-soham/swes`` amplification ratio ``(B0 - B3) / (B0 - B1)``
-(losses after the feedback rounds over first-round losses).
+insurer fire sales at +29 bp of CET1, about +12% on first-round losses; our closest measure is the
+institutions' equity loss with all channels over the loss with none (:func:`second_round`), which is
+also the analogue of the ``das-soham/swes`` amplification ratio ``(B0 - B3) / (B0 - B1)`` (losses
+after the feedback rounds over first-round losses).
 
 The baseline preset has no shock, so there is nothing for the channels to amplify: it is left
-out (its losses are the drift of a calm run, not a stress).
+out (its losses are the drift of a calm run, not a stress). The runs and their reduction to these
+numbers are :mod:`.channel_ablation`; the figure is :mod:`.channel_interaction_figure`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,16 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments.replications.channel_ablation import (
+    preset_ablation,
+    shocked_presets,
+    significance,
+)
+from experiments.replications.channel_interaction_figure import amplification_text, draw
 from experiments.replications.common import (
     Fact,
     Outcome,
@@ -54,7 +60,6 @@ from experiments.replications.common import (
     facts_list,
     fmt,
     markdown_table,
-    new_figure,
 )
 
 NAME = "channel_interaction"
@@ -73,13 +78,6 @@ SIGNIFICANCE = 2.0
 #: literature benchmark for the document, not a model input.
 ECB_SECOND_ROUND_SHARE = 0.12
 ECB_CET1_BP = 29.0
-#: Loss columns of the CSV (USD bn, means over worlds).
-LOSS_COLUMNS = (
-    "institution_equity_loss_usd_bn",
-    "retail_loss_usd_bn",
-    "total_loss_usd_bn",
-    "effect_usd_bn",
-)
 
 
 @dataclass(frozen=True)
@@ -107,170 +105,13 @@ SIZES = {
 }
 
 
-def shocked_presets() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(presets with at least one shock, presets without), in the order of ``preset_names``."""
-    from experiments.scenarios import load_preset, preset_names
-
-    names = preset_names()
-    shocked = tuple(n for n in names if load_preset(n).shocks)
-    return shocked, tuple(n for n in names if n not in shocked)
-
-
-def interaction(runs: dict[str, dict[str, np.ndarray]], singles: list[str]) -> np.ndarray:
-    """Per-world interaction ``I_w`` (USD bn): all-channel effect minus the single effects' sum."""
-    none = runs["none"]["total_loss_usd_bn"]
-    effect_all = runs["all"]["total_loss_usd_bn"] - none
-    effect_sum = sum(runs[k]["total_loss_usd_bn"] - none for k in singles)
-    return effect_all - effect_sum
-
-
-def second_round(configurations: dict[str, dict[str, float]]) -> float | None:
-    """Institutions' equity loss with all channels over the loss with none, minus 1.
-
-    The analogue of the ECB's second-round share (system-wide losses over first-round losses,
-    minus 1): ``none`` keeps the shock's direct losses, ``all`` adds every contagion channel.
-    None when there is no first-round loss to compare with.
-    """
-    first = configurations["none"]["institution_equity_loss_usd_bn"]
-    if first <= 0:
-        return None
-    return configurations["all"]["institution_equity_loss_usd_bn"] / first - 1.0
-
-
-def standard_error(values: np.ndarray) -> float:
-    """Standard error of the mean over worlds (0 with one world)."""
-    return float(np.std(values, ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
-
-
-def all_but(channel: str) -> Any:
-    """Every contagion channel of :class:`abm.channels.Channels` on except ``channel``."""
-    from dataclasses import replace
-
-    from abm.channels import Channels
-
-    return replace(Channels(), **{channel: False})
-
-
-def necessity(
-    full: np.ndarray, without: dict[str, dict[str, np.ndarray]], effect_all: float
-) -> list[dict[str, Any]]:
-    """Loss each channel adds to the full system (``L(all) - L(all but k)``), largest first.
-
-    Args:
-        full: per-world total loss with every channel on (USD bn), (E,).
-        without: channel -> per-world numbers of the run with that channel off.
-        effect_all: the all-channel effect vs no channel (USD bn), for the shares.
-    """
-    rows = []
-    for channel, run in without.items():
-        drop = full - run["total_loss_usd_bn"]
-        rows.append(
-            {
-                "channel": channel,
-                "loss_added_usd_bn": float(drop.mean()),
-                "loss_added_se_usd_bn": standard_error(drop),
-                "share_of_all": float(drop.mean()) / effect_all if effect_all > 0 else None,
-            }
-        )
-    return sorted(rows, key=lambda r: -r["loss_added_usd_bn"])
-
-
-def preset_numbers(ablation: Any, without: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
-    """One preset's ablation reduced to the document's numbers (losses in USD bn).
-
-    Args:
-        ablation: the :class:`experiments.evidence.Ablation` of :func:`ablation_configs`.
-        without: channel -> per-world numbers with every channel on but that one.
-    """
-    summary = ablation.summary()
-    configurations = summary["configurations"]
-    singles = [c for c in ablation.runs if c not in ("none", "all")]
-    per_world = interaction(ablation.runs, singles)
-    none = ablation.runs["none"]["total_loss_usd_bn"]
-    effects = {c: configurations[c]["effect_usd_bn"] for c in singles}
-    effect_se = {
-        c: standard_error(ablation.runs[c]["total_loss_usd_bn"] - none) for c in [*singles, "all"]
-    }
-    total = summary["sum_of_singles_usd_bn"]
-    positive = sum(v for v in effects.values() if v > 0)
-    acting = sorted((c for c in singles if effects[c] > 0), key=lambda c: -effects[c])
-    return {
-        "configurations": configurations,
-        "effects_usd_bn": effects,
-        "effect_se_usd_bn": effect_se,
-        "sum_of_singles_usd_bn": total,
-        "all_together_usd_bn": summary["all_together_usd_bn"],
-        "interaction_usd_bn": float(per_world.mean()),
-        "interaction_se_usd_bn": standard_error(per_world),
-        "amplification": summary["amplification"] if total > 0 else None,
-        "acting_alone": [
-            {"channel": c, "effect_usd_bn": effects[c], "share_of_positive": effects[c] / positive}
-            for c in acting
-        ],
-        "necessity": necessity(
-            ablation.runs["all"]["total_loss_usd_bn"], without, summary["all_together_usd_bn"]
-        ),
-        "sum_of_singles_defaults": summary["sum_of_singles_defaults"],
-        "all_together_defaults": summary["all_together_defaults"],
-        "second_round_share": second_round(configurations),
-    }
-
-
-def preset_ablation(
-    preset: str, worlds: int, steps: int, seed: int, backend: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One preset: every configuration of :func:`ablation_configs` and every ``all but k``.
-
-    Returns:
-        (the preset's numbers from :func:`preset_numbers`, its CSV rows).
-    """
-    from experiments.evidence import ablation_configs, run_ablation, simulate
-
-    configs = ablation_configs()
-    ablation = run_ablation(preset, configs, worlds=worlds, steps=steps, seed=seed, backend=backend)
-    without = {
-        c: simulate(
-            preset, worlds=worlds, steps=steps, seed=seed, backend=backend, channels=all_but(c)
-        )
-        for c in configs
-        if c not in ("none", "all")
-    }
-    result = preset_numbers(ablation, without)
-    none = ablation.runs["none"]["total_loss_usd_bn"]
-    rows = [
-        {
-            "preset": preset,
-            "configuration": config,
-            **{k: result["configurations"][config][k] for k in LOSS_COLUMNS},
-            "effect_se_usd_bn": result["effect_se_usd_bn"].get(config, 0.0),
-            "defaults": result["configurations"][config]["defaults"],
-            "effect_defaults": result["configurations"][config]["effect_defaults"],
-        }
-        for config in configs
-    ]
-    for channel, run_off in without.items():
-        loss = run_off["total_loss_usd_bn"]
-        rows.append(
-            {
-                "preset": preset,
-                "configuration": f"all_but_{channel}",
-                **{k: float(np.mean(run_off[k])) for k in LOSS_COLUMNS if k != "effect_usd_bn"},
-                "effect_usd_bn": float(np.mean(loss - none)),
-                "effect_se_usd_bn": standard_error(loss - none),
-                "defaults": None,
-                "effect_defaults": None,
-            }
-        )
-    return result, rows
-
-
 def run(size: str = "full", seed: int = 0, backend: str = "numpy") -> Outcome:
     """Run the ablation for every shocked preset and reduce it to effects and interactions.
 
     Presets run in parallel processes, one per available core (``Size.workers``); each process
     runs whole presets, so the numbers do not depend on the number of workers.
     """
-    from experiments.evidence import ablation_configs
+    from experiments.build import ablation_configs
 
     check_size(size)
     spec = SIZES[size]
@@ -305,22 +146,12 @@ def run(size: str = "full", seed: int = 0, backend: str = "numpy") -> Outcome:
     return outcome
 
 
-def _significant(result: dict[str, Any], z: float) -> int:
-    """+1 super-additive, -1 sub-additive, 0 not distinguishable from additive at ``z`` SE."""
-    value, se = result["interaction_usd_bn"], result["interaction_se_usd_bn"] or 0.0
-    if value > z * se and value > 0:
-        return 1
-    if value < -z * se and value < 0:
-        return -1
-    return 0
-
-
 def check(numbers: dict[str, Any]) -> list[Fact]:
     """Amplification by the channels (ECB) and super-additivity in some scenario (V10)."""
     per = numbers["per_preset"]
     z = numbers["significance_se"]
     amplified = {p: r["all_together_usd_bn"] for p, r in per.items()}
-    signs = {p: _significant(r, z) for p, r in per.items()}
+    signs = {p: significance(r, z) for p, r in per.items()}
     superadditive = [p for p, s in signs.items() if s > 0]
     subadditive = [p for p, s in signs.items() if s < 0]
     second = {p: r["second_round_share"] for p, r in per.items()}
@@ -451,105 +282,6 @@ def _ratio(result: dict[str, Any]) -> str:
     return fmt(result["amplification"], 3)
 
 
-def draw(numbers: dict[str, Any], path: Path) -> None:
-    """Left: single-channel effects stacked beside the all-channel effect, per preset.
-
-    Middle: the interaction (all minus the sum of singles) with two standard errors, per preset.
-    Right: the loss each channel adds to the full system, as a share of the all-channel effect.
-    """
-    fig, axes = new_figure(19, 5.4, ncols=3)
-    presets = numbers["presets"]
-    channels = numbers["channels"]
-    per = numbers["per_preset"]
-    x = np.arange(len(presets), dtype=float)
-    width = 0.38
-    ax = axes[0, 0]
-    colors = {c: f"C{k % 10}" for k, c in enumerate(channels)}
-    hatch = {c: ("//" if k >= 10 else None) for k, c in enumerate(channels)}
-    up = np.zeros(len(presets))
-    down = np.zeros(len(presets))
-    for c in channels:
-        values = np.asarray([per[p]["effects_usd_bn"][c] for p in presets], dtype=float)
-        base = np.where(values >= 0, up, down)
-        ax.bar(
-            x - width / 2,
-            values,
-            width,
-            bottom=base,
-            color=colors[c],
-            hatch=hatch[c],
-            edgecolor="white",
-            lw=0.3,
-            label=c.replace("_", " "),
-        )
-        up += np.clip(values, 0, None)
-        down += np.clip(values, None, 0)
-    together = np.asarray([per[p]["all_together_usd_bn"] for p in presets], dtype=float)
-    ax.bar(x + width / 2, together, width, color="0.15", label="all channels together")
-    sums = np.asarray([per[p]["sum_of_singles_usd_bn"] for p in presets], dtype=float)
-    ax.plot(x - width / 2, sums, "k_", ms=18, mew=2, label="sum of single effects")
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(x, [p.replace("_", "\n") for p in presets], fontsize=7)
-    ax.set_ylabel("loss vs no contagion channel (USD bn, mean over worlds)")
-    ax.set_title("Single channels (stacked, left) vs all together (right)")
-    ax.legend(fontsize=6.5, frameon=False, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
-    ax = axes[0, 1]
-    values = np.asarray([per[p]["interaction_usd_bn"] for p in presets], dtype=float)
-    errors = numbers["significance_se"] * np.asarray(
-        [per[p]["interaction_se_usd_bn"] or 0.0 for p in presets], dtype=float
-    )
-    colors_i = [
-        "C3" if v > e else ("C0" if v < -e else "0.6") for v, e in zip(values, errors, strict=True)
-    ]
-    ax.bar(x, values, 0.6, yerr=errors, color=colors_i, capsize=3)
-    for k, p in enumerate(presets):
-        ax.annotate(
-            f"A = {_ratio_short(per[p])}",
-            (x[k], values[k] + errors[k] if values[k] >= 0 else values[k] - errors[k]),
-            textcoords="offset points",
-            xytext=(0, 4 if values[k] >= 0 else -12),
-            ha="center",
-            fontsize=7,
-        )
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(x, [p.replace("_", "\n") for p in presets], fontsize=7)
-    ax.set_ylabel("interaction: all − sum of singles (USD bn)")
-    ax.set_title(
-        f"Super-additive (red) / sub-additive (blue), ±{fmt(numbers['significance_se'])} SE"
-    )
-    for a in axes.flat[:2]:
-        a.grid(alpha=0.3, lw=0.5, axis="y")
-    ax = axes[0, 2]
-    shares = np.full((len(channels), len(presets)), np.nan)
-    for j, p in enumerate(presets):
-        for row in per[p]["necessity"]:
-            if row["share_of_all"] is not None:
-                shares[channels.index(row["channel"]), j] = row["share_of_all"]
-    image = ax.imshow(shares, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-    for i in range(len(channels)):
-        for j in range(len(presets)):
-            if np.isfinite(shares[i, j]):
-                ink = "white" if abs(shares[i, j]) > 0.6 else "black"
-                ax.text(
-                    j,
-                    i,
-                    str(round(100 * shares[i, j])),  # an int: no "-0"
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color=ink,
-                )
-    ax.set_xticks(np.arange(len(presets)), [p.replace("_", "\n") for p in presets], fontsize=6)
-    ax.set_yticks(np.arange(len(channels)), [c.replace("_", " ") for c in channels], fontsize=7)
-    ax.set_title("Loss each channel adds to the full system, % of all-channel effect")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="L(all) − L(all but k), share of effect")
-    fig.savefig(path, format="png")
-
-
-def _ratio_short(result: dict[str, Any]) -> str:
-    return "n/a" if result["amplification"] is None else fmt(result["amplification"], 3)
-
-
 def section(record: dict[str, Any], figure: str) -> str:
     """The Markdown section of ``docs/validation.md`` for this replication."""
     n = record["numbers"]
@@ -571,7 +303,7 @@ def section(record: dict[str, Any], figure: str) -> str:
             fmt(r["sum_of_singles_usd_bn"], 3),
             fmt(r["all_together_usd_bn"], 3),
             f"{fmt(r['interaction_usd_bn'], 3)} ± {fmt(r['interaction_se_usd_bn'], 2)}",
-            _ratio_short(r),
+            amplification_text(r),
             f"{fmt(r['sum_of_singles_defaults'], 3)} / {fmt(r['all_together_defaults'], 3)}",
             _pct(r["second_round_share"]),
         ]
@@ -601,7 +333,7 @@ def section(record: dict[str, Any], figure: str) -> str:
         if left_out
         else ""
     )
-    signs = {p: _significant(r, n["significance_se"]) for p, r in per.items()}
+    signs = {p: significance(r, n["significance_se"]) for p, r in per.items()}
     sub = [p for p, s in signs.items() if s < 0]
     flat = [p for p, s in signs.items() if s == 0]
     sup = [p for p, s in signs.items() if s > 0]

@@ -7,14 +7,20 @@ import sys
 from pathlib import Path
 
 from experiments.replications import REPLICATIONS
+from experiments.replications.report import DOCUMENT, FIGURES, run_replications
+from experiments.usage import (
+    UsageError,
+    add_backend_argument,
+    check_backend,
+    non_negative_int,
+    writable_directory,
+)
 
 DEFAULT_OUT = Path("docs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``powderkeg validate``."""
-    from experiments.cli import add_backend_argument
-
     parser.add_argument(
         "names",
         nargs="*",
@@ -29,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=_seed, default=0, metavar="S", help="seed of every draw (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="S",
+        help="seed of every draw (default: 0)",
     )
     parser.add_argument(
         "--out",
@@ -43,24 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}")
-    return value
-
-
 def resolve_names(names: list[str]) -> list[str]:
     """The replications to run, in document order; ``all`` or nothing means every one.
 
     Raises:
         UsageError: a name is not a replication (the message lists the allowed names).
     """
-    from experiments.cli import UsageError
-
     if not names or names == ["all"]:
         return list(REPLICATIONS)
     unknown = [n for n in names if n not in REPLICATIONS]
@@ -74,13 +72,9 @@ def resolve_names(names: list[str]) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """Check the inputs, run the replications, write the files, print one line per replication."""
-    from experiments.cli import UsageError, check_backend, writable_directory
-
     names = resolve_names(args.names)
     backend = check_backend(args.backend)
     out = writable_directory(args.out, "--out")
-
-    from experiments.replications.report import DOCUMENT, FIGURES, run_replications
 
     def note(line: str) -> None:
         if not args.quiet:

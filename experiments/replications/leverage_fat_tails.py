@@ -302,13 +302,13 @@ directions, not the paper's numbers one by one. The size of the tails depends on
 length of each run: a few crashes dominate the fourth moment, so the per-cap means wander and need
 not rise cap by cap at the top of the range (the rank correlation gives the trend).
 
-**Where ours departs and why.** (1) Investor flows land after each step's trade and a fund's
-failure is checked on its wealth after flows (the order of the public replication code cited in
-`notes/peers-and-equations.md` §2.5), not inside the clearing. (2) Clearing is a 36-step
+**Where ours departs and why.** (1) Investor flows land after each step's trade and a fund's failure
+is checked on its wealth after flows (the order of the public replication code, ``thurner_model.py``
+of ``sertainly/intelligent_fund_via_RL``), not inside the clearing. (2) Clearing is a 36-step
 bisection in log price over [0.01 V, 5 V] in every world at once instead of a scalar root finder;
 where the excess demand has several roots (levered funds make it non-monotone) bisection picks one
-of them, as a root finder would. (3) A *margin call* here is any step in which a fund whose
-position is above the cap at the new price must sell, or a fund with a position fails; at
-lambda_max = 1 that also counts sales forced by investor outflows, which is why its rate is high
-and unrelated to crashes. (4) Shorter runs than the paper's.
+of them, as a root finder would. (3) A *margin call* here is any step in which a fund whose position
+is above the cap at the new price must sell, or a fund with a position fails; at lambda_max = 1 that
+also counts sales forced by investor outflows, which is why its rate is high and unrelated to
+crashes. (4) Shorter runs than the paper's.
 """

@@ -38,8 +38,9 @@ import numpy as np
 class MarketParameters:
     """Parameters of the market, as in TFG 2012 §2.
 
-    The values follow the public replication code cited in ``notes/peers-and-equations.md``
-    §2.5, whose comment gives the paper's flow sensitivity b = 0.15.
+    The values follow the public replication code of the model (``thurner_model.py`` of
+    ``sertainly/intelligent_fund_via_RL``, after Luzius Meisser's SFI notebook), whose comment gives
+    the paper's flow sensitivity b = 0.15.
 
     Attributes:
         value: fundamental value V (USD per unit).

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from experiments.files import git_commit, write_atomically
 from experiments.replications import REPLICATIONS, load
 from experiments.replications.common import Outcome, write_csv, write_json
 
@@ -33,8 +33,6 @@ DOCUMENT = "validation.md"
 def provenance(argv: Sequence[str] | None, backend: str, wall_s: float) -> dict[str, Any]:
     """How a replication was made: command, date, git commit, versions, backend, wall time."""
     import numpy as np
-
-    from experiments.run import git_commit
 
     return {
         "command": "powderkeg " + " ".join(argv or ["validate"]),
@@ -49,8 +47,6 @@ def provenance(argv: Sequence[str] | None, backend: str, wall_s: float) -> dict[
 
 def write_outcome(outcome: Outcome, out: Path, made: dict[str, Any]) -> list[Path]:
     """Write one outcome's PNG, JSON and CSV under ``out`` (all staged, then moved into place)."""
-    from experiments.run import write_atomically
-
     (out / FIGURES).mkdir(parents=True, exist_ok=True)
     (out / NUMBERS).mkdir(parents=True, exist_ok=True)
     record = {**outcome.record(), "made": made}
@@ -102,8 +98,6 @@ def run_replications(
 
 def write_document(out: Path) -> Path:
     """Rebuild ``out/validation.md`` from the JSON records under ``out/validation/``."""
-    from experiments.run import write_atomically
-
     path = out / DOCUMENT
     text = document(out)
     write_atomically({path: lambda p: p.write_text(text)})
@@ -179,14 +173,3 @@ def document(out: Path) -> str:
         ]
     lines.append("")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m experiments.replications.report [NAME ...]``: same as ``powderkeg validate``."""
-    from experiments.cli import main as cli_main
-
-    return cli_main(["validate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

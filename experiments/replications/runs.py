@@ -8,11 +8,11 @@ are settled outside it), so it only raises cash and never defaults there.
 
 **Stablecoin.** One token per unit of reserves (book value 1). A share ``f`` of tokens redeems at
 par at once; the issuer sells reserves at ``1 - h`` (haircut h) to pay. The recoverable value per
-token of the whole float (paid out plus what is left) is ``1 - min(f / (1 - h), 1) h``
-(the pedagogical closed form cited in ``notes/peers-and-equations.md`` §2.8 and §5.7): the issuer
+token of the whole float (paid out plus what is left) is ``1 - min(f / (1 - h), 1) h`` (the
+one-period closed form of a run with a fire-sale haircut, after Diamond & Dybvig 1983): the issuer
 sells ``f / (1 - h)`` of its reserves and loses ``h`` on each unit sold. The holders who stay get
-``(1 - f / (1 - h)) / (1 - f) < 1`` per token, so early redemption pays: the run incentive. A
-lender of last resort that lends against reserves at book value (h = 0) removes the loss.
+``(1 - f / (1 - h)) / (1 - f) < 1`` per token, so early redemption pays: the run incentive. A lender
+of last resort that lends against reserves at book value (h = 0) removes the loss.
 
 **Diamond & Dybvig (1983)**, "Bank runs, deposit insurance, and liquidity", J. Political
 Economy 91(3): 401–419. Deposits of 1 are invested ``y`` in cash and ``1 - y`` in a long asset
@@ -53,7 +53,7 @@ TITLE = "Runs: the one-period stablecoin run and the Diamond–Dybvig threshold"
 PAPER = (
     "Diamond & Dybvig (1983), *Bank runs, deposit insurance, and liquidity*, J. Political "
     "Economy 91(3): 401–419; the one-period stablecoin run value 1 − min(f/(1−h), 1)·h "
-    "(notes/peers-and-equations.md §5.7)"
+    "(one period, fire-sale haircut h)"
 )
 
 

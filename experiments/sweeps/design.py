@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.cli import UsageError
 from experiments.sweeps.parameters import Parameter, Value
+from experiments.usage import UsageError
 
 
 def _checked(parameter: Parameter, value: Any, path: Path) -> Value:
@@ -46,7 +46,7 @@ def expand(
     """The points of ``design`` as rows of values, and the SALib problem (None for grid/random).
 
     Args:
-        design: the checked :class:`experiments.config.DesignSpec`.
+        design: the checked :class:`experiments.sweeps.spec.DesignSpec`.
         parameters: the swept parameters, in file order.
         axes: per parameter, a list of values or a (low, high) range (see the module docstring).
         path: the sweep file, for messages.

@@ -30,10 +30,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UsageError
 from experiments.config import Sweep
+from experiments.files import git_commit
 from experiments.sweeps.point import PointTask, run_point
 from experiments.sweeps.store import SCHEMA, ResultsDir, now_utc
+from experiments.usage import UsageError
 
 ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/]+$")
 
@@ -99,8 +100,6 @@ def dask_client(scheduler: str | None, local_cluster: int | None, todo: int) -> 
 
 def _version() -> dict[str, Any]:
     import importlib.metadata
-
-    from experiments.run import git_commit
 
     try:
         version = importlib.metadata.version("powderkeg")

@@ -3,22 +3,24 @@
 A sweep point sets some of these by name; everything else keeps the scenario's value. The table
 is never typed by hand:
 
-- ``policy.<field>`` for every field of :class:`abm.policy.Policy` (its dataclass fields and
-  type hints: ``bool``, ``int``, ``float``, ``float | None``, ``str``). A value is checked by
-  building a ``Policy`` with it, so the lever's own rule (``haircut_floor`` in [0, 1), a capital
-  regime of ``own | us | eu``) is the rule, and its message names what is allowed. ``None`` is
-  written ``"none"`` in TOML (which has no null), e.g. ``hedge_fund_leverage_cap = "none"``.
+- ``policy.<field>`` for every lever of :class:`abm.policy.Policy`, as its
+  :class:`~abm.policy.Lever` describes it (:meth:`Policy.levers`): its kind, its rule
+  (``haircut_floor`` in [0, 1), a capital regime of ``own | us | eu``; the message names what is
+  allowed, with the unit) and its span of settings worth exploring, which a ``[[parameters]]``
+  table without ``values``, ``low`` or ``high`` sweeps. ``None`` is written ``"none"`` in TOML
+  (which has no null), e.g. ``hedge_fund_leverage_cap = "none"``.
 - ``channels.<name>`` for every contagion channel of :class:`abm.channels.Channels` (true/false),
   and ``channels`` for a whole configuration of the ablation: ``"none"``, ``"all"`` or a channel's
   name (that channel alone; :meth:`Channels.only`).
 - ``shocks[i].size``, ``shocks[i].week`` and ``shocks[i].weeks`` for shock i of the scenario, and
   ``shocks.<kind>.size`` (``.week``, ``.weeks``) for every shock of that kind. A swept size is
   the same in every world: the shock's per-world ``range`` is dropped. Values are checked by the
-  scenario's own shock rules (:func:`experiments.scenarios.check_shock`).
+  scenario's own shock rules (:func:`experiments.shock_entries.check_shock`).
 - ``model.<name>`` for every scalar keyword argument of :class:`abm.model.Powderkeg` that a sweep
-  does not set itself (``n_cohorts`` today), within :data:`experiments.run.LIMITS` where listed.
+  does not set itself (``n_cohorts`` today), within :data:`experiments.usage.LIMITS` where listed.
 
-:func:`build_point_model` turns a scenario and one point's values into a model, ready to step.
+:func:`build_point_model` turns a scenario and one point's values into a model, ready to step
+(through :func:`experiments.build.build_model`).
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from experiments.cli import UsageError
-from experiments.scenarios import Scenario, check_shock
+from abm.policy import NONE_TEXT, Policy
+from experiments.build import ablation_configs, build_model, channels_of
+from experiments.scenarios import Scenario, policy_from
+from experiments.shock_entries import SHOCK_KEYS, check_shock
+from experiments.usage import LIMITS, UsageError
 
 #: Keyword arguments of the model that a sweep sets itself (not sweepable as ``model.*``).
 MODEL_ARGUMENTS_SET_BY_SWEEP = (
@@ -49,7 +54,8 @@ MODEL_ARGUMENTS_SET_BY_SWEEP = (
 )
 #: Fields of a shock that a sweep may set.
 SHOCK_FIELDS = ("size", "week", "weeks")
-NONE_TEXT = "none"
+#: Parameter kind of each kind of policy lever (:data:`abm.policy.KINDS`).
+LEVER_KINDS = {"bool": "bool", "choice": "text", "number": "float", "integer": "int"}
 
 Value = bool | int | float | str | None
 
@@ -67,6 +73,9 @@ class Parameter:
         choices: the allowed values, when they are a known finite set.
         check: checks one value (already of the right kind); raises ``ValueError`` whose message
             says what is allowed.
+        rule: the allowed values in words, where the kind does not say it all (a policy
+            lever's range and unit).
+        span: (low, high) swept when a ``[[parameters]]`` table gives no values or range.
     """
 
     name: str
@@ -76,6 +85,8 @@ class Parameter:
     nullable: bool = False
     choices: tuple[Value, ...] | None = None
     check: Callable[[Value], None] = lambda value: None
+    rule: str = ""
+    span: tuple[float, float] | None = None
 
     @property
     def numeric(self) -> bool:
@@ -84,6 +95,8 @@ class Parameter:
 
     def allowed(self) -> str:
         """What values are allowed, in words."""
+        if self.rule:
+            return self.rule
         if self.choices is not None:
             return "one of " + ", ".join(_show(c) for c in self.choices)
         words = {"bool": "true or false", "int": "an integer", "float": "a number"}
@@ -146,34 +159,24 @@ def _kind_of(hint: Any) -> tuple[str, bool] | None:
 
 
 def _policy_parameters(definition: Scenario) -> dict[str, Parameter]:
-    from abm.policy import Policy
-    from experiments.scenarios import policy_from
-
     base = policy_from(definition.policy)
-    hints = typing.get_type_hints(Policy)
-    table = {}
-    for field in dataclasses.fields(Policy):
-        kind = _kind_of(hints[field.name])
-        if kind is None:
-            continue
-
-        def check(value: Value, name: str = field.name) -> None:
-            Policy(**{name: value})  # the lever's own rule (ValueError names what is allowed)
-
-        table[f"policy.{field.name}"] = Parameter(
-            name=f"policy.{field.name}",
-            kind=kind[0],
-            nullable=kind[1],
-            default=getattr(base, field.name),
-            doc=f"policy lever {field.name} (abm.policy.Policy)",
-            check=check,
+    return {
+        f"policy.{lever.name}": Parameter(
+            name=f"policy.{lever.name}",
+            kind=LEVER_KINDS[lever.kind],
+            nullable=lever.nullable,
+            default=getattr(base, lever.name),
+            doc=f"{lever.title}, {lever.allowed()}: {lever.help}",
+            check=lever.check,
+            rule=lever.allowed(),
+            span=lever.span,
         )
-    return table
+        for lever in Policy.levers()
+    }
 
 
 def _channel_parameters() -> dict[str, Parameter]:
     from abm.channels import Channels
-    from experiments.evidence import ablation_configs
 
     table = {
         "channels": Parameter(
@@ -195,8 +198,6 @@ def _channel_parameters() -> dict[str, Parameter]:
 
 
 def _shock_check(shocks: list[Any], field: str) -> Callable[[Value], None]:
-    from experiments.scenarios import SHOCK_KEYS
-
     def check(value: Value) -> None:
         for shock in shocks:
             entry = {k: v for k, v in dataclasses.asdict(shock).items() if k in SHOCK_KEYS}
@@ -245,7 +246,6 @@ def _shock_parameters(definition: Scenario) -> dict[str, Parameter]:
 
 def _model_parameters() -> dict[str, Parameter]:
     from abm.model import Powderkeg
-    from experiments.run import LIMITS
 
     table = {}
     hints = typing.get_type_hints(Powderkeg.__init__)
@@ -314,8 +314,6 @@ def apply_values(definition: Scenario, values: dict[str, Value]) -> dict[str, An
         KeyError: a name that is not in :func:`parameter_table` (config checks names first).
     """
     from abm.channels import Channels
-    from experiments.evidence import channels_of
-    from experiments.scenarios import policy_from
 
     policy = policy_from(definition.policy)
     channels = channels_of(values["channels"]) if "channels" in values else Channels()
@@ -361,25 +359,21 @@ def build_point_model(
 ) -> Any:
     """The model of one sweep point, not yet stepped: ``definition`` with ``values`` set.
 
-    The same construction as :func:`experiments.run.build_model` (model, policy, shocks through
-    :func:`abm.shocks.attach`), with the point's policy, channels, shocks and model settings.
+    Built by :func:`experiments.build.build_model`, as every run is, with the point's policy,
+    channels, shocks and model settings.
     """
-    from abm.model import Powderkeg
-    from abm.shocks import attach
-
     args = apply_values(definition, values)
-    model = Powderkeg(
+    return build_model(
+        definition,
         n_worlds=n_worlds,
         seed=seed,
         backend=backend,
         policy=args["policy"],
         channels=args["channels"],
+        shocks=args["shocks"],
         collect_agents=False,
         **args["model"],
     )
-    if args["shocks"]:
-        attach(model, args["shocks"])
-    return model
 
 
 __all__ = [

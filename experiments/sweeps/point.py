@@ -7,7 +7,7 @@ a GPU answers and the backend is ``auto``), and returns two tables and a record:
 
 - ``worlds``: one row per world: ``point``, ``world``, ``seed`` (that world's seed), the point's
   parameter values (one column per parameter name), the headline numbers of
-  :func:`experiments.evidence.world_metrics` (peak AI-bond spread widening, AI equity drawdown,
+  :func:`experiments.metrics.world_metrics` (peak AI-bond spread widening, AI equity drawdown,
   defaults by family, bank failures, the lowest peg, fire-sale volume, retail and institutions'
   losses), ``banking_crisis`` (at least one bank failed), ``bank_cet1_low`` (the lowest CET1
   ratio of any bank still alive in any week: how close the banks came), ``clearing_converged``
@@ -30,8 +30,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from experiments.metrics import world_metrics
 from experiments.scenarios import Scenario
-from experiments.sweeps.parameters import Value
+from experiments.sweeps.parameters import Value, build_point_model
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,6 @@ def run_point(task: PointTask) -> PointResult:
     import pandas as pd
 
     from abm.reporting import Recorder
-    from experiments.evidence import world_metrics
-    from experiments.sweeps.parameters import build_point_model
     from kernels.backend import to_numpy
 
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -12,7 +12,7 @@ Layout of ``--out DIR``::
 Rules:
 
 - A point's two files are each written to a temporary file beside it and then renamed
-  (:func:`experiments.run.write_atomically`), the series first: a point is finished when its
+  (:func:`experiments.files.write_atomically`), the series first: a point is finished when its
   ``worlds`` file exists, and a kill at any moment leaves finished points whole and nothing else
   but temporary files, which the next sweep here removes.
 - The files hold only what the model computed (no timings, no dates), so a point rerun gives the
@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UsageError
+from experiments.files import json_safe, write_atomically
+from experiments.usage import UsageError
 
 SCHEMA = "powderkeg.sweep/1"
 MANIFEST = "manifest.json"
@@ -140,15 +141,11 @@ class ResultsDir:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Replace the manifest atomically."""
-        from experiments.run import json_safe, write_atomically
-
         text = json.dumps(json_safe(manifest), indent=1, allow_nan=False) + "\n"
         write_atomically({self.manifest_path: lambda p: p.write_text(text)})
 
     def write_point(self, index: int, worlds: Any, series: Any) -> None:
         """Write one point's tables: series first, then the ``worlds`` file that finishes it."""
-        from experiments.run import write_atomically
-
         self.worlds_dir.mkdir(exist_ok=True)
         self.series_dir.mkdir(exist_ok=True)
         name = point_file(index)

@@ -1,9 +1,9 @@
 """Plain per-agent Python reference for ``kernels.firesale.fire_sale`` (one world, float64).
 
-Written from the kernel contract (DESIGN.md §3.1) and the rules in the module docstring of
-``kernels/firesale.py``, not from the vectorized code: every holder is a small Python object,
-every round loops over holders and assets, prices use ``math.exp``. The oracle tests compare the
-kernel with it world by world, and the benchmark suite times it as "the per-agent Python loop".
+Written from the kernel contract (docs/design.md, "The kernel contract") and the rules in the module
+docstring of ``kernels/firesale.py``, not from the vectorized code: every holder is a small Python
+object, every round loops over holders and assets, prices use ``math.exp``. The oracle tests compare
+the kernel with it world by world, and the benchmark suite times it as "the per-agent Python loop".
 
 One round:
 

@@ -1,5 +1,9 @@
 """``powderkeg ui``: serve the interactive app (``app/app.py``) in the browser, offline.
 
+``experiments.cli`` registers the command and delegates to :func:`add_arguments` and
+:func:`command` here (by module name), so ``app`` depends on ``experiments`` and not the other
+way round.
+
 Checks every input first (the scenario is a preset, the host resolves, the port is free), makes
 sure Solara's front-end assets are in its CDN cache (downloading what is missing from the npm
 registry, :mod:`app.assets`), then replaces this process with Solara's server::
@@ -18,7 +22,9 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from experiments.cli import UsageError
+from app import assets
+from experiments.scenarios import preset_names
+from experiments.usage import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -36,8 +42,6 @@ def _port(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``powderkeg ui``: ``--scenario``, ``--host`` and ``--port``."""
-    from experiments.scenarios import preset_names
-
     parser.add_argument(
         "--scenario",
         default="baseline",
@@ -60,8 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_scenario(name: str) -> str:
     """``name`` if it is a preset, else a UsageError listing the presets."""
-    from experiments.scenarios import preset_names
-
     presets = preset_names()
     if name not in presets:
         raise UsageError(
@@ -103,13 +105,14 @@ def ensure_assets() -> None:
     Raises:
         UsageError: an asset is missing and the registry cannot be reached.
     """
-    from app.assets import cache_dir, missing, seed
-
-    if not missing():
+    if not assets.missing():
         return
-    print(f"powderkeg ui: fetching Solara's front-end assets into {cache_dir()}", file=sys.stderr)
+    print(
+        f"powderkeg ui: fetching Solara's front-end assets into {assets.cache_dir()}",
+        file=sys.stderr,
+    )
     try:
-        seed(log=lambda line: print(f"powderkeg ui: {line}", file=sys.stderr))
+        assets.seed(log=lambda line: print(f"powderkeg ui: {line}", file=sys.stderr))
     except RuntimeError as err:
         raise UsageError(
             f"Solara's front-end assets are missing and {err}; run 'make demo' with access "

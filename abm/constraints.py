@@ -1,0 +1,138 @@
+"""The holders' constraints in the fire sale: banks' capital rules and hedge funds' margin.
+
+The fire-sale kernel (``kernels.firesale.fire_sale``) reads every agent's constraint as three
+thresholds on its ratio of equity to total assets: below ``capital_min`` it defaults, below
+``capital_buffer`` it sells toward ``capital_target``.
+
+- **Bank capital** (:class:`BankCapital`). Banks hold CET1 above a minimum and delever below a
+  buffer toward a target (``[regulation.us]`` and ``[regulation.eu]``; one region's rules for all
+  banks under the ``capital_regime`` lever). CET1 is a ratio to risk-weighted assets, the kernel's
+  ratio is to total assets, so each threshold is multiplied by the bank's risk density (total
+  RWA / total assets, EBA 2018 data), as the INET Oxford ``resilience`` model does for its
+  leverage and risk-weighted constraints.
+- **Hedge-fund margin** (:class:`HedgeFundMargin`). A hedge fund's equity must cover the
+  haircut-weighted value of its book, with haircuts that rise as prices fall,
+  ``h = h₀ + α·max(0, 1 − p/p₀)`` (the INET "departure from Bookstaber"), at least the policy's
+  haircut floor and, with a leverage cap λ, at least 1/λ of its assets (Thurner, Farmer &
+  Geanakoplos 2012, λ_max); it delevers to five points above its margin.
+
+Channels ``bank_deleveraging`` and ``margin_calls`` switch the selling parts off
+(:mod:`abm.channels`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from abm.policy import Policy
+
+#: how far above its margin requirement a hedge fund delevers to (share of assets)
+MARGIN_CUSHION = 0.05
+
+
+class BankCapital:
+    """Each bank's CET1 minimum, buffer and target, as ratios of equity to total assets.
+
+    Attributes:
+        risk_density: (N,) host, risk-weighted over total assets (1 for non-banks).
+        minimum, buffer, target: (N,) host thresholds on equity / total assets (``-inf``
+            buffer and 1 target for non-banks; ``-inf`` buffer for banks when the
+            ``bank_deleveraging`` channel is off, so they keep their book until the minimum).
+        cet1_target: (B,) banks' CET1 target on the device (ratio to RWA).
+    """
+
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        bank_params: dict,
+        policy: Policy,
+        deleveraging: bool = True,
+    ) -> None:
+        xp, roster = sheets.xp, sheets.roster
+        n = roster.size
+        banks = roster.indices("bank")
+        self.sheets = sheets
+        self.is_bank = np.zeros(n, dtype=bool)
+        self.is_bank[banks] = True
+        self.banks = xp.asarray(banks, device=sheets.prices.device)
+        self.risk_density = np.ones(n)
+        self.risk_density[banks] = bank_params["risk_density"]
+        cmin, cbuf, ctgt = np.zeros(n), np.full(n, -np.inf), np.ones(n)
+        target = np.ones(n)
+        for region in ("us", "eu"):
+            rows = roster.indices("bank", region)
+            rd = self.risk_density[rows]
+            rules = region if policy.capital_regime == "own" else policy.capital_regime
+            cmin[rows] = float(cal.model_value(f"regulation.{rules}.cet1_min")) * rd
+            cbuf[rows] = float(cal.model_value(f"regulation.{rules}.cet1_buffer")) * rd
+            ctgt[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target")) * rd
+            target[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target"))
+        if not deleveraging:
+            cbuf[banks] = -np.inf
+        self.minimum, self.buffer, self.target = cmin, cbuf, ctgt
+        self.cet1_target = xp.asarray(
+            target[banks], dtype=sheets.prices.dtype, device=sheets.prices.device
+        )
+
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``cet1_ratio``, each bank's CET1 / RWA (0 for others)."""
+        return {"cet1_ratio": self.cet1_ratios(books.assets, books.liabilities)}
+
+    def cet1_ratios(self, assets: Any, liabilities: Any) -> Any:
+        """(E, N) CET1 / RWA for banks (equity / (risk density × assets)), 0 for others."""
+        xp = self.sheets.xp
+        rd = xp.asarray(self.risk_density, dtype=assets.dtype, device=assets.device)
+        ratio = (assets - liabilities) / xp.where(assets > 0.0, assets * rd, 1.0)
+        return xp.where(xp.asarray(self.is_bank, device=assets.device), ratio, 0.0)
+
+
+class HedgeFundMargin:
+    """Hedge funds' margin requirement with procyclical haircuts and the policy's floor and cap.
+
+    Attributes:
+        haircut0: (M,) or (E, M) starting repo haircut of each asset, at least the policy floor
+            (the ``haircut`` shock raises it).
+        alpha: how much haircuts rise per unit fall of the price below its start.
+    """
+
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, policy: Policy, margin_calls: bool = True
+    ) -> None:
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        self.sheets = sheets
+        is_hedge = np.zeros(sheets.roster.size, dtype=bool)
+        is_hedge[sheets.roster.indices("fund", "hedge")] = True
+        self.is_hedge = is_hedge
+        self.haircut0 = xp.asarray(
+            np.maximum(np.asarray(sheets.assets.haircut), policy.haircut_floor),
+            dtype=dtype,
+            device=dev,
+        )
+        self.alpha = float(cal.model_value("funds.hedge.haircut_procyclicality"))
+        self.prices0 = sheets.prices * 1.0
+        self.cap = policy.hedge_fund_leverage_cap
+        self.binding = margin_calls or self.cap is not None
+
+    def thresholds(self, buffer: Any, target: Any) -> tuple[Any, Any]:
+        """(E, N) ``buffer`` and ``target`` with the hedge funds' margin and deleveraging target."""
+        s = self.sheets
+        xp = s.xp
+        fall = xp.maximum(1.0 - s.prices / self.prices0, 0.0)
+        haircut = xp.minimum(self.haircut0 + self.alpha * fall, 1.0)  # (E, M)
+        book = s.holdings * s.prices[:, None, :]
+        margin = xp.sum(book * haircut[:, None, :], axis=-1) / xp.maximum(
+            xp.sum(book, axis=-1), 1e-12
+        )
+        hedge = xp.asarray(self.is_hedge, device=buffer.device)
+        if self.cap is not None:  # equity / assets at least 1 / cap, whatever the haircuts say
+            margin = xp.maximum(margin, 1.0 / self.cap)
+        if self.binding:
+            buffer = xp.where(hedge, margin, buffer)
+            target = xp.where(hedge, margin + MARGIN_CUSHION, target)
+        return buffer, target

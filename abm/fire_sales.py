@@ -1,0 +1,102 @@
+"""The market clearing of a week: every holder's constraint through the fire-sale kernel.
+
+After the runs and the backstops of the week (:mod:`abm.bank_runs`, :mod:`abm.backstops`), the
+fire-sale fixed point (``kernels.firesale.fire_sale``) settles defaults, deleveraging and cash
+needs in synchronous rounds with price impact, sales filled at the mid price:
+
+- **Constraints**: banks' capital rules and hedge funds' margin (:mod:`abm.constraints`); an agent
+  that has failed has no buffer and stops deleveraging.
+- **Cash needs**: what funds and stablecoin issuers must pay out this week and what panicking
+  households sell (``flows.due`` and ``flows.panic_sales``), and never less than zero cash.
+- **Debt**: debt-like liabilities (:mod:`abm.claims`) decide default; deleveraging repays
+  wholesale funding, then bank loans, then private loans, then interbank borrowing
+  (:data:`REPAY_ORDER`).
+- **Revaluation**: units sold go to the market makers, who pay the proceeds; every holder's book
+  is marked to the new prices and sellers book the difference between the fill and the mark.
+
+An agent that ends the clearing with negative equity or short of cash has failed (cause
+``"market"``); its creditors' losses are cleared by :mod:`abm.failures` after the payouts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from abm.claims import debt_owed
+from abm.constraints import BankCapital, HedgeFundMargin
+from abm.state import WorldState
+from kernels.backend import segment_sum
+from kernels.firesale import fire_sale
+
+#: what deleveraging repays first
+REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
+
+
+class FireSales:
+    """The weekly market clearing (rule).
+
+    Args:
+        capital: the banks' capital rules.
+        margin: the hedge funds' margin.
+        depth: (M,) market depth in units (infinite when the ``fire_sales`` channel is off).
+    """
+
+    def __init__(
+        self, capital: BankCapital, margin: HedgeFundMargin, depth: Any, pressure_depth: Any
+    ) -> None:
+        self.capital, self.margin, self.depth = capital, margin, depth
+        self.pressure_depth = pressure_depth
+
+    def step(self, state: WorldState) -> None:
+        """Clear the market for this week's cash needs; book proceeds, repayments and prices."""
+        s = state.sheets
+        xp, ledger = s.xp, s.ledger
+        dtype, dev = s.prices.dtype, s.prices.device
+        flows = state.flows
+        held, _ = ledger.positions()
+        illiquid = held + s.real_assets
+        debt = debt_owed(s)
+        cmin = xp.asarray(self.capital.minimum, dtype=dtype, device=dev) + xp.zeros_like(debt)
+        buffer = xp.asarray(self.capital.buffer, dtype=dtype, device=dev)
+        target = xp.asarray(self.capital.target, dtype=dtype, device=dev)
+        cbuf, ctgt = self.margin.thresholds(buffer, target)
+        cbuf = xp.where(~state.defaulted, cbuf, -xp.inf)  # a failed agent no longer delevers
+        result = fire_sale(
+            s.holdings,
+            s.prices,
+            ledger.cash,
+            debt,
+            depth=self.depth,
+            other_assets=illiquid,
+            capital_min=cmin,
+            capital_buffer=cbuf,
+            capital_target=ctgt,
+            cash_needed=xp.maximum(flows.due + flows.panic_sales, 0.0),  # and never below zero
+        )
+        sold_units = s.holdings - result.holdings
+        realized = result.proceeds - (sold_units @ s.prices[:, :, None])[:, :, 0]
+        ledger.cash = ledger.cash + result.proceeds
+        ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))
+        ledger.book_equity(realized)
+        self._repay(debt - result.liabilities)
+        ledger.book_equity((result.holdings @ (result.prices - s.prices)[:, :, None])[:, :, 0])
+        s.holdings = result.holdings
+        s.prices = result.prices
+        flows.sold = result.sold + flows.sold  # the stablecoins' reserve sales came first
+        flows.proceeds = result.proceeds + flows.proceeds
+        flows.converged = result.converged
+        short = ledger.cash < -1e-9 * (xp.abs(debt) + 1.0)  # cannot pay what is due
+        state.fail("market", result.defaulted | short)
+        state.absorb_selling(flows.sold, self.pressure_depth)  # on spreads (abm.valuation)
+
+    def _repay(self, repaid: Any) -> None:
+        """Spread each agent's repayment over its debt pools in :data:`REPAY_ORDER`."""
+        s = self.capital.sheets
+        xp, ledger = s.xp, s.ledger
+        left = xp.maximum(repaid, 0.0)
+        for name in REPAY_ORDER:
+            pool = ledger.pools[name]
+            want = xp.take(left, pool.issuers, axis=1)
+            pay = xp.minimum(want, pool.face)
+            ledger.repay(name, pay)
+            left = left - segment_sum(pay, pool.issuers, left.shape[-1])

@@ -1,0 +1,85 @@
+"""The market maker of last resort: the central bank's corporate-bond and stablecoin facility.
+
+When the spread on corporate bonds passes a trigger, the central bank buys bonds from the market
+makers until prices are back at the trigger level, up to a capacity (a share of US GDP), and in
+each world only with a probability that it acts at all (the 2020 corporate credit facilities;
+``[regulation.central_bank]``, overridden by the ``backstop_*`` policy levers). The trigger price
+of a bond is the price at which its spread has widened to the trigger, ``P = exp(−D·(s* − s₀))``;
+purchases lift the price back to it as far as the capacity left allows. Holders gain the price
+rise; the central bank pays outside investors for the units (money moves between two outsiders).
+The same facility, with the same capacity, buys the Treasuries of a stablecoin issuer whose run
+passes its own trigger (:mod:`abm.stablecoins`); ``state.backstop_bought`` counts both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.calibration import Calibration
+from abm.policy import Policy
+from abm.state import WorldState
+from kernels.backend import segment_sum
+
+#: random stream of the market maker of last resort's coin flip (abm.random)
+STREAM_BACKSTOP = 7
+
+
+class MarketMakerOfLastResort:
+    """The central bank's bond purchases below the trigger price (rule).
+
+    Attributes:
+        acts: (E,) bool, the facility is on and the central bank acts in that world.
+        capacity: what it may buy in all, USD bn.
+        trigger: the IG spread that triggers it, a fraction a year.
+    """
+
+    def __init__(self, cal: Calibration, sheets: Any, policy: Policy, streams: Any) -> None:
+        self.sheets = sheets
+        c = "regulation.central_bank"
+        table = sheets.assets
+        self.bonds = [m for m, k in enumerate(table.asset_class) if k == "corporate_bond"]
+        self.bond_duration = np.maximum(np.array([table.duration[m] for m in self.bonds]), 1.0)
+        trigger_bp = policy.backstop_trigger_ig_oas_bp  # the policy's, else the calibration's
+        if trigger_bp is None:
+            trigger_bp = float(cal.value(f"{c}.market_maker_trigger_ig_oas"))
+        self.trigger = trigger_bp / 1e4  # per year
+        self.spread0 = float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
+        gdp = float(cal.value(f"{c}.us_gdp"))
+        share = policy.backstop_capacity_gdp_share
+        if share is None:
+            share = float(cal.model_value(f"{c}.market_maker_capacity_share_gdp"))
+        self.capacity = share * gdp
+        chance = float(cal.model_value(f"{c}.market_maker_probability"))
+        acts = streams.uniform(0, STREAM_BACKSTOP) < chance
+        self.acts = acts & policy.market_maker_of_last_resort
+
+    def room(self, state: WorldState) -> Any:
+        """(E,) capacity left, USD bn."""
+        return self.capacity - state.backstop_bought
+
+    def step(self, state: WorldState) -> None:
+        """Buy corporate bonds from the market makers up to the trigger price."""
+        s = state.sheets
+        xp = s.xp
+        if not bool(xp.any(self.acts)):
+            return
+        cols = xp.asarray(np.array(self.bonds), device=s.prices.device)
+        years = xp.asarray(self.bond_duration / 52.0, dtype=s.prices.dtype, device=s.prices.device)
+        floor = xp.exp(-years * (self.trigger - self.spread0))
+        price = xp.take(s.prices, cols, axis=1)
+        lift = xp.maximum(floor[None, :] / price - 1.0, 0.0)  # relative rise to the floor
+        outside = xp.take(s.outside_units(), cols, axis=1)
+        cost = outside * price * lift  # buying the floating supply at the floor, roughly
+        room = xp.maximum(self.capacity - state.backstop_bought, 0.0)
+        scale = xp.minimum(1.0, room / xp.maximum(xp.sum(cost, axis=-1), 1e-12))
+        scale = xp.where(self.acts, scale, 0.0)
+        new = price * (1.0 + lift * scale[:, None])
+        moved = segment_sum(new - price, cols, s.prices.shape[-1])
+        s.ledger.book_equity((s.holdings @ moved[:, :, None])[:, :, 0])
+        s.prices = s.prices + moved
+        spent = xp.sum(cost, axis=-1) * scale
+        s.ledger.outsiders.book("central_bank", -spent)
+        s.ledger.outsiders.book("outside_investors", spent)
+        state.backstop_bought = state.backstop_bought + spent

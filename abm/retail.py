@@ -1,0 +1,127 @@
+"""Retail savers' behaviour: they chase the boom (FOMO) and flee the bust (panic).
+
+Households hold AI equity and crypto beside their deposits; each week every cohort moves toward a
+target share that rises with sentiment and, past its drawdown threshold, sells into the market
+(docs/design.md, "The economy").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.arrays import at_rows
+from abm.balance_sheets import BalanceSheets
+from abm.calibration import Calibration
+from abm.channels import Channels
+from abm.state import WorldState
+from kernels.backend import segment_sum
+
+
+class RetailBehaviour:
+    """How retail cohorts chase the boom and flee the bust.
+
+    - **FOMO**: a cohort's target share of AI equity and of crypto in its liquid wealth is its
+      starting share times ``exp(φ·h)`` (``exp(φ·c)`` for crypto); each week it closes a fraction
+      of the gap, buying from outside sellers at the market price with its deposits.
+    - **Panic**: every cohort has a drawdown threshold (the fall of AI equity from its recent
+      high, a high that fades with a half-life of 26 weeks), spread evenly around the median
+      (heterogeneous, so the aggregate response is smooth) and lowered in proportion to the share
+      of cohorts already panicking, at most by the herding factor (Granovetter 1978). A cohort
+      past its threshold sells a share of its securities each week through the market (a
+      liquidity need in the fire sale).
+    """
+
+    def __init__(
+        self, cal: Calibration, sheets: BalanceSheets, channels: Channels | None = None
+    ) -> None:
+        self.sheets = sheets
+        self.channels = channels or Channels()
+        xp = sheets.xp
+        roster = sheets.roster
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        rows = roster.indices("retail")
+        self.rows = xp.asarray(rows, device=dev)
+        table = sheets.assets
+        ai = [m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]]
+        self.ai_mask = xp.asarray(np.isin(np.arange(table.size), ai), dtype=dtype, device=dev)
+        self.crypto_mask = xp.asarray(
+            np.arange(table.size) == table.index("crypto"), dtype=dtype, device=dev
+        )
+        b = "assumptions.retail_behaviour"
+        self.phi = float(cal.model_value("retail.fomo_sensitivity"))
+        self.speed = float(cal.model_value(f"{b}.adjustment_per_week"))
+        self.panic_sale = float(cal.model_value(f"{b}.panic_sale_per_week"))
+        self.herding = float(cal.model_value(f"{b}.herding"))
+        median = float(cal.model_value("retail.panic_drawdown_threshold"))
+        spread = float(cal.model_value(f"{b}.panic_threshold_spread"))
+        grid = (np.arange(len(rows)) + 0.5) / len(rows)  # cohorts' quantiles, no randomness
+        self.threshold = xp.asarray(median + spread * (2.0 * grid - 1.0), dtype=dtype, device=dev)
+        holdings = xp.take(sheets.holdings, self.rows, axis=1)
+        value = holdings * sheets.prices[:, None, :]
+        liquid = self._liquid(value)
+        self.ai_share0 = xp.sum(value * self.ai_mask, axis=-1) / liquid
+        self.crypto_share0 = xp.sum(value * self.crypto_mask, axis=-1) / liquid
+        self.peak_ai = xp.ones_like(sheets.prices[:, 0])
+        self.panicking = xp.zeros_like(self.threshold[None, :]) > 1.0
+
+    def _liquid(self, value: Any) -> Any:
+        """(E, R) securities plus deposits of each cohort."""
+        s = self.sheets
+        xp = s.xp
+        pool = s.ledger.pools["deposits"]
+        deposits = segment_sum(pool.claims, pool.holders, s.ledger.cash.shape[-1])
+        return xp.sum(value, axis=-1) + xp.take(deposits, self.rows, axis=1) + 1e-12
+
+    def act(self, state: WorldState) -> None:
+        """Buy toward FOMO targets; ``flows.panic_sales``: cash panicking cohorts must raise."""
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        sentiment = state.sentiment
+        holdings = xp.take(s.holdings, self.rows, axis=1)
+        value = holdings * s.prices[:, None, :]
+        liquid = self._liquid(value)
+        ai_index = xp.sum(s.prices * self.ai_mask, axis=-1) / xp.sum(self.ai_mask)
+        # the reference high fades with a half-life of half a year (log-price memory)
+        self.peak_ai = ai_index * xp.maximum(self.peak_ai / ai_index, 1.0) ** PEAK_MEMORY
+        drawdown = 1.0 - ai_index / self.peak_ai
+        crowd = xp.mean(xp.astype(self.panicking, s.prices.dtype), axis=-1, keepdims=True)
+        threshold = self.threshold[None, :] * (1.0 - self.herding * crowd)
+        self.panicking = (drawdown[:, None] > threshold) & self.channels.retail_panic
+        calm = ~self.panicking
+        targets = (
+            self.ai_share0 * xp.exp(self.phi * sentiment.ai)[:, None],
+            self.crypto_share0 * xp.exp(self.phi * sentiment.crypto)[:, None],
+        )
+        spend = xp.zeros_like(liquid)
+        bought = xp.zeros_like(holdings)
+        for target, mask in zip(targets, (self.ai_mask, self.crypto_mask), strict=True):
+            current = xp.sum(value * mask, axis=-1)
+            buy = xp.where(calm, xp.maximum(self.speed * (target * liquid - current), 0.0), 0.0)
+            weights = value * mask / xp.maximum(current, 1e-12)[:, :, None]
+            bought = bought + buy[:, :, None] * weights / xp.maximum(s.prices, 1e-12)[:, None, :]
+            spend = spend + buy
+        pool = ledger.pools["deposits"]
+        deposits = xp.take(
+            segment_sum(pool.claims, pool.holders, ledger.cash.shape[-1]), self.rows, axis=1
+        )
+        scale = xp.minimum(1.0, deposits / xp.maximum(spend, 1e-12))
+        spend, bought = spend * scale, bought * scale[:, :, None]
+        outside = s.outside_units()
+        room = xp.minimum(1.0, xp.min(outside / xp.maximum(xp.sum(bought, axis=1), 1e-12), axis=-1))
+        spend, bought = spend * room[:, None], bought * room[:, None, None]
+        n = ledger.cash.shape[-1]
+        ledger.redeem("deposits", xp.take(segment_sum(spend, self.rows, n), pool.holders, axis=1))
+        ledger.pay_outsider(self.rows, "outside_investors", spend, income=False)
+        s.holdings = s.holdings + at_rows(xp, s.holdings, self.rows, bought)
+        sell = xp.where(self.panicking, self.panic_sale * xp.sum(value, axis=-1), 0.0)
+        cash = xp.maximum(xp.take(ledger.cash, self.rows, axis=1), 0.0)
+        # the kernel's need is the cash to hold at the end: keep what is there and add the sale
+        state.flows.panic_sales = segment_sum(
+            xp.where(self.panicking, cash + sell, 0.0), self.rows, n
+        )
+
+
+#: weekly exponent on the recent high: log-peak halves its excess over the price in 26 weeks
+PEAK_MEMORY = 0.5 ** (1.0 / 26.0)

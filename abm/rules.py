@@ -1,0 +1,111 @@
+"""The week of the model: an ordered list of rules, each reading and writing the world state.
+
+:meth:`abm.model.Powderkeg.step` runs :attr:`Week.rules` in this order; each entry names the rule,
+the mechanism it belongs to and why it comes where it does. Every rule takes the
+:class:`abm.state.WorldState` and returns nothing; mechanisms never call each other
+(docs/design.md, "The week").
+
+====  =======================  ==========================================================
+ #    rule                     why here
+====  =======================  ==========================================================
+ 1    sentiment                hype and crypto sentiment move first: everything this week
+                               reads them
+ 2    firms operate            revenue, costs, coupons, financing and capex at this
+                               week's hype, for the firms alive when the week began
+ 3    circular deals           commitments are paid out of what the firms just earned
+ 4    SPV covenants            sponsors pay rent out of their cash; breaches fail (cause
+                               ``covenant``) before valuation sees them
+ 5    credit lines             private-credit funds that lent this week draw their bank
+                               lines
+ 6    valuation                fundamentals move with sentiment, revenue and leverage;
+                               fire-sale gaps decay
+ 7    equity stakes            private stakes follow their investees' new value
+ 8    ratings                  the agency reads the leverage the valuation just measured;
+                               fallen angels are sold at once
+ 9    reach for yield          pensions and insurers tilt toward the new spreads
+10    saving                   households' weekly saving arrives as deposits
+11    retail behaviour         FOMO buying and panic selling on this week's prices
+12    token issuance           pegs before redemptions; issuers grow while pegs hold
+13    reserve rule             the policy's reserve transition, before anyone redeems
+14    reserve-bank stress      stablecoin holders look at last week's runs on the banks
+15    redemptions              what funds and issuers owe their holders this week
+16    stablecoin backstop      the central bank stops runs past its trigger
+17    deposit draws            issuers draw their bank deposits first: a run on a coin is
+                               a run on its banks
+18    reserve waterfall        then sell Treasuries, gold, bitcoin in order
+19    bank runs                outside depositors leave banks in distress
+20    lender of last resort    solvent banks short of cash borrow instead of selling
+21    bailouts (before sale)   systemic banks below their minimum are recapitalised
+22    fire sale                every constraint and cash need cleared with price impact;
+                               failures (cause ``market``); selling pressure on spreads
+23    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+24    market maker             the central bank lifts bond prices back to its trigger
+25    payouts                  funds and issuers pay what was due from the cash raised
+26    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+                               ``clearing``)
+27    fund shares              fund shares marked to the net asset value that is left
+====  =======================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from abm.state import WorldState
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One step of the week.
+
+    Attributes:
+        name: the rule's name in the table above.
+        mechanism: the model attribute that holds the mechanism (``"economy"``, ``"flows"``...).
+        run: the mechanism's entry point, called with the world state.
+    """
+
+    name: str
+    mechanism: str
+    run: Callable[[WorldState], None]
+
+
+#: the week in order: (rule name, mechanism attribute of the model, entry point method)
+WEEK = (
+    ("sentiment", "sentiment_factors", "update"),
+    ("firms operate", "economy", "run_firms"),
+    ("circular deals", "deals", "settle"),
+    ("SPV covenants", "spv", "test"),
+    ("credit lines", "flows", "draw_credit_lines"),
+    ("valuation", "valuation", "revalue"),
+    ("equity stakes", "stakes", "revalue"),
+    ("ratings", "ratings", "review"),
+    ("reach for yield", "yield_chasing", "rebalance"),
+    ("saving", "flows", "save"),
+    ("retail behaviour", "retail", "act"),
+    ("token issuance", "flows", "issue_tokens"),
+    ("reserve rule", "stablecoins", "apply_reserve_rule"),
+    ("reserve-bank stress", "stablecoins", "reserve_bank_stress"),
+    ("redemptions", "flows", "redemptions"),
+    ("stablecoin backstop", "stablecoins", "backstop_run"),
+    ("deposit draws", "flows", "draw_deposits"),
+    ("reserve waterfall", "stablecoins", "sell_reserves"),
+    ("bank runs", "bank_runs", "step"),
+    ("lender of last resort", "lender", "step"),
+    ("bailouts (before sale)", "bailouts", "step"),
+    ("fire sale", "fire_sales", "step"),
+    ("bailouts (after sale)", "bailouts", "step"),
+    ("market maker", "market_maker", "step"),
+    ("payouts", "flows", "pay_out"),
+    ("failures", "failures", "step"),
+    ("fund shares", "flows", "mark_fund_shares"),
+)
+
+
+def week_rules(model: Any) -> tuple[Rule, ...]:
+    """The rules of :data:`WEEK`, bound to ``model``'s mechanisms."""
+    return tuple(
+        Rule(name, mechanism, getattr(getattr(model, mechanism), method))
+        for name, mechanism, method in WEEK
+    )

@@ -1,0 +1,85 @@
+"""The host snapshot: what the rules declare for reporting, copied to the host once a step.
+
+Each mechanism declares what it reports next to its rules, as a ``report(books)`` method that
+returns named device arrays; the world state reports the balance sheets and this week's flows
+(:meth:`Books.state_report`). The model gathers the declarations after every step and copies them
+to the host in one transfer per dtype (:func:`to_host`); agents, reporters, the event log and the
+app read only the host copy (``Powderkeg.snapshot``). Shapes: (E, N) per world and agent, (E, M)
+per world and asset, (E,) per world; the keys and their meaning are listed in docs/design.md
+("Reporting").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.state import WorldState
+from kernels.backend import array_namespace, segment_sum, to_numpy
+
+
+class Books:
+    """What several declarations need, computed once per snapshot.
+
+    Attributes:
+        state: the world state.
+        assets, liabilities: (E, N) total assets and liabilities of every agent.
+        firms: (F,) agent rows of the firms.
+    """
+
+    def __init__(self, state: WorldState, firms: Any) -> None:
+        s = state.sheets
+        self.state, self.firms = state, firms
+        self.assets, self.liabilities = s.total_assets(), s.liabilities()
+
+    def per_agent(self, firm_values: Any) -> Any:
+        """(E, F) firm values placed on the agent axis (E, N), zero for other agents."""
+        return segment_sum(firm_values, self.firms, self.state.sheets.ledger.cash.shape[-1])
+
+    def state_report(self) -> dict[str, Any]:
+        """The balance sheets, defaults, sentiment, prices and this week's market flows."""
+        state = self.state
+        s, flows = state.sheets, state.flows
+        return {
+            "cash": s.ledger.cash,
+            "total_assets": self.assets,
+            "liabilities": self.liabilities,
+            "equity": self.assets - self.liabilities,
+            "defaulted": state.defaulted,
+            "revenue": self.per_agent(state.firms.revenue),
+            "sale_proceeds": flows.proceeds,
+            "run_withdrawals": state.withdrawals,
+            "units_sold": flows.sold,
+            "clearing_converged": flows.converged,
+            "ai_sentiment": state.sentiment.ai,
+            "crypto_sentiment": state.sentiment.crypto,
+            "bailout_injection": flows.bailout_injection,
+            "backstop_bought": state.backstop_bought,
+            "prices": s.prices,
+        }
+
+
+def to_host(values: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Copy device arrays to host NumPy arrays, one transfer per dtype on a GPU.
+
+    On NumPy the arrays are already on the host and are returned as they are. On another
+    namespace the arrays of each dtype are flattened into one buffer, copied once and split.
+    """
+    if all(isinstance(v, np.ndarray) for v in values.values()):
+        return {k: to_numpy(v) for k, v in values.items()}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key, value in values.items():  # one buffer per array type and dtype
+        groups.setdefault((type(value).__module__, str(value.dtype)), []).append(key)
+    host: dict[str, np.ndarray] = {}
+    for keys in groups.values():
+        xp = array_namespace(values[keys[0]])
+        flat = xp.concat([xp.reshape(values[k], (-1,)) for k in keys])
+        buffer = to_numpy(flat)
+        offset = 0
+        for k in keys:
+            shape = tuple(values[k].shape)
+            size = int(np.prod(shape, dtype=np.int64))
+            host[k] = buffer[offset : offset + size].reshape(shape)
+            offset += size
+    return {k: host[k] for k in values}

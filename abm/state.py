@@ -1,0 +1,179 @@
+"""The world state: everything that changes during a run, in one object that rules read and write.
+
+A week of the model is an ordered list of rules (:mod:`abm.rules`); each rule reads and writes
+this state and never another rule. What a rule keeps only for itself from week to week (a rating
+agency's smoothed metric, a covenant's trailing window) stays on the rule; whatever a second rule
+reads lives here (docs/design.md, "The state"):
+
+- ``sheets``: the balance sheets and the double-entry ledger (cash, pools, holdings, prices,
+  real assets, bonds, supply, impairment), :mod:`abm.balance_sheets`.
+- ``week``: weeks completed (0 during the first step); the one clock every rule reads.
+- ``sentiment``: the AI hype and crypto sentiment indices.
+- ``defaulted``: who has failed, one (E, N) array with one writer per cause
+  (:meth:`WorldState.fail`, :meth:`WorldState.rescue`; :data:`CAUSES`).
+- ``firms``: the firms' shared quantities (revenue, EBITDA, leverage, spreads, junk status) that
+  the firms' operations, valuation, ratings, stakes and financing read (:class:`FirmState`).
+- ``backstop_bought``: (E,) the central bank's purchases so far, shared by the market maker of
+  last resort and its stablecoin facility (one capacity).
+- ``withdrawals``: (E, N) the latest run on each bank by outside depositors (this week's once
+  :mod:`abm.bank_runs` has run; stablecoin holders read last week's before it).
+- ``flows``: this week's flows between rules (:class:`WeekFlows`), reset when the week begins.
+
+Arrays lead with the world axis E and live on the model's device (NumPy or CuPy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: causes of failure, each written by one rule: an uncured SPV covenant breach (abm.spv), a
+#: default in the market clearing (abm.clearing: equity below zero or cash short of what is due),
+#: and a payment shortfall in the Eisenberg–Noe clearing of failures (abm.failures)
+CAUSES = ("covenant", "market", "clearing")
+
+
+@dataclass
+class Sentiment:
+    """AI hype and crypto sentiment per world (log indices; 0 at the start)."""
+
+    ai: Any
+    crypto: Any
+
+
+@dataclass(slots=True)
+class FirmState:
+    """What the firms' rules share, per world and firm (E, F) unless noted; USD bn.
+
+    Attributes:
+        params: the firms' parameters now (:class:`abm.firms.FirmParameters`); shocks swap them.
+        plan: the calibrated 2025 plan (never swapped).
+        revenue: last week's revenue (an SPV's is its sponsor's rent).
+        ebitda: operating cash flow before interest, a year, smoothed as creditors read it.
+        leverage: debt / EBITDA as the valuation last read it (turns).
+        spread_move: change of each firm's credit spread since the start, a fraction a year.
+        junk: bool, rated below BBB− (the rating agency writes it, bond investors read it).
+        hype: (E, 1) the AI hype the firms ran on this week.
+        ai_revenue: (E,) AI revenue of the operating firms last week.
+        planned_ai_revenue: (E,) the plan's AI revenue at the same hype.
+        selling_pressure: (E, M) forced selling over market depth, fading weekly: the fire sale
+            and fallen-angel sales add to it (:meth:`WorldState.absorb_selling`), the valuation
+            reads it into the issuers' spreads.
+    """
+
+    params: Any
+    plan: Any
+    revenue: Any
+    ebitda: Any
+    leverage: Any
+    spread_move: Any
+    junk: Any
+    hype: Any
+    ai_revenue: Any
+    planned_ai_revenue: Any
+    selling_pressure: Any
+
+
+@dataclass(slots=True)
+class WeekFlows:
+    """This week's flows from one rule to a later one (reset when the week begins).
+
+    Attributes:
+        defaulted_before: (E, N) bool, agents that had failed when the week began.
+        firms_alive: (E, F) bool, firms that had not failed when the week began.
+        pegs: (E, N) stablecoins' recoverable value per token before redemptions (1 elsewhere).
+        reserve_stress: (E, N) share of each issuer's reserves at banks in trouble.
+        due: (E, N) cash fund and stablecoin issuers must pay out this week (redemptions).
+        panic_sales: (E, N) cash panicking households raise by selling.
+        sold: (E, M) units sold to the market makers this week (fire sale and reserve sales).
+        proceeds: (E, N) cash those sales raised for each seller.
+        converged: (E,) bool, this week's fire sale converged.
+        bailout_injection: (E, N) public capital injected into banks this week.
+    """
+
+    defaulted_before: Any = None
+    firms_alive: Any = None
+    pegs: Any = None
+    reserve_stress: Any = None
+    due: Any = None
+    panic_sales: Any = None
+    sold: Any = None
+    proceeds: Any = None
+    converged: Any = None
+    bailout_injection: Any = None
+
+
+@dataclass(slots=True)
+class WorldState:
+    """Everything a run changes, for E worlds in lockstep (see the module docstring)."""
+
+    sheets: Any
+    sentiment: Sentiment
+    firms: FirmState
+    defaulted: Any
+    backstop_bought: Any
+    withdrawals: Any
+    week: int = 0
+    flows: WeekFlows = field(default_factory=WeekFlows)
+
+    @classmethod
+    def start(cls, sheets: Any, firms: FirmState) -> WorldState:
+        """The state at the calibrated start: nobody has failed, no flows yet, calm sentiment."""
+        xp = sheets.xp
+        dev = sheets.prices.device
+        worlds = sheets.prices.shape[0]
+        zeros = xp.zeros((worlds,), dtype=xp.float64)
+        return cls(
+            sheets=sheets,
+            sentiment=Sentiment(ai=zeros, crypto=zeros),
+            firms=firms,
+            defaulted=xp.zeros(sheets.ledger.cash.shape, dtype=xp.bool, device=dev),
+            backstop_bought=xp.zeros_like(sheets.prices[:, 0]),
+            withdrawals=xp.zeros_like(sheets.ledger.cash),
+            flows=WeekFlows(
+                sold=xp.zeros_like(sheets.prices),
+                proceeds=xp.zeros_like(sheets.ledger.cash),
+                converged=xp.ones((worlds,), dtype=xp.bool, device=dev),
+                bailout_injection=xp.zeros_like(sheets.ledger.cash),
+            ),
+        )
+
+    @property
+    def xp(self) -> Any:
+        """The array namespace of the state's arrays."""
+        return self.sheets.xp
+
+    def fail(self, cause: str, mask: Any) -> None:
+        """Record the failures ``mask`` (E, N) of one cause of :data:`CAUSES`."""
+        if cause not in CAUSES:
+            raise ValueError(f"unknown cause of failure {cause!r}; causes are {CAUSES}")
+        self.defaulted = self.defaulted | mask
+
+    def rescue(self, mask: Any) -> None:
+        """Banks ``mask`` (E, N) recapitalised by the government have not failed after all."""
+        self.defaulted = self.defaulted & ~mask
+
+    def absorb_selling(self, sold: Any, depth: Any) -> None:
+        """Add forced selling ``sold`` (E, M) units, over market ``depth`` (M,), to the pressure.
+
+        Selling one depth of an asset adds 1; the valuation lets the pressure fade once a week
+        when it moves the spreads (:mod:`abm.valuation`).
+        """
+        self.firms.selling_pressure = self.firms.selling_pressure + sold / depth
+
+    def begin_week(self, firm_index: Any) -> None:
+        """Reset this week's flows; remember which firms were alive when the week began."""
+        xp = self.xp
+        sheets = self.sheets
+        self.flows = WeekFlows(
+            defaulted_before=self.defaulted,
+            firms_alive=~xp.take(self.defaulted, firm_index, axis=1),
+            sold=xp.zeros_like(sheets.prices),
+            proceeds=xp.zeros_like(sheets.ledger.cash),
+            converged=self.flows.converged,
+            bailout_injection=xp.zeros_like(sheets.ledger.cash),
+        )
+
+    def flow_names(self) -> tuple[str, ...]:
+        """Names of this week's flows (:class:`WeekFlows`)."""
+        return tuple(f.name for f in fields(WeekFlows))

@@ -1,0 +1,178 @@
+"""``powderkeg evidence``: the scenario table (and the channel ablation table) of the docs.
+
+Checks every flag before anything runs, runs each preset (and its ``[compare]`` counterfactual)
+and, with ``--ablation``, the channel ablation of one preset (``--ablation-preset``, default
+``ai_revenue_disappointment``) through :mod:`experiments.evidence`, writes the Markdown file and
+its data (:func:`experiments.evidence_docs.write_evidence`) and prints the tables.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.build import ablation_configs
+from experiments.evidence import comparison, counterfactual_name, run_ablation, simulate
+from experiments.evidence_docs import (
+    ablation_table,
+    comparison_lines,
+    provenance,
+    scenario_table,
+    write_evidence,
+)
+from experiments.scenarios import load_preset, preset_names
+from experiments.usage import (
+    UsageError,
+    add_backend_argument,
+    check_backend,
+    flag_type,
+    writable_directory,
+)
+
+DEFAULT_OUT = Path("docs/scenarios.md")
+DEFAULT_ABLATION_PRESET = "ai_revenue_disappointment"
+DEFAULTS = {"worlds": 100, "steps": 260, "seed": 0}
+
+
+def parse_presets(text: str | None, flag: str = "--presets") -> list[str]:
+    """``a,b,...`` to preset names (all presets when None).
+
+    Raises:
+        UsageError: an empty list, an unknown or repeated name.
+    """
+    known = preset_names()
+    if text is None:
+        return list(known)
+    names = [n.strip() for n in text.split(",")]
+    if not any(names) or "" in names:
+        raise UsageError(
+            f"argument {flag}: give comma-separated preset names from {', '.join(known)}; "
+            f"got {text!r}"
+        )
+    for name in names:
+        if name not in known:
+            raise UsageError(
+                f"argument {flag}: unknown preset {name!r}; choose from {', '.join(known)}"
+            )
+    if len(set(names)) != len(names):
+        raise UsageError(f"argument {flag}: a preset is named twice in {text!r}")
+    return names
+
+
+def add_arguments(parser: Any) -> None:
+    """The flags of ``powderkeg evidence``."""
+    parser.add_argument(
+        "--worlds",
+        type=flag_type("n_worlds"),
+        default=DEFAULTS["worlds"],
+        metavar="E",
+        help="worlds per scenario (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=flag_type("steps"),
+        default=DEFAULTS["steps"],
+        metavar="N",
+        help="weeks per world (default: %(default)s, five years)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=flag_type("seed"),
+        default=DEFAULTS["seed"],
+        metavar="S",
+        help="world w draws from seed S + w, the same in every scenario (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--presets",
+        default=None,
+        metavar="A,B,...",
+        help="comma-separated presets (default: all; powderkeg scenarios lists them)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="FILE.md",
+        help="the Markdown file; .csv and .json of the same stem go beside it "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run the channel ablation (none, each channel alone, all) for one preset",
+    )
+    parser.add_argument(
+        "--ablation-preset",
+        default=DEFAULT_ABLATION_PRESET,
+        metavar="NAME",
+        help="the preset of the ablation (default: %(default)s)",
+    )
+    add_backend_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def command(args: Any) -> int:
+    """``powderkeg evidence``: check every input, run, write the files, print the table."""
+    from tqdm import tqdm
+
+    presets = parse_presets(args.presets)
+    if args.ablation:
+        if len(parse_presets(args.ablation_preset, "--ablation-preset")) != 1:
+            raise UsageError("argument --ablation-preset: give one preset name")
+    if args.seed + args.worlds - 1 >= 2**64:
+        raise UsageError("argument --seed: seed + worlds - 1 must stay below 2**64")
+    out = args.out.expanduser()
+    if out.suffix != ".md":
+        raise UsageError(f"argument --out: give a Markdown file ending in .md; got {str(out)!r}")
+    backend = check_backend(args.backend)
+    writable_directory(out.parent if str(out.parent) else Path("."), "--out")
+
+    configs = ablation_configs() if args.ablation else ()
+    specs = {p: load_preset(p).compare for p in presets}
+    runs = len(presets) + sum(spec is not None for spec in specs.values())
+    total = args.steps * (runs + len(configs))
+    bar = tqdm(
+        total=total,
+        desc=f"evidence ({args.worlds} world{'s' * (args.worlds > 1)})",
+        unit="week",
+        file=sys.stderr,
+        disable=args.no_progress,
+        mininterval=0.5,
+    )
+    results: dict[str, dict[str, np.ndarray]] = {}
+    ablation = None
+    settings = {"worlds": args.worlds, "steps": args.steps, "seed": args.seed, "backend": backend}
+    comparisons: list[dict[str, Any]] = []
+    with bar:
+        for preset in presets:
+            bar.set_postfix_str(preset)
+            results[preset] = simulate(preset, **settings, tick=lambda: bar.update(1))
+            spec = specs[preset]
+            if spec is not None:
+                name = counterfactual_name(preset, spec)
+                bar.set_postfix_str(name)
+                results[name] = simulate(
+                    preset, **settings, policy_overrides=spec["policy"], tick=lambda: bar.update(1)
+                )
+                comparisons.append(comparison(preset, spec, results[preset], results[name]))
+        if configs:
+            bar.set_postfix_str(f"ablation {args.ablation_preset}")
+            ablation = run_ablation(
+                args.ablation_preset, configs, **settings, tick=lambda: bar.update(1)
+            )
+    meta = provenance(args.argv, **settings)
+    written = write_evidence(out, meta, results, ablation, comparisons)
+    print(scenario_table(results))
+    for line in comparison_lines(comparisons):
+        print(line)
+    if ablation is not None:
+        print()
+        print(ablation_table(ablation.summary()))
+    print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+__all__ = ["add_arguments", "command", "parse_presets"]

@@ -1,0 +1,105 @@
+"""The headline numbers of a run, per world: the scenario table's columns and how each is computed.
+
+:data:`METRICS` names the columns of the scenario table (``powderkeg evidence``) and the outcomes a
+preset's ``[compare]`` may name (:mod:`experiments.scenarios`); :func:`world_metrics` reduces one
+ensemble run to them, for ``powderkeg evidence`` and for every sweep point
+(:mod:`experiments.sweeps.point`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.vocabulary import FAMILIES, INSTITUTIONS
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One column of the scenario table: its key in the data, its label and number format."""
+
+    key: str
+    label: str
+    fmt: str
+
+
+#: The scenario table's columns, in order.
+METRICS: tuple[Metric, ...] = (
+    Metric("peak_spread_bp", "Peak AI-bond spread widening (bp)", "{:.0f}"),
+    Metric("ai_equity_drawdown_pct", "AI equity max drawdown (%)", "{:.1f}"),
+    Metric("defaults_firm", "Defaults: tech firms", "{:.0f}"),
+    Metric("defaults_fund", "Defaults: funds", "{:.0f}"),
+    Metric("defaults_stablecoin", "Defaults: stablecoin issuers", "{:.0f}"),
+    Metric("defaults_retail", "Defaults: retail cohorts", "{:.0f}"),
+    Metric("bank_failures", "Bank failures", "{:.0f}"),
+    Metric("bank_cet1_low_pct", "Lowest bank CET1 (%)", "{:.1f}"),
+    Metric("peg_low", "Lowest stablecoin peg ($)", "{:.3f}"),
+    Metric("fire_sale_volume_usd_bn", "Fire-sale volume (USD bn, total)", "{:,.0f}"),
+    Metric("retail_loss_median_pct", "Retail loss, median cohort (%)", "{:.2f}"),
+    Metric("retail_loss_worst_decile_pct", "Retail loss, worst decile (%)", "{:.2f}"),
+)
+#: Per-world numbers kept besides the table's (for the ablation and the raw data).
+EXTRA = ("retail_loss_usd_bn", "institution_equity_loss_usd_bn", "total_loss_usd_bn")
+
+
+def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
+    """Reduce one ensemble run to per-world numbers, each an (E,) array.
+
+    Args:
+        series: the :class:`abm.reporting.Recorder` frame (one row per step and world).
+        model: the stepped :class:`abm.model.Powderkeg` (for end-of-run balance sheets).
+    """
+    from kernels.backend import to_numpy
+
+    frame = series.sort_values(["world", "step"])
+    by_world = frame.groupby("world", sort=True)
+    last = by_world.tail(1).set_index("world").sort_index()
+    spreads = [c for c in frame.columns if c.startswith("spread_change_bp_")]
+    pegs = [c for c in frame.columns if c.startswith("peg_")]
+    out: dict[str, np.ndarray] = {}
+    out["peak_spread_bp"] = (
+        frame.assign(_peak=frame[spreads].max(axis=1)).groupby("world")["_peak"].max().to_numpy()
+        if spreads
+        else np.zeros(len(last))
+    )
+    index = frame["ai_equity_index"]
+    running_peak = index.groupby(frame["world"]).cummax()
+    drawdown = 1.0 - index / running_peak
+    out["ai_equity_drawdown_pct"] = 100 * drawdown.groupby(frame["world"]).max().to_numpy()
+    for family in (f for f in FAMILIES if f != "bank"):  # banks: bank_failures below
+        column = f"defaults_{family}"
+        out[column] = last[column].to_numpy(float) if column in last else np.zeros(len(last))
+    out["bank_failures"] = last["defaults_bank"].to_numpy(float)
+    out["bank_cet1_low_pct"] = 100 * by_world["bank_cet1_min"].min().to_numpy(float)
+    out["peg_low"] = (
+        frame.assign(_low=frame[pegs].min(axis=1)).groupby("world")["_low"].min().to_numpy()
+        if pegs
+        else np.ones(len(last))
+    )
+    out["fire_sale_volume_usd_bn"] = by_world["fire_sale_volume_usd_bn"].sum().to_numpy()
+    out["retail_loss_worst_decile_pct"] = 100 * last["retail_loss_share_worst_decile"].to_numpy(
+        float
+    )
+    out["retail_loss_usd_bn"] = last["retail_loss_usd_bn"].to_numpy(float)
+
+    equity0 = np.asarray(to_numpy(model.start_equity), dtype=float)
+    equity = np.asarray(model.snapshot["equity"], dtype=float)
+    blocks = model.roster.blocks
+    retail = slice(*blocks["retail"])
+    kept = equity0[:, retail] + np.asarray(model.snapshot["saved"], dtype=float)[:, retail]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(kept > 0, (kept - equity[:, retail]) / kept, np.nan)
+    out["retail_loss_median_pct"] = 100 * np.nanmedian(share, axis=1)
+    columns = np.concatenate(
+        [np.arange(*blocks[f]) for f in INSTITUTIONS if f in blocks] or [np.arange(0)]
+    )
+    start, end = equity0[:, columns], equity[:, columns]
+    lost = np.clip(start - end, 0.0, np.maximum(start, 0.0))  # limited liability
+    out["institution_equity_loss_usd_bn"] = lost.sum(axis=1)
+    out["total_loss_usd_bn"] = out["institution_equity_loss_usd_bn"] + out["retail_loss_usd_bn"]
+    return out
+
+
+__all__ = ["EXTRA", "INSTITUTIONS", "METRICS", "Metric", "world_metrics"]

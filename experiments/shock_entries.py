@@ -1,0 +1,129 @@
+"""One ``[[shocks]]`` entry of a scenario file, checked against the model's shock rules.
+
+A shock names its ``kind`` (:data:`abm.shocks.KINDS`, each with the sizes it allows), the ``week``
+it hits, its central ``size`` and optional per-world ``range``, its ``target`` (firms by kind or
+name, assets by key or class, as the kind requires; the names come from the packaged
+calibration), how many ``weeks`` a lasting kind lasts, and its ``source``. Each problem is one
+:class:`~experiments.usage.UsageError` naming the entry, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Any
+
+from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, LASTING, Shock
+from experiments.usage import UsageError
+
+#: Keys of one ``[[shocks]]`` entry.
+SHOCK_KEYS = ("kind", "week", "size", "range", "target", "weeks", "source", "note")
+#: The latest week a shock may hit or last (a hundred years of weeks).
+MAX_WEEK = 5200
+
+
+@cache
+def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(firm kinds and names, asset keys and classes) of the packaged calibration."""
+    from abm.calibration import load_calibration
+    from abm.market import AssetTable
+    from abm.roster import build_roster
+
+    cal = load_calibration()
+    roster = build_roster(cal, 4)
+    rows = roster.indices("firm")
+    firms = tuple(sorted({roster.kind[i] for i in rows})) + tuple(roster.names[i] for i in rows)
+    table = AssetTable.from_calibration(cal)
+    assets = tuple(sorted(set(table.asset_class))) + tuple(table.keys)
+    return firms, assets
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _size_rule(kind: str) -> str:
+    lo, hi, closed = KINDS[kind]
+    low = f">= {lo}" if closed else f"> {lo}"
+    return f"a number {low}" + ("" if math.isinf(hi) else f" and <= {hi}")
+
+
+def _size_ok(kind: str, value: float) -> bool:
+    lo, hi, closed = KINDS[kind]
+    return (value >= lo if closed else value > lo) and value <= hi
+
+
+def check_shock(entry: Any, where: str) -> Shock:
+    """One ``[[shocks]]`` entry as a :class:`~abm.shocks.Shock`, or a one-line UsageError."""
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where}: must be a table with kind, week, size, source")
+    unknown = [k for k in entry if k not in SHOCK_KEYS]
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(SHOCK_KEYS)}")
+    for key in ("kind", "week", "size", "source"):
+        if key not in entry:
+            raise UsageError(f"{where}: missing key {key!r}")
+    kind = entry["kind"]
+    if kind not in KINDS:
+        raise UsageError(f"{where}: kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    week = entry["week"]
+    if isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= MAX_WEEK:
+        raise UsageError(f"{where}: week must be an integer from 1 to {MAX_WEEK}; got {week!r}")
+    size = entry["size"]
+    if not _number(size) or not _size_ok(kind, size):
+        raise UsageError(
+            f"{where}: size of a {kind} shock must be {_size_rule(kind)}; got {size!r}"
+        )
+    span = entry.get("range")
+    if span is not None:
+        if (
+            not isinstance(span, list)
+            or len(span) != 2
+            or not all(_number(v) and _size_ok(kind, v) for v in span)
+            or not span[0] <= size <= span[1]
+        ):
+            raise UsageError(
+                f"{where}: range must be [lo, hi] with lo <= size <= hi, each "
+                f"{_size_rule(kind)}; got {span!r}"
+            )
+        span = (float(span[0]), float(span[1]))
+    target = entry.get("target", [])
+    if not isinstance(target, list) or not all(isinstance(t, str) for t in target):
+        raise UsageError(f"{where}: target must be a list of names; got {target!r}")
+    firms, assets = _vocabulary()
+    if kind in ASSET_TARGETS:
+        if not target:
+            raise UsageError(f"{where}: a {kind} shock needs a target: {', '.join(assets)}")
+        bad = [t for t in target if t not in assets]
+        if bad:
+            raise UsageError(
+                f"{where}: target {bad[0]!r} is not an asset; allowed: {', '.join(assets)}"
+            )
+    elif kind in FIRM_TARGETS:
+        bad = [t for t in target if t not in firms]
+        if bad:
+            raise UsageError(
+                f"{where}: target {bad[0]!r} is not a firm; allowed: {', '.join(firms)}"
+            )
+    elif target:
+        raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
+    weeks = entry.get("weeks", 1)
+    if "weeks" in entry and kind not in LASTING:
+        raise UsageError(
+            f"{where}: weeks is for {' and '.join(LASTING)} shocks only; got kind {kind!r}"
+        )
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEK:
+        raise UsageError(f"{where}: weeks must be an integer from 1 to {MAX_WEEK}; got {weeks!r}")
+    for key in ("source", "note"):
+        if key in entry and not (isinstance(entry[key], str) and entry[key].strip()):
+            raise UsageError(f"{where}: {key} must be a non-empty string; got {entry[key]!r}")
+    return Shock(
+        kind=kind,
+        week=week,
+        size=float(size),
+        range=span,
+        target=tuple(target),
+        weeks=weeks,
+        source=entry["source"],
+        note=entry.get("note", ""),
+    )

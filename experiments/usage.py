@@ -1,0 +1,147 @@
+"""Usage errors and the argument checks every command shares; the bottom layer of ``experiments``.
+
+A command (``experiments.cli``, and the ``add_arguments``/``command`` modules it delegates to)
+checks its input with these helpers and raises :class:`UsageError` for bad input; the command
+line prints it as one line, ``powderkeg <command>: error: ...``, and exits with status 2. This
+module imports nothing of powderkeg's at module level, so any module may import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+#: Allowed range (inclusive) of every numeric setting, by its name in a scenario's ``[model]``.
+LIMITS: dict[str, tuple[int, int]] = {
+    "steps": (0, 5200),  # up to a century of weeks
+    "n_worlds": (1, 1_000_000),
+    "n_cohorts": (4, 10_000_000),
+    "seed": (0, 2**63 - 1),  # world w uses seed + w, which must stay below 2**64
+}
+
+
+class UsageError(Exception):
+    """Bad input found after parsing; printed as one line, exit status 2.
+
+    The message should name the flag or field and what is allowed, e.g.
+    ``argument --out: /x is not writable (Permission denied); give a writable directory``.
+    """
+
+
+def allowed(name: str) -> str:
+    """``an integer from LO to HI`` for setting ``name`` of :data:`LIMITS`."""
+    lo, hi = LIMITS[name]
+    return f"an integer from {lo} to {hi}"
+
+
+def flag_type(name: str) -> Callable[[str], int]:
+    """An argparse ``type`` for setting ``name``: an int within :data:`LIMITS`."""
+    lo, hi = LIMITS[name]
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be {allowed(name)}; got {text!r}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 1."""
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
+def writable_directory(path: Path, flag: str) -> Path:
+    """Create ``path`` if needed and check that a file can be written in it.
+
+    Raises:
+        UsageError: naming ``flag``, when the directory cannot be created or written to.
+    """
+    path = path.expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(
+            f"argument {flag}: {path} exists and is not a directory; give a writable directory"
+        ) from None
+    except NotADirectoryError:
+        raise UsageError(
+            f"argument {flag}: cannot create {path} (a parent is not a directory); "
+            "give a writable directory"
+        ) from None
+    except OSError as err:
+        raise UsageError(
+            f"argument {flag}: cannot create {path} ({err.strerror}); give a writable directory"
+        ) from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"argument {flag}: {path} is not writable ({err.strerror}); give a writable directory"
+        ) from None
+    return path
+
+
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--backend auto|numpy|cupy`` flag every computing command shares."""
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "numpy", "cupy"),
+        default="auto",
+        help="array backend: auto follows $POWDERKEG_BACKEND, else CuPy when a GPU answers, "
+        "else NumPy (default: %(default)s)",
+    )
+
+
+def check_backend(name: str, flag: str = "--backend") -> str:
+    """Resolve a backend name now, so a missing GPU is a one-line usage error, not a traceback.
+
+    Returns:
+        ``"numpy"`` or ``"cupy"``.
+
+    Raises:
+        UsageError: the backend (or ``$POWDERKEG_BACKEND``) is unknown or does not answer.
+    """
+    from kernels.backend import backend_name
+
+    try:
+        return backend_name(name)
+    except ValueError as err:  # an unknown name, e.g. in $POWDERKEG_BACKEND
+        raise UsageError(f"argument {flag} {name}: {err}") from None
+    except RuntimeError as err:  # cupy asked for, no GPU answers
+        raise UsageError(f"argument {flag} {name}: {err}; use {flag} numpy or auto") from None
+
+
+__all__ = [
+    "LIMITS",
+    "UsageError",
+    "add_backend_argument",
+    "allowed",
+    "check_backend",
+    "flag_type",
+    "non_negative_int",
+    "positive_int",
+    "writable_directory",
+]

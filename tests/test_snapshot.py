@@ -1,0 +1,66 @@
+"""The host snapshot: declared by the mechanisms, copied to the host once per dtype."""
+
+import array_api_strict as xs
+import numpy as np
+import pytest
+
+import abm.snapshot as snapshot
+from abm.model import Powderkeg
+from abm.snapshot import Books
+
+
+def test_numpy_arrays_are_handed_over_as_they_are():
+    values = {"a": np.arange(3.0), "b": np.array([True, False])}
+    host = snapshot.to_host(values)
+    assert host["a"] is values["a"] and host["b"] is values["b"]
+
+
+def test_device_arrays_come_over_in_one_transfer_per_dtype(monkeypatch):
+    copies = []
+    original = snapshot.to_numpy
+
+    def counted(x):
+        copies.append(x.dtype)
+        return original(x)
+
+    monkeypatch.setattr(snapshot, "to_numpy", counted)
+    rng = np.random.default_rng(0)
+    host_values = {
+        "cash": rng.normal(size=(3, 7)),
+        "peg": rng.uniform(size=(3, 7)),
+        "converged": rng.random(3) < 0.5,
+        "defaulted": rng.random((3, 7)) < 0.5,
+        "prices": rng.uniform(size=(3, 4)),
+    }
+    device = {k: xs.asarray(v) for k, v in host_values.items()}
+    host = snapshot.to_host(device)
+    assert len(copies) == 2  # float64 and bool
+    assert list(host) == list(host_values)
+    for key, value in host_values.items():
+        assert host[key].dtype == value.dtype and host[key].shape == value.shape
+        np.testing.assert_array_equal(host[key], value)
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = Powderkeg(n_worlds=2, seed=1, n_cohorts=8)
+    m.step()
+    return m
+
+
+def test_no_key_is_declared_twice(model):
+    books = Books(model.state, model.economy.firms)
+    declared = list(books.state_report())
+    for source in model.reporters:
+        declared += list(source.report(books))
+    assert len(declared) == len(set(declared))
+    assert set(declared) == set(model.snapshot)
+
+
+def test_the_snapshot_is_on_the_host_and_shaped_per_world(model):
+    e, n = model.sheets.ledger.cash.shape
+    for key, value in model.snapshot.items():
+        assert isinstance(value, np.ndarray), key
+        assert value.shape[0] == e, key
+    assert model.snapshot["cash"].shape == (e, n)
+    assert model.snapshot["prices"].shape == model.sheets.prices.shape
