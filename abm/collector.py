@@ -3,7 +3,8 @@
 Every :class:`abm.model.Powderkeg` collects into one (``model.datacollector``; the app's agent
 panels read it). The model reporters are the columns of :func:`abm.reporting.ensemble_columns`:
 world 0 under the plain name with one world, else the median over the worlds (``<column>_median``;
-``clearing_converged_all``: whether every world converged). The agent reporters read the
+``<...>_converged_all``: whether every world converged; ``world_stopped_any``: whether any world
+stopped). The agent reporters read the
 per-family properties of :mod:`abm.agents`.
 """
 
@@ -27,6 +28,8 @@ def _model_value(model: mesa.Model, column: str, how: str) -> float | bool | int
         value = values[0]
     elif how == "all":
         value = bool(np.all(values))
+    elif how == "any":
+        value = bool(np.any(values))
     else:
         value = np.median(values)
     return value.item() if isinstance(value, np.generic) else value
@@ -58,7 +61,8 @@ def make_datacollector(
 
     Model reporters are named after the :func:`ensemble_frame` columns. With one world they show
     world 0 under the plain name; with E > 1 worlds they show the median over the worlds and are
-    named ``<column>_median`` (``clearing_converged_all``: whether every world converged).
+    named ``<column>_median`` (``<...>_converged_all``: whether every world converged,
+    ``world_stopped_any``: whether any world stopped).
     Agent-level reporters (per family, agent-type reporters) show the world the agents'
     properties show (``model.world``, 0 by default).
 
@@ -76,8 +80,10 @@ def make_datacollector(
     for column in ensemble_columns(model):
         if n_worlds == 1:
             reporters[column] = partial(_model_value, column=column, how="world0")
-        elif column == "clearing_converged":
+        elif column.endswith("_converged"):
             reporters[f"{column}_all"] = partial(_model_value, column=column, how="all")
+        elif column == "world_stopped":
+            reporters[f"{column}_any"] = partial(_model_value, column=column, how="any")
         else:
             reporters[f"{column}_median"] = partial(_model_value, column=column, how="median")
     by_type: dict[type, dict[str, str]] = {}

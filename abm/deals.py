@@ -148,6 +148,10 @@ class CircularDeals:
         self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
         self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
 
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``deals_converged``, whether this week's clearing of commitments converged."""
+        return {"deals_converged": self.converged}
+
     def settle(self, state: WorldState) -> None:
         """Clear this week's commitments and book the payments (after ``Economy.run_firms``).
 

@@ -8,8 +8,12 @@ when :meth:`EventLog.frame` writes their messages.
 
 Events (thresholds in :class:`Thresholds`):
 
-- ``default``: an agent failed this step. Amount: its liabilities. Cause: ``could not pay what
-  was due`` when its cash is negative, else ``equity exhausted``.
+- ``default``: an agent failed this step. Amount: its liabilities. Cause, from the rule that
+  recorded the failure (``default_cause``, :data:`abm.state.CAUSES`): ``covenant breach`` for a
+  data-centre SPV whose collateral fell below its loan-to-value limit or whose rent missed its
+  debt service, uncured by its sponsor; ``could not pay its creditors`` when the clearing of
+  failures left it short; in the market clearing ``could not pay what was due`` when its cash is
+  negative, else ``equity exhausted``.
 - ``fire_sale``: an agent sold assets into the market for more than a threshold and more than
   a share of its total assets (routine weekly selling to pay bills or withdrawals stays out).
   Amount: the proceeds. Cause: ``default sell-off`` (it is defaulted), ``deleveraging`` (the
@@ -39,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from abm.ratings import LAST_IG, rating_text
+from abm.state import CAUSES as STATE_CAUSES
 
 if TYPE_CHECKING:
     from abm.model import Powderkeg
@@ -85,10 +90,13 @@ CAUSES = (
     "capital below the minimum",
     "fell below investment grade",
     "credit metrics changed",
+    "covenant breach",
+    "could not pay its creditors",
 )
 _DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
 _RUN, _GAP, _RESERVES = 5, 6, 7
 _REDEEMED, _ILLIQUID, _UNDERCAPITALISED = 8, 9, 10
+_COVENANT, _CLEARING = 13, 14
 
 
 @dataclass(frozen=True)
@@ -183,9 +191,11 @@ class EventLog:
         # new defaults
         w, i = np.nonzero(defaulted & ~self._defaulted)
         short = cash[w, i] < 0.0
-        self._add(
-            step, 0, w, i, liabilities[w, i], np.where(short, _DEFAULT_SHORT, _DEFAULT_EQUITY)
-        )
+        rule = snap["default_cause"][w, i]  # the rule that recorded it (abm.state.CAUSES)
+        cause = np.where(short, _DEFAULT_SHORT, _DEFAULT_EQUITY)
+        cause = np.where(rule == 1 + STATE_CAUSES.index("covenant"), _COVENANT, cause)
+        cause = np.where(rule == 1 + STATE_CAUSES.index("clearing"), _CLEARING, cause)
+        self._add(step, 0, w, i, liabilities[w, i], cause)
 
         # fire sales: why did the seller sell?
         proceeds = snap["sale_proceeds"]
@@ -310,11 +320,11 @@ def usd(amount_bn: float) -> str:
 def _message(event: str, label: str, amount: float, cause: str, detail: float) -> str:
     """One plain-language line for an event."""
     if event == "default":
-        why = (
-            "it could not pay what was due"
-            if cause == CAUSES[_DEFAULT_SHORT]
-            else "its equity was exhausted"
-        )
+        why = {
+            CAUSES[_DEFAULT_SHORT]: "it could not pay what was due",
+            CAUSES[_COVENANT]: "it breached its loan covenants and its sponsor did not cure them",
+            CAUSES[_CLEARING]: "it could not pay its creditors in full once failures were cleared",
+        }.get(cause, "its equity was exhausted")
         return f"{label} defaulted on {usd(amount)} of liabilities: {why}."
     if event == "fire_sale":
         return f"{label} sold {usd(amount)} of assets ({cause})."

@@ -29,7 +29,8 @@ class FailureResolution:
 
     Attributes:
         resolved: (E, N) bool, failures already cleared (their shares written off).
-        converged: (E,) bool, whether last week's Eisenberg–Noe clearing converged.
+        converged: (E,) bool, whether this week's Eisenberg–Noe clearing converged (True in a
+            week that needed none).
     """
 
     def __init__(self, sheets: Any, losses: bool = True) -> None:
@@ -39,16 +40,22 @@ class FailureResolution:
         self.converged = sheets.xp.ones(sheets.prices.shape[:1], dtype=sheets.xp.bool,
                                         device=sheets.prices.device)  # fmt: skip
 
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``failures_converged``, whether this week's clearing of failures converged."""
+        return {"failures_converged": self.converged}
+
     def step(self, state: WorldState) -> None:
         """Clear what failed institutions can pay and pass their losses to their creditors."""
         s = self.sheets
         xp = s.xp
+        self.converged = xp.ones(s.prices.shape[:1], dtype=xp.bool, device=s.prices.device)
         k = s.roster.blocks["retail"][0]  # institutions come before the retail cohorts
         pending = state.defaulted & ~self.resolved  # flagged by the fire sale, not yet resolved
         if not bool(xp.any(pending)) and self._everyone_pays(k):
             return  # the clearing vector is everything owed: nobody defaults, nothing to do
         liabilities, external = self._network(k)
         result = eisenberg_noe(liabilities, external, method="picard")
+        self.converged = result.converged
         owed = result.owed[:, :k]
         recovery = xp.where(
             owed > 0.0, result.payments[:, :k] / xp.where(owed > 0.0, owed, 1.0), 1.0
@@ -68,7 +75,6 @@ class FailureResolution:
         state.fail("clearing", newly)
         self._wipe_out_equity(newly | pending)
         self.resolved = state.defaulted
-        self.converged = result.converged
 
     def _everyone_pays(self, k: int) -> bool:
         """Whether every institution could pay all it owes if all others paid it in full.

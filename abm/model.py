@@ -38,7 +38,7 @@ from abm.roster import build_roster
 from abm.rules import week_rules
 from abm.securitisation import securitise
 from abm.sentiment import SentimentFactors
-from abm.snapshot import Books, to_host
+from abm.snapshot import Books, first_non_finite, to_host, world_finite
 from abm.spv import SpvCovenants
 from abm.stablecoins import StablecoinRuns
 from abm.stakes import EquityStakes
@@ -96,6 +96,7 @@ class Powderkeg(mesa.Model):
             capital_regime=self.policy.capital_regime,
         )  # fmt: skip
         self._build_mechanisms(bank_params)
+        self.shock_schedules: list[Any] = []  # abm.shocks.attach keeps them alive here
         self.start_equity = self.sheets.equity()
         self.start_money = self.sheets.ledger.money()
         self.snapshot: dict[str, np.ndarray] = {}
@@ -149,7 +150,7 @@ class Powderkeg(mesa.Model):
         self.rules = week_rules(self)
         #: mechanisms that declare snapshot keys (``report(books)``), beside the state's own
         self.reporters = (self.economy, self.flows, self.capital, self.stablecoins, self.lender,
-                          self.bailouts, self.ratings)  # fmt: skip
+                          self.bailouts, self.ratings, self.deals, self.failures)  # fmt: skip
 
     @property
     def roster(self) -> Any:
@@ -184,7 +185,25 @@ class Powderkeg(mesa.Model):
         values = books.state_report()
         for source in self.reporters:
             values.update(source.report(books))
-        self.snapshot = to_host(values)
+        values["world_finite"] = world_finite(values)
+        self.snapshot = self._stop_broken_worlds(to_host(values))
+
+    def _stop_broken_worlds(self, snapshot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Mark worlds whose numbers became non-finite as stopped, with the week and the cause.
+
+        A stopped world keeps running in lockstep with the others, but its numbers are no longer
+        results: the snapshot says so in ``world_stopped`` (and ``stopped_week``), the series in
+        ``world_stopped``, and runs, sweeps and reports treat the world as failed.
+        """
+        state = self.state
+        newly = ~snapshot["world_finite"] & ~state.stopped
+        for world in np.nonzero(newly)[0]:
+            state.stopped_week[world] = state.week
+            state.stop_reasons[int(world)] = f"non-finite {first_non_finite(snapshot, world)}"
+        state.stopped = state.stopped | newly
+        snapshot["world_stopped"] = state.stopped.copy()
+        snapshot["stopped_week"] = state.stopped_week.copy()
+        return snapshot
 
     def accounting_gap(self) -> dict[str, Any]:
         """How far the books are from balancing, per world (all zero to rounding).

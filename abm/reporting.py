@@ -18,8 +18,8 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
 - ``bank_cet1_median`` and ``bank_cet1_min``: CET1 / risk-weighted assets over banks still alive.
 - ``bank_leverage_median`` and ``hedge_fund_leverage_median``: total assets / equity over those
   still alive (infinite where equity is not positive). A fund's shares count among its
-  liabilities, so its equity is near zero; when the snapshot carries ``debt`` (debt-like
-  liabilities), hedge-fund leverage is total assets / (total assets − debt) instead.
+  liabilities, so its equity is near zero: hedge-fund leverage is total assets / (total assets −
+  debt-like liabilities, the snapshot's ``debt``).
 - ``peg_<issuer>``: recoverable value per stablecoin token.
 - ``redemption_share_<issuer>``: tokens redeemed this week as a share of supply.
 - ``lolr_loans_usd_bn``: banks' loans from the lender of last resort outstanding;
@@ -30,12 +30,17 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``abm.ratings.SCALE``); ``fallen_angel_sales_usd_bn``: bonds IG-constrained holders were forced
   to sell this week; ``equity_raised_usd_bn``, ``vendor_financed_usd_bn`` and
   ``capex_cut_usd_bn``: the firms' equity issues, vendor financing and capex cut this week.
-- ``retail_wealth_usd_bn``: net worth of all retail cohorts; ``retail_loss_usd_bn`` and
-  ``retail_loss_share``: what they lost on what they own since the start, net worth at the start
-  plus the saving received since, less net worth now (negative is a gain; saving itself is not
-  counted as a gain);
+- ``retail_wealth_usd_bn``: net worth of all retail cohorts, saving included;
+  ``retail_loss_usd_bn`` and ``retail_loss_share``: what they lost on what they own since the
+  start, net worth at the start plus the saving received since, less net worth now, the share
+  over that start plus saving (one definition everywhere: the run summary, the overview figure and
+  the app plot this; negative is a gain; saving itself is not counted as a gain);
   ``retail_loss_share_worst_decile``: mean loss share of the tenth of cohorts that lost most.
-- ``clearing_converged``: whether this step's market clearing converged in that world.
+- ``fire_sale_converged``, ``failures_converged`` and ``deals_converged``: whether this step's
+  fire sale, clearing of failures and clearing of circular-deal payments converged in that world;
+  ``clearing_converged``: all three did.
+- ``world_stopped``: the world's state became non-finite in this or an earlier step, so its
+  numbers are not results (the run reports it as failed, with the week and the cause).
 
 :func:`ensemble_frame` gives them as one row per world, :class:`Recorder` keeps them step by
 step as a long table, and :func:`abm.collector.make_datacollector` wires them into
@@ -56,6 +61,9 @@ import pandas as pd
 
 from abm.vocabulary import FAMILIES
 from kernels.backend import to_numpy
+
+#: the iterative clearings of a step whose convergence is reported (snapshot keys)
+CONVERGED_PARTS = ("fire_sale_converged", "failures_converged", "deals_converged")
 
 
 @dataclass(frozen=True)
@@ -246,9 +254,8 @@ def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.nda
     )
     hedge = lay.hedge_funds
     # A fund's shares are its investors' stake but count among its liabilities, so its equity
-    # is close to zero; where the snapshot carries the debt-like liabilities ("debt"), leverage
-    # is measured against assets minus debt instead.
-    capital = assets - snap["debt"] if "debt" in snap else equity
+    # is close to zero; leverage is measured against assets minus debt-like liabilities instead.
+    capital = assets - snap["debt"]
     out["hedge_fund_leverage_median"] = _masked(
         _leverage(assets[:, hedge], capital[:, hedge]), ~defaulted[:, hedge], "median"
     )
@@ -280,7 +287,11 @@ def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.nda
     cohort_loss = np.where(start > 0.0, (start - wealth) / np.where(start > 0.0, start, 1.0), 0.0)
     out["retail_loss_share_worst_decile"] = _worst_decile_mean(cohort_loss)
 
-    out["clearing_converged"] = np.asarray(snap["clearing_converged"], dtype=bool).copy()
+    parts = {key: np.asarray(snap[key], dtype=bool) for key in CONVERGED_PARTS}
+    for key, converged in parts.items():
+        out[key] = converged.copy()
+    out["clearing_converged"] = np.logical_and.reduce(list(parts.values()))
+    out["world_stopped"] = np.asarray(snap["world_stopped"], dtype=bool).copy()
     return out
 
 

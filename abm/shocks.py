@@ -47,7 +47,6 @@ in row ``step = w`` of the recorded series), through Mesa's event list
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +58,16 @@ from kernels.backend import to_numpy
 #: rules use small stream numbers).
 STREAM_BASE = 1000
 
-#: Allowed sizes by kind: (lowest, highest, lowest included).
+#: Allowed sizes by kind: (lowest, highest, lowest included). The upper bounds of the jumps keep
+#: the model in its range: an AI re-rating of up to +200% in one week (the Nasdaq rose 86% over
+#: all of 1999; from about +400% the model's revenue, capex and valuation feedback runs away and
+#: firms fail for no economic reason, and +900% makes the state non-finite), crypto up to +300%
+#: (bitcoin's best weeks were about +50%), AI revenue at most doubled against plan (the same
+#: feedback makes the state non-finite from about +200% over a year).
 KINDS: dict[str, tuple[float, float, bool]] = {
-    "ai_hype": (-1.0, math.inf, False),
-    "crypto_sentiment": (-1.0, math.inf, False),
-    "revenue_shortfall": (-1.0, math.inf, False),
+    "ai_hype": (-1.0, 2.0, False),
+    "crypto_sentiment": (-1.0, 3.0, False),
+    "revenue_shortfall": (-1.0, 1.0, False),
     "impairment": (-1.0, 0.0, False),
     "haircut": (-1.0, 1.0, True),
     "collateral": (-1.0, 0.0, False),
@@ -151,7 +155,6 @@ class ShockSchedule:
                 self.masks.append(asset_targets(model, shock.target))
             else:
                 self.masks.append(None)
-        self.base_params = model.state.firms.params
         self.applied: list[tuple[int, str]] = []
         self.calls: list[_Call] = []
 
@@ -227,13 +230,20 @@ class ShockSchedule:
         self._refresh_rent(week)
 
     def _active(self, kind: str, week: int) -> tuple[np.ndarray, bool]:
-        """(E, F) product of ``1 + size`` over the ``kind`` shocks active in ``week``."""
+        """(E, F) product of ``1 + size`` over the ``kind`` shocks active in ``week``.
+
+        Over every schedule attached to the model (``model.shock_schedules``), so shocks of
+        several schedules that overlap compose (a preset's and the app's shock buttons).
+        """
         factor = np.ones((self.model.n_worlds, len(self.model.roster.indices("firm"))))
         active = False
-        for shock, size, mask in zip(self.shocks, self.sizes, self.masks, strict=True):
-            if shock.kind == kind and shock.week <= week < shock.week + shock.weeks:
-                factor = factor * np.where(mask[None, :], 1.0 + size[:, None], 1.0)
-                active = True
+        for schedule in self.model.shock_schedules:
+            for shock, size, mask in zip(
+                schedule.shocks, schedule.sizes, schedule.masks, strict=True
+            ):
+                if shock.kind == kind and shock.week <= week < shock.week + shock.weeks:
+                    factor = factor * np.where(mask[None, :], 1.0 + size[:, None], 1.0)
+                    active = True
         return factor, active
 
     def _refresh_rent(self, week: int) -> None:
@@ -246,7 +256,7 @@ class ShockSchedule:
         )
 
     def _refresh_revenue(self, week: int) -> None:
-        base = self.base_params
+        base = self.model.state.firms.plan  # the calibrated plan, never reshaped
         factor, active = self._active("revenue_shortfall", week)
         if not active:
             self.model.state.firms.params = base
@@ -273,15 +283,16 @@ class _Call:
 def attach(model: Any, shocks: tuple[Shock, ...] | list[Shock]) -> ShockSchedule:
     """Draw the shocks' sizes, schedule them on ``model`` and keep the schedule on the model.
 
-    The schedule is stored as ``model.shock_schedule`` (the model keeps it alive; Mesa's event
-    list holds only weak references).
+    The schedule is added to ``model.shock_schedules`` (the model keeps it alive, since Mesa's
+    event list holds only weak references; overlapping lasting shocks of several schedules
+    compose).
 
     Raises:
         ValueError: an unknown kind or target, or a shock week already past.
     """
     schedule = ShockSchedule(model, shocks)
     schedule.schedule()
-    model.shock_schedule = schedule
+    model.shock_schedules.append(schedule)
     return schedule
 
 

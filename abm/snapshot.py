@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from abm.state import WorldState
+from abm.claims import debt_owed
+from abm.state import CAUSES, WorldState
 from kernels.backend import array_namespace, segment_sum, to_numpy
 
 
@@ -47,11 +48,13 @@ class Books:
             "liabilities": self.liabilities,
             "equity": self.assets - self.liabilities,
             "defaulted": state.defaulted,
+            "default_cause": state.default_cause,
+            "debt": debt_owed(s),
             "revenue": self.per_agent(state.firms.revenue),
             "sale_proceeds": flows.proceeds,
             "run_withdrawals": state.withdrawals,
             "units_sold": flows.sold,
-            "clearing_converged": flows.converged,
+            "fire_sale_converged": flows.converged,
             "ai_sentiment": state.sentiment.ai,
             "crypto_sentiment": state.sentiment.crypto,
             "bailout_injection": flows.bailout_injection,
@@ -83,3 +86,29 @@ def to_host(values: dict[str, Any]) -> dict[str, np.ndarray]:
             host[k] = buffer[offset : offset + size].reshape(shape)
             offset += size
     return {k: host[k] for k in values}
+
+
+def world_finite(values: dict[str, Any]) -> Any:
+    """(E,) bool on the device: every float number of every world in ``values`` is finite."""
+    floats = [v for v in values.values() if _is_float(v)]
+    xp = array_namespace(floats[0])
+    worlds = floats[0].shape[0]
+    per_key = [xp.all(xp.isfinite(xp.reshape(v, (worlds, -1))), axis=1) for v in floats]
+    return xp.all(xp.stack(per_key, axis=1), axis=1)
+
+
+def first_non_finite(snapshot: dict[str, np.ndarray], world: int) -> str:
+    """The first snapshot key with a non-finite number in ``world`` (host arrays)."""
+    for key, value in snapshot.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value[world])):
+            return key
+    return "an unknown quantity"
+
+
+def cause_names() -> tuple[str, ...]:
+    """Names of the ``default_cause`` codes: ``""`` for 0 (no failure), then :data:`CAUSES`."""
+    return ("", *CAUSES)
+
+
+def _is_float(value: Any) -> bool:
+    return str(value.dtype).startswith("float")

@@ -10,7 +10,13 @@ reads lives here (docs/design.md, "The state"):
 - ``week``: weeks completed (0 during the first step); the one clock every rule reads.
 - ``sentiment``: the AI hype and crypto sentiment indices.
 - ``defaulted``: who has failed, one (E, N) array with one writer per cause
-  (:meth:`WorldState.fail`, :meth:`WorldState.rescue`; :data:`CAUSES`).
+  (:meth:`WorldState.fail`, :meth:`WorldState.rescue`; :data:`CAUSES`), and ``default_cause``:
+  (E, N) the cause of each failure (0 none, else 1 + its position in :data:`CAUSES`; the first
+  cause of a week wins).
+- ``stopped`` and ``stopped_week``: (E,) host arrays, worlds whose state became non-finite and
+  the week it happened (-1 while running), and ``stop_reasons`` (world -> what became
+  non-finite); such a world's numbers are not results (:meth:`abm.model.Powderkeg.take_snapshot`
+  finds them).
 - ``firms``: the firms' shared quantities (revenue, EBITDA, leverage, spreads, junk status) that
   the firms' operations, valuation, ratings, stakes and financing read (:class:`FirmState`).
 - ``backstop_bought``: (E,) the central bank's purchases so far, shared by the market maker of
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 #: causes of failure, each written by one rule: an uncured SPV covenant breach (abm.spv), a
 #: default in the market clearing (abm.clearing: equity below zero or cash short of what is due),
@@ -113,7 +121,11 @@ class WorldState:
     defaulted: Any
     backstop_bought: Any
     withdrawals: Any
+    default_cause: Any
+    stopped: np.ndarray
+    stopped_week: np.ndarray
     week: int = 0
+    stop_reasons: dict[int, str] = field(default_factory=dict)
     flows: WeekFlows = field(default_factory=WeekFlows)
 
     @classmethod
@@ -130,6 +142,9 @@ class WorldState:
             defaulted=xp.zeros(sheets.ledger.cash.shape, dtype=xp.bool, device=dev),
             backstop_bought=xp.zeros_like(sheets.prices[:, 0]),
             withdrawals=xp.zeros_like(sheets.ledger.cash),
+            default_cause=xp.zeros(sheets.ledger.cash.shape, dtype=xp.int8, device=dev),
+            stopped=np.zeros(worlds, dtype=bool),
+            stopped_week=np.full(worlds, -1, dtype=np.int64),
             flows=WeekFlows(
                 sold=xp.zeros_like(sheets.prices),
                 proceeds=xp.zeros_like(sheets.ledger.cash),
@@ -147,11 +162,17 @@ class WorldState:
         """Record the failures ``mask`` (E, N) of one cause of :data:`CAUSES`."""
         if cause not in CAUSES:
             raise ValueError(f"unknown cause of failure {cause!r}; causes are {CAUSES}")
+        xp = self.xp
+        code = CAUSES.index(cause) + 1
+        self.default_cause = xp.where(
+            mask & ~self.defaulted, xp.asarray(code, dtype=xp.int8), self.default_cause
+        )
         self.defaulted = self.defaulted | mask
 
     def rescue(self, mask: Any) -> None:
         """Banks ``mask`` (E, N) recapitalised by the government have not failed after all."""
         self.defaulted = self.defaulted & ~mask
+        self.default_cause = self.xp.where(mask, 0, self.default_cause)
 
     def absorb_selling(self, sold: Any, depth: Any) -> None:
         """Add forced selling ``sold`` (E, M) units, over market ``depth`` (M,), to the pressure.

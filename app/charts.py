@@ -90,7 +90,7 @@ FIGURES: dict[str, tuple[Panel, Panel]] = {
         Panel("Retail wealth", "USD bn", ("retail_wealth_usd_bn",), ("all cohorts",)),
         Panel(
             "Retail losses",
-            "share of starting wealth",
+            "share of start wealth plus saving; negative = gain",
             ("retail_loss_share", "retail_loss_share_worst_decile"),
             ("all households", "worst-hit tenth"),
         ),

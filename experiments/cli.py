@@ -320,7 +320,9 @@ register(
         epilog="examples:\n"
         "  powderkeg ui                                  baseline at http://127.0.0.1:8765/\n"
         "  powderkeg ui --scenario crypto_ai_crash\n"
-        "  powderkeg ui --host 0.0.0.0 --port 8000       for a classroom network",
+        "  powderkeg ui --host 0.0.0.0 --port 8000 --allow-host 192.0.2.10\n"
+        "                                                for a classroom network (the address\n"
+        "                                                students open)",
         **delegated("app.command"),
     )
 )
@@ -331,7 +333,8 @@ register(
 register(
     Command(
         name="validate",
-        help="replicate published stylized facts with our kernels; writes docs/validation.md",
+        help="replicate published stylized facts with our kernels; --out docs rebuilds "
+        "docs/validation.md",
         description=(
             "Run the replications under experiments/replications/ (overlapping portfolios,\n"
             "leverage and fat tails, system-wide fire sales on the EBA 2018 banks, clearing and\n"
@@ -339,7 +342,8 @@ register(
             "(JSON, CSV) under --out, then rebuild --out/validation.md from every record there."
         ),
         epilog="examples:\n"
-        "  powderkeg validate                          all, full size, into docs/\n"
+        "  powderkeg validate                          all, full size, into results/validation/\n"
+        "  powderkeg validate --out docs               the same, rebuilding the tracked docs/\n"
         "  powderkeg validate runs clearing_debtrank   two of them\n"
         "  powderkeg validate --size ci --out /tmp/v   all at CI size, seconds",
         **delegated("experiments.replications.command"),

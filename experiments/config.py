@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from experiments.build import build_model
 from experiments.run import read_scenario_file
 from experiments.scenarios import Scenario, load_preset, preset_names, read_toml
-from experiments.sweeps.design import expand
+from experiments.sweeps.design import design_size, expand
 from experiments.sweeps.parameters import Parameter, Value, parameter_table
 from experiments.sweeps.spec import MAX_POINTS, DesignSpec, ParameterSpec, SweepFile, explain
 from experiments.usage import UsageError
@@ -204,7 +204,13 @@ def _check_design(path: Path, spec: SweepFile) -> None:
 def _read(path: Path) -> dict[str, Any]:
     path = Path(path).expanduser()
     if not path.is_file():
-        reason = "is a directory" if path.is_dir() else "no such file"
+        reason = (
+            "is a directory"
+            if path.is_dir()
+            else "not a regular file; give a .toml file"
+            if path.exists()
+            else "no such file"
+        )
         raise UsageError(f"argument FILE: cannot read sweep file {path} ({reason})")
     try:
         return read_toml(path)
@@ -250,6 +256,9 @@ def load_sweep(path: Path) -> Sweep:
         axes.append(_parameter_values(path, table, parameter, i, spec.design))
         swept.append(parameter.name)
     _check_series(path, spec.output.series)
+    count, how = design_size(spec.design, axes)
+    if count > MAX_POINTS:  # counted before the points are built: a huge grid never takes memory
+        raise _fail(path, f"design: {count:,} points ({how}); at most {MAX_POINTS:,} are allowed")
     rows, problem = expand(spec.design, [table[n] for n in swept], axes, path)
     if len(rows) > MAX_POINTS:
         raise _fail(path, f"design: {len(rows):,} points; at most {MAX_POINTS:,} are allowed")

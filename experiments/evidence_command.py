@@ -29,6 +29,7 @@ from experiments.usage import (
     add_backend_argument,
     check_backend,
     flag_type,
+    path_argument,
     writable_directory,
 )
 
@@ -62,6 +63,28 @@ def parse_presets(text: str | None, flag: str = "--presets") -> list[str]:
     return names
 
 
+def check_out_file(out: Path) -> None:
+    """Check, before the run, that ``out`` and the ``.csv`` and ``.json`` beside it can be files.
+
+    Raises:
+        UsageError: one of them is a folder (or another non-file), or its parent is a file.
+    """
+    for path in (out, out.with_suffix(".csv"), out.with_suffix(".json")):
+        if path.exists() and not path.is_file():
+            raise UsageError(
+                f"argument --out: {path} exists and is not a file; give a Markdown file path "
+                "whose .md, .csv and .json can be written"
+            )
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(
+                    f"argument --out: {parent} is not a directory; give a Markdown file path "
+                    "in a writable directory"
+                )
+            break
+
+
 def add_arguments(parser: Any) -> None:
     """The flags of ``powderkeg evidence``."""
     parser.add_argument(
@@ -93,7 +116,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_argument,
         default=DEFAULT_OUT,
         metavar="FILE.md",
         help="the Markdown file; .csv and .json of the same stem go beside it "
@@ -128,6 +151,12 @@ def command(args: Any) -> int:
     if out.suffix != ".md":
         raise UsageError(f"argument --out: give a Markdown file ending in .md; got {str(out)!r}")
     backend = check_backend(args.backend)
+    check_out_file(out)
+    from experiments.run import check_run_memory, resolve_config
+
+    names = [*presets, *([args.ablation_preset] if args.ablation else [])]
+    cohorts = max(resolve_config(name).n_cohorts for name in names)
+    check_run_memory(args.worlds, cohorts, args.steps, backend)
     writable_directory(out.parent if str(out.parent) else Path("."), "--out")
 
     configs = ablation_configs() if args.ablation else ()
@@ -175,4 +204,4 @@ def command(args: Any) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "command", "parse_presets"]
+__all__ = ["add_arguments", "check_out_file", "command", "parse_presets"]

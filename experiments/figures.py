@@ -1,7 +1,9 @@
 """Figures of a run, drawn with matplotlib's Agg backend (no display needed).
 
 :func:`overview` draws four panels from the long series table of :class:`abm.reporting.Recorder`:
-the AI equity index, the crypto price, defaults by family and retail wealth. With one world each
+the AI equity index, the crypto price, defaults by family and the retail loss (the series
+``retail_loss_share``: what households lost on what they own, as a share of their starting
+wealth plus the saving they put in since; negative is a gain). With one world each
 panel shows that world's path; with E > 1 worlds it is a fan chart: the median over worlds and
 the band from the 5th to the 95th percentile.
 """
@@ -82,12 +84,10 @@ def overview(series: Any, path: Path, *, title: str = "powderkeg") -> None:
     ax.set_title("Defaults so far, by family (agents)")
 
     ax = axes[1, 1]
-    _, wealth = _paths(series, "retail_wealth_usd_bn")
-    start = wealth[0]
-    change = 100.0 * (wealth / np.where(start != 0.0, start, 1.0) - 1.0)
-    _fan(ax, x, change, "tab:green", None)
+    _, loss = _paths(series, "retail_loss_share")
+    _fan(ax, x, 100.0 * loss, "tab:green", None)
     ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
-    ax.set_title(f"Retail wealth, % change since start (start ${np.median(start) / 1000.0:,.0f}tn)")
+    ax.set_title("Retail loss, % of start wealth plus saving (negative = gain)")
 
     for ax in axes.flat:
         ax.grid(alpha=0.3, lw=0.5)

@@ -45,7 +45,7 @@ EXTRA = ("retail_loss_usd_bn", "institution_equity_loss_usd_bn", "total_loss_usd
 
 
 def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
-    """Reduce one ensemble run to per-world numbers, each an (E,) array.
+    """Reduce one ensemble run to per-world numbers, each an (E,) array (NaN for a stopped world).
 
     Args:
         series: the :class:`abm.reporting.Recorder` frame (one row per step and world).
@@ -99,7 +99,9 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
     lost = np.clip(start - end, 0.0, np.maximum(start, 0.0))  # limited liability
     out["institution_equity_loss_usd_bn"] = lost.sum(axis=1)
     out["total_loss_usd_bn"] = out["institution_equity_loss_usd_bn"] + out["retail_loss_usd_bn"]
-    return out
+    # a world whose numbers became non-finite has no outcome: not a crisis, not a calm (NaN)
+    stopped = by_world["world_stopped"].any().to_numpy(bool)
+    return {key: np.where(stopped, np.nan, values.astype(float)) for key, values in out.items()}
 
 
 __all__ = ["EXTRA", "INSTITUTIONS", "METRICS", "Metric", "world_metrics"]

@@ -17,6 +17,12 @@ another machine, of a sweep still running, or of one resumed after a crash. It w
   with no channel, each alone and all, and whether they amplify each other) when the sweep
   varies ``channels``;
 - ``points.csv`` (one row per point: its values, means over worlds) and ``report.html``.
+
+A point is left out of every figure, table and mean when one of its worlds stopped (a
+``world_stopped`` column that is true: that world's state became non-finite, so its numbers are
+not results; no such column means no world stopped); the page lists those points, and the
+points the manifest records as failed, so a broken point is never counted as a banking crisis
+or as converged.
 """
 
 from __future__ import annotations
@@ -61,6 +67,28 @@ def outcome_columns(worlds: Any, parameters: list[str]) -> list[str]:
         and (worlds[c].dtype.kind in "fiub")
         and c != "clearing_converged"
     ]
+
+
+def drop_stopped(worlds: Any, series: Any | None = None) -> tuple[Any, Any, list[int]]:
+    """``worlds`` and ``series`` without the points one of whose worlds stopped, and those points.
+
+    A world stopped where its ``world_stopped`` (in either table) is true; without the column
+    no world stopped. The column itself is dropped from what is returned.
+    """
+    stopped: set[int] = set()
+    for frame in (worlds, series):
+        if frame is not None and "world_stopped" in frame.columns:
+            flags = frame["world_stopped"].fillna(False).astype(bool)
+            stopped |= {int(p) for p in frame.loc[flags, "point"].unique()}
+    points = sorted(stopped)
+
+    def keep(frame: Any) -> Any:
+        if frame is None:
+            return None
+        frame = frame[~frame["point"].isin(points)] if points else frame
+        return frame.drop(columns=["world_stopped"], errors="ignore").reset_index(drop=True)
+
+    return keep(worlds), keep(series), points
 
 
 def point_table(worlds: Any, parameters: list[str], outcomes: list[str]) -> Any:
@@ -210,9 +238,12 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
 
     store = ResultsDir(results)
     manifest = store.read_manifest()
-    worlds = store.read_worlds()
+    worlds, series, stopped = drop_stopped(store.read_worlds(), store.read_series())
     if worlds.empty:
-        raise UsageError(f"argument RESULTS_DIR: {results} has no finished point yet")
+        raise UsageError(
+            f"argument RESULTS_DIR: {results} has no finished point yet"
+            + (f" (points {stopped[:10]} stopped: non-finite state)" if stopped else "")
+        )
     swept = list(manifest["plan"]["swept"])
     parameters = [p for p in manifest["parameters"] if p in worlds.columns]
     outcomes = outcome_columns(worlds, parameters)
@@ -228,7 +259,21 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
     writers: dict[Path, Callable[[Path], None]] = {}
     sections: list[tuple[str, str]] = []
 
-    series = store.read_series()
+    failed = {str(k): str(v) for k, v in (manifest.get("failed") or {}).items()}
+    failed.update({str(p): "a world's state became non-finite" for p in stopped})
+    if failed:
+        items = sorted(failed.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else -1)
+        sections.append(
+            (
+                "Failed points",
+                "<p class='note'>Left out of every figure and table below (never counted as "
+                "a crisis or as converged):</p><ul>"
+                + "".join(
+                    f"<li>point {html.escape(k)}: {html.escape(v)}</li>" for k, v in items[:100]
+                )
+                + "</ul>",
+            )
+        )
     kept = [c for c in series.columns if c not in ("point", "world", "step")]
     if kept and len(series):
         chosen = _fan_points(points, metric, swept)

@@ -1,7 +1,10 @@
 """``powderkeg run``: the flags of a headless run, and the run from the flags to the printed table.
 
-Every input is checked (:func:`experiments.run.resolve_config`, the backend, a writable ``--out``)
-before anything is written; then the run (:func:`experiments.run.execute`), its files
+Every input is checked (:func:`experiments.run.resolve_config`, the backend, ``--out``: not a
+file, and new, empty or an earlier run's unless ``--force``
+(:func:`experiments.run_outputs.check_out`), the memory the worlds need
+(:func:`experiments.run.check_run_memory`), a writable parent folder) before anything is written
+or allocated; then the run (:func:`experiments.run.execute`), its files, all appearing at once
 (:func:`experiments.run_outputs.write_outputs`) and its summary table
 (:func:`experiments.run_summary.format_summary`).
 """
@@ -9,9 +12,15 @@ before anything is written; then the run (:func:`experiments.run.execute`), its 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
-from experiments.usage import add_backend_argument, check_backend, flag_type, writable_directory
+from experiments.usage import (
+    add_backend_argument,
+    check_backend,
+    flag_type,
+    path_argument,
+    writable_directory,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_argument(parser)
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="DIR",
-        help="output directory (default: results/<scenario>, or results/<file stem>)",
+        help="output directory, new, empty or an earlier run's, which is replaced "
+        "(default: results/<scenario>, or results/<file stem>)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that holds other files (a sweep's results, notes): the "
+        "run's files replace those of the same names, the others are kept",
     )
     parser.add_argument(
         "--no-progress",
@@ -63,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``powderkeg run``: check every input, run the scenario, write the outputs, print a table."""
-    from experiments.run import resolve_config
+    from experiments.run import check_run_memory, resolve_config
+    from experiments.run_outputs import check_out
 
     config = resolve_config(
         args.scenario,
@@ -74,15 +91,26 @@ def command(args: argparse.Namespace) -> int:
         out=args.out,
     )
     backend = check_backend(args.backend)
-    out = writable_directory(config.out, "--out")  # the first thing that touches the disk
+    out = check_out(config.out, force=args.force)
+    check_run_memory(config.n_worlds, config.n_cohorts, config.steps, backend)
+    writable_directory(out.parent, "--out")  # the first thing that touches the disk
 
     from experiments.run import execute
     from experiments.run_outputs import write_outputs
-    from experiments.run_summary import format_summary
+    from experiments.run_summary import format_summary, summary_numbers
 
     result = execute(config, backend, progress=not args.no_progress)
-    write_outputs(result, out, argv=args.argv)
+    write_outputs(result, out, argv=args.argv, force=args.force)
     print(format_summary(result, out))
+    stopped = summary_numbers(result)["stopped"]
+    if stopped:  # the files are written (they show the broken worlds), but this run failed
+        first = stopped[0]
+        print(
+            f"powderkeg run: error: {len(stopped)} of {config.n_worlds} world(s) stopped: "
+            f"world {first['world']} in week {first['week']} ({first['cause']})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

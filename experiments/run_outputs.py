@@ -1,10 +1,15 @@
 """The files of ``powderkeg run``: Parquet tables, the manifest and the overview figure.
 
-:func:`write_outputs` writes every file of :data:`experiments.run.OUTPUTS` under ``--out``, all
-staged first and then moved into place (:func:`experiments.files.write_atomically`), so a run that
-fails leaves the files that were there whole. :func:`manifest` is the run's record: parameters,
-seeds, backend, versions, wall time, the convergence of every clearing, the accounting gaps at
-the end and the headline numbers.
+:func:`write_outputs` writes every file of :data:`experiments.run.OUTPUTS` as the folder
+``--out``: all into a temporary sibling folder first, then renamed in one step
+(:func:`experiments.files.write_directory`), so a run that fails (or is interrupted) leaves the
+folder that was there whole and no temporary folder behind. :func:`check_out` decides, before the
+run, whether ``--out`` may be written: a new or empty folder, or an earlier run's (its
+``manifest.json`` has schema ``powderkeg.run/...`` and it holds nothing but a run's files), which
+the new run replaces; anything else (a sweep's results, other files) only with ``--force``, and
+then the run's files are moved in beside what is there. :func:`manifest` is the run's record:
+parameters, seeds, backend, versions, wall time, the convergence of every clearing, the
+accounting gaps at the end and the headline numbers.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.files import git_commit, json_safe, write_atomically
+from experiments.files import git_commit, json_safe, write_directory
 from experiments.run import OUTPUTS, RunResult
 from experiments.run_summary import summary_numbers
 from experiments.usage import UsageError
+
+#: The schema of a run's manifest; a folder whose manifest has another is not a run's.
+SCHEMA = "powderkeg.run/1"
 
 
 def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]:
@@ -40,7 +48,7 @@ def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]
     config["out"] = str(cfg.out)
     return json_safe(
         {
-            "schema": "powderkeg.run/1",
+            "schema": SCHEMA,
             "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": ["powderkeg", *(argv or ["run"])],
             "scenario": cfg.scenario,
@@ -85,12 +93,76 @@ def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]
     )
 
 
-def write_outputs(result: RunResult, out: Path, argv: list[str] | None = None) -> list[Path]:
-    """Write every output under ``out``: all to temporary files first, then moved into place.
+def _manifest_schema(folder: Path) -> str | None:
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    return schema if isinstance(schema, str) else None
+
+
+def folder_kind(out: Path) -> str:
+    """What ``out`` is: ``missing``, ``empty``, ``run`` (an earlier run's folder) or ``other``.
+
+    A run's folder has a ``manifest.json`` of schema ``powderkeg.run/...`` and holds nothing but
+    the files of :data:`experiments.run.OUTPUTS`.
+    """
+    if not out.exists():
+        return "missing"
+    entries = [p.name for p in out.iterdir()]
+    if not entries:
+        return "empty"
+    schema = _manifest_schema(out)
+    is_run = schema is not None and schema.split("/")[0] == SCHEMA.split("/")[0]
+    return "run" if is_run and set(entries) <= set(OUTPUTS) else "other"
+
+
+def check_out(out: Path, *, force: bool = False) -> Path:
+    """Check ``--out`` before the run; touches nothing.
+
+    Returns:
+        ``out`` with ``~`` expanded.
 
     Raises:
-        UsageError: a file could not be written (the directory vanished, the disk is full);
-            the files already under ``out`` are left as they were.
+        UsageError: ``out`` is a file, or a folder holding anything but an earlier run's files
+            (a sweep's results, notes) and ``force`` is not set.
+    """
+    out = out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"argument --out: {out} exists and is not a directory; give a directory")
+    try:
+        kind = folder_kind(out)
+    except OSError as err:
+        raise UsageError(
+            f"argument --out: cannot read {out} ({err.strerror}); give a readable directory"
+        ) from None
+    if kind == "other" and not force:
+        schema = _manifest_schema(out)
+        others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+        if schema is not None and schema.split("/")[0] != SCHEMA.split("/")[0]:
+            what = f"results of another kind (manifest schema {schema!r})"
+        else:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            what = f"files that are not an earlier powderkeg run's ({shown or 'manifest.json'})"
+        raise UsageError(
+            f"argument --out: {out} holds {what}; give a new or empty directory or an earlier "
+            "run's (which is replaced), or add --force to write the run's files into it"
+        )
+    return out
+
+
+def write_outputs(
+    result: RunResult, out: Path, argv: list[str] | None = None, *, force: bool = False
+) -> list[Path]:
+    """Write every output as the folder ``out``: all into a temporary sibling folder, then renamed.
+
+    An earlier run's folder is replaced; any other non-empty folder only with ``force``, and then
+    the run's files are moved in beside what is there.
+
+    Raises:
+        UsageError: a file could not be written (the directory vanished, the disk is full), or
+            ``out`` came to hold other files during the run; ``out`` is left as it was.
     """
     from experiments.figures import overview
 
@@ -107,8 +179,10 @@ def write_outputs(result: RunResult, out: Path, argv: list[str] | None = None) -
         ),
         "overview.png": lambda p: overview(result.series, p, title=title),
     }
+    out = check_out(out, force=force)  # again: the folder may have changed during the run
+    kind = folder_kind(out)
     try:
-        write_atomically({out / name: write for name, write in writers.items()})
+        write_directory(out, writers, replace=kind == "run", merge=force and kind == "other")
     except OSError as err:
         raise UsageError(
             f"argument --out: cannot write results to {out} ({err.strerror or err})"
@@ -116,4 +190,4 @@ def write_outputs(result: RunResult, out: Path, argv: list[str] | None = None) -
     return [out / name for name in writers]
 
 
-__all__ = ["manifest", "write_outputs"]
+__all__ = ["SCHEMA", "check_out", "folder_kind", "manifest", "write_outputs"]

@@ -1,8 +1,10 @@
 """The text summary ``powderkeg run`` prints: headline numbers at the end of a run.
 
-:func:`summary_numbers` reads the last week of the series (per world) and the convergence record
-of every clearing; :func:`format_summary` prints them as a table, the median and the 5% and 95%
-quantiles over worlds when there are several, followed by the accounting gap and the events.
+:func:`summary_numbers` reads the last week of the series (per world), the convergence record
+of every clearing and the worlds that stopped because their numbers became non-finite (left out
+of the headline numbers, listed with their week and cause); :func:`format_summary` prints them as
+a table, the median and the 5% and 95% quantiles over worlds when there are several, followed by
+the accounting gap and the events.
 The same numbers go into the run's manifest (:func:`experiments.run_outputs.manifest`).
 """
 
@@ -14,14 +16,22 @@ from typing import Any
 from abm.vocabulary import FAMILY_NAMES
 from experiments.run import OUTPUTS, RunResult
 
+#: one label for the retail loss everywhere (the series ``retail_loss_share``, abm.reporting)
+RETAIL_LOSS_LABEL = "Retail loss (% of start wealth plus saving; negative = gain)"
+
 
 def summary_numbers(result: RunResult) -> dict[str, Any]:
     """Headline numbers at the last step, per world, and the run's convergence record."""
     import numpy as np
 
     series = result.series
+    stopped = series.loc[series["world_stopped"].astype(bool), ["step", "world"]]
+    first_stop = stopped.groupby("world")["step"].min()
+    reasons = getattr(result, "stop_reasons", {})
+    broken = series["world"].isin(first_stop.index)
     last = series[series["step"] == series["step"].max()].sort_values("world")
-    cleared = series[series["step"] > 0]
+    last = last.mask(last["world"].isin(first_stop.index)).assign(world=last["world"])
+    cleared = series[(series["step"] > 0) & ~broken]  # a stopped world's clearings say nothing
     failed = cleared.loc[~cleared["clearing_converged"].astype(bool), ["step", "world"]]
     numbers: dict[str, Any] = {
         "ai_equity_index": last["ai_equity_index"].to_numpy(float),
@@ -38,7 +48,11 @@ def summary_numbers(result: RunResult) -> dict[str, Any]:
         "clearings": len(cleared),
         "not_converged": [{"step": int(s), "world": int(w)} for s, w in failed.to_numpy(np.int64)],
     }
-    numbers["converged"] = not numbers["not_converged"]
+    numbers["stopped"] = [
+        {"world": int(w), "week": int(week), "cause": reasons.get(int(w), "non-finite numbers")}
+        for w, week in first_stop.items()
+    ]
+    numbers["converged"] = not numbers["not_converged"] and not numbers["stopped"]
     return numbers
 
 
@@ -66,8 +80,8 @@ def format_summary(result: RunResult, out: Path) -> str:
     for family, values in numbers["defaults"].items():
         rows.append((f"Defaults: {FAMILY_NAMES[family]}", values, "{:.0f}"))
     rows += [
-        ("Retail loss (% of start wealth)", 100 * numbers["retail_loss_share"], "{:.2f}"),
-        ("Retail loss (USD bn)", numbers["retail_loss_usd_bn"], "{:,.0f}"),
+        (RETAIL_LOSS_LABEL, 100 * numbers["retail_loss_share"], "{:.2f}"),
+        ("Retail loss (USD bn; negative = gain)", numbers["retail_loss_usd_bn"], "{:,.0f}"),
         (
             "Retail loss, worst-hit tenth (%)",
             100 * numbers["retail_loss_share_worst_decile"],
@@ -91,12 +105,21 @@ def format_summary(result: RunResult, out: Path) -> str:
         cells = [med, lo, hi] if many else [med]
         lines.append(f"{label:<{width}}" + "".join(f"{fmt.format(c):>10}" for c in cells))
     failed = len(numbers["not_converged"])
-    verdict = (
-        f"yes (all {numbers['clearings']:,} clearings)"
-        if numbers["converged"]
-        else f"NO ({failed:,} of {numbers['clearings']:,} clearings did not converge)"
-    )
+    if numbers["converged"]:
+        verdict = f"yes (all {numbers['clearings']:,} clearings)"
+    elif failed:
+        verdict = f"NO ({failed:,} of {numbers['clearings']:,} clearings did not converge)"
+    else:
+        verdict = f"NO ({len(numbers['stopped'])} world(s) stopped, below)"
     lines.append(f"{'Clearing converged':<{width}}{verdict}")
+    if numbers["stopped"]:
+        stops = "; ".join(
+            f"world {s['world']} from week {s['week']} ({s['cause']})" for s in numbers["stopped"]
+        )
+        lines.append(
+            f"{'Worlds stopped':<{width}}{len(numbers['stopped'])} of {cfg.n_worlds}: {stops}; "
+            "their numbers are left out above"
+        )
     gap = max((max(abs(x) for x in v) for v in result.accounting_gap.values()), default=0.0)
     lines.append(f"{'Accounting gap, largest (USD bn)':<{width}}{gap:.1e}")
     counts = result.events["event"].value_counts() if len(result.events) else {}
@@ -106,4 +129,4 @@ def format_summary(result: RunResult, out: Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["format_summary", "summary_numbers"]
+__all__ = ["RETAIL_LOSS_LABEL", "format_summary", "summary_numbers"]

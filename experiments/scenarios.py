@@ -227,22 +227,66 @@ def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> S
     )
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a one-line UsageError if it cannot be read or parsed."""
+def read_toml(path: Path, *, max_bytes: int = 1 << 20, max_depth: int = 32) -> dict[str, Any]:
+    """Parse a TOML file; a one-line UsageError if it cannot be read or parsed.
+
+    Only a regular file of at most ``max_bytes`` (1 MiB) is read: a device such as ``/dev/zero``
+    would be read until memory runs out, a named pipe would wait for a writer. Arrays and tables
+    may nest at most ``max_depth`` levels deep.
+    """
+    import os
+    import stat
+
     where = f"scenario file {path}"
-    try:
-        raw = path.read_bytes()
+    hint = "give a readable .toml file or a scenario name: " + ", ".join(preset_names())
+    try:  # O_NONBLOCK: opening a named pipe does not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as err:
         raise UsageError(
-            f"argument --scenario: cannot read {path} ({err.strerror or err}); "
-            "give a readable .toml file or a scenario name: " + ", ".join(preset_names())
+            f"argument --scenario: cannot read {path} ({err.strerror or err}); {hint}"
         ) from None
+    reason, chunks = None, []
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            reason = "Is a directory"
+        elif not stat.S_ISREG(mode):
+            reason = "not a regular file: a device, pipe or socket"
+        else:
+            os.set_blocking(fd, True)
+            left = max_bytes + 1
+            while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+                chunks.append(chunk)
+                left -= len(chunk)
+    except OSError as err:
+        reason = err.strerror or str(err)
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if reason is not None:
+        raise UsageError(f"argument --scenario: cannot read {path} ({reason}); {hint}")
+    if len(raw) > max_bytes:
+        raise UsageError(
+            f"{where}: larger than {max_bytes:,} bytes, the most a TOML file may hold here; "
+            "give a smaller file"
+        )
+    too_deep = f"{where}: arrays and tables nested too deep; at most {max_depth} levels allowed"
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise UsageError(f"{where}: not UTF-8 text; give a TOML file") from None
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"{where}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise UsageError(too_deep) from None
+    stack: list[tuple[Any, int]] = [(data, 1)]  # the nesting depth, without recursion
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise UsageError(too_deep)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return data
 
 
 def load_file(path: Path) -> Scenario:

@@ -127,3 +127,18 @@ def check_shock(entry: Any, where: str) -> Shock:
         source=entry["source"],
         note=entry.get("note", ""),
     )
+
+
+def check_shock_weeks(shocks: Any, steps: int, where: str) -> None:
+    """Every shock hits within a run of ``steps`` weeks, else one UsageError naming the first.
+
+    A shock of week w is applied before the w-th step, so it needs ``steps >= w``; one scheduled
+    later would never happen and the run would look as if it had been tried.
+    """
+    late = [s for s in shocks if s.week > steps]
+    if late:
+        first = late[0]
+        raise UsageError(
+            f"{where}: the run has {steps} weeks but its {first.kind} shock hits in week "
+            f"{first.week}; give at least {max(s.week for s in late)} weeks or move the shock"
+        )

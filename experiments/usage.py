@@ -9,6 +9,7 @@ module imports nothing of powderkeg's at module level, so any module may import 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,58 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
     return value
+
+
+def path_argument(text: str) -> Path:
+    """An argparse ``type``: a non-empty path (``--out ""`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty; give a path")
+    return Path(text)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may still take; None if unknown.
+
+    ``MemAvailable`` of ``/proc/meminfo`` (``os.sysconf`` where there is none), less where a
+    cgroup (a container's limit) allows less.
+    """
+    found: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+                break
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    cgroup = Path("/sys/fs/cgroup")
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            used = int((cgroup / "memory.current").read_text().strip())
+            found.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_memory(needed: int, flag: str, what: str, hint: str = "") -> None:
+    """Refuse a run that needs more memory than is available (when that is known).
+
+    Raises:
+        UsageError: ``argument FLAG: WHAT needs X GiB, Y GiB available[; HINT]``.
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        gib = 2.0**30
+        raise UsageError(
+            f"argument {flag}: {what} needs {needed / gib:.1f} GiB, "
+            f"{available / gib:.1f} GiB available" + (f"; {hint}" if hint else "")
+        )
 
 
 def writable_directory(path: Path, flag: str) -> Path:
@@ -139,9 +192,12 @@ __all__ = [
     "UsageError",
     "add_backend_argument",
     "allowed",
+    "available_memory",
     "check_backend",
+    "check_memory",
     "flag_type",
     "non_negative_int",
+    "path_argument",
     "positive_int",
     "writable_directory",
 ]

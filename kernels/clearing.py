@@ -32,14 +32,39 @@ default set is complete, after at most N + 1 distinct sets. Each step is a batch
 ``linalg.solve``, O(N^3) per world: use it for exact answers on networks of up to a few hundred
 institutions. Where a system is singular (a closed ring of defaulters with ``beta = 1``) the
 step is skipped and Picard carries on.
+
+Exactness: Picard stops on its step size, which on slowly contracting networks (almost everyone
+defaults, little leaks out) can leave it ``step / (1 - rho)`` away from the fixed point. Both
+methods therefore finish with up to two exact fictitious-default steps for the default set found
+and, where the result is a fixed point of the clearing map more than ``tol`` (times the largest
+obligation plus one) away from Picard's, return it instead; elsewhere the payments are Picard's,
+bit for bit. ``converged`` still says whether Picard (or the exact iteration) met ``tol``.
+
+Bad inputs: ``tol``, ``max_iter``, ``check_every`` and the default costs (NaN or outside [0, 1])
+raise a ValueError naming the argument. Worlds whose liabilities are NaN, infinite or negative
+(beyond rounding), or whose external assets are NaN or ``-inf``, are left at ``payments = owed``
+and reported with ``converged`` False, as is any world whose results are not finite; this is
+computed on the device, with no extra host synchronisation. External assets may be negative (a
+net external debt) or ``+inf`` (never defaults). Integer and boolean arrays are cast to the first
+floating dtype among the inputs, else float64; empty batches (or N = 0) give empty results.
 """
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, NamedTuple
 
 from kernels.backend import array_namespace, cast_inputs, default_check_every
-from kernels.validation import batch_shape, check_fraction, check_limits, square_batch
+from kernels.validation import (
+    all_finite,
+    batch_shape,
+    check_fraction,
+    check_limits,
+    check_tol,
+    float_dtype,
+    square_batch,
+    world_ok,
+)
 
 METHODS = ("picard", "fictitious_default")
 
@@ -94,6 +119,7 @@ def eisenberg_noe(
         ClearingResult in the namespace and dtype of ``liabilities``.
     """
     check_limits(max_iter, check_every)
+    tol = check_tol(tol)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     alpha, beta = default_cost_external, default_cost_interbank
@@ -111,17 +137,43 @@ def eisenberg_noe(
     check_fraction(xp, "default_cost_interbank", beta)
     check_every = default_check_every(xp) if check_every is None else check_every
     max_iter = max(1000, 20 * n) if max_iter is None else max_iter
-    dtype, device = liabilities.dtype, liabilities.device
-    external_assets, alpha, beta = cast_inputs(xp, dtype, external_assets, alpha, beta)
-    tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
+    dtype = float_dtype(xp, liabilities, external_assets, alpha, beta)
+    device = liabilities.device
+    liabilities, external_assets, alpha, beta = cast_inputs(
+        xp, dtype, liabilities, external_assets, alpha, beta
+    )
+    tol = max(tol, 64.0 * float(xp.finfo(dtype).eps))
 
     owed = xp.sum(liabilities, axis=-1) + xp.zeros((*batch, n), dtype=dtype, device=device)
+    if n == 0 or prod(batch) == 0:  # nothing to clear
+        empty = xp.zeros((*batch, n), dtype=dtype, device=device)
+        return ClearingResult(
+            payments=empty,
+            defaulted=empty > 0.0,
+            converged=xp.ones(batch, dtype=xp.bool, device=device),
+            iterations=0,
+            owed=owed,
+            received=empty,
+        )
     relative = liabilities / xp.where(owed > 0.0, owed, 1.0)[..., None]
     external = external_assets + xp.zeros_like(owed)
     scale = xp.max(owed, axis=-1, keepdims=True) + 1.0  # change that counts as movement
+    # Worlds with NaN or infinite obligations, negative ones beyond rounding, or NaN (or -inf)
+    # external assets are bad: frozen at once and reported as not converged (no host sync).
+    # External assets may be negative (a net external debt) or +inf (never defaults).
+    slack = 64.0 * float(xp.finfo(dtype).eps) * scale[..., None]
+    ok = world_ok(
+        xp,
+        batch,
+        device,
+        [
+            (liabilities, 2, xp.isfinite(liabilities) & (liabilities >= -slack)),
+            (external_assets, 1, external_assets > -xp.inf),  # False for NaN and -inf
+        ],
+    )
 
     payments = owed
-    done = xp.zeros(batch, dtype=xp.bool, device=device)
+    done = ~ok
     count = xp.zeros(batch, dtype=xp.int64, device=device)
     iterations = 0
     while iterations < max_iter:
@@ -140,15 +192,88 @@ def eisenberg_noe(
         if bool(xp.all(done)):
             break
 
+    payments = _finish_exactly(xp, relative, external, owed, alpha, beta, payments, scale, tol)
     received = (payments[..., None, :] @ relative)[..., 0, :]
     return ClearingResult(
         payments=payments,
         defaulted=external + received < owed,
-        converged=done,
+        converged=all_finite(xp, done & ok, (payments, 1), (received, 1)),
         iterations=int(xp.max(count)),
         owed=owed,
         received=received,
     )
+
+
+def _finish_exactly(
+    xp: Any,
+    relative: Any,
+    external: Any,
+    owed: Any,
+    alpha: Any,
+    beta: Any,
+    payments: Any,
+    scale: Any,
+    tol: float,
+) -> Any:
+    """Replace payments that are more than ``tol * scale`` from the exact clearing vector by it.
+
+    Picard stops on its step size, and on nearly closed cycles of defaulters (spectral radius
+    rho close to 1) it stops up to ``step / (1 - rho)`` away from the fixed point. Since Picard
+    decreases from above, ``payments >= p*``; the defaulters at ``payments`` are a subset of the
+    true ones, and the exact payments for a subset are again an upper bound of ``p*`` (the
+    fictitious default algorithm). Two such exact steps, each kept as ``min(current, exact)``,
+    and a check that the result is a fixed point of the clearing map (then it is ``p*``, the
+    greatest one): where it is, and where it lies more than ``tol * scale`` from ``payments``,
+    it replaces them. Elsewhere (a singular system, an inconsistent default set, Picard already
+    that close) ``payments`` stay as they are, bit for bit. No host synchronisation.
+    """
+    current = payments
+    for _ in range(2):
+        received = (current[..., None, :] @ relative)[..., 0, :]
+        defaulters = external + received < owed
+        exact = _exact_payments(xp, relative, external, owed, defaulters, alpha, beta)
+        usable = xp.all(xp.isfinite(exact), axis=-1, keepdims=True)
+        exact = xp.minimum(xp.maximum(xp.where(usable, exact, current), 0.0), owed)
+        current = xp.minimum(current, exact)
+    received = (current[..., None, :] @ relative)[..., 0, :]
+    solvent = external + received >= owed
+    image = xp.where(solvent, owed, xp.maximum(alpha * external + beta * received, 0.0))
+    image = xp.minimum(image, owed)
+    fixed = xp.max(xp.abs(image - current), axis=-1, keepdims=True) <= tol * scale
+    far = xp.max(xp.abs(current - payments), axis=-1, keepdims=True) > tol * scale
+    return xp.where(fixed & far, current, payments)
+
+
+def _exact_payments(
+    xp: Any, relative: Any, external: Any, owed: Any, defaulters: Any, alpha: Any, beta: Any
+) -> Any:
+    """Exact payments for the default set ``defaulters`` (unclipped); NaN where singular.
+
+    Rows of defaulters read ``p_i - beta_i sum_j Pi_ji p_j = alpha_i e_i``; the others
+    ``p_i = pbar_i``. NumPy raises when any world of a batch is singular: then each world is
+    solved on its own, and singular ones get NaN.
+    """
+    n = owed.shape[-1]
+    eye = xp.eye(n, dtype=owed.dtype, device=owed.device)
+    beta_rows = beta[..., None] if hasattr(beta, "ndim") and beta.ndim else beta
+    system = eye - xp.where(defaulters[..., None], beta_rows * xp.matrix_transpose(relative), 0.0)
+    rhs = xp.where(defaulters, alpha * external, owed)
+    system, rhs = xp.broadcast_to(system, (*rhs.shape, n)), rhs[..., None]
+    try:
+        exact = xp.linalg.solve(system, rhs)[..., 0]
+    except Exception:  # NumPy raises LinAlgError if any world's system is singular
+        if system.ndim == 2:
+            return xp.full_like(owed, xp.nan)
+        flat_system = xp.reshape(system, (-1, n, n))
+        flat_rhs = xp.reshape(rhs, (-1, n, 1))
+        rows = []
+        for world in range(flat_system.shape[0]):
+            try:
+                rows.append(xp.linalg.solve(flat_system[world, ...], flat_rhs[world, ...])[:, 0])
+            except Exception:
+                rows.append(xp.full((n,), xp.nan, dtype=owed.dtype, device=owed.device))
+        exact = xp.reshape(xp.stack(rows), owed.shape)
+    return exact
 
 
 def _exact_step(

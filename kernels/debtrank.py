@@ -23,14 +23,29 @@ non-positive rows counts as zero).
 
 As in the other kernels, a world is frozen once converged and the host checks once every
 ``check_every`` rounds.
+
+Bad inputs: ``tol``, ``max_iter`` and ``check_every`` raise a ValueError naming the argument. A
+world with NaN or infinite exposures, equity or shock, or negative exposures, is left at its
+initial distress and reported with ``converged`` False (checked on the device, no extra host
+synchronisation), as is any world whose results are not finite. Integer and boolean arrays are
+cast to the first floating dtype among the inputs, else float64; empty batches give empty results.
 """
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any, NamedTuple
 
 from kernels.backend import array_namespace, cast_inputs, default_check_every
-from kernels.validation import batch_shape, check_limits, square_batch
+from kernels.validation import (
+    all_finite,
+    batch_shape,
+    check_limits,
+    check_tol,
+    float_dtype,
+    square_batch,
+    world_ok,
+)
 
 
 class DebtRankResult(NamedTuple):
@@ -75,6 +90,7 @@ def debtrank(
         DebtRankResult in the namespace and dtype of ``exposures``.
     """
     check_limits(max_iter, check_every)
+    tol = check_tol(tol)
     xp = array_namespace(exposures, equity, shock)
     n = square_batch("exposures", exposures)
     batch = batch_shape(
@@ -84,9 +100,21 @@ def debtrank(
     check_every = default_check_every(xp) if check_every is None else check_every
     if max_iter is None:
         max_iter = max(1000, 20 * n) if linear else n + 2
-    dtype, device = exposures.dtype, exposures.device
-    equity, shock = cast_inputs(xp, dtype, equity, shock)
-    tol = max(float(tol), 64.0 * float(xp.finfo(dtype).eps))
+    dtype, device = float_dtype(xp, exposures, equity, shock), exposures.device
+    exposures, equity, shock = cast_inputs(xp, dtype, exposures, equity, shock)
+    tol = max(tol, 64.0 * float(xp.finfo(dtype).eps))
+    # Worlds with NaN or infinite values, or negative exposures, are bad: frozen at once and
+    # reported as not converged (no host sync). Shocks outside [0, 1] are clipped as before.
+    ok = world_ok(
+        xp,
+        batch,
+        device,
+        [
+            (exposures, 2, xp.isfinite(exposures) & (exposures >= 0.0)),
+            (equity, 1, xp.isfinite(equity)),
+            (shock, 1, xp.isfinite(shock)),
+        ],
+    )
 
     solvent = (equity + xp.zeros((*batch, n), dtype=dtype, device=device)) > 0.0
     buffer = xp.where(solvent, equity, 1.0)
@@ -98,7 +126,7 @@ def debtrank(
     distressed = distress > 0.0  # original: state D
     inactive = xp.zeros_like(distressed)  # original: state I
 
-    done = xp.zeros(batch, dtype=xp.bool, device=device)
+    done = ~ok
     count = xp.zeros(batch, dtype=xp.int64, device=device)
     iterations = 0
     while iterations < max_iter:
@@ -121,9 +149,10 @@ def debtrank(
         if bool(xp.all(done)):
             break
 
+    loss = xp.sum(distress * xp.where(solvent, equity, 0.0), axis=-1)
     return DebtRankResult(
         distress=distress,
-        loss=xp.sum(distress * xp.where(solvent, equity, 0.0), axis=-1),
-        converged=done,
-        iterations=int(xp.max(count)),
+        loss=loss,
+        converged=all_finite(xp, done & ok, (distress, 1), (loss, 0)),
+        iterations=int(xp.max(count)) if prod(batch) else 0,
     )

@@ -35,6 +35,16 @@ synchronisation per block on a GPU). ``tol`` is raised to ``64 * eps`` of the dt
 since float32 cannot resolve relative sales of 1e-10. On NumPy and CuPy, settled worlds also leave
 the working set once at most half of it is active, so a large batch pays for its active worlds
 only; the results are identical, and other namespaces keep every world to the end.
+
+Bad inputs: ``tol`` (NaN, infinite or <= 0), ``max_iter``, ``check_every`` and Python-scalar
+thresholds (NaN; ``capital_target`` <= 0; ``price_floor`` outside [0, 1)) raise a ValueError
+naming the argument. Array data are checked on the device, with no extra host synchronisation: a
+world with NaN or infinite holdings, prices, cash, liabilities, other assets or cash needs,
+negative holdings, prices or liabilities, a depth that is not > 0 (``inf`` is allowed: no
+impact), NaN thresholds, a ``capital_target`` <= 0 or a ``price_floor`` outside [0, 1) is returned
+unchanged with ``converged`` False, as is any world whose results are not finite. Negative cash
+(an overdraft) and capital thresholds of ``±inf`` are allowed. Integer and boolean arrays are cast
+to the first floating dtype among the inputs, else float64; empty batches give empty results.
 """
 
 from __future__ import annotations
@@ -46,7 +56,15 @@ import array_api_compat
 
 from kernels.backend import array_namespace, cast_inputs, default_check_every
 from kernels.impact import check_impact, fill_price, impacted_price
-from kernels.validation import batch_shape, check_limits
+from kernels.validation import (
+    all_finite,
+    batch_shape,
+    check_limits,
+    check_scalar,
+    check_tol,
+    float_dtype,
+    world_ok,
+)
 
 
 class FireSaleResult(NamedTuple):
@@ -141,6 +159,11 @@ def fire_sale(
     """
     check_impact(impact, fill)
     check_limits(max_iter, check_every)
+    tol = check_tol(tol)
+    check_scalar("capital_min", capital_min)
+    check_scalar("capital_buffer", capital_buffer)
+    check_scalar("capital_target", capital_target, positive=True)
+    check_scalar("price_floor", price_floor, low=0.0, below=1.0)
     xp = array_namespace(holdings, prices, cash, liabilities, depth, other_assets, cash_needed)
     if holdings.ndim < 2:
         raise ValueError(f"holdings must have shape (..., N, M); got {holdings.shape}")
@@ -160,17 +183,44 @@ def fire_sale(
             "price_floor": (price_floor, m, "M", True),
         },
     )
-    dtype, device = holdings.dtype, holdings.device
-    prices, cash, liabilities, depth, other_assets, cash_needed = cast_inputs(
-        xp, dtype, prices, cash, liabilities, depth, other_assets, cash_needed
+    dtype = float_dtype(xp, holdings, prices, cash, liabilities, depth, other_assets, cash_needed)
+    device = holdings.device
+    holdings, prices, cash, liabilities, depth, other_assets, cash_needed = cast_inputs(
+        xp, dtype, holdings, prices, cash, liabilities, depth, other_assets, cash_needed
     )
     capital_min, capital_buffer, capital_target, price_floor = cast_inputs(
         xp, dtype, capital_min, capital_buffer, capital_target, price_floor
     )
+    # Worlds with NaN, infinite or negative data where the contract forbids them are bad: they are
+    # frozen at once (returned unchanged) and reported as not converged, with no host sync.
+    # Allowed: negative cash (an overdraft), depth = inf (no impact), capital thresholds of +-inf.
+    checks = {
+        "holdings": (holdings, 2, lambda x: xp.isfinite(x) & (x >= 0.0)),
+        "prices": (prices, 1, lambda x: xp.isfinite(x) & (x >= 0.0)),
+        "cash": (cash, 1, xp.isfinite),
+        "liabilities": (liabilities, 1, lambda x: xp.isfinite(x) & (x >= 0.0)),
+        "depth": (depth, 1, lambda x: x > 0.0),  # False for NaN; inf allowed
+        "other_assets": (other_assets, 1, xp.isfinite),
+        "cash_needed": (cash_needed, 1, xp.isfinite),
+        "capital_min": (capital_min, 1, lambda x: ~xp.isnan(x)),
+        "capital_buffer": (capital_buffer, 1, lambda x: ~xp.isnan(x)),
+        "capital_target": (capital_target, 1, lambda x: x > 0.0),
+        "price_floor": (price_floor, 1, lambda x: (x >= 0.0) & (x < 1.0)),
+    }
+    ok = world_ok(
+        xp,
+        batch,
+        device,
+        [
+            (x, core, rule(x))
+            for x, core, rule in checks.values()
+            if x is not None and not isinstance(x, (bool, int, float))
+        ],
+    )
     if capital_buffer is not None and capital_target is None:
         capital_target = capital_buffer
     rules = _Rules(
-        tol=max(float(tol), 64.0 * float(xp.finfo(dtype).eps)),
+        tol=max(tol, 64.0 * float(xp.finfo(dtype).eps)),
         impact=impact,
         fill=fill,
         sell_all_on_default=sell_all_on_default,
@@ -211,7 +261,7 @@ def fire_sale(
         sold=xp.zeros_like(market.prices),
         price=market.prices,
         unit_value=_matvec(market.holdings, market.prices),
-        quiet=xp.zeros((worlds,), dtype=xp.bool, device=device),
+        quiet=~xp.reshape(ok, (worlds,)),
         rounds=xp.zeros((worlds,), dtype=xp.int64, device=device),
     )
     state, iterations = _run_rounds(xp, rules, market, state, max_iter, check_every)
@@ -220,6 +270,12 @@ def fire_sale(
         return xp.reshape(x, (*batch, *x.shape[1:]))
 
     equity = state.cash + state.retained * state.unit_value + market.illiquid - state.debt
+    converged = all_finite(
+        xp,
+        unflatten(state.quiet) & ok,
+        *((unflatten(x), 1) for x in (state.price, state.cash, state.debt, equity, state.sold)),
+        (unflatten(state.proceeds), 1),
+    )
     return FireSaleResult(
         prices=unflatten(state.price),
         holdings=holdings * unflatten(state.retained)[..., None],
@@ -228,7 +284,7 @@ def fire_sale(
         equity=unflatten(equity),
         defaulted=unflatten(state.defaulted),
         sold=unflatten(state.sold),
-        converged=unflatten(state.quiet),
+        converged=converged,
         iterations=iterations,
         proceeds=unflatten(state.proceeds),
         rounds=unflatten(state.rounds),
@@ -307,6 +363,8 @@ def _run_rounds(
         for full, part in zip(final, state, strict=True):
             full[where, ...] = part
         state = final
+    if state.rounds.shape[0] == 0:  # an empty batch
+        return state, 0
     return state, int(xp.max(state.rounds))
 
 

@@ -48,9 +48,13 @@ def test_every_new_default_is_logged_once_with_its_world_and_agent(run):
     for row in defaults.itertuples():
         i = model.roster.index(row.agent)
         assert row.family == model.roster.family[i] and row.label == model.roster.labels[i]
-        assert row.cause in CAUSES[:2]
+        assert row.cause in (*CAUSES[:2], "covenant breach", "could not pay its creditors")
         assert row.amount_usd_bn > 0
         assert row.label in row.message and "defaulted" in row.message
+    # the SPV breaks its loan covenants: that is what the log says, not exhausted equity
+    spv = defaults[defaults["agent"] == "xai_colossus2"]
+    assert (spv["cause"] == "covenant breach").all()
+    assert spv["message"].str.contains("breached its loan covenants").all()
 
 
 def test_log_is_ordered_and_typed(run):
@@ -90,6 +94,7 @@ def snapshot(worlds: int = 2, **values: np.ndarray) -> dict[str, np.ndarray]:
         "total_assets": np.full((worlds, n), 100.0),
         "liabilities": np.full((worlds, n), 80.0),
         "defaulted": np.zeros((worlds, n), dtype=bool),
+        "default_cause": np.zeros((worlds, n), dtype=np.int8),
         "sale_proceeds": np.zeros((worlds, n)),
         "run_withdrawals": np.zeros((worlds, n)),
         "bonds_issued": np.zeros((worlds, n)),

@@ -91,7 +91,22 @@ def by_hand(model: Powderkeg, start: dict[str, np.ndarray], world: int) -> dict[
     )  # fmt: skip
     worst = shares[: math.ceil(len(shares) / 10)]
     out["retail_loss_share_worst_decile"] = sum(worst) / len(worst)
-    out["clearing_converged"] = bool(snap["clearing_converged"][world])
+    parts = ("fire_sale_converged", "failures_converged", "deals_converged")
+    for key in parts:
+        out[key] = bool(snap[key][world])
+    out["clearing_converged"] = all(out[key] for key in parts)
+    out["world_stopped"] = bool(snap["world_stopped"][world])
+    hedge = [i for i in range(roster.size) if roster.kind[i] == "hedge"]
+    out["hedge_fund_leverage_median"] = float(
+        np.median(
+            [
+                snap["total_assets"][world, i]
+                / (snap["total_assets"][world, i] - snap["debt"][world, i])
+                for i in hedge
+                if not snap["defaulted"][world, i]
+            ]
+        )
+    )
     return out
 
 

@@ -67,7 +67,7 @@ def test_shock_kinds_change_what_they_target():
         Shock("haircut", 2, 0.1, target=("equity",), source="t"),
         Shock("revenue_shortfall", 2, -0.5, target=("ai_lab",), weeks=3, source="t"),
     ]
-    model, schedule = run(shocks, weeks=3, worlds=1)
+    model, _ = run(shocks, weeks=3, worlds=1)
     m = model.sheets.assets.index("ai_spv_debt")
     assert model.sheets.impairment[0, m] == pytest.approx(0.6)
     equity = model.sheets.assets.index("equity_nvidia")
@@ -79,7 +79,7 @@ def test_shock_kinds_change_what_they_target():
     assert np.all(model.state.firms.revenue[0, labs] < base.state.firms.revenue[0, labs])
     for _ in range(2):  # the shortfall ends after its 3 weeks: the parameters come back
         model.step()
-    assert model.state.firms.params is schedule.base_params
+    assert model.state.firms.params is model.state.firms.plan
 
 
 def test_ranges_differ_by_world_and_repeat_for_the_same_seed():
@@ -98,9 +98,12 @@ def test_run_config_carries_the_preset(tmp_path):
     config = resolve_config("hedge_fund_deleveraging", out=tmp_path)
     assert config.definition.name == "hedge_fund_deleveraging" and config.definition.shocks
     path = tmp_path / "mine.toml"
-    path.write_text('scenario = "crypto_ai_crash"\n[model]\nsteps = 3\n')
+    path.write_text('scenario = "crypto_ai_crash"\n[model]\nsteps = 12\n')
     config = resolve_config(str(path))
-    assert config.steps == 3 and config.definition.name == "crypto_ai_crash"
+    assert config.steps == 12 and config.definition.name == "crypto_ai_crash"
+    path.write_text('scenario = "crypto_ai_crash"\n[model]\nsteps = 3\n')
+    with pytest.raises(UsageError, match="the run has 3 weeks but its"):
+        resolve_config(str(path))  # its shocks would never happen
 
 
 GOOD = 'story = "s"\nsource = "src"\n'

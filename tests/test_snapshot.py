@@ -54,7 +54,9 @@ def test_no_key_is_declared_twice(model):
     for source in model.reporters:
         declared += list(source.report(books))
     assert len(declared) == len(set(declared))
-    assert set(declared) == set(model.snapshot)
+    # the model adds which worlds are still finite and which have stopped (and since when)
+    added = {"world_finite", "world_stopped", "stopped_week"}
+    assert set(declared) | added == set(model.snapshot)
 
 
 def test_the_snapshot_is_on_the_host_and_shaped_per_world(model):

@@ -264,7 +264,7 @@ def test_point_values_reach_the_model() -> None:
     assert model.policy.deposit_insurance == 0.25
     assert model.channels.fire_sales and model.channels.bank_runs
     assert not model.channels.margin_calls and not model.channels.circular_deals
-    schedule = model.shock_schedule
+    schedule = model.shock_schedules[-1]
     assert schedule.shocks[0].size == -0.45 and schedule.shocks[0].range is None
     assert (schedule.sizes[0] == -0.45).all()  # the same size in every world
     assert schedule.shocks[1].week == 9

@@ -1,4 +1,8 @@
-"""``powderkeg validate``: run replications by name (or all) and rebuild ``docs/validation.md``."""
+"""``powderkeg validate``: run replications by name (or all) and write their document.
+
+The files go under ``--out`` (default ``results/validation``, so a bare ``powderkeg validate``
+never rewrites the tracked ``docs/``); ``--out docs`` rebuilds ``docs/validation.md``.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from experiments.usage import (
     add_backend_argument,
     check_backend,
     non_negative_int,
+    path_argument,
     writable_directory,
 )
 
-DEFAULT_OUT = Path("docs")
+#: Where a bare ``powderkeg validate`` writes; ``--out docs`` rebuilds the tracked document.
+DEFAULT_OUT = Path("results") / "validation"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_argument,
         default=DEFAULT_OUT,
         metavar="DIR",
         help="writes DIR/validation.md, DIR/figures/validation/*.png and "
-        "DIR/validation/*.json|csv (default: %(default)s)",
+        "DIR/validation/*.json|csv (default: %(default)s; --out docs rebuilds "
+        "docs/validation.md)",
     )
     add_backend_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

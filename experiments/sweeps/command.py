@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue the sweep already in --out: skip its finished points",
     )
+    parser.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="with --resume: go on even though the model's code or calibration changed since "
+        "the results in --out were made (each point's record says which code made it)",
+    )
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument(
         "--scheduler",
@@ -77,6 +83,7 @@ def command(args: argparse.Namespace) -> int:
         config,
         out,
         resume=args.resume,
+        allow_mixed=args.allow_mixed,
         scheduler=args.scheduler,
         local_cluster=args.local_cluster,
         backend=args.backend,

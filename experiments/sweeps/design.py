@@ -11,12 +11,14 @@ values or a ``(low, high)`` range, and returns one row of values per point, in d
   SALib's analysis expects), integer parameters rounded to the nearest integer.
 
 Every drawn value goes through the parameter's own check, so a range that crosses a lever's
-limit is caught before anything runs.
+limit is caught before anything runs. :func:`design_size` counts a design's points without
+building them, so a design too big to hold is refused before it takes the memory.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,28 @@ def _checked(parameter: Parameter, value: Any, path: Path) -> Value:
         return parameter.coerce(value)
     except ValueError as err:
         raise UsageError(f"sweep file {path}: design value of {parameter.name}: {err}") from None
+
+
+def design_size(design: Any, axes: list[list[Value] | tuple[float, float]]) -> tuple[int, str]:
+    """How many points :func:`expand` would give, and how that number comes about (in words).
+
+    Grid: the product of the value counts; random: ``samples``; lhs, sobol and morris: SALib's
+    count (:func:`experiments.sensitivity.design_size`: sobol N(D+2), or N(2D+2) with
+    second-order indices, morris N(D+1), lhs N, for D swept parameters).
+    """
+    d = len(axes)
+    if d == 0:
+        return 1, "no swept parameter"
+    if design.kind == "grid":
+        counts = [len(axis) for axis in axes]
+        return math.prod(counts), " x ".join(f"{c:,}" for c in counts) + " values"
+    n = int(design.samples or 0)
+    if design.kind == "random":
+        return n, f"{n:,} samples"
+    from experiments.sensitivity import design_size as salib_size
+
+    count = salib_size(design.kind, n, d, second_order=design.second_order)
+    return count, f"{design.kind} design of {n:,} samples over {d} parameters"
 
 
 def expand(
@@ -86,4 +110,4 @@ def expand(
     return rows, spec
 
 
-__all__ = ["expand"]
+__all__ = ["design_size", "expand"]

@@ -15,28 +15,99 @@ The engine (dask.distributed):
   ``dask worker tcp://HOST:PORT`` on the machines; each needs powderkeg installed).
 
 Interrupting (Ctrl-C) stops at once; finished points stay, the manifest says ``interrupted``,
-and ``--resume`` goes on from there. A point whose model raises is recorded in the manifest's
+and ``--resume`` goes on from there. A point whose model raises, or one of whose worlds' state
+became non-finite (:class:`~experiments.sweeps.point.PointFailed`), is recorded in the manifest's
 ``failed`` table and the sweep goes on; the exit status is then 1 and ``--resume`` retries it.
+
+Each point's record (timing, worker, convergence, code) is written with its Parquet files
+(:meth:`~.store.ResultsDir.write_point`), and ``--resume`` rebuilds the manifest's ``runs`` from
+them, so a kill between a point's files and the manifest loses nothing.
+
+``--resume`` refuses results made by other code or another calibration (:func:`code_identity`:
+a hash of the model's source files and one of its calibration data, with the git commit
+recorded beside them) unless ``--allow-mixed`` is given; the manifest's ``sessions`` then record
+each session's code, and every point's record its own.
+
+A ``--scheduler`` is checked (its address, then a connection) before the results directory is
+locked or touched, so a bad one leaves nothing behind; the manifest says ``running`` only once
+the workers are there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import os
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from experiments.config import Sweep
-from experiments.files import git_commit
+from experiments.files import git_commit, json_safe
 from experiments.sweeps.point import PointTask, run_point
 from experiments.sweeps.store import SCHEMA, ResultsDir, now_utc
 from experiments.usage import UsageError
 
 ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/]+$")
+#: How long to wait for a ``--scheduler`` to answer.
+SCHEDULER_TIMEOUT = "10s"
+ROOT = Path(__file__).resolve().parents[2]
+#: Source files whose code decides a point's results (relative to the repository root; folders
+#: are searched for ``*.py``).
+CODE_SOURCES = (
+    "abm",
+    "kernels",
+    "experiments/build.py",
+    "experiments/metrics.py",
+    "experiments/shock_entries.py",
+    "experiments/sweeps/parameters.py",
+    "experiments/sweeps/point.py",
+)
+#: The model's calibration data (every file, whatever its kind).
+CALIBRATION_DATA = "abm/data"
+
+
+def _hash_files(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        try:
+            data = file.read_bytes()
+        except OSError:
+            continue
+        digest.update(str(file.relative_to(ROOT)).encode() + b"\0")
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def code_identity() -> dict[str, Any]:
+    """What code and calibration make the results, read now (the workers import it afresh).
+
+    Returns:
+        ``source_sha256`` (the files of :data:`CODE_SOURCES`), ``calibration_sha256`` (every
+        file of :data:`CALIBRATION_DATA`), both compared by ``--resume``, and ``git`` (the
+        commit and whether the tree was dirty; recorded only, since a commit that changes
+        neither leaves the results as they were).
+    """
+    sources: list[Path] = []
+    for name in CODE_SOURCES:
+        path = ROOT / name
+        sources += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    data = ROOT / CALIBRATION_DATA
+    calibration = [f for f in data.rglob("*") if f.is_file()] if data.is_dir() else []
+    return {
+        "source_sha256": _hash_files(sources),
+        "calibration_sha256": _hash_files(calibration),
+        "git": git_commit(),
+    }
+
+
+def _code_key(identity: dict[str, Any] | None) -> tuple[Any, Any]:
+    identity = identity or {}
+    return identity.get("source_sha256"), identity.get("calibration_sha256")
 
 
 def worker_environment() -> dict[str, Any]:
@@ -73,7 +144,7 @@ def dask_client(scheduler: str | None, local_cluster: int | None, todo: int) -> 
                 f"got {scheduler!r}"
             )
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as err:
             raise UsageError(
                 f"argument --scheduler: cannot connect to {scheduler} ({err}); start one "
@@ -108,7 +179,7 @@ def _version() -> dict[str, Any]:
     return {"version": version, "git": git_commit()}
 
 
-def _new_manifest(sweep: Sweep) -> dict[str, Any]:
+def _new_manifest(sweep: Sweep, code: dict[str, Any]) -> dict[str, Any]:
     names = list(dict.fromkeys([*sweep.spec.fixed, *sweep.swept]))
     return {
         "schema": SCHEMA,
@@ -116,6 +187,7 @@ def _new_manifest(sweep: Sweep) -> dict[str, Any]:
         "description": sweep.spec.description,
         "sweep_file": str(sweep.path),
         "fingerprint": sweep.fingerprint(),
+        "code": code,
         "created_utc": now_utc(),
         "parameters": {
             n: {
@@ -134,29 +206,41 @@ def _new_manifest(sweep: Sweep) -> dict[str, Any]:
     }
 
 
+def _number(value: Any) -> float:
+    """A record's number as a float: NaN where it is missing, None (JSON's non-finite) or text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
 def _status(manifest: dict[str, Any], store: ResultsDir, total: int, state: str) -> None:
     finished = len(store.finished())
     manifest["status"] = {
-        "state": "complete" if finished == total else state,
+        "state": "complete" if finished == total and not manifest["failed"] else state,
         "finished": finished,
         "total": total,
         "updated_utc": now_utc(),
     }
-    runs = manifest["runs"].values()
+    runs = manifest["runs"]
+    not_converged = sorted(
+        int(k) for k, r in runs.items() if r.get("clearing_converged", True) is not True
+    )
+    gaps = [_number(r.get("accounting_gap_usd_bn", 0.0)) for r in runs.values()]
     manifest["convergence"] = {
-        "all_converged": all(r.get("clearing_converged", True) for r in runs),
-        "not_converged_points": sorted(
-            int(k) for k, r in manifest["runs"].items() if not r.get("clearing_converged", True)
-        ),
-        "largest_accounting_gap_usd_bn": max(
-            (r.get("accounting_gap_usd_bn", 0.0) for r in runs), default=0.0
+        "all_converged": not not_converged,
+        "not_converged_points": not_converged,
+        "largest_accounting_gap_usd_bn": max((g for g in gaps if math.isfinite(g)), default=0.0),
+        "non_finite_accounting_gap_points": sorted(
+            int(k) for k, g in zip(runs, gaps, strict=True) if not math.isfinite(g)
         ),
     }
 
 
-def _open_manifest(sweep: Sweep, store: ResultsDir, resume: bool) -> dict[str, Any]:
+def _open_manifest(
+    sweep: Sweep, store: ResultsDir, code: dict[str, Any], resume: bool, allow_mixed: bool
+) -> dict[str, Any]:
     if not store.has_results():
-        return _new_manifest(sweep)
+        return _new_manifest(sweep, code)
     if not resume:
         raise UsageError(
             f"argument --out: {store.path} already holds sweep results; pass --resume to "
@@ -169,6 +253,19 @@ def _open_manifest(sweep: Sweep, store: ResultsDir, resume: bool) -> dict[str, A
             f"({manifest.get('name')!r} from {manifest.get('sweep_file')}); give the same sweep "
             "file with the same settings, or another --out"
         )
+    if not allow_mixed and _code_key(manifest.get("code")) != _code_key(code):
+        ours, theirs = _code_key(code), _code_key(manifest.get("code"))
+        what = " and ".join(
+            name for name, a, b in zip(("code", "calibration"), ours, theirs, strict=True) if a != b
+        )
+        raise UsageError(
+            f"argument --resume: the results in {store.path} were made with other {what} "
+            "than this one (model source or calibration changed since); pass --allow-mixed to "
+            "add points from this code to them, or choose another --out"
+        )
+    done = store.finished()
+    runs = {k: r for k, r in manifest.get("runs", {}).items() if k.isdigit() and int(k) in done}
+    manifest["runs"] = {**runs, **store.read_runs()}  # a point's own record wins
     return manifest
 
 
@@ -177,6 +274,7 @@ def run_sweep(
     out: Path,
     *,
     resume: bool = False,
+    allow_mixed: bool = False,
     scheduler: str | None = None,
     local_cluster: int | None = None,
     backend: str | None = None,
@@ -190,12 +288,18 @@ def run_sweep(
 
     Raises:
         UsageError: another sweep holds ``out``; ``out`` holds other results (or results
-            without ``resume``); the scheduler does not answer.
+            without ``resume``, or results of other code without ``allow_mixed``); the
+            scheduler does not answer (checked before ``out`` is locked or written).
     """
     store = ResultsDir(out)
     backend = backend or sweep.spec.backend
-    with store.locked():
-        manifest = _open_manifest(sweep, store, resume)
+    code = code_identity()
+    with ExitStack() as stack:
+        remote = None
+        if scheduler is not None:  # before the lock: a bad address leaves nothing behind
+            remote = stack.enter_context(dask_client(scheduler, None, 0))
+        stack.enter_context(store.locked())
+        manifest = _open_manifest(sweep, store, code, resume, allow_mixed)
         store.remove_temporaries()
         total = len(sweep.points)
         done = store.finished()
@@ -206,13 +310,15 @@ def run_sweep(
             "resumed": bool(done),
             "skipped_finished_points": len(done),
             "backend_requested": backend,
+            "allow_mixed": allow_mixed,
             **_version(),
+            "code": code,
         }
         manifest["sessions"].append(session)
         manifest["failed"] = {}
-        _status(manifest, store, total, "running")
-        store.write_manifest(manifest)
         if not todo:
+            _status(manifest, store, total, "stopped")
+            store.write_manifest(manifest)
             print(f"{sweep.name}: all {total} points already finished in {out}")
             return 0
         columns = tuple(
@@ -232,18 +338,22 @@ def run_sweep(
             )
             for p in todo
         ]
+        client, engine = remote or stack.enter_context(dask_client(None, local_cluster, len(todo)))
+        session["engine"] = engine
+        _status(manifest, store, total, "running")
+        store.write_manifest(manifest)
         try:
-            with dask_client(scheduler, local_cluster, len(todo)) as (client, engine):
-                session["engine"] = engine
-                _execute(client, tasks, sweep, store, manifest, total, progress)
-        except KeyboardInterrupt:
-            _status(manifest, store, total, "interrupted")
+            _execute(client, tasks, sweep, store, manifest, total, progress, code)
+        except BaseException as err:  # the manifest never stays "running" after this process
+            interrupted = isinstance(err, KeyboardInterrupt)
+            _status(manifest, store, total, "interrupted" if interrupted else "stopped")
             store.write_manifest(manifest)
-            print(
-                f"{sweep.name}: {manifest['status']['finished']}/{total} points finished in "
-                f"{out}; add --resume to the same command to finish the rest",
-                file=sys.stderr,
-            )
+            if interrupted:
+                print(
+                    f"{sweep.name}: {manifest['status']['finished']}/{total} points finished "
+                    f"in {out}; add --resume to the same command to finish the rest",
+                    file=sys.stderr,
+                )
             raise
         _status(manifest, store, total, "stopped")
         session["finished_utc"] = now_utc()
@@ -259,6 +369,7 @@ def _execute(
     manifest: dict[str, Any],
     total: int,
     progress: bool,
+    code: dict[str, Any],
 ) -> None:
     from distributed import as_completed
     from tqdm import tqdm
@@ -286,12 +397,15 @@ def _execute(
                 manifest["failed"][str(index)] = f"{type(error).__name__}: {error}"
             else:
                 result = future.result()
-                store.write_point(result.point, result.worlds, result.series)
-                manifest["runs"][str(index)] = {
+                record = {
                     **result.record,
                     "session": session,
                     "finished_utc": now_utc(),
+                    "code_sha256": code["source_sha256"],
+                    "calibration_sha256": code["calibration_sha256"],
                 }
+                store.write_point(result.point, result.worlds, result.series, record)
+                manifest["runs"][str(index)] = json_safe(record)
             future.release()
             _status(manifest, store, total, "running")
             store.write_manifest(manifest)
@@ -306,15 +420,15 @@ def _print_summary(
     runs = [
         manifest["runs"][str(p.index)] for p in sweep.points if str(p.index) in manifest["runs"]
     ]
-    wall = sum(r["wall_s"] for r in runs)
-    cpu = sum(r.get("cpu_s", 0.0) for r in runs)
+    wall = sum(w for r in runs if math.isfinite(w := _number(r.get("wall_s"))))
+    cpu = sum(c for r in runs if math.isfinite(c := _number(r.get("cpu_s", 0.0))))
     print(
         f"{sweep.name}: {status['finished']}/{status['total']} points finished "
         f"({sweep.spec.worlds} world{'s' * (sweep.spec.worlds != 1)} x {sweep.spec.steps} "
         f"week{'s' * (sweep.spec.steps != 1)} each) on {session.get('engine')}"
     )
     if runs:
-        backends = sorted({r["backend"] for r in runs})
+        backends = sorted({str(r.get("backend")) for r in runs})
         print(
             f"  point time: {wall:.1f} s in all, {wall / len(runs):.2f} s per point "
             f"({cpu / len(runs):.2f} s of CPU); backend {', '.join(backends)}"
@@ -341,4 +455,4 @@ def _print_summary(
     return 0
 
 
-__all__ = ["dask_client", "run_sweep"]
+__all__ = ["code_identity", "dask_client", "run_sweep"]

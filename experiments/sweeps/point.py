@@ -19,6 +19,12 @@ a GPU answers and the backend is ``auto``), and returns two tables and a record:
   core; more telling on a shared machine), backend and worker (host, pid), for the manifest
   (never in the tables, so a rerun gives the same tables).
 
+A world whose state became non-finite (the series' ``world_stopped``, true from that week on;
+absent in older models: no world stopped) makes the whole point fail
+(:class:`PointFailed`, "non-finite state in week W of world w"): its numbers are not results,
+so it is never written, never counted among bank failures or converged points, and the sweep
+records it in the manifest's ``failed`` table like a point whose model raised.
+
 Nothing here touches the results directory: the sweep's own process writes what comes back.
 """
 
@@ -63,6 +69,41 @@ class PointTask:
     columns: tuple[tuple[str, str], ...]
 
 
+class PointFailed(RuntimeError):
+    """A point whose results are not to be trusted (a world's state became non-finite)."""
+
+
+def first_stop(series: Any) -> tuple[int, int, int] | None:
+    """(week, world, worlds stopped) of the first world that stopped, or None (see below)."""
+    if "world_stopped" not in series:
+        return None
+    stopped = series[series["world_stopped"].fillna(False).astype(bool)]
+    if stopped.empty:
+        return None
+    first = stopped.sort_values(["step", "world"], kind="stable").iloc[0]
+    return int(first["step"]), int(first["world"]), int(stopped["world"].nunique())
+
+
+def stopped_reason(series: Any, causes: dict[int, str] | None = None) -> str | None:
+    """Why a point's series are not results, or None when every world ran to the end.
+
+    A world stopped when its ``world_stopped`` is true in some week (the column is optional:
+    absent means no world stopped). The reason names the first such week and world:
+    ``non-finite state in week W of world w``, with the model's cause for that world when
+    ``causes`` (world to cause) has one, and how many worlds stopped if more than one.
+    """
+    stop = first_stop(series)
+    if stop is None:
+        return None
+    week, world, n = stop
+    cause = (causes or {}).get(world)
+    return (
+        f"non-finite state in week {week} of world {world}"
+        + (f" ({cause})" if cause else "")
+        + (f"; {n} worlds stopped" if n > 1 else "")
+    )
+
+
 @dataclass
 class PointResult:
     """What a worker sends back for one point."""
@@ -91,11 +132,18 @@ def run_point(task: PointTask) -> PointResult:
         model.step()
         recorder.record(model)
     series = recorder.frame()
+    causes = getattr(getattr(model, "state", None), "stop_reasons", None)
+    reason = stopped_reason(series, causes if isinstance(causes, dict) else None)
+    if reason is not None:
+        raise PointFailed(reason)
     numbers = world_metrics(series, model)
     cleared = series[series["step"] > 0]
     converged = cleared.groupby("world")["clearing_converged"].all()
     converged = converged.reindex(range(task.worlds), fill_value=True).to_numpy(bool)
     gaps = np.max(np.abs(np.stack([to_numpy(v) for v in model.accounting_gap().values()])), axis=0)
+    broken = np.flatnonzero(~np.isfinite(gaps))
+    if broken.size:  # books that no longer add up to a number: not results either
+        raise PointFailed(f"non-finite accounting gap at the end in world {int(broken[0])}")
     world = np.arange(task.worlds, dtype=np.int64)
     head: dict[str, Any] = {
         "point": np.full(task.worlds, task.point, dtype=np.int64),
@@ -153,4 +201,4 @@ def _column(value: Value, kind: str, n: int) -> Any:
     return pd.array([value] * n, dtype=dtype)
 
 
-__all__ = ["PointResult", "PointTask", "run_point"]
+__all__ = ["PointFailed", "PointResult", "PointTask", "first_stop", "run_point", "stopped_reason"]

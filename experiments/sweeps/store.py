@@ -7,14 +7,18 @@ Layout of ``--out DIR``::
                                  convergence, and progress
     DIR/worlds/point-000123.parquet   one row per world of point 123 (the results dataset)
     DIR/series/point-000123.parquet   one row per world and week of point 123 (fan charts)
+    DIR/runs/point-000123.json        point 123's record (timing, worker, backend, convergence,
+                                      code version): the manifest's ``runs`` is rebuilt from these
     DIR/.lock                    held (``flock``) while a sweep writes here
 
 Rules:
 
-- A point's two files are each written to a temporary file beside it and then renamed
-  (:func:`experiments.files.write_atomically`), the series first: a point is finished when its
-  ``worlds`` file exists, and a kill at any moment leaves finished points whole and nothing else
-  but temporary files, which the next sweep here removes.
+- A point's three files are each written to a temporary file beside it and then renamed
+  (:func:`experiments.files.write_atomically`), the series and its record first: a point is
+  finished when its ``worlds`` file exists, and a kill at any moment leaves finished points whole
+  (with their records) and nothing else but temporary files, which the next sweep here removes.
+  A kill between a point's files and the manifest loses nothing: ``--resume`` rebuilds the
+  manifest's ``runs`` from the records (:meth:`ResultsDir.read_runs`).
 - The files hold only what the model computed (no timings, no dates), so a point rerun gives the
   same bytes; timings and workers go to the manifest.
 - ``.lock`` is an exclusive ``flock`` (released by the kernel when the process dies, even on
@@ -42,11 +46,17 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 WORLDS = "worlds"
 SERIES = "series"
+RUNS = "runs"
 
 
 def point_file(index: int) -> str:
     """``point-000123.parquet``: one point's file name (sorts in point order)."""
     return f"point-{index:06d}.parquet"
+
+
+def record_file(index: int) -> str:
+    """``point-000123.json``: one point's record (see the module docstring)."""
+    return f"point-{index:06d}.json"
 
 
 def now_utc() -> str:
@@ -61,6 +71,7 @@ class ResultsDir:
         self.path = Path(path)
         self.worlds_dir = self.path / WORLDS
         self.series_dir = self.path / SERIES
+        self.runs_dir = self.path / RUNS
         self.manifest_path = self.path / MANIFEST
 
     # -- the lock ------------------------------------------------------------------------------
@@ -110,7 +121,7 @@ class ResultsDir:
     def remove_temporaries(self) -> int:
         """Delete temporary files a killed sweep left behind; returns how many."""
         removed = 0
-        for folder in (self.worlds_dir, self.series_dir, self.path):
+        for folder in (self.worlds_dir, self.series_dir, self.runs_dir, self.path):
             if folder.is_dir():
                 for tmp in folder.glob(".*.tmp"):
                     tmp.unlink(missing_ok=True)
@@ -144,17 +155,41 @@ class ResultsDir:
         text = json.dumps(json_safe(manifest), indent=1, allow_nan=False) + "\n"
         write_atomically({self.manifest_path: lambda p: p.write_text(text)})
 
-    def write_point(self, index: int, worlds: Any, series: Any) -> None:
-        """Write one point's tables: series first, then the ``worlds`` file that finishes it."""
+    def write_point(
+        self, index: int, worlds: Any, series: Any, record: dict[str, Any] | None = None
+    ) -> None:
+        """Write one point's files: series and record first, then ``worlds``, which finishes it."""
         self.worlds_dir.mkdir(exist_ok=True)
         self.series_dir.mkdir(exist_ok=True)
         name = point_file(index)
-        write_atomically(
-            {
-                self.series_dir / name: lambda p: series.to_parquet(p, index=False),
-                self.worlds_dir / name: lambda p: worlds.to_parquet(p, index=False),
-            }
-        )
+        writers: dict[Path, Any] = {
+            self.series_dir / name: lambda p: series.to_parquet(p, index=False)
+        }
+        if record is not None:
+            self.runs_dir.mkdir(exist_ok=True)
+            text = json.dumps(json_safe(record), indent=1, allow_nan=False) + "\n"
+            writers[self.runs_dir / record_file(index)] = lambda p: p.write_text(text)
+        writers[self.worlds_dir / name] = lambda p: worlds.to_parquet(p, index=False)
+        write_atomically(writers)
+
+    def read_runs(self) -> dict[str, dict[str, Any]]:
+        """The records of the finished points, by point number as text (unreadable ones skipped).
+
+        A record whose point has no ``worlds`` file (never finished) is left out.
+        """
+        done = self.finished()
+        runs: dict[str, dict[str, Any]] = {}
+        if not self.runs_dir.is_dir():
+            return runs
+        for file in sorted(self.runs_dir.glob("point-*.json")):
+            try:
+                index = int(file.stem.removeprefix("point-"))
+                record = json.loads(file.read_text())
+            except (OSError, ValueError):
+                continue
+            if index in done and isinstance(record, dict):
+                runs[str(index)] = record
+        return runs
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -176,4 +211,15 @@ class ResultsDir:
         return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-__all__ = ["LOCK", "MANIFEST", "SCHEMA", "SERIES", "WORLDS", "ResultsDir", "now_utc", "point_file"]
+__all__ = [
+    "LOCK",
+    "MANIFEST",
+    "RUNS",
+    "SCHEMA",
+    "SERIES",
+    "WORLDS",
+    "ResultsDir",
+    "now_utc",
+    "point_file",
+    "record_file",
+]
