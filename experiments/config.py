@@ -27,8 +27,9 @@ from pydantic import ValidationError
 from experiments.build import build_model
 from experiments.run import read_scenario_file
 from experiments.scenarios import Scenario, load_preset, preset_names, read_toml
+from experiments.shock_entries import check_shock_weeks
 from experiments.sweeps.design import design_size, expand
-from experiments.sweeps.parameters import Parameter, Value, parameter_table
+from experiments.sweeps.parameters import Parameter, Value, apply_values, parameter_table
 from experiments.sweeps.spec import MAX_POINTS, DesignSpec, ParameterSpec, SweepFile, explain
 from experiments.usage import UsageError
 
@@ -219,6 +220,16 @@ def _read(path: Path) -> dict[str, Any]:
         raise UsageError(message.replace("argument --scenario", "argument FILE")) from None
 
 
+def _check_shock_weeks(path: Path, scenario: Scenario, points: tuple, steps: int) -> None:
+    """Every point's shocks hit within the sweep's ``steps`` weeks (a later one never would)."""
+    where = f"{path}: steps"
+    if not any("week" in name for point in points[:1] for name in point.values):
+        check_shock_weeks(scenario.shocks, steps, where)  # no point moves a shock in time
+        return
+    for point in points:
+        check_shock_weeks(apply_values(scenario, point.values)["shocks"], steps, where)
+
+
 def scenario_of(path: Path) -> Scenario:
     """The scenario a sweep file names (for ``--list-parameters``; the rest is not checked)."""
     data = _read(path)
@@ -273,6 +284,7 @@ def load_sweep(path: Path) -> Sweep:
         )
         for i, row in enumerate(rows)
     )
+    _check_shock_weeks(path, scenario, points, spec.steps)
     return Sweep(
         path=path,
         spec=spec,

@@ -127,7 +127,7 @@ def test_unreadable_sweep_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_scenario_file_relative_to_the_sweep(tmp_path: Path) -> None:
     scenario = ROOT / "experiments" / "scenarios" / "crypto_ai_crash.toml"
     write(tmp_path, scenario.read_text(), "mine.toml")
-    sweep = load_sweep(write(tmp_path, 'scenario = "mine.toml"\nsteps = 2\n'))
+    sweep = load_sweep(write(tmp_path, 'scenario = "mine.toml"\nsteps = 6\n'))
     assert sweep.scenario.name == "crypto_ai_crash"
     assert len(sweep.scenario.shocks) == 3 and len(sweep.points) == 1
 
@@ -214,3 +214,11 @@ def test_list_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     for field in Policy.__dataclass_fields__:
         assert f"policy.{field} " in out
     assert "shocks.revenue_shortfall.size" in out and "channels.fire_sales" in out
+
+
+def test_a_shock_after_the_last_week_is_refused(tmp_path, capsys):
+    err = run_bad(tmp_path, capsys, BASE.replace("steps = 4", "steps = 3"))
+    assert "steps: the run has 3 weeks but its" in err and "hits in week 4" in err
+    moved = BASE + '\n[[parameters]]\nname = "shocks[0].week"\nvalues = [2, 9]\n'
+    err = run_bad(tmp_path, capsys, moved)
+    assert "hits in week 9" in err
