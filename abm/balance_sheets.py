@@ -79,6 +79,11 @@ class BalanceSheets:
         _, owed = self.ledger.positions()
         return owed + self.bonds
 
+    def assets_and_liabilities(self) -> tuple[Any, Any]:
+        """(E, N) total assets and liabilities from one pass over the ledger's pools."""
+        held, owed = self.ledger.positions()
+        return self.ledger.cash + self.market_value() + held + self.real_assets, owed + self.bonds
+
     def equity(self) -> Any:
         """(E, N) total assets − liabilities."""
         return self.total_assets() - self.liabilities()

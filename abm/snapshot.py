@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from abm.claims import debt_owed
-from abm.state import CAUSES, WorldState
+from abm.state import WorldState
 from kernels.backend import array_namespace, segment_sum, to_numpy
 
 
@@ -32,7 +32,7 @@ class Books:
     def __init__(self, state: WorldState, firms: Any) -> None:
         s = state.sheets
         self.state, self.firms = state, firms
-        self.assets, self.liabilities = s.total_assets(), s.liabilities()
+        self.assets, self.liabilities = s.assets_and_liabilities()
 
     def per_agent(self, firm_values: Any) -> Any:
         """(E, F) firm values placed on the agent axis (E, N), zero for other agents."""
@@ -103,11 +103,6 @@ def first_non_finite(snapshot: dict[str, np.ndarray], world: int) -> str:
         if value.dtype.kind == "f" and not np.all(np.isfinite(value[world])):
             return key
     return "an unknown quantity"
-
-
-def cause_names() -> tuple[str, ...]:
-    """Names of the ``default_cause`` codes: ``""`` for 0 (no failure), then :data:`CAUSES`."""
-    return ("", *CAUSES)
 
 
 def _is_float(value: Any) -> bool:

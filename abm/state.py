@@ -30,7 +30,7 @@ Arrays lead with the world axis E and live on the model's device (NumPy or CuPy)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -194,7 +194,3 @@ class WorldState:
             converged=self.flows.converged,
             bailout_injection=xp.zeros_like(sheets.ledger.cash),
         )
-
-    def flow_names(self) -> tuple[str, ...]:
-        """Names of this week's flows (:class:`WeekFlows`)."""
-        return tuple(f.name for f in fields(WeekFlows))

@@ -223,7 +223,7 @@ def _read(path: Path) -> dict[str, Any]:
 def _check_shock_weeks(path: Path, scenario: Scenario, points: tuple, steps: int) -> None:
     """Every point's shocks hit within the sweep's ``steps`` weeks (a later one never would)."""
     where = f"{path}: steps"
-    if not any("week" in name for point in points[:1] for name in point.values):
+    if not points or not any("week" in name for name in points[0].values):
         check_shock_weeks(scenario.shocks, steps, where)  # no point moves a shock in time
         return
     for point in points:

@@ -1,6 +1,6 @@
 """Scenario evidence: presets run over many worlds, the channel ablation and policy comparisons.
 
-For a preset, :func:`simulate` runs E worlds for N weeks (:func:`experiments.build.build_model`,
+For a preset, :func:`simulate` runs E worlds for N weeks (:func:`experiments.run.build_run_model`,
 the same model, policy and shocks as ``powderkeg run``) and reduces each world to the headline
 numbers of :data:`experiments.metrics.METRICS`: peak AI-bond spread widening, AI equity drawdown,
 defaults by family, bank failures, the lowest stablecoin peg, fire-sale volume and retail losses.
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from experiments.build import build_model, channels_of
+from experiments.build import channels_of
 from experiments.metrics import world_metrics
-from experiments.run import resolve_config
+from experiments.run import build_run_model, resolve_config
 
 # -- running ----------------------------------------------------------------------------------
 
@@ -52,15 +52,7 @@ def simulate(
     from abm.reporting import Recorder
 
     config = resolve_config(preset, steps=steps, n_worlds=worlds, seed=seed, backend=backend)
-    model = build_model(
-        config.definition,
-        n_worlds=config.n_worlds,
-        seed=config.seed,
-        backend=backend,
-        n_cohorts=config.n_cohorts,
-        channels=channels,
-        policy_overrides=policy_overrides,
-    )
+    model = build_run_model(config, backend, channels=channels, policy_overrides=policy_overrides)
     recorder = Recorder()
     recorder.record(model)
     for _ in range(steps):

@@ -294,6 +294,21 @@ class RunResult:
     stop_reasons: dict[int, str] = field(default_factory=dict)
 
 
+def build_run_model(config: RunConfig, backend: str, **extra: Any) -> Any:
+    """The model of ``config`` (its scenario, worlds, seed, cohorts), not yet stepped.
+
+    ``extra`` goes to :func:`experiments.build.build_model` (channels, policy overrides).
+    """
+    return build_model(
+        config.definition,
+        n_worlds=config.n_worlds,
+        seed=config.seed,
+        backend=backend,
+        n_cohorts=config.n_cohorts,
+        **extra,
+    )
+
+
 def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunResult:
     """Build the model, run ``config.steps`` weeks, and keep the series and the events."""
     from tqdm import tqdm
@@ -303,13 +318,7 @@ def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunRes
     from kernels.backend import to_numpy
 
     start = time.perf_counter()
-    model = build_model(
-        config.definition,
-        n_worlds=config.n_worlds,
-        seed=config.seed,
-        backend=backend,
-        n_cohorts=config.n_cohorts,
-    )
+    model = build_run_model(config, backend)
     recorder, events = Recorder(), EventLog(model)
     recorder.record(model)
     bar = tqdm(
@@ -348,6 +357,7 @@ __all__ = [
     "SCENARIOS",
     "RunConfig",
     "RunResult",
+    "build_run_model",
     "check_run_memory",
     "execute",
     "memory_estimate",
