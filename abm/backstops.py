@@ -4,20 +4,24 @@ Both act through the ledger, so every dollar has two sides (docs/design.md, "The
 
 - **Lender of last resort** (:class:`LenderOfLastResort`; Bagehot 1873, *Lombard Street*: lend
   freely, against good collateral, to solvent institutions). Each week, before the market clears,
-  a bank whose cash is negative after deposit runs and stablecoin withdrawals, and whose capital
-  ratio is at least its CET1 minimum (plus a margin), borrows the shortfall from the central bank
-  instead of fire-selling — at most its collateral (everything but cash) after the haircut,
-  less what it owes the window already; the facility lends at most its capacity (a share of GDP)
-  and opens at all only in the worlds where the central bank acts (a per-world draw). The loan is
-  a two-sided claim: a ledger pool ``central_bank_loans`` owed by the bank to the outsider
-  ``central_bank``. A calm bank (no run this week, capital at or above its buffer) repays
-  ``1/term`` of its loan a week from its cash (the Fed's primary credit runs up to 90 days).
+  a bank whose cash is below its liquidity buffer ``b × (deposits + wholesale funding)``
+  (``[banks.liquidity] liquidity_buffer_share``: the reserves banks keep to make their payments)
+  after deposit and wholesale runs and stablecoin withdrawals, and whose regulatory capital ratio
+  (held-to-maturity securities at cost, :meth:`abm.constraints.BankCapital.htm_addback`) is at
+  least its CET1 minimum (plus a margin), borrows the gap from the central bank instead of
+  fire-selling — at most its collateral (everything but cash) after the haircut, less what it
+  owes the window already; the facility lends at most its capacity (a share of GDP) and opens at
+  all only in the worlds where the central bank acts (a per-world draw). The loan is a two-sided
+  claim: a ledger pool ``central_bank_loans`` owed by the bank to the outsider ``central_bank``.
+  A calm bank (no run this week, regulatory capital at or above its buffer) repays ``1/term`` of
+  its loan a week from its cash above the buffer (the Fed's primary credit runs up to 90 days).
 - **Bailouts** (:class:`Bailouts`; the rescue packages of seed 001, mechanism M17). A systemic
-  bank (total assets at the start of at least the threshold) whose capital ratio falls below its
-  minimum, or that failed in this week's clearing, is recapitalised by the public sector with
-  cash booked as new equity, up to its CET1 minimum plus the capital conservation buffer:
-  ``x = (t·A − E) / (1 − t)`` with ``t`` the target as a share of total assets, so that
-  ``(E + x) / (A + x) = t``. It then does not fail. The public cost (the cash injected, with no
+  bank (total assets at the start of at least the threshold) whose regulatory capital ratio falls
+  below its minimum, or that failed in this week's clearing, is recapitalised by the public
+  sector with cash booked as new equity, up to its CET1 minimum plus the capital conservation
+  buffer: ``x = (t·A − E) / (1 − t)`` with ``t`` the target as a share of total assets and ``E``
+  regulatory equity (with the held-to-maturity add-back), so that ``(E + x) / (A + x) = t``. It
+  then does not fail. The public cost (the cash injected, with no
   recovery assumed) is recorded per world, limited by a capacity (a share of GDP), and the
   government rescues at all only in the worlds where it acts (a per-world draw).
 
@@ -48,7 +52,8 @@ class LenderOfLastResort:
     """The central bank's discount window for solvent banks that are short of cash.
 
     Args:
-        cal: the calibration (``[regulation.central_bank]``: ``lolr_*``, ``us_gdp``).
+        cal: the calibration (``[regulation.central_bank]``: ``lolr_*``, ``us_gdp``;
+            ``[banks.liquidity]``: ``liquidity_buffer_share``).
         sheets: the model's balance sheets (with the ``central_bank_loans`` pool).
         capital: the banks' capital rules (:class:`abm.constraints.BankCapital`).
         policy: the policy levers.
@@ -63,10 +68,11 @@ class LenderOfLastResort:
         policy: Policy,
         streams: Any,
     ) -> None:
-        self.sheets, self.policy = sheets, policy
+        self.sheets, self.policy, self.capital = sheets, policy, capital
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         c = "regulation.central_bank"
+        self.liquidity_buffer = float(cal.model_value("banks.liquidity.liquidity_buffer_share"))
         self.haircut = float(cal.model_value(f"{c}.lolr_haircut"))
         self.term = float(cal.model_value(f"{c}.lolr_term_weeks"))
         gdp = float(cal.value(f"{c}.us_gdp"))
@@ -102,20 +108,24 @@ class LenderOfLastResort:
         if not self.policy.lender_of_last_resort:
             return
         debt = debt_owed(s)  # after this week's runs
+        regulatory = s.total_assets() - debt + self.capital.htm_addback(state)
         assets = xp.take(s.total_assets(), self.banks, axis=1)
-        ratio = (assets - xp.take(debt, self.banks, axis=1)) / xp.where(assets > 0.0, assets, 1.0)
+        ratio = xp.take(regulatory, self.banks, axis=1) / xp.where(assets > 0.0, assets, 1.0)
+        funding = ledger.owed("deposits") + ledger.owed("wholesale")
+        buffer = self.liquidity_buffer * xp.take(funding, self.banks, axis=1)  # cash it wants
         cash = xp.take(ledger.cash, self.banks, axis=1)
         alive = ~xp.take(state.defaulted, self.banks, axis=1)
         run = xp.take(state.withdrawals, self.banks, axis=1) > 0.0
         calm = alive & ~run & (ratio >= self.buffer)
-        repay = xp.where(calm, xp.minimum(pool.face / self.term, xp.maximum(cash, 0.0)), 0.0)
+        spare = xp.maximum(cash - buffer, 0.0)
+        repay = xp.where(calm, xp.minimum(pool.face / self.term, spare), 0.0)
         ledger.withdraw_outside(POOL, repay)  # the central bank is paid back in cash
         self.last_repaid = segment_sum(repay, self.banks, n)
         cash = xp.take(ledger.cash, self.banks, axis=1)
         solvent = alive & (ratio >= self.floor)
         collateral = (1.0 - self.haircut) * xp.maximum(assets - cash, 0.0) - pool.face
         want = xp.where(
-            solvent, xp.minimum(xp.maximum(-cash, 0.0), xp.maximum(collateral, 0.0)), 0.0
+            solvent, xp.minimum(xp.maximum(buffer - cash, 0.0), xp.maximum(collateral, 0.0)), 0.0
         )
         room = xp.maximum(self.capacity - xp.sum(pool.face, axis=-1), 0.0)
         scale = xp.minimum(1.0, room / xp.maximum(xp.sum(want, axis=-1), 1e-12))
@@ -143,7 +153,7 @@ class Bailouts:
         policy: Policy,
         streams: Any,
     ) -> None:
-        self.sheets, self.policy = sheets, policy
+        self.sheets, self.policy, self.capital = sheets, policy, capital
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         b = "regulation.bailouts"
@@ -182,8 +192,9 @@ class Bailouts:
         xp, ledger = s.xp, s.ledger
         debt = debt_owed(s)
         n = ledger.cash.shape[-1]
+        regulatory = s.total_assets() - debt + self.capital.htm_addback(state)
         assets = xp.take(s.total_assets(), self.banks, axis=1)
-        equity = assets - xp.take(debt, self.banks, axis=1)
+        equity = xp.take(regulatory, self.banks, axis=1)  # held-to-maturity Treasuries at cost
         ratio = equity / xp.where(assets > 0.0, assets, 1.0)
         failing = (ratio < self.floor) | xp.take(state.defaulted, self.banks, axis=1)
         failing = failing & ~xp.take(state.flows.defaulted_before, self.banks, axis=1)

@@ -1,28 +1,90 @@
-"""Runs on banks by uninsured depositors outside the model.
+"""Runs on banks by uninsured depositors and wholesale creditors outside the model.
 
-Uninsured outside depositors leave a bank in distress at a weekly share
-``w = w_max · logistic((d − θ)/σ)`` with distress ``d = max(0, 1 − CET1/target)``, rescaled so
-that a bank without distress loses nothing, calibrated to SVB's 24% on its first day (a week of
-five such days: ``w_max`` = 0.746 of uninsured deposits, see :mod:`abm.stablecoins`). The share
-of deposits that is uninsured comes from the banks' data, times the ``deposit_insurance`` lever
-(0 insures everything). The bank pays in cash; its cash may turn negative, and the fire sale
-then makes it sell until it is not, unless the lender of last resort lends it the cash first
-(:mod:`abm.backstops`). Channel ``bank_runs`` switches the runs off.
+Outside creditors judge a bank by its own condition, as they see it (Cipriani, Eisenbach &
+Kovner 2024, "Tracing Bank Runs in Real Time", NY Fed Staff Report 1104: the banks run on in
+March 2023 had uninsured deposits, unrealised securities losses and weak stock returns). Each
+week, per bank, the distress
+
+    d = (max(0, 1 − CET1_market / target) + a_loss · min(1, L)) · (1 + a_peer · F)
+
+adds three signals (``[banks.liquidity]``):
+
+- **Market-value capital**: CET1 at market value, with the unrealised losses on securities held
+  to maturity that regulatory capital leaves out (:meth:`abm.constraints.BankCapital.htm_addback`),
+  against the CET1 target: SVB's depositors saw the HTM losses that its CET1 ratio did not show.
+- **Recent losses** ``L``: net income (``state.banks.net_income``, written by the earnings rule
+  earlier in the week) averaged over a quarter, annualised, when negative, over equity.
+- **Failures of similar banks** ``F``: the share of the bank's region's banking assets (at the
+  start) in banks that have failed and were not rescued. It amplifies a bank's own weakness and
+  does not create one: in March 2023 the runs that followed SVB hit banks with uninsured
+  deposits and unrealised losses (Cipriani et al.), not sound ones. (Added rather than
+  multiplied, a failure of thin banks pushed every sound peer past the calm point, and the
+  whole region failed within a quarter after a 15% fall of Treasury prices.)
+
+**Deposits.** Uninsured outside depositors leave at a weekly share
+``w = w_max · ramp(d; θ, σ) + shock`` of uninsured deposits, where ``ramp`` is the logistic
+``1 / (1 + exp(−(d − θ)/σ))`` rescaled so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a
+bank whose market-value capital is above its regulatory buffer keeps its depositors) and tends to 1
+(``[banks.behaviour]``). ``w_max`` = 0.746 is SVB's 24% on its first day as a constant daily
+hazard over the five business days of a model week, ``1 − (1 − 0.24)^5``
+(:func:`abm.stablecoins.weekly_run_share`): an SVB-like bank (uninsured share 0.9, market-value
+capital wiped out, ``d`` ≈ 1) loses 0.74 × 0.9 = 0.67 of its deposits in its first week, 0.21
+a day at the same hazard, about SVB's 24% on 9 March 2023 (its 81% over two days, with the 100 bn
+queued for 10 March, was faster still). ``shock`` is :attr:`BankRuns.outflow_shock`, an extra
+share that scenario shocks set. The share of deposits that is uninsured comes from the banks'
+data, times the ``deposit_insurance`` lever (0 insures everything).
+
+**Wholesale funding.** A share ``v = v_max · ramp(d; θ_w, σ_w)`` of each bank's wholesale face
+held outside the model is not rolled over this week; wholesale creditors run earlier than
+depositors (``θ_w`` < ``θ``: Huang & Ratnovski 2011, J. Financial Intermediation 20(2)) and at
+most ``v_max`` = 0.2 a week, the short-term half of banks' non-deposit debt leaving about as fast
+as Bear Stearns' repo lenders in March 2008 (FCIC 2011, ch. 15). Hedge funds' borrowing in the
+same pool is left alone.
+
+A bank pays both runs in cash; its cash may turn negative, and the fire sale then makes it sell
+until it is not, unless the lender of last resort lends it the cash first (:mod:`abm.backstops`).
+``state.withdrawals`` records the depositors' run. Channel ``bank_runs`` switches both runs off.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from abm.calibration import Calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
 from abm.policy import Policy
-from abm.state import WorldState
+from abm.state import REGIONS, WorldState
+from kernels.backend import segment_sum, to_numpy
+
+#: below ``θ − CALM_WIDTHS·σ`` (and at no distress) nobody runs: 0.3 for deposits, about where
+#: market-value capital reaches the regulatory buffer (1 − buffer/target: US 0.37, EU 0.33)
+CALM_WIDTHS = 2.0
+
+
+def ramp(xp: Any, distress: Any, threshold: float, width: float) -> Any:
+    """The logistic ``1/(1 + exp(−(d − θ)/σ))`` rescaled to 0 at the calm point and 1 at d → ∞.
+
+    The calm point is ``d₀ = max(0, θ − 2σ)`` (:data:`CALM_WIDTHS`): below it the share is 0.
+    """
+    calm = 1.0 / (1.0 + math.exp(min(threshold / width, CALM_WIDTHS)))  # the logistic at d₀
+    panic = 1.0 / (1.0 + xp.exp(-(distress - threshold) / width))
+    return xp.maximum(panic - calm, 0.0) / (1.0 - calm)
 
 
 class BankRuns:
-    """The weekly run of outside depositors on distressed banks (rule)."""
+    """The weekly run of outside depositors and wholesale creditors on banks in distress (rule).
+
+    Attributes:
+        outflow_shock: (E, B) extra weekly share of uninsured deposits that leaves whatever the
+            bank's condition (0 normally; scenario shocks set it).
+        income_rate: (E, B) net income a year, averaged over ``loss_window_weeks``.
+        distress: (E, B) this week's distress ``d``.
+        last_runoff: (E, N) wholesale funding not rolled over this week (USD bn).
+    """
 
     def __init__(
         self,
@@ -33,35 +95,92 @@ class BankRuns:
         enabled: bool = True,
     ) -> None:
         sheets = capital.sheets
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
         self.capital = capital
         self.enabled = enabled
-        self.uninsured = sheets.xp.asarray(
-            bank_params["uninsured_share"] * policy.deposit_insurance,
-            dtype=sheets.prices.dtype,
-            device=sheets.prices.device,
+        self.uninsured = xp.asarray(
+            bank_params["uninsured_share"] * policy.deposit_insurance, dtype=dtype, device=dev
         )
-        b = "banks.behaviour"
+        b, q = "banks.behaviour", "banks.liquidity"
         self.run_max = float(cal.model_value(f"{b}.uninsured_run_max_share_per_week"))
         self.run_threshold = float(cal.model_value(f"{b}.run_distress_threshold"))
         self.run_width = float(cal.model_value(f"{b}.run_distress_width"))
+        self.loss_weight = float(cal.model_value(f"{q}.run_loss_weight"))
+        self.peer_weight = float(cal.model_value(f"{q}.run_peer_failure_weight"))
+        self.loss_weeks = float(cal.model_value(f"{q}.loss_window_weeks"))
+        self.wholesale_max = float(cal.model_value(f"{q}.wholesale_run_max_share_per_week"))
+        self.wholesale_threshold = float(cal.model_value(f"{q}.wholesale_run_distress_threshold"))
+        self.wholesale_width = float(cal.model_value(f"{q}.wholesale_run_distress_width"))
+        # each bank's weight in its region's banking assets at the start, as (B, R) columns
+        size = np.asarray(to_numpy(sheets.total_assets()))[0, np.asarray(to_numpy(capital.banks))]
+        onehot = np.eye(len(REGIONS))[capital.regions]
+        weights = onehot * (size / np.maximum(onehot.T @ size, 1e-12)[capital.regions])[:, None]
+        self.region_weights = xp.asarray(weights, dtype=dtype, device=dev)
+        self.region = xp.asarray(capital.regions, device=dev)
+        zeros = xp.take(sheets.ledger.cash, capital.banks, axis=1) * 0.0
+        self.outflow_shock = zeros * 1.0
+        self.income_rate = zeros * 1.0
+        self.distress = zeros * 1.0
+        self.last_runoff = sheets.ledger.cash * 0.0
+
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot, per bank on the agent axis (E, N).
+
+        ``run_distress``: this week's distress ``d``; ``wholesale_runoff``: the wholesale funding
+        not rolled over this week (USD bn).
+        """
+        return {"run_distress": books.per_bank(self.distress), "wholesale_runoff": self.last_runoff}
+
+    def measure_distress(self, state: WorldState) -> Any:
+        """(E, B) each bank's distress ``d`` as outside creditors see it (module docstring).
+
+        Updates the quarter's average of net income with this week's.
+        """
+        s = state.sheets
+        xp = s.xp
+        cap = self.capital
+        banks = cap.banks
+        assets, debt = s.total_assets(), debt_owed(s)
+        market = xp.take(cap.cet1_ratios(assets, debt), banks, axis=1)
+        shortfall = xp.maximum(1.0 - market / cap.cet1_target, 0.0)
+        self.income_rate = (
+            self.income_rate + (52.0 * state.banks.net_income - self.income_rate) / self.loss_weeks
+        )
+        equity = xp.take(assets - debt, banks, axis=1)
+        losing = xp.maximum(-self.income_rate, 0.0)
+        losses = xp.where(equity > 0.0, losing / xp.where(equity > 0.0, equity, 1.0), 1.0)
+        losses = xp.where(losing > 0.0, xp.minimum(losses, 1.0), 0.0)
+        failed = xp.astype(xp.take(state.defaulted, banks, axis=1), assets.dtype)
+        peers = xp.take(failed @ self.region_weights, self.region, axis=1)  # (E, B)
+        return (shortfall + self.loss_weight * losses) * (1.0 + self.peer_weight * peers)
 
     def step(self, state: WorldState) -> None:
-        """Outside depositors withdraw from distressed banks; ``state.withdrawals`` records it."""
+        """Depositors and wholesale creditors leave distressed banks, paid in cash.
+
+        ``state.withdrawals`` records the depositors' run, :attr:`last_runoff` the wholesale one.
+        """
         s = state.sheets
         xp, ledger = s.xp, s.ledger
-        held, _ = ledger.positions()
-        debt = debt_owed(s)
-        assets = ledger.cash + s.market_value() + (held + s.real_assets)
         banks = self.capital.banks
-        ratio = xp.take(self.capital.cet1_ratios(assets, debt), banks, axis=1)
-        distress = xp.maximum(1.0 - ratio / self.capital.cet1_target, 0.0)
-        calm = 1.0 / (1.0 + math.exp(self.run_threshold / self.run_width))  # logistic at d = 0
-        panic = 1.0 / (1.0 + xp.exp(-(distress - self.run_threshold) / self.run_width))
-        share = self.run_max * xp.maximum(panic - calm, 0.0) / (1.0 - calm)  # 0 without distress
+        n = ledger.cash.shape[-1]
+        self.distress = self.measure_distress(state)
         alive = ~xp.take(state.defaulted, banks, axis=1) & self.enabled
-        pool = ledger.pools["deposits"]
+        share = self.run_max * ramp(xp, self.distress, self.run_threshold, self.run_width)
+        share = xp.clip(share + self.outflow_shock, 0.0, 1.0)
+        deposits = ledger.pools["deposits"]
         before = ledger.cash
         ledger.withdraw_outside(
-            "deposits", xp.where(alive, pool.face * share * self.uninsured, 0.0)
+            "deposits", xp.where(alive, deposits.face * share * self.uninsured, 0.0)
         )
         state.withdrawals = before - ledger.cash
+        runoff = self.wholesale_max * ramp(
+            xp, self.distress, self.wholesale_threshold, self.wholesale_width
+        )
+        runoff = segment_sum(xp.where(alive, runoff, 0.0), banks, n)  # 0 for hedge funds
+        wholesale = ledger.pools["wholesale"]
+        before = ledger.cash
+        ledger.withdraw_outside(
+            "wholesale", wholesale.face * xp.take(runoff, wholesale.issuers, axis=1)
+        )
+        self.last_runoff = before - ledger.cash

@@ -10,6 +10,13 @@ thresholds on its ratio of equity to total assets: below ``capital_min`` it defa
   ratio is to total assets, so each threshold is multiplied by the bank's risk density (total
   RWA / total assets, EBA 2018 data), as the INET Oxford ``resilience`` model does for its
   leverage and risk-weighted constraints.
+- **Held-to-maturity securities** (the SVB mechanism). A share of each bank's Treasuries is held
+  to maturity (``[banks.liquidity]``: US 45%, Granja 2023; EU 40%, EBA 2023) and carried at cost
+  for regulatory capital, so its unrealised loss does not count until it is sold: regulatory CET1
+  = equity at market value + ``htm_units × (cost − price)`` (the add-back; negative when prices
+  rose). Depositors see market-value capital (``cet1_ratio_market``); supervisors, the fire sale's
+  thresholds, the lender of last resort and bailouts use the regulatory view (``cet1_ratio``).
+  Treasuries carry no risk weight, so RWA = risk density × total assets at market value in both.
 - **Hedge-fund margin** (:class:`HedgeFundMargin`). A hedge fund's equity must cover the
   haircut-weighted value of its book, with haircuts that rise as prices fall,
   ``h = h₀ + α·max(0, 1 − p/p₀)`` (the INET "departure from Bookstaber"), at least the policy's
@@ -29,6 +36,8 @@ import numpy as np
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.policy import Policy
+from abm.state import WorldState
+from kernels.backend import segment_sum
 
 #: how far above its margin requirement a hedge fund delevers to (share of assets)
 MARGIN_CUSHION = 0.05
@@ -43,6 +52,9 @@ class BankCapital:
             buffer and 1 target for non-banks; ``-inf`` buffer for banks when the
             ``bank_deleveraging`` channel is off, so they keep their book until the minimum).
         cet1_target: (B,) banks' CET1 target on the device (ratio to RWA).
+        regions: (B,) host, each bank's region in :data:`abm.state.REGIONS`.
+        htm_share: (B,) host, share of each bank's Treasuries held to maturity at the start.
+        cost: (E,) what a Treasury unit cost: its price at the start (the HTM carrying value).
     """
 
     def __init__(
@@ -78,16 +90,50 @@ class BankCapital:
         self.cet1_target = xp.asarray(
             target[banks], dtype=sheets.prices.dtype, device=sheets.prices.device
         )
+        self.regions = np.array([0 if roster.kind[i] == "us" else 1 for i in banks], dtype=int)
+        shares = [float(cal.model_value(f"banks.liquidity.{r}_htm_share")) for r in ("us", "eu")]
+        self.htm_share = np.array(shares)[self.regions]
+        self.treasuries = sheets.assets.index("treasuries")
+        self.cost = sheets.prices[:, self.treasuries] * 1.0
+
+    def opening_htm_units(self) -> Any:
+        """(E, B) Treasury units each bank holds to maturity at the start: its HTM share."""
+        s = self.sheets
+        held = s.xp.take(s.holdings[:, :, self.treasuries], self.banks, axis=1)
+        return held * s.xp.asarray(self.htm_share, dtype=held.dtype, device=held.device)
+
+    def htm_addback(self, state: WorldState) -> Any:
+        """(E, N) unrealised loss on each bank's HTM Treasuries, ``htm × (cost − price)``.
+
+        Added to equity at market value it gives regulatory capital (0 for non-banks; negative,
+        an unrealised gain, when the price is above cost).
+        """
+        s = state.sheets
+        loss = state.banks.htm_units * (self.cost - s.prices[:, self.treasuries])[:, None]
+        return segment_sum(loss, self.banks, s.ledger.cash.shape[-1])
 
     def report(self, books: Any) -> dict[str, Any]:
-        """Snapshot: ``cet1_ratio``, each bank's CET1 / RWA (0 for others)."""
-        return {"cet1_ratio": self.cet1_ratios(books.assets, books.liabilities)}
+        """Snapshot: ``cet1_ratio`` (regulatory, HTM at cost) and ``cet1_ratio_market``.
 
-    def cet1_ratios(self, assets: Any, liabilities: Any) -> Any:
-        """(E, N) CET1 / RWA for banks (equity / (risk density × assets)), 0 for others."""
+        Each bank's CET1 / RWA (0 for others): regulatory with the HTM add-back, and at market
+        value, as uninsured depositors see it.
+        """
+        addback = self.htm_addback(books.state)
+        return {
+            "cet1_ratio": self.cet1_ratios(books.assets, books.liabilities, addback),
+            "cet1_ratio_market": self.cet1_ratios(books.assets, books.liabilities),
+        }
+
+    def cet1_ratios(self, assets: Any, liabilities: Any, htm_addback: Any = None) -> Any:
+        """(E, N) CET1 / RWA for banks, 0 for others.
+
+        ``(assets − liabilities + htm_addback) / (risk density × assets)``: at market value
+        without ``htm_addback`` (E, N), regulatory with :meth:`htm_addback`.
+        """
         xp = self.sheets.xp
         rd = xp.asarray(self.risk_density, dtype=assets.dtype, device=assets.device)
-        ratio = (assets - liabilities) / xp.where(assets > 0.0, assets * rd, 1.0)
+        equity = assets - liabilities if htm_addback is None else assets - liabilities + htm_addback
+        ratio = equity / xp.where(assets > 0.0, assets * rd, 1.0)
         return xp.where(xp.asarray(self.is_bank, device=assets.device), ratio, 0.0)
 
 

@@ -246,6 +246,7 @@ class Economy:
         private = self.risk_free + self.private_rate
         ledger.pay_interest("private_loans", private + 0.0 * pool.face)
         self.financing.pay_interest(private)
+        state.flows.interest_received = xp.maximum(ledger.equity_flows - before, 0.0)
         self._capitalize_interest(before)
         self.financing.deliver_capacity()
         self.financing.repay_scheduled(on)
@@ -256,6 +257,7 @@ class Economy:
         spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex
         self.last_capex_cut = capex - spent
         ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
+        state.flows.ai_capex = xp.sum(spent, axis=-1)  # investment the macro block counts
         real = s.real_assets
         used = xp.take(real, firms, axis=1)
         wear = used * self.depreciation * on * self.operating

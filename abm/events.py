@@ -32,6 +32,9 @@ Events (thresholds in :class:`Thresholds`):
 - ``downgrade`` and ``upgrade``: an agency moved a tech firm's rating (:mod:`abm.ratings`).
   Detail: the new notch. A fall below investment grade (cause ``fell below investment grade``)
   carries as amount the firm's bonds that IG-constrained holders were forced to sell.
+- ``buffer_breach``: a bank's CET1 ratio fell below its buffer (minimum plus the combined buffer:
+  payouts stop and lending shrinks). Amount: the capital it is short of the buffer; detail: the
+  ratio.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ EVENTS = (
     "bailout",
     "downgrade",
     "upgrade",
+    "buffer_breach",
 )
 
 CAUSES = (
@@ -92,11 +96,12 @@ CAUSES = (
     "credit metrics changed",
     "covenant breach",
     "could not pay its creditors",
+    "capital below its buffer",
 )
 _DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
 _RUN, _GAP, _RESERVES = 5, 6, 7
 _REDEEMED, _ILLIQUID, _UNDERCAPITALISED = 8, 9, 10
-_COVENANT, _CLEARING = 13, 14
+_COVENANT, _CLEARING, _BELOW_BUFFER = 13, 14, 15
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ class EventLog:
         self._assets = np.array(snap["total_assets"], dtype=float)
         self._peg = np.array(snap["peg"], dtype=float)
         self._notch = np.array(snap.get("rating_notch", np.full_like(self._peg, -1.0)), float)
+        self._cet1 = np.array(snap["cet1_ratio"], dtype=float)
 
     def _add(
         self,
@@ -247,6 +253,14 @@ class EventLog:
 
         if "rating_notch" in snap:  # rating changes of tech firms (abm.ratings)
             self._rating_changes(step, snap)
+
+        if "cet1_buffer" in snap:  # banks falling below their capital buffer (abm.bank_earnings)
+            ratio, buffer = snap["cet1_ratio"][:, banks], snap["cet1_buffer"][:, banks]
+            crossed = (ratio < buffer) & (self._cet1[:, banks] >= buffer) & ~defaulted[:, banks]
+            w, k = np.nonzero(crossed)
+            i = k + banks.start
+            short = (buffer[w, k] - ratio[w, k]) * snap["risk_weighted_assets"][w, i]
+            self._add(step, EVENTS.index("buffer_breach"), w, i, short, _BELOW_BUFFER, ratio[w, k])
 
         self._remember(snap)
 
@@ -343,6 +357,11 @@ def _message(event: str, label: str, amount: float, cause: str, detail: float) -
         return f"The central bank lent {usd(amount)} to {label}: {cause}."
     if event == "bailout":
         return f"The government put {usd(amount)} of capital into {label}: {cause}."
+    if event == "buffer_breach":
+        return (
+            f"{label}'s CET1 ratio fell to {detail:.1%}, below its buffer: it is {usd(amount)} "
+            "short, stops paying dividends and lends less."
+        )
     if event in ("downgrade", "upgrade"):
         line = f"{label} {event}d to {rating_text(detail)}"
         if cause == "fell below investment grade":

@@ -5,7 +5,14 @@ fire-sale fixed point (``kernels.firesale.fire_sale``) settles defaults, delever
 needs in synchronous rounds with price impact, sales filled at the mid price:
 
 - **Constraints**: banks' capital rules and hedge funds' margin (:mod:`abm.constraints`); an agent
-  that has failed has no buffer and stops deleveraging.
+  that has failed has no buffer and stops deleveraging. Banks' thresholds hold on regulatory
+  capital, with their held-to-maturity Treasuries at cost: the kernel's ratio is equity at market
+  value over total assets, so a bank's thresholds move down by its add-back over its assets
+  (``htm × (cost − price) / A``, at the prices before the sale).
+- **Held to maturity**: sales come out of the available-for-sale Treasuries first; only once a
+  bank holds fewer Treasury units than its HTM book does the book shrink to what it holds, and
+  the loss on the units sold, until then left out of regulatory capital, counts
+  (``state.banks.htm_units``).
 - **Cash needs**: what funds and stablecoin issuers must pay out this week and what panicking
   households sell (``flows.due`` and ``flows.panic_sales``), and never less than zero cash.
 - **Debt**: debt-like liabilities (:mod:`abm.claims`) decide default; deleveraging repays
@@ -56,9 +63,13 @@ class FireSales:
         held, _ = ledger.positions()
         illiquid = held + s.real_assets
         debt = debt_owed(s)
-        cmin = xp.asarray(self.capital.minimum, dtype=dtype, device=dev) + xp.zeros_like(debt)
-        buffer = xp.asarray(self.capital.buffer, dtype=dtype, device=dev)
-        target = xp.asarray(self.capital.target, dtype=dtype, device=dev)
+        assets = ledger.cash + s.market_value() + illiquid
+        addback = self.capital.htm_addback(state)
+        shift = addback / xp.where(assets > 0.0, assets, 1.0)  # regulatory view (module doc)
+        cmin = xp.asarray(self.capital.minimum, dtype=dtype, device=dev) - shift
+        buffer = xp.asarray(self.capital.buffer, dtype=dtype, device=dev) - shift
+        target = xp.asarray(self.capital.target, dtype=dtype, device=dev) - shift
+        target = xp.maximum(target, 1e-6)  # the kernel needs a positive target
         cbuf, ctgt = self.margin.thresholds(buffer, target)
         cbuf = xp.where(~state.defaulted, cbuf, -xp.inf)  # a failed agent no longer delevers
         result = fire_sale(
@@ -82,6 +93,8 @@ class FireSales:
         ledger.book_equity((result.holdings @ (result.prices - s.prices)[:, :, None])[:, :, 0])
         s.holdings = result.holdings
         s.prices = result.prices
+        left = xp.take(result.holdings[:, :, self.capital.treasuries], self.capital.banks, axis=1)
+        state.banks.htm_units = xp.minimum(state.banks.htm_units, left)
         flows.sold = result.sold + flows.sold  # the stablecoins' reserve sales came first
         flows.proceeds = result.proceeds + flows.proceeds
         flows.converged = result.converged

@@ -297,7 +297,10 @@ class Ledger:
         xp, pool = self.xp, self.pools[name]
         amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
         total = xp.minimum(xp.sum(amount, axis=-1), pool.outside)
-        amount = amount * (total / xp.maximum(xp.sum(amount, axis=-1), 1e-300))[:, None]
+        amount = (
+            amount
+            * (total / xp.maximum(xp.sum(amount, axis=-1), xp.finfo(amount.dtype).tiny))[:, None]
+        )
         pool.face = pool.face - amount
         pool.outside = pool.outside - total
         self.cash = self.cash - self._spread(pool.issuers, amount)

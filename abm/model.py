@@ -18,16 +18,19 @@ import numpy as np
 from abm.agents import FAMILY_CLASSES
 from abm.backstops import Bailouts, LenderOfLastResort
 from abm.balance_sheets import BalanceSheets, build_balance_sheets
+from abm.bank_earnings import BankEarnings
 from abm.bank_runs import BankRuns
 from abm.calibration import Calibration, load_calibration
 from abm.channels import Channels
 from abm.collector import make_datacollector
 from abm.constraints import BankCapital, HedgeFundMargin
+from abm.credit_risk import CreditRisk
 from abm.deals import CircularDeals
 from abm.economy import Economy
 from abm.failures import FailureResolution
 from abm.fire_sales import FireSales
 from abm.flows import Flows
+from abm.macro import MacroBlock
 from abm.market import market_depth, pressure_depth
 from abm.market_maker import MarketMakerOfLastResort
 from abm.policy import Policy
@@ -42,7 +45,7 @@ from abm.snapshot import Books, first_non_finite, to_host, world_finite
 from abm.spv import SpvCovenants
 from abm.stablecoins import StablecoinRuns
 from abm.stakes import EquityStakes
-from abm.state import Sentiment, WorldState
+from abm.state import BankState, Sentiment, WorldState
 from abm.valuation import Valuation
 from abm.yield_chasing import YieldChasing
 from kernels.backend import backend_name, get_namespace, segment_sum
@@ -118,7 +121,19 @@ class Powderkeg(mesa.Model):
         self.economy = Economy(cal, sheets)
         self.sentiment_factors = SentimentFactors(cal, sheets, self.streams)
         self.valuation = Valuation(cal, sheets, self.economy.firm)
-        self.state = WorldState.start(sheets, self.economy.firm)
+        self.macro = MacroBlock(cal, sheets, self.streams, self.economy)
+        self.capital = BankCapital(cal, sheets, bank_params, policy, channels.bank_deleveraging)
+        self.credit_risk = CreditRisk(cal, sheets, self.capital)
+        loans, allowance = self.credit_risk.opening_books()
+        macro = self.macro.opening_state()
+        self.bank_earnings = BankEarnings(
+            cal, sheets, self.capital, policy.capital_regime, macro, loans - allowance,
+            self.economy,
+        )  # fmt: skip
+        banks = BankState.start(
+            self.capital.regions, loans, allowance, self.capital.opening_htm_units()
+        )
+        self.state = WorldState.start(sheets, self.economy.firm, macro, banks)
         self.deals = CircularDeals(cal, sheets, enabled=channels.circular_deals)
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
@@ -129,7 +144,6 @@ class Powderkeg(mesa.Model):
         self.spv = SpvCovenants(cal, sheets, book_wear=wear, consolidated=policy.spv_consolidation)
         depth = market_depth(sheets, channels.fire_sales)
         selling_depth = pressure_depth(sheets)
-        self.capital = BankCapital(cal, sheets, bank_params, policy, channels.bank_deleveraging)
         self.margin = HedgeFundMargin(cal, sheets, policy, channels.margin_calls)
         self.bank_runs = BankRuns(cal, self.capital, bank_params, policy, channels.bank_runs)
         self.fire_sales = FireSales(self.capital, self.margin, depth, selling_depth)
@@ -150,7 +164,8 @@ class Powderkeg(mesa.Model):
         self.rules = week_rules(self)
         #: mechanisms that declare snapshot keys (``report(books)``), beside the state's own
         self.reporters = (self.economy, self.flows, self.capital, self.stablecoins, self.lender,
-                          self.bailouts, self.ratings, self.deals, self.failures)  # fmt: skip
+                          self.bailouts, self.ratings, self.deals, self.failures, self.macro,
+                          self.credit_risk, self.bank_earnings, self.bank_runs)  # fmt: skip
 
     @property
     def roster(self) -> Any:

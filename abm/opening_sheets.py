@@ -322,8 +322,7 @@ class OpeningSheets:
                 ai.append(self.value(f"{a}.us_ai_debt_share"))
             else:
                 eu = next(eu_banks)
-                scale = self.value("banks.eu.asset_scale")
-                assets = eu.total_assets * scale
+                assets = eu.total_assets  # already scaled to 2025 (abm.calibration)
                 total.append(assets)
                 # the EBA data give CET1 and assets, not RWA: every EU bank is at the 2025
                 # aggregate CET1 ratio and its own CET1 / assets sets its risk density, which
@@ -333,8 +332,8 @@ class OpeningSheets:
                 dep.append(self.value(f"{a}.eu_deposits_share"))
                 unins.append(self.value(f"{a}.eu_uninsured_deposit_share"))
                 cash.append(self.value("banks.eu.cash_share"))
-                trs.append(eu.gov_bonds * scale / assets)
-                ig.append(max(0.0, eu.debt_securities - eu.gov_bonds) * scale / assets)
+                trs.append(eu.gov_bonds / assets)
+                ig.append(max(0.0, eu.debt_securities - eu.gov_bonds) / assets)
                 ai.append(self.value("banks.eu.us_ai_debt_share"))
         idx = self.roster.indices("bank")
         assets = np.array(total)

@@ -20,6 +20,20 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   still alive (infinite where equity is not positive). A fund's shares count among its
   liabilities, so its equity is near zero: hedge-fund leverage is total assets / (total assets −
   debt-like liabilities, the snapshot's ``debt``).
+- ``bank_cet1_system``: the banks' aggregate CET1 over their aggregate risk-weighted assets
+  (banks still alive); ``bank_cet1_p10`` and ``bank_cet1_p90``: the 10th and 90th percentiles of
+  their CET1 ratios; ``banks_below_buffer``: banks alive below their CET1 buffer.
+- ``bank_roe_median``: median return on equity (net income a year, averaged over a quarter, over
+  equity: the model's equity is CET1, so this compares with return on tangible common equity);
+  ``bank_nim_median``: median net interest income a year over total assets;
+  ``bank_net_income_usd_bn``, ``bank_payouts_usd_bn``: all banks' this week.
+- ``bank_provisions_usd_bn``, ``bank_lending_usd_bn`` (net of repayments) and
+  ``bank_loans_usd_bn``: the banks' loan books to the economy outside the model
+  (:mod:`abm.credit_risk`).
+- ``<quantity>_<region>`` for each quantity of :data:`MACRO_SERIES` and region ``us``,
+  ``euro_area``: GDP growth (annualised, over a quarter), unemployment, inflation, the policy
+  rate, the 10-year yield, bank credit growth (fractions a year), house and commercial property
+  price indices (:mod:`abm.macro`).
 - ``peg_<issuer>``: recoverable value per stablecoin token.
 - ``redemption_share_<issuer>``: tokens redeemed this week as a share of supply.
 - ``lolr_loans_usd_bn``: banks' loans from the lender of last resort outstanding;
@@ -59,9 +73,13 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm.state import REGIONS
 from abm.vocabulary import FAMILIES
 from kernels.backend import to_numpy
 
+#: the macro block's series, one column per region of abm.state.REGIONS (``gdp_growth_us``...)
+MACRO_SERIES = ("gdp_growth", "unemployment", "inflation", "policy_rate", "yield_10y",
+                "credit_growth", "house_prices", "cre_prices")  # fmt: skip
 #: the iterative clearings of a step whose convergence is reported (snapshot keys)
 CONVERGED_PARTS = ("fire_sale_converged", "failures_converged", "deals_converged")
 
@@ -191,6 +209,34 @@ def _worst_decile_mean(loss_share: np.ndarray) -> np.ndarray:
     return top.mean(axis=1)
 
 
+def _bank_columns(
+    snap: dict[str, np.ndarray], lay: Layout, cet1: np.ndarray, alive: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The banks' system capital, its spread, buffer breaches, returns and margins."""
+    rwa = np.where(alive, snap["risk_weighted_assets"][:, lay.banks], 0.0)
+    total_rwa = rwa.sum(axis=1)
+    assets = snap["total_assets"][:, lay.banks]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        system = np.where(total_rwa > 0.0, (cet1 * rwa).sum(axis=1) / total_rwa, np.nan)
+        margin = np.where(assets > 0.0, 52.0 * snap["net_interest_income"][:, lay.banks] / assets,
+                          0.0)  # fmt: skip
+    below = (cet1 < snap["cet1_buffer"][:, lay.banks]) & alive
+    masked = np.where(alive, cet1, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: every bank failed
+        p10, p90 = np.nanpercentile(masked, [10.0, 90.0], axis=1)
+    return {
+        "bank_cet1_system": system,
+        "bank_cet1_p10": p10,
+        "bank_cet1_p90": p90,
+        "banks_below_buffer": below.sum(axis=1),
+        "bank_roe_median": _masked(snap["return_on_equity"][:, lay.banks], alive, "median"),
+        "bank_nim_median": _masked(margin, alive, "median"),
+        "bank_net_income_usd_bn": snap["net_income"][:, lay.banks].sum(axis=1),
+        "bank_payouts_usd_bn": snap["bank_payouts"][:, lay.banks].sum(axis=1),
+    }
+
+
 def ensemble_columns(model: mesa.Model) -> dict[str, np.ndarray]:
     """Every series for every world at the current step, as (E,) host arrays.
 
@@ -259,6 +305,17 @@ def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.nda
     out["hedge_fund_leverage_median"] = _masked(
         _leverage(assets[:, hedge], capital[:, hedge]), ~defaulted[:, hedge], "median"
     )
+
+    if "return_on_equity" in snap:  # the banks' earnings and capital (abm.bank_earnings)
+        out.update(_bank_columns(snap, lay, cet1, alive_banks))
+    if "provisions" in snap:  # the banks' loan books (abm.credit_risk)
+        for key, name in (("provisions", "provisions"), ("new_lending", "lending"),
+                          ("loans_outside", "loans")):  # fmt: skip
+            out[f"bank_{name}_usd_bn"] = snap[key][:, lay.banks].sum(axis=1)
+    if "gdp_growth" in snap:  # the macro block, one column per region (abm.macro)
+        for key in MACRO_SERIES:
+            for r, region in enumerate(REGIONS):
+                out[f"{key}_{region}"] = np.asarray(snap[key], dtype=float)[:, r].copy()
 
     pegs = snap["peg"][:, lay.stablecoins]
     for k, coin in enumerate(lay.stablecoin_names):

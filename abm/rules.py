@@ -17,33 +17,40 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
                                ``covenant``) before valuation sees them
  5    credit lines             private-credit funds that lent this week draw their bank
                                lines
- 6    valuation                fundamentals move with sentiment, revenue and leverage;
-                               fire-sale gaps decay
- 7    equity stakes            private stakes follow their investees' new value
- 8    ratings                  the agency reads the leverage the valuation just measured;
+ 6    macro                    GDP, jobs, inflation, rates and property prices move with
+                               this week's AI capex, last week's equities and bank credit
+ 7    valuation                fundamentals move with sentiment, revenue, leverage and the
+                               new yields; fire-sale gaps decay
+ 8    equity stakes            private stakes follow their investees' new value
+ 9    ratings                  the agency reads the leverage the valuation just measured;
                                fallen angels are sold at once
- 9    reach for yield          pensions and insurers tilt toward the new spreads
-10    saving                   households' weekly saving arrives as deposits
-11    retail behaviour         FOMO buying and panic selling on this week's prices
-12    token issuance           pegs before redemptions; issuers grow while pegs hold
-13    reserve rule             the policy's reserve transition, before anyone redeems
-14    reserve-bank stress      stablecoin holders look at last week's runs on the banks
-15    redemptions              what funds and issuers owe their holders this week
-16    stablecoin backstop      the central bank stops runs past its trigger
-17    deposit draws            issuers draw their bank deposits first: a run on a coin is
+10    reach for yield          pensions and insurers tilt toward the new spreads
+11    saving                   households' weekly saving arrives as deposits
+12    loan books               write-offs and provisions at the new macro state, then
+                               repayments and new lending as capital and cash allow
+13    bank earnings            interest, fees, costs, taxes and payouts, with this week's
+                               provisions; before the runs, which read the losses
+14    retail behaviour         FOMO buying and panic selling on this week's prices
+15    token issuance           pegs before redemptions; issuers grow while pegs hold
+16    reserve rule             the policy's reserve transition, before anyone redeems
+17    reserve-bank stress      stablecoin holders look at last week's runs on the banks
+18    redemptions              what funds and issuers owe their holders this week
+19    stablecoin backstop      the central bank stops runs past its trigger
+20    deposit draws            issuers draw their bank deposits first: a run on a coin is
                                a run on its banks
-18    reserve waterfall        then sell Treasuries, gold, bitcoin in order
-19    bank runs                outside depositors leave banks in distress
-20    lender of last resort    solvent banks short of cash borrow instead of selling
-21    bailouts (before sale)   systemic banks below their minimum are recapitalised
-22    fire sale                every constraint and cash need cleared with price impact;
+21    reserve waterfall        then sell Treasuries, gold, bitcoin in order
+22    bank runs                uninsured depositors and wholesale creditors leave banks
+                               whose own condition worsens
+23    lender of last resort    solvent banks short of cash borrow instead of selling
+24    bailouts (before sale)   systemic banks below their minimum are recapitalised
+25    fire sale                every constraint and cash need cleared with price impact;
                                failures (cause ``market``); selling pressure on spreads
-23    bailouts (after sale)    systemic banks that failed in the clearing are rescued
-24    market maker             the central bank lifts bond prices back to its trigger
-25    payouts                  funds and issuers pay what was due from the cash raised
-26    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+26    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+27    market maker             the central bank lifts bond prices back to its trigger
+28    payouts                  funds and issuers pay what was due from the cash raised
+29    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
                                ``clearing``)
-27    fund shares              fund shares marked to the net asset value that is left
+30    fund shares              fund shares marked to the net asset value that is left
 ====  =======================  ==========================================================
 """
 
@@ -78,11 +85,14 @@ WEEK = (
     ("circular deals", "deals", "settle"),
     ("SPV covenants", "spv", "test"),
     ("credit lines", "flows", "draw_credit_lines"),
+    ("macro", "macro", "update"),
     ("valuation", "valuation", "revalue"),
     ("equity stakes", "stakes", "revalue"),
     ("ratings", "ratings", "review"),
     ("reach for yield", "yield_chasing", "rebalance"),
     ("saving", "flows", "save"),
+    ("loan books", "credit_risk", "step"),
+    ("bank earnings", "bank_earnings", "book"),
     ("retail behaviour", "retail", "act"),
     ("token issuance", "flows", "issue_tokens"),
     ("reserve rule", "stablecoins", "apply_reserve_rule"),

@@ -29,11 +29,37 @@ kind                      what it does                                          
 ``lease_income``          the target SPVs' tenants pay ``1 + size`` of the rent due     −1 ≤ s ≤ 0
                           for ``weeks`` weeks (``model.spv.lease.rent_factor``): the
                           SPV under-earns and its debt-service coverage falls
+``demand``                demand outside the model in the target regions falls (or      −0.3…0.3
+                          rises) by ``size`` of potential GDP for ``weeks`` weeks
+                          (``model.macro.demand_impulse``, held while it lasts): the
+                          output gap approaches it with the IS curve's persistence,
+                          less what the policy rate's response and the model's other
+                          channels offset; unemployment and property prices follow
+``policy_rate``           the central bank sets its rate ``size`` above (below) what    −0.05…0.10
+                          its Taylor rule says, for ``weeks`` weeks
+                          (``model.macro.rate_shift``): a rates shock like 2022
+``term_premium``          adds ``size`` to the 10-year term premium of the target       −0.03…0.03
+                          regions (``state.macro.term_premium``); the 10-year yield
+                          moves with it and the jump decays by the macro rule
+``house_prices``          multiplies the house-price index of the target regions by     −1 < s ≤ 1
+                          ``1 + size`` (``state.macro.house_prices``): a one-off jump
+``cre_prices``            the same for the commercial-property price index              −1 < s ≤ 1
+                          (``state.macro.cre_prices``)
+``deposit_run``           the target banks lose ``size`` of their uninsured deposits    0…1
+                          a week for ``weeks`` weeks, whatever their condition
+                          (``model.bank_runs.outflow_shock``)
+``loan_losses``           ``−size`` of the target loan books' gross loans is written    −1 < s ≤ 0
+                          off now at every bank (``model.credit_risk.charge_off``)
 ========================  ===========================================================  ==========
 
 ``target`` names firms (``revenue_shortfall``, ``lease_income``: firm kinds such as
-``neocloud`` or ``spv``, or firm names; none = every firm) or assets (``impairment``,
-``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required).
+``neocloud`` or ``spv``, or firm names; none = every firm), assets (``impairment``,
+``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required),
+regions (``demand``, ``policy_rate``, ``term_premium``, ``house_prices``, ``cre_prices``:
+:data:`abm.state.REGIONS`; none = both), banks (``deposit_run``: bank names or the kinds ``us``
+and ``eu``; none = every bank) or loan books (``loan_losses``: :data:`abm.state.LOAN_BOOKS`;
+none = every book). Lasting shocks of one kind that overlap compose: demand shifts and rate
+shifts add up, and run shares combine as ``1 − Π(1 − s)``.
 ``range = [lo, hi]`` makes the size differ by world: world w draws ``lo + (hi − lo)·u`` with ``u``
 uniform from ``model.streams`` at (step = week, stream = :data:`STREAM_BASE` + the shock's
 position), so worlds differ, and a seed always gives the same sizes (world w of a batch equals a
@@ -52,6 +78,8 @@ from typing import Any
 
 import numpy as np
 
+from abm.shock_targets import asset_targets, bank_targets, firm_targets, named_targets
+from abm.state import LOAN_BOOKS, REGIONS
 from kernels.backend import to_numpy
 
 #: Random stream of the first shock's size; shock i uses STREAM_BASE + i (the model's own
@@ -63,7 +91,17 @@ STREAM_BASE = 1000
 #: all of 1999; from about +400% the model's revenue, capex and valuation feedback runs away and
 #: firms fail for no economic reason, and +900% makes the state non-finite), crypto up to +300%
 #: (bitcoin's best weeks were about +50%), AI revenue at most doubled against plan (the same
-#: feedback makes the state non-finite from about +200% over a year).
+#: feedback makes the state non-finite from about +200% over a year). The macro and bank kinds
+#: stay within history with room to spare: the output gap moves by at most 30% (US real GDP fell
+#: about 26% from 1929 to 1933, BEA NIPA table 1.1.6; 10% in the first half of 2020), the policy
+#: rate by −5 to +10 points (the Fed cut 5 points in 2007–08 and raised the funds rate by about
+#: 10 points in 1979–81), the term premium by 3 points (the ACM 10-year term premium ranged from
+#: about −1.5% to +5% since 1961, NY Fed), property prices at most double in one jump (US house
+#: prices fell 27% from 2006 to 2012, Case-Shiller national; CRE fell about 35% in 2007–09, Green
+#: Street CPPI), a bank loses at most all its uninsured deposits in a week (SVB lost 25% of its
+#: deposits on 9 Mar 2023 and was asked for 62% more the next morning, Fed Barr review, Apr 2023),
+#: and a write-off takes at most the whole loan book (US bank charge-offs peaked near 3% a year
+#: in 2009–10, FRED CORALACBN).
 KINDS: dict[str, tuple[float, float, bool]] = {
     "ai_hype": (-1.0, 2.0, False),
     "crypto_sentiment": (-1.0, 3.0, False),
@@ -72,12 +110,26 @@ KINDS: dict[str, tuple[float, float, bool]] = {
     "haircut": (-1.0, 1.0, True),
     "collateral": (-1.0, 0.0, False),
     "lease_income": (-1.0, 0.0, True),
+    "demand": (-0.3, 0.3, True),
+    "policy_rate": (-0.05, 0.10, True),
+    "term_premium": (-0.03, 0.03, True),
+    "house_prices": (-1.0, 1.0, False),
+    "cre_prices": (-1.0, 1.0, False),
+    "deposit_run": (0.0, 1.0, True),
+    "loan_losses": (-1.0, 0.0, False),
 }
 #: Kinds whose ``target`` names firms, and kinds whose ``target`` names assets.
 FIRM_TARGETS = ("revenue_shortfall", "lease_income")
 #: Kinds that last ``weeks`` weeks (the others are one-off jumps).
-LASTING = ("revenue_shortfall", "lease_income")
+LASTING = ("revenue_shortfall", "lease_income", "demand", "policy_rate", "deposit_run")
 ASSET_TARGETS = ("impairment", "haircut")
+#: Kinds whose ``target`` names regions (:data:`abm.state.REGIONS`), banks (names or the kinds
+#: ``us`` and ``eu``) and loan books (:data:`abm.state.LOAN_BOOKS`); none names them all.
+REGION_TARGETS = ("demand", "policy_rate", "term_premium", "house_prices", "cre_prices")
+BANK_TARGETS = ("deposit_run",)
+BOOK_TARGETS = ("loan_losses",)
+#: Lasting macro kinds and the :class:`abm.macro.MacroBlock` attribute each sets while it lasts.
+MACRO_LEVERS = {"demand": "demand_impulse", "policy_rate": "rate_shift"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +142,7 @@ class Shock:
         size: central size (a proportional change; haircut points for ``haircut``).
         range: optional (lo, hi): each world draws its size uniformly from it.
         target: firms or assets it hits (by key, kind or asset class).
-        weeks: how long a ``revenue_shortfall`` lasts (other kinds are one-off jumps).
+        weeks: how long a lasting kind (:data:`LASTING`) lasts; the others are one-off jumps.
         source: where the size comes from (seed article, calibration section).
         note: what the size stands for, in words.
     """
@@ -103,37 +155,6 @@ class Shock:
     weeks: int = 1
     source: str = ""
     note: str = ""
-
-
-def firm_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
-    """(F,) bool: the firms a target list names (all firms when it is empty)."""
-    roster = model.roster
-    rows = roster.indices("firm")
-    names = [roster.names[i] for i in rows]
-    kinds = [roster.kind[i] for i in rows]
-    if not target:
-        return np.ones(len(rows), dtype=bool)
-    known = set(names) | set(kinds)
-    for t in target:
-        if t not in known:
-            raise ValueError(
-                f"target {t!r} is not a firm; allowed: {', '.join(sorted(set(kinds)))} "
-                f"or a firm name ({', '.join(names)})"
-            )
-    return np.array([n in target or k in target for n, k in zip(names, kinds, strict=True)])
-
-
-def asset_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
-    """(M,) bool: the assets a target list names by key or asset class."""
-    table = model.sheets.assets
-    keys, classes = list(table.keys), list(table.asset_class)
-    for t in target:
-        if t not in keys and t not in classes:
-            raise ValueError(
-                f"target {t!r} is not an asset; allowed: an asset class "
-                f"({', '.join(sorted(set(classes)))}) or an asset key ({', '.join(keys)})"
-            )
-    return np.array([k in target or c in target for k, c in zip(keys, classes, strict=True)])
 
 
 class ShockSchedule:
@@ -153,6 +174,12 @@ class ShockSchedule:
                 self.masks.append(firm_targets(model, shock.target))
             elif shock.kind in ASSET_TARGETS:
                 self.masks.append(asset_targets(model, shock.target))
+            elif shock.kind in REGION_TARGETS:
+                self.masks.append(named_targets(shock.target, REGIONS, "region"))
+            elif shock.kind in BANK_TARGETS:
+                self.masks.append(bank_targets(model, shock.target))
+            elif shock.kind in BOOK_TARGETS:
+                self.masks.append(named_targets(shock.target, LOAN_BOOKS, "loan book"))
             else:
                 self.masks.append(None)
         self.applied: list[tuple[int, str]] = []
@@ -169,7 +196,7 @@ class ShockSchedule:
         return lo + (hi - lo) * np.asarray(u, dtype=float)
 
     def schedule(self) -> None:
-        """Put every shock (and the end of every revenue shortfall) on the model's event list."""
+        """Put every shock (and the end of every lasting shock) on the model's event list."""
         now = float(self.model.time)
         for i, shock in enumerate(self.shocks):
             at = shock.week - 0.5
@@ -222,29 +249,88 @@ class ShockSchedule:
             base = np.broadcast_to(base, (model.n_worlds, base.shape[-1]))
             jumped = np.clip(base + np.where(mask[None, :], size[:, None], 0.0), 0.0, 1.0)
             model.margin.haircut0 = dev(jumped)
+        elif shock.kind == "term_premium":  # the 10-year yield follows in this week's macro rule
+            macro = model.state.macro
+            jump = np.where(mask[None, :], size[:, None], 0.0)
+            macro.term_premium = macro.term_premium + _like(model, macro.term_premium, jump)
+        elif shock.kind in ("house_prices", "cre_prices"):
+            index = getattr(model.state.macro, shock.kind)
+            factor = np.where(mask[None, :], 1.0 + size[:, None], 1.0)
+            setattr(model.state.macro, shock.kind, index * _like(model, index, factor))
+        elif shock.kind == "loan_losses":  # written off through the loan books' own rule
+            loans = model.state.banks.loans
+            share = np.where(mask[None, None, :], -size[:, None, None], 0.0)
+            share = np.broadcast_to(share, loans.shape)
+            model.credit_risk.charge_off(model.state, _like(model, loans, share))
         self.applied.append((shock.week, shock.kind))
 
     def refresh(self, week: int) -> None:
-        """Set revenue parameters and SPV rents for the lasting shocks active in ``week``."""
+        """Set what the lasting shocks active in ``week`` change (all of them, every week).
+
+        Revenue parameters, SPV rents, the macro levers and forced deposit outflows.
+        """
         self._refresh_revenue(week)
         self._refresh_rent(week)
+        self._refresh_macro(week)
+        self._refresh_runs(week)
 
-    def _active(self, kind: str, week: int) -> tuple[np.ndarray, bool]:
-        """(E, F) product of ``1 + size`` over the ``kind`` shocks active in ``week``.
+    def _terms(self, kind: str, week: int) -> list[tuple[Shock, np.ndarray, np.ndarray]]:
+        """(shock, (E,) sizes, mask) of every ``kind`` shock active in ``week``.
 
         Over every schedule attached to the model (``model.shock_schedules``), so shocks of
         several schedules that overlap compose (a preset's and the app's shock buttons).
         """
-        factor = np.ones((self.model.n_worlds, len(self.model.roster.indices("firm"))))
-        active = False
-        for schedule in self.model.shock_schedules:
+        return [
+            (shock, size, mask)
+            for schedule in self.model.shock_schedules
             for shock, size, mask in zip(
                 schedule.shocks, schedule.sizes, schedule.masks, strict=True
-            ):
-                if shock.kind == kind and shock.week <= week < shock.week + shock.weeks:
-                    factor = factor * np.where(mask[None, :], 1.0 + size[:, None], 1.0)
-                    active = True
-        return factor, active
+            )
+            if shock.kind == kind and shock.week <= week < shock.week + shock.weeks
+        ]
+
+    def _uses(self, kind: str) -> bool:
+        """Whether any schedule attached to the model has a ``kind`` shock."""
+        return any(s.kind == kind for sch in self.model.shock_schedules for s in sch.shocks)
+
+    def _active(self, kind: str, week: int) -> tuple[np.ndarray, bool]:
+        """(E, F) product of ``1 + size`` over the ``kind`` shocks active in ``week``."""
+        factor = np.ones((self.model.n_worlds, len(self.model.roster.indices("firm"))))
+        terms = self._terms(kind, week)
+        for _, size, mask in terms:
+            factor = factor * np.where(mask[None, :], 1.0 + size[:, None], 1.0)
+        return factor, bool(terms)
+
+    def _refresh_macro(self, week: int) -> None:
+        """``model.macro.demand_impulse`` and ``rate_shift`` (E, R) for the shocks of ``week``.
+
+        A demand shock shifts the demand level the output gap approaches (the IS curve of
+        :mod:`abm.macro`) by ``size`` while it lasts; a rate shock adds ``size`` to the policy
+        rate while it lasts; overlapping shocks add up. Left alone when no schedule has such a
+        shock, so the macro block's zeros stay its own.
+        """
+        for kind, lever in MACRO_LEVERS.items():
+            if not self._uses(kind):
+                continue
+            total = np.zeros((self.model.n_worlds, len(REGIONS)))
+            for _, size, mask in self._terms(kind, week):
+                total = total + np.where(mask[None, :], size[:, None], 0.0)
+            now = getattr(self.model.macro, lever)
+            setattr(self.model.macro, lever, _like(self.model, now, total))
+
+    def _refresh_runs(self, week: int) -> None:
+        """``model.bank_runs.outflow_shock`` (E, B) for the deposit runs of ``week``.
+
+        The weekly share of uninsured deposits that leaves each bank whatever its condition;
+        overlapping runs combine as ``1 − Π(1 − s)``.
+        """
+        if not self._uses("deposit_run"):
+            return
+        stay = np.ones((self.model.n_worlds, len(self.model.roster.indices("bank"))))
+        for _, size, mask in self._terms("deposit_run", week):
+            stay = stay * np.where(mask[None, :], 1.0 - size[:, None], 1.0)
+        runs = self.model.bank_runs
+        runs.outflow_shock = _like(self.model, runs.outflow_shock, 1.0 - stay)
 
     def _refresh_rent(self, week: int) -> None:
         """SPVs' rent factor (``model.spv.lease.rent_factor``) for the lease shocks of ``week``."""
@@ -268,6 +354,11 @@ class ShockSchedule:
         self.model.state.firms.params = dataclasses.replace(
             base, revenue=base.revenue[None, :] * scale, ai_share=share * factor / scale
         )
+
+
+def _like(model: Any, like: Any, values: np.ndarray) -> Any:
+    """``values`` as an array of ``like``'s namespace, dtype and device."""
+    return model.xp.asarray(values, dtype=like.dtype, device=like.device)
 
 
 @dataclass(frozen=True)
@@ -298,9 +389,13 @@ def attach(model: Any, shocks: tuple[Shock, ...] | list[Shock]) -> ShockSchedule
 
 __all__ = [
     "ASSET_TARGETS",
+    "BANK_TARGETS",
+    "BOOK_TARGETS",
     "FIRM_TARGETS",
     "KINDS",
     "LASTING",
+    "MACRO_LEVERS",
+    "REGION_TARGETS",
     "STREAM_BASE",
     "Shock",
     "ShockSchedule",

@@ -38,6 +38,12 @@ class Books:
         """(E, F) firm values placed on the agent axis (E, N), zero for other agents."""
         return segment_sum(firm_values, self.firms, self.state.sheets.ledger.cash.shape[-1])
 
+    def per_bank(self, bank_values: Any) -> Any:
+        """(E, B) bank values placed on the agent axis (E, N), zero for other agents."""
+        s = self.state.sheets
+        banks = s.xp.asarray(s.roster.indices("bank"), device=s.prices.device)
+        return segment_sum(bank_values, banks, s.ledger.cash.shape[-1])
+
     def state_report(self) -> dict[str, Any]:
         """The balance sheets, defaults, sentiment, prices and this week's market flows."""
         state = self.state

@@ -23,6 +23,12 @@ reads lives here (docs/design.md, "The state"):
   last resort and its stablecoin facility (one capacity).
 - ``withdrawals``: (E, N) the latest run on each bank by outside depositors (this week's once
   :mod:`abm.bank_runs` has run; stablecoin holders read last week's before it).
+- ``macro``: the macro-financial state of each world's two regions (:class:`MacroState`):
+  output gap, GDP growth, unemployment, inflation, the policy rate, the 10-year yield and its
+  term premium, house and commercial property prices, bank credit growth (:mod:`abm.macro`).
+- ``banks``: what the banks' rules share (:class:`BankState`): loan books to the economy outside
+  the model and their loss allowances, held-to-maturity securities, this week's earnings,
+  provisions, lending and payouts (:mod:`abm.credit_risk`, :mod:`abm.bank_earnings`).
 - ``flows``: this week's flows between rules (:class:`WeekFlows`), reset when the week begins.
 
 Arrays lead with the world axis E and live on the model's device (NumPy or CuPy).
@@ -39,6 +45,11 @@ import numpy as np
 #: default in the market clearing (abm.clearing: equity below zero or cash short of what is due),
 #: and a payment shortfall in the Eisenberg–Noe clearing of failures (abm.failures)
 CAUSES = ("covenant", "market", "clearing")
+#: the macro block's regions (abm.macro): US banks live in the first, EU banks in the second
+REGIONS = ("us", "euro_area")
+#: the banks' loan books to the economy outside the model (abm.credit_risk); the loans to the
+#: AI complex and to funds are the ledger's ``bank_loans`` pool, written down when they fail
+LOAN_BOOKS = ("mortgages", "consumer", "corporate", "commercial_real_estate")
 
 
 @dataclass
@@ -83,6 +94,82 @@ class FirmState:
 
 
 @dataclass(slots=True)
+class MacroState:
+    """The macro-financial state, (E, R) per world and region of :data:`REGIONS` (abm.macro).
+
+    Rates and growth are fractions a year; indices are 1 at the start.
+
+    Attributes:
+        output_gap: real GDP over its potential, minus 1.
+        gdp_growth: real GDP growth over the last quarter, annualised.
+        unemployment: the unemployment rate.
+        inflation: consumer-price inflation over a year.
+        policy_rate: the central bank's policy rate.
+        yield_10y: the 10-year government bond yield.
+        term_premium: the part of the 10-year yield above the expected short rates.
+        house_prices: residential property prices (index).
+        cre_prices: commercial property prices (index).
+        credit_growth: growth of bank loans to the economy outside the model, annualised.
+    """
+
+    output_gap: Any
+    gdp_growth: Any
+    unemployment: Any
+    inflation: Any
+    policy_rate: Any
+    yield_10y: Any
+    term_premium: Any
+    house_prices: Any
+    cre_prices: Any
+    credit_growth: Any
+
+
+@dataclass(slots=True)
+class BankState:
+    """What the banks' rules share, per world and bank (E, B) in bank order; USD bn.
+
+    Attributes:
+        region: (B,) host, each bank's position in :data:`REGIONS`.
+        loans: (E, B, K) gross loans to the economy outside the model by book of
+            :data:`LOAN_BOOKS`; with the allowance subtracted they are part of the banks'
+            real assets (``sheets.real_assets``).
+        allowance: (E, B, K) the expected-credit-loss allowance (IFRS 9 / CECL) on those loans.
+        htm_units: (E, B) Treasury units held to maturity: carried at cost for capital, so
+            their unrealised losses count only once they are sold.
+        provisions: this week's loan-loss provisions (write-offs plus the change of the
+            allowance; negative: a release).
+        write_offs: this week's loans written off.
+        lending: this week's new lending net of repayments.
+        net_interest: this week's net interest income.
+        net_income: this week's net income after tax.
+        payouts: this week's dividends and buybacks.
+        funding_spread: the bank's wholesale spread over the policy rate now, a fraction a year.
+    """
+
+    region: np.ndarray
+    loans: Any
+    allowance: Any
+    htm_units: Any
+    provisions: Any
+    write_offs: Any
+    lending: Any
+    net_interest: Any
+    net_income: Any
+    payouts: Any
+    funding_spread: Any
+
+    @classmethod
+    def start(cls, region: np.ndarray, loans: Any, allowance: Any, htm_units: Any) -> BankState:
+        """The banks at the start: their books as calibrated, no flows yet."""
+        zeros = htm_units * 0.0
+        return cls(
+            region=region, loans=loans, allowance=allowance, htm_units=htm_units,
+            provisions=zeros, write_offs=zeros, lending=zeros, net_interest=zeros,
+            net_income=zeros, payouts=zeros, funding_spread=zeros,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
 class WeekFlows:
     """This week's flows from one rule to a later one (reset when the week begins).
 
@@ -97,6 +184,9 @@ class WeekFlows:
         proceeds: (E, N) cash those sales raised for each seller.
         converged: (E,) bool, this week's fire sale converged.
         bailout_injection: (E, N) public capital injected into banks this week.
+        ai_capex: (E,) what the tech firms spent on capex this week (USD bn).
+        interest_received: (E, N) coupons and loan interest the firms paid each holder this
+            week (the banks count it in their net interest income).
     """
 
     defaulted_before: Any = None
@@ -109,6 +199,8 @@ class WeekFlows:
     proceeds: Any = None
     converged: Any = None
     bailout_injection: Any = None
+    ai_capex: Any = None
+    interest_received: Any = None
 
 
 @dataclass(slots=True)
@@ -124,12 +216,16 @@ class WorldState:
     default_cause: Any
     stopped: np.ndarray
     stopped_week: np.ndarray
+    macro: MacroState
+    banks: BankState
     week: int = 0
     stop_reasons: dict[int, str] = field(default_factory=dict)
     flows: WeekFlows = field(default_factory=WeekFlows)
 
     @classmethod
-    def start(cls, sheets: Any, firms: FirmState) -> WorldState:
+    def start(
+        cls, sheets: Any, firms: FirmState, macro: MacroState, banks: BankState
+    ) -> WorldState:
         """The state at the calibrated start: nobody has failed, no flows yet, calm sentiment."""
         xp = sheets.xp
         dev = sheets.prices.device
@@ -145,11 +241,14 @@ class WorldState:
             default_cause=xp.zeros(sheets.ledger.cash.shape, dtype=xp.int8, device=dev),
             stopped=np.zeros(worlds, dtype=bool),
             stopped_week=np.full(worlds, -1, dtype=np.int64),
+            macro=macro,
+            banks=banks,
             flows=WeekFlows(
                 sold=xp.zeros_like(sheets.prices),
                 proceeds=xp.zeros_like(sheets.ledger.cash),
                 converged=xp.ones((worlds,), dtype=xp.bool, device=dev),
                 bailout_injection=xp.zeros_like(sheets.ledger.cash),
+                interest_received=xp.zeros_like(sheets.ledger.cash),
             ),
         )
 
@@ -193,4 +292,5 @@ class WorldState:
             proceeds=xp.zeros_like(sheets.ledger.cash),
             converged=self.flows.converged,
             bailout_injection=xp.zeros_like(sheets.ledger.cash),
+            interest_received=xp.zeros_like(sheets.ledger.cash),
         )

@@ -1,12 +1,15 @@
 """Valuation: what assets are worth this week, fundamentals and fire-sale gaps decaying.
 
 Fundamentals — each AI firm's equity ``exp(γ h)·R/R₀`` on its own revenue, its bonds
-``exp(−D·Δs)`` with its spread moving ``Δs = −k·h + a₁·max(0, x − x₀) + a₃·P`` with ``x`` debt /
-EBITDA and ``P`` selling pressure (:meth:`Valuation._spread_move`; new coupons pay the moved
-spread), private AI credit marked to model with the AI spread index, crypto ``exp(c)``, the rest
-constant — and fire-sale price gaps decaying toward them with each asset's half-life
-(``kernels.impact.relax_toward``). Ratings read the same debt / EBITDA (:mod:`abm.ratings`).
-Parameters: ``calibration.toml`` ``[assumptions.sentiment]`` and ``[assumptions.spreads]``.
+``exp(−D·(Δs + Δy))`` with the US 10-year yield ``Δy`` since the start (:mod:`abm.macro`; the
+same ``exp(−D·Δy)`` moves Treasuries and non-AI IG bonds, D their duration in years; floating-rate
+loans do not move with rates) and its spread moving ``Δs = −k·h + a₁·max(0, x − x₀) + a₃·P``
+with ``x`` debt / EBITDA and ``P`` selling pressure (:meth:`Valuation._spread_move`; new
+coupons pay the moved spread), private AI credit marked to model with the AI spread index, crypto
+``exp(c)``, the rest constant — and fire-sale price gaps decaying toward them with each asset's
+half-life (``kernels.impact.relax_toward``). Ratings read the same debt / EBITDA
+(:mod:`abm.ratings`). Parameters: ``calibration.toml`` ``[assumptions.sentiment]``,
+``[assumptions.spreads]`` and ``[macro.us]`` (the 2025 yield).
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class Valuation:
         self.duration_years = xp.asarray(
             [d / 52.0 for d in table.duration], dtype=dtype, device=dev
         )
+        # rate-sensitive bonds move with the US 10-year yield of the macro block (abm.macro):
+        # Treasuries and non-AI IG bonds on their own, the AI issuers' bonds with their spreads
+        self.yield0 = float(cal.value("macro.us.yield_10y"))
+        self.rate_bonds = [table.index("treasuries"), table.index("ig_bonds_non_ai")]
         self.fundamental = sheets.prices * 1.0
         debt0 = xp.take(sheets.liabilities(), self.firms, axis=1)
         self.leverage0 = debt_to_ebitda(xp, debt0, firm.ebitda)  # (E, F) debt / EBITDA at start
@@ -86,13 +93,16 @@ class Valuation:
         earnings = xp.maximum(earnings, 1e-6)  # a firm without revenue keeps a sliver of value
         equity_value = xp.exp(self.gamma * sentiment.ai)[:, None] * earnings  # each its own firm
         spread_move = self._spread_move(state.firms, sentiment)  # (E, F) per year
+        rate_move = state.macro.yield_10y[:, :1] - self.yield0  # (E, 1) US yield since start
         new = xp.ones_like(fundamental)
         new = set_columns(xp, new, self.ai_equity, equity_value)
         bond_value = xp.exp(
             -xp.take(self.duration_years, xp.asarray(self.ai_bonds))
-            * xp.take(spread_move, self.bond_firm, axis=1)
+            * (xp.take(spread_move, self.bond_firm, axis=1) + rate_move)
         )
         new = set_columns(xp, new, self.ai_bonds, bond_value)
+        rate_value = xp.exp(-xp.take(self.duration_years, xp.asarray(self.rate_bonds)) * rate_move)
+        new = set_columns(xp, new, self.rate_bonds, rate_value)
         marked = xp.exp(
             -self.marks_years * self.marked_share * self._ai_credit_index(state.firms)[:, None]
         )

@@ -8,7 +8,6 @@ other way round.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from benchmarks.report import RESULTS_DIR, format_table, write_results
 from experiments.usage import (
@@ -16,6 +15,7 @@ from experiments.usage import (
     add_backend_argument,
     check_backend,
     non_negative_int,
+    path_argument,
     writable_directory,
 )
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_backend_argument(parser)
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="DIR",
         help="directory for bench-<UTC timestamp>.json and latest.json "

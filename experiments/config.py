@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError, create_model
 
 from experiments.build import build_model
 from experiments.run import read_scenario_file
@@ -103,11 +103,15 @@ def _resolve_scenario(path: Path, name: str) -> Scenario:
             f"scenario: unknown scenario {name!r}; choose one of {', '.join(preset_names())}, "
             "or give a .toml scenario file",
         )
-    file = Path(name).expanduser()
+    try:
+        file = Path(name).expanduser()
+    except (OSError, ValueError, RuntimeError) as err:  # ~user: no such user, or a NUL
+        raise _fail(path, f"scenario: cannot read scenario file {name!r} ({err})") from None
     if not file.is_absolute():
         file = path.parent / file
-    if not file.is_file():
-        raise _fail(path, f"scenario: cannot read scenario file {file} (no such file)")
+    reason = _file_problem(file)
+    if reason is not None:
+        raise _fail(path, f"scenario: cannot read scenario file {file} ({reason})")
     return read_scenario_file(file)["definition"]
 
 
@@ -202,16 +206,27 @@ def _check_design(path: Path, spec: SweepFile) -> None:
         raise _fail(path, f"design.levels: morris needs an even number; got {design.levels}")
 
 
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a readable regular file (None when it is one)."""
+    try:
+        if path.is_file():
+            return None
+        if path.is_dir():
+            return "is a directory"
+        return "not a regular file; give a .toml file" if path.exists() else "no such file"
+    except OSError as err:  # e.g. File name too long
+        return err.strerror or str(err)
+    except ValueError as err:  # a NUL character
+        return str(err)
+
+
 def _read(path: Path) -> dict[str, Any]:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        reason = (
-            "is a directory"
-            if path.is_dir()
-            else "not a regular file; give a .toml file"
-            if path.exists()
-            else "no such file"
-        )
+    try:
+        path = Path(path).expanduser()
+    except (OSError, ValueError, RuntimeError) as err:  # ~user: no such user, or a NUL
+        raise UsageError(f"argument FILE: cannot read sweep file {path} ({err})") from None
+    reason = _file_problem(path)
+    if reason is not None:
         raise UsageError(f"argument FILE: cannot read sweep file {path} ({reason})")
     try:
         return read_toml(path)
@@ -230,13 +245,22 @@ def _check_shock_weeks(path: Path, scenario: Scenario, points: tuple, steps: int
         check_shock_weeks(apply_values(scenario, point.values)["shocks"], steps, where)
 
 
+#: the ``scenario`` field of :class:`SweepFile` alone (extra fields ignored), for ``scenario_of``
+_ScenarioOnly = create_model(
+    "_ScenarioOnly",
+    __config__=ConfigDict(strict=True),
+    scenario=(str, SweepFile.model_fields["scenario"]),
+)
+
+
 def scenario_of(path: Path) -> Scenario:
     """The scenario a sweep file names (for ``--list-parameters``; the rest is not checked)."""
     data = _read(path)
-    name = data.get("scenario")
-    if not isinstance(name, str) or not name:
-        raise _fail(Path(path), "missing field 'scenario' (a preset name or a .toml file)")
-    return _resolve_scenario(Path(path).expanduser(), name)
+    try:  # the scenario field checked as load_sweep checks it, so the messages are the same
+        name = _ScenarioOnly.model_validate({k: v for k, v in data.items() if k == "scenario"})
+    except ValidationError as err:
+        raise _fail(Path(path), explain(err.errors()[0])) from None
+    return _resolve_scenario(Path(path).expanduser(), name.scenario)
 
 
 def load_sweep(path: Path) -> Sweep:

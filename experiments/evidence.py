@@ -13,9 +13,13 @@ all channels together; their ratio (all / sum of singles) above 1 means the chan
 super-additive (they amplify each other). Loss = the institutions' equity loss (each firm, bank,
 fund and stablecoin issuer's fall in equity, at most its starting equity) + retail wealth loss.
 
-A preset with a ``[compare]`` table is also run under its counterfactual policy on the same worlds
-(:func:`comparison`). ``powderkeg evidence`` (:mod:`experiments.evidence_command`) runs all of
-this; :mod:`experiments.evidence_docs` writes it up.
+A preset with a ``[compare]`` table is also run under each of its counterfactual policies on the
+same worlds (:func:`comparison`): world w of the preset and world w of the counterfactual share
+their seed and shocks, so the difference of their outcomes is the policy's alone. The comparison
+reports the mean of these paired differences (preset − counterfactual) with a 95% t-interval
+(:func:`paired_difference`) besides the shares of worlds where the preset does better, the same
+or worse. ``powderkeg evidence`` (:mod:`experiments.evidence_command`) runs all of this;
+:mod:`experiments.evidence_docs` writes it up.
 """
 
 from __future__ import annotations
@@ -149,17 +153,53 @@ def counterfactual_name(preset: str, spec: dict[str, Any]) -> str:
     return f"{preset}: {spec['label']}"
 
 
+def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict[str, Any]:
+    """Mean of the paired differences ``a − b`` over worlds, with its t-interval.
+
+    The worlds are pairs (same seed, same shocks), so the differences ``d_w = a_w − b_w`` are
+    independent draws of the policy's effect; the interval is the Student-t one,
+    ``mean(d) ± t_{(1+level)/2, n−1} · sd(d) / √n`` with ``sd`` the sample standard deviation
+    (n − 1 in the denominator) over the ``n`` worlds where both are finite (Student 1908; any
+    statistics text, e.g. Rice, *Mathematical Statistics and Data Analysis*, 3rd ed., §11.3.1).
+    With fewer than two such worlds the interval is NaN.
+
+    Returns:
+        ``difference_mean``, ``difference_low``, ``difference_high``, ``worlds`` (n) and
+        ``no_difference`` (every finite pair is exactly equal).
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    d = a[both] - b[both]
+    n = int(d.size)
+    mean = float(np.mean(d)) if n else float("nan")
+    if n >= 2:
+        half = float(stats.t.ppf((1.0 + level) / 2.0, n - 1) * np.std(d, ddof=1) / np.sqrt(n))
+        low, high = mean - half, mean + half
+    else:
+        low = high = float("nan")
+    return {
+        "difference_mean": mean,
+        "difference_low": low,
+        "difference_high": high,
+        "worlds": n,
+        "no_difference": bool(n > 0 and np.all(d == 0.0)),
+    }
+
+
 def comparison(
     preset: str,
     spec: dict[str, Any],
     actual: dict[str, np.ndarray],
     counterfactual: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """How a preset's policy does against its counterfactual, world by world (same seeds).
+    """How a preset's policy does against one counterfactual, world by world (same seeds).
 
-    Returns the question, the metric's medians under both, and the shares of worlds in which
-    the preset does better, the same, or worse (the worlds share their shocks, so each pair
-    differs only by the policy).
+    Returns the question, the metric's medians and means under both, the paired difference
+    (preset − counterfactual: its mean and 95% t-interval, :func:`paired_difference`), and the
+    shares of worlds in which the preset does better, the same, or worse (the worlds share
+    their shocks, so each pair differs only by the policy).
     """
     metric = spec["metric"]
     a, b = np.asarray(actual[metric], float), np.asarray(counterfactual[metric], float)
@@ -176,6 +216,7 @@ def comparison(
         "median_counterfactual": float(np.median(b)),
         "mean": float(np.mean(a)),
         "mean_counterfactual": float(np.mean(b)),
+        **paired_difference(a, b),
         "share_better": float(np.mean((gain > 0) & ~tie)),
         "share_same": float(np.mean(tie)),
         "share_worse": float(np.mean((gain < 0) & ~tie)),
@@ -186,6 +227,7 @@ __all__ = [
     "Ablation",
     "comparison",
     "counterfactual_name",
+    "paired_difference",
     "run_ablation",
     "simulate",
 ]

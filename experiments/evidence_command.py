@@ -1,6 +1,6 @@
 """``powderkeg evidence``: the scenario table (and the channel ablation table) of the docs.
 
-Checks every flag before anything runs, runs each preset (and its ``[compare]`` counterfactual)
+Checks every flag before anything runs, runs each preset (and its ``[compare]`` counterfactuals)
 and, with ``--ablation``, the channel ablation of one preset (``--ablation-preset``, default
 ``ai_revenue_disappointment``) through :mod:`experiments.evidence`, writes the Markdown file and
 its data (:func:`experiments.evidence_docs.write_evidence`) and prints the tables.
@@ -161,7 +161,7 @@ def command(args: Any) -> int:
 
     configs = ablation_configs() if args.ablation else ()
     specs = {p: load_preset(p).compare for p in presets}
-    runs = len(presets) + sum(spec is not None for spec in specs.values())
+    runs = len(presets) + sum(len(found) for found in specs.values())
     total = args.steps * (runs + len(configs))
     bar = tqdm(
         total=total,
@@ -179,8 +179,7 @@ def command(args: Any) -> int:
         for preset in presets:
             bar.set_postfix_str(preset)
             results[preset] = simulate(preset, **settings, tick=lambda: bar.update(1))
-            spec = specs[preset]
-            if spec is not None:
+            for spec in specs[preset]:
                 name = counterfactual_name(preset, spec)
                 bar.set_postfix_str(name)
                 results[name] = simulate(

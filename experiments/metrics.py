@@ -3,7 +3,12 @@
 :data:`METRICS` names the columns of the scenario table (``powderkeg evidence``) and the outcomes a
 preset's ``[compare]`` may name (:mod:`experiments.scenarios`); :func:`world_metrics` reduces one
 ensemble run to them, for ``powderkeg evidence`` and for every sweep point
-(:mod:`experiments.sweeps.point`).
+(:mod:`experiments.sweeps.point`). The banks' and the economy's numbers (:data:`MACRO_METRICS`)
+come from the series of the macro block, the loan books and the banks' earnings: the fall of the
+system's CET1 ratio from the start to its lowest week, the most banks below their capital buffer
+at once, the lowest quarterly GDP growth (annualised) and the highest unemployment rate of each
+region, and besides the table the median bank's return on equity, loan-loss provisions, the US
+policy rate's low and the US 10-year yield's peak.
 """
 
 from __future__ import annotations
@@ -39,9 +44,48 @@ METRICS: tuple[Metric, ...] = (
     Metric("fire_sale_volume_usd_bn", "Fire-sale volume (USD bn, total)", "{:,.0f}"),
     Metric("retail_loss_median_pct", "Retail loss, median cohort (%)", "{:.2f}"),
     Metric("retail_loss_worst_decile_pct", "Retail loss, worst decile (%)", "{:.2f}"),
+    Metric("bank_cet1_fall_pt", "Fall of system CET1, start to low (pt)", "{:.1f}"),
+    Metric("banks_below_buffer_max", "Banks below buffer (most at once)", "{:.0f}"),
+    Metric("gdp_growth_low_us_pct", "Lowest GDP growth, US (% a year)", "{:.1f}"),
+    Metric("gdp_growth_low_euro_area_pct", "Lowest GDP growth, euro area (% a year)", "{:.1f}"),
+    Metric("unemployment_peak_us_pct", "Peak unemployment, US (%)", "{:.1f}"),
+    Metric("unemployment_peak_euro_area_pct", "Peak unemployment, euro area (%)", "{:.1f}"),
 )
 #: Per-world numbers kept besides the table's (for the ablation and the raw data).
-EXTRA = ("retail_loss_usd_bn", "institution_equity_loss_usd_bn", "total_loss_usd_bn")
+EXTRA = (
+    "retail_loss_usd_bn",
+    "institution_equity_loss_usd_bn",
+    "total_loss_usd_bn",
+    "bank_roe_median_pct",
+    "bank_provisions_usd_bn",
+    "policy_rate_low_us_pct",
+    "yield_10y_peak_us_pct",
+)
+#: The bank and macro metrics: (key, series of :mod:`abm.reporting`, reduction over the weeks,
+#: scale). ``fall`` is the first value minus the lowest; a world's number is NaN while the
+#: series is not reported.
+MACRO_METRICS: tuple[tuple[str, str, str, float], ...] = (
+    ("bank_cet1_fall_pt", "bank_cet1_system", "fall", 100.0),
+    ("banks_below_buffer_max", "banks_below_buffer", "max", 1.0),
+    ("gdp_growth_low_us_pct", "gdp_growth_us", "min", 100.0),
+    ("gdp_growth_low_euro_area_pct", "gdp_growth_euro_area", "min", 100.0),
+    ("unemployment_peak_us_pct", "unemployment_us", "max", 100.0),
+    ("unemployment_peak_euro_area_pct", "unemployment_euro_area", "max", 100.0),
+    ("bank_roe_median_pct", "bank_roe_median", "mean", 100.0),
+    ("bank_provisions_usd_bn", "bank_provisions_usd_bn", "sum", 1.0),
+    ("policy_rate_low_us_pct", "policy_rate_us", "min", 100.0),
+    ("yield_10y_peak_us_pct", "yield_10y_us", "max", 100.0),
+)
+
+
+def _over_weeks(frame: Any, column: str, how: str, worlds: int) -> np.ndarray:
+    """(E,) one reduction over the weeks of a series per world; NaN when it is not reported."""
+    if column not in frame.columns:
+        return np.full(worlds, np.nan)
+    by_world = frame.groupby("world", sort=True)[column]
+    if how == "fall":
+        return (by_world.first() - by_world.min()).to_numpy(float)
+    return by_world.agg(how).to_numpy(float)
 
 
 def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
@@ -99,9 +143,11 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
     lost = np.clip(start - end, 0.0, np.maximum(start, 0.0))  # limited liability
     out["institution_equity_loss_usd_bn"] = lost.sum(axis=1)
     out["total_loss_usd_bn"] = out["institution_equity_loss_usd_bn"] + out["retail_loss_usd_bn"]
+    for key, column, how, scale in MACRO_METRICS:
+        out[key] = scale * _over_weeks(frame, column, how, len(last))
     # a world whose numbers became non-finite has no outcome: not a crisis, not a calm (NaN)
     stopped = by_world["world_stopped"].any().to_numpy(bool)
     return {key: np.where(stopped, np.nan, values.astype(float)) for key, values in out.items()}
 
 
-__all__ = ["EXTRA", "INSTITUTIONS", "METRICS", "Metric", "world_metrics"]
+__all__ = ["EXTRA", "INSTITUTIONS", "MACRO_METRICS", "METRICS", "Metric", "world_metrics"]

@@ -93,7 +93,12 @@ class RunConfig:
 
 
 def _looks_like_file(text: str) -> bool:
-    return text.endswith(".toml") or os.sep in text or "/" in text or Path(text).is_file()
+    if text.endswith(".toml") or os.sep in text or "/" in text:
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name the system cannot look up is no file
+        return False
 
 
 def read_scenario_file(path: Path) -> dict[str, Any]:

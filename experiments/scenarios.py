@@ -36,7 +36,14 @@ where a key is missing), the stablecoin reserve rule and its transition, the len
 resort, bailouts, SPV consolidation and securitisation. EU banks' exposure is recorded only (the
 calibration sets it: :data:`RECORDED_ONLY`); :data:`POLICY_NOTE` says so. ``[compare]`` names a
 counterfactual policy for the same shocks (:func:`check_compare`), which ``powderkeg evidence``
-runs beside the preset.
+runs beside the preset; several are named tables, one per counterfactual::
+
+    [compare.us_capital]                 # one [compare.<name>] table per counterfactual
+    label = "US capital"
+    question = "Does EU capital give fewer bank failures than US capital?"
+    policy = { capital_regime = "us" }
+    metric = "bank_failures"
+    better = "lower"
 
 Every problem is a :class:`~experiments.usage.UsageError` of one line naming the file, the field
 and what is allowed. The project reads only its own files here (the sizes are copied into the
@@ -111,7 +118,7 @@ class Scenario:
     policy: dict[str, Any] = field(default_factory=dict)
     model: dict[str, int] = field(default_factory=dict)
     path: str | None = None
-    compare: dict[str, Any] | None = None
+    compare: tuple[dict[str, Any], ...] = ()
 
 
 def preset_names() -> tuple[str, ...]:
@@ -150,41 +157,65 @@ def check_policy(policy: Any, where: str) -> dict[str, Any]:
     return dict(policy)
 
 
-def check_compare(table: Any, where: str) -> dict[str, Any] | None:
-    """The optional ``[compare]`` table: a counterfactual policy for the same shocks.
+def check_compare(table: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """The optional ``[compare]`` table: counterfactual policies for the same shocks.
 
-    ``label`` names the counterfactual, ``question`` is what the comparison answers, ``policy``
+    One counterfactual is the table itself; several are named tables ``[compare.<name>]``, each
+    with the same keys. ``label`` names the counterfactual (its row in the scenario table; the
+    labels of one preset differ), ``question`` is what the comparison answers, ``policy``
     overrides keys of ``[policy]`` (checked like it), ``metric`` is a column of the scenario
     table (``experiments.metrics.METRICS``) and ``better`` says whether ``lower`` or ``higher``
-    values of it are better for the preset.
+    values of it are better for the preset. Each checked counterfactual carries its ``name``
+    (the table's name; ``compare`` for the single form).
     """
     if table is None:
-        return None
+        return ()
     if not isinstance(table, dict):
         raise UsageError(f"{where}: compare must be a table ([compare]); got {table!r}")
+    if not table or any(k in COMPARE_KEYS for k in table):
+        return (_check_counterfactual(table, where, "compare"),)
+    specs = []
+    for name, spec in table.items():
+        if not isinstance(spec, dict):
+            raise UsageError(
+                f"{where}: [compare] {name!r} must be a table ([compare.{name}]) or one of "
+                f"{', '.join(COMPARE_KEYS)}; got {spec!r}"
+            )
+        specs.append(_check_counterfactual(spec, where, f"compare.{name}"))
+    labels = [spec["label"] for spec in specs]
+    for spec, label in zip(specs, labels, strict=True):
+        if labels.count(label) > 1:
+            raise UsageError(
+                f"{where}: [{spec['name']}] label {label!r} is used twice; each counterfactual "
+                "needs its own label"
+            )
+    return tuple(specs)
+
+
+def _check_counterfactual(table: dict[str, Any], where: str, name: str) -> dict[str, Any]:
+    """One counterfactual table (``[compare]`` or ``[compare.<name>]``), checked."""
     unknown = [k for k in table if k not in COMPARE_KEYS]
     if unknown:
         raise UsageError(
-            f"{where}: unknown key [compare] {unknown[0]!r}; allowed: {', '.join(COMPARE_KEYS)}"
+            f"{where}: unknown key [{name}] {unknown[0]!r}; allowed: {', '.join(COMPARE_KEYS)}"
         )
     for key in COMPARE_KEYS:
         if key not in table:
-            raise UsageError(f"{where}: [compare] needs {key!r}")
+            raise UsageError(f"{where}: [{name}] needs {key!r}")
     for key in ("label", "question"):
         if not (isinstance(table[key], str) and table[key].strip()):
-            raise UsageError(f"{where}: [compare] {key} must be a non-empty string")
+            raise UsageError(f"{where}: [{name}] {key} must be a non-empty string")
     metrics = [m.key for m in METRICS]
     if table["metric"] not in metrics:
         raise UsageError(
-            f"{where}: [compare] metric must be one of {', '.join(metrics)}; "
-            f"got {table['metric']!r}"
+            f"{where}: [{name}] metric must be one of {', '.join(metrics)}; got {table['metric']!r}"
         )
     if table["better"] not in ("lower", "higher"):
         raise UsageError(
-            f"{where}: [compare] better must be 'lower' or 'higher'; got {table['better']!r}"
+            f"{where}: [{name}] better must be 'lower' or 'higher'; got {table['better']!r}"
         )
-    policy = check_policy(table["policy"], f"{where}: [compare]")
-    return {**table, "policy": policy}
+    policy = check_policy(table["policy"], f"{where}: [{name}]")
+    return {**table, "policy": policy, "name": name}
 
 
 def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> Scenario:
@@ -244,6 +275,10 @@ def read_toml(path: Path, *, max_bytes: int = 1 << 20, max_depth: int = 32) -> d
     except OSError as err:
         raise UsageError(
             f"argument --scenario: cannot read {path} ({err.strerror or err}); {hint}"
+        ) from None
+    except ValueError as err:  # a NUL character in the path: no strerror
+        raise UsageError(
+            f"argument --scenario: cannot read {str(path)!r} ({err}); {hint}"
         ) from None
     reason, chunks = None, []
     try:
@@ -332,8 +367,7 @@ def describe(scenario: Scenario) -> str:
         lines += ["", "policy:"]
         lines += [f"  {k} = {v!r}" for k, v in scenario.policy.items()]
         lines.append(f"  note: {POLICY_NOTE}")
-    if scenario.compare:
-        c = scenario.compare
+    for c in scenario.compare:
         lines += ["", f"compared with: {c['label']} (the same shocks)"]
         lines += [f"  {k} = {v!r}" for k, v in c["policy"].items()]
         lines.append(f"  question: {c['question']} ({c['metric']}, {c['better']} is better)")

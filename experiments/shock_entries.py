@@ -2,8 +2,9 @@
 
 A shock names its ``kind`` (:data:`abm.shocks.KINDS`, each with the sizes it allows), the ``week``
 it hits, its central ``size`` and optional per-world ``range``, its ``target`` (firms by kind or
-name, assets by key or class, as the kind requires; the names come from the packaged
-calibration), how many ``weeks`` a lasting kind lasts, and its ``source``. Each problem is one
+name, assets by key or class, regions, banks by name or kind, or loan books, as the kind
+requires; the firm, asset and bank names come from the packaged calibration), how many ``weeks``
+a lasting kind lasts, and its ``source``. Each problem is one
 :class:`~experiments.usage.UsageError` naming the entry, the field and what is allowed.
 """
 
@@ -13,7 +14,17 @@ import math
 from functools import cache
 from typing import Any
 
-from abm.shocks import ASSET_TARGETS, FIRM_TARGETS, KINDS, LASTING, Shock
+from abm.shocks import (
+    ASSET_TARGETS,
+    BANK_TARGETS,
+    BOOK_TARGETS,
+    FIRM_TARGETS,
+    KINDS,
+    LASTING,
+    REGION_TARGETS,
+    Shock,
+)
+from abm.state import LOAN_BOOKS, REGIONS
 from experiments.usage import UsageError
 
 #: Keys of one ``[[shocks]]`` entry.
@@ -23,19 +34,37 @@ MAX_WEEK = 5200
 
 
 @cache
-def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(firm kinds and names, asset keys and classes) of the packaged calibration."""
+def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(firm kinds and names, asset keys and classes, bank kinds and names) of the calibration."""
     from abm.calibration import load_calibration
     from abm.market import AssetTable
     from abm.roster import build_roster
 
     cal = load_calibration()
     roster = build_roster(cal, 4)
-    rows = roster.indices("firm")
-    firms = tuple(sorted({roster.kind[i] for i in rows})) + tuple(roster.names[i] for i in rows)
+
+    def family(name: str) -> tuple[str, ...]:
+        rows = roster.indices(name)
+        return tuple(sorted({roster.kind[i] for i in rows})) + tuple(roster.names[i] for i in rows)
+
     table = AssetTable.from_calibration(cal)
     assets = tuple(sorted(set(table.asset_class))) + tuple(table.keys)
-    return firms, assets
+    return family("firm"), assets, family("bank")
+
+
+def _targets(kind: str) -> tuple[str, tuple[str, ...]] | None:
+    """What a kind's ``target`` names and the names allowed (None: the kind takes no target)."""
+    firms, assets, banks = _vocabulary()
+    for kinds, what, names in (
+        (FIRM_TARGETS, "a firm", firms),
+        (ASSET_TARGETS, "an asset", assets),
+        (REGION_TARGETS, "a region", REGIONS),
+        (BANK_TARGETS, "a bank", banks),
+        (BOOK_TARGETS, "a loan book", LOAN_BOOKS),
+    ):
+        if kind in kinds:
+            return what, names
+    return None
 
 
 def _number(value: Any) -> bool:
@@ -90,27 +119,24 @@ def check_shock(entry: Any, where: str) -> Shock:
     target = entry.get("target", [])
     if not isinstance(target, list) or not all(isinstance(t, str) for t in target):
         raise UsageError(f"{where}: target must be a list of names; got {target!r}")
-    firms, assets = _vocabulary()
-    if kind in ASSET_TARGETS:
-        if not target:
-            raise UsageError(f"{where}: a {kind} shock needs a target: {', '.join(assets)}")
-        bad = [t for t in target if t not in assets]
+    allowed = _targets(kind)
+    if allowed is None:
+        if target:
+            raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
+    else:
+        what, names = allowed
+        if kind in ASSET_TARGETS and not target:
+            raise UsageError(f"{where}: a {kind} shock needs a target: {', '.join(names)}")
+        bad = [t for t in target if t not in names]
         if bad:
             raise UsageError(
-                f"{where}: target {bad[0]!r} is not an asset; allowed: {', '.join(assets)}"
+                f"{where}: target {bad[0]!r} is not {what}; allowed: {', '.join(names)}"
             )
-    elif kind in FIRM_TARGETS:
-        bad = [t for t in target if t not in firms]
-        if bad:
-            raise UsageError(
-                f"{where}: target {bad[0]!r} is not a firm; allowed: {', '.join(firms)}"
-            )
-    elif target:
-        raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
     weeks = entry.get("weeks", 1)
     if "weeks" in entry and kind not in LASTING:
         raise UsageError(
-            f"{where}: weeks is for {' and '.join(LASTING)} shocks only; got kind {kind!r}"
+            f"{where}: weeks is for {', '.join(LASTING[:-1])} and {LASTING[-1]} shocks only; "
+            f"got kind {kind!r}"
         )
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEK:
         raise UsageError(f"{where}: weeks must be an integer from 1 to {MAX_WEEK}; got {weeks!r}")

@@ -74,9 +74,15 @@ def positive_int(text: str) -> int:
 
 
 def path_argument(text: str) -> Path:
-    """An argparse ``type``: a non-empty path (``--out ""`` would mean the current folder)."""
+    """An argparse ``type``: a non-empty path (``--out ""`` would mean the current folder).
+
+    A NUL character is refused too: no file name can hold one, and the operating system's calls
+    would raise ``ValueError: embedded null byte`` only later, after the work.
+    """
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty; give a path")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("must not contain a NUL character; give a path")
     return Path(text)
 
 
@@ -125,14 +131,19 @@ def check_memory(needed: int, flag: str, what: str, hint: str = "") -> None:
         )
 
 
+def _reason(err: Exception) -> str:
+    """The short reason of an OSError (its ``strerror``), else the error's text."""
+    return getattr(err, "strerror", None) or str(err)
+
+
 def writable_directory(path: Path, flag: str) -> Path:
     """Create ``path`` if needed and check that a file can be written in it.
 
     Raises:
         UsageError: naming ``flag``, when the directory cannot be created or written to.
     """
-    path = path.expanduser()
     try:
+        path = path.expanduser()
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise UsageError(
@@ -143,16 +154,16 @@ def writable_directory(path: Path, flag: str) -> Path:
             f"argument {flag}: cannot create {path} (a parent is not a directory); "
             "give a writable directory"
         ) from None
-    except OSError as err:
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the path
         raise UsageError(
-            f"argument {flag}: cannot create {path} ({err.strerror}); give a writable directory"
+            f"argument {flag}: cannot create {path} ({_reason(err)}); give a writable directory"
         ) from None
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise UsageError(
-            f"argument {flag}: {path} is not writable ({err.strerror}); give a writable directory"
+            f"argument {flag}: {path} is not writable ({_reason(err)}); give a writable directory"
         ) from None
     return path
 

@@ -194,3 +194,206 @@ def test_relax_toward_halves_the_log_gap_each_half_life(ns, dtype):
     got = ns.get(twice)
     assert (got[0, [0, 2]] <= fundamental[0, [0, 2]]).all()
     np.testing.assert_allclose(got[0, :3], fundamental[0, :3], rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad inputs (issue 12): a ValueError naming the argument for options and Python scalars; per
+# array element a defined result (the price unchanged), never NaN, never a RuntimeWarning.
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kernels.impact import relax_toward  # noqa: E402
+
+SHAPE = (2, 4)
+BAD = (0.0, -1.0, -1e-3, math.nan, -math.inf)  # never a valid depth
+FUZZ = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _cells(valid: st.SearchStrategy, bad=BAD) -> st.SearchStrategy:
+    """(2, 4) float64 arrays, each entry valid or one of the ``bad`` values."""
+    cell = st.one_of(valid, st.sampled_from(bad))
+    return st.lists(cell, min_size=8, max_size=8).map(lambda v: np.reshape(v, SHAPE))
+
+
+def _quietly(call, *args, **kw):
+    """Run ``call`` with every warning turned into an error (no RuntimeWarning may leak)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return call(*args, **kw)
+
+
+def _closed_form(impact, p0, sold, depth, floor):
+    x = sold / depth
+    if impact == "exponential":
+        return p0 * np.exp(-x)
+    if impact == "linear":
+        return p0 * np.maximum(1.0 - x, 0.0)
+    keep = 1.0 - floor
+    return p0 * (floor + keep * np.exp(-x / keep))
+
+
+@FUZZ
+@given(
+    impact=st.sampled_from(IMPACTS),
+    depth=_cells(st.one_of(st.floats(1.0, 1e3), st.just(math.inf))),
+    sold=_cells(st.floats(-10.0, 1e3), bad=(math.nan, math.inf)),
+    p0=_cells(st.floats(0.0, 100.0), bad=(math.inf, -math.inf)),
+    floor=_cells(st.floats(0.0, 0.99), bad=(1.0, 1.5, -0.1, math.nan)),
+)
+def test_bad_array_elements_keep_their_price_without_nan_or_warning(
+    ns, dtype, impact, depth, sold, p0, floor
+):
+    args = _put(ns, dtype, p0, sold, depth, floor)
+    got = ns.get(_quietly(impacted_price, *args[:3], impact=impact, price_floor=args[3]))
+    ns.check(_quietly(impacted_price, *args[:3], impact=impact, price_floor=args[3]), dtype)
+    p0_, sold_, depth_, floor_ = (_as(dtype, a) for a in (p0, sold, depth, floor))
+    assert not np.any(np.isnan(got)), got  # no NaN in: never NaN out
+    bad = ~(depth_ > 0.0) | np.isnan(sold_) | ~np.isfinite(p0_)
+    if impact == "cont_schaanning":
+        bad |= ~((floor_ >= 0.0) & (floor_ < 1.0))
+    np.testing.assert_array_equal(got[bad], p0_[bad])  # bad elements: returned unchanged
+    no_impact = ~bad & np.isinf(depth_)
+    np.testing.assert_array_equal(got[no_impact], p0_[no_impact])  # inf depth: no impact
+    sold_out = ~bad & np.isfinite(depth_) & (sold_ == math.inf)  # sold everything: the limit
+    limit = np.where(sold_out, floor_ * np.where(sold_out, p0_, 0.0), 0.0)
+    limit = limit if impact == "cont_schaanning" else np.zeros_like(p0_)
+    np.testing.assert_allclose(got[sold_out], limit[sold_out], **tolerance(dtype))
+    ok = ~bad & np.isfinite(depth_) & np.isfinite(sold_)
+    expect = _closed_form(impact, p0_, np.where(ok, sold_, 0.0), np.where(ok, depth_, 1.0),
+                          np.where(ok, floor_, 0.0))  # fmt: skip
+    np.testing.assert_allclose(got[ok], expect[ok], **tolerance(dtype))
+
+
+@pytest.mark.parametrize("impact", IMPACTS)
+def test_depth_zero_never_gives_nan(ns, dtype, impact):
+    # used to give 0/0 = NaN (and a RuntimeWarning) for an element that sold nothing
+    sold = np.array([[0.0] * 4, [1.0] * 4])
+    p0, sold, depth = _put(ns, dtype, P0, sold, np.zeros(4))
+    got = ns.get(_quietly(impacted_price, p0, sold, depth, impact=impact))
+    np.testing.assert_array_equal(got, np.broadcast_to(_as(dtype, P0), (2, 4)))
+
+
+@pytest.mark.parametrize("impact", IMPACTS)
+def test_buying_beyond_the_dtype_saturates(ns, dtype, impact):
+    p0, depth = _put(ns, dtype, P0, DEPTH)
+    for bought in (1e3, 1e30, math.inf):
+        sold = ns.put(np.asarray(-bought * DEPTH, dtype=dtype))
+        got = ns.get(_quietly(impacted_price, p0, sold, depth, impact=impact, price_floor=0.5))
+        assert np.all(np.isfinite(got)) and np.all(got >= _as(dtype, P0)), (bought, got)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("depth", 0.0),
+        ("depth", -1.0),
+        ("depth", math.nan),
+        ("depth", -math.inf),
+        ("price_floor", 1.0),
+        ("price_floor", -0.1),
+        ("price_floor", math.nan),
+        ("sold", math.nan),
+        ("initial_price", math.inf),
+    ],
+)
+def test_bad_scalar_arguments_name_the_argument(ns, name, value):
+    names = ("initial_price", "sold", "depth")
+    args = dict(zip(names, _put(ns, np.float64, P0, SOLD, DEPTH), strict=True))
+    args[name] = value
+    with pytest.raises(ValueError, match=f"{name} must be") as info:
+        impacted_price(**args, impact="cont_schaanning")
+    assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("half_life", -1.0),
+        ("half_life", math.nan),
+        ("dt", -1.0),
+        ("dt", math.nan),
+        ("dt", math.inf),
+        ("price", -1.0),
+        ("price", math.inf),
+        ("fundamental", 0.0),
+        ("fundamental", math.nan),
+    ],
+)
+def test_relax_toward_bad_scalars_name_the_argument(ns, name, value):
+    args = {"price": ns.put(P0 * 0.5), "fundamental": ns.put(P0), "half_life": 4.0, "dt": 1.0}
+    args[name] = value
+    with pytest.raises(ValueError, match=f"{name} must be") as info:
+        relax_toward(**args)
+    assert repr(value) in str(info.value)
+
+
+@FUZZ
+@given(
+    price=_cells(st.floats(0.0, 1e30), bad=(0.0, 5e-324, -1.0, math.inf, -math.inf)),
+    fundamental=_cells(st.floats(1e-30, 100.0), bad=(0.0, 1e-300, -1.0, math.inf, math.nan)),
+    half_life=_cells(st.floats(0.1, 100.0), bad=(0.0, math.inf, -1.0, math.nan)),
+    dt=st.one_of(st.floats(0.0, 100.0), st.sampled_from([0.0, 1.0])),
+)
+def test_relax_toward_bad_elements_defined_without_nan_or_warning(
+    ns, dtype, price, fundamental, half_life, dt
+):
+    args = _put(ns, dtype, price, fundamental, half_life)
+    out = _quietly(relax_toward, *args, dt=dt)
+    ns.check(out, dtype)
+    got = ns.get(out)
+    p, f, hl = (_as(dtype, a) for a in (price, fundamental, half_life))
+    assert not np.any(np.isnan(got)), got
+    bad = ~(np.isfinite(p) & (p >= 0.0)) | ~(np.isfinite(f) & (f > 0.0)) | ~(hl >= 0.0)
+    np.testing.assert_array_equal(got[bad], p[bad])  # outside the contract: unchanged
+    ok = ~bad
+    at_once = ok & (hl == 0.0) & (dt > 0.0)  # a half-life of 0 removes the gap at once
+    np.testing.assert_allclose(got[at_once], f[at_once], **tolerance(dtype))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        keep = 0.5 ** (dt / hl)  # share of the log-gap left
+    # a price of 0 stays 0 (its log-gap is infinite) unless the gap goes at once
+    zero = ok & (p == 0.0) & ~at_once
+    assert np.all(got[zero & (keep > 1e-30)] == 0.0)
+    assert np.all((got[zero] == 0.0) | (got[zero] == f[zero]))  # keep underflowed: the gap went
+    with np.errstate(over="ignore"):
+        ratio = p / np.where(ok, f, 1.0)
+    assert np.all(np.isfinite(got[ok]))  # also where p / f saturates or underflows in the dtype
+    big = float(np.finfo(dtype).max) / 4.0
+    rest = ok & (p > 0.0) & ~at_once & (ratio > np.finfo(dtype).tiny) & (ratio < big)
+    keep = np.where(hl[rest] > 0.0, 0.5 ** (dt / np.where(hl[rest] > 0.0, hl[rest], 1.0)), 1.0)
+    expect = f[rest] * (p[rest] / f[rest]) ** keep
+    np.testing.assert_allclose(got[rest], expect, **tolerance(dtype))
+    # the price never crosses its fundamental
+    assert np.all((got[rest] - f[rest]) * (p[rest] - f[rest]) >= -1e-5 * f[rest] ** 2)
+
+
+def test_relax_toward_scalar_half_life_edges(ns, dtype):
+    price, fundamental = _put(ns, dtype, [[0.0, 0.5, 2.0]], [[1.0, 1.0, 1.0]])
+    gone = ns.get(_quietly(relax_toward, price, fundamental, 0.0, dt=1.0))
+    np.testing.assert_array_equal(gone, [[1.0, 1.0, 1.0]])  # half-life 0: at once, from 0 too
+    still = ns.get(_quietly(relax_toward, price, fundamental, 0.0, dt=0.0))
+    np.testing.assert_allclose(still, [[0.0, 0.5, 2.0]], **tolerance(dtype))  # no time passed
+    kept = ns.get(_quietly(relax_toward, price, fundamental, math.inf, dt=5.0))
+    np.testing.assert_allclose(kept, [[0.0, 0.5, 2.0]], **tolerance(dtype))  # never recovers
+
+
+def test_fire_sale_world_with_depth_zero_is_returned_unchanged():
+    # fire_sale's contract: a bad world is frozen, returned unchanged and not converged; its
+    # prices used to come back NaN (0/0 in the impact) with RuntimeWarnings
+    from kernels.firesale import fire_sale
+    from tests.test_kernel_inputs import fire_sale_instance, spoil
+
+    args = fire_sale_instance(2)
+    clean = fire_sale(**args)
+    args["depth"] = spoil(args["depth"], "zero", 1, 0)
+    result = _quietly(fire_sale, **args)
+    assert list(np.asarray(result.converged)) == [True, False, True]
+    np.testing.assert_array_equal(result.prices[1], args["prices"][1])
+    np.testing.assert_array_equal(result.cash[1], args["cash"][1])
+    for name in ("prices", "cash", "holdings", "sold", "proceeds"):
+        np.testing.assert_array_equal(getattr(result, name)[[0, 2]], getattr(clean, name)[[0, 2]])

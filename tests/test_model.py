@@ -218,19 +218,23 @@ def test_the_order_of_the_banks_changes_nothing(tmp_path):
     for _ in range(30):
         original.step()
         shuffled.step()
-    np.testing.assert_allclose(shuffled.snapshot["prices"], original.snapshot["prices"], rtol=1e-9)
+    # sums over banks in another order differ in the last bits; the banks' lending and payouts
+    # have kinks at their capital target (where they sit), which carry those bits up to about
+    # 1e-7 over 30 weeks. A flow sent to the wrong bank would move its equity by far more.
+    rtol = 1e-6
+    np.testing.assert_allclose(shuffled.snapshot["prices"], original.snapshot["prices"], rtol=rtol)
     for family in ("firm", "bank", "fund", "stablecoin", "retail"):
         lo, hi = original.roster.blocks[family]
         np.testing.assert_allclose(
             shuffled.snapshot["equity"][:, lo:hi].sum(axis=-1),
             original.snapshot["equity"][:, lo:hi].sum(axis=-1),
-            rtol=1e-9, err_msg=family,
+            rtol=rtol, err_msg=family,
         )  # fmt: skip
     banks = original.roster.indices("bank", "eu")
     moved = {original.roster.names[i]: i for i in banks}
     same = [moved[shuffled.roster.names[i]] for i in banks]
     np.testing.assert_allclose(
-        shuffled.snapshot["equity"][:, banks], original.snapshot["equity"][:, same], rtol=1e-9
+        shuffled.snapshot["equity"][:, banks], original.snapshot["equity"][:, same], rtol=rtol
     )
 
 

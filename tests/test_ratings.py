@@ -9,10 +9,15 @@ import pytest
 from abm.balance_sheets import build_balance_sheets
 from abm.calibration import load_calibration
 from abm.channels import Channels
+from abm.constraints import BankCapital
+from abm.credit_risk import CreditRisk
 from abm.economy import Economy
 from abm.events import EventLog
+from abm.macro import MacroBlock
 from abm.market import pressure_depth
 from abm.model import Powderkeg
+from abm.policy import Policy
+from abm.random import WorldStreams
 from abm.ratings import (
     ANCHOR,
     BAND_MIDDLES,
@@ -25,7 +30,7 @@ from abm.ratings import (
     rating_text,
 )
 from abm.roster import build_roster
-from abm.state import Sentiment, WorldState
+from abm.state import BankState, Sentiment, WorldState
 from abm.valuation import Valuation
 
 RATED = ("amazon", "microsoft", "alphabet", "meta", "oracle", "nvidia", "amd", "coreweave")
@@ -161,7 +166,7 @@ def test_financing_and_ratings_run_on_array_api_strict_as_on_numpy():
     for xp in (xs, None):
         if xp is None:
             import array_api_compat.numpy as xp
-        sheets, _ = build_balance_sheets(cal, roster, 2, xp)
+        sheets, bank_params = build_balance_sheets(cal, roster, 2, xp)
         eco = Economy(cal, sheets)
         valuation = Valuation(cal, sheets, eco.firm)
         depth = xp.asarray(np.asarray(sheets.assets.depth), dtype=xp.float64)
@@ -169,7 +174,11 @@ def test_financing_and_ratings_run_on_array_api_strict_as_on_numpy():
             cal, sheets, eco.firm_rows, valuation.leverage0, eco.bond_assets, depth,
             pressure_depth(sheets),
         )  # fmt: skip
-        state = WorldState.start(sheets, eco.firm)
+        capital = BankCapital(cal, sheets, bank_params, Policy())
+        loans, allowance = CreditRisk(cal, sheets, capital).opening_books()
+        banks = BankState.start(capital.regions, loans, allowance, capital.opening_htm_units())
+        macro = MacroBlock(cal, sheets, WorldStreams(xp, [0, 1]), eco).opening_state()
+        state = WorldState.start(sheets, eco.firm, macro, banks)
         active = xp.ones((2, len(eco.firm_rows)), dtype=xp.bool)
         hype = xp.asarray([0.1, -0.2], dtype=xp.float64)
         for _ in range(REVIEW_WEEKS):

@@ -95,7 +95,7 @@ def test_capital_regimes_set_the_banks_starting_capital():
     sheets = model.snapshot
     banks = model.roster.indices("bank")
     leverage = sheets["equity"][0, banks] / sheets["total_assets"][0, banks]
-    assert leverage[kind == "eu"].min() < 0.035 < 0.07 < leverage[kind == "eu"].max()
+    assert leverage[kind == "eu"].min() < 0.04 < 0.07 < leverage[kind == "eu"].max()
 
 
 def test_eu_capital_gives_fewer_bank_failures_than_us_capital_under_the_same_shock():

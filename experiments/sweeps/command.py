@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.usage import check_backend, positive_int, writable_directory
+from experiments.usage import check_backend, path_argument, positive_int, writable_directory
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``powderkeg sweep``."""
-    parser.add_argument("file", type=Path, metavar="FILE.toml", help="the sweep file")
+    parser.add_argument("file", type=path_argument, metavar="FILE.toml", help="the sweep file")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="DIR",
         help="results directory (default: results/sweeps/<sweep name>)",

@@ -1,0 +1,324 @@
+"""Banks' profit and loss every week: interest, fees, costs, provisions, taxes and payouts.
+
+A bank is also a business (docs/design.md, "The economy"). Each week, per bank, through the
+ledger (so every dollar has a payer and a payee), the ECB's BEAST (Budnik et al. 2023, ECB
+Occasional Paper 2023/312: net interest income by instrument, fees, costs, provisions, taxes,
+dividends) in small:
+
+- **Interest income**: loans to the economy outside the model (``state.banks.loans`` net of their
+  allowance) at ``reference + margin``, where the reference rate is a share ``φ`` at the policy
+  rate (floating loans reprice at once) and the rest at a slowly repricing fixed rate that follows
+  the 10-year yield with the book's average life; the rest of the real assets and the reserves
+  (cash) earn the policy rate (interest on reserves; the ECB's deposit facility); Treasuries and
+  non-AI bonds pay the coupon they were bought at (the 2025 yields: fixed, so rising rates squeeze
+  the margin as in 2022–23). The loans to the AI complex and to funds (``bank_loans``) and the AI
+  bonds already pay their interest in the firms' rules (:mod:`abm.economy`).
+- **Interest expense**: deposits at ``β·i`` (the deposit beta: Drechsler, Savov & Schnabl 2017,
+  QJE 132(4), 1819–1876); wholesale funding at ``i + s`` with the spread ``s = s₀ + s₁·d`` rising
+  with the bank's capital shortfall ``d = max(0, 1 − CET1/target)`` (bank CDS in 2008–09);
+  interbank at ``i``; the lender of last resort at ``i`` plus its penalty.
+- **Fees** in proportion to assets and **operating costs** at the cost–income ratio of the start,
+  kept as a share of assets (FDIC Quarterly Banking Profile 2025; EBA Risk Dashboard 2025; the two
+  investment banks have their own fee income and cost–income ratio).
+- **Provisions** come from the loan books (:mod:`abm.credit_risk`, already booked there); they
+  enter net income and the tax here.
+- **Taxes** at the effective rate on positive pre-tax profit (no loss carry-forward), paid to
+  the public sector.
+- **Payouts** (dividends and buybacks) to shareholders outside the model: a dividend share of
+  positive net income, scaled from nothing at the capital buffer to all of it at the CET1 target
+  (the maximum distributable amount: CRD Art. 141, the Fed's stress capital buffer rule), and
+  buybacks of the capital above the target, a quarter's worth a week; nothing below the buffer.
+
+The loan margin of each region is set at the start so that net interest income over total assets
+equals the data (``[banks.earnings.*] net_interest_income_share``), given the rates, the books and
+the funding mix; the document reports what the model then measures beside the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.calibration import Calibration
+from abm.claims import debt_owed
+from abm.constraints import BankCapital
+from abm.state import MacroState, WorldState
+from kernels.backend import segment_sum, to_numpy
+
+#: the earnings parameters of each region of abm.state.REGIONS, by calibration node
+REGION_NODES = ("banks.earnings.us", "banks.earnings.eu")
+#: weeks over which the banks buy back their capital above the target (a quarter)
+BUYBACK_WEEKS = 13.0
+#: weeks over which net income is averaged for the return on equity (a quarter)
+ROE_WEEKS = 13.0
+
+
+class BankEarnings:
+    """Interest, fees, costs, taxes and payouts of every bank (rule ``book``).
+
+    Args:
+        cal: the calibration (``[banks.earnings.us]``, ``[banks.earnings.eu]``).
+        sheets: the balance sheets.
+        capital: the banks' capital rules (thresholds, regions, risk densities).
+        capital_regime: the policy's capital regime (``"own"``, ``"us"``, ``"eu"``): whose CET1
+            buffer restricts payouts.
+        macro: the macro state at the start (the rates the loan margin is set at).
+        net_loans: (E, B, K) the loan books at the start, net of their allowance.
+        economy: the firms' operations, whose rates the AI loans and bonds pay the banks
+            (counted when the margin is set, paid by the firms' rule).
+    """
+
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: Any,
+        capital: BankCapital,
+        capital_regime: str,
+        macro: MacroState,
+        net_loans: Any,
+        economy: Any,
+    ) -> None:
+        self.sheets, self.capital = sheets, capital
+        xp = sheets.xp
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        table = sheets.assets
+        self.banks = capital.banks
+        self.is_bank = xp.asarray(capital.is_bank, device=dev)
+        self.region = xp.asarray(capital.regions, device=dev)
+        self.treasuries = table.index("treasuries")
+        self.bonds = table.index("ig_bonds_non_ai")
+
+        def per_region(key: str) -> np.ndarray:
+            return np.array([float(cal.value(f"{node}.{key}")) for node in REGION_NODES])
+
+        def per_bank(values: np.ndarray) -> Any:
+            return xp.asarray(values[capital.regions], dtype=dtype, device=dev)
+
+        def own_or_region(key: str) -> Any:
+            """The bank's own leaf ``[banks.us.agents.<name>] key`` where it has one."""
+            values = per_region(key)[capital.regions]
+            for b, row in enumerate(np.asarray(sheets.roster.indices("bank"))):
+                node = f"banks.us.agents.{sheets.roster.names[row]}"
+                if capital.regions[b] == 0 and key in cal.node(node):
+                    values[b] = float(cal.value(f"{node}.{key}"))
+            return xp.asarray(values, dtype=dtype, device=dev)
+
+        self.deposit_beta = per_bank(per_region("deposit_beta"))
+        self.floating = per_bank(per_region("floating_loan_share"))
+        self.repricing_weeks = per_bank(per_region("loan_repricing_years") * 52.0)
+        self.fee_rate = own_or_region("fee_income_share")  # a year, of total assets
+        self.tax_rate = per_bank(per_region("tax_rate"))
+        self.dividend_share = per_bank(per_region("dividend_payout_share"))
+        self.spread0 = per_bank(per_region("wholesale_spread"))
+        self.spread_slope = float(cal.value("banks.earnings.wholesale_spread_per_shortfall"))
+        self.lender_penalty = float(cal.value("banks.earnings.lender_of_last_resort_penalty"))
+        regions = ("us", "eu") if capital_regime == "own" else (capital_regime,) * 2
+        buffers = np.array([float(cal.value(f"regulation.{r}.cet1_buffer")) for r in regions])
+        self.cet1_buffer = per_bank(buffers)
+        rate0 = self._at_banks(macro.policy_rate)  # (E, B) a year
+        yield0 = self._at_banks(macro.yield_10y)
+        self.fixed_rate = yield0 * 1.0  # the fixed-rate loans' average coupon, repricing slowly
+        self.treasury_coupon = yield0 * 1.0  # securities keep the coupon they were bought at
+        self.bond_coupon = yield0 + float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
+        self.margin = rate0 * 0.0
+        nii_share = per_region("net_interest_income_share")
+        start = self._components(rate0, net_loans, self.spread0 + rate0 * 0.0)
+        weekly = sum(start.values()) + self._paid_by_firms(economy)
+        assets = xp.take(sheets.total_assets(), self.banks, axis=1)
+        loans = xp.sum(net_loans, axis=-1)
+        self.margin = per_bank(self._solve_margin(weekly, assets, loans, nii_share))
+        # operating costs a year per dollar of assets: the cost-income ratio at the start
+        start = self._components(rate0, net_loans, self.spread0 + rate0 * 0.0)
+        nii0 = 52.0 * (sum(start.values()) + self._paid_by_firms(economy)) / assets
+        self.cost_rate = own_or_region("cost_income_ratio") * (nii0 + self.fee_rate)
+        self.income_rate = rate0 * 0.0  # (E, B) net income a year, averaged over a quarter
+        self.income_weight = 0.0  # weight of the weeks seen so far in that average
+
+    def _at_banks(self, regional: Any) -> Any:
+        """(E, B) a regional (E, R) quantity at each bank's region."""
+        return self.sheets.xp.take(regional, self.region, axis=1)
+
+    def _paid_by_firms(self, economy: Any) -> Any:
+        """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
+
+        The loans to the AI complex and to funds (``bank_loans``) at the borrowers' rates, and
+        the AI issuers' bonds at the IG coupon.
+        """
+        s = self.sheets
+        xp = s.xp
+        pool = s.ledger.pools["bank_loans"]
+        rate = economy.risk_free + economy.loan_spread[None, :]
+        whole = xp.sum(pool.claims, axis=-1) + pool.outside
+        paid = xp.sum(pool.face * rate, axis=-1) / xp.where(whole > 0.0, whole, 1.0)
+        loans = self._owned("bank_loans") * paid[:, None]
+        table = s.assets
+        ai_bonds = [m for m, c in enumerate(table.asset_class) if c == "corporate_bond"
+                    and table.issuer[m]]  # fmt: skip
+        held = xp.take(s.holdings, self.banks, axis=1)
+        value = xp.sum(xp.take(held, xp.asarray(ai_bonds), axis=2), axis=-1)
+        return loans + value * self.bond_coupon / 52.0
+
+    def _solve_margin(
+        self, weekly: Any, assets: Any, loans: Any, nii_share: np.ndarray
+    ) -> np.ndarray:
+        """(R,) loan margin a year that makes each region's net interest income / assets the data.
+
+        ``weekly`` is the banks' net interest this week without a margin, at the start's rates.
+        """
+        weekly = np.asarray(to_numpy(weekly))[0]
+        assets = np.asarray(to_numpy(assets))[0]
+        loans = np.asarray(to_numpy(loans))[0]
+        margin = np.zeros(len(REGION_NODES))
+        for r in range(len(REGION_NODES)):
+            mine = self.capital.regions == r
+            if mine.any():
+                gap = nii_share[r] * assets[mine].sum() - 52.0 * weekly[mine].sum()
+                margin[r] = gap / max(loans[mine].sum(), 1e-12)
+        return margin
+
+    def _components(self, rate: Any, net_loans: Any, spread: Any) -> dict[str, Any]:
+        """This week's interest of each bank by instrument, (E, B) USD bn (expenses negative).
+
+        Args:
+            rate: (E, B) the policy rate at each bank's region, a year.
+            net_loans: (E, B, K) loans to the economy outside the model, net of allowance.
+            spread: (E, B) the wholesale spread, a year.
+        """
+        s = self.sheets
+        xp = s.xp
+        loans = xp.sum(net_loans, axis=-1)
+        other = xp.take(s.real_assets, self.banks, axis=1) - loans
+        reference = self.floating * rate + (1.0 - self.floating) * self.fixed_rate
+        held = xp.take(s.holdings, self.banks, axis=1)
+        cash = xp.maximum(xp.take(s.ledger.cash, self.banks, axis=1), 0.0)
+        week = 1.0 / 52.0
+        return {
+            "loans": loans * (reference + self.margin) * week,
+            "other": other * rate * week,
+            "bonds": held[:, :, self.bonds] * self.bond_coupon * week,
+            "reserves": cash * rate * week,
+            "treasuries": held[:, :, self.treasuries] * self.treasury_coupon * week,
+            "deposits": -self._owed("deposits") * self.deposit_beta * rate * week,
+            "wholesale": -self._owed("wholesale") * (rate + spread) * week,
+            "interbank": (self._owned("interbank") - self._owed("interbank")) * rate * week,
+            "central_bank_loans": -self._owed("central_bank_loans")
+            * (rate + self.lender_penalty)
+            * week,
+        }
+
+    def _owed(self, pool: str) -> Any:
+        """(E, B) face each bank owes on ``pool``."""
+        return self.sheets.xp.take(self.sheets.ledger.owed(pool), self.banks, axis=1)
+
+    def _owned(self, pool: str) -> Any:
+        """(E, B) claims each bank holds on ``pool``."""
+        s = self.sheets
+        p = s.ledger.pools[pool]
+        held = segment_sum(p.claims, p.holders, s.ledger.cash.shape[-1])
+        return s.xp.take(held, self.banks, axis=1)
+
+    def book(self, state: WorldState) -> None:
+        """Pay this week's interest, fees, costs and taxes; pay out dividends and buybacks.
+
+        Banks that have failed stand still. Interest on the ledger's pools goes to their holders
+        (depositors, other banks, the central bank, wholesale creditors outside the model); the
+        rest is paid by or to the outsider on the other side: the rest of the economy (loans,
+        bonds, fees, costs), the central bank (reserves), the public sector (Treasury coupons,
+        taxes) and shareholders outside the model (payouts).
+        """
+        s = state.sheets
+        xp, ledger = s.xp, s.ledger
+        banks = self.banks
+        on = xp.astype(~xp.take(state.defaulted, banks, axis=1), s.prices.dtype)
+        rate = self._at_banks(state.macro.policy_rate)
+        self.fixed_rate = (
+            self.fixed_rate
+            + (self._at_banks(state.macro.yield_10y) - self.fixed_rate) / self.repricing_weeks
+        )
+        all_assets, all_debt = s.total_assets(), debt_owed(s)
+        assets = xp.take(all_assets, banks, axis=1)
+        regulatory = self.capital.cet1_ratios(all_assets, all_debt, self.capital.htm_addback(state))
+        ratio = xp.take(regulatory, banks, axis=1)
+        spread = self.spread0 + self.spread_slope * xp.maximum(
+            1.0 - ratio / self.capital.cet1_target, 0.0
+        )
+        net_loans = state.banks.loans - state.banks.allowance
+        parts = {k: v * on for k, v in self._components(rate, net_loans, spread).items()}
+        outside = parts["loans"] + parts["other"] + parts["bonds"]
+        ledger.pay_outsider(banks, "rest_of_economy", -outside)
+        ledger.pay_outsider(banks, "central_bank", -parts["reserves"])
+        ledger.pay_outsider(banks, "public_sector", -parts["treasuries"])
+        week = on / 52.0
+        self._pay_pool(state, "deposits", self.deposit_beta * rate * week)
+        self._pay_pool(state, "wholesale", (rate + spread) * week)
+        self._pay_pool(state, "interbank", rate * week)
+        self._pay_pool(state, "central_bank_loans", (rate + self.lender_penalty) * week)
+        paid_by_firms = xp.take(state.flows.interest_received, banks, axis=1)
+        net_interest = sum(parts.values()) + paid_by_firms * on  # booked by the firms' rule
+        fees = self.fee_rate * assets / 52.0 * on
+        costs = self.cost_rate * assets / 52.0 * on
+        ledger.pay_outsider(banks, "rest_of_economy", costs - fees)
+        pretax = net_interest + fees - costs - state.banks.provisions * on
+        tax = self.tax_rate * xp.maximum(pretax, 0.0)
+        ledger.pay_outsider(banks, "public_sector", tax)
+        net_income = pretax - tax
+        payouts = self._payouts(net_income, assets, ratio) * on
+        ledger.pay_outsider(banks, "outside_investors", payouts)
+        self.income_rate = self.income_rate + (52.0 * net_income - self.income_rate) / ROE_WEEKS
+        self.income_weight = self.income_weight + (1.0 - self.income_weight) / ROE_WEEKS
+        b = state.banks
+        b.net_interest, b.net_income = net_interest, net_income
+        b.payouts, b.funding_spread = payouts, spread
+
+    def _pay_pool(self, state: WorldState, pool: str, bank_rate: Any) -> None:
+        """Banks pay ``bank_rate`` (E, B) this week on what they owe on ``pool`` to its holders.
+
+        Other issuers of the pool (hedge funds' wholesale borrowing) pay nothing here.
+        """
+        s = state.sheets
+        xp = s.xp
+        p = s.ledger.pools[pool]
+        on_agents = segment_sum(bank_rate, self.banks, s.ledger.cash.shape[-1])
+        s.ledger.pay_interest(pool, xp.take(on_agents, p.issuers, axis=1))
+
+    def _payouts(self, net_income: Any, assets: Any, ratio: Any) -> Any:
+        """(E, B) dividends and buybacks this week, restricted below the target (the MDA)."""
+        xp = self.sheets.xp
+        cap = self.capital
+        target = cap.cet1_target
+        room = xp.clip((ratio - self.cet1_buffer) / (target - self.cet1_buffer), 0.0, 1.0)
+        dividends = self.dividend_share * xp.maximum(net_income, 0.0) * room
+        rwa = assets * xp.take(
+            xp.asarray(cap.risk_density, dtype=assets.dtype, device=assets.device), self.banks
+        )
+        buybacks = xp.maximum((ratio - target) * rwa, 0.0) / BUYBACK_WEEKS
+        cash = xp.maximum(xp.take(self.sheets.ledger.cash, self.banks, axis=1), 0.0)
+        return xp.minimum(dividends + buybacks, cash)
+
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot, per bank on the agent axis (E, N), USD bn this week unless noted.
+
+        ``net_interest_income``, ``net_income``, ``bank_payouts``, ``funding_spread`` (a year),
+        ``return_on_equity`` (net income a year, averaged over a quarter, over equity; 0 where
+        equity is not positive), ``risk_weighted_assets`` and each bank's ``cet1_buffer`` (the
+        CET1 ratio below which payouts stop).
+        """
+        state = books.state
+        b = state.banks
+        xp = state.xp
+        equity = xp.take(books.assets - books.liabilities, self.banks, axis=1)
+        income = self.income_rate / max(self.income_weight, 1.0 / ROE_WEEKS)  # the weeks so far
+        roe = xp.where(equity > 0.0, income / xp.where(equity > 0.0, equity, 1.0), 0.0)
+        density = xp.asarray(
+            self.capital.risk_density, dtype=books.assets.dtype, device=books.assets.device
+        )
+        return {
+            "risk_weighted_assets": xp.where(self.is_bank, books.assets * density, 0.0),
+            "cet1_buffer": books.per_bank(self.cet1_buffer + 0.0 * equity),
+            "net_interest_income": books.per_bank(b.net_interest),
+            "net_income": books.per_bank(b.net_income),
+            "bank_payouts": books.per_bank(b.payouts),
+            "funding_spread": books.per_bank(b.funding_spread),
+            "return_on_equity": books.per_bank(roe),
+        }

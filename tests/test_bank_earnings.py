@@ -1,0 +1,160 @@
+"""Banks' weekly profit and loss (abm.bank_earnings): interest, fees, costs, taxes and payouts.
+
+Each test builds a small model and checks one part of the P&L against a per-bank computation or a
+property that could fail: the margin set at the start returns the data's net interest income,
+depositors receive exactly the interest the banks pay, payouts stop below the buffer, no tax is
+paid on a loss, the wholesale spread widens as capital falls, a failed bank stands still, and the
+books balance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.bank_earnings import REGION_NODES
+from abm.calibration import load_calibration
+from abm.model import Powderkeg
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return load_calibration()
+
+
+def _model(**kwargs) -> Powderkeg:
+    return Powderkeg(n_worlds=2, seed=3, n_cohorts=20, collect_agents=False, **kwargs)
+
+
+def _banks(model: Powderkeg) -> np.ndarray:
+    return np.asarray(model.roster.indices("bank"))
+
+
+def test_margin_returns_the_data_net_interest_income(cal) -> None:
+    """At the start's rates, each region's net interest income / assets is the data's."""
+    model = _model()
+    model.step()
+    snap = model.snapshot
+    banks = _banks(model)
+    for region, node in enumerate(REGION_NODES):
+        mine = banks[model.capital.regions == region]
+        nii = 52.0 * snap["net_interest_income"][0, mine].sum()
+        share = nii / snap["total_assets"][0, mine].sum()
+        target = float(cal.value(f"{node}.net_interest_income_share"))
+        assert share == pytest.approx(target, rel=0.1), node
+
+
+def test_depositors_receive_what_the_banks_pay() -> None:
+    """A retail cohort's deposit interest is its share of every bank's beta x rate x deposits."""
+    model = _model()
+    state, ledger = model.state, model.sheets.ledger
+    pool = ledger.pools["deposits"]
+    earnings = model.bank_earnings
+    rate = np.asarray(earnings._at_banks(state.macro.policy_rate))
+    beta = np.asarray(earnings.deposit_beta)
+    banks = _banks(model)
+    issuers = np.asarray(pool.issuers)
+    paid = np.zeros((2, model.roster.size))
+    paid[:, banks] = beta * rate / 52.0
+    interest = (np.asarray(pool.face) * paid[:, issuers]).sum(axis=-1)
+    whole = np.asarray(pool.claims).sum(axis=-1) + np.asarray(pool.outside)
+    cohort = int(model.roster.indices("retail")[0])
+    k = list(np.asarray(pool.holders)).index(cohort)
+    expected = np.asarray(pool.claims)[:, k] * interest / whole
+    state.banks.provisions = state.banks.provisions * 0.0
+    before = np.asarray(ledger.equity_flows)[:, cohort].copy()
+    earnings.book(state)
+    received = np.asarray(ledger.equity_flows)[:, cohort] - before
+    assert expected.min() > 0.0
+    np.testing.assert_allclose(received, expected, rtol=1e-10)
+
+
+def _weaken(model: Powderkeg, bank: int, cet1: float) -> None:
+    """Write the bank's real assets down until its CET1 ratio is ``cet1`` (a loss, booked)."""
+    s = model.sheets
+    xp = model.xp
+    assets = float(np.asarray(s.total_assets())[0, bank])
+    equity = float(np.asarray(s.equity())[0, bank])
+    density = model.capital.risk_density[bank]
+    # (E - x) / (density (A - x)) = cet1  =>  x = (E - cet1 density A) / (1 - cet1 density)
+    loss = (equity - cet1 * density * assets) / (1.0 - cet1 * density)
+    hit = np.zeros(s.real_assets.shape)
+    hit[:, bank] = loss
+    s.real_assets = s.real_assets - xp.asarray(hit)
+    s.ledger.book_equity(-xp.asarray(hit))
+
+
+def test_payouts_stop_below_the_buffer(cal) -> None:
+    """A bank between its minimum and its buffer pays nothing out; a bank at target does."""
+    model = _model()
+    banks = _banks(model)
+    weak = int(banks[0])
+    buffer = float(cal.value("regulation.us.cet1_buffer"))
+    _weaken(model, weak, buffer - 0.01)
+    model.state.banks.provisions = model.state.banks.provisions * 0.0
+    model.bank_earnings.book(model.state)
+    payouts = np.asarray(model.state.banks.payouts)
+    assert np.all(payouts[:, 0] == 0.0)
+    assert np.all(payouts[:, 1] > 0.0)
+    assert np.asarray(model.state.banks.net_income)[:, 1].min() > 0.0
+
+
+def test_no_tax_on_a_loss_and_the_rate_on_a_profit() -> None:
+    """Provisions above a bank's earnings make a pre-tax loss: no tax; a profit pays the rate."""
+    model = _model()
+    state, earnings = model.state, model.bank_earnings
+    provisions = np.zeros(np.asarray(state.banks.provisions).shape)
+    provisions[:, 0] = 50.0  # USD bn this week, far above any bank's weekly earnings
+    state.banks.provisions = model.xp.asarray(provisions)
+    assets = np.asarray(model.sheets.total_assets())[:, _banks(model)]
+    earnings.book(state)
+    fees = np.asarray(earnings.fee_rate) * assets / 52.0
+    costs = np.asarray(earnings.cost_rate) * assets / 52.0
+    pretax = np.asarray(state.banks.net_interest) + fees - costs - provisions
+    income = np.asarray(state.banks.net_income)
+    assert np.all(pretax[:, 0] < 0.0) and np.all(pretax[:, 1] > 0.0)
+    np.testing.assert_allclose(income[:, 0], pretax[:, 0], rtol=1e-12)
+    tax_rate = np.asarray(earnings.tax_rate)[1]
+    np.testing.assert_allclose(income[:, 1], pretax[:, 1] * (1.0 - tax_rate), rtol=1e-12)
+
+
+def test_wholesale_spread_widens_as_capital_falls(cal) -> None:
+    model = _model()
+    banks = _banks(model)
+    _weaken(model, int(banks[0]), 0.08)
+    model.bank_earnings.book(model.state)
+    spread = np.asarray(model.state.banks.funding_spread)
+    base = float(cal.value("banks.earnings.us.wholesale_spread"))
+    slope = float(cal.value("banks.earnings.wholesale_spread_per_shortfall"))
+    target = float(cal.value("regulation.us.cet1_target"))
+    np.testing.assert_allclose(spread[:, 0], base + slope * (1.0 - 0.08 / target), rtol=1e-6)
+    assert spread[:, 1].max() == pytest.approx(base, abs=1e-6)
+
+
+def test_a_failed_bank_stands_still() -> None:
+    model = _model()
+    bank = int(_banks(model)[2])
+    mask = np.zeros(np.asarray(model.state.defaulted).shape, dtype=bool)
+    mask[:, bank] = True
+    model.state.fail("market", model.xp.asarray(mask))
+    cash = np.asarray(model.sheets.ledger.cash)[:, bank].copy()
+    model.bank_earnings.book(model.state)
+    assert np.asarray(model.state.banks.net_income)[:, 2].max() == 0.0
+    # it pays no interest, fees or payouts; only what it is owed on pools it holds still arrives
+    moved = np.asarray(model.sheets.ledger.cash)[:, bank] - cash
+    assert np.all(moved >= 0.0)
+
+
+def test_books_balance_and_capital_stays_near_target_over_a_year() -> None:
+    model = _model()
+    banks = _banks(model)
+    start = model.snapshot["cet1_ratio"][:, banks].copy()
+    for _ in range(52):
+        model.step()
+    gap = model.accounting_gap()
+    for key in ("money", "pools", "equity"):
+        assert float(np.max(np.abs(np.asarray(gap[key])))) < 1e-6, key
+    moved = model.snapshot["cet1_ratio"][:, banks] - start
+    assert np.median(np.abs(moved)) < 0.015
+    roe = model.snapshot["return_on_equity"][:, banks]
+    assert 0.05 < float(np.median(roe)) < 0.2

@@ -1,0 +1,286 @@
+"""Bank liquidity: held-to-maturity Treasuries at cost, runs on a bank's own condition, wholesale
+funding that stops rolling over, and the lender of last resort acting on the liquidity buffer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.balance_sheets import build_balance_sheets
+from abm.bank_runs import BankRuns, ramp
+from abm.calibration import load_calibration
+from abm.claims import debt_owed
+from abm.constraints import BankCapital
+from abm.model import Powderkeg
+from abm.policy import Policy
+from abm.roster import build_roster
+from abm.stablecoins import run_share_over
+from abm.state import BankState, WorldState
+
+
+def model(**levers) -> Powderkeg:
+    return Powderkeg(
+        n_worlds=2, seed=3, n_cohorts=20, collect_agents=False, policy=Policy(**levers)
+    )
+
+
+def gaps(m: Powderkeg) -> float:
+    return max(float(np.max(np.abs(v))) for v in m.accounting_gap().values())
+
+
+def _slot(m: Powderkeg, name: str) -> tuple[int, int]:
+    """(agent index, position in bank order) of bank ``name``."""
+    i = m.roster.index(name)
+    return i, list(m.roster.indices("bank")).index(i)
+
+
+def _mark_treasuries(m: Powderkeg, price: float) -> None:
+    """Treasuries repriced to ``price`` (a rate move), every holder's gain or loss booked."""
+    s, t = m.sheets, m.capital.treasuries
+    change = s.holdings[:, :, t] * (price - s.prices[:, t])[:, None]
+    s.prices[:, t] = price
+    s.ledger.book_equity(change)
+
+
+def _buy_treasuries(m: Powderkeg, bank: int, share_of_assets: float) -> None:
+    """The bank swaps cash for Treasuries worth ``share_of_assets`` of its assets (at price 1)."""
+    s, t = m.sheets, m.capital.treasuries
+    amount = share_of_assets * s.total_assets()[:, bank]
+    pay = np.zeros_like(s.ledger.cash)
+    pay[:, bank] = amount
+    s.ledger.pay_outsider(np.arange(pay.shape[1]), "market_makers", pay, income=False)
+    s.holdings[:, bank, t] += amount / s.prices[:, t]
+
+
+def _capital_hole(m: Powderkeg, bank: int, share_of_assets: float) -> None:
+    """A loss on the bank's loans to the rest of the economy (booked as such)."""
+    loss = share_of_assets * m.sheets.total_assets()[:, bank]
+    m.sheets.real_assets[:, bank] -= loss
+    hole = np.zeros_like(m.sheets.ledger.cash)
+    hole[:, bank] = -loss
+    m.sheets.ledger.book_equity(hole)
+
+
+def _ratios(m: Powderkeg) -> tuple[np.ndarray, np.ndarray]:
+    """(regulatory, market) CET1 ratios of every agent."""
+    s = m.sheets
+    assets, debt = s.total_assets(), debt_owed(s)
+    addback = m.capital.htm_addback(m.state)
+    return m.capital.cet1_ratios(assets, debt, addback), m.capital.cet1_ratios(assets, debt)
+
+
+def test_opening_htm_books_are_the_data_shares_of_each_banks_treasuries():
+    m = model()
+    t = m.capital.treasuries
+    held = m.sheets.holdings[:, m.roster.indices("bank"), t]
+    share = np.where(m.capital.regions == 0, 0.45, 0.4)
+    np.testing.assert_allclose(m.state.banks.htm_units, held * share, rtol=1e-12)
+    regulatory, market = _ratios(m)
+    np.testing.assert_allclose(regulatory, market, atol=1e-12)  # at cost = at market at start
+
+
+def test_htm_loss_left_out_of_regulatory_capital_until_sold():
+    m = model()
+    bank, k = _slot(m, "large_regionals")
+    s, t = m.sheets, m.capital.treasuries
+    m.state.banks.htm_units[:, k] = s.holdings[:, bank, t]  # all its Treasuries held to maturity
+    rd = m.capital.risk_density[bank]
+    equity0 = s.equity()[:, bank].copy()
+    _mark_treasuries(m, 0.8)  # rates up: Treasuries -20%
+    regulatory, market = _ratios(m)
+    assets = s.total_assets()[:, bank]
+    # regulatory equity is exactly the book before the rate move; market equity lost the mark
+    np.testing.assert_allclose(regulatory[:, bank] * rd * assets, equity0, rtol=1e-12)
+    loss = 0.2 * s.holdings[:, bank, t]
+    np.testing.assert_allclose(market[:, bank] * rd * assets, equity0 - loss, rtol=1e-12)
+    assert (market[:, bank] < regulatory[:, bank] - 0.01).all()
+    # a run leaves it short of cash: the fire sale sells Treasuries out of the HTM book
+    owed = m.sheets.ledger.pools["deposits"].face
+    take = np.zeros_like(owed)
+    take[:, k] = s.ledger.cash[:, bank] + 0.02 * assets
+    s.ledger.withdraw_outside("deposits", take)
+    units = s.holdings[:, bank, t].copy()
+    m.state.flows.due = m.state.flows.panic_sales = s.ledger.cash * 0.0  # no other cash needs
+    m.fire_sales.step(m.state)
+    left = s.holdings[:, bank, t]
+    assert (left < units).all()
+    np.testing.assert_allclose(m.state.banks.htm_units[:, k], left)
+    regulatory, market = _ratios(m)
+    assets = s.total_assets()[:, bank]
+    realised = (units - left) * (1.0 - s.prices[:, t])  # the loss on the units sold now counts
+    equity = regulatory[:, bank] * rd * assets
+    assert (equity < equity0 - 0.9 * realised).all()
+    addback = left * (1.0 - s.prices[:, t])
+    np.testing.assert_allclose(equity - market[:, bank] * rd * assets, addback, rtol=1e-9)
+    assert gaps(m) < 1e-6
+
+
+def test_svb_like_bank_loses_two_thirds_of_its_deposits_in_a_week():
+    m = model()
+    bank, k = _slot(m, "large_regionals")
+    s, t = m.sheets, m.capital.treasuries
+    runs = m.bank_runs
+    _buy_treasuries(m, bank, 0.4)  # SVB: securities over half its assets, mostly HTM
+    m.state.banks.htm_units[:, k] = 0.8 * s.holdings[:, bank, t]
+    _mark_treasuries(m, 0.83)  # SVB's unrealised loss of 15 bn on 91 bn HTM
+    runs.uninsured[k] = 0.9  # SVB: ~90% of deposits uninsured
+    regulatory, market = _ratios(m)
+    assert market[0, bank] < 0.2 * regulatory[0, bank]  # market capital nearly gone ...
+    assert regulatory[0, bank] > 0.085  # ... the regulatory ratio above the US buffer
+    face = s.ledger.pools["deposits"].face[:, k].copy()
+    runs.step(m.state)
+    share = m.state.withdrawals[:, bank] / face
+    d = runs.distress[:, k]
+    assert (d > 0.8).all()
+    expected = runs.run_max * ramp(np, d, runs.run_threshold, runs.run_width) * 0.9
+    np.testing.assert_allclose(share, expected, rtol=1e-9)
+    assert share == pytest.approx(0.66, abs=0.02)  # w_max·u: SVB's day-one hazard for 5 days
+    day = run_share_over(share / 0.9, 1.0, m.calibration.trading_days_per_week)
+    assert day == pytest.approx(0.24, abs=0.01)  # SVB day one (of uninsured deposits)
+    assert (m.state.withdrawals[:, m.roster.index("jpmorgan")] == 0.0).all()  # healthy peers
+    assert (runs.last_runoff[:, bank] > 0.1 * s.ledger.owed("wholesale")[:, bank]).all()
+
+
+def test_peer_failures_raise_distress_of_weak_banks_in_the_same_region_only():
+    m = model()
+    runs = m.bank_runs
+    size = m.sheets.total_assets()[0, m.roster.indices("bank")]  # the weights: at the start
+    for name in ("wells_fargo", "eu_de15"):
+        _capital_hole(m, _slot(m, name)[0], 0.01)  # one weak bank in each region
+    base = runs.measure_distress(m.state)
+    jpm, k = _slot(m, "jpmorgan")
+    m.state.defaulted[:, jpm] = True
+    peers = runs.measure_distress(m.state) / np.where(base > 0.0, base, 1.0) - 1.0
+    us = m.capital.regions == 0
+    share = size[k] / size[us].sum()
+    assert 0.1 < share < 0.2
+    weak = (base > 0.01).all(axis=0)
+    assert weak[us].sum() == 1 and weak[~us].sum() == 1
+    np.testing.assert_allclose(peers[:, us & weak], share, rtol=1e-9)  # d · (1 + F)
+    np.testing.assert_allclose(peers[:, ~us & weak], 0.0, atol=1e-12)
+    # a weak bank that kept its depositors loses them once a large peer has failed
+    wf, _ = _slot(m, "wells_fargo")
+    _capital_hole(m, wf, 0.022)
+    m.state.defaulted[:, jpm] = False
+    runs.step(m.state)
+    alone = m.state.withdrawals[:, wf].copy()
+    m.state.defaulted[:, jpm] = True
+    runs.step(m.state)
+    assert (m.state.withdrawals[:, wf] > alone + 1.0).all()
+
+
+def test_recent_losses_raise_distress():
+    m = model()
+    runs = m.bank_runs
+    gs, k = _slot(m, "goldman_sachs")
+    equity = m.sheets.equity()[:, gs]
+    m.state.banks.net_income[:, k] = -0.5 * equity / 52.0  # losing half its equity a year
+    weeks = int(runs.loss_weeks)
+    for _ in range(weeks):
+        d = runs.measure_distress(m.state)
+    assert (d[:, k] > 0.3).all()  # a quarter's losses: past the calm point
+    assert (np.delete(d, k, axis=1) < 1e-12).all()
+
+
+def test_wholesale_runoff_grows_with_distress_and_spares_healthy_banks_and_hedge_funds():
+    runoff = []
+    for hole in (0.0, 0.04, 0.05, 0.06):
+        m = model()
+        bank, _ = _slot(m, "citigroup")
+        _capital_hole(m, bank, hole)
+        owed = m.sheets.ledger.owed("wholesale")[0, bank]
+        m.bank_runs.step(m.state)
+        out = m.bank_runs.last_runoff
+        runoff.append(out[0, bank] / owed)
+        others = np.delete(out, bank, axis=1)
+        assert (others == 0.0).all()  # healthy banks and the hedge funds roll over
+        assert gaps(m) < 1e-6
+    assert runoff[0] == 0.0
+    assert 0.0 < runoff[1] < runoff[2] < runoff[3] <= 0.2
+
+
+def test_lender_of_last_resort_refills_a_solvent_banks_buffer_not_an_insolvent_one():
+    for solvent in (True, False):
+        m = model(lender_of_last_resort=True)
+        m.lender.acts = np.ones_like(m.lender.acts)
+        bank, k = _slot(m, "wells_fargo")
+        s = m.sheets
+        if not solvent:
+            _capital_hole(m, bank, 0.06)  # regulatory CET1 below the 4.5% minimum
+        take = np.zeros_like(s.ledger.pools["deposits"].face)
+        take[:, k] = s.ledger.cash[:, bank] * 0.95  # cash still positive, below the buffer
+        s.ledger.withdraw_outside("deposits", take)
+        m.state.withdrawals = s.ledger.cash * 0.0
+        m.state.withdrawals[:, bank] = take[:, k]
+        cash = s.ledger.cash[:, bank].copy()
+        funding = s.ledger.owed("deposits")[:, bank] + s.ledger.owed("wholesale")[:, bank]
+        buffer = m.lender.liquidity_buffer * funding
+        assert ((cash > 0.0) & (cash < buffer)).all()
+        m.lender.step(m.state)
+        lent = m.lender.last_lent[:, bank]
+        if solvent:
+            np.testing.assert_allclose(lent, buffer - cash, rtol=1e-9)
+            np.testing.assert_allclose(s.ledger.cash[:, bank], buffer, rtol=1e-9)
+        else:
+            assert (lent == 0.0).all()
+        assert (np.delete(m.lender.last_lent, bank, axis=1) == 0.0).all()
+        assert gaps(m) < 1e-6
+
+
+def test_stressed_weeks_keep_the_books_balanced():
+    m = model(lender_of_last_resort=True, bailouts=True)
+    t = m.capital.treasuries
+    banks = m.roster.indices("bank")
+    m.sheets.impairment[:, t] *= 0.9  # the Treasury price falls for good
+    m.bank_runs.outflow_shock[:, 0] = 0.1  # and a scenario shock takes 10% from one bank
+    for week in range(4):
+        m.step()
+        assert gaps(m) < 1e-6
+        assert (m.state.banks.htm_units <= m.sheets.holdings[:, banks, t] + 1e-12).all()
+        if week == 0:
+            assert (m.snapshot["run_withdrawals"][:, banks[0]] > 0.0).all()
+    reg, market = m.snapshot["cet1_ratio"], m.snapshot["cet1_ratio_market"]
+    alive = ~m.snapshot["defaulted"][:, banks]
+    assert (reg[:, banks][alive] >= market[:, banks][alive]).all()
+    assert (reg[:, banks][alive] > market[:, banks][alive] + 0.005).mean() > 0.8
+
+
+def _float32(sheets) -> None:
+    """Every float array of the balance sheets and their ledger cast to float32."""
+    ledger = sheets.ledger
+    for owner in (sheets, ledger, *ledger.pools.values()):
+        for name, value in vars(owner).items():
+            if isinstance(value, np.ndarray) and value.dtype == np.float64:
+                setattr(owner, name, value.astype(np.float32))
+    ledger.outsiders.paid_in = {
+        k: v.astype(np.float32) for k, v in ledger.outsiders.paid_in.items()
+    }
+
+
+def test_float32_runs_stay_in_float32():
+    cal = load_calibration()
+    roster = build_roster(cal, 8)
+    sheets, params = build_balance_sheets(cal, roster, 2, np)
+    _float32(sheets)
+    policy = Policy()
+    capital = BankCapital(cal, sheets, params, policy)
+    banks = BankState.start(capital.regions, None, None, capital.opening_htm_units())
+    state = WorldState.start(sheets, None, None, banks)
+    runs = BankRuns(cal, capital, params, policy)
+    money = sheets.ledger.money().copy()
+    t = capital.treasuries
+    change = sheets.holdings[:, :, t] * (np.float32(0.5) - sheets.prices[:, t])[:, None]
+    sheets.prices[:, t] = np.float32(0.5)  # a large fall: market capital of most banks gone
+    sheets.ledger.book_equity(change)
+    runs.step(state)
+    for values in (
+        state.withdrawals,
+        runs.last_runoff,
+        runs.distress,
+        sheets.ledger.cash,
+        capital.htm_addback(state),
+    ):
+        assert values.dtype == np.float32 and np.isfinite(values).all()
+    assert float(state.withdrawals.sum()) > 0.0 and float(runs.last_runoff.sum()) > 0.0
+    scale = float(np.abs(sheets.ledger.cash).sum())
+    assert float(np.abs(sheets.ledger.money() - money).max()) < 1e-5 * scale

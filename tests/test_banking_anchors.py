@@ -1,0 +1,106 @@
+"""Banks that can fail, checked against the anchors of issue 13 at a size CI can run.
+
+``docs/scenarios.md`` shows the same numbers over 100 worlds; here a few worlds of the same
+presets (seed 0) must already show them:
+
+- the calm baseline is calm: no bank fails, the median bank's CET1 ends within 1.5 points of its
+  start, the median bank earns a return on equity of 8–13%, and GDP growth, unemployment, the
+  policy rate and the 10-year yield stay near their 2025 values;
+- the Fed's severely adverse recession with the AI bust on top lowers system CET1 by about what
+  the Fed's (−1.8 points) and the EU's (about −4) stress tests report, pushes the weakest banks
+  below their buffers, and makes banks fail without public rescue; EU capital rules give no more
+  failures than US rules on the same worlds, and the lender of last resort, bailouts and the
+  backstop each change failures or losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.evidence import simulate
+
+SEVERE = "severe_ai_bust"
+SEVERE_WEEKS = 117
+
+
+def _run(preset: str, worlds: int, weeks: int, **policy) -> dict[str, np.ndarray]:
+    return simulate(
+        preset,
+        worlds=worlds,
+        steps=weeks,
+        seed=0,
+        backend="numpy",
+        policy_overrides=policy or None,
+    )
+
+
+@pytest.fixture(scope="module")
+def baseline() -> dict[str, np.ndarray]:
+    return _run("baseline", worlds=6, weeks=260)
+
+
+@pytest.fixture(scope="module")
+def severe() -> dict[str, dict[str, np.ndarray]]:
+    runs = {
+        "as is": {},
+        "us capital": {"capital_regime": "us"},
+        "eu capital": {"capital_regime": "eu"},
+        "no lender": {"lender_of_last_resort": False},
+        "no lender, no bailouts": {"lender_of_last_resort": False, "bailouts": False},
+        "no backstop": {"backstop": False},
+    }
+    return {name: _run(SEVERE, 4, SEVERE_WEEKS, **policy) for name, policy in runs.items()}
+
+
+def test_the_baseline_is_calm(baseline) -> None:
+    assert np.all(baseline["bank_failures"] == 0)
+    assert np.all(baseline["banks_below_buffer_max"] == 0)
+    assert np.all(baseline["bank_cet1_fall_pt"] < 1.5)
+    assert 8.0 <= float(np.median(baseline["bank_roe_median_pct"])) <= 13.0
+    assert np.all(baseline["unemployment_peak_us_pct"] < 6.0)
+    assert np.all(baseline["unemployment_peak_euro_area_pct"] < 8.0)
+    assert np.all(baseline["gdp_growth_low_us_pct"] > -8.0)
+    assert np.all(baseline["policy_rate_low_us_pct"] > 1.5)
+    assert np.all(baseline["yield_10y_peak_us_pct"] < 6.0)
+
+
+def test_the_median_bank_keeps_its_capital_over_five_years() -> None:
+    from abm.model import Powderkeg
+
+    model = Powderkeg(n_worlds=2, seed=0, n_cohorts=20, collect_agents=False)
+    banks = model.roster.indices("bank")
+    start = np.median(model.snapshot["cet1_ratio"][:, banks], axis=1)
+    for _ in range(260):
+        model.step()
+    end = np.median(model.snapshot["cet1_ratio"][:, banks], axis=1)
+    assert np.all(np.abs(end - start) < 0.015)
+
+
+def test_the_severe_recession_hurts_like_the_stress_tests(severe) -> None:
+    run = severe["as is"]
+    fall = run["bank_cet1_fall_pt"]
+    assert np.all((fall > 1.0) & (fall < 5.0))  # Fed -1.8, EU-wide about -4
+    assert np.all(run["banks_below_buffer_max"] >= 1)  # the weakest banks breach their buffers
+    assert np.all(run["unemployment_peak_us_pct"] > 9.0)
+
+
+def test_without_public_rescue_banks_fail(severe) -> None:
+    assert np.any(severe["no lender, no bailouts"]["bank_failures"] > 0)
+    assert np.all(severe["as is"]["bank_failures"] <= severe["no lender"]["bank_failures"])
+
+
+def test_each_public_backstop_changes_failures_or_losses(severe) -> None:
+    lender = severe["no lender"]["bank_failures"] - severe["as is"]["bank_failures"]
+    assert np.all(lender >= 0) and np.any(lender > 0)
+    bailouts = (
+        severe["no lender, no bailouts"]["bank_failures"] - severe["no lender"]["bank_failures"]
+    )
+    assert np.all(bailouts >= 0) and np.any(bailouts > 0)
+    backstop = severe["no backstop"]["bank_cet1_fall_pt"] - severe["as is"]["bank_cet1_fall_pt"]
+    assert np.all(backstop > 0.0)
+
+
+def test_eu_capital_gives_no_more_failures_than_us_capital(severe) -> None:
+    us, eu = severe["us capital"]["bank_failures"], severe["eu capital"]["bank_failures"]
+    assert np.all(eu <= us) and eu.sum() < us.sum()
