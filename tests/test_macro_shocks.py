@@ -200,7 +200,7 @@ def test_the_severe_preset_parses_and_runs_a_few_weeks() -> None:
     assert {"demand", "house_prices", "cre_prices", "impairment", "ai_hype"} <= kinds
     assert {"collateral", "revenue_shortfall"} <= kinds
     labels = [c["label"] for c in preset.compare]
-    assert len(labels) == 6 and len(set(labels)) == 6
+    assert len(labels) == 7 and len(set(labels)) == 7
     assert {tuple(c["policy"].items()) for c in preset.compare} >= {
         (("capital_regime", "us"),),
         (("capital_regime", "eu"),),
