@@ -14,21 +14,8 @@ import numpy as np
 
 
 def firm_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
-    """(F,) bool: the firms a target list names (all firms when it is empty)."""
-    roster = model.roster
-    rows = roster.indices("firm")
-    names = [roster.names[i] for i in rows]
-    kinds = [roster.kind[i] for i in rows]
-    if not target:
-        return np.ones(len(rows), dtype=bool)
-    known = set(names) | set(kinds)
-    for t in target:
-        if t not in known:
-            raise ValueError(
-                f"target {t!r} is not a firm; allowed: {', '.join(sorted(set(kinds)))} "
-                f"or a firm name ({', '.join(names)})"
-            )
-    return np.array([n in target or k in target for n, k in zip(names, kinds, strict=True)])
+    """(F,) bool: the firms a target list names by name or kind (all firms when it is empty)."""
+    return _roster_targets(model, "firm", target)
 
 
 def named_targets(target: tuple[str, ...], names: tuple[str, ...], what: str) -> np.ndarray:
@@ -41,8 +28,13 @@ def named_targets(target: tuple[str, ...], names: tuple[str, ...], what: str) ->
 
 def bank_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     """(B,) bool in bank order: the banks a target list names by name or kind (``us``, ``eu``)."""
+    return _roster_targets(model, "bank", target)
+
+
+def _roster_targets(model: Any, family: str, target: tuple[str, ...]) -> np.ndarray:
+    """Bool over a family's agents in roster order: those named by name or kind (all if none)."""
     roster = model.roster
-    rows = roster.indices("bank")
+    rows = roster.indices(family)
     names = [roster.names[i] for i in rows]
     kinds = [roster.kind[i] for i in rows]
     if not target:
@@ -50,8 +42,8 @@ def bank_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     for t in target:
         if t not in names and t not in kinds:
             raise ValueError(
-                f"target {t!r} is not a bank; allowed: {', '.join(sorted(set(kinds)))} "
-                "or a bank name"
+                f"target {t!r} is not a {family}; allowed: {', '.join(sorted(set(kinds)))} "
+                f"or a {family} name ({', '.join(names)})"
             )
     return np.array([n in target or k in target for n, k in zip(names, kinds, strict=True)])
 

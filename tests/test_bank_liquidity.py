@@ -16,6 +16,7 @@ from abm.policy import Policy
 from abm.roster import build_roster
 from abm.stablecoins import run_share_over
 from abm.state import BankState, WorldState
+from tests.test_backstops import _capital_hole
 
 
 def model(**levers) -> Powderkeg:
@@ -50,15 +51,6 @@ def _buy_treasuries(m: Powderkeg, bank: int, share_of_assets: float) -> None:
     pay[:, bank] = amount
     s.ledger.pay_outsider(np.arange(pay.shape[1]), "market_makers", pay, income=False)
     s.holdings[:, bank, t] += amount / s.prices[:, t]
-
-
-def _capital_hole(m: Powderkeg, bank: int, share_of_assets: float) -> None:
-    """A loss on the bank's loans to the rest of the economy (booked as such)."""
-    loss = share_of_assets * m.sheets.total_assets()[:, bank]
-    m.sheets.real_assets[:, bank] -= loss
-    hole = np.zeros_like(m.sheets.ledger.cash)
-    hole[:, bank] = -loss
-    m.sheets.ledger.book_equity(hole)
 
 
 def _ratios(m: Powderkeg) -> tuple[np.ndarray, np.ndarray]:
