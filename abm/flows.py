@@ -80,7 +80,7 @@ class Flows:
         self.issuer_mask = xp.asarray(coins, dtype=dtype, device=dev)
         self.token_cap = float(cal.model_value("assumptions.stablecoins.market_cap_limit"))
         treasuries = np.zeros(sheets.assets.size)
-        treasuries[sheets.assets.index("treasuries")] = 1.0
+        treasuries[sheets.assets.index("tbills")] = 1.0  # new reserves go into bills
         self.treasuries = xp.asarray(treasuries, dtype=dtype, device=dev)
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
         lines = np.isin(issuers, roster.indices("fund", "private_credit"))

@@ -12,8 +12,8 @@ section holds the estimates the sources do not give):
 - **Funds**: sector assets split evenly over the sector's agents, invested by the sector's
   allocation; liabilities are pension claims (pension funds), policy reserves (insurers), bank
   lines plus fund shares (hedge and private-credit funds) or fund shares (mutual funds).
-- **Stablecoin issuers**: tokens outstanding; reserves by the reported mix (Treasuries and repo,
-  bank deposits, gold, bitcoin, secured loans).
+- **Stablecoin issuers**: tokens outstanding; reserves by the reported mix (Treasury bills and
+  repo, bank deposits, gold, bitcoin, secured loans).
 - **Retail cohorts**: equal slices of the population within each wealth group; assets by the
   group's shares of deposits, pension entitlements, equities and fund shares, crypto and
   stablecoins; the rest of net worth is real assets. Households' debts are not modelled.
@@ -241,7 +241,7 @@ class OpeningSheets:
                 if key.startswith("bank_deposits"):
                     deposits.own(i, amount)
                 elif key in ("treasuries_repo_mmf", "reverse_repo", "tbills"):
-                    self.invest(i, "treasuries", amount)
+                    self.invest(i, "tbills", amount)  # bills, repo and money funds: the short end
                 elif key == "bitcoin":
                     self.invest(i, "crypto", amount)
                 elif key == "gold":

@@ -29,8 +29,9 @@ of a run (docs/design.md, "The economy"):
   exposure to a bank is its deposits times that bank's share of all deposits.
 - **The reserve waterfall** (:meth:`StablecoinRuns.sell_reserves`): after the issuer has drawn its
   bank deposits (:meth:`abm.flows.Flows.draw_deposits`), it sells what it must in the calibrated
-  order — Treasuries (T-bills, reverse repo and government money funds are one market asset), then
-  gold, then bitcoin — each tier through the market with price impact (``kernels.firesale``)
+  order — Treasury bills (T-bills, reverse repo and government money funds are one market asset,
+  ``tbills``, of a quarter's duration), then any longer Treasuries, gold, then bitcoin — each
+  tier through the market with price impact (``kernels.firesale``)
   before the next is touched. Secured loans and other investments are illiquid: they are never
   sold, and what they cannot pay shows in the peg (the recoverable value per token).
 - **The backstop** (with the market maker of last resort): when a coin's redemptions over 48
@@ -63,7 +64,7 @@ from kernels.backend import segment_sum
 from kernels.firesale import fire_sale
 
 #: the order in which an issuer sells its marketable reserves (after its bank deposits)
-WATERFALL = ("treasuries", "gold", "crypto")
+WATERFALL = ("tbills", "treasuries", "gold", "crypto")
 #: reserves a GENIUS-style rule does not allow (market assets; loans and other are real assets)
 INELIGIBLE = ("gold", "crypto")
 
@@ -116,7 +117,7 @@ class StablecoinRuns:
         self.rows_host = roster.indices("stablecoin")
         self.rows = xp.asarray(self.rows_host, device=dev)
         self.tiers = [table.index(k) for k in WATERFALL]
-        self.treasuries = table.index("treasuries")
+        self.treasuries = table.index("tbills")  # reserves are bills (GENIUS Act, MiCA)
         self.ineligible = [table.index(k) for k in INELIGIBLE]
         self.bank_run_max = float(
             cal.model_value("banks.behaviour.uninsured_run_max_share_per_week")

@@ -75,9 +75,10 @@ class Valuation:
             [d / 52.0 for d in table.duration], dtype=dtype, device=dev
         )
         # rate-sensitive bonds move with the US 10-year yield of the macro block (abm.macro):
-        # Treasuries and non-AI IG bonds on their own, the AI issuers' bonds with their spreads
+        # Treasuries, bills and non-AI IG bonds on their own (each with its duration), the AI
+        # issuers' bonds with their spreads
         self.yield0 = float(cal.value("macro.us.yield_10y"))
-        self.rate_bonds = [table.index("treasuries"), table.index("ig_bonds_non_ai")]
+        self.rate_bonds = [table.index(k) for k in ("treasuries", "tbills", "ig_bonds_non_ai")]
         self.fundamental = sheets.prices * 1.0
         debt0 = xp.take(sheets.liabilities(), self.firms, axis=1)
         self.leverage0 = debt_to_ebitda(xp, debt0, firm.ebitda)  # (E, F) debt / EBITDA at start

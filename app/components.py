@@ -1,10 +1,13 @@
 """Solara components of the app: the guided tour, shocks and event log, charts, network, inspector.
 
+Tabs: page 0 the tour, event log, markets and failures; page 1 banks, stablecoins and households;
+page 2 the network and the inspector; page 3 the macro economy and the banks' capital and earnings.
+
 Each component takes the :class:`~app.live.LiveRun` SolaraViz passes and subscribes to Mesa's
 ``update_counter``, so it redraws after every step, play tick and shock. Charts and figures are
 rebuilt only when the week or the model changes (``solara.use_memo``), not on unrelated
 re-renders. The time series are ECharts drawn by the browser (:mod:`app.charts`); the network
-and the inspector are matplotlib images, on the last tab, drawn only while it is open.
+and the inspector are matplotlib images, on their own tab, drawn only while it is open.
 """
 
 from __future__ import annotations
@@ -193,20 +196,30 @@ def EventLog(model: LiveRun) -> None:
         solara.HTML(tag="div", unsafe_innerHTML=_log_html(rows, model.n_worlds > 1))
 
 
-def chart(name: str) -> Any:
-    """A component drawing the two panels of :data:`app.charts.FIGURES` ``name`` (ECharts)."""
+def chart(name: str, heading: bool = False) -> Any:
+    """A component drawing the two panels of figure ``name`` of :mod:`app.charts` (ECharts).
+
+    With ``heading`` the figure's name (the section, in words) leads the line above the charts.
+    """
 
     @solara.component
     def Chart(model: LiveRun) -> None:
         counter = update_counter.get()
-        options = solara.use_memo(
-            lambda: [charts.option(model, panel) for panel in charts.FIGURES[name]],
-            [counter, id(model)],
-        )
+        options = solara.use_memo(lambda: charts.options(model, name), [counter, id(model)])
         with solara.Column(gap="4px", style={"width": "100%"}):
             # always present (empty for one world): adding or removing a child would rebuild the
             # charts' widgets, and an ECharts widget removed while it initialises throws
-            solara.Text(charts.fan_note(model), style={"font-size": "11px", "color": "#555"})
+            note = charts.fan_note(model)
+            if heading:
+                solara.HTML(
+                    tag="div",
+                    unsafe_innerHTML=(
+                        f"<b style='font-size:13px'>{html.escape(name)}</b>"
+                        f"<span style='font-size:11px;color:#555'> {html.escape(note)}</span>"
+                    ),
+                )
+            else:
+                solara.Text(note, style={"font-size": "11px", "color": "#555"})
             for opt in options:
                 Echarts(opt, height_px=165)
 
@@ -324,6 +337,10 @@ COMPONENTS = [
     (chart("Households"), 1),
     (NetworkView, 2),
     (Inspector, 2),
+    (chart("Macro economy: growth and jobs", heading=True), 3),
+    (chart("Macro economy: interest rates", heading=True), 3),
+    (chart("Banks: capital", heading=True), 3),
+    (chart("Banks: earnings", heading=True), 3),
 ]
 
 __all__ = [

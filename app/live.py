@@ -36,7 +36,7 @@ from experiments.scenarios import load_preset, policy_from
 from kernels.backend import to_numpy
 
 #: Events that stop "run to the next event" (financing of firms is routine and does not).
-NOTABLE_EVENTS = ("default", "fire_sale", "bank_run", "depeg")
+NOTABLE_EVENTS = ("default", "fire_sale", "bank_run", "depeg", "buffer_breach", "bailout")
 
 
 @dataclass(frozen=True)

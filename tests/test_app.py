@@ -371,3 +371,134 @@ def test_unpack_strips_the_package_folder(tmp_path):
     assert [p.name for p in dest.parent.iterdir()] == ["pkg@1.0.0"]  # no staging left
     assert ("pkg", "1.0.0") not in assets.missing(tmp_path / "cache")
     assert len(assets.missing(tmp_path / "empty")) == len(assets.solara_packages())
+
+
+# -- the macro economy and the banks (issue 15, item 5) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_worlds():
+    run = LiveRun(preset="baseline", seed=3, n_worlds=2, n_cohorts=40)
+    for _ in range(4):
+        run.step()
+    return run
+
+
+def test_macro_and_bank_figures_have_titles_in_words_with_units(two_worlds):
+    titles = {
+        name: [opt["title"]["text"] for opt in charts.options(two_worlds, name)]
+        for name in charts.MACRO_AND_BANKS
+    }
+    assert titles == {
+        "Macro economy: growth and jobs": [
+            "GDP growth, annualised over a quarter (% a year)",
+            "Unemployment (% of the labour force)",
+        ],
+        "Macro economy: interest rates": [
+            "Policy rate (% a year)",
+            "10-year government bond yield (% a year)",
+        ],
+        "Banks: capital": [
+            "Bank capital: CET1 ratio (% of risk-weighted assets)",
+            "Banks in trouble (banks)",
+        ],
+        "Banks: earnings": [
+            "Bank loan-loss provisions and net income (USD bn per week)",
+            "Bank returns, median bank (% a year)",
+        ],
+    }
+    with pytest.raises(KeyError, match="no figure 'Nope'; figures: Markets"):
+        charts.figure("Nope")
+
+
+def test_macro_panels_draw_both_regions_in_percent(two_worlds):
+    one = LiveRun(preset="baseline", seed=3, n_cohorts=8)
+    one.step()
+    quantities = ("gdp_growth", "unemployment", "policy_rate", "yield_10y")
+    panels = [*charts.figure("Macro economy: growth and jobs")]
+    panels += charts.figure("Macro economy: interest rates")
+    for quantity, panel in zip(quantities, panels, strict=True):
+        opt = charts.option(two_worlds, panel)
+        assert opt["legend"]["data"] == ["US", "euro area"]
+        lines = [s for s in opt["series"] if s["name"] in ("US", "euro area")]
+        assert [s["name"] for s in lines] == ["US", "euro area"]
+        assert all(s["endLabel"]["show"] for s in lines)  # each region labelled at its end
+        assert len(opt["series"]) == 6  # a median line and a 5–95% band per region
+        for line, region in zip(lines, ("us", "euro_area"), strict=True):
+            median = np.median(two_worlds.series(f"{quantity}_{region}"), axis=1) * 100.0
+            assert line["data"] == pytest.approx(median.tolist(), abs=1e-5)
+        single = charts.option(one, panel)
+        assert [s["name"] for s in single["series"]] == ["US", "euro area"]
+        first = one.series(f"{quantity}_us")[0, 0] * 100.0
+        assert single["series"][0]["data"][0] == pytest.approx(first, abs=1e-5)
+    # unemployment in percent: a few percent, not a few hundredths
+    unemployment = charts.option(two_worlds, panels[1])["series"][2]["data"]
+    assert all(1.0 < u < 30.0 for u in unemployment)
+
+
+def test_bank_capital_draws_the_spread_the_weakest_the_system_and_the_rules(two_worlds):
+    capital, trouble = charts.figure("Banks: capital")
+    opt = charts.option(two_worlds, capital)
+    assert opt["legend"]["data"] == [
+        {"name": "10th–90th percentile bank", "icon": "rect"},
+        "median bank",
+        "lowest bank",
+        "banking system",
+    ]
+    low, width = opt["series"][:2]  # the spread across banks, under the lines
+    p10 = np.median(two_worlds.series("bank_cet1_p10"), axis=1) * 100.0
+    p90 = np.median(two_worlds.series("bank_cet1_p90"), axis=1) * 100.0
+    assert low["data"] == pytest.approx(p10.tolist(), abs=1e-5)
+    assert width["data"] == pytest.approx((p90 - p10).tolist(), abs=1e-5)
+    assert width["areaStyle"]["opacity"] > 0 and low["stack"] == width["stack"]
+    assert len(opt["series"]) == 2 + 3 * 3  # and a fan per line
+    marks = opt["series"][-1]["markLine"]["data"]
+    assert [(m["name"], m["yAxis"]) for m in marks] == [
+        ("US buffer 8.5%", 8.5),
+        ("EU buffer 11%", 11.0),
+        ("minimum 4.5%", 4.5),
+    ]
+    assert opt["yAxis"]["min"] == 0  # the minimum is in view
+    eu_rules = LiveRun(n_cohorts=8, capital_regime="eu")
+    assert charts.capital_lines(eu_rules) == [("EU buffer 11%", 11.0), ("minimum 4.5%", 4.5)]
+
+    counts = charts.option(two_worlds, trouble)
+    assert counts["legend"]["data"] == ["below their CET1 buffer", "failed so far"]
+    assert counts["yAxis"]["minInterval"] == 1
+    below = next(s for s in counts["series"] if s["name"] == "below their CET1 buffer")
+    assert below["data"] == np.median(two_worlds.series("banks_below_buffer"), axis=1).tolist()
+
+
+def test_bank_earnings_leave_out_week_zero_and_show_returns_in_percent(two_worlds):
+    flows, returns = charts.figure("Banks: earnings")
+    opt = charts.option(two_worlds, flows)
+    assert opt["legend"]["data"] == ["provisions", "net income"]
+    provisions = next(s for s in opt["series"] if s["name"] == "provisions")["data"]
+    assert provisions[0] is None and len(provisions) == len(two_worlds.history)
+    weekly = np.median(two_worlds.series("bank_provisions_usd_bn")[1:], axis=1)
+    assert provisions[1:] == pytest.approx(weekly.tolist(), abs=1e-5)
+    opt = charts.option(two_worlds, returns)
+    roe = next(s for s in opt["series"] if s["name"] == "return on equity")["data"]
+    expected = np.median(two_worlds.series("bank_roe_median")[1:], axis=1) * 100.0
+    assert roe[0] is None and roe[1:] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_macro_and_bank_charts_render_under_their_headings(two_worlds):
+    import solara
+    import solara.widgets
+
+    from app import components
+    from app.echarts import EchartsFigure
+
+    assert [c.__doc__ for c, page in components.COMPONENTS if page == 3] == [
+        f"The {name} charts." for name in charts.MACRO_AND_BANKS
+    ]
+    for name in charts.MACRO_AND_BANKS:
+        _, rc = solara.render(components.chart(name, heading=True)(two_worlds), handle_error=False)
+        text = "".join(w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets)
+        assert f"<b style='font-size:13px'>{name}</b>" in text
+        assert "Lines: median of 2 worlds" in text
+        figures = rc.find(EchartsFigure).widgets
+        assert [f.option["title"]["text"] for f in figures] == [
+            o["title"]["text"] for o in charts.options(two_worlds, name)
+        ]

@@ -61,7 +61,7 @@ def _reserves(m: Powderkeg, coin: str) -> dict[str, float]:
     row = m.roster.index(coin)
     table = m.sheets.assets
     value = {}
-    for key in ("treasuries", "gold", "crypto"):
+    for key in ("tbills", "gold", "crypto"):  # reserves are Treasury bills
         m_ = table.index(key)
         value[key] = float(m.sheets.holdings[0, row, m_] * m.sheets.prices[0, m_])
     value["loans"] = float(m.sheets.real_assets[0, row])
@@ -79,7 +79,7 @@ def test_reserve_rule_moves_reserves_into_treasuries_without_creating_money():
     assert before["gold"] > 10 and before["crypto"] > 10 and before["loans"] > 10
     assert after["gold"] == after["crypto"] == after["loans"] == 0.0
     moved = before["gold"] + before["crypto"] + before["loans"]
-    assert after["treasuries"] == pytest.approx(before["treasuries"] + moved)
+    assert after["tbills"] == pytest.approx(before["tbills"] + moved)
     assert after["total"] == pytest.approx(before["total"])  # a swap at market prices
     assert _reserves(rule, "usdc") == pytest.approx(_reserves(today, "usdc"))  # already eligible
     rule.step()

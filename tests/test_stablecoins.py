@@ -122,7 +122,7 @@ def _waterfall(due_usd_bn: float):
     m = model()
     tether = m.roster.index("tether")
     table = m.sheets.assets
-    cols = [table.index(k) for k in ("treasuries", "gold", "crypto")]
+    cols = [table.index(k) for k in ("tbills", "gold", "crypto")]  # reserves are bills
     before = m.sheets.holdings[0, tether, cols] * m.sheets.prices[0, cols]
     due = np.zeros_like(m.sheets.ledger.cash)
     due[0, tether] = due_usd_bn
@@ -144,9 +144,7 @@ def test_waterfall_sells_treasuries_before_gold_before_bitcoin():
     assert after[0] < 1e-6 * before[0] and after[1] < 1e-6 * before[1]
     assert 0.0 < after[2] < before[2]  # bitcoin last, only what is still missing
     sold = np.asarray(m.stablecoins.last_sold)[0]
-    assert (
-        sold[m.sheets.assets.index("treasuries")] > 0 and sold[m.sheets.assets.index("crypto")] > 0
-    )
+    assert sold[m.sheets.assets.index("tbills")] > 0 and sold[m.sheets.assets.index("crypto")] > 0
     assert money_gap(m) < 1e-9
     # the sales reach the market's reported totals once the clearing has run
     state = m.state
