@@ -35,30 +35,31 @@ def _roster_targets(model: Any, family: str, target: tuple[str, ...]) -> np.ndar
     """Bool over a family's agents in roster order: those named by name or kind (all if none)."""
     roster = model.roster
     rows = roster.indices(family)
-    names = [roster.names[i] for i in rows]
-    kinds = [roster.kind[i] for i in rows]
     if not target:
         return np.ones(len(rows), dtype=bool)
-    for t in target:
-        if t not in names and t not in kinds:
-            raise ValueError(
-                f"target {t!r} is not a {family}; allowed: {', '.join(sorted(set(kinds)))} "
-                f"or a {family} name ({', '.join(names)})"
-            )
-    return np.array([n in target or k in target for n, k in zip(names, kinds, strict=True)])
+    names = [roster.names[i] for i in rows]
+    kinds = [roster.kind[i] for i in rows]
+    return _picked(target, names, kinds, f"a {family}", "a kind", f"a {family} name")
 
 
 def asset_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     """(M,) bool: the assets a target list names by key or asset class."""
     table = model.sheets.assets
     keys, classes = list(table.keys), list(table.asset_class)
+    return _picked(target, keys, classes, "an asset", "an asset class", "an asset key")
+
+
+def _picked(
+    target: tuple[str, ...], names: list[str], groups: list[str], what: str, group: str, name: str
+) -> np.ndarray:
+    """Bool over ``names``: those a target list names directly or by their group."""
     for t in target:
-        if t not in keys and t not in classes:
+        if t not in names and t not in groups:
             raise ValueError(
-                f"target {t!r} is not an asset; allowed: an asset class "
-                f"({', '.join(sorted(set(classes)))}) or an asset key ({', '.join(keys)})"
+                f"target {t!r} is not {what}; allowed: {group} "
+                f"({', '.join(sorted(set(groups)))}) or {name} ({', '.join(names)})"
             )
-    return np.array([k in target or c in target for k, c in zip(keys, classes, strict=True)])
+    return np.array([n in target or g in target for n, g in zip(names, groups, strict=True)])
 
 
 __all__ = ["asset_targets", "bank_targets", "firm_targets", "named_targets"]
