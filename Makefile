@@ -7,6 +7,11 @@
 #                lint and run the whole test suite
 #   make bench   setup if needed, then run the kernel and model benchmarks (table + JSON in benchmarks/results/)
 #   make lint    ruff on everything
+#   make gpu-wheels  (where pip reaches an index) the pure-Python wheels the GPU check needs, in .whl/
+#   make gpu-check   (on a machine with an NVIDIA GPU and CuPy, no index needed) install .whl/ into
+#                .gpu-site/ and run scripts/gpu_check.py with the system python3: CuPy tests, every
+#                preset on NumPy and CuPy, model and kernel benchmarks, one JSON in benchmarks/results/
+#                (GPU_CHECK_ARGS="--quick" or "--sections presets,model" to do less)
 
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -15,7 +20,15 @@ STAMP  := $(VENV)/.powderkeg-installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint bench run clean demo assets chromium
+# The GPU check's wheels: pure Python, pinned as in pyproject.toml (read from it); Mesa imports
+# NetworkX. The GPU machine has NumPy, pandas, SciPy, tqdm, pytest and CuPy, and no index.
+GPU_WHEELS := $(shell sed -nE 's/^ *"(mesa|networkx|array-api-compat|array-api-strict)(\[[a-z,]+\])?(==[^"]+)".*/\1\3/p' pyproject.toml)
+WHEEL_PY   ?= $(if $(wildcard $(PY)),$(PY),python3)
+GPU_PY     ?= python3
+GPU_SITE   := .gpu-site
+GPU_CHECK_ARGS ?=
+
+.PHONY: setup test lint bench run clean demo assets chromium gpu-wheels gpu-check
 
 setup: $(STAMP)
 
@@ -40,8 +53,9 @@ chromium:
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+# one BLAS thread: the tests' small solves slow down many-fold when threads contend for the cores
 test: setup lint assets chromium
-	POWDERKEG_BROWSER_TESTS=require $(VENV)/bin/pytest
+	OPENBLAS_NUM_THREADS=1 POWDERKEG_BROWSER_TESTS=require $(VENV)/bin/pytest
 
 demo: setup assets
 	$(VENV)/bin/powderkeg ui
@@ -51,6 +65,20 @@ bench: setup
 
 run: setup
 	$(VENV)/bin/powderkeg run --steps 260 --worlds 8 --seed 1 --out results/baseline
+
+gpu-wheels:  # replaces these four packages' wheels in .whl/, leaves any other wheel there
+	mkdir -p .whl
+	rm -f .whl/mesa-*.whl .whl/networkx-*.whl .whl/array_api_compat-*.whl .whl/array_api_strict-*.whl
+	$(WHEEL_PY) -m pip download --quiet --disable-pip-version-check --no-deps \
+	  --only-binary=:all: --python-version 3.12 -d .whl $(GPU_WHEELS)
+	@ls .whl
+
+gpu-check:
+	@ls .whl/*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/: run 'make gpu-wheels' where pip reaches an index, then copy .whl/ here"; exit 2; }
+	rm -rf $(GPU_SITE)
+	$(GPU_PY) -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+	  --target $(GPU_SITE) .whl/*.whl
+	PYTHONPATH=$(GPU_SITE):. $(GPU_PY) scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

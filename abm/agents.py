@@ -24,8 +24,8 @@ class Institution(mesa.Agent):
         label: a readable name.
         kind: its kind within the family.
 
-    ``model`` is the :class:`abm.model.Powderkeg` it belongs to (any Mesa model with a host
-    ``snapshot`` and a ``world`` index).
+    ``model`` is the :class:`abm.model.Powderkeg` it belongs to (any Mesa model with a
+    ``world`` index and a host ``world_view`` of that world's declared arrays).
     """
 
     def __init__(self, model: mesa.Model, row: int, key: str, label: str, kind: str) -> None:
@@ -33,7 +33,7 @@ class Institution(mesa.Agent):
         self.row, self.key, self.label, self.kind = row, key, label, kind
 
     def _read(self, name: str) -> float:
-        return float(self.model.snapshot[name][self.model.world, self.row])
+        return float(self.model.world_view[name][self.row])
 
     @property
     def cash(self) -> float:
@@ -70,7 +70,7 @@ class Institution(mesa.Agent):
     @property
     def defaulted(self) -> bool:
         """Whether the agent has failed in this world."""
-        return bool(self.model.snapshot["defaulted"][self.model.world, self.row])
+        return bool(self.model.world_view["defaulted"][self.row])
 
 
 class TechFirm(Institution):

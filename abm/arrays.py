@@ -9,10 +9,19 @@ import numpy as np
 from kernels.backend import segment_sum
 
 
-def at_rows(xp: Any, like: Any, rows: Any, values: Any) -> Any:
-    """(E, N, M) zeros like ``like`` with ``values`` (E, R, M) added at agent rows ``rows``."""
-    moved = xp.permute_dims(values, (0, 2, 1))  # (E, M, R)
-    return xp.permute_dims(segment_sum(moved, rows, like.shape[1]), (0, 2, 1))
+def add_at(xp: Any, target: Any, rows: slice, where: Any, values: Any) -> Any:
+    """(E, N, M) ``target`` with ``values`` (E, R, K) added at rows ``rows``, columns ``where``.
+
+    Every other entry is copied unchanged. The rows are a slice (a family's block of the
+    roster), so only one (E, N, M) array and two (E, R, M) ones are allocated; a scatter onto
+    the whole agent axis would build several (E, N, M) temporaries and cost a pass over each.
+    The values reach their columns by a product with a one-hot
+    matrix: each entry is one value times 1 plus zeros, so it is exact.
+    """
+    buckets = xp.arange(target.shape[-1], dtype=where.dtype, device=target.device)
+    one_hot = xp.astype(where[:, None] == buckets[None, :], target.dtype)
+    block = target[:, rows, :] + values @ one_hot
+    return xp.concat([target[:, : rows.start, :], block, target[:, rows.stop :, :]], axis=1)
 
 
 def columns(xp: Any, like: Any, index: Any, values: Any) -> Any:

@@ -156,7 +156,7 @@ class BankEarnings:
         ai_bonds = [m for m, c in enumerate(table.asset_class) if c == "corporate_bond"
                     and table.issuer[m]]  # fmt: skip
         held = xp.take(s.holdings, self.banks, axis=1)
-        value = xp.sum(xp.take(held, xp.asarray(ai_bonds), axis=2), axis=-1)
+        value = xp.sum(xp.take(held, xp.asarray(ai_bonds, device=held.device), axis=2), axis=-1)
         return loans + value * self.bond_coupon / 52.0
 
     def _solve_margin(

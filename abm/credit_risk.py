@@ -210,8 +210,8 @@ class CreditRisk:
         if self.u_history is None:  # no trend observed yet
             self.u_history = xp.stack([unemployment] * TREND_WEEKS, axis=0)
         slot = week % TREND_WEEKS
-        quarter_ago = self.u_history[slot] * 1.0
-        self.u_history[slot] = unemployment
+        quarter_ago = self.u_history[slot, ...] * 1.0
+        self.u_history[slot, ...] = unemployment
         trend = (unemployment - quarter_ago) * (self.horizon / TREND_WEEKS)
         step = xp.clip(trend, -self.outlook_cap, self.outlook_cap)
         return xp.maximum(unemployment + step, 0.0)

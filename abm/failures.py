@@ -51,7 +51,9 @@ class FailureResolution:
         self.converged = xp.ones(s.prices.shape[:1], dtype=xp.bool, device=s.prices.device)
         k = s.roster.blocks["retail"][0]  # institutions come before the retail cohorts
         pending = state.defaulted & ~self.resolved  # flagged by the fire sale, not yet resolved
-        if not bool(xp.any(pending)) and self._everyone_pays(k):
+        # the rule's one host synchronisation in a quiet week: knowing that nobody can default
+        # saves building the (E, K+1, K+1) network and clearing it
+        if not bool(xp.any(pending) | ~self._everyone_pays(k)):
             return  # the clearing vector is everything owed: nobody defaults, nothing to do
         liabilities, external = self._network(k)
         result = eisenberg_noe(liabilities, external, method="picard")
@@ -61,7 +63,7 @@ class FailureResolution:
             owed > 0.0, result.payments[:, :k] / xp.where(owed > 0.0, owed, 1.0), 1.0
         )
         short = (recovery < 1.0 - 1e-9) & (owed > 1e-9)
-        if not bool(xp.any(short) | xp.any(pending)):
+        if not bool(xp.any(short) | xp.any(pending)):  # a second one, only after a clearing
             return
         if not self.losses:  # failures are recorded, debts stay at face
             state.fail("clearing", _pad(xp, short, state.defaulted.shape[-1]) & ~state.defaulted)
@@ -76,8 +78,8 @@ class FailureResolution:
         self._wipe_out_equity(newly | pending)
         self.resolved = state.defaulted
 
-    def _everyone_pays(self, k: int) -> bool:
-        """Whether every institution could pay all it owes if all others paid it in full.
+    def _everyone_pays(self, k: int) -> Any:
+        """0-d bool: whether every institution could pay all it owes if all others paid it in full.
 
         Then full payment is a clearing vector, and the greatest one (Eisenberg & Noe 2001), so
         the week has no failures to clear and the network need not be built. A margin of 1e-9
@@ -99,7 +101,7 @@ class FailureResolution:
         external = xp.maximum(s.total_assets() - held - bond_value, 0.0)
         debt = debt_owed(s)
         solvent = external + held + bond_face >= debt * (1.0 + 1e-9)
-        return bool(xp.all(solvent[:, :k] | (debt[:, :k] <= 1e-9)))
+        return xp.all(solvent[:, :k] | (debt[:, :k] <= 1e-9))
 
     def _network(self, k: int) -> tuple[Any, Any]:
         """(E, K+1, K+1) debt claims among the K institutions (+ sink) and (E, K+1) other assets."""
@@ -212,7 +214,8 @@ class FailureResolution:
         failed = xp.take(
             failed_now, xp.asarray(np.array([i for _, i in listed]), device=dev), axis=1
         )
-        keep = xp.where(failed, WORTHLESS, 1.0)  # (E, L)
+        worthless = xp.asarray(WORTHLESS, dtype=s.prices.dtype, device=dev)
+        keep = xp.where(failed, worthless, 1.0)  # (E, L)
         factor = xp.ones_like(s.prices) + segment_sum(keep - 1.0, cols, s.prices.shape[-1])
         new = s.prices * factor
         s.ledger.book_equity((s.holdings @ (new - s.prices)[:, :, None])[:, :, 0])

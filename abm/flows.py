@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import add_at
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
@@ -79,9 +80,9 @@ class Flows:
         coins[roster.indices("stablecoin")] = 1.0
         self.issuer_mask = xp.asarray(coins, dtype=dtype, device=dev)
         self.token_cap = float(cal.model_value("assumptions.stablecoins.market_cap_limit"))
-        treasuries = np.zeros(sheets.assets.size)
-        treasuries[sheets.assets.index("tbills")] = 1.0  # new reserves go into bills
-        self.treasuries = xp.asarray(treasuries, dtype=dtype, device=dev)
+        self.coins = slice(*roster.blocks["stablecoin"])  # the issuers' rows, as a slice
+        self.bills = sheets.assets.index("tbills")  # new reserves go into bills
+        self.bills_column = xp.asarray([self.bills], device=dev)
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
         lines = np.isin(issuers, roster.indices("fund", "private_credit"))
         self.lines = xp.asarray(lines, dtype=dtype, device=dev)
@@ -133,12 +134,12 @@ class Flows:
         tokens = self._face("tokens")
         issuer = tokens > 0.0
         depeg = xp.where(issuer, xp.maximum(1.0 - pegs, 0.0), 0.0)
-        peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * issuer
+        peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * xp.astype(issuer, depeg.dtype)
         share = self.f0 + self.k_peg * depeg + self.k_crypto * crypto_fall + self.k_peer * peer
         if reserve_stress is not None:
             share = share + self.k_bank * reserve_stress
         coin_out = xp.where(issuer, xp.minimum(share, self.max_share) * tokens, 0.0)
-        coin_out = coin_out * self.channels.stablecoin_runs
+        coin_out = coin_out * float(self.channels.stablecoin_runs)
         self.last_crypto = crypto * 1.0
         state.flows.due = xp.where(state.defaulted, 0.0, fund_out + coin_out)
 
@@ -174,7 +175,8 @@ class Flows:
         pool.face = pool.face + amount
         pool.outside = pool.outside + xp.sum(amount, axis=-1)
         value = segment_sum(amount, pool.issuers, ledger.cash.shape[-1])
-        s.holdings = s.holdings + value[:, :, None] * self.treasuries / s.prices[:, None, :]
+        units = value[:, self.coins] / s.prices[:, self.bills : self.bills + 1]  # (E, issuers)
+        s.holdings = add_at(xp, s.holdings, self.coins, self.bills_column, units[:, :, None])
         self.last_issued = value
 
     def mark_fund_shares(self, state: WorldState | None = None) -> None:

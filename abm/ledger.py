@@ -297,10 +297,8 @@ class Ledger:
         xp, pool = self.xp, self.pools[name]
         amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
         total = xp.minimum(xp.sum(amount, axis=-1), pool.outside)
-        amount = (
-            amount
-            * (total / xp.maximum(xp.sum(amount, axis=-1), xp.finfo(amount.dtype).tiny))[:, None]
-        )
+        tiny = xp.finfo(amount.dtype).smallest_normal
+        amount = amount * (total / xp.maximum(xp.sum(amount, axis=-1), tiny))[:, None]
         pool.face = pool.face - amount
         pool.outside = pool.outside - total
         self.cash = self.cash - self._spread(pool.issuers, amount)

@@ -31,6 +31,8 @@ class MarketMakerOfLastResort:
 
     Attributes:
         acts: (E,) bool, the facility is on and the central bank acts in that world.
+        acts_anywhere: whether it acts in any world, read once at construction so that the
+            weekly rule does not wait on the device to learn it (``acts`` never changes).
         capacity: what it may buy in all, USD bn.
         trigger: the IG spread that triggers it, a fraction a year.
     """
@@ -54,6 +56,7 @@ class MarketMakerOfLastResort:
         chance = float(cal.model_value(f"{c}.market_maker_probability"))
         acts = streams.uniform(0, STREAM_BACKSTOP) < chance
         self.acts = acts & policy.market_maker_of_last_resort
+        self.acts_anywhere = bool(sheets.xp.any(self.acts))
 
     def room(self, state: WorldState) -> Any:
         """(E,) capacity left, USD bn."""
@@ -63,7 +66,7 @@ class MarketMakerOfLastResort:
         """Buy corporate bonds from the market makers up to the trigger price."""
         s = state.sheets
         xp = s.xp
-        if not bool(xp.any(self.acts)):
+        if not self.acts_anywhere:
             return
         cols = xp.asarray(np.array(self.bonds), device=s.prices.device)
         years = xp.asarray(self.bond_duration / 52.0, dtype=s.prices.dtype, device=s.prices.device)

@@ -36,19 +36,20 @@ from abm.market_maker import MarketMakerOfLastResort
 from abm.policy import Policy
 from abm.random import WorldStreams
 from abm.ratings import CreditRatings
+from abm.reporting import device_series
 from abm.retail import RetailBehaviour
 from abm.roster import build_roster
 from abm.rules import week_rules
 from abm.securitisation import securitise
 from abm.sentiment import SentimentFactors
-from abm.snapshot import Books, first_non_finite, to_host, world_finite
+from abm.snapshot import Books, HostSnapshot, first_non_finite, to_host, world_finite
 from abm.spv import SpvCovenants
 from abm.stablecoins import StablecoinRuns
 from abm.stakes import EquityStakes
 from abm.state import BankState, Sentiment, WorldState
 from abm.valuation import Valuation
 from abm.yield_chasing import YieldChasing
-from kernels.backend import backend_name, get_namespace, segment_sum
+from kernels.backend import choose_backend, get_namespace, segment_sum
 
 
 class Powderkeg(mesa.Model):
@@ -58,7 +59,9 @@ class Powderkeg(mesa.Model):
         n_worlds: E, independent worlds simulated together (an ensemble).
         seed: world w draws its shocks from seed + w, so a one-world model with seed s + w
             reproduces world w of a batch.
-        backend: ``"auto"``, ``"numpy"`` or ``"cupy"`` (``kernels.backend.get_namespace``).
+        backend: ``"auto"``, ``"numpy"`` or ``"cupy"``; ``"auto"`` takes CuPy only for
+            ensembles large enough to gain from a GPU (``kernels.backend.choose_backend``; the
+            choice and its reason are ``backend`` and ``backend_reason``).
         n_cohorts: retail cohorts (1,000 by default; 10^6 works headless).
         calibration: a :class:`~abm.calibration.Calibration`; the packaged end-2025 one if None.
         collect_agents: the DataCollector also records the institutions' balance sheets each
@@ -87,7 +90,7 @@ class Powderkeg(mesa.Model):
             raise ValueError(f"n_cohorts must be an integer >= 4; got {n_cohorts!r}")
         super().__init__(rng=seed)
         self.n_worlds, self.seed = n_worlds, seed
-        self.backend = backend_name(backend)
+        self.backend, self.backend_reason = choose_backend(backend, n_worlds)
         self.xp = get_namespace(self.backend)
         self.calibration = calibration or load_calibration()
         self.world = 0  # the world agents' properties show
@@ -102,7 +105,7 @@ class Powderkeg(mesa.Model):
         self.shock_schedules: list[Any] = []  # abm.shocks.attach keeps them alive here
         self.start_equity = self.sheets.equity()
         self.start_money = self.sheets.ledger.money()
-        self.snapshot: dict[str, np.ndarray] = {}
+        self.week_series: dict[str, np.ndarray] = {}  # this week's series, on the host
         for row, (family, key, label, kind) in enumerate(
             zip(roster.family, roster.names, roster.labels, roster.kind, strict=True)
         ):
@@ -192,18 +195,55 @@ class Powderkeg(mesa.Model):
         self.datacollector.collect(self)
 
     def take_snapshot(self) -> None:
-        """Gather what the state and the mechanisms declare and copy it to the host at once.
+        """Gather what the state and the mechanisms declare, reduce the series on the device.
 
-        The keys and their meaning: :mod:`abm.snapshot` and docs/design.md ("Reporting").
+        The series (:func:`abm.reporting.device_series`) and each world's finiteness reach the
+        host in one transfer per dtype (``week_series``); the declared arrays stay on the device
+        until something asks for :attr:`snapshot`. The keys and their meaning: :mod:`abm.snapshot`
+        and docs/design.md ("Reporting").
         """
         books = Books(self.state, self.economy.firms)
         values = books.state_report()
         for source in self.reporters:
             values.update(source.report(books))
-        values["world_finite"] = world_finite(values)
-        self.snapshot = self._stop_broken_worlds(to_host(values))
+        self._declared, self._host_snapshot, self._world_view = values, None, None
+        series = device_series(self, values)
+        series["world_finite"] = world_finite(values)
+        host = {key: np.array(value) for key, value in to_host(series).items()}  # own copies
+        self._world_finite = host.pop("world_finite")
+        self._stop_broken_worlds()
+        host["world_stopped"] = self.state.stopped.copy()
+        self.week_series = host
 
-    def _stop_broken_worlds(self, snapshot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    @property
+    def snapshot(self) -> HostSnapshot:
+        """This week's declared arrays on the host, each copied at its first read after a step.
+
+        The event log, the app's panels and tests read it; a headless run that only records the
+        series never copies the E × N balance sheets off the device (:class:`HostSnapshot`).
+        """
+        if self._host_snapshot is None:
+            flags = {
+                "world_finite": self._world_finite,
+                "world_stopped": self.state.stopped.copy(),
+                "stopped_week": self.state.stopped_week.copy(),
+            }
+            self._host_snapshot = HostSnapshot(self._declared, flags)
+        return self._host_snapshot
+
+    @property
+    def world_view(self) -> dict[str, np.ndarray]:
+        """The declared arrays of the world the agents show (``world``), on the host.
+
+        What Mesa's agent reporters and the agents' properties read: one world's rows, copied
+        once a step and world (one transfer per dtype), not the whole ensemble.
+        """
+        if self._world_view is None or self._world_view[0] != self.world:
+            view = to_host({key: value[self.world, ...] for key, value in self._declared.items()})
+            self._world_view = (self.world, view)
+        return self._world_view[1]
+
+    def _stop_broken_worlds(self) -> None:
         """Mark worlds whose numbers became non-finite as stopped, with the week and the cause.
 
         A stopped world keeps running in lockstep with the others, but its numbers are no longer
@@ -211,14 +251,14 @@ class Powderkeg(mesa.Model):
         ``world_stopped``, and runs, sweeps and reports treat the world as failed.
         """
         state = self.state
-        newly = ~snapshot["world_finite"] & ~state.stopped
-        for world in np.nonzero(newly)[0]:
-            state.stopped_week[world] = state.week
-            state.stop_reasons[int(world)] = f"non-finite {first_non_finite(snapshot, world)}"
+        newly = ~self._world_finite & ~state.stopped
+        if newly.any():  # rare: the declared arrays come to the host to name the cause
+            declared = to_host(self._declared)
+            for world in np.nonzero(newly)[0]:
+                state.stopped_week[world] = state.week
+                cause = first_non_finite(declared, world)
+                state.stop_reasons[int(world)] = f"non-finite {cause}"
         state.stopped = state.stopped | newly
-        snapshot["world_stopped"] = state.stopped.copy()
-        snapshot["stopped_week"] = state.stopped_week.copy()
-        return snapshot
 
     def accounting_gap(self) -> dict[str, Any]:
         """How far the books are from balancing, per world (all zero to rounding).

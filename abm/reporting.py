@@ -1,7 +1,9 @@
-"""Model-level series for every world, read from the model's host snapshot, and Mesa's collector.
+"""Model-level series for every world, reduced on the device, and the tables built from them.
 
-Everything here reads ``model.snapshot`` (host NumPy arrays, refreshed after every step; see
-:meth:`abm.model.Powderkeg.take_snapshot`) and is vectorized over the world axis: no Python loop
+:func:`device_series` reads what the rules declare for reporting while it is still on the
+device (:mod:`abm.snapshot`), and the model copies the (E,) results to the host once a step (see
+:meth:`abm.model.Powderkeg.take_snapshot`): a GPU sends E numbers per series, not the E × N
+balance sheets. Everything is vectorized over the world axis: no Python loop
 over worlds, agents or retail cohorts. The series, per world and step (USD bn unless noted):
 
 - ``ai_equity_index``: mean price of the listed AI equities (equal weights; 1.0 at the start).
@@ -64,7 +66,6 @@ step as a long table, and :func:`abm.collector.make_datacollector` wires them in
 from __future__ import annotations
 
 import math
-import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -73,9 +74,10 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm.reductions import masked_median, masked_min, masked_percentile
 from abm.state import REGIONS
 from abm.vocabulary import FAMILIES
-from kernels.backend import to_numpy
+from kernels.backend import array_namespace
 
 #: the macro block's series, one column per region of abm.state.REGIONS (``gdp_growth_us``...)
 MACRO_SERIES = ("gdp_growth", "unemployment", "inflation", "policy_rate", "yield_10y",
@@ -88,6 +90,8 @@ CONVERGED_PARTS = ("fire_sale_converged", "failures_converged", "deals_converged
 class Layout:
     """Index sets and starting values the reporters need, computed once per model.
 
+    Index arrays live where the state lives (the device), so the series are reduced there.
+
     Attributes:
         ai_equity: market indices of the listed AI equities.
         crypto: market index of crypto.
@@ -95,32 +99,32 @@ class Layout:
         bond_issuers: listed AI issuers that have a bond asset, in market order.
         bond_assets: their bond assets' market indices.
         bond_duration_years: those bonds' durations, in years.
-        families: families present, in roster order.
-        family_starts: first agent index of each family block.
+        families: families present, in roster order, with each one's block of agents.
         banks: index range of the banks.
         hedge_funds: agent indices of the hedge funds.
         stablecoins: index range of the stablecoin issuers.
         stablecoin_names: their keys.
         retail: index range of the retail cohorts.
-        prices0: (E, M) prices at the start.
+        firms: index range of the tech firms.
+        bond_issuer_rows: agent rows of ``bond_issuers``.
         retail_equity0: (E, R) retail cohorts' net worth at the start.
     """
 
-    ai_equity: np.ndarray
+    ai_equity: tuple[int, ...]
     crypto: int
     treasury: int
     bond_issuers: tuple[str, ...]
-    bond_assets: np.ndarray
-    bond_duration_years: np.ndarray
-    families: tuple[str, ...]
-    family_starts: np.ndarray
+    bond_assets: Any
+    bond_duration_years: Any
+    families: tuple[tuple[str, slice], ...]
     banks: slice
-    hedge_funds: np.ndarray
+    hedge_funds: Any
     stablecoins: slice
     stablecoin_names: tuple[str, ...]
     retail: slice
-    prices0: np.ndarray
-    retail_equity0: np.ndarray
+    firms: slice
+    bond_issuer_rows: tuple[int, ...]
+    retail_equity0: Any
 
     @classmethod
     def of(cls, model: mesa.Model) -> Layout:
@@ -133,7 +137,12 @@ class Layout:
 
     @classmethod
     def _build(cls, model: mesa.Model) -> Layout:
-        table, roster = model.sheets.assets, model.roster
+        table, roster, xp = model.sheets.assets, model.roster, model.xp
+        device = model.sheets.prices.device
+
+        def on_device(values: list[int] | np.ndarray, dtype: Any = None) -> Any:
+            return xp.asarray(np.asarray(values), dtype=dtype or xp.int64, device=device)
+
         listed = [m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]]
         issuers = [table.issuer[m] for m in listed]
         bonds = {
@@ -142,35 +151,26 @@ class Layout:
             if c == "corporate_bond" and table.issuer[m] in issuers
         }
         bond_issuers = tuple(i for i in issuers if i in bonds)
-        bond_assets = np.array([bonds[i] for i in bond_issuers], dtype=int)
-        duration = np.asarray(table.duration, dtype=float)[bond_assets] / 52.0
-        families = tuple(f for f in FAMILIES if f in roster.blocks)
+        bond_assets = [bonds[i] for i in bond_issuers]
+        duration = np.asarray(table.duration, dtype=float)[np.asarray(bond_assets, dtype=int)]
         blocks = roster.blocks
-        n_worlds = model.snapshot["prices"].shape[0]
-        prices0 = getattr(getattr(model, "market", None), "prices0", None)
-        prices0 = (
-            np.ones_like(model.snapshot["prices"])
-            if prices0 is None
-            else np.broadcast_to(np.asarray(to_numpy(prices0), dtype=float), (n_worlds, table.size))
-        )
         retail = slice(*blocks["retail"])
-        start_equity = np.asarray(to_numpy(model.start_equity), dtype=float)
         return cls(
-            ai_equity=np.array(listed, dtype=int),
+            ai_equity=tuple(listed),
             crypto=table.index("crypto"),
             treasury=table.index("treasuries"),
             bond_issuers=bond_issuers,
-            bond_assets=bond_assets,
-            bond_duration_years=duration,
-            families=families,
-            family_starts=np.array([blocks[f][0] for f in families], dtype=int),
+            bond_assets=on_device(bond_assets),
+            bond_duration_years=on_device(duration / 52.0, xp.float64),
+            families=tuple((f, slice(*blocks[f])) for f in FAMILIES if f in blocks),
             banks=slice(*blocks["bank"]),
-            hedge_funds=np.asarray(roster.indices("fund", "hedge"), dtype=int),
+            hedge_funds=on_device(roster.indices("fund", "hedge")),
             stablecoins=slice(*blocks["stablecoin"]),
             stablecoin_names=tuple(roster.names[slice(*blocks["stablecoin"])]),
             retail=retail,
-            prices0=np.array(prices0, dtype=float),
-            retail_equity0=start_equity[:, retail].copy(),
+            firms=slice(*blocks["firm"]),
+            bond_issuer_rows=tuple(roster.index(i) for i in bond_issuers),
+            retail_equity0=model.start_equity[:, retail],
         )
 
 
@@ -182,128 +182,142 @@ def column_names(model: mesa.Model) -> list[str]:
     return list(ensemble_columns(model))
 
 
-def _masked(values: np.ndarray, keep: np.ndarray, how: str) -> np.ndarray:
-    """Per-world median or min of ``values`` (E, K) over entries where ``keep``; NaN if none."""
-    if values.shape[1] == 0:
-        return np.full(values.shape[0], np.nan)
-    masked = np.where(keep, values, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: every agent failed
-        reduce = np.nanmedian if how == "median" else np.nanmin
-        return reduce(masked, axis=1)
-
-
-def _leverage(assets: np.ndarray, equity: np.ndarray) -> np.ndarray:
+def _leverage(assets: Any, equity: Any) -> Any:
     """Total assets / equity, infinite where equity is not positive."""
-    safe = np.where(equity > 0.0, equity, 1.0)
-    return np.where(equity > 0.0, assets / safe, np.inf)
+    xp = array_namespace(assets)
+    positive = equity > 0.0
+    safe = xp.where(positive, equity, xp.asarray(1.0, dtype=equity.dtype, device=equity.device))
+    return xp.where(
+        positive, assets / safe, xp.asarray(math.inf, dtype=assets.dtype, device=assets.device)
+    )
 
 
-def _worst_decile_mean(loss_share: np.ndarray) -> np.ndarray:
+def _worst_decile_mean(loss_share: Any) -> Any:
     """(E,) mean of the largest tenth (at least one) of each row of ``loss_share`` (E, R)."""
+    xp = array_namespace(loss_share)
     r = loss_share.shape[1]
     if r == 0:
-        return np.zeros(loss_share.shape[0])
+        return xp.zeros(loss_share.shape[0], dtype=loss_share.dtype, device=loss_share.device)
     k = max(1, math.ceil(r / 10))
-    top = np.partition(loss_share, r - k, axis=1)[:, r - k :]
-    return top.mean(axis=1)
+    return xp.mean(xp.sort(loss_share, axis=1)[:, r - k :], axis=1)
 
 
-def _bank_columns(
-    snap: dict[str, np.ndarray], lay: Layout, cet1: np.ndarray, alive: np.ndarray
-) -> dict[str, np.ndarray]:
+def _equal_weight_mean(prices: Any, columns: tuple[int, ...]) -> Any:
+    """(E,) mean of a few price columns, added one after another in market order.
+
+    A fixed order of additions gives the same bits on every backend (a reduction's order is
+    each library's own choice).
+    """
+    total = prices[:, columns[0]]
+    for column in columns[1:]:
+        total = total + prices[:, column]
+    return total / len(columns)
+
+
+def _sum(values: Any) -> Any:
+    """(E,) sum over the agents of (E, K) ``values``."""
+    return array_namespace(values).sum(values, axis=1)
+
+
+def _bank_columns(snap: dict[str, Any], lay: Layout, cet1: Any, alive: Any) -> dict[str, Any]:
     """The banks' system capital, its spread, buffer breaches, returns and margins."""
-    rwa = np.where(alive, snap["risk_weighted_assets"][:, lay.banks], 0.0)
-    total_rwa = rwa.sum(axis=1)
+    xp = array_namespace(cet1)
+    zero = xp.asarray(0.0, dtype=cet1.dtype, device=cet1.device)
+    nan = xp.asarray(math.nan, dtype=cet1.dtype, device=cet1.device)
+    rwa = xp.where(alive, snap["risk_weighted_assets"][:, lay.banks], zero)
+    total_rwa = _sum(rwa)
     assets = snap["total_assets"][:, lay.banks]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        system = np.where(total_rwa > 0.0, (cet1 * rwa).sum(axis=1) / total_rwa, np.nan)
-        margin = np.where(assets > 0.0, 52.0 * snap["net_interest_income"][:, lay.banks] / assets,
-                          0.0)  # fmt: skip
+    has_rwa, has_assets = total_rwa > 0.0, assets > 0.0
+    system = xp.where(has_rwa, _sum(cet1 * rwa) / xp.where(has_rwa, total_rwa, 1.0), nan)
+    income = 52.0 * snap["net_interest_income"][:, lay.banks]
+    margin = xp.where(has_assets, income / xp.where(has_assets, assets, 1.0), zero)
     below = (cet1 < snap["cet1_buffer"][:, lay.banks]) & alive
-    masked = np.where(alive, cet1, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: every bank failed
-        p10, p90 = np.nanpercentile(masked, [10.0, 90.0], axis=1)
     return {
         "bank_cet1_system": system,
-        "bank_cet1_p10": p10,
-        "bank_cet1_p90": p90,
-        "banks_below_buffer": below.sum(axis=1),
-        "bank_roe_median": _masked(snap["return_on_equity"][:, lay.banks], alive, "median"),
-        "bank_nim_median": _masked(margin, alive, "median"),
-        "bank_net_income_usd_bn": snap["net_income"][:, lay.banks].sum(axis=1),
-        "bank_payouts_usd_bn": snap["bank_payouts"][:, lay.banks].sum(axis=1),
+        "bank_cet1_p10": masked_percentile(cet1, alive, 10.0),
+        "bank_cet1_p90": masked_percentile(cet1, alive, 90.0),
+        "banks_below_buffer": _sum(xp.astype(below, xp.int64)),
+        "bank_roe_median": masked_median(snap["return_on_equity"][:, lay.banks], alive),
+        "bank_nim_median": masked_median(margin, alive),
+        "bank_net_income_usd_bn": _sum(snap["net_income"][:, lay.banks]),
+        "bank_payouts_usd_bn": _sum(snap["bank_payouts"][:, lay.banks]),
     }
 
 
 def ensemble_columns(model: mesa.Model) -> dict[str, np.ndarray]:
     """Every series for every world at the current step, as (E,) host arrays.
 
-    Cached per snapshot, so Mesa's model reporters, the recorder and the app can all ask.
+    The model reduces them on its device and copies them to the host once a step
+    (:meth:`abm.model.Powderkeg.take_snapshot`); Mesa's model reporters, the recorder and the app
+    all read that copy.
     """
-    snap, step = model.snapshot, int(model.steps)
-    cached = _COLUMNS.get(model)
-    if cached is not None and cached[0] is snap and cached[1] == step:
-        return cached[2]
-    columns = _compute(model, snap)
-    _COLUMNS[model] = (snap, step, columns)
-    return columns
+    return model.week_series
 
 
-_COLUMNS: weakref.WeakKeyDictionary[Any, tuple[dict, int, dict[str, np.ndarray]]] = (
-    weakref.WeakKeyDictionary()
-)
+def device_series(model: mesa.Model, snap: dict[str, Any]) -> dict[str, Any]:
+    """Every series but ``world_stopped``, as (E,) arrays on the device of ``snap``.
+
+    ``snap`` holds what the state and the mechanisms declare for reporting, still on the device
+    (:mod:`abm.snapshot`); the model copies the result to the host in one transfer per dtype.
+    A world whose numbers broke gives non-finite series without warnings: the model stops it
+    and says so (``world_stopped``).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # a broken world: it is stopped
+        return _series(model, snap)
 
 
-def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _series(model: mesa.Model, snap: dict[str, Any]) -> dict[str, Any]:
     lay = Layout.of(model)
+    xp = array_namespace(snap["prices"])
     prices = snap["prices"]
     n_worlds = prices.shape[0]
-    out: dict[str, np.ndarray] = {
-        "ai_equity_index": prices[:, lay.ai_equity].mean(axis=1)
-        if lay.ai_equity.size
-        else np.full(n_worlds, np.nan),
-        "crypto_price": prices[:, lay.crypto].copy(),
-        "treasury_price": prices[:, lay.treasury].copy(),
+    out: dict[str, Any] = {
+        "ai_equity_index": _equal_weight_mean(prices, lay.ai_equity)
+        if lay.ai_equity
+        else xp.full(n_worlds, math.nan, dtype=prices.dtype, device=prices.device),
+        "crypto_price": prices[:, lay.crypto],
+        "treasury_price": prices[:, lay.treasury],
     }
     for key in ("ai_sentiment", "crypto_sentiment"):
         if key in snap:
-            out[key] = np.asarray(snap[key], dtype=float).copy()
+            out[key] = xp.astype(snap[key], xp.float64)
 
-    bond = prices[:, lay.bond_assets]
-    bond0 = lay.prices0[:, lay.bond_assets]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread_bp = -np.log(bond / bond0) / lay.bond_duration_years * 1e4 + 0.0  # no -0.0
+    bond = xp.take(prices, lay.bond_assets, axis=1)
+    # prices start at 1.0, so ln(P / P0) = ln(P); + 0.0 turns -0.0 into 0.0
+    spread_bp = -xp.log(bond) / lay.bond_duration_years * 1e4 + 0.0
     for k, issuer in enumerate(lay.bond_issuers):
-        out[f"bond_price_{issuer}"] = bond[:, k].copy()
+        out[f"bond_price_{issuer}"] = bond[:, k]
     for k, issuer in enumerate(lay.bond_issuers):
         out[f"spread_change_bp_{issuer}"] = spread_bp[:, k]
 
     defaulted = snap["defaulted"]
-    by_family = np.add.reduceat(defaulted.astype(np.int64), lay.family_starts, axis=1)
-    for k, family in enumerate(lay.families):
-        out[f"defaults_{family}"] = by_family[:, k]
-    out["defaults_total"] = by_family.sum(axis=1)
+    counts = xp.astype(defaulted, xp.int64)
+    total = xp.zeros(n_worlds, dtype=xp.int64, device=prices.device)
+    for family, block in lay.families:
+        out[f"defaults_{family}"] = _sum(counts[:, block])
+        total = total + out[f"defaults_{family}"]
+    out["defaults_total"] = total
 
     sold = snap["sale_proceeds"]
-    out["fire_sale_volume_usd_bn"] = sold.sum(axis=1) - sold[:, lay.retail].sum(axis=1)
-    out["retail_sales_usd_bn"] = sold[:, lay.retail].sum(axis=1)
+    retail_sold = _sum(sold[:, lay.retail])
+    out["fire_sale_volume_usd_bn"] = _sum(sold) - retail_sold
+    out["retail_sales_usd_bn"] = retail_sold
 
     assets, equity = snap["total_assets"], snap["equity"]
     alive_banks = ~defaulted[:, lay.banks]
     cet1 = snap["cet1_ratio"][:, lay.banks]
-    out["bank_cet1_median"] = _masked(cet1, alive_banks, "median")
-    out["bank_cet1_min"] = _masked(cet1, alive_banks, "min")
-    out["bank_leverage_median"] = _masked(
-        _leverage(assets[:, lay.banks], equity[:, lay.banks]), alive_banks, "median"
+    out["bank_cet1_median"] = masked_median(cet1, alive_banks)
+    out["bank_cet1_min"] = masked_min(cet1, alive_banks)
+    out["bank_leverage_median"] = masked_median(
+        _leverage(assets[:, lay.banks], equity[:, lay.banks]), alive_banks
     )
     hedge = lay.hedge_funds
     # A fund's shares are its investors' stake but count among its liabilities, so its equity
     # is close to zero; leverage is measured against assets minus debt-like liabilities instead.
     capital = assets - snap["debt"]
-    out["hedge_fund_leverage_median"] = _masked(
-        _leverage(assets[:, hedge], capital[:, hedge]), ~defaulted[:, hedge], "median"
+    out["hedge_fund_leverage_median"] = masked_median(
+        _leverage(xp.take(assets, hedge, axis=1), xp.take(capital, hedge, axis=1)),
+        ~xp.take(defaulted, hedge, axis=1),
     )
 
     if "return_on_equity" in snap:  # the banks' earnings and capital (abm.bank_earnings)
@@ -311,51 +325,51 @@ def _compute(model: mesa.Model, snap: dict[str, np.ndarray]) -> dict[str, np.nda
     if "provisions" in snap:  # the banks' loan books (abm.credit_risk)
         for key, name in (("provisions", "provisions"), ("new_lending", "lending"),
                           ("loans_outside", "loans")):  # fmt: skip
-            out[f"bank_{name}_usd_bn"] = snap[key][:, lay.banks].sum(axis=1)
+            out[f"bank_{name}_usd_bn"] = _sum(snap[key][:, lay.banks])
     if "gdp_growth" in snap:  # the macro block, one column per region (abm.macro)
         for key in MACRO_SERIES:
+            values = xp.astype(snap[key], xp.float64)
             for r, region in enumerate(REGIONS):
-                out[f"{key}_{region}"] = np.asarray(snap[key], dtype=float)[:, r].copy()
+                out[f"{key}_{region}"] = values[:, r]
 
     pegs = snap["peg"][:, lay.stablecoins]
     for k, coin in enumerate(lay.stablecoin_names):
-        out[f"peg_{coin}"] = pegs[:, k].copy()
+        out[f"peg_{coin}"] = pegs[:, k]
     if "redemption_share" in snap:  # stablecoin runs and the public backstops (abm.backstops)
         shares = snap["redemption_share"][:, lay.stablecoins]
         for k, coin in enumerate(lay.stablecoin_names):
-            out[f"redemption_share_{coin}"] = shares[:, k].copy()
-        out["lolr_loans_usd_bn"] = snap["lolr_loans"].sum(axis=1)
-        out["bailouts_total"] = snap["rescued"].sum(axis=1)
-        out["public_cost_usd_bn"] = np.asarray(snap["public_cost"], dtype=float).copy()
-        out["backstop_bought_usd_bn"] = np.asarray(snap["backstop_bought"], dtype=float).copy()
+            out[f"redemption_share_{coin}"] = shares[:, k]
+        out["lolr_loans_usd_bn"] = _sum(snap["lolr_loans"])
+        out["bailouts_total"] = _sum(xp.astype(snap["rescued"], xp.int64))
+        out["public_cost_usd_bn"] = xp.astype(snap["public_cost"], xp.float64)
+        out["backstop_bought_usd_bn"] = xp.astype(snap["backstop_bought"], xp.float64)
     if "rating_notch" in snap:  # ratings and financing of the tech firms (abm.ratings, financing)
-        for issuer in lay.bond_issuers:
-            out[f"rating_notch_{issuer}"] = snap["rating_notch"][:, model.roster.index(issuer)]
-        firms = slice(*model.roster.blocks["firm"])
+        for issuer, row in zip(lay.bond_issuers, lay.bond_issuer_rows, strict=True):
+            out[f"rating_notch_{issuer}"] = snap["rating_notch"][:, row]
         for key in ("fallen_angel_sales", "equity_raised", "vendor_financed", "capex_cut"):
-            out[f"{key}_usd_bn"] = snap[key][:, firms].sum(axis=1)
+            out[f"{key}_usd_bn"] = _sum(snap[key][:, lay.firms])
 
     wealth = equity[:, lay.retail]
     start = lay.retail_equity0 + snap["saved"][:, lay.retail]  # what they would have kept
-    total, total0 = wealth.sum(axis=1), start.sum(axis=1)
+    total, total0 = _sum(wealth), _sum(start)
     out["retail_wealth_usd_bn"] = total
     out["retail_loss_usd_bn"] = total0 - total
-    out["retail_loss_share"] = (total0 - total) / np.where(total0 != 0.0, total0, 1.0)
-    cohort_loss = np.where(start > 0.0, (start - wealth) / np.where(start > 0.0, start, 1.0), 0.0)
+    out["retail_loss_share"] = (total0 - total) / xp.where(total0 != 0.0, total0, 1.0)
+    owned = start > 0.0
+    cohort_loss = xp.where(owned, (start - wealth) / xp.where(owned, start, 1.0), 0.0)
     out["retail_loss_share_worst_decile"] = _worst_decile_mean(cohort_loss)
 
-    parts = {key: np.asarray(snap[key], dtype=bool) for key in CONVERGED_PARTS}
-    for key, converged in parts.items():
-        out[key] = converged.copy()
-    out["clearing_converged"] = np.logical_and.reduce(list(parts.values()))
-    out["world_stopped"] = np.asarray(snap["world_stopped"], dtype=bool).copy()
+    parts = [xp.astype(snap[key], xp.bool) for key in CONVERGED_PARTS]
+    for key, converged in zip(CONVERGED_PARTS, parts, strict=True):
+        out[key] = converged
+    out["clearing_converged"] = parts[0] & parts[1] & parts[2]
     return out
 
 
 def ensemble_frame(model: mesa.Model) -> pd.DataFrame:
     """One row per world for the current step: ``step``, ``world`` and every series column."""
     columns = ensemble_columns(model)
-    n_worlds = model.snapshot["prices"].shape[0]
+    n_worlds = model.n_worlds
     head = {
         "step": np.full(n_worlds, int(model.steps), dtype=np.int64),
         "world": np.arange(n_worlds, dtype=np.int64),
@@ -376,7 +390,7 @@ class Recorder:
     def record(self, model: mesa.Model) -> None:
         """Append the current step's row for every world."""
         columns = ensemble_columns(model)
-        n_worlds = model.snapshot["prices"].shape[0]
+        n_worlds = model.n_worlds
         chunk = {
             "step": np.full(n_worlds, int(model.steps), dtype=np.int64),
             "world": np.arange(n_worlds, dtype=np.int64),

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import at_rows
+from abm.arrays import add_at, columns
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
@@ -43,12 +43,15 @@ class RetailBehaviour:
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         rows = roster.indices("retail")
         self.rows = xp.asarray(rows, device=dev)
+        self.block = slice(*roster.blocks["retail"])  # the same rows as a slice: views, no copies
         table = sheets.assets
         ai = [m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]]
+        crypto = table.index("crypto")
         self.ai_mask = xp.asarray(np.isin(np.arange(table.size), ai), dtype=dtype, device=dev)
-        self.crypto_mask = xp.asarray(
-            np.arange(table.size) == table.index("crypto"), dtype=dtype, device=dev
-        )
+        self.crypto_mask = xp.asarray(np.arange(table.size) == crypto, dtype=dtype, device=dev)
+        #: the K assets cohorts trade (AI equities, then crypto) and the target each follows
+        self.traded = xp.asarray([*ai, crypto], device=dev)
+        self.target_of = xp.asarray([0] * len(ai) + [1], device=dev)
         b = "assumptions.retail_behaviour"
         self.phi = float(cal.model_value("retail.fomo_sensitivity"))
         self.speed = float(cal.model_value(f"{b}.adjustment_per_week"))
@@ -58,30 +61,29 @@ class RetailBehaviour:
         spread = float(cal.model_value(f"{b}.panic_threshold_spread"))
         grid = (np.arange(len(rows)) + 0.5) / len(rows)  # cohorts' quantiles, no randomness
         self.threshold = xp.asarray(median + spread * (2.0 * grid - 1.0), dtype=dtype, device=dev)
-        holdings = xp.take(sheets.holdings, self.rows, axis=1)
-        value = holdings * sheets.prices[:, None, :]
-        liquid = self._liquid(value)
+        value = sheets.holdings[:, self.block, :] * sheets.prices[:, None, :]
+        liquid = self._liquid(xp.sum(value, axis=-1))
         self.ai_share0 = xp.sum(value * self.ai_mask, axis=-1) / liquid
         self.crypto_share0 = xp.sum(value * self.crypto_mask, axis=-1) / liquid
         self.peak_ai = xp.ones_like(sheets.prices[:, 0])
         self.panicking = xp.zeros_like(self.threshold[None, :]) > 1.0
 
-    def _liquid(self, value: Any) -> Any:
-        """(E, R) securities plus deposits of each cohort."""
+    def _liquid(self, securities: Any) -> Any:
+        """(E, R) securities (their market value, ``securities``) plus deposits of each cohort."""
         s = self.sheets
         xp = s.xp
         pool = s.ledger.pools["deposits"]
         deposits = segment_sum(pool.claims, pool.holders, s.ledger.cash.shape[-1])
-        return xp.sum(value, axis=-1) + xp.take(deposits, self.rows, axis=1) + 1e-12
+        return securities + xp.take(deposits, self.rows, axis=1) + 1e-12
 
     def act(self, state: WorldState) -> None:
         """Buy toward FOMO targets; ``flows.panic_sales``: cash panicking cohorts must raise."""
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         sentiment = state.sentiment
-        holdings = xp.take(s.holdings, self.rows, axis=1)
-        value = holdings * s.prices[:, None, :]
-        liquid = self._liquid(value)
+        value = s.holdings[:, self.block, :] * s.prices[:, None, :]  # (E, R, M)
+        securities = xp.sum(value, axis=-1)
+        liquid = self._liquid(securities)
         ai_index = xp.sum(s.prices * self.ai_mask, axis=-1) / xp.sum(self.ai_mask)
         # the reference high fades with a half-life of half a year (log-price memory)
         self.peak_ai = ai_index * xp.maximum(self.peak_ai / ai_index, 1.0) ** PEAK_MEMORY
@@ -94,14 +96,19 @@ class RetailBehaviour:
             self.ai_share0 * xp.exp(self.phi * sentiment.ai)[:, None],
             self.crypto_share0 * xp.exp(self.phi * sentiment.crypto)[:, None],
         )
-        spend = xp.zeros_like(liquid)
-        bought = xp.zeros_like(holdings)
-        for target, mask in zip(targets, (self.ai_mask, self.crypto_mask), strict=True):
-            current = xp.sum(value * mask, axis=-1)
-            buy = xp.where(calm, xp.maximum(self.speed * (target * liquid - current), 0.0), 0.0)
-            weights = value * mask / xp.maximum(current, 1e-12)[:, :, None]
-            bought = bought + buy[:, :, None] * weights / xp.maximum(s.prices, 1e-12)[:, None, :]
-            spend = spend + buy
+        current = xp.stack(
+            [xp.sum(value * mask, axis=-1) for mask in (self.ai_mask, self.crypto_mask)], axis=-1
+        )  # (E, R, 2) held in AI equity and in crypto
+        gap = xp.stack([t * liquid for t in targets], axis=-1) - current
+        buy = xp.where(calm[:, :, None], xp.maximum(self.speed * gap, 0.0), 0.0)  # (E, R, 2)
+        spend = buy[..., 0] + buy[..., 1]
+        # each target's purchase is spread over its assets in proportion to what is held: (E, R, K)
+        weights = xp.take(value, self.traded, axis=2) / xp.take(
+            xp.maximum(current, 1e-12), self.target_of, axis=2
+        )
+        del value  # the largest temporary (E, R, M): free it before the new holdings are built
+        price = xp.maximum(xp.take(s.prices, self.traded, axis=1), 1e-12)
+        bought = xp.take(buy, self.target_of, axis=2) * weights / price[:, None, :]
         pool = ledger.pools["deposits"]
         deposits = xp.take(
             segment_sum(pool.claims, pool.holders, ledger.cash.shape[-1]), self.rows, axis=1
@@ -109,13 +116,14 @@ class RetailBehaviour:
         scale = xp.minimum(1.0, deposits / xp.maximum(spend, 1e-12))
         spend, bought = spend * scale, bought * scale[:, :, None]
         outside = s.outside_units()
-        room = xp.minimum(1.0, xp.min(outside / xp.maximum(xp.sum(bought, axis=1), 1e-12), axis=-1))
+        wanted = columns(xp, outside, self.traded, xp.sum(bought, axis=1))  # (E, M)
+        room = xp.minimum(1.0, xp.min(outside / xp.maximum(wanted, 1e-12), axis=-1))
         spend, bought = spend * room[:, None], bought * room[:, None, None]
         n = ledger.cash.shape[-1]
         ledger.redeem("deposits", xp.take(segment_sum(spend, self.rows, n), pool.holders, axis=1))
         ledger.pay_outsider(self.rows, "outside_investors", spend, income=False)
-        s.holdings = s.holdings + at_rows(xp, s.holdings, self.rows, bought)
-        sell = xp.where(self.panicking, self.panic_sale * xp.sum(value, axis=-1), 0.0)
+        s.holdings = add_at(xp, s.holdings, self.block, self.traded, bought)
+        sell = xp.where(self.panicking, self.panic_sale * securities, 0.0)
         cash = xp.maximum(xp.take(ledger.cash, self.rows, axis=1), 0.0)
         # the kernel's need is the cash to hold at the end: keep what is there and add the sale
         state.flows.panic_sales = segment_sum(

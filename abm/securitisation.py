@@ -53,22 +53,22 @@ def securitise(sheets: BalanceSheets, share: float) -> float:
     rows = xp.asarray(spvs, device=dev)
     owed = xp.take(ledger.owed("bank_loans"), rows, axis=1)  # (E, S)
     sold = owed * share
-    borrowers = np.nonzero(to_numpy(owed[0]) > 0.0)[0]
+    borrowers = np.nonzero(to_numpy(owed[0, ...]) > 0.0)[0]
     if borrowers.size and (sheets.bond_asset[spvs[borrowers]] >= 0).any():
         raise ValueError("an SPV with bank loans already has a bond asset; cannot securitise")
     sheets.bond_asset[spvs[borrowers]] = m
     total = xp.sum(sold, axis=-1)  # (E,)
     buyers = np.concatenate([roster.indices("fund", kind) for kind in BUYERS])
-    held = to_numpy(sheets.holdings[0, buyers, m])
+    buyer_rows = xp.asarray(buyers, device=dev)
+    held = to_numpy(xp.take(sheets.holdings[0, :, m], buyer_rows))
     weights = xp.asarray(held / held.sum(), dtype=dtype, device=dev)
     cost = total[:, None] * weights[None, :]  # (E, B) at par, price 1 at the start
-    cash = xp.take(ledger.cash, xp.asarray(buyers, device=dev), axis=1)
+    cash = xp.take(ledger.cash, buyer_rows, axis=1)
     if bool(xp.any(cost > cash)):
         raise ValueError("the ABS buyers' cash does not cover the notes")
     price = sheets.prices[:, m]
     units = (
-        xp.zeros_like(sheets.holdings[:, :, m])
-        + segment_sum(cost, xp.asarray(buyers, device=dev), n) / price[:, None]
+        xp.zeros_like(sheets.holdings[:, :, m]) + segment_sum(cost, buyer_rows, n) / price[:, None]
     )
     unit = _unit(sheets, m)  # (M,) 1 at dc_abs
     sheets.holdings = sheets.holdings + units[:, :, None] * unit

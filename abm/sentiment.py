@@ -41,12 +41,11 @@ class SentimentFactors:
         self.surprise_feedback = float(cal.model_value(f"{a}.revenue_surprise_feedback"))
         self.momentum = float(cal.model_value(f"{a}.return_momentum"))
         table = sheets.assets
-        self.ai_equity = [
-            m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]
-        ]
-        self.last_ai_index = xp.mean(
-            xp.take(sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1
+        self.ai_equity = xp.asarray(
+            [m for m, c in enumerate(table.asset_class) if c == "equity" and table.issuer[m]],
+            device=sheets.prices.device,
         )
+        self.last_ai_index = xp.mean(xp.take(sheets.prices, self.ai_equity, axis=1), axis=1)
 
     def update(self, state: WorldState) -> None:
         """One week of AI hype and crypto sentiment, correlated more strongly in a panic.
@@ -60,8 +59,9 @@ class SentimentFactors:
         sentiment = state.sentiment
         e1 = self.streams.normal(state.week + 1, STREAM_AI)  # the stream of week t is t + 1
         e2 = self.streams.normal(state.week + 1, STREAM_CRYPTO)
-        ai_index = xp.mean(xp.take(self.sheets.prices, xp.asarray(self.ai_equity), axis=1), axis=1)
-        rho = xp.where(ai_index < 1.0 - self.panic_drawdown, self.rho_panic, self.rho_calm)
+        ai_index = xp.mean(xp.take(self.sheets.prices, self.ai_equity, axis=1), axis=1)
+        panic = xp.asarray(self.rho_panic, dtype=ai_index.dtype, device=ai_index.device)
+        rho = xp.where(ai_index < 1.0 - self.panic_drawdown, panic, self.rho_calm)
         keep = 1.0 - self.kappa
         ai_return = ai_index / self.last_ai_index - 1.0
         self.last_ai_index = ai_index

@@ -11,6 +11,7 @@ per world and asset, (E,) per world; the keys and their meaning are listed in do
 
 from __future__ import annotations
 
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,52 @@ def to_host(values: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: host[k] for k in values}
 
 
+class HostSnapshot(Mapping[str, np.ndarray]):
+    """A week's declared arrays on the host, each copied from the device at its first read.
+
+    The event log reads a score of keys, the app's panels a few, a fingerprint all of them: each
+    pays for what it reads. Reading one key copies that array (one transfer); iterating over the
+    items copies every array not yet read, one transfer per dtype. On NumPy nothing is copied.
+
+    Args:
+        declared: what the state and the mechanisms declared, on the device.
+        host: entries that are on the host already (the world's stop flags).
+    """
+
+    def __init__(self, declared: dict[str, Any], host: dict[str, np.ndarray]) -> None:
+        self._declared = declared
+        self._host = dict(host)
+        self._keys = (*declared, *(k for k in host if k not in declared))
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._host:
+            self._host[key] = to_host({key: self._declared[key]})[key]
+        return self._host[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._host or key in self._declared
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def copy_all(self) -> dict[str, np.ndarray]:
+        """Every entry on the host, the arrays not read yet in one transfer per dtype."""
+        missing = {k: v for k, v in self._declared.items() if k not in self._host}
+        self._host.update(to_host(missing) if missing else {})
+        return {key: self._host[key] for key in self._keys}
+
+    def items(self) -> ItemsView[str, np.ndarray]:  # type: ignore[override]
+        """Every (key, host array), copied together (see :meth:`copy_all`)."""
+        return self.copy_all().items()
+
+    def values(self) -> ValuesView[np.ndarray]:  # type: ignore[override]
+        """Every host array, copied together (see :meth:`copy_all`)."""
+        return self.copy_all().values()
+
+
 def world_finite(values: dict[str, Any]) -> Any:
     """(E,) bool on the device: every float number of every world in ``values`` is finite."""
     floats = [v for v in values.values() if _is_float(v)]
@@ -112,4 +159,4 @@ def first_non_finite(snapshot: dict[str, np.ndarray], world: int) -> str:
 
 
 def _is_float(value: Any) -> bool:
-    return str(value.dtype).startswith("float")
+    return array_namespace(value).isdtype(value.dtype, "real floating")

@@ -234,7 +234,8 @@ class SpvCovenants:
         max_ltv = self.max_ltv
         spv_alive = xp.take(alive, self.index, axis=1)
         ltv_gap = xp.where(spv_alive, xp.maximum(debt - max_ltv * value, 0.0), 0.0)
-        dscr_gap = self._coverage_gap(week, rent, debt * self.rate + principal) * spv_alive
+        dscr_gap = self._coverage_gap(week, rent, debt * self.rate + principal)
+        dscr_gap = dscr_gap * xp.astype(spv_alive, rent.dtype)  # no gap at a failed SPV
         sponsor_cash = xp.maximum(xp.take(ledger.cash, self.sponsors, axis=1), 0.0)
         sponsor_alive = xp.take(alive, self.sponsors, axis=1)
         room = xp.maximum(self.recourse * debt - self.support, 0.0)
@@ -280,6 +281,6 @@ class SpvCovenants:
 
 def _add_slot(xp: Any, window: Any, slot: int, values: Any, replace: bool = False) -> Any:
     """``window`` (W, E, S) with ``values`` added to (or replacing) row ``slot``."""
-    mask = xp.reshape(xp.arange(window.shape[0]) == slot, (-1, 1, 1))
+    mask = xp.reshape(xp.arange(window.shape[0], device=window.device) == slot, (-1, 1, 1))
     base = xp.where(mask, 0.0, window) if replace else window
     return base + xp.where(mask, values[None, ...], 0.0)

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import at_rows
+from abm.arrays import add_at
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.market_maker import MarketMakerOfLastResort
@@ -116,6 +116,8 @@ class StablecoinRuns:
         dev = sheets.prices.device
         self.rows_host = roster.indices("stablecoin")
         self.rows = xp.asarray(self.rows_host, device=dev)
+        self.block = slice(*roster.blocks["stablecoin"])  # the same rows as a slice
+        self.every_asset = xp.arange(sheets.prices.shape[-1], device=dev)
         self.tiers = [table.index(k) for k in WATERFALL]
         self.treasuries = table.index("tbills")  # reserves are bills (GENIUS Act, MiCA)
         self.ineligible = [table.index(k) for k in INELIGIBLE]
@@ -169,9 +171,8 @@ class StablecoinRuns:
         stress = xp.where(xp.take(state.defaulted, banks, axis=1), 1.0, stress)
         weights = pool.issuer_shares(xp)
         mean = xp.sum(weights * stress, axis=-1)  # (E,) stress per dollar of pooled deposits
-        if not bool(xp.any(mean > 0.0)):
-            state.flows.reserve_stress = xp.zeros_like(ledger.cash)  # calm banks: no valuation
-            return
+        # valued every week, calm or not: zero stress gives exact zeros, and skipping the
+        # valuation in calm weeks would cost a host synchronisation to find out that they are
         n = ledger.cash.shape[-1]
         deposits = segment_sum(pool.claims, pool.holders, n) * _indicator(s, n, self.rows_host)
         assets = s.total_assets()
@@ -242,7 +243,7 @@ class StablecoinRuns:
             ledger.cash = ledger.cash + segment_sum(result.proceeds, self.rows, n)
             ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))
             ledger.book_equity(segment_sum(realized, self.rows, n))
-            s.holdings = s.holdings - at_rows(xp, s.holdings, self.rows, sold)
+            s.holdings = add_at(xp, s.holdings, self.block, self.every_asset, -sold)
             ledger.book_equity((s.holdings @ (result.prices - s.prices)[:, :, None])[:, :, 0])
             s.prices = result.prices
             self.last_sold = self.last_sold + result.sold
@@ -264,7 +265,9 @@ class StablecoinRuns:
         value = value * xp.minimum(1.0, room / xp.maximum(xp.sum(value, axis=-1), 1e-12))[:, None]
         units = value / price[:, None]
         col = _columns(s, [self.treasuries])
-        s.holdings = s.holdings - at_rows(xp, s.holdings, self.rows, units[:, :, None] * col)
+        s.holdings = add_at(
+            xp, s.holdings, self.block, self.every_asset, -(units[:, :, None] * col)
+        )
         ledger.cash = ledger.cash + segment_sum(value, self.rows, n)
         spent = xp.sum(value, axis=-1)
         ledger.outsiders.book("central_bank", spent)
@@ -296,7 +299,7 @@ class StablecoinRuns:
         loans = xp.take(s.real_assets, self.rows, axis=1) * part  # secured loans, other
         value = (moved_units @ s.prices[:, :, None])[:, :, 0] + loans  # (E, R) USD bn
         bought = value[:, :, None] * _columns(s, [self.treasuries]) / s.prices[:, None, :]
-        s.holdings = s.holdings + at_rows(xp, s.holdings, self.rows, bought - moved_units)
+        s.holdings = add_at(xp, s.holdings, self.block, self.every_asset, bought - moved_units)
         s.real_assets = s.real_assets - segment_sum(loans, self.rows, s.real_assets.shape[-1])
 
 

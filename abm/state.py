@@ -230,7 +230,7 @@ class WorldState:
         xp = sheets.xp
         dev = sheets.prices.device
         worlds = sheets.prices.shape[0]
-        zeros = xp.zeros((worlds,), dtype=xp.float64)
+        zeros = xp.zeros((worlds,), dtype=xp.float64, device=dev)
         return cls(
             sheets=sheets,
             sentiment=Sentiment(ai=zeros, crypto=zeros),
@@ -264,7 +264,9 @@ class WorldState:
         xp = self.xp
         code = CAUSES.index(cause) + 1
         self.default_cause = xp.where(
-            mask & ~self.defaulted, xp.asarray(code, dtype=xp.int8), self.default_cause
+            mask & ~self.defaulted,
+            xp.asarray(code, dtype=xp.int8, device=mask.device),
+            self.default_cause,
         )
         self.defaulted = self.defaulted | mask
 

@@ -79,6 +79,10 @@ class Valuation:
         # issuers' bonds with their spreads
         self.yield0 = float(cal.value("macro.us.yield_10y"))
         self.rate_bonds = [table.index(k) for k in ("treasuries", "tbills", "ig_bonds_non_ai")]
+        self.ai_bond_years, self.rate_bond_years = (
+            xp.take(self.duration_years, xp.asarray(bonds, device=dev))
+            for bonds in (self.ai_bonds, self.rate_bonds)
+        )
         self.fundamental = sheets.prices * 1.0
         debt0 = xp.take(sheets.liabilities(), self.firms, axis=1)
         self.leverage0 = debt_to_ebitda(xp, debt0, firm.ebitda)  # (E, F) debt / EBITDA at start
@@ -98,11 +102,10 @@ class Valuation:
         new = xp.ones_like(fundamental)
         new = set_columns(xp, new, self.ai_equity, equity_value)
         bond_value = xp.exp(
-            -xp.take(self.duration_years, xp.asarray(self.ai_bonds))
-            * (xp.take(spread_move, self.bond_firm, axis=1) + rate_move)
+            -self.ai_bond_years * (xp.take(spread_move, self.bond_firm, axis=1) + rate_move)
         )
         new = set_columns(xp, new, self.ai_bonds, bond_value)
-        rate_value = xp.exp(-xp.take(self.duration_years, xp.asarray(self.rate_bonds)) * rate_move)
+        rate_value = xp.exp(-self.rate_bond_years * rate_move)
         new = set_columns(xp, new, self.rate_bonds, rate_value)
         marked = xp.exp(
             -self.marks_years * self.marked_share * self._ai_credit_index(state.firms)[:, None]

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import add_at
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
 from abm.state import WorldState
-from kernels.backend import segment_sum
 
 
 class YieldChasing:
@@ -36,7 +36,9 @@ class YieldChasing:
         rows = [
             i for s in ("pension", "insurer_life", "insurer_pc") for i in roster.indices("fund", s)
         ]
-        self.rows = xp.asarray(np.array(rows), device=dev)
+        if rows != list(range(rows[0], rows[-1] + 1)):
+            raise ValueError("pension funds and insurers must be adjacent in the roster")
+        self.block = slice(rows[0], rows[-1] + 1)  # the same rows as a slice: views, no copies
         # insurers rebalance at the pension funds' speed (the calibration gives one value)
         self.speed = float(cal.model_value("funds.pension.rebalancing_speed_per_week"))
         self.theta = float(cal.value("funds.pension.yield_chasing_sensitivity"))
@@ -66,7 +68,7 @@ class YieldChasing:
     def _sleeve_values(self) -> Any:
         s = self.sheets
         xp = s.xp
-        units = xp.take(xp.take(s.holdings, self.rows, axis=1), self.sleeve, axis=2)
+        units = xp.take(s.holdings[:, self.block, :], self.sleeve, axis=2)
         return units * xp.take(s.prices, self.sleeve, axis=1)[:, None, :]
 
     def rebalance(self, state: WorldState | None = None) -> None:
@@ -91,6 +93,4 @@ class YieldChasing:
         sells = xp.sum(xp.minimum(trade, 0.0), axis=-1, keepdims=True)
         trade = xp.where(trade < 0.0, trade * (1.0 - net / xp.minimum(sells, -1e-12)), trade)
         units = trade / xp.maximum(price, 1e-12)[:, None, :]  # (E, P, F)
-        m, n = s.prices.shape[-1], s.ledger.cash.shape[-1]
-        per_asset = xp.permute_dims(segment_sum(units, self.sleeve, m), (0, 2, 1))  # (E, M, P)
-        s.holdings = s.holdings + xp.permute_dims(segment_sum(per_asset, self.rows, n), (0, 2, 1))
+        s.holdings = add_at(xp, s.holdings, self.block, self.sleeve, units)

@@ -15,7 +15,10 @@ Measures, on the chosen backend (NumPy or CuPy), in float64 with 1,000 retail co
    cost, an upper bound; it does not grow with E unless the iterative kernels run more rounds.
    Every row therefore also counts the rounds of ``fire_sale`` and the iterations of
    ``eisenberg_noe`` per step (the batch iterates until its slowest world is done).
-4. **Phases of a step** at two values of E: wrappers on the model's components
+4. **Memory** at a few values of E (:mod:`benchmarks.memory`): the bytes of every array the model
+   holds, and the peak temporaries of one step (tracemalloc on NumPy, the memory pool on CuPy),
+   each also per 1,000 worlds, with the largest arrays and the hungriest rules by name.
+5. **Phases of a step** at two values of E: wrappers on the model's components
    (:data:`benchmarks.instrument.PHASES`: sentiment, firms, valuation, the savers' and funds'
    flows, market clearing, failures, snapshot) and on the kernels they call accumulate inclusive
    wall time; "other" is the step time outside them. A component the model does not have is
@@ -37,7 +40,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks.model_steps import StepRun, phase_table, step_run
+from benchmarks.memory import step_memory
+from benchmarks.model_steps import StepRun, build, phase_table, step_run
 
 SCHEMA = "powderkeg.bench.model/1"
 TARGET_S = 10.0  # docs/design.md, "Quality bars": full baseline in under 10 s on 2 cores
@@ -62,6 +66,12 @@ DEFINITIONS = {
     "operations, so Python time per step grows with them",
     "baseline": "a fresh model (E=1, 1,000 cohorts) built and stepped 260 weeks with no warm-up, "
     "best of k; total_s = build_s + steps_s; the 10 s target is reported, never asserted",
+    "memory": "state_bytes: every array buffer reachable from the model after a warm-up step "
+    "(views counted once); step_peak_bytes: the most memory one weekly step held beyond it "
+    "(tracemalloc on NumPy; on CuPy the default pool's size after the step, its cached blocks "
+    "freed before); call_peak_bytes: the same per rule of the week and the snapshot; "
+    "*_gib_per_1000_worlds: bytes / E * 1000 in GiB (the target is at most 1 GiB for state and "
+    "temporaries together); reported, never asserted",
     "phases": "inclusive wall time in each component per step (wrappers on the model's instance "
     "methods and on the kernels as abm calls them; on CuPy each wrapper synchronizes before and "
     "after); other = step time - top-level phases (step glue, Mesa's clock)",
@@ -86,6 +96,7 @@ class ModelPlan:
         baseline_budget_s: a baseline repeat stops early past this (and is extrapolated).
         phase_worlds: E values of the phase breakdown.
         phase_steps: timed steps of the phase breakdown.
+        memory_worlds: E values of the memory figures.
     """
 
     name: str
@@ -101,6 +112,7 @@ class ModelPlan:
     baseline_budget_s: float
     phase_worlds: tuple[int, ...]
     phase_steps: int
+    memory_worlds: tuple[int, ...]
 
 
 FULL = ModelPlan(
@@ -117,6 +129,7 @@ FULL = ModelPlan(
     baseline_budget_s=60.0,
     phase_worlds=(1, 100),
     phase_steps=26,
+    memory_worlds=(100, 1000),
 )
 QUICK = ModelPlan(
     name="quick",
@@ -132,6 +145,7 @@ QUICK = ModelPlan(
     baseline_budget_s=10.0,
     phase_worlds=(1, 10),
     phase_steps=8,
+    memory_worlds=(10,),
 )
 
 
@@ -231,6 +245,13 @@ def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, 
     }
 
 
+def _memory(worlds: int, cohorts: int, backend: str, seed: int) -> dict[str, Any]:
+    """The memory figures of a fresh model of ``worlds`` worlds after one warm-up step."""
+    model, _ = build(worlds, cohorts, backend, seed)
+    model.step()  # week 0: the snapshot's declared arrays exist from here on
+    return step_memory(model, worlds)
+
+
 def _error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
@@ -262,11 +283,17 @@ def run(
 
     Returns:
         ``{"schema", "mode", "seed", "plan", "definitions", "baseline", "overhead", "rows",
-        "phases", "notes"}``; see ``DEFINITIONS``.
+        "phases", "memory", "notes"}``; see ``DEFINITIONS``.
     """
     plan = QUICK if quick else FULL
     notes: list[str] = []
-    total = plan.baseline_repeats + 1 + len(plan.worlds) + len(plan.phase_worlds)
+    total = (
+        plan.baseline_repeats
+        + 1
+        + len(plan.worlds)
+        + len(plan.phase_worlds)
+        + len(plan.memory_worlds)
+    )
     out: dict[str, Any] = {
         "schema": SCHEMA,
         "mode": plan.name,
@@ -361,5 +388,15 @@ def run(
                 phases.append({"E": e, "error": _error(err)})
             bar.update()
         out["phases"] = phases
+
+        memory = []
+        for e in plan.memory_worlds:
+            bar.set_postfix_str(f"model memory E={e}")
+            try:
+                memory.append(_memory(e, plan.cohorts, backend, seed))
+            except Exception as err:
+                memory.append({"E": e, "error": _error(err)})
+            bar.update()
+        out["memory"] = memory
     out["notes"] = notes
     return out

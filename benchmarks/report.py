@@ -273,6 +273,26 @@ def _model_phases(model: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _model_memory(model: dict[str, Any]) -> list[str]:
+    """Memory per 1,000 worlds: the state, one step's peak temporaries, the hungriest calls."""
+    lines: list[str] = []
+    for m in model.get("memory", []):
+        if "error" in m:
+            lines.append(f"  memory E={m['E']} failed: {m['error']}")
+            continue
+        calls = ", ".join(f"{c['call']} {c['bytes'] / 2**20:.1f}" for c in m["call_peak_bytes"][:3])
+        top = m["largest_state_arrays"][0]
+        lines += [
+            f"memory E={m['E']} ({m['source']}), GiB per 1,000 worlds: state "
+            f"{m['state_gib_per_1000_worlds']:.3f} + step peak "
+            f"{m['step_peak_gib_per_1000_worlds']:.3f} = {m['total_gib_per_1000_worlds']:.3f} "
+            "(target <= 1)",
+            f"  largest state array {top['name']} {tuple(top['shape'])} "
+            f"{top['bytes'] / 2**20:.1f} MiB; peak calls (MiB): {calls}",
+        ]
+    return lines
+
+
 def _model(results: dict[str, Any]) -> list[str]:
     model = results.get("model")
     if model is None:
@@ -334,6 +354,7 @@ def _model(results: dict[str, Any]) -> list[str]:
                 "CPU ms is the better figure there"
             )
     lines += _model_phases(model)
+    lines += _model_memory(model)
     lines += [f"note: {n}" for n in model.get("notes", [])]
     return lines
 

@@ -189,7 +189,9 @@ register(
             "week and world), events.parquet (defaults, fire sales, runs, financing, depegs),\n"
             "agents.parquet (final balance sheets), manifest.json (parameters, seed, backend,\n"
             "version, convergence, accounting) and overview.png; then print a summary table.\n"
-            "Every input is checked before anything is written; files are replaced atomically."
+            "Every input is checked before anything is written; files are replaced atomically.\n"
+            "--backend auto runs small ensembles on NumPy, which outruns the GPU there, and\n"
+            "large ones on CuPy when a GPU answers; the choice and its reason go to stderr."
         ),
         epilog="examples:\n"
         "  powderkeg run                                   baseline, 260 weeks, 1 world\n"

@@ -51,7 +51,7 @@ from experiments.scenarios import (
     read_toml,
 )
 from experiments.shock_entries import check_shock_weeks
-from experiments.usage import LIMITS, UsageError, allowed, check_memory
+from experiments.usage import LIMITS, UsageError, allowed, check_backend, check_memory
 
 #: Scenario presets: the files under experiments/scenarios/ (see experiments.scenarios).
 SCENARIOS = preset_names()
@@ -284,6 +284,27 @@ def check_run_memory(
 # -- running ---------------------------------------------------------------------------------
 
 
+def choose_run_backend(config: RunConfig) -> tuple[str, str]:
+    """The backend of ``config``'s run and why: ``auto`` weighs its number of worlds.
+
+    :func:`kernels.backend.choose_backend`: below ``AUTO_CUPY_MIN_WORLDS`` worlds NumPy even
+    when a GPU answers (CuPy's fixed per-step cost), else CuPy when one answers;
+    ``$POWDERKEG_BACKEND`` and an explicit ``--backend`` win. The reason goes on stderr and into
+    the manifest.
+
+    Raises:
+        UsageError: the backend or ``$POWDERKEG_BACKEND`` is unknown, or CuPy was asked for and
+            no GPU answers (one line, as :func:`experiments.usage.check_backend` words it).
+    """
+    from kernels.backend import choose_backend
+
+    try:
+        return choose_backend(config.backend, config.n_worlds)
+    except (ValueError, RuntimeError):
+        check_backend(config.backend)  # the same cause, raised as a one-line usage error
+        raise
+
+
 @dataclass
 class RunResult:
     """What a run produced, in memory, before it is written."""
@@ -297,6 +318,7 @@ class RunResult:
     wall_time_s: float
     roster_counts: dict[str, int]
     stop_reasons: dict[int, str] = field(default_factory=dict)
+    backend_reason: str | None = None
 
 
 def build_run_model(config: RunConfig, backend: str, **extra: Any) -> Any:
@@ -314,8 +336,13 @@ def build_run_model(config: RunConfig, backend: str, **extra: Any) -> Any:
     )
 
 
-def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunResult:
-    """Build the model, run ``config.steps`` weeks, and keep the series and the events."""
+def execute(
+    config: RunConfig, backend: str, *, progress: bool = True, backend_reason: str | None = None
+) -> RunResult:
+    """Build the model, run ``config.steps`` weeks, and keep the series and the events.
+
+    ``backend_reason`` (from :func:`choose_run_backend`) is kept with the result for the manifest.
+    """
     from tqdm import tqdm
 
     from abm.events import EventLog
@@ -328,7 +355,7 @@ def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunRes
     recorder.record(model)
     bar = tqdm(
         total=config.steps,
-        desc=f"{config.scenario} ({config.n_worlds} world{'s' * (config.n_worlds > 1)})",
+        desc=f"{config.scenario} ({config.n_worlds} world{'s' * (config.n_worlds > 1)}, {backend})",
         unit="week",
         file=sys.stderr,
         disable=not progress,
@@ -352,6 +379,7 @@ def execute(config: RunConfig, backend: str, *, progress: bool = True) -> RunRes
         wall_time_s=time.perf_counter() - start,
         roster_counts=counts,
         stop_reasons=dict(model.state.stop_reasons),
+        backend_reason=backend_reason,
     )
 
 
@@ -364,6 +392,7 @@ __all__ = [
     "RunResult",
     "build_run_model",
     "check_run_memory",
+    "choose_run_backend",
     "execute",
     "memory_estimate",
     "model_size",

@@ -16,7 +16,6 @@ import sys
 
 from experiments.usage import (
     add_backend_argument,
-    check_backend,
     flag_type,
     path_argument,
     writable_directory,
@@ -90,7 +89,9 @@ def command(args: argparse.Namespace) -> int:
         backend=args.backend,
         out=args.out,
     )
-    backend = check_backend(args.backend)
+    from experiments.run import choose_run_backend
+
+    backend, reason = choose_run_backend(config)
     out = check_out(config.out, force=args.force)
     check_run_memory(config.n_worlds, config.n_cohorts, config.steps, backend)
     writable_directory(out.parent, "--out")  # the first thing that touches the disk
@@ -99,7 +100,7 @@ def command(args: argparse.Namespace) -> int:
     from experiments.run_outputs import write_outputs
     from experiments.run_summary import format_summary, summary_numbers
 
-    result = execute(config, backend, progress=not args.no_progress)
+    result = execute(config, backend, progress=not args.no_progress, backend_reason=reason)
     write_outputs(result, out, argv=args.argv, force=args.force)
     print(format_summary(result, out))
     stopped = summary_numbers(result)["stopped"]

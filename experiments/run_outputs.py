@@ -57,6 +57,7 @@ def manifest(result: RunResult, argv: list[str] | None = None) -> dict[str, Any]
             "seed": cfg.seed,
             "world_seeds": f"seed + world: {cfg.seed} to {cfg.seed + cfg.n_worlds - 1}",
             "backend": result.backend,
+            "backend_reason": result.backend_reason,
             "steps": cfg.steps,
             "n_worlds": cfg.n_worlds,
             "agents": result.roster_counts,

@@ -95,7 +95,8 @@ def format_summary(result: RunResult, out: Path) -> str:
         f"world{'s' * many} · seed {cfg.seed} · {cfg.n_cohorts} cohorts · "
         f"backend {result.backend} · {result.wall_time_s:.1f} s"
     )
-    lines = [head, ""]
+    why = f"backend: {result.backend_reason}" if result.backend_reason else None
+    lines = [head, *([why] if why else []), ""]
     if many:
         lines.append(f"{'at the end':<{width}}{'median':>10}{'5%':>10}{'95%':>10}")
     else:

@@ -15,6 +15,7 @@ from kernels.backend import (
     cupy_usable,
     get_namespace,
     make_rng,
+    scatter_segment_sum,
     segment_sum,
     to_numpy,
 )
@@ -80,6 +81,42 @@ def test_explicit_cupy_with_gpu(no_env):
     assert array_api_compat.is_cupy_namespace(get_namespace("cupy"))
 
 
+@pytest.mark.parametrize("worlds", [1, backend.AUTO_CUPY_MIN_WORLDS - 1])
+def test_auto_picks_numpy_for_few_worlds_even_with_a_gpu(no_env, monkeypatch, worlds):
+    # CuPy's fixed per-step cost makes small ensembles slower on the GPU; the GPU is not asked
+    monkeypatch.setattr(backend, "cupy_usable", lambda: pytest.fail("GPU probed"))
+    chosen, reason = backend.choose_backend("auto", worlds)
+    assert chosen == "numpy"
+    assert f"{worlds} world" in reason and str(backend.AUTO_CUPY_MIN_WORLDS) in reason
+
+
+@pytest.mark.parametrize(("gpu", "expected"), [(True, "cupy"), (False, "numpy")])
+def test_auto_picks_cupy_for_many_worlds_when_a_gpu_answers(no_env, monkeypatch, gpu, expected):
+    monkeypatch.setattr(backend, "cupy_usable", lambda: gpu)
+    chosen, reason = backend.choose_backend("auto", backend.AUTO_CUPY_MIN_WORLDS)
+    assert chosen == expected
+    assert ("no CUDA GPU" in reason) != gpu
+
+
+@pytest.mark.parametrize("worlds", [1, 10_000])
+def test_the_environment_and_an_explicit_name_override_the_worlds_rule(monkeypatch, worlds):
+    monkeypatch.setattr(backend, "cupy_usable", lambda: True)
+    monkeypatch.setenv(BACKEND_ENV, "numpy")
+    assert backend.choose_backend("auto", worlds) == ("numpy", f"{BACKEND_ENV}=numpy")
+    monkeypatch.setenv(BACKEND_ENV, "cupy")
+    assert backend.choose_backend("auto", worlds) == ("cupy", f"{BACKEND_ENV}=cupy")
+    assert backend.choose_backend("numpy", worlds) == ("numpy", "asked for by name")
+
+
+@needs_no_gpu
+def test_choosing_cupy_without_gpu_is_an_error(monkeypatch):
+    monkeypatch.setenv(BACKEND_ENV, "cupy")
+    with pytest.raises(RuntimeError, match=BACKEND_ENV):
+        backend.choose_backend("auto", 10_000)
+    with pytest.raises(RuntimeError, match="GPU"):
+        backend.choose_backend("cupy", 1)
+
+
 @pytest.mark.parametrize("env", ["cupy", "tpu"])
 def test_explicit_name_beats_the_environment(monkeypatch, env):
     monkeypatch.setenv(BACKEND_ENV, env)
@@ -102,6 +139,17 @@ def test_bad_environment_names_the_variable_and_allowed_values(monkeypatch, valu
     for allowed in ("auto", "numpy", "cupy"):
         assert allowed in message
     assert repr(value) in message
+
+
+def test_a_run_says_which_backend_and_why_and_a_bad_one_is_a_usage_error(no_env, monkeypatch):
+    from experiments.run import choose_run_backend, resolve_config
+    from experiments.usage import UsageError
+
+    small = resolve_config("baseline", n_worlds=2)
+    assert choose_run_backend(small)[0] == "numpy" and "2 worlds" in choose_run_backend(small)[1]
+    monkeypatch.setenv(BACKEND_ENV, "tpu")
+    with pytest.raises(UsageError, match=f"argument --backend auto: .*{BACKEND_ENV}"):
+        choose_run_backend(small)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +284,25 @@ def test_segment_sum_matches_bincount(ns, dtype, lead, k, num_segments):
     np.testing.assert_allclose(result, expected, **tolerance(dtype))
     if num_segments == 12:
         np.testing.assert_array_equal(result[..., 1::2], 0.0)
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 3), (0,)], ids=["1d", "batched", "2x3", "no_rows"])
+@pytest.mark.parametrize(("k", "num_segments"), [(20, 5), (1, 1), (0, 4), (3, 0)],
+                         ids=["repeated", "single", "no_edges", "no_buckets"])  # fmt: skip
+def test_the_scatter_path_runs_its_shape_logic_on_the_cpu(lead, k, num_segments):
+    # CuPy's path (cupyx.scatter_add) with numpy.add.at in its place: an empty edge list once
+    # broke the model on CuPy alone (reshape(-1, 0) of an empty array), unseen by NumPy's path.
+    import array_api_compat.numpy as xp_numpy
+
+    rng = np.random.default_rng(k)
+    values = rng.normal(size=(*lead, k))
+    ids = rng.integers(0, max(num_segments, 1), k) if num_segments else np.zeros(k, np.int64)
+    if num_segments == 0:
+        values = values[..., :0]
+        ids = ids[:0]
+    out = scatter_segment_sum(xp_numpy, values, ids, num_segments, np.add.at)
+    assert out.shape == (*lead, num_segments)
+    np.testing.assert_allclose(out, reference_segment_sum(values, ids, num_segments))
 
 
 def test_segment_sum_totals_are_kept(ns):

@@ -192,6 +192,16 @@ def check_model_section(model: dict) -> None:
             assert r["share"] == pytest.approx(r["s_per_step"] / table["s_per_step"])
             assert r["parent"] is None or r["parent"] in names
 
+    memory = model["memory"]  # figures, never thresholds: only their structure is checked
+    assert [m["E"] for m in memory] == list(model["plan"]["memory_worlds"])
+    for m in memory:
+        assert "error" not in m, m
+        assert m["state_bytes"] > 0 and m["step_peak_bytes"] > 0
+        per_1000 = m["state_gib_per_1000_worlds"] + m["step_peak_gib_per_1000_worlds"]
+        assert m["total_gib_per_1000_worlds"] == pytest.approx(per_1000)
+        assert "holdings" in m["largest_state_arrays"][0]["name"]
+        assert {c["call"] for c in m["call_peak_bytes"]} >= {"retail behaviour", "snapshot"}
+
 
 def test_quick_bench_model_section(quick_run):
     _, out = quick_run

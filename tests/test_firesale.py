@@ -714,6 +714,25 @@ def _tight(dtype):
     return {"rtol": 1e-12, "atol": 1e-11}
 
 
+def _order_tolerance(ns, dtype, n_holders, capital_min):
+    """Tolerance between two runs that add the same holders' sales up in different orders.
+
+    NumPy reduces over the holders pairwise (an error of about log2(N) float eps), which
+    :func:`_tight` covers. On a GPU, ``cupyx.scatter_add`` adds the N sales of an asset by
+    atomics in an order that changes with the layout: a float32 sum of N terms in an arbitrary
+    order is off by up to N * eps (eps = 1.2e-7). The prices move with that sum, and a holder's
+    next sale is sized from its capital shortfall, equity over assets, in which a price error is
+    magnified by the leverage, up to 1 / capital_min. So float32 on a device gets rtol = atol =
+    N * eps / min(capital_min): 1.2e-4 for 30 holders at a 3% minimum, where the H200 measured
+    7.6e-5 on the proceeds (CuPy 14.2). float64 and NumPy keep :func:`_tight`.
+    """
+    tight = _tight(dtype)
+    if ns.name != "cupy" or np.dtype(dtype) != np.float32:
+        return tight
+    bound = n_holders * float(np.finfo(np.float32).eps) / float(np.min(capital_min))
+    return {"rtol": max(tight["rtol"], bound), "atol": max(tight["atol"], bound)}
+
+
 @pytest.mark.parametrize("name", ["mixed", "per_holder", "keep_on_default"])
 def test_permuting_holders_permutes_the_results(ns, dtype, name):
     inputs, options, _ = case(name)
@@ -727,13 +746,12 @@ def test_permuting_holders_permutes_the_results(ns, dtype, name):
     }
     a = run(ns, dtype, inputs, **options)
     b = run(ns, dtype, shuffled, **shuffled_options)
+    tol = _order_tolerance(ns, dtype, len(perm), options["capital_min"])
     for key in ("prices", "sold"):
-        np.testing.assert_allclose(
-            ns.get(getattr(b, key)), ns.get(getattr(a, key)), **_tight(dtype)
-        )
+        np.testing.assert_allclose(ns.get(getattr(b, key)), ns.get(getattr(a, key)), **tol)
     for key in ("holdings", "cash", "liabilities", "equity", "proceeds"):
         np.testing.assert_allclose(
-            ns.get(getattr(b, key)), ns.get(getattr(a, key))[perm], err_msg=key, **_tight(dtype)
+            ns.get(getattr(b, key)), ns.get(getattr(a, key))[perm], err_msg=key, **tol
         )
     np.testing.assert_array_equal(ns.get(b.defaulted), ns.get(a.defaulted)[perm])
     assert a.iterations == b.iterations

@@ -66,3 +66,51 @@ def test_the_snapshot_is_on_the_host_and_shaped_per_world(model):
         assert value.shape[0] == e, key
     assert model.snapshot["cash"].shape == (e, n)
     assert model.snapshot["prices"].shape == model.sheets.prices.shape
+
+
+def _counted_copies(monkeypatch) -> list:
+    copies: list = []
+    original = snapshot.to_numpy
+
+    def counted(x):
+        copies.append(tuple(x.shape))
+        return original(x)
+
+    monkeypatch.setattr(snapshot, "to_numpy", counted)
+    return copies
+
+
+def test_each_key_is_copied_at_its_first_read_and_the_rest_together(monkeypatch):
+    copies = _counted_copies(monkeypatch)
+    rng = np.random.default_rng(1)
+    declared = {k: xs.asarray(rng.normal(size=(2, 5))) for k in ("cash", "equity", "debt")}
+    declared["defaulted"] = xs.asarray(rng.random((2, 5)) < 0.5)
+    host = snapshot.HostSnapshot(declared, {"world_stopped": np.array([False, True])})
+    assert copies == [] and "cash" in host and len(host) == 5
+    np.testing.assert_array_equal(host["cash"], np.asarray(declared["cash"]))
+    host["cash"]
+    assert copies == [(10,)]  # one array, read twice, copied once
+    everything = dict(host.items())
+    assert len(copies) == 3  # then the two float arrays left together, and the bool one
+    assert list(everything) == ["cash", "equity", "debt", "defaulted", "world_stopped"]
+    assert host.get("rating_notch") is None and "rating_notch" not in host
+
+
+def test_a_step_copies_only_the_series_until_the_snapshot_is_read(monkeypatch):
+    # what a step hands to to_host is what a GPU would copy: the series and the finiteness
+    model = Powderkeg(n_worlds=2, seed=1, n_cohorts=8, collect_agents=False)
+    sizes: list[int] = []
+    original = snapshot.to_host
+
+    def counted(values):
+        sizes.append(len(values))
+        return original(values)
+
+    monkeypatch.setattr(snapshot, "to_host", counted)
+    import abm.model
+
+    monkeypatch.setattr(abm.model, "to_host", counted)
+    model.step()
+    assert len(sizes) == 1 and sizes[0] == len(model.week_series)  # the series + finiteness
+    model.snapshot["cash"]
+    assert sizes == [len(model.week_series), 1]  # then the one array read

@@ -44,12 +44,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start a Dask LocalCluster of N worker processes here "
         "(default: one per CPU, at most one per point left)",
     )
+    engine.add_argument(
+        "--gpus",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes, one per GPU (each sees its own "
+        "through CUDA_VISIBLE_DEVICES), and run every point on CuPy",
+    )
     parser.add_argument(
         "--backend",
         choices=("auto", "numpy", "cupy"),
         default=None,
         help="array backend of the workers (default: the file's, else auto: CuPy when a GPU "
-        "answers, else NumPy)",
+        "answers, else NumPy); GPU workers (--gpus, or a scheduler's workers started with "
+        "--resources GPU=1) run CuPy unless numpy is asked for",
     )
     parser.add_argument(
         "--list-parameters",
@@ -70,6 +79,11 @@ def command(args: argparse.Namespace) -> int:
     from experiments.config import load_sweep
 
     config = load_sweep(args.file)
+    gpus = None
+    if args.gpus is not None:
+        from experiments.sweeps.gpus import check_gpus
+
+        gpus = check_gpus(args.gpus, args.backend)
     if args.backend is not None and args.scheduler is None:
         check_backend(args.backend)
     elif args.scheduler is None and config.spec.backend == "cupy":
@@ -86,7 +100,8 @@ def command(args: argparse.Namespace) -> int:
         allow_mixed=args.allow_mixed,
         scheduler=args.scheduler,
         local_cluster=args.local_cluster,
-        backend=args.backend,
+        gpus=gpus,
+        backend=args.backend if gpus is None else "cupy",
         progress=not args.no_progress,
         argv=args.argv,
     )

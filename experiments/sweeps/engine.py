@@ -12,7 +12,9 @@ The engine (dask.distributed):
 - default: a ``LocalCluster`` of worker processes on this machine, one thread each, as many as
   CPUs (at most one per point left); ``--local-cluster N`` sets N;
 - ``--scheduler tcp://HOST:PORT``: connect to a running scheduler (``dask scheduler`` and
-  ``dask worker tcp://HOST:PORT`` on the machines; each needs powderkeg installed).
+  ``dask worker tcp://HOST:PORT`` on the machines; each needs powderkeg installed);
+- ``--gpus N``: a local cluster of one worker process per GPU, each pinned to its GPU, whose
+  points run on CuPy (:mod:`.gpus`, which also says how a scheduler's GPU workers take them).
 
 Interrupting (Ctrl-C) stops at once; finished points stay, the manifest says ``interrupted``,
 and ``--resume`` goes on from there. A point whose model raises, or one of whose worlds' state
@@ -48,6 +50,7 @@ from typing import Any
 
 from experiments.config import Sweep
 from experiments.files import git_commit, json_safe
+from experiments.sweeps.gpus import gpu_cluster, gpu_workers, placement
 from experiments.sweeps.point import PointTask, run_point
 from experiments.sweeps.store import SCHEMA, ResultsDir, now_utc
 from experiments.usage import UsageError
@@ -128,8 +131,18 @@ def worker_environment() -> dict[str, Any]:
 
 
 @contextmanager
-def dask_client(scheduler: str | None, local_cluster: int | None, todo: int) -> Iterator[Any]:
+def dask_client(
+    scheduler: str | None, local_cluster: int | None, todo: int, gpus: list[str] | None = None
+) -> Iterator[Any]:
     """A ``distributed.Client`` and a description of its cluster, closed after the block.
+
+    Args:
+        scheduler: a running scheduler's address; None starts a local cluster here.
+        local_cluster: CPU worker processes of the local cluster (default: one per CPU, at
+            most ``todo``).
+        todo: points left to run.
+        gpus: instead, a local cluster of one worker process per GPU, pinned to these
+            ``CUDA_VISIBLE_DEVICES`` entries (:func:`experiments.sweeps.gpus.gpu_cluster`).
 
     Raises:
         UsageError: a scheduler address that is malformed or does not answer.
@@ -152,11 +165,22 @@ def dask_client(scheduler: str | None, local_cluster: int | None, todo: int) -> 
             ) from None
         with client:
             workers = len(client.scheduler_info().get("workers", {}))
-            yield client, f"scheduler {scheduler} ({workers} workers when the sweep started)"
+            gpu = gpu_workers(client)
+            started = f"{workers} workers when the sweep started" + (
+                f", {gpu} with a GPU" if gpu else ""
+            )
+            yield client, f"scheduler {scheduler} ({started})"
+        return
+    environ = dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment()})
+    if gpus:
+        pinned = f"(CUDA_VISIBLE_DEVICES {', '.join(gpus)})"
+        plural = "es" * (len(gpus) > 1)
+        with environ, gpu_cluster(gpus) as cluster, Client(cluster) as client:
+            yield client, f"local cluster, {len(gpus)} GPU worker process{plural} {pinned}"
         return
     n = local_cluster or max(1, min(os.cpu_count() or 1, todo))
     with (
-        dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment()}),
+        environ,
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,
@@ -277,11 +301,16 @@ def run_sweep(
     allow_mixed: bool = False,
     scheduler: str | None = None,
     local_cluster: int | None = None,
+    gpus: list[str] | None = None,
     backend: str | None = None,
     progress: bool = True,
     argv: list[str] | None = None,
 ) -> int:
     """Run every unfinished point of ``sweep`` into ``out``; returns the exit status.
+
+    The points run where :func:`~experiments.sweeps.gpus.placement` says: on the cluster's GPU
+    workers, on CuPy, when it has any (``gpus``: a local one of one worker per GPU), else on
+    any worker with ``backend`` (else the file's).
 
     Returns:
         0 when every point is finished, 1 when some point failed (recorded in the manifest).
@@ -321,6 +350,12 @@ def run_sweep(
             store.write_manifest(manifest)
             print(f"{sweep.name}: all {total} points already finished in {out}")
             return 0
+        client, engine = remote or stack.enter_context(
+            dask_client(None, local_cluster, len(todo), gpus)
+        )
+        points_backend, resources = placement(backend, gpu_workers(client))
+        session["engine"] = engine
+        session["point_resources"] = resources
         columns = tuple(
             (n, sweep.table[n].kind) for n in dict.fromkeys([*sweep.spec.fixed, *sweep.swept])
         )
@@ -332,18 +367,16 @@ def run_sweep(
                 seed=p.seed,
                 worlds=sweep.spec.worlds,
                 steps=sweep.spec.steps,
-                backend=backend,
+                backend=points_backend,
                 series=tuple(sweep.spec.output.series),
                 columns=columns,
             )
             for p in todo
         ]
-        client, engine = remote or stack.enter_context(dask_client(None, local_cluster, len(todo)))
-        session["engine"] = engine
         _status(manifest, store, total, "running")
         store.write_manifest(manifest)
         try:
-            _execute(client, tasks, sweep, store, manifest, total, progress, code)
+            _execute(client, tasks, resources, sweep, store, manifest, total, progress, code)
         except BaseException as err:  # the manifest never stays "running" after this process
             interrupted = isinstance(err, KeyboardInterrupt)
             _status(manifest, store, total, "interrupted" if interrupted else "stopped")
@@ -364,6 +397,7 @@ def run_sweep(
 def _execute(
     client: Any,
     tasks: list[PointTask],
+    resources: dict[str, int] | None,
     sweep: Sweep,
     store: ResultsDir,
     manifest: dict[str, Any],
@@ -376,7 +410,13 @@ def _execute(
 
     tag = sweep.fingerprint()[:12]
     futures = [
-        client.submit(run_point, task, key=f"powderkeg-{tag}-point-{task.point}", pure=False)
+        client.submit(
+            run_point,
+            task,
+            key=f"powderkeg-{tag}-point-{task.point}",
+            pure=False,
+            resources=resources,
+        )
         for task in tasks
     ]
     session = len(manifest["sessions"]) - 1
