@@ -69,6 +69,9 @@ class Powderkeg(mesa.Model):
         channels: which contagion channels are on (:class:`~abm.channels.Channels`; all by
             default), for ablation.
         policy: the policy levers (:class:`~abm.policy.Policy`; today's settings by default).
+        device: where the state lives (None: the backend's default device; e.g. one GPU of
+            several, or array-api-strict's second device in tests, where any hidden copy to the
+            host fails).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Powderkeg(mesa.Model):
         collect_agents: bool = True,
         channels: Channels | None = None,
         policy: Policy | None = None,
+        device: Any = None,
     ) -> None:
         if not isinstance(n_worlds, int) or n_worlds < 1:
             raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
@@ -99,7 +103,7 @@ class Powderkeg(mesa.Model):
         roster = build_roster(self.calibration, n_cohorts)
         self.sheets, bank_params = build_balance_sheets(
             self.calibration, roster, n_worlds, self.xp,
-            capital_regime=self.policy.capital_regime,
+            capital_regime=self.policy.capital_regime, device=device,
         )  # fmt: skip
         self._build_mechanisms(bank_params)
         self.shock_schedules: list[Any] = []  # abm.shocks.attach keeps them alive here
@@ -120,7 +124,8 @@ class Powderkeg(mesa.Model):
         cal, sheets, policy, channels = self.calibration, self.sheets, self.policy, self.channels
         xp = self.xp
         self.securitised = securitise(sheets, policy.abs_share_of_spv_loans)
-        self.streams = WorldStreams(xp, [self.seed + w for w in range(self.n_worlds)])
+        seeds = [self.seed + w for w in range(self.n_worlds)]
+        self.streams = WorldStreams(xp, seeds, device=sheets.prices.device)
         self.economy = Economy(cal, sheets)
         self.sentiment_factors = SentimentFactors(cal, sheets, self.streams)
         self.valuation = Valuation(cal, sheets, self.economy.firm)
