@@ -6,7 +6,8 @@ command's arguments on an ``argparse`` parser and ``command`` runs it and return
 (``run``: :mod:`experiments.run_command`; ``scenarios``: :mod:`experiments.scenarios_command`;
 ``evidence``: :mod:`experiments.evidence_command`; ``sweep``: :mod:`experiments.sweeps.command`;
 ``report``: :mod:`experiments.report_command`; ``validate``:
-:mod:`experiments.replications.command`). Import heavy modules inside ``command`` so that
+:mod:`experiments.replications.command`; ``seed-targets``: :mod:`experiments.seed_targets`). Import
+heavy modules inside ``command`` so that
 ``powderkeg --help`` stays instant.
 
 This module is the top layer of ``experiments``: nothing imports it but the ``powderkeg`` entry
@@ -349,6 +350,27 @@ register(
         "  powderkeg validate runs clearing_debtrank   two of them\n"
         "  powderkeg validate --size ci --out /tmp/v   all at CI size, seconds",
         **delegated("experiments.replications.command"),
+    )
+)
+
+# --- powderkeg seed-targets --------------------------------------------------------------------
+
+
+register(
+    Command(
+        name="seed-targets",
+        help="generate docs/seed-targets.md: the articles' numbers as targets for the baseline",
+        description=(
+            "Run the baseline preset on NumPy for E worlds and N weeks and compare each\n"
+            "quantitative fact Q01-Q40 of the seed articles that the model can speak to with\n"
+            "the median over worlds (and its 5-95% range), within a tolerance stated with its\n"
+            "reason in experiments/seed_facts.toml: PASS or FAIL. The facts the model cannot\n"
+            "speak to are listed with why. The file records the command, date, seed and commit."
+        ),
+        epilog="examples:\n"
+        "  powderkeg seed-targets                         docs/seed-targets.md, 100 worlds\n"
+        "  powderkeg seed-targets --worlds 4 --steps 156 --cohorts 100 --out /tmp/st.md",
+        **delegated("experiments.seed_targets"),
     )
 )
 
