@@ -28,6 +28,7 @@ from experiments.usage import (
     UsageError,
     add_backend_argument,
     check_backend,
+    check_world_seeds,
     flag_type,
     path_argument,
     writable_directory,
@@ -145,8 +146,7 @@ def command(args: Any) -> int:
     if args.ablation:
         if len(parse_presets(args.ablation_preset, "--ablation-preset")) != 1:
             raise UsageError("argument --ablation-preset: give one preset name")
-    if args.seed + args.worlds - 1 >= 2**64:
-        raise UsageError("argument --seed: seed + worlds - 1 must stay below 2**64")
+    check_world_seeds(args.seed, args.worlds)
     out = args.out.expanduser()
     if out.suffix != ".md":
         raise UsageError(f"argument --out: give a Markdown file ending in .md; got {str(out)!r}")

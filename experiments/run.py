@@ -51,7 +51,14 @@ from experiments.scenarios import (
     read_toml,
 )
 from experiments.shock_entries import check_shock_weeks
-from experiments.usage import LIMITS, UsageError, allowed, check_backend, check_memory
+from experiments.usage import (
+    LIMITS,
+    UsageError,
+    allowed,
+    check_backend,
+    check_memory,
+    check_world_seeds,
+)
 
 #: Scenario presets: the files under experiments/scenarios/ (see experiments.scenarios).
 SCENARIOS = preset_names()
@@ -198,8 +205,7 @@ def resolve_config(
         key: flags.get(key) if flags.get(key) is not None else from_file.get(key, DEFAULTS[key])
         for key in DEFAULTS
     }
-    if values["seed"] + values["n_worlds"] - 1 >= 2**64:
-        raise UsageError("argument --seed: seed + worlds - 1 must stay below 2**64")
+    check_world_seeds(values["seed"], values["n_worlds"])
     if definition is not None:
         check_shock_weeks(definition.shocks, values["steps"], "argument --steps")
     return RunConfig(

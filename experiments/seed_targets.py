@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from abm.state import REGIONS
-from experiments.usage import UsageError, flag_type, path_argument, writable_directory
+from experiments.usage import (
+    UsageError,
+    check_world_seeds,
+    flag_type,
+    path_argument,
+    writable_directory,
+)
 
 FACTS_PATH = Path(__file__).with_name("seed_facts.toml")
 DEFAULT_OUT = Path("docs/seed-targets.md")
@@ -90,9 +96,9 @@ class Tally:
         for key in (
             "hyperscaler_bonds_y1", "hyperscaler_cover_weighted_y1", "ai_bonds_y1",
             "spv_new_debt_y1", "capex_q1", "capex_y1", "credit_3y", "capex_3y", "capex_5y",
+            "largest_deal_y1",
         ):  # fmt: skip
             tally.sums[key] = np.zeros(e)
-        tally.sums["largest_deal_y1"] = np.zeros(e)
         for key in (
             "spread_oracle", "spread_meta", "spread_alphabet", "hedge_leverage_y1",
             "ai_debt_3y", "openai_oracle_paid",
@@ -372,8 +378,7 @@ def command(args: Any) -> int:
     from experiments.evidence_docs import provenance
     from experiments.files import write_atomically
 
-    if args.seed + args.worlds - 1 >= 2**64:
-        raise UsageError("argument --seed: seed + worlds - 1 must stay below 2**64")
+    check_world_seeds(args.seed, args.worlds)
     out = check_out(args.out)
     facts = load_facts()
     bar = tqdm(

@@ -73,6 +73,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_world_seeds(seed: int, n_worlds: int) -> None:
+    """World w draws from seed + w, a uint64: the last world's seed must fit.
+
+    Raises:
+        UsageError: ``seed + n_worlds - 1`` reaches 2**64.
+    """
+    if seed + n_worlds - 1 >= 2**64:
+        raise UsageError("argument --seed: seed + worlds - 1 must stay below 2**64")
+
+
 def path_argument(text: str) -> Path:
     """An argparse ``type``: a non-empty path (``--out ""`` would mean the current folder).
 

@@ -92,3 +92,19 @@ def tolerance(dtype: Any) -> dict[str, float]:
     if np.dtype(dtype) == np.float32:
         return {"rtol": 2e-4, "atol": 2e-4}
     return {"rtol": 1e-8, "atol": 1e-9}
+
+
+def count_waits(monkeypatch: pytest.MonkeyPatch, methods: tuple[str, ...]) -> list[str]:
+    """A list that grows by one, with the method's name, at each call of ``methods`` on a strict
+    array: conversions to Python scalars (a host synchronisation on a GPU) or host copies."""
+    calls: list[str] = []
+    array = xs._array_object.Array
+    for name in methods:
+        original = getattr(array, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(array, name, counted)
+    return calls

@@ -17,6 +17,7 @@ from benchmarks.instances import firesale_instance
 from kernels.clearing import eisenberg_noe
 from kernels.debtrank import debtrank
 from kernels.firesale import fire_sale
+from tests.conftest import count_waits
 
 CONVERSIONS = ("__bool__", "__int__", "__float__", "__index__", "__complex__")
 
@@ -24,17 +25,7 @@ CONVERSIONS = ("__bool__", "__int__", "__float__", "__index__", "__complex__")
 @pytest.fixture
 def syncs(monkeypatch):
     """A list that records one entry per conversion of a strict array to a Python scalar."""
-    calls: list[str] = []
-    array = xs._array_object.Array
-    for name in CONVERSIONS:
-        original = getattr(array, name)
-
-        def counted(self, _name=name, _original=original):
-            calls.append(_name)
-            return _original(self)
-
-        monkeypatch.setattr(array, name, counted)
-    return calls
+    return count_waits(monkeypatch, CONVERSIONS)
 
 
 def strict(a):

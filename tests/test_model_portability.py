@@ -21,6 +21,7 @@ import abm.model
 from abm.random import WorldStreams
 from experiments.build import build_model
 from experiments.scenarios import load_preset, preset_names
+from tests.conftest import count_waits
 
 WEEKS = 16  # past every preset's first shocks (weeks 1-10) and the first rating review (13)
 #: Relative tolerance of a series against the largest value it takes in the NumPy run. The two
@@ -89,17 +90,7 @@ def test_every_preset_runs_on_strict_and_agrees_with_numpy(monkeypatch, preset):
 @pytest.fixture
 def syncs(monkeypatch):
     """A list that grows by one each time a strict array goes to a Python scalar or the host."""
-    calls: list[str] = []
-    array = xs._array_object.Array
-    for name in WAITS:
-        original = getattr(array, name)
-
-        def counted(self, *args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(array, name, counted)
-    return calls
+    return count_waits(monkeypatch, WAITS)
 
 
 def rule_syncs(preset: str, n_worlds: int, calls: list[str]) -> dict[str, list[int]]:
