@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from abm.calibration import Calibration
-from abm.ledger import Ledger
+from abm.exposures import ExposureRules
+from abm.ledger import BilateralPool, Ledger
 from abm.market import AssetTable
 from abm.opening_sheets import build_opening_sheets
 from abm.roster import Roster
@@ -105,11 +106,13 @@ def build_balance_sheets(
     dtype: Any = None,
     device: Any = None,
     capital_regime: str = "own",
+    rules: ExposureRules | None = None,
 ) -> tuple[BalanceSheets, dict[str, np.ndarray]]:
     """The end-2025 balance sheets of ``roster``, identical in each of ``n_worlds`` worlds.
 
     ``capital_regime`` ("own", "us" or "eu"; :class:`abm.policy.Policy`) sets how much capital
-    the banks hold at the start (see :meth:`abm.opening_sheets.OpeningSheets.banks`).
+    the banks hold at the start (see :meth:`abm.opening_sheets.OpeningSheets.banks`); ``rules``
+    shape who lends to whom and where deposits sit (:mod:`abm.exposures`).
 
     Returns:
         The balance sheets on ``xp`` and per-bank parameters (CET1 ratio, risk density,
@@ -117,7 +120,7 @@ def build_balance_sheets(
     """
     dtype = xp.float64 if dtype is None else dtype
     assets = AssetTable.from_calibration(cal)
-    b = build_opening_sheets(cal, roster, assets, capital_regime)
+    b = build_opening_sheets(cal, roster, assets, capital_regime, rules)
     supply = np.array(assets.outstanding)
 
     def worlds(host: np.ndarray) -> Any:
@@ -126,6 +129,9 @@ def build_balance_sheets(
 
     ledger = Ledger(xp, cash=worlds(b.cash))
     for name, pool in b.pools.items():
+        if pool.links is not None:
+            ledger.add_bilateral_pool(_bilateral(name, pool, xp, dtype, device, worlds))
+            continue
         ledger.add_pool(
             name,
             issuers=xp.asarray(np.array(pool.issuers, dtype=np.int64), device=device),
@@ -148,3 +154,40 @@ def build_balance_sheets(
         impairment=worlds(np.ones(assets.size)),
     )
     return sheets, b.bank_params
+
+
+def _bilateral(
+    name: str, pool: Any, xp: Any, dtype: Any, device: Any, worlds: Any
+) -> BilateralPool:
+    """The ledger's :class:`~abm.ledger.BilateralPool` for an opening pool with named links."""
+    issuers, holders = list(pool.issuers), list(pool.holders)
+    links = pool.links
+    edge_issuer = np.array([issuers.index(i) for i, _, _, _ in links], dtype=np.int64)
+    edge_holder = np.array([holders.index(h) for _, h, _, _ in links], dtype=np.int64)
+    balance = np.array([amount for _, _, amount, _ in links], dtype=float)
+    lend = np.array([w for _, _, _, w in links], dtype=float)
+    linked = np.bincount(edge_issuer, weights=balance, minlength=len(issuers))
+    outside = np.maximum(np.array(pool.face, dtype=float) - linked, 0.0)
+    syndicated = np.bincount(edge_issuer, weights=lend, minlength=len(issuers))
+    outside_weight = np.maximum(1.0 - syndicated, 0.0)
+    held = np.bincount(edge_holder, weights=balance, minlength=len(holders))
+    count = np.bincount(edge_holder, minlength=len(holders))
+    hold = np.where(held[edge_holder] > 0.0, balance / np.where(held > 0.0, held, 1.0)[edge_holder],
+                    1.0 / count[edge_holder])  # fmt: skip
+
+    def host(values: np.ndarray, kind: Any = None) -> Any:
+        return xp.asarray(values, dtype=dtype if kind is None else kind, device=device)
+
+    return BilateralPool(
+        name,
+        issuers=host(np.array(issuers, dtype=np.int64), xp.int64),
+        holders=host(np.array(holders, dtype=np.int64), xp.int64),
+        edge_issuer=host(edge_issuer, xp.int64),
+        edge_holder=host(edge_holder, xp.int64),
+        balance=worlds(balance),
+        outside_face=worlds(outside),
+        lend_weight=host(lend),
+        outside_weight=host(outside_weight),
+        hold_weight=host(hold),
+        outside_holder=pool.outside_holder,
+    )

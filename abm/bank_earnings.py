@@ -43,6 +43,7 @@ import numpy as np
 from abm.calibration import Calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
+from abm.ledger import BilateralPool
 from abm.state import MacroState, WorldState
 from kernels.backend import segment_sum, to_numpy
 
@@ -142,16 +143,24 @@ class BankEarnings:
     def _paid_by_firms(self, economy: Any) -> Any:
         """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
 
-        The loans to the AI complex and to funds (``bank_loans``) at the borrowers' rates, and
-        the AI issuers' bonds at the IG coupon.
+        The loans to the AI complex and to funds (``bank_loans``: with named counterparties
+        each bank at its own borrowers' rates, else at the pool's average), and the AI issuers'
+        bonds at the IG coupon.
         """
         s = self.sheets
         xp = s.xp
         pool = s.ledger.pools["bank_loans"]
         rate = economy.risk_free + economy.loan_spread[None, :]
-        whole = xp.sum(pool.claims, axis=-1) + pool.outside
-        paid = xp.sum(pool.face * rate, axis=-1) / xp.where(whole > 0.0, whole, 1.0)
-        loans = self._owned("bank_loans") * paid[:, None]
+        if isinstance(pool, BilateralPool):  # each bank earns its own borrowers' rates
+            n = s.ledger.cash.shape[-1]
+            on_agents = segment_sum(rate, pool.issuers, n)  # (E, N) each borrower's rate
+            edges = s.ledger.edges("bank_loans")
+            earned = edges.amount * xp.take(on_agents, edges.issuer, axis=1)
+            loans = xp.take(segment_sum(earned, edges.holder, n), self.banks, axis=1)
+        else:  # a pro-rata share of every loan: the pool's average rate
+            whole = xp.sum(pool.claims, axis=-1) + pool.outside
+            paid = xp.sum(pool.face * rate, axis=-1) / xp.where(whole > 0.0, whole, 1.0)
+            loans = self._owned("bank_loans") * paid[:, None]
         table = s.assets
         ai_bonds = [m for m, c in enumerate(table.asset_class) if c == "corporate_bond"
                     and table.issuer[m]]  # fmt: skip

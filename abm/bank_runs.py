@@ -1,4 +1,4 @@
-"""Runs on banks by uninsured depositors and wholesale creditors outside the model.
+"""Runs on banks by uninsured depositors and by wholesale creditors outside the model.
 
 Outside creditors judge a bank by its own condition, as they see it (Cipriani, Eisenbach &
 Kovner 2024, "Tracing Bank Runs in Real Time", NY Fed Staff Report 1104: the banks run on in
@@ -21,7 +21,7 @@ adds three signals (``[banks.liquidity]``):
   multiplied, a failure of thin banks pushed every sound peer past the calm point, and the
   whole region failed within a quarter after a 15% fall of Treasury prices.)
 
-**Deposits.** Uninsured outside depositors leave at a weekly share
+**Deposits.** Uninsured depositors leave at a weekly share
 ``w = w_max · ramp(d; θ, σ) + shock`` of uninsured deposits, where ``ramp`` is the logistic
 ``1 / (1 + exp(−(d − θ)/σ))`` rescaled so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a
 bank whose market-value capital is above its regulatory buffer keeps its depositors) and tends to 1
@@ -32,7 +32,11 @@ capital wiped out, ``d`` ≈ 1) loses 0.74 × 0.9 = 0.67 of its deposits in its 
 a day at the same hazard, about SVB's 24% on 9 March 2023 (its 81% over two days, with the 100 bn
 queued for 10 March, was faster still). ``shock`` is :attr:`BankRuns.outflow_shock`, an extra
 share that scenario shocks set. The share of deposits that is uninsured comes from the banks'
-data, times the ``deposit_insurance`` lever (0 insures everything).
+data, times the ``deposit_insurance`` lever (0 insures everything). With named counterparties
+(:mod:`abm.exposures`) the run drains the bank that holds the deposits: it pays them out pro
+rata to all its depositors, those outside the model and the retail cohorts and stablecoin
+issuers whose money is there, who receive the cash; with pooled deposits the depositors outside
+the model leave.
 
 **Wholesale funding.** A share ``v = v_max · ramp(d; θ_w, σ_w)`` of each bank's wholesale face
 held outside the model is not rolled over this week; wholesale creditors run earlier than
@@ -56,6 +60,7 @@ import numpy as np
 from abm.calibration import Calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
+from abm.ledger import BilateralPool
 from abm.policy import Policy
 from abm.state import REGIONS, WorldState
 from kernels.backend import segment_sum, to_numpy
@@ -170,9 +175,11 @@ class BankRuns:
         share = xp.clip(share + self.outflow_shock, 0.0, 1.0)
         deposits = ledger.pools["deposits"]
         before = ledger.cash
-        ledger.withdraw_outside(
-            "deposits", xp.where(alive, deposits.face * share * self.uninsured, 0.0)
-        )
+        run = xp.where(alive, deposits.face * share * self.uninsured, 0.0)
+        if isinstance(deposits, BilateralPool):  # the bank pays all its depositors pro rata
+            ledger.repay("deposits", run)
+        else:  # pooled deposits: the depositors outside the model leave
+            ledger.withdraw_outside("deposits", run)
         state.withdrawals = before - ledger.cash
         runoff = self.wholesale_max * ramp(
             xp, self.distress, self.wholesale_threshold, self.wholesale_width

@@ -112,19 +112,16 @@ class FailureResolution:
         dtype, dev = s.prices.dtype, s.prices.device
         net = xp.zeros((e, size, size), dtype=dtype, device=dev)
         claims_held = xp.zeros((e, size), dtype=dtype, device=dev)
-        for name in DEBT_POOLS:
+        for name in DEBT_POOLS:  # each pool's own edges: who owes whom (abm.ledger.Edges)
             pool = s.ledger.pools[name]
-            whole = xp.sum(pool.claims, axis=-1) + pool.outside
-            weight = pool.claims / xp.where(whole > 0.0, whole, 1.0)[:, None]  # (E, H)
-            to_sink = pool.outside / xp.where(whole > 0.0, whole, 1.0)
-            block = pool.face[:, :, None] * weight[:, None, :]  # (E, I, H)
-            cols = xp.where(pool.holders < k, pool.holders, k)
-            net = net + _place(xp, block, pool.issuers, cols, size)
-            sink = pool.face * to_sink[:, None]
+            edges = s.ledger.edges(name)
+            cols = xp.where(edges.holder < k, edges.holder, k)
+            net = net + _place_edges(xp, edges.amount, edges.issuer, cols, size)
             net = net + _place(
-                xp, sink[:, :, None], pool.issuers, xp.asarray([k], device=dev), size
+                xp, edges.outside[:, :, None], pool.issuers, xp.asarray([k], device=dev), size
             )
-            claims_held = claims_held + segment_sum(pool.claims, cols, size)
+            holders = xp.where(pool.holders < k, pool.holders, k)
+            claims_held = claims_held + segment_sum(pool.claims, holders, size)
         bonds, bond_value = self._bond_claims(k, size)
         net = net + bonds
         assets = s.total_assets()
@@ -231,6 +228,12 @@ def _place(xp: Any, block: Any, rows: Any, cols: Any, size: int) -> Any:
     """(E, size, size) with ``block`` (E, R, C) added at ``rows`` × ``cols`` (may repeat)."""
     spread = segment_sum(block, cols, size)  # (E, R, size)
     return xp.permute_dims(segment_sum(xp.permute_dims(spread, (0, 2, 1)), rows, size), (0, 2, 1))
+
+
+def _place_edges(xp: Any, amount: Any, rows: Any, cols: Any, size: int) -> Any:
+    """(E, size, size) with ``amount[:, k]`` (E, K) added at ``rows[k]``, ``cols[k]``."""
+    flat = segment_sum(amount, rows * size + cols, size * size)
+    return xp.reshape(flat, (amount.shape[0], size, size))
 
 
 def _pad(xp: Any, mask: Any, n: int) -> Any:

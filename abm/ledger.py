@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from array_api_compat import array_namespace
+
 from kernels.backend import segment_sum
 
 #: Outsiders that trade with the agents; each keeps the net cash it paid into the system.
@@ -96,9 +98,175 @@ class Pool:
 
     def issuer_shares(self, xp: Any) -> Any:
         """(E, I) each issuer's share of the pool (equal shares while the pool is empty)."""
-        total = xp.sum(self.face, axis=-1, keepdims=True)
-        equal = 1.0 / self.face.shape[-1]
-        return xp.where(total > 0.0, self.face / xp.where(total > 0.0, total, 1.0), equal)
+        return _shares(xp, self.face)
+
+    def edges(self) -> Edges:
+        """The pool as an edge list: every issuer owes every holder pro rata (I × H edges)."""
+        xp = array_namespace(self.face)
+        whole = xp.sum(self.claims, axis=-1) + self.outside
+        whole = xp.where(whole > 0.0, whole, 1.0)
+        weight = self.claims / whole[:, None]  # (E, H)
+        e, i, h = self.face.shape[0], self.issuers.shape[0], self.holders.shape[0]
+        amount = xp.reshape(self.face[:, :, None] * weight[:, None, :], (e, i * h))
+        issuer = xp.reshape(xp.broadcast_to(self.issuers[:, None], (i, h)), (i * h,))
+        holder = xp.reshape(xp.broadcast_to(self.holders[None, :], (i, h)), (i * h,))
+        return Edges(issuer, holder, amount, self.face * (self.outside / whole)[:, None])
+
+
+@dataclass
+class Edges:
+    """A pool's claims as an edge list: ``amount[:, k]`` owed by ``issuer[k]`` to ``holder[k]``.
+
+    Attributes:
+        issuer: (K,) global index of the agent that owes each edge.
+        holder: (K,) global index of the agent that owns it.
+        amount: (E, K) USD bn.
+        outside: (E, I) USD bn each of the pool's issuers owes to its outside holder.
+    """
+
+    issuer: Any
+    holder: Any
+    amount: Any
+    outside: Any
+
+
+class BilateralPool:
+    """An instrument whose claims name their counterparty: a sparse edge list per world.
+
+    Edge ``k`` is a claim of holder ``holders[edge_holder[k]]`` on issuer
+    ``issuers[edge_issuer[k]]`` (a bank's share of one syndicated loan, one prime broker's
+    lending to one hedge fund, one saver's deposit at one bank); ``outside_face`` is what each
+    issuer owes to the outside holder (lenders and depositors outside the model). Face, claims
+    and the outside total are derived (and kept until an edge changes), so the pool is whole by
+    construction.
+
+    Attributes:
+        name: the instrument.
+        issuers: (I,) indices of the agents that owe it (distinct).
+        holders: (H,) indices of the agents that own it (distinct).
+        edge_issuer: (K,) position in ``issuers`` of each edge's issuer.
+        edge_holder: (K,) position in ``holders`` of each edge's holder.
+        balance: (E, K) USD bn owed on each edge.
+        outside_face: (E, I) USD bn each issuer owes to ``outside_holder``.
+        lend_weight: (K,) each edge's share of new lending to its issuer while the issuer owes
+            nothing (the syndicate's shares); ``outside_weight`` (I,) is the outside holder's.
+        hold_weight: (K,) each edge's share of its holder's new claims while the holder has none.
+        outside_holder: the outsider that owns ``outside_face``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        issuers: Any,
+        holders: Any,
+        edge_issuer: Any,
+        edge_holder: Any,
+        balance: Any,
+        outside_face: Any,
+        lend_weight: Any,
+        outside_weight: Any,
+        hold_weight: Any,
+        outside_holder: str = "outside_investors",
+    ) -> None:
+        self.name, self.issuers, self.holders = name, issuers, holders
+        self.edge_issuer, self.edge_holder = edge_issuer, edge_holder
+        self.lend_weight, self.outside_weight = lend_weight, outside_weight
+        self.hold_weight, self.outside_holder = hold_weight, outside_holder
+        xp = array_namespace(balance)
+        self.issuer_agent = xp.take(issuers, edge_issuer)  # (K,) global indices
+        self.holder_agent = xp.take(holders, edge_holder)
+        self._balance, self._outside_face = balance, outside_face
+        self._face: Any = None
+        self._claims: Any = None
+
+    @property
+    def balance(self) -> Any:
+        """(E, K) USD bn owed on each edge."""
+        return self._balance
+
+    @balance.setter
+    def balance(self, value: Any) -> None:
+        self._balance, self._face, self._claims = value, None, None
+
+    @property
+    def outside_face(self) -> Any:
+        """(E, I) USD bn each issuer owes to the outside holder."""
+        return self._outside_face
+
+    @outside_face.setter
+    def outside_face(self, value: Any) -> None:
+        self._outside_face, self._face = value, None
+
+    @property
+    def face(self) -> Any:
+        """(E, I) USD bn each issuer owes: its edges plus its outside part."""
+        if self._face is None:
+            linked = segment_sum(self._balance, self.edge_issuer, self.issuers.shape[0])
+            self._face = linked + self._outside_face
+        return self._face
+
+    @property
+    def claims(self) -> Any:
+        """(E, H) USD bn each holder is owed over its edges."""
+        if self._claims is None:
+            self._claims = segment_sum(self._balance, self.edge_holder, self.holders.shape[0])
+        return self._claims
+
+    @property
+    def outside(self) -> Any:
+        """(E,) USD bn owed to the outside holder."""
+        return array_namespace(self.balance).sum(self.outside_face, axis=-1)
+
+    def imbalance(self, xp: Any) -> Any:
+        """(E,) ``sum(face) - sum(claims) - outside``: zero to rounding (derived sides)."""
+        return xp.sum(self.face, axis=-1) - xp.sum(self.claims, axis=-1) - self.outside
+
+    def issuer_shares(self, xp: Any) -> Any:
+        """(E, I) each issuer's share of the pool (equal shares while the pool is empty)."""
+        return _shares(xp, self.face)
+
+    def per_edge(self, xp: Any, fraction: Any) -> tuple[Any, Any]:
+        """(E, K) and (E, I): ``fraction`` (E, I) of each issuer's edges and outside part."""
+        on_edges = self.balance * xp.take(fraction, self.edge_issuer, axis=1)
+        return on_edges, self.outside_face * fraction
+
+    def lending_split(self, xp: Any) -> tuple[Any, Any]:
+        """(E, K), (E, I): how new lending to each issuer divides over its lenders.
+
+        In proportion to what each lender holds now; the syndicate's shares
+        (``lend_weight``, ``outside_weight``) while the issuer owes nothing.
+        """
+        face = self.face
+        owes = face >= xp.finfo(face.dtype).smallest_normal  # 1/face stays finite
+        per_face = 1.0 / xp.where(owes, face, 1.0)
+        edge_owes = xp.take(owes, self.edge_issuer, axis=1)
+        edge = xp.where(edge_owes, self.balance * xp.take(per_face, self.edge_issuer, axis=1),
+                        self.lend_weight)  # fmt: skip
+        outside = xp.where(owes, self.outside_face * per_face, self.outside_weight)
+        return edge, outside
+
+    def holding_split(self, xp: Any) -> Any:
+        """(E, K) how a holder's new claims (or cash-ins) divide over its edges.
+
+        In proportion to its balances; its home weights (``hold_weight``) while it holds none.
+        """
+        held = self.claims
+        has = held >= xp.finfo(held.dtype).smallest_normal
+        per_held = 1.0 / xp.where(has, held, 1.0)
+        return xp.where(xp.take(has, self.edge_holder, axis=1),
+                        self.balance * xp.take(per_held, self.edge_holder, axis=1),
+                        self.hold_weight)  # fmt: skip
+
+    def edges(self) -> Edges:
+        """The pool as an edge list (its own)."""
+        return Edges(self.issuer_agent, self.holder_agent, self.balance, self.outside_face)
+
+
+def _shares(xp: Any, face: Any) -> Any:
+    """(E, I) each issuer's share of ``face`` (equal shares while it is all zero)."""
+    total = xp.sum(face, axis=-1, keepdims=True)
+    equal = 1.0 / face.shape[-1]
+    return xp.where(total > 0.0, face / xp.where(total > 0.0, total, 1.0), equal)
 
 
 @dataclass
@@ -115,7 +283,7 @@ class Ledger:
 
     xp: Any
     cash: Any
-    pools: dict[str, Pool] = field(default_factory=dict)
+    pools: dict[str, Pool | BilateralPool] = field(default_factory=dict)
     outsiders: Outsiders | None = None
     equity_flows: Any = None
 
@@ -152,6 +320,22 @@ class Ledger:
         pool = Pool(name, issuers, holders, face, claims, xp.maximum(outside, 0.0), outside_holder)
         self.pools[name] = pool
         return pool
+
+    def add_bilateral_pool(self, pool: BilateralPool) -> BilateralPool:
+        """Register an instrument whose claims name their counterparties.
+
+        Raises:
+            ValueError: an edge or an outside part below zero (a claim nobody issued).
+        """
+        xp = self.xp
+        if bool(xp.any(pool.balance < 0.0) | xp.any(pool.outside_face < 0.0)):
+            raise ValueError(f"pool {pool.name!r}: an edge or outside part is negative")
+        self.pools[pool.name] = pool
+        return pool
+
+    def edges(self, name: str) -> Edges:
+        """Pool ``name`` as an edge list: who owes whom how much (:class:`Edges`)."""
+        return self.pools[name].edges()
 
     # -- cash -------------------------------------------------------------------------------
 
@@ -197,6 +381,9 @@ class Ledger:
         subscribes at the same time, paid in from outside the system.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):
+            self._subscribe_bilateral(pool, amount, outside)
+            return
         total = xp.sum(amount, axis=-1)
         if outside is not None:
             total = total + outside
@@ -208,11 +395,27 @@ class Ledger:
         pool.claims = pool.claims + amount
         pool.face = pool.face + received
 
+    def _subscribe_bilateral(self, pool: BilateralPool, amount: Any, outside: Any) -> None:
+        """Each holder's new claims go to its own issuers (its banks), by its current split."""
+        xp = self.xp
+        new = xp.take(amount, pool.edge_holder, axis=1) * pool.holding_split(xp)  # (E, K)
+        received = self._spread(pool.issuer_agent, new)
+        if outside is not None:  # the outside holder's part, by its stakes at each issuer
+            part = xp.where(xp.sum(pool.outside_face, axis=-1, keepdims=True) > 0.0,
+                            _shares(xp, pool.outside_face), pool.issuer_shares(xp))  # fmt: skip
+            added = part * outside[:, None]
+            pool.outside_face = pool.outside_face + added
+            self.outsiders.book(pool.outside_holder, xp.sum(added, axis=-1))
+            received = received + self._spread(pool.issuers, added)
+        self.cash = self.cash + received - self._spread(pool.holder_agent, new)
+        pool.balance = pool.balance + new
+
     def redeem(self, name: str, amount: Any, outside: Any = None) -> None:
         """Holders of pool ``name`` cash in ``amount`` (E, H) of claims; outsiders ``outside``.
 
-        Issuers pay pro rata to their face values, out of their cash (a negative balance is a
-        liquidity need the market step must cover). An asset swap on both sides.
+        Issuers pay pro rata to their face values (a bilateral pool: each holder's own issuers,
+        by its balances), out of their cash (a negative balance is a liquidity need the market
+        step must cover). An asset swap on both sides.
         """
         self.subscribe(name, -amount, None if outside is None else -outside)
 
@@ -223,6 +426,15 @@ class Ledger:
         them, an expense for the issuers.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):  # each lender earns its own borrower's rate
+            on_edges, on_outside = pool.per_edge(xp, rate)
+            moved = (self._spread(pool.holder_agent, on_edges)
+                     - self._spread(pool.issuer_agent, on_edges)
+                     - self._spread(pool.issuers, on_outside))  # fmt: skip
+            self.cash = self.cash + moved
+            self.equity_flows = self.equity_flows + moved
+            self.outsiders.book(pool.outside_holder, -xp.sum(on_outside, axis=-1))
+            return
         interest = pool.face * rate
         total = xp.sum(interest, axis=-1)
         whole = xp.sum(pool.claims, axis=-1) + pool.outside
@@ -240,6 +452,9 @@ class Ledger:
         a shorter balance sheet on both sides: no equity changes.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):
+            self._take_back(pool, amount, repaid=True)
+            return
         amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
         total = xp.sum(amount, axis=-1)
         whole = xp.sum(pool.claims, axis=-1) + pool.outside
@@ -252,6 +467,30 @@ class Ledger:
         pool.claims = pool.claims - received
         pool.outside = pool.outside - pool.outside * share
 
+    def _take_back(self, pool: BilateralPool, amount: Any, *, repaid: bool) -> Any:
+        """Reduce each issuer's face by ``amount`` (E, I), capped at face, over its own lenders.
+
+        ``repaid``: the lenders receive cash (an asset swap); else they lose it (a write-down,
+        the issuer's gain). Returns the (E,) part that fell on the outside holder.
+        """
+        xp = self.xp
+        face = pool.face
+        amount = xp.minimum(xp.maximum(amount, 0.0), face)
+        owes = face > 0.0
+        fraction = xp.minimum(amount / xp.where(owes, face, 1.0), 1.0)  # rounding: at most all
+        on_edges, on_outside = pool.per_edge(xp, fraction)
+        issuers = self._spread(pool.issuer_agent, on_edges) + self._spread(pool.issuers, on_outside)
+        holders = self._spread(pool.holder_agent, on_edges)
+        outside = xp.sum(on_outside, axis=-1)
+        pool.balance = pool.balance - on_edges
+        pool.outside_face = pool.outside_face - on_outside
+        if repaid:
+            self.cash = self.cash + holders - issuers
+            self.outsiders.book(pool.outside_holder, -outside)
+        else:
+            self.equity_flows = self.equity_flows + issuers - holders
+        return outside
+
     def borrow(self, name: str, amount: Any) -> None:
         """Issuers of pool ``name`` borrow ``amount`` (E, I) more from its holders.
 
@@ -261,6 +500,17 @@ class Ledger:
         """
         xp, pool = self.xp, self.pools[name]
         amount = xp.maximum(amount, 0.0)
+        if isinstance(pool, BilateralPool):  # an issuer borrows from its own lenders
+            edge, outside = pool.lending_split(xp)
+            lent = xp.take(amount, pool.edge_issuer, axis=1) * edge
+            lent_outside = amount * outside
+            self.cash = (self.cash - self._spread(pool.holder_agent, lent)
+                         + self._spread(pool.issuer_agent, lent)
+                         + self._spread(pool.issuers, lent_outside))  # fmt: skip
+            self.outsiders.book(pool.outside_holder, xp.sum(lent_outside, axis=-1))
+            pool.balance = pool.balance + lent
+            pool.outside_face = pool.outside_face + lent_outside
+            return
         total = xp.sum(amount, axis=-1)
         whole = xp.sum(pool.claims, axis=-1) + pool.outside
         empty = whole <= 0.0  # nobody holds the pool yet: its holders lend in equal parts
@@ -283,6 +533,8 @@ class Ledger:
         An asset swap and a longer balance sheet on both sides.
         """
         pool = self.pools[name]
+        if isinstance(pool, BilateralPool):
+            raise TypeError(f"pool {name!r} names its lenders: use borrow")
         self.cash = self.cash + self._spread(pool.issuers, amount)
         self.cash = self.cash - self._spread(pool.holders, lent)
         pool.face = pool.face + amount
@@ -295,6 +547,12 @@ class Ledger:
         of the system and owe that much less; the modelled holders' claims are untouched.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):  # outsiders can take only what they hold there
+            amount = xp.minimum(xp.maximum(amount, 0.0), pool.outside_face)
+            pool.outside_face = pool.outside_face - amount
+            self.cash = self.cash - self._spread(pool.issuers, amount)
+            self.outsiders.book(pool.outside_holder, -xp.sum(amount, axis=-1))
+            return
         amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
         total = xp.minimum(xp.sum(amount, axis=-1), pool.outside)
         tiny = xp.finfo(amount.dtype).smallest_normal
@@ -313,8 +571,11 @@ class Ledger:
         xp, pool = self.xp, self.pools[name]
         amount = xp.maximum(amount, 0.0)
         total = xp.sum(amount, axis=-1)
-        pool.face = pool.face + amount
-        pool.outside = pool.outside + total
+        if isinstance(pool, BilateralPool):
+            pool.outside_face = pool.outside_face + amount
+        else:
+            pool.face = pool.face + amount
+            pool.outside = pool.outside + total
         self.cash = self.cash + self._spread(pool.issuers, amount)
         self.outsiders.book(pool.outside_holder, total)
 
@@ -327,6 +588,8 @@ class Ledger:
         their precision, so it is left as it is rather than scaled up from rounding noise.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):
+            raise TypeError(f"pool {name!r} names its holders: revalue its issuers' edges")
         old = xp.sum(pool.face, axis=-1)
         face = xp.where((old > 1e-9)[:, None], xp.maximum(face, 0.0), pool.face)
         ratio = xp.sum(face, axis=-1) / xp.where(old > 0.0, old, 1.0)
@@ -339,10 +602,13 @@ class Ledger:
     def write_down(self, name: str, loss: Any) -> Any:
         """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
 
-        Holders, outsiders included, lose pro rata to their claims. The issuers' equity gains what
-        they no longer owe; the holders' equity loses it. Returns the (E,) loss of outsiders.
+        Holders, outsiders included, lose pro rata to their claims (a bilateral pool: the
+        issuer's own lenders, pro rata to their edges). The issuers' equity gains what they no
+        longer owe; the holders' equity loses it. Returns the (E,) loss of outsiders.
         """
         xp, pool = self.xp, self.pools[name]
+        if isinstance(pool, BilateralPool):  # the issuer's own lenders lose, nobody else
+            return self._take_back(pool, loss, repaid=False)
         loss = xp.minimum(xp.maximum(loss, 0.0), pool.face)
         total = xp.sum(pool.face, axis=-1)
         share_lost = xp.sum(loss, axis=-1) / xp.where(total > 0.0, total, 1.0)

@@ -104,6 +104,7 @@ class Powderkeg(mesa.Model):
         self.sheets, bank_params = build_balance_sheets(
             self.calibration, roster, n_worlds, self.xp,
             capital_regime=self.policy.capital_regime, device=device,
+            rules=self.policy.exposure_rules(),
         )  # fmt: skip
         self._build_mechanisms(bank_params)
         self.shock_schedules: list[Any] = []  # abm.shocks.attach keeps them alive here

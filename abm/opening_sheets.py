@@ -33,6 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from abm.calibration import Calibration
+from abm.exposures import (
+    RESERVE_BANKS,
+    ExposureRules,
+    fill_in_proportion,
+    market_share_syndicate,
+    place_deposits,
+    prime_brokers,
+    stable_id,
+)
 from abm.market import AssetTable
 from abm.roster import Roster
 
@@ -54,6 +63,15 @@ class _Pool:
     holders: list[int] = field(default_factory=list)
     claims: list[float] = field(default_factory=list)
     outside_holder: str = "outside_investors"
+    #: a bilateral pool's edges (issuer, holder, USD bn, share of the issuer's new borrowing);
+    #: ``None`` for a pool whose holders own it pro rata
+    links: list[tuple[int, int, float, float]] | None = None
+
+    def link(self, issuer: int, holder: int, amount: float, weight: float) -> None:
+        """A named claim of ``holder`` on ``issuer``; the holder's claims grow by ``amount``."""
+        assert self.links is not None
+        self.links.append((issuer, holder, amount, weight))
+        self.own(holder, amount)
 
     def owe(self, agent: int, amount: float) -> None:
         _add(self.issuers, self.face, agent, amount)
@@ -78,19 +96,26 @@ class OpeningSheets:
     """One world's balance sheets on the host (NumPy, float64), filled family by family."""
 
     def __init__(
-        self, cal: Calibration, roster: Roster, assets: AssetTable, capital_regime: str = "own"
+        self,
+        cal: Calibration,
+        roster: Roster,
+        assets: AssetTable,
+        capital_regime: str = "own",
+        rules: ExposureRules | None = None,
     ) -> None:
         self.cal, self.roster, self.assets = cal, roster, assets
         self.capital_regime = capital_regime
+        self.rules = rules or ExposureRules()
         n, m = roster.size, assets.size
+        named = [] if self.rules.named else None
         self.cash = np.zeros(n)
         self.holdings = np.zeros((n, m))
         self.real = np.zeros(n)
         self.bonds = np.zeros(n)
         self.bond_asset = np.full(n, -1)
         self.pools = {
-            "deposits": _Pool(outside_holder="rest_of_economy"),
-            "bank_loans": _Pool(),
+            "deposits": _Pool(outside_holder="rest_of_economy", links=named),
+            "bank_loans": _Pool(links=[] if self.rules.named else None),
             "private_loans": _Pool(),
             "interbank": _Pool(),
             "wholesale": _Pool(),
@@ -347,7 +372,13 @@ class OpeningSheets:
             "uninsured_share": np.array(unins),
         }  # fmt: skip
         interbank_share = self.value("banks.exposures.interbank_share")
-        loans = self.pools["bank_loans"].total_face()
+        if self.rules.named:
+            loans = self.lend(list(idx), assets)
+            self.deposit_at_banks(list(idx), np.array(dep) * assets)
+        else:  # every bank holds a share of every loan, in proportion to its assets
+            loans = self.pools["bank_loans"].total_face() * assets / assets.sum()
+            for k, i in enumerate(idx):
+                self.pools["bank_loans"].own(i, loans[k])
         for k, i in enumerate(idx):
             a_k = assets[k]
             equity = cet1[k] * risk[k] * a_k
@@ -358,15 +389,99 @@ class OpeningSheets:
             self.pools["wholesale"].owe(
                 i, max(0.0, a_k - equity - (dep[k] + interbank_share) * a_k)
             )
-            self.pools["bank_loans"].own(i, loans * a_k / assets.sum())
             self.cash[i] = cash[k] * a_k
             self.invest(i, "treasuries", trs[k] * a_k)
             self.invest(i, "ig_bonds_non_ai", ig[k] * a_k)
             self.invest(i, "ai_bonds", ai[k] * a_k)
             placed = (cash[k] + trs[k] + ig[k] + ai[k] + interbank_share) * a_k
-            self.real[i] = a_k - placed - loans * a_k / assets.sum()
+            self.real[i] = a_k - placed - loans[k]
             if self.real[i] < 0.0:
                 raise ValueError(f"bank {self.roster.names[i]}: its assets do not cover its loans")
+
+    def lend(self, banks: list[int], assets: np.ndarray) -> np.ndarray:
+        """Link every bank borrower to its lenders (:mod:`abm.exposures`); (B,) each bank's loans.
+
+        Firms and SPVs: the named syndicate of ``[exposures.syndicates.<firm>]`` where deal
+        reports give one, else the market-share rule; hedge funds: their prime brokers;
+        private-credit funds: the market-share rule. What a named syndicate leaves is owed to
+        lenders outside the model.
+        """
+        pool, roster, rules = self.pools["bank_loans"], self.roster, self.rules
+        position = {agent: k for k, agent in enumerate(banks)}
+        named = set(self.cal.children("exposures.syndicates"))
+        brokers = self.cal.group("exposures.prime_brokerage", model_units=True)
+        universe, shares = self._prime_broker_universe(banks, assets, brokers)
+        held = np.zeros(len(banks))
+        ids = np.array([stable_id(roster.names[b]) for b in banks])
+        borrowers = list(zip(pool.issuers, pool.face, strict=True))
+        for i, face in [(i, f) for i, f in borrowers if roster.kind[i] != "hedge"]:
+            name = roster.names[i]
+            if roster.family[i] == "firm" and name in named:
+                split = self.cal.group(f"exposures.syndicates.{name}", model_units=True)
+                lenders = [position[roster.index(b)] for b in split]
+                weights = np.array(list(split.values()))
+            else:
+                chosen, weights = market_share_syndicate(
+                    assets, rules.syndicate_size, stable_id(name), ids
+                )
+                lenders = [int(c) for c in chosen]
+            for b, w in zip(lenders, weights, strict=True):
+                pool.link(i, banks[b], face * float(w), float(w))
+                held[b] += face * float(w)
+        room = np.zeros(len(banks))
+        room[universe] = self.value("exposures.prime_broker_max_share") * assets[universe]
+        room = np.maximum(room - held, 0.0)
+        funds = sorted((p for p in borrowers if roster.kind[p[0]] == "hedge"), key=lambda p: -p[1])
+        for i, face in funds:
+            chosen, weights = prime_brokers(
+                shares, rules.prime_brokers_per_fund, stable_id(roster.names[i]), ids[universe]
+            )
+            lenders = np.array([universe[c] for c in chosen])
+            lent = fill_in_proportion(face, weights, room, lenders, universe)
+            for b in np.nonzero(lent)[0]:
+                pool.link(i, banks[b], float(lent[b]), float(lent[b] / face))
+                held[b] += lent[b]
+        return held
+
+    def _prime_broker_universe(
+        self, banks: list[int], assets: np.ndarray, brokers: dict[str, float]
+    ) -> tuple[list[int], np.ndarray]:
+        """(bank positions, market shares) of the prime brokers.
+
+        Named US brokers as given; ``eu_largest`` (the European brokers: BNP Paribas, Barclays,
+        Deutsche Bank, UBS, whose names the EBA sample withholds) spread over the four largest
+        EU banks by assets in proportion to their assets.
+        """
+        roster = self.roster
+        universe, shares = [], []
+        eu = [k for k, i in enumerate(banks) if roster.kind[i] == "eu"]
+        largest = sorted(eu, key=lambda k: -assets[k])[:4]
+        for name, share in brokers.items():
+            if name == "eu_largest":
+                for k in largest:
+                    universe.append(k)
+                    shares.append(share * assets[k] / assets[largest].sum())
+            else:
+                universe.append(banks.index(roster.index(name)))
+                shares.append(share)
+        return universe, np.array(shares)
+
+    def deposit_at_banks(self, banks: list[int], deposits: np.ndarray) -> None:
+        """Link every modelled depositor to its banks (:func:`abm.exposures.place_deposits`)."""
+        pool, roster = self.pools["deposits"], self.roster
+        holders, claims = list(pool.holders), list(pool.claims)
+        pool.holders, pool.claims = [], []
+        edges = place_deposits(
+            holders,
+            claims,
+            [roster.family[h] == "retail" for h in holders],
+            deposits,
+            np.array([roster.kind[i] == "us" for i in banks]),
+            np.array([roster.names[i] in RESERVE_BANKS for i in banks]),
+            self.rules.stablecoin_deposit_cap,
+        )
+        for h, b, amount in edges:
+            pool.link(banks[b], h, amount, 0.0)
 
     def fit_to_supply(self, supply: np.ndarray) -> None:
         """Scale holders of an over-held asset down to 95% of its supply; the value becomes cash."""
@@ -383,7 +498,11 @@ class OpeningSheets:
 
 
 def build_opening_sheets(
-    cal: Calibration, roster: Roster, assets: AssetTable, capital_regime: str = "own"
+    cal: Calibration,
+    roster: Roster,
+    assets: AssetTable,
+    capital_regime: str = "own",
+    rules: ExposureRules | None = None,
 ) -> OpeningSheets:
     """One world's opening balance sheets of ``roster`` on ``assets``, fitted to their supply.
 
@@ -391,7 +510,7 @@ def build_opening_sheets(
     lend what the other families borrowed; retail after funds and stablecoin issuers, because
     households own the pension claims, fund shares and tokens those issued.
     """
-    sheets = OpeningSheets(cal, roster, assets, capital_regime)
+    sheets = OpeningSheets(cal, roster, assets, capital_regime, rules)
     sheets.firms()
     sheets.funds()
     sheets.stablecoins()

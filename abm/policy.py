@@ -41,6 +41,13 @@ The levers act through the same rules as the rest of the model, never as special
   and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
   (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
 
+- ``named_counterparties``, ``syndicate_size``, ``prime_brokers_per_fund``,
+  ``stablecoin_deposit_cap``: market structure of the exposure network (:mod:`abm.exposures`):
+  whether bank loans and deposits name their counterparties (off by default while the calm
+  baseline with named deposits is re-calibrated: docs/design.md, "Who is exposed to whom"), how
+  many banks share a loan whose lenders are not named, how many prime brokers each hedge fund
+  uses, and the most of a stablecoin issuer's bank deposits at one bank.
+
 **One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
 (on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the
 other names presets use for it (``backstop`` for ``market_maker_of_last_resort``), a one-line
@@ -59,6 +66,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
+
+from abm.exposures import ExposureRules
 
 #: The kinds of lever: on/off, one of a few named choices, a real number, a whole number.
 KINDS = ("bool", "choice", "number", "integer")
@@ -334,6 +343,60 @@ class Policy:
         span=(0.0, 1.0),
         step=0.05,
     )
+    named_counterparties: bool = _lever(
+        False,
+        "bool",
+        "Named counterparties (loans and deposits)",
+        "bank loans and deposits name their lenders and banks, so a default hits its own "
+        "lenders and a run drains the bank the money is in; off: every holder owns a pro-rata "
+        "share of the whole pool (market structure)",
+    )
+    syndicate_size: int = _lever(
+        5,
+        "integer",
+        "Banks per loan syndicate",
+        "how many banks share a loan whose lenders are not named in deal reports, and each "
+        "private-credit fund's credit line (market structure)",
+        unit="banks",
+        lo=1,
+        hi=56,
+        span=(1, 12),
+        step=1,
+    )
+    prime_brokers_per_fund: int = _lever(
+        2,
+        "integer",
+        "Prime brokers per hedge fund",
+        "how many prime brokers each hedge fund borrows from: one concentrates a fund's failure "
+        "on one bank (market structure)",
+        unit="brokers",
+        lo=1,
+        hi=9,
+        span=(1, 6),
+        step=1,
+    )
+    stablecoin_deposit_cap: float = _lever(
+        0.25,
+        "number",
+        "Stablecoin deposits at one bank (cap)",
+        "the most of a stablecoin issuer's bank deposits that one bank may hold: 1 puts them all "
+        "at one bank, as USDC's cash was concentrated at a few banks such as SVB in March 2023",
+        unit="share",
+        lo=0.0,
+        hi=1.0,
+        brackets="(]",
+        span=(0.125, 1.0),
+        step=0.125,
+    )
+
+    def exposure_rules(self) -> ExposureRules:
+        """The market-structure levers that shape who lends to whom (:mod:`abm.exposures`)."""
+        return ExposureRules(
+            self.named_counterparties,
+            self.syndicate_size,
+            self.prime_brokers_per_fund,
+            self.stablecoin_deposit_cap,
+        )
 
     def __post_init__(self) -> None:
         for lever in self.levers():

@@ -1,9 +1,10 @@
-"""Which firms, assets, regions, banks or loan books a shock's ``target`` names (abm.shocks).
+"""Which firms, assets, regions, banks, funds or loan books a shock's ``target`` names.
 
-Each function turns a target list into a boolean mask over the model's firms, assets, banks or
-a fixed list of names, in the model's order; an empty list names them all (except for assets,
-whose kinds require a target: :mod:`experiments.shock_entries` checks that). An unknown name is
-a ``ValueError`` that lists what is allowed.
+Each function turns a target list into a boolean mask over the model's firms, assets, banks,
+funds or a fixed list of names, in the model's order (for :mod:`abm.shocks`); an empty list names
+them all (except for assets and funds, whose kinds require a target:
+:mod:`experiments.shock_entries` checks that). An unknown name is a ``ValueError`` that lists
+what is allowed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def named_targets(target: tuple[str, ...], names: tuple[str, ...], what: str) ->
 def bank_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     """(B,) bool in bank order: the banks a target list names by name or kind (``us``, ``eu``)."""
     return _roster_targets(model, "bank", target)
+
+
+def fund_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
+    """(U,) bool in fund order: the funds a target list names by name or kind (``hedge``...)."""
+    return _roster_targets(model, "fund", target)
 
 
 def _roster_targets(model: Any, family: str, target: tuple[str, ...]) -> np.ndarray:
@@ -62,4 +68,4 @@ def _picked(
     return np.array([n in target or g in target for n, g in zip(names, groups, strict=True)])
 
 
-__all__ = ["asset_targets", "bank_targets", "firm_targets", "named_targets"]
+__all__ = ["asset_targets", "bank_targets", "firm_targets", "fund_targets", "named_targets"]

@@ -50,6 +50,12 @@ kind                      what it does                                          
                           (``model.bank_runs.outflow_shock``)
 ``loan_losses``           ``−size`` of the target loan books' gross loans is written    −1 < s ≤ 0
                           off now at every bank (``model.credit_risk.charge_off``)
+``fund_concentration``    the target funds sell ``size`` of their total assets' worth   0 < s ≤ 1
+                          of their other market holdings (pro rata) and buy the
+                          listed AI equities in their own mix, both at market prices
+                          with outsiders (:func:`concentrate`): a levered book turned
+                          into one crowded bet (Archegos, 2021); the margin rule of
+                          :mod:`abm.constraints` then sees the higher equity haircuts
 ========================  ===========================================================  ==========
 
 ``target`` names firms (``revenue_shortfall``, ``lease_income``: firm kinds such as
@@ -57,9 +63,10 @@ kind                      what it does                                          
 ``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required),
 regions (``demand``, ``policy_rate``, ``term_premium``, ``house_prices``, ``cre_prices``:
 :data:`abm.state.REGIONS`; none = both), banks (``deposit_run``: bank names or the kinds ``us``
-and ``eu``; none = every bank) or loan books (``loan_losses``: :data:`abm.state.LOAN_BOOKS`;
-none = every book). Lasting shocks of one kind that overlap compose: demand shifts and rate
-shifts add up, and run shares combine as ``1 − Π(1 − s)``.
+and ``eu``; none = every bank), loan books (``loan_losses``: :data:`abm.state.LOAN_BOOKS`;
+none = every book) or funds (``fund_concentration``: fund names such as ``hedge_20`` or fund
+kinds such as ``hedge``; required). Lasting shocks of one kind that overlap compose: demand
+shifts and rate shifts add up, and run shares combine as ``1 − Π(1 − s)``.
 ``range = [lo, hi]`` makes the size differ by world: world w draws ``lo + (hi − lo)·u`` with ``u``
 uniform from ``model.streams`` at (step = week, stream = :data:`STREAM_BASE` + the shock's
 position), so worlds differ, and a seed always gives the same sizes (world w of a batch equals a
@@ -78,7 +85,14 @@ from typing import Any
 
 import numpy as np
 
-from abm.shock_targets import asset_targets, bank_targets, firm_targets, named_targets
+from abm.arrays import add_at
+from abm.shock_targets import (
+    asset_targets,
+    bank_targets,
+    firm_targets,
+    fund_targets,
+    named_targets,
+)
 from abm.state import LOAN_BOOKS, REGIONS
 from kernels.backend import to_numpy
 
@@ -117,6 +131,7 @@ KINDS: dict[str, tuple[float, float, bool]] = {
     "cre_prices": (-1.0, 1.0, False),
     "deposit_run": (0.0, 1.0, True),
     "loan_losses": (-1.0, 0.0, False),
+    "fund_concentration": (0.0, 1.0, False),
 }
 #: Kinds whose ``target`` names firms, and kinds whose ``target`` names assets.
 FIRM_TARGETS = ("revenue_shortfall", "lease_income")
@@ -128,6 +143,8 @@ ASSET_TARGETS = ("impairment", "haircut")
 REGION_TARGETS = ("demand", "policy_rate", "term_premium", "house_prices", "cre_prices")
 BANK_TARGETS = ("deposit_run",)
 BOOK_TARGETS = ("loan_losses",)
+#: Kinds whose ``target`` names funds (by name or kind; required).
+FUND_TARGETS = ("fund_concentration",)
 #: Lasting macro kinds and the :class:`abm.macro.MacroBlock` attribute each sets while it lasts.
 MACRO_LEVERS = {"demand": "demand_impulse", "policy_rate": "rate_shift"}
 
@@ -180,6 +197,8 @@ class ShockSchedule:
                 self.masks.append(bank_targets(model, shock.target))
             elif shock.kind in BOOK_TARGETS:
                 self.masks.append(named_targets(shock.target, LOAN_BOOKS, "loan book"))
+            elif shock.kind in FUND_TARGETS:
+                self.masks.append(fund_targets(model, shock.target))
             else:
                 self.masks.append(None)
         self.applied: list[tuple[int, str]] = []
@@ -262,6 +281,8 @@ class ShockSchedule:
             share = np.where(mask[None, None, :], -size[:, None, None], 0.0)
             share = np.broadcast_to(share, loans.shape)
             model.credit_risk.charge_off(model.state, _like(model, loans, share))
+        elif shock.kind == "fund_concentration":
+            concentrate(model.sheets, mask, dev(size))
         self.applied.append((shock.week, shock.kind))
 
     def refresh(self, week: int) -> None:
@@ -356,6 +377,47 @@ class ShockSchedule:
         )
 
 
+def concentrate(sheets: Any, chosen: np.ndarray, size: Any) -> None:
+    """Turn ``size`` (E,) of the chosen funds' total assets into listed AI equity, at market prices.
+
+    Each fund picked by ``chosen`` ((U,) bool over the funds, in roster order) sells its market
+    holdings other than the listed AI equities pro rata, ``size × total assets`` of them (at most
+    all it holds), and buys the listed AI equities in the proportions it already holds them (the
+    market's outstanding amounts if it holds none). Outsiders take the other side of both
+    trades: they cannot sell more AI equity than they hold, and the sales shrink to what is
+    bought, so the swap is self-financing. Holdings change at market value, so no cash moves and
+    no equity is booked (``Powderkeg.accounting_gap`` stays zero). Archegos built its book this
+    way: total return swaps on a handful of stocks, USD 160 bn of gross positions on USD 36 bn of
+    capital (SEC v. Hwang et al., complaint, S.D.N.Y., 27 Apr 2022).
+    """
+    xp = sheets.xp
+    table = sheets.assets
+    listed = np.array(
+        [c == "equity" and bool(i) for c, i in zip(table.asset_class, table.issuer, strict=True)]
+    )
+    dtype, device = sheets.prices.dtype, sheets.prices.device
+    ai = xp.asarray(listed, device=device)
+    block = slice(*sheets.roster.blocks["fund"])
+    prices = sheets.prices[:, None, :]  # (E, 1, M)
+    value = sheets.holdings[:, block, :] * prices  # (E, U, M) USD bn
+    other = xp.where(ai, 0.0, value)
+    mix = xp.where(ai, value, 0.0)
+    market = xp.asarray(np.where(listed, np.asarray(table.outstanding), 0.0), dtype=dtype,
+                        device=device)  # fmt: skip
+    held = xp.sum(mix, axis=-1, keepdims=True)
+    mix = xp.where(held > 0.0, mix / xp.where(held > 0.0, held, 1.0), market / xp.sum(market))
+    total = sheets.total_assets()[:, block]  # (E, U)
+    wanted = xp.where(xp.asarray(chosen, device=device), size[:, None] * total, 0.0)
+    buys = mix * xp.minimum(wanted, xp.sum(other, axis=-1))[:, :, None]  # (E, U, M) USD bn
+    room = sheets.outside_units() * sheets.prices  # (E, M) what outsiders hold
+    buys = buys * xp.minimum(1.0, room / xp.maximum(xp.sum(buys, axis=1), 1e-12))[:, None, :]
+    sold = xp.sum(other, axis=-1)
+    spent = xp.sum(buys, axis=-1) / xp.where(sold > 0.0, sold, 1.0)  # share of `other` sold
+    units = (buys - other * spent[:, :, None]) / xp.maximum(prices, 1e-12)
+    columns = xp.arange(len(listed), device=device)
+    sheets.holdings = add_at(xp, sheets.holdings, block, columns, units)
+
+
 def _like(model: Any, like: Any, values: np.ndarray) -> Any:
     """``values`` as an array of ``like``'s namespace, dtype and device."""
     return model.xp.asarray(values, dtype=like.dtype, device=like.device)
@@ -392,6 +454,7 @@ __all__ = [
     "BANK_TARGETS",
     "BOOK_TARGETS",
     "FIRM_TARGETS",
+    "FUND_TARGETS",
     "KINDS",
     "LASTING",
     "MACRO_LEVERS",
@@ -400,4 +463,5 @@ __all__ = [
     "Shock",
     "ShockSchedule",
     "attach",
+    "concentrate",
 ]

@@ -57,6 +57,7 @@ import numpy as np
 from abm.arrays import add_at
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.ledger import BilateralPool
 from abm.market_maker import MarketMakerOfLastResort
 from abm.policy import Policy
 from abm.state import WorldState
@@ -157,6 +158,9 @@ class StablecoinRuns:
     def reserve_bank_stress(self, state: WorldState) -> None:
         """(E, N) share of each issuer's reserves at banks in trouble, weighted by their stress.
 
+        With named counterparties (:mod:`abm.exposures`) an issuer's own banks; with pooled
+        deposits every bank by its share of the pool.
+
         A bank's stress is 1 once it has failed, else last week's run on it (withdrawals over
         deposits) relative to the SVB speed ``w_max``, at most 1. Zero for non-issuers. Writes
         ``flows.reserve_stress``.
@@ -169,14 +173,20 @@ class StablecoinRuns:
         run = withdrawn / xp.maximum(pool.face + withdrawn, 1e-12)
         stress = xp.minimum(run / self.bank_run_max, 1.0)
         stress = xp.where(xp.take(state.defaulted, banks, axis=1), 1.0, stress)
-        weights = pool.issuer_shares(xp)
-        mean = xp.sum(weights * stress, axis=-1)  # (E,) stress per dollar of pooled deposits
         # valued every week, calm or not: zero stress gives exact zeros, and skipping the
         # valuation in calm weeks would cost a host synchronisation to find out that they are
         n = ledger.cash.shape[-1]
-        deposits = segment_sum(pool.claims, pool.holders, n) * _indicator(s, n, self.rows_host)
+        if isinstance(pool, BilateralPool):  # each issuer's deposits at its own banks
+            edges = ledger.edges("deposits")
+            on_agents = segment_sum(stress, banks, n)
+            stressed = segment_sum(edges.amount * xp.take(on_agents, edges.issuer, axis=1),
+                                   edges.holder, n)  # fmt: skip
+        else:  # pooled deposits: every issuer's at every bank, by the banks' shares
+            mean = xp.sum(pool.issuer_shares(xp) * stress, axis=-1)  # (E,) per pooled dollar
+            stressed = segment_sum(pool.claims, pool.holders, n) * mean[:, None]
+        deposits = stressed * _indicator(s, n, self.rows_host)
         assets = s.total_assets()
-        state.flows.reserve_stress = deposits * mean[:, None] / xp.where(assets > 0.0, assets, 1.0)
+        state.flows.reserve_stress = deposits / xp.where(assets > 0.0, assets, 1.0)
 
     def backstop_run(self, state: WorldState) -> None:
         """Stop runs past the 48-hour trigger where the backstop acts; return the week's due.

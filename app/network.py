@@ -19,6 +19,12 @@ starting equity; a failed agent counts 1), node size the group's total assets, a
 what flows along the edge; widths grow with the log of the amount, relative to the largest edge
 of the same kind (weekly deal payments are far smaller than stocks of claims). Only the largest
 edges are drawn (:data:`MAX_EDGES`).
+
+Beside the picture, the institutions of the world shown ranked by DebtRank on the combined
+network of their debts (:mod:`experiments.systemic`: the share of all institutions' equity the
+others lose when one alone is fully distressed; Battiston et al. 2012, linear DebtRank of
+Bardoscia et al. 2015), the top :data:`TOP_DEBTRANK`. It is computed when the figure is drawn, so
+only while the network view is on screen.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from app.live import LiveRun
+from experiments.systemic import COMBINED, debtrank_of, exposure_layers, institution_equity
 from kernels.backend import to_numpy
 
 #: Edge kinds: what flows along an edge, its legend text and colour.
@@ -58,6 +65,10 @@ POOL_KINDS = {
 }
 #: Most edges drawn (the largest by amount; circular deals are always drawn).
 MAX_EDGES = 45
+#: Institutions listed beside the network by DebtRank.
+TOP_DEBTRANK = 10
+#: Characters of an institution's name in that list (longer names are cut).
+NAME_WIDTH = 20
 #: Readable names of grouped kinds.
 GROUP_NAMES = {
     ("bank", "us"): "US banks",
@@ -156,22 +167,36 @@ def exposures(run: LiveRun, world: int = 0, max_edges: int = MAX_EDGES) -> Expos
         for src in np.nonzero(by_group[:, m])[0]:
             add(int(src), int(group[roster_index[issuer]]), kind, float(by_group[src, m]))
 
-    for pool_name, pool in sheets.ledger.pools.items():
+    for pool_name in sheets.ledger.pools:
         kind = POOL_KINDS.get(pool_name)
         if kind is None:
             continue
-        holders, issuers = to_numpy(pool.holders), to_numpy(pool.issuers)
-        claims = np.zeros(g)
-        np.add.at(claims, group[holders], to_numpy(pool.claims)[world])
-        shares = np.zeros(g)
-        np.add.at(shares, group[issuers], to_numpy(pool.issuer_shares(run.xp))[world])
-        for src in np.nonzero(claims)[0]:
-            for dst in np.nonzero(shares)[0]:
-                add(int(src), int(dst), kind, float(claims[src] * shares[dst]))
+        edges = sheets.ledger.edges(pool_name)  # named lenders, or pro-rata shares of the pool
+        between = np.zeros((g, g))
+        np.add.at(between, (group[to_numpy(edges.holder)], group[to_numpy(edges.issuer)]),
+                  to_numpy(edges.amount[world]))  # fmt: skip
+        for src, dst in zip(*np.nonzero(between), strict=True):
+            add(int(src), int(dst), kind, float(between[src, dst]))
 
     ranked = sorted(amounts.items(), key=lambda kv: (kv[0][2] != "deal", -kv[1]))
     edges = tuple((int(s), int(d), k, v) for (s, d, k), v in ranked[:max_edges])
     return Exposures(tuple(names), inner, distress, size, edges)
+
+
+def systemic_ranking(
+    run: LiveRun, world: int = 0, top: int = TOP_DEBTRANK
+) -> list[tuple[str, float]]:
+    """The ``top`` institutions of ``world`` by DebtRank on the combined network, largest first.
+
+    Each as (name, DebtRank): the share of all institutions' equity the others lose when it
+    alone is fully distressed (:func:`experiments.systemic.debtrank_of`). Institutions that
+    nobody is exposed to (DebtRank 0), or a world whose propagation did not converge, are left
+    out.
+    """
+    exposures_now = exposure_layers(run.sheets, world)[COMBINED]
+    ranks = debtrank_of(exposures_now, institution_equity(run.sheets, world))[0]
+    order = np.argsort(-np.nan_to_num(ranks, nan=0.0), kind="stable")[:top]
+    return [(run.roster.names[j], float(ranks[j])) for j in order if ranks[j] > 0.0]
 
 
 def positions(net: Exposures) -> np.ndarray:
@@ -188,8 +213,8 @@ def figure(run: LiveRun, world: int = 0) -> Figure:
     """The network view of ``world`` as a matplotlib figure (see the module docstring)."""
     net = exposures(run, world)
     pos = positions(net)
-    fig = Figure(figsize=(7.2, 6.2), dpi=80)
-    ax = fig.add_axes((0.0, 0.12, 1.0, 0.82))
+    fig = Figure(figsize=(9.4, 6.2), dpi=80)
+    ax = fig.add_axes((0.0, 0.12, 0.76, 0.82))
     ax.set_axis_off()
     top: dict[str, float] = {}
     for *_, kind, amount in net.edges:
@@ -220,6 +245,7 @@ def figure(run: LiveRun, world: int = 0) -> Figure:
     fig.legend(handles=handles, fontsize=6.5, loc="lower center", frameon=False, ncol=3)
     ax.set_xlim(-1.25, 1.25)
     ax.set_ylim(-1.3, 1.15)
+    _ranking_panel(fig, systemic_ranking(run, world))
     fig.suptitle(
         f"Week {int(run.steps)}, world {world}: who is exposed to whom "
         "(node colour = distress: green calm, red failed; size = total assets)",
@@ -228,4 +254,32 @@ def figure(run: LiveRun, world: int = 0) -> Figure:
     return fig
 
 
-__all__ = ["EDGE_KINDS", "Exposures", "exposures", "figure", "groups", "positions"]
+def _ranking_panel(fig: Figure, ranking: list[tuple[str, float]]) -> None:
+    """The DebtRank list on the right of the figure, one institution a line."""
+    panel = fig.add_axes((0.75, 0.12, 0.25, 0.82))
+    panel.set_axis_off()
+    width = NAME_WIDTH
+    lines = [
+        f"{place:>2} {name if len(name) <= width else name[: width - 1] + '~':<{width}}"
+        f" {100.0 * value:5.2f}%"
+        for place, (name, value) in enumerate(ranking, start=1)
+    ]
+    title = (
+        "Systemic importance (DebtRank)\n"
+        f"combined network, top {TOP_DEBTRANK}:\n"
+        "% of all institutions' equity\nlost by the others if it fails"
+    )
+    panel.text(0.0, 0.97, title, va="top", fontsize=7, weight="bold")
+    text = "\n".join(lines) if lines else "no exposures among institutions"
+    panel.text(0.0, 0.78, text, va="top", fontsize=7, family="monospace")
+
+
+__all__ = [
+    "EDGE_KINDS",
+    "Exposures",
+    "exposures",
+    "figure",
+    "groups",
+    "positions",
+    "systemic_ranking",
+]

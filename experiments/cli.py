@@ -6,8 +6,8 @@ command's arguments on an ``argparse`` parser and ``command`` runs it and return
 (``run``: :mod:`experiments.run_command`; ``scenarios``: :mod:`experiments.scenarios_command`;
 ``evidence``: :mod:`experiments.evidence_command`; ``sweep``: :mod:`experiments.sweeps.command`;
 ``report``: :mod:`experiments.report_command`; ``validate``:
-:mod:`experiments.replications.command`; ``seed-targets``: :mod:`experiments.seed_targets`). Import
-heavy modules inside ``command`` so that
+:mod:`experiments.replications.command`; ``seed-targets``: :mod:`experiments.seed_targets`;
+``systemic``: :mod:`experiments.systemic`). Import heavy modules inside ``command`` so that
 ``powderkeg --help`` stays instant.
 
 This module is the top layer of ``experiments``: nothing imports it but the ``powderkeg`` entry
@@ -371,6 +371,29 @@ register(
         "  powderkeg seed-targets                         docs/seed-targets.md, 100 worlds\n"
         "  powderkeg seed-targets --worlds 4 --steps 156 --cohorts 100 --out /tmp/st.md",
         **delegated("experiments.seed_targets"),
+    )
+)
+
+# --- powderkeg systemic ------------------------------------------------------------------------
+
+
+register(
+    Command(
+        name="systemic",
+        help="generate docs/systemic.md: the institutions ranked by DebtRank per preset",
+        description=(
+            "Run each preset (or --presets) on NumPy for E worlds and N weeks and, at each\n"
+            "--week, rank the institutions (all agents but the retail cohorts) by DebtRank:\n"
+            "the share of the institutions' equity the others lose when one alone is fully\n"
+            "distressed (Battiston et al. 2012; linear DebtRank, Bardoscia et al. 2015), on\n"
+            "each debt pool, on the bonds and on the combined network. The median over worlds\n"
+            "and its 5-95% range; the file records the command, date, seed and commit."
+        ),
+        epilog="examples:\n"
+        "  powderkeg systemic                             docs/systemic.md, week 0, 100 worlds\n"
+        "  powderkeg systemic --worlds 20 --steps 52      weeks 0 and 52\n"
+        "  powderkeg systemic --worlds 2 --steps 4 --week 4 --presets baseline --out /tmp/s.md",
+        **delegated("experiments.systemic"),
     )
 )
 

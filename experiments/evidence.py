@@ -13,6 +13,12 @@ all channels together; their ratio (all / sum of singles) above 1 means the chan
 super-additive (they amplify each other). Loss = the institutions' equity loss (each firm, bank,
 fund and stablecoin issuer's fall in equity, at most its starting equity) + retail wealth loss.
 
+A preset that names a ``spotlight_fund`` (a hedge fund) also follows that fund's prime brokers
+(:class:`PrimeBrokers`): what each lent the fund at the start, what it lost when the fund failed,
+its CET1 ratio at the start and at its lowest week and whether it failed, beside the same numbers
+for every other bank. Its per-world numbers join the preset's under keys
+``prime_broker.<bank>.<quantity>``, ``other_banks.<quantity>`` and ``spotlight_fund.<quantity>``.
+
 A preset with a ``[compare]`` table is also run under each of its counterfactual policies on the
 same worlds (:func:`comparison`): world w of the preset and world w of the counterfactual share
 their seed and shocks, so the difference of their outcomes is the policy's alone. The comparison
@@ -51,20 +57,150 @@ def simulate(
     """Run ``preset`` for ``worlds`` worlds and ``steps`` weeks; per-world numbers.
 
     ``policy_overrides`` replaces keys of the preset's policy (its ``[compare]``
-    counterfactual); ``tick`` is called after every week (the progress bar).
+    counterfactual); ``tick`` is called after every week (the progress bar). A preset with a
+    ``spotlight_fund`` adds its prime brokers' numbers (:class:`PrimeBrokers`).
     """
     from abm.reporting import Recorder
 
     config = resolve_config(preset, steps=steps, n_worlds=worlds, seed=seed, backend=backend)
     model = build_run_model(config, backend, channels=channels, policy_overrides=policy_overrides)
+    fund = config.definition.spotlight_fund if config.definition is not None else None
+    brokers = PrimeBrokers(model, fund) if fund else None
     recorder = Recorder()
     recorder.record(model)
     for _ in range(steps):
         model.step()
         recorder.record(model)
+        if brokers is not None:
+            brokers.record()
         if tick is not None:
             tick()
-    return world_metrics(recorder.frame(), model)
+    metrics = world_metrics(recorder.frame(), model)
+    return {**metrics, **brokers.per_world()} if brokers is not None else metrics
+
+
+# -- a fund's prime brokers -------------------------------------------------------------------
+
+#: the rule before which :class:`PrimeBrokers` reads the fund's loans every week: the clearing
+#: of failures, the only rule after it that changes them (:mod:`abm.rules`)
+CLEARING_RULE = "failures"
+
+
+class PrimeBrokers:
+    """What one hedge fund's failure costs the banks that lend to it, world by world.
+
+    The fund's prime brokers are the holders of its ``bank_loans`` edges
+    (:meth:`abm.ledger.Ledger.edges`; :func:`abm.exposures.prime_brokers` draws them when the
+    policy names counterparties, which a preset with a spotlight fund must). A loss is
+    what the clearing of failures writes off those edges (:mod:`abm.failures`: a failed
+    borrower's lenders lose pro rata to their edges, nobody else), not what margin calls repaid
+    earlier: so the observer adds a rule to the model's week just before the clearing
+    (:data:`CLEARING_RULE`) that reads the edges, and :meth:`record`, after the week, adds what
+    they lost since. The CET1 ratio is the regulatory one
+    (:meth:`abm.constraints.BankCapital.cet1_ratios`, held-to-maturity Treasuries at cost); its
+    low point is the lowest at the end of any week the bank began alive. Everything stays on the
+    model's device until :meth:`per_world`.
+
+    Args:
+        model: the model, not yet stepped.
+        fund: the hedge fund's name (``hedge_20``).
+    """
+
+    def __init__(self, model: Any, fund: str) -> None:
+        from abm.rules import Rule
+        from kernels.backend import to_numpy
+
+        s = model.sheets
+        xp, roster = s.xp, s.roster
+        self.model, self.fund = model, fund
+        edges = s.ledger.edges("bank_loans")
+        banks = roster.indices("bank")
+        mine = np.nonzero(to_numpy(edges.issuer) == roster.index(fund))[0]
+        position = {int(b): k for k, b in enumerate(banks)}
+        lenders = np.array([position[int(h)] for h in to_numpy(edges.holder)[mine]], dtype=int)
+        self.brokers = sorted(set(lenders.tolist()))  # positions among the banks
+        self.bank_names = [roster.names[int(b)] for b in banks]
+        device = s.prices.device
+        self._edges = xp.asarray(mine, device=device)
+        self._lenders = xp.asarray(lenders, device=device)
+        self._banks = xp.asarray(banks, device=device)
+        self._fund = roster.index(fund)
+        self.exposure = self._per_bank(self._balance())  # (E, B) USD bn at the start
+        self.lost = xp.zeros_like(self.exposure)
+        self._before = self._balance()
+        self.cet1_start = self._cet1()
+        self.cet1_low = self.cet1_start
+        self._alive = ~xp.take(model.state.defaulted, self._banks, axis=1)
+        self.failure_week = xp.zeros(self.exposure.shape[:1], dtype=xp.int32, device=device)
+        rules = list(model.rules)
+        at = [rule.name for rule in rules].index(CLEARING_RULE)
+        rules.insert(at, Rule("prime brokers' loans read", "failures", self._read))
+        model.rules = tuple(rules)
+
+    def _balance(self) -> Any:
+        """(E, K) what the fund owes on each of its edges now, USD bn."""
+        edges = self.model.sheets.ledger.edges("bank_loans")
+        return self.model.xp.take(edges.amount, self._edges, axis=1)
+
+    def _per_bank(self, values: Any) -> Any:
+        """(E, B) the fund's edge values (E, K) summed by lending bank."""
+        from kernels.backend import segment_sum
+
+        return segment_sum(values, self._lenders, self._banks.shape[0])
+
+    def _cet1(self) -> Any:
+        """(E, B) the banks' regulatory CET1 ratios now."""
+        model = self.model
+        assets, liabilities = model.sheets.assets_and_liabilities()
+        addback = model.capital.htm_addback(model.state)
+        ratios = model.capital.cet1_ratios(assets, liabilities, addback)
+        return model.xp.take(ratios, self._banks, axis=1)
+
+    def _read(self, state: Any) -> None:
+        """The rule: the fund's edges just before this week's clearing."""
+        self._before = self._balance()
+
+    def record(self) -> None:
+        """After a week: add what the clearing wrote off, lower the CET1 low points."""
+        xp, state = self.model.xp, self.model.state
+        self.lost = self.lost + self._per_bank(xp.maximum(self._before - self._balance(), 0.0))
+        low = xp.minimum(self.cet1_low, self._cet1())
+        self.cet1_low = xp.where(self._alive, low, self.cet1_low)
+        self._alive = ~xp.take(state.defaulted, self._banks, axis=1)
+        failed = state.defaulted[:, self._fund] & (self.failure_week == 0)
+        week = xp.asarray(state.week, dtype=self.failure_week.dtype, device=failed.device)
+        self.failure_week = xp.where(failed, week, self.failure_week)
+
+    def per_world(self) -> dict[str, np.ndarray]:
+        """Per-world numbers: each broker's, the other banks' (median bank, failures), the fund's.
+
+        ``prime_broker.<bank>.``: ``exposure_usd_bn`` (lent at the start), ``loss_usd_bn``
+        (written off), ``cet1_start_pct``, ``cet1_low_pct`` and ``failed`` (0 or 1);
+        ``other_banks.``: the same, the median over the other banks, with ``failed`` their count;
+        ``spotlight_fund.failed`` (0 or 1) and ``spotlight_fund.failure_week`` (NaN if never).
+        """
+        from kernels.backend import to_numpy
+
+        failed = ~to_numpy(self._alive)
+        columns = {
+            "exposure_usd_bn": to_numpy(self.exposure),
+            "loss_usd_bn": to_numpy(self.lost),
+            "cet1_start_pct": 100.0 * to_numpy(self.cet1_start),
+            "cet1_low_pct": 100.0 * to_numpy(self.cet1_low),
+        }
+        out: dict[str, np.ndarray] = {}
+        for b in self.brokers:
+            name = f"prime_broker.{self.bank_names[b]}"
+            out.update({f"{name}.{key}": values[:, b] for key, values in columns.items()})
+            out[f"{name}.failed"] = failed[:, b].astype(float)
+        others = [b for b in range(len(self.bank_names)) if b not in self.brokers]
+        for key, values in columns.items():
+            out[f"other_banks.{key}"] = np.median(values[:, others], axis=1)
+        out["other_banks.failed"] = failed[:, others].sum(axis=1).astype(float)
+        week = to_numpy(self.failure_week).astype(float)
+        out["spotlight_fund.failed"] = (week > 0).astype(float)
+        out["spotlight_fund.failure_week"] = np.where(week > 0, week, np.nan)
+        return out
 
 
 # -- ablation ---------------------------------------------------------------------------------
@@ -224,7 +360,9 @@ def comparison(
 
 
 __all__ = [
+    "CLEARING_RULE",
     "Ablation",
+    "PrimeBrokers",
     "comparison",
     "counterfactual_name",
     "paired_difference",

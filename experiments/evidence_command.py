@@ -27,9 +27,10 @@ from experiments.scenarios import load_preset, preset_names
 from experiments.usage import (
     UsageError,
     add_backend_argument,
+    add_ensemble_arguments,
+    add_presets_argument,
     check_backend,
     check_world_seeds,
-    flag_type,
     path_argument,
     writable_directory,
 )
@@ -88,33 +89,14 @@ def check_out_file(out: Path) -> None:
 
 def add_arguments(parser: Any) -> None:
     """The flags of ``powderkeg evidence``."""
-    parser.add_argument(
-        "--worlds",
-        type=flag_type("n_worlds"),
-        default=DEFAULTS["worlds"],
-        metavar="E",
-        help="worlds per scenario (default: %(default)s)",
+    add_ensemble_arguments(
+        parser,
+        DEFAULTS,
+        worlds="worlds per scenario",
+        steps="weeks per world (five years)",
+        seed="world w draws from seed S + w, the same in every scenario",
     )
-    parser.add_argument(
-        "--steps",
-        type=flag_type("steps"),
-        default=DEFAULTS["steps"],
-        metavar="N",
-        help="weeks per world (default: %(default)s, five years)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=flag_type("seed"),
-        default=DEFAULTS["seed"],
-        metavar="S",
-        help="world w draws from seed S + w, the same in every scenario (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--presets",
-        default=None,
-        metavar="A,B,...",
-        help="comma-separated presets (default: all; powderkeg scenarios lists them)",
-    )
+    add_presets_argument(parser)
     parser.add_argument(
         "--out",
         type=path_argument,

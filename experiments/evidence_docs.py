@@ -3,8 +3,9 @@
 :func:`write_evidence` writes
 
 - the Markdown file (default ``docs/scenarios.md``): one row per preset, each cell
-  "median [5%, 95%]" over worlds (:func:`cell`), the policy comparisons, and the ablation table,
-  with the exact command, date, seed, worlds, steps, version and git commit under the title;
+  "median [5%, 95%]" over worlds (:func:`cell`), the prime brokers of a preset's spotlight fund
+  (:func:`prime_broker_tables`), the policy comparisons, and the ablation table, with the exact
+  command, date, seed, worlds, steps, version and git commit under the title;
 - beside it, ``<stem>.csv`` (one row per preset and world: the raw numbers) and ``<stem>.json``
   (the same, the run's record and, with ``--ablation``, the ablation per world).
 """
@@ -95,6 +96,71 @@ def scenario_table(results: dict[str, dict[str, np.ndarray]]) -> str:
         for preset, numbers in results.items()
     ]
     return "\n".join([head, rule, *rows])
+
+
+#: the columns of a prime-broker table: (quantity key, header, format)
+BROKER_COLUMNS = (
+    ("exposure_usd_bn", "lent to the fund at the start (USD bn)", "{:,.1f}"),
+    ("loss_usd_bn", "written off on it (USD bn)", "{:,.1f}"),
+    ("cet1_start_pct", "CET1 at the start (%)", "{:.2f}"),
+    ("cet1_low_pct", "CET1 at its lowest week (%)", "{:.2f}"),
+)
+
+
+def prime_broker_tables(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """Markdown lines: for each run with a spotlight fund, its prime brokers beside the others.
+
+    Reads the ``prime_broker.<bank>.<quantity>``, ``other_banks.<quantity>`` and
+    ``spotlight_fund.<quantity>`` numbers of :class:`experiments.evidence.PrimeBrokers`: one row
+    per prime broker and one for the median other bank, each cell median [5%, 95%] over worlds;
+    the last column counts the worlds where the broker failed (for the other banks: how many of
+    them failed, median [5%, 95%]). Empty when no run has a spotlight fund.
+    """
+    lines: list[str] = []
+    for name, numbers in results.items():
+        brokers = sorted({k.split(".")[1] for k in numbers if k.startswith("prime_broker.")})
+        if not brokers:
+            continue
+        worlds = len(numbers["spotlight_fund.failed"])
+        failed = int(np.sum(numbers["spotlight_fund.failed"]))
+        week = numbers["spotlight_fund.failure_week"]
+        when = f", in week {cell(week, '{:.0f}')}" if failed else ""
+        head = "| bank | " + " | ".join(h for _, h, _ in BROKER_COLUMNS) + " | failed |"
+        rows = [
+            f"| {bank} | "
+            + " | ".join(cell(numbers[f"prime_broker.{bank}.{k}"], f) for k, _, f in BROKER_COLUMNS)
+            + f" | {int(np.sum(numbers[f'prime_broker.{bank}.failed']))} of {worlds} worlds |"
+            for bank in brokers
+        ]
+        rows.append(
+            "| all other banks (median bank) | "
+            + " | ".join(cell(numbers[f"other_banks.{k}"], f) for k, _, f in BROKER_COLUMNS)
+            + f" | {cell(numbers['other_banks.failed'], '{:.0f}')} banks |"
+        )
+        lines += [
+            "",
+            f"### {name}: the spotlight fund's prime brokers",
+            "",
+            f"The fund failed in {failed} of {worlds} worlds{when}.",
+            "",
+            head,
+            "| --- |" + " ---: |" * (len(BROKER_COLUMNS) + 1),
+            *rows,
+        ]
+    if not lines:
+        return []
+    return [
+        "",
+        "## Prime brokers of a failing fund",
+        "",
+        "For a preset that names a spotlight fund (a hedge fund): what each of its prime brokers "
+        "(the banks holding its bank loans) lent it at the start, what the clearing of failures "
+        "wrote off those loans (what margin calls repaid before the failure is not a loss), and "
+        "its regulatory CET1 ratio at the start and at its lowest week while alive, beside the "
+        "median of every other bank. Cells are medians over worlds with the 5% and 95% "
+        "quantiles in brackets.",
+        *lines,
+    ]
 
 
 def ablation_table(summary: dict[str, Any]) -> str:
@@ -206,6 +272,7 @@ def render_markdown(
         scenario_table(results),
     ]
     lines += anchor_lines(results)
+    lines += prime_broker_tables(results)
     if comparisons:
         lines += [
             "",
@@ -387,10 +454,12 @@ def write_evidence(
 
 
 __all__ = [
+    "BROKER_COLUMNS",
     "ablation_table",
     "cell",
     "comparison_lines",
     "difference_text",
+    "prime_broker_tables",
     "provenance",
     "render_markdown",
     "scenario_table",

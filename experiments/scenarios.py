@@ -8,6 +8,8 @@ the calibration section of its sizes), which shocks hit when (``[[shocks]]``, ap
     title = "Crypto-AI sentiment crash with stablecoin run"
     story = "..."
     source = "seed 001 (Allen); calibration.md §4 P4"
+    spotlight_fund = "hedge_20"          # optional: a hedge fund whose prime brokers
+                                         # powderkeg evidence follows (their losses on it)
 
     [policy]                             # optional: abm.policy.Policy.levers()
     capital_regime = "us"
@@ -45,6 +47,12 @@ runs beside the preset; several are named tables, one per counterfactual::
     metric = "bank_failures"
     better = "lower"
 
+``spotlight_fund`` names one hedge fund of the roster (``hedge_1`` … ``hedge_20``, by leverage,
+the last the most levered): ``powderkeg evidence`` then tables what its prime brokers (the banks
+holding its ``bank_loans`` edges) lent it, lost on it, their CET1 ratios and failures, beside
+the other banks (:mod:`experiments.evidence`). It needs ``named_counterparties = true`` in
+``[policy]`` (and in every ``[compare]`` policy): without named lenders a fund has no brokers.
+
 Every problem is a :class:`~experiments.usage.UsageError` of one line naming the file, the field
 and what is allowed. The project reads only its own files here (the sizes are copied into the
 presets from the research calibration, with their sources). One shock entry is checked by
@@ -55,6 +63,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +76,17 @@ from experiments.usage import LIMITS, UsageError, allowed
 #: Where the presets live.
 PRESET_DIR = Path(__file__).resolve().parent / "scenarios"
 #: Keys of a preset file.
-PRESET_KEYS = ("name", "title", "story", "source", "policy", "model", "shocks", "compare")
+PRESET_KEYS = (
+    "name",
+    "title",
+    "story",
+    "source",
+    "policy",
+    "model",
+    "shocks",
+    "compare",
+    "spotlight_fund",
+)
 #: Keys of the optional ``[compare]`` table: the same shocks under another policy.
 COMPARE_KEYS = ("label", "question", "policy", "metric", "better")
 #: ``[policy]`` keys the model does not read: checked like a lever, recorded in manifest.json only.
@@ -119,6 +138,7 @@ class Scenario:
     model: dict[str, int] = field(default_factory=dict)
     path: str | None = None
     compare: tuple[dict[str, Any], ...] = ()
+    spotlight_fund: str | None = None
 
 
 def preset_names() -> tuple[str, ...]:
@@ -218,6 +238,42 @@ def _check_counterfactual(table: dict[str, Any], where: str, name: str) -> dict[
     return {**table, "policy": policy, "name": name}
 
 
+@cache
+def hedge_fund_names() -> tuple[str, ...]:
+    """The hedge funds of the packaged calibration's roster, in roster order."""
+    from abm.calibration import load_calibration
+    from abm.roster import build_roster
+
+    roster = build_roster(load_calibration(), 4)
+    return tuple(roster.names[i] for i in roster.indices("fund", "hedge"))
+
+
+def check_spotlight_fund(value: Any, policies: list[dict[str, Any]], where: str) -> str | None:
+    """The optional ``spotlight_fund``: one hedge fund's name (:func:`hedge_fund_names`).
+
+    Its prime brokers exist only where loans name their lenders, so the preset's ``[policy]``
+    and every ``[compare]`` policy over it (``policies``, checked) must keep the
+    ``named_counterparties`` lever on.
+    """
+    if value is None:
+        return None
+    names = hedge_fund_names()
+    if not isinstance(value, str) or value not in names:
+        raise UsageError(
+            f"{where}: spotlight_fund must name a hedge fund ({names[0]} to {names[-1]}); "
+            f"got {value!r}"
+        )
+    keys = policy_keys()
+    for policy in policies:
+        named = [v for k, v in policy.items() if keys[k].name == "named_counterparties"]
+        if named[-1:] != [True]:
+            raise UsageError(
+                f"{where}: spotlight_fund needs named_counterparties = true in [policy] (and in "
+                "every [compare] policy): without it no bank is the fund's prime broker"
+            )
+    return value
+
+
 def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> Scenario:
     """A parsed preset file as a :class:`Scenario`, or a one-line UsageError."""
     unknown = [k for k in data if k not in PRESET_KEYS]
@@ -237,6 +293,7 @@ def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> S
         raise UsageError(f"{where}: shocks must be an array of tables ([[shocks]]); got {shocks!r}")
     checked = tuple(check_shock(s, f"{where}: shocks[{i}]") for i, s in enumerate(shocks))
     policy = check_policy(data.get("policy", {}), where)
+    compare = check_compare(data.get("compare"), where)
     model = data.get("model", {})
     if not isinstance(model, dict):
         raise UsageError(f"{where}: model must be a table ([model]); got {model!r}")
@@ -254,7 +311,12 @@ def check_preset(data: dict[str, Any], where: str, stem: str | None = None) -> S
         shocks=checked,
         policy=policy,
         model=dict(model),
-        compare=check_compare(data.get("compare"), where),
+        compare=compare,
+        spotlight_fund=check_spotlight_fund(
+            data.get("spotlight_fund"),
+            [policy, *({**policy, **c["policy"]} for c in compare)],
+            where,
+        ),
     )
 
 
@@ -354,6 +416,8 @@ def describe(scenario: Scenario) -> str:
         "",
         f"source: {scenario.source}",
     ]
+    if scenario.spotlight_fund:
+        lines += ["", f"spotlight fund: {scenario.spotlight_fund} (its prime brokers' losses)"]
     lines += ["", f"shocks ({len(scenario.shocks)}):" if scenario.shocks else "shocks: none"]
     for s in scenario.shocks:
         span = f" (per world {s.range[0]:+g} to {s.range[1]:+g})" if s.range else ""
@@ -382,6 +446,7 @@ __all__ = [
     "check_compare",
     "check_preset",
     "describe",
+    "hedge_fund_names",
     "is_preset_file",
     "load_file",
     "load_preset",

@@ -29,6 +29,7 @@ import numpy as np
 from abm.state import REGIONS
 from experiments.usage import (
     UsageError,
+    add_ensemble_arguments,
     check_world_seeds,
     flag_type,
     path_argument,
@@ -318,26 +319,11 @@ def render(
 
 def add_arguments(parser: Any) -> None:
     """The flags of ``powderkeg seed-targets``."""
-    parser.add_argument(
-        "--worlds",
-        type=flag_type("n_worlds"),
-        default=DEFAULTS["worlds"],
-        metavar="E",
-        help="worlds of the baseline (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--steps",
-        type=flag_type("steps"),
-        default=DEFAULTS["steps"],
-        metavar="N",
-        help="weeks per world (default: %(default)s, five years: 2026-30)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=flag_type("seed"),
-        default=DEFAULTS["seed"],
-        metavar="S",
-        help="world w draws from seed S + w (default: %(default)s)",
+    add_ensemble_arguments(
+        parser,
+        DEFAULTS,
+        worlds="worlds of the baseline",
+        steps="weeks per world (five years: 2026-30)",
     )
     parser.add_argument(
         "--cohorts",

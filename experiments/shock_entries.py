@@ -2,9 +2,9 @@
 
 A shock names its ``kind`` (:data:`abm.shocks.KINDS`, each with the sizes it allows), the ``week``
 it hits, its central ``size`` and optional per-world ``range``, its ``target`` (firms by kind or
-name, assets by key or class, regions, banks by name or kind, or loan books, as the kind
-requires; the firm, asset and bank names come from the packaged calibration), how many ``weeks``
-a lasting kind lasts, and its ``source``. Each problem is one
+name, assets by key or class, regions, banks by name or kind, funds by name or kind, or loan
+books, as the kind requires; the firm, asset, bank and fund names come from the packaged
+calibration), how many ``weeks`` a lasting kind lasts, and its ``source``. Each problem is one
 :class:`~experiments.usage.UsageError` naming the entry, the field and what is allowed.
 """
 
@@ -19,6 +19,7 @@ from abm.shocks import (
     BANK_TARGETS,
     BOOK_TARGETS,
     FIRM_TARGETS,
+    FUND_TARGETS,
     KINDS,
     LASTING,
     REGION_TARGETS,
@@ -34,8 +35,8 @@ MAX_WEEK = 5200
 
 
 @cache
-def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(firm kinds and names, asset keys and classes, bank kinds and names) of the calibration."""
+def _vocabulary() -> tuple[tuple[str, ...], ...]:
+    """(firm, asset, bank, fund) names of the calibration: kinds (asset classes), then names."""
     from abm.calibration import load_calibration
     from abm.market import AssetTable
     from abm.roster import build_roster
@@ -49,17 +50,18 @@ def _vocabulary() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
 
     table = AssetTable.from_calibration(cal)
     assets = tuple(sorted(set(table.asset_class))) + tuple(table.keys)
-    return family("firm"), assets, family("bank")
+    return family("firm"), assets, family("bank"), family("fund")
 
 
 def _targets(kind: str) -> tuple[str, tuple[str, ...]] | None:
     """What a kind's ``target`` names and the names allowed (None: the kind takes no target)."""
-    firms, assets, banks = _vocabulary()
+    firms, assets, banks, funds = _vocabulary()
     for kinds, what, names in (
         (FIRM_TARGETS, "a firm", firms),
         (ASSET_TARGETS, "an asset", assets),
         (REGION_TARGETS, "a region", REGIONS),
         (BANK_TARGETS, "a bank", banks),
+        (FUND_TARGETS, "a fund", funds),
         (BOOK_TARGETS, "a loan book", LOAN_BOOKS),
     ):
         if kind in kinds:
@@ -125,7 +127,7 @@ def check_shock(entry: Any, where: str) -> Shock:
             raise UsageError(f"{where}: a {kind} shock takes no target; got {target!r}")
     else:
         what, names = allowed
-        if kind in ASSET_TARGETS and not target:
+        if kind in ASSET_TARGETS + FUND_TARGETS and not target:
             raise UsageError(f"{where}: a {kind} shock needs a target: {', '.join(names)}")
         bad = [t for t in target if t not in names]
         if bad:

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: Allowed range (inclusive) of every numeric setting, by its name in a scenario's ``[model]``.
 LIMITS: dict[str, tuple[int, int]] = {
@@ -176,6 +177,37 @@ def writable_directory(path: Path, flag: str) -> Path:
             f"argument {flag}: {path} is not writable ({_reason(err)}); give a writable directory"
         ) from None
     return path
+
+
+def add_ensemble_arguments(
+    parser: argparse.ArgumentParser,
+    defaults: dict[str, Any],
+    *,
+    worlds: str,
+    steps: str,
+    seed: str = "world w draws from seed S + w",
+) -> None:
+    """``--worlds E``, ``--steps N`` and ``--seed S`` of a command that runs an ensemble.
+
+    ``defaults`` holds ``worlds``, ``steps`` and ``seed``; the help texts say what each counts
+    (the default is added to each).
+    """
+    parser.add_argument("--worlds", type=flag_type("n_worlds"), default=defaults["worlds"],
+                        metavar="E", help=f"{worlds} (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--steps", type=flag_type("steps"), default=defaults["steps"],
+                        metavar="N", help=f"{steps} (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--seed", type=flag_type("seed"), default=defaults["seed"],
+                        metavar="S", help=f"{seed} (default: %(default)s)")  # fmt: skip
+
+
+def add_presets_argument(parser: argparse.ArgumentParser) -> None:
+    """``--presets A,B,...``: which presets a command covers (default: all)."""
+    parser.add_argument(
+        "--presets",
+        default=None,
+        metavar="A,B,...",
+        help="comma-separated presets (default: all; powderkeg scenarios lists them)",
+    )
 
 
 def add_backend_argument(parser: argparse.ArgumentParser) -> None:

@@ -45,22 +45,20 @@ def test_margin_returns_the_data_net_interest_income(cal) -> None:
 
 
 def test_depositors_receive_what_the_banks_pay() -> None:
-    """A retail cohort's deposit interest is its share of every bank's beta x rate x deposits."""
+    """A retail cohort's deposit interest is beta x rate on its deposits at each of its banks."""
     model = _model()
     state, ledger = model.state, model.sheets.ledger
-    pool = ledger.pools["deposits"]
     earnings = model.bank_earnings
     rate = np.asarray(earnings._at_banks(state.macro.policy_rate))
     beta = np.asarray(earnings.deposit_beta)
     banks = _banks(model)
-    issuers = np.asarray(pool.issuers)
     paid = np.zeros((2, model.roster.size))
     paid[:, banks] = beta * rate / 52.0
-    interest = (np.asarray(pool.face) * paid[:, issuers]).sum(axis=-1)
-    whole = np.asarray(pool.claims).sum(axis=-1) + np.asarray(pool.outside)
     cohort = int(model.roster.indices("retail")[0])
-    k = list(np.asarray(pool.holders)).index(cohort)
-    expected = np.asarray(pool.claims)[:, k] * interest / whole
+    edges = ledger.edges("deposits")  # per edge: the cohort's deposit at one bank
+    mine = np.asarray(edges.holder) == cohort
+    at = np.asarray(edges.issuer)[mine]
+    expected = (np.asarray(edges.amount)[:, mine] * paid[:, at]).sum(axis=-1)
     state.banks.provisions = state.banks.provisions * 0.0
     before = np.asarray(ledger.equity_flows)[:, cohort].copy()
     earnings.book(state)

@@ -12,6 +12,7 @@ from abm.calibration import load_calibration
 from abm.channels import Channels
 from abm.constraints import BankCapital
 from abm.credit_risk import ALLOWANCE_WEEKS, COLLATERAL, CreditRisk
+from abm.ledger import BilateralPool
 from abm.model import Powderkeg
 from abm.policy import Policy
 from abm.roster import build_roster
@@ -280,6 +281,11 @@ def cast_sheets(sheets, dtype) -> None:
     for key in paid:
         paid[key] = paid[key].astype(dtype)
     for pool in ledger.pools.values():
+        if isinstance(pool, BilateralPool):
+            for name in ("balance", "outside_face", "lend_weight", "outside_weight",
+                         "hold_weight"):  # fmt: skip
+                setattr(pool, name, getattr(pool, name).astype(dtype))
+            continue
         pool.face, pool.claims = pool.face.astype(dtype), pool.claims.astype(dtype)
         pool.outside = pool.outside.astype(dtype)
 

@@ -183,3 +183,46 @@ def test_bad_compare_tables_are_one_line(table: str, needle: str, tmp_path: Path
     assert main(["run", "--scenario", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err
+
+
+def test_prime_broker_table_of_a_spotlight_fund(tmp_path: Path) -> None:
+    out = tmp_path / "s.md"
+    argv = ["evidence", "--worlds", "2", "--steps", "6", "--presets", "ai_archegos",
+            "--backend", "numpy", "--no-progress", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    markdown = out.read_text()
+    assert "## Prime brokers of a failing fund" in markdown
+    assert "The fund failed in 2 of 2 worlds, in week 5 [5, 5]." in markdown
+    rows = table_rows(markdown)
+    document = json.loads(out.with_suffix(".json").read_text())
+    world = document["per_world"][0]
+    brokers = sorted({k.split(".")[1] for k in world if k.startswith("prime_broker.")})
+    assert brokers and all(bank in rows for bank in brokers)
+    lent, lost, start, low, failed = rows[brokers[0]]
+    assert parse_cell(lost)[1] > 0.0 and parse_cell(low)[0] < parse_cell(start)[0]
+    assert parse_cell(lost)[2] <= parse_cell(lent)[1] and failed == "0 of 2 worlds"
+    others = rows["all other banks (median bank)"]
+    assert parse_cell(others[0]) == (0.0, 0.0, 0.0) and parse_cell(others[1]) == (0.0, 0.0, 0.0)
+    assert world["spotlight_fund.failed"] == 1.0 and world["other_banks.loss_usd_bn"] == 0.0
+
+
+def test_prime_broker_tables_only_for_runs_with_a_spotlight_fund() -> None:
+    from experiments.evidence_docs import prime_broker_tables
+
+    assert prime_broker_tables({"baseline": {"bank_failures": np.zeros(3)}}) == []
+    numbers = {
+        f"{who}.{key}": np.array([1.0, 2.0, 3.0])
+        for who in ("prime_broker.jpmorgan", "other_banks")
+        for key in ("exposure_usd_bn", "loss_usd_bn", "cet1_start_pct", "cet1_low_pct")
+    }
+    numbers |= {
+        "prime_broker.jpmorgan.failed": np.array([0.0, 1.0, 0.0]),
+        "other_banks.failed": np.zeros(3),
+        "spotlight_fund.failed": np.array([1.0, 1.0, 0.0]),
+        "spotlight_fund.failure_week": np.array([5.0, 7.0, np.nan]),
+    }
+    lines = prime_broker_tables({"mine": numbers})
+    assert "The fund failed in 2 of 3 worlds, in week 6 [5, 7]." in lines
+    rows = table_rows("\n".join(lines))
+    assert rows["jpmorgan"][-1] == "1 of 3 worlds" and rows["jpmorgan"][0] == "2.0 [1.1, 2.9]"
+    assert rows["all other banks (median bank)"][-1] == "0 [0, 0] banks"

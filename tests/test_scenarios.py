@@ -23,10 +23,13 @@ PRESETS = (
     "securitisation_buildup",
     "severe_ai_bust",
     "severe_recession",
+    "ai_archegos",
 )
 #: the presets whose sizes come from the research calibration notes (the severe ones cite the
-#: Fed's and the EBA's stress-test scenarios and issue 13)
-FROM_CALIBRATION_NOTES = tuple(p for p in PRESETS if not p.startswith("severe_"))
+#: Fed's and the EBA's stress-test scenarios and issue 13, ai_archegos the Archegos reports)
+FROM_CALIBRATION_NOTES = tuple(
+    p for p in PRESETS if not p.startswith("severe_") and p != "ai_archegos"
+)
 
 
 def run(shocks, weeks=13, worlds=2, seed=5):
@@ -89,6 +92,30 @@ def test_shock_kinds_change_what_they_target():
     assert model.state.firms.params is model.state.firms.plan
 
 
+def test_fund_concentration_turns_one_funds_book_into_ai_equity_at_market_value():
+    model = Powderkeg(n_worlds=2, seed=5, n_cohorts=8, collect_agents=False)
+    s = model.sheets
+    fund, other = model.roster.index("hedge_20"), model.roster.index("hedge_19")
+    ai = np.asarray(model.valuation.ai_equity)
+
+    def book(agent):
+        value = np.asarray(s.holdings)[:, agent] * np.asarray(s.prices)
+        return value.sum(-1), value[:, ai].sum(-1)
+
+    total, held = book(fund)
+    assets = np.asarray(s.total_assets())
+    others = np.asarray(s.holdings)[:, other].copy()
+    attach(model, [Shock("fund_concentration", 1, 0.3, target=("hedge_20",), source="t")])
+    model.shock_schedules[0].apply(0)  # before the first step's prices move
+    after_total, after_held = book(fund)
+    np.testing.assert_allclose(after_total, total, rtol=1e-12)  # a swap at market value
+    np.testing.assert_allclose(after_held - held, 0.3 * assets[:, fund], rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(s.total_assets()), assets, rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(s.holdings)[:, other], others)
+    for gap in model.accounting_gap().values():
+        assert np.max(np.abs(np.asarray(gap))) < 1e-6
+
+
 def test_ranges_differ_by_world_and_repeat_for_the_same_seed():
     shock = Shock("crypto_sentiment", 3, -0.3, range=(-0.5, -0.1), source="t")
     _, a = run([shock], weeks=0, worlds=4, seed=9)
@@ -134,6 +161,25 @@ BAD = [
     (GOOD + '[policy]\ncapital_regime = "jp"\n', ["capital_regime", "own, us, eu", "'jp'"]),
     (GOOD + "[policy]\nbackstop = 1\n", ["backstop must be true or false"]),
     (GOOD + "[policy]\nbailout = true\n", ["unknown key [policy] 'bailout'", "capital_regime"]),
+    (
+        GOOD + SHOCK.replace('"ai_hype"', '"fund_concentration"').replace("-0.2", "0.5"),
+        ["needs a target", "hedge_20"],
+    ),
+    (
+        GOOD
+        + SHOCK.replace('"ai_hype"', '"fund_concentration"').replace("-0.2", "0.5")
+        + 'target = ["jpmorgan"]\n',
+        ["target 'jpmorgan' is not a fund", "hedge"],
+    ),
+    (
+        GOOD + SHOCK.replace('"ai_hype"', '"fund_concentration"').replace("-0.2", "1.5"),
+        ["size of a fund_concentration shock", "<= 1.0"],
+    ),
+    (
+        'spotlight_fund = "hedge_99"\n' + GOOD + "[policy]\nnamed_counterparties = true\n",
+        ["spotlight_fund must name a hedge fund", "hedge_1 to hedge_20", "'hedge_99'"],
+    ),
+    ('spotlight_fund = "hedge_20"\n' + GOOD, ["spotlight_fund needs named_counterparties"]),
 ]
 
 
