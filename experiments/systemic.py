@@ -337,8 +337,8 @@ def render(
         "",
         f"The {len(who['names'])} institutions are every agent but the retail cohorts (tech "
         "firms, banks, funds, stablecoin issuers). On each layer of debts among them (each debt "
-        "pool of `abm/claims.py`, by named counterparty from the ledger's edges, and the firms' "
-        "bonds at market value) and on the combined network (their sum), the exposure A[i, j] "
+        "pool of `abm/claims.py` from the ledger's edges, and the firms' bonds at market "
+        "value) and on the combined network (their sum), the exposure A[i, j] "
         "is what institution i loses if j defaults with nothing recovered; the impact is "
         "W[i, j] = min(A[i, j] / E_i, 1) for an institution with positive equity E_i "
         "(Battiston et al. 2012, Scientific Reports 2: 541), zero for one without (a fund whose "
@@ -356,6 +356,13 @@ def render(
         "every world starts from the same balance sheets, so the range there is a point. "
         "Computed by `experiments/systemic.py`; the app's network view shows the same ranking "
         "for the world on screen.",
+        "",
+        "**Pooled or named.** In presets that leave `named_counterparties` off (all but "
+        "`ai_archegos`), a bank loan or a deposit is a pro-rata share of its whole pool: a hedge "
+        "fund's borrowing is owed to every bank in proportion to its size, so the most levered "
+        "funds lead the ranking because their failure would reach every bank. With named "
+        'counterparties (`ai_archegos`, docs/design.md, "Who is exposed to whom") a fund\'s '
+        "failure reaches only its prime brokers, and the ranking shows who is exposed to whom.",
     ]
     for preset, by_week in results.items():
         lines += ["", f"## {preset}"]
