@@ -13,6 +13,7 @@ and the inspector are matplotlib images, on their own tab, drawn only while it i
 from __future__ import annotations
 
 import html
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,31 @@ NEXT_EVENT_MAX_WEEKS = 52
 PLAY_MAX_WEEKS = 520
 #: Events listed in the log (newest first).
 LOG_ROWS = 80
+
+#: The server's log of model errors met by the page's buttons and loops.
+log = logging.getLogger("powderkeg.app")
+
+
+def guarded(action: Callable[[], None], problem: Any, what: str) -> Callable[[], None]:
+    """``action`` as a button's handler that never replaces the page with a traceback.
+
+    A model error (an exception from a step, a shock or a tour) is logged on the server with its
+    traceback and shown on the page as one line in ``problem`` (a reactive string), which the
+    next action that succeeds clears.
+    """
+
+    def run() -> None:
+        try:
+            action()
+        except Exception as err:  # the page must outlive any model error; the log keeps it
+            log.exception("%s failed", what)
+            problem.set(f"{what} failed: {type(err).__name__}: {err}")
+        else:
+            problem.set("")
+
+    return run
+
+
 #: Families the event log filters on ("shock" = shocks fired from the page).
 LOG_FAMILIES = ("all", *FAMILIES, "shock")
 
@@ -56,10 +82,12 @@ def ClassroomTour(model: LiveRun) -> None:
     playing = solara.use_reactive(False)
     pause_at_default = solara.use_reactive(True)
     status = solara.use_reactive("")
+    problem = solara.use_reactive("")
 
-    def forget() -> None:  # a new model (Reset) stops the tour and clears its message
+    def forget() -> None:  # a new model (Reset) stops the tour and clears its messages
         playing.set(False)
         status.set("")
+        problem.set("")
 
     solara.use_effect(forget, [id(model)])
 
@@ -82,12 +110,16 @@ def ClassroomTour(model: LiveRun) -> None:
 
     def play() -> None:
         hit_default = first_default(model.defaults_so_far())
+        step = guarded(model.step, problem, "Play tour")
         for _ in range(PLAY_MAX_WEEKS):
             if not playing.value:
                 return
             time.sleep(PLAY_PAUSE_S)
-            model.step()
+            step()
             force_update()
+            if problem.value:  # the model failed this week: stop, the message says why
+                playing.set(False)
+                return
             if hit_default(model):
                 playing.set(False)
                 status.set(f"Paused at the first default, week {_week(model)}.")
@@ -99,7 +131,12 @@ def ClassroomTour(model: LiveRun) -> None:
     nxt = guide.next_week(week)
     with solara.Card("Classroom"):
         with solara.Row(style={"flex-wrap": "wrap", "align-items": "center"}):
-            solara.Button("Next event", on_click=next_event, disabled=playing.value, small=True)
+            solara.Button(
+                "Next event",
+                on_click=guarded(next_event, problem, "Next event"),
+                disabled=playing.value,
+                small=True,
+            )
             solara.Button(
                 "Pause tour" if playing.value else "Play tour",
                 on_click=lambda: playing.set(not playing.value),
@@ -109,6 +146,8 @@ def ClassroomTour(model: LiveRun) -> None:
         solara.HTML(tag="div", unsafe_innerHTML=_tour_html(guide.title, week, index, step, nxt))
         if status.value:
             solara.Success(status.value, dense=True)
+        if problem.value:
+            solara.Error(problem.value, dense=True)
         solara.Text(
             f"Preset {model.preset}, seed {model.seed}, {model.n_worlds} world(s); "
             f"{lever_summary(model)}. Reset replays the same world; sidebar changes apply on "
@@ -162,6 +201,7 @@ def EventLog(model: LiveRun) -> None:
     """Shock buttons and the plain-language event log, newest first, filterable by family."""
     update_counter.get()
     family = solara.use_reactive("all")
+    problem = solara.use_reactive("")
     frame = model.event_frame()
     if family.value != "all" and len(frame):
         frame = frame[frame["family"] == family.value]
@@ -180,7 +220,7 @@ def EventLog(model: LiveRun) -> None:
             model.fire(key)
             force_update()
 
-        return go
+        return guarded(go, problem, f"Shock {key!r}")
 
     with solara.Card("Shocks and event log"):
         with solara.Row(style={"flex-wrap": "wrap"}):
@@ -192,6 +232,8 @@ def EventLog(model: LiveRun) -> None:
                     x_small=True,
                     style={"margin": "2px"},
                 )
+        if problem.value:
+            solara.Error(problem.value, dense=True)
         solara.ToggleButtonsSingle(value=family, values=list(LOG_FAMILIES), dense=True)
         solara.HTML(tag="div", unsafe_innerHTML=_log_html(rows, model.n_worlds > 1))
 

@@ -502,3 +502,45 @@ def test_macro_and_bank_charts_render_under_their_headings(two_worlds):
         assert [f.option["title"]["text"] for f in figures] == [
             o["title"]["text"] for o in charts.options(two_worlds, name)
         ]
+
+
+def test_a_model_error_in_a_handler_is_a_message_and_a_log_line_not_a_traceback(caplog):
+    import solara
+
+    from app.components import guarded
+
+    problem = solara.reactive("")
+
+    def broken() -> None:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+
+    with caplog.at_level("ERROR", logger="powderkeg.app"):
+        guarded(broken, problem, "Shock 'revenue'")()
+    assert problem.value == (
+        "Shock 'revenue' failed: ValueError: matmul: Input operand 1 has a mismatch in its "
+        "core dimension 0"
+    )
+    assert "Shock 'revenue' failed" in caplog.text and "Traceback" in caplog.text
+    guarded(lambda: None, problem, "Shock 'revenue'")()  # the next action that works clears it
+    assert problem.value == ""
+
+
+def test_the_event_log_shows_a_failing_shock_button_as_a_message(stepped, monkeypatch):
+    import ipyvuetify as v
+    import solara
+
+    from app import components
+
+    def fail(key: str) -> None:
+        raise RuntimeError(f"the model could not fire {key}")
+
+    monkeypatch.setattr(stepped, "fire", fail)
+    _, rc = solara.render(components.EventLog(stepped), handle_error=False)
+    button = components.SHOCK_BUTTONS[0]
+    rc.find(v.Btn, children=[button.label]).widget.click()
+    alerts = rc.find(v.Alert).widgets
+    assert any(
+        f"Shock '{button.key}' failed: RuntimeError: the model could not fire {button.key}"
+        in str(a.children)
+        for a in alerts
+    )
