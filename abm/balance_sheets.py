@@ -160,10 +160,9 @@ def _bilateral(
     name: str, pool: Any, xp: Any, dtype: Any, device: Any, worlds: Any
 ) -> BilateralPool:
     """The ledger's :class:`~abm.ledger.BilateralPool` for an opening pool with named links."""
-    issuers, holders = list(pool.issuers), list(pool.holders)
-    links = pool.links
-    edge_issuer = np.array([issuers.index(i) for i, _, _, _ in links], dtype=np.int64)
-    edge_holder = np.array([holders.index(h) for _, h, _, _ in links], dtype=np.int64)
+    issuers, holders, links = pool.issuers, pool.holders, pool.links
+    edge_issuer = np.array([pool.issuer_at[i] for i, _, _, _ in links], dtype=np.int64)
+    edge_holder = np.array([pool.holder_at[h] for _, h, _, _ in links], dtype=np.int64)
     balance = np.array([amount for _, _, amount, _ in links], dtype=float)
     lend = np.array([w for _, _, _, w in links], dtype=float)
     linked = np.bincount(edge_issuer, weights=balance, minlength=len(issuers))

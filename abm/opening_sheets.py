@@ -66,28 +66,41 @@ class _Pool:
     #: a bilateral pool's edges (issuer, holder, USD bn, share of the issuer's new borrowing);
     #: ``None`` for a pool whose holders own it pro rata
     links: list[tuple[int, int, float, float]] | None = None
+    #: each listed agent's position in ``issuers`` and in ``holders``
+    issuer_at: dict[int, int] = field(default_factory=dict)
+    holder_at: dict[int, int] = field(default_factory=dict)
 
     def link(self, issuer: int, holder: int, amount: float, weight: float) -> None:
         """A named claim of ``holder`` on ``issuer``; the holder's claims grow by ``amount``."""
-        assert self.links is not None
+        if self.links is None:
+            raise TypeError("a pro-rata pool has no named links")
         self.links.append((issuer, holder, amount, weight))
         self.own(holder, amount)
 
     def owe(self, agent: int, amount: float) -> None:
-        _add(self.issuers, self.face, agent, amount)
+        _add(self.issuers, self.face, self.issuer_at, agent, amount)
 
     def own(self, agent: int, amount: float) -> None:
-        _add(self.holders, self.claims, agent, amount)
+        _add(self.holders, self.claims, self.holder_at, agent, amount)
+
+    def take_holders(self) -> tuple[list[int], list[float]]:
+        """The holders and their claims so far, removed from the pool (to be linked anew)."""
+        taken = self.holders, self.claims
+        self.holders, self.claims, self.holder_at = [], [], {}
+        return taken
 
     def total_face(self) -> float:
         return float(sum(self.face))
 
 
-def _add(agents: list[int], amounts: list[float], agent: int, amount: float) -> None:
+def _add(
+    agents: list[int], amounts: list[float], at: dict[int, int], agent: int, amount: float
+) -> None:
     """Add ``amount`` to ``agent``'s entry, creating it if needed (a pool lists each agent once)."""
-    if agent in agents:
-        amounts[agents.index(agent)] += amount
+    if agent in at:
+        amounts[at[agent]] += amount
     else:
+        at[agent] = len(agents)
         agents.append(agent)
         amounts.append(amount)
 
@@ -469,8 +482,7 @@ class OpeningSheets:
     def deposit_at_banks(self, banks: list[int], deposits: np.ndarray) -> None:
         """Link every modelled depositor to its banks (:func:`abm.exposures.place_deposits`)."""
         pool, roster = self.pools["deposits"], self.roster
-        holders, claims = list(pool.holders), list(pool.claims)
-        pool.holders, pool.claims = [], []
+        holders, claims = pool.take_holders()
         edges = place_deposits(
             holders,
             claims,

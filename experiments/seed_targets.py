@@ -31,7 +31,6 @@ from experiments.usage import (
     UsageError,
     add_ensemble_arguments,
     check_world_seeds,
-    flag_type,
     path_argument,
     writable_directory,
 )
@@ -324,13 +323,7 @@ def add_arguments(parser: Any) -> None:
         DEFAULTS,
         worlds="worlds of the baseline",
         steps="weeks per world (five years: 2026-30)",
-    )
-    parser.add_argument(
-        "--cohorts",
-        type=flag_type("n_cohorts"),
-        default=DEFAULTS["cohorts"],
-        metavar="C",
-        help="retail cohorts per world (default: %(default)s)",
+        cohorts=True,
     )
     parser.add_argument(
         "--out",

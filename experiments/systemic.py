@@ -46,7 +46,6 @@ from experiments.usage import (
     add_ensemble_arguments,
     add_presets_argument,
     check_world_seeds,
-    flag_type,
     path_argument,
 )
 from kernels.backend import to_numpy
@@ -396,19 +395,13 @@ def add_arguments(parser: Any) -> None:
         DEFAULTS,
         worlds="worlds per preset",
         steps="weeks each preset runs (0: the opening balance sheets only)",
+        cohorts=True,
     )
     parser.add_argument(
         "--week",
         default=None,
         metavar="W[,W...]",
         help="weeks at which to rank, each from 0 to --steps (default: 0 and --steps)",
-    )
-    parser.add_argument(
-        "--cohorts",
-        type=flag_type("n_cohorts"),
-        default=DEFAULTS["cohorts"],
-        metavar="C",
-        help="retail cohorts per world (default: %(default)s)",
     )
     add_presets_argument(parser)
     parser.add_argument(

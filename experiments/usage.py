@@ -186,11 +186,12 @@ def add_ensemble_arguments(
     worlds: str,
     steps: str,
     seed: str = "world w draws from seed S + w",
+    cohorts: bool = False,
 ) -> None:
-    """``--worlds E``, ``--steps N`` and ``--seed S`` of a command that runs an ensemble.
+    """``--worlds E``, ``--steps N``, ``--seed S`` (and ``--cohorts C``) of an ensemble command.
 
-    ``defaults`` holds ``worlds``, ``steps`` and ``seed``; the help texts say what each counts
-    (the default is added to each).
+    ``defaults`` holds ``worlds``, ``steps`` and ``seed`` (and ``cohorts``); the help texts say
+    what each counts (the default is added to each).
     """
     parser.add_argument("--worlds", type=flag_type("n_worlds"), default=defaults["worlds"],
                         metavar="E", help=f"{worlds} (default: %(default)s)")  # fmt: skip
@@ -198,6 +199,14 @@ def add_ensemble_arguments(
                         metavar="N", help=f"{steps} (default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=flag_type("seed"), default=defaults["seed"],
                         metavar="S", help=f"{seed} (default: %(default)s)")  # fmt: skip
+    if cohorts:
+        parser.add_argument(
+            "--cohorts",
+            type=flag_type("n_cohorts"),
+            default=defaults["cohorts"],
+            metavar="C",
+            help="retail cohorts per world (default: %(default)s)",
+        )
 
 
 def add_presets_argument(parser: argparse.ArgumentParser) -> None:
