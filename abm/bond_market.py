@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import add_rows
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from kernels.backend import segment_sum
@@ -67,6 +68,9 @@ class BondMarket:
             for i in roster.indices("fund", kind):
                 rows.append(int(i))
                 constrained.append(share)
+        if rows != list(range(rows[0], rows[0] + len(rows))):
+            raise ValueError(f"the bidders must be one block of the roster; got rows {rows}")
+        self.block = slice(rows[0], rows[0] + len(rows))  # bidders, in roster order
         self.bidders = xp.asarray(np.array(rows), device=dev)
         self.constrained = xp.asarray(np.array(constrained), dtype=dtype, device=dev)
         self.ig_share = float(cal.model_value(f"{a}.ig_only_demand_share"))
@@ -131,10 +135,7 @@ class BondMarket:
         ledger.pay_outsider(self.firms, "outside_investors", -(raised - bought), income=False)
         n, m = s.ledger.cash.shape[-1], s.prices.shape[-1]
         bidder_units = alloc / xp.maximum(price, 1e-12)[:, None, :]  # (E, B, F)
-        per_asset = xp.permute_dims(segment_sum(bidder_units, self.assets, m), (0, 2, 1))
-        s.holdings = s.holdings + xp.permute_dims(
-            segment_sum(per_asset, self.bidders, n), (0, 2, 1)
-        )
+        s.holdings = add_rows(xp, s.holdings, self.block, segment_sum(bidder_units, self.assets, m))
         s.supply = s.supply + segment_sum(units, self.assets, m)
         s.bonds = s.bonds + segment_sum(units, self.firms, n)
         ledger.book_equity(segment_sum(raised - units, self.firms, n))

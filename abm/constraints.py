@@ -155,6 +155,7 @@ class HedgeFundMargin:
         is_hedge = np.zeros(sheets.roster.size, dtype=bool)
         is_hedge[sheets.roster.indices("fund", "hedge")] = True
         self.is_hedge = is_hedge
+        self.hedge_rows = xp.asarray(np.flatnonzero(is_hedge), device=dev)
         self.haircut0 = xp.asarray(
             np.maximum(np.asarray(sheets.assets.haircut), policy.haircut_floor),
             dtype=dtype,
@@ -169,16 +170,18 @@ class HedgeFundMargin:
         """(E, N) ``buffer`` and ``target`` with the hedge funds' margin and deleveraging target."""
         s = self.sheets
         xp = s.xp
+        if not self.binding:
+            return buffer, target
         fall = xp.maximum(1.0 - s.prices / self.prices0, 0.0)
         haircut = xp.minimum(self.haircut0 + self.alpha * fall, 1.0)  # (E, M)
-        book = s.holdings * s.prices[:, None, :]
+        book = xp.take(s.holdings, self.hedge_rows, axis=1) * s.prices[:, None, :]  # (E, H, M)
         margin = xp.sum(book * haircut[:, None, :], axis=-1) / xp.maximum(
             xp.sum(book, axis=-1), 1e-12
         )
-        hedge = xp.asarray(self.is_hedge, device=buffer.device)
         if self.cap is not None:  # equity / assets at least 1 / cap, whatever the haircuts say
             margin = xp.maximum(margin, 1.0 / self.cap)
-        if self.binding:
-            buffer = xp.where(hedge, margin, buffer)
-            target = xp.where(hedge, margin + MARGIN_CUSHION, target)
+        hedge = xp.asarray(self.is_hedge, device=buffer.device)
+        margin = segment_sum(margin, self.hedge_rows, buffer.shape[-1])  # on the agent axis
+        buffer = xp.where(hedge, margin, buffer)
+        target = xp.where(hedge, margin + MARGIN_CUSHION, target)
         return buffer, target

@@ -633,10 +633,18 @@ class Ledger:
         return self._spread(pool.issuers, pool.face)
 
     def positions(self) -> tuple[Any, Any]:
-        """(E, N) claims each agent holds and (E, N) face it owes, over all pools."""
-        held = self.xp.zeros_like(self.cash)
-        owed = self.xp.zeros_like(self.cash)
-        for pool in self.pools.values():
-            held = held + self._spread(pool.holders, pool.claims)
-            owed = owed + self._spread(pool.issuers, pool.face)
+        """(E, N) claims each agent holds and (E, N) face it owes, over all pools.
+
+        One segment sum per side over every pool's entries laid end to end: each agent's
+        pools are added in pool order, as pool-by-pool sums would add them, without an (E, N)
+        pass per pool (an agent appears at most once in a pool's holders and issuers).
+        """
+        xp, pools = self.xp, list(self.pools.values())
+        n = self.cash.shape[-1]
+        held = segment_sum(
+            xp.concat([p.claims for p in pools], axis=-1), xp.concat([p.holders for p in pools]), n
+        )
+        owed = segment_sum(
+            xp.concat([p.face for p in pools], axis=-1), xp.concat([p.issuers for p in pools]), n
+        )
         return held, owed
