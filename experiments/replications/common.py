@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,31 @@ class Fact:
     holds: bool
 
 
+@dataclass(frozen=True)
+class Check:
+    """One of the paper's own numbers against ours, with a tolerance fixed before the run.
+
+    Attributes:
+        quantity: what is compared, in words (with its unit).
+        source: where the paper's value comes from (table, figure, equation or code and commit).
+        data: the paper's value, as shown in the document.
+        ours: our value, as shown in the document.
+        tolerance: the allowed gap, in words.
+        reason: why that tolerance (written with the tolerance, before the result was known).
+        passed: whether ours is within the tolerance.
+        note: for a failure, why it fails (empty when it passes).
+    """
+
+    quantity: str
+    source: str
+    data: str
+    ours: str
+    tolerance: str
+    reason: str
+    passed: bool
+    note: str = ""
+
+
 @dataclass
 class Outcome:
     """Everything one replication run produced.
@@ -49,6 +74,7 @@ class Outcome:
         rows: the long table written as CSV, one dict per row with the same keys.
         facts: the stylized facts checked on ``numbers``.
         draw: writes the figure (PNG) to the path it is given.
+        checks: the paper's own numbers against ours (``Check``), if the replication has them.
     """
 
     name: str
@@ -59,6 +85,7 @@ class Outcome:
     rows: list[dict[str, Any]]
     facts: list[Fact]
     draw: Callable[[Path], None]
+    checks: list[Check] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """The JSON document of this outcome: name, size, seed, numbers and facts."""
@@ -72,6 +99,7 @@ class Outcome:
                 "facts": [
                     {"claim": f.claim, "measure": f.measure, "holds": f.holds} for f in self.facts
                 ],
+                "checks": [c.__dict__ for c in self.checks],
             }
         )
 
@@ -138,6 +166,32 @@ def facts_list(facts: list[dict[str, Any]] | list[Fact]) -> str:
         mark = "✓" if item["holds"] else "✗ (not shown)"
         lines.append(f"- {mark} **{item['claim']}** {item['measure']}")
     return "\n".join(lines)
+
+
+def checks_table(checks: list[dict[str, Any]] | list[Check]) -> str:
+    """The paper's numbers against ours as a Markdown table with PASS or FAIL, then the notes.
+
+    A failing check stays in the table, with its explanation below it.
+    """
+    items = [c if isinstance(c, dict) else c.__dict__ for c in checks]
+    rows = [
+        [
+            k,
+            c["quantity"],
+            f"{c['data']} ({c['source']})",
+            c["ours"],
+            f"{c['tolerance']} "
+            + ("(reason as above)" if k > 1 and c["reason"] == items[k - 2]["reason"] else
+               f"({c['reason']})"),
+            "**PASS**" if c["passed"] else "**FAIL**",
+        ]
+        for k, c in enumerate(items, start=1)
+    ]  # fmt: skip
+    table = markdown_table(
+        ["#", "quantity", "paper (source)", "ours", "tolerance (reason)", "result"], rows
+    )
+    notes = [f"- Check {k} fails: {c['note']}" for k, c in enumerate(items, start=1) if c["note"]]
+    return table + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1) -> tuple[Any, Any]:

@@ -11,7 +11,13 @@ burn-in we measure
 - volatility clustering: the mean autocorrelation of ``|r_t|`` over lags 1–50, beside the mean
   autocorrelation of ``r_t`` over lags 2–10 (no linear predictability);
 - the link between crashes and margin calls: the share of steps with at least one fund forced
-  to sell by the cap, among the 1% most negative returns and among all steps.
+  to sell by the cap, among the 1% most negative returns and among all steps;
+- the tail exponent gamma of |r| (Hill 1975, "A simple general approach to inference about the
+  tail of a distribution", Ann. Statist. 3(5), on the largest 1% of |r|), the number TFG quote
+  for their fat tails (a power law, P(|r| > x) ~ x^-gamma; about 3 for real markets, the
+  "inverse cubic law" of Gopikrishnan et al. 1999, Phys. Rev. E 60: 5305).
+
+The papers' own numbers are checked with tolerances in ``compare``.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from typing import Any
 import numpy as np
 
 from experiments.replications.common import (
+    Check,
     Fact,
     Outcome,
     check_size,
+    checks_table,
     facts_list,
     fmt,
     markdown_table,
@@ -40,6 +48,14 @@ PAPER = (
     "volatility*, Quantitative Finance 12(5): 695–707, arXiv:0908.1555"
 )
 WORST = 0.01  # the worst 1% of returns are the crashes
+TAIL = 0.01  # the Hill estimator uses the largest 1% of |r|
+#: TFG's tail exponent of the returns at lambda_max = 7.5 (see ``compare`` for the source) and the
+#: tolerance on ours, fixed before the comparison was run.
+TFG_TAIL_EXPONENT, TFG_TAIL_CAP, TAIL_TOLERANCE = 3.0, 7.5, 1.0
+#: Tolerances of the unlevered checks (TFG: "approximately normally distributed and uncorrelated
+#: across time" at lambda_max = 1), the thresholds the stylized facts below have used since the
+#: first version of this page.
+GAUSS_KURTOSIS_TOLERANCE, ACF_TOLERANCE = 0.5, 0.03
 
 
 @dataclass(frozen=True)
@@ -80,12 +96,20 @@ def autocorrelation(x: np.ndarray, lags: range) -> np.ndarray:
     return np.asarray([(d[:-k] * d[k:]).mean() / var for k in lags])
 
 
+def hill_exponent(x: np.ndarray, share: float = TAIL) -> float:
+    """Hill's estimate of the tail exponent gamma of |x| from its largest ``share`` of values."""
+    a = np.sort(np.abs(x))[::-1]
+    k = max(int(np.ceil(share * a.size)), 2)
+    return float(1.0 / np.mean(np.log(a[:k] / a[k])))
+
+
 def measure(returns: np.ndarray, margin_calls: np.ndarray) -> dict[str, float]:
     """The stylized-fact numbers of one world's returns (T,) and margin-call counts (T,)."""
     worst = returns <= np.quantile(returns, WORST)
     called = margin_calls > 0
     return {
         "kurtosis": kurtosis(returns),
+        "tail_exponent": hill_exponent(returns),
         "volatility": float(returns.std()),
         "acf_abs_1_50": float(autocorrelation(np.abs(returns), range(1, 51)).mean()),
         "acf_raw_2_10": float(autocorrelation(returns, range(2, 11)).mean()),
@@ -115,7 +139,16 @@ def run(size: str = "full", seed: int = 0, backend: str = "numpy") -> Outcome:
               for cap in spec.caps]
         for key in keys
     }  # fmt: skip
+    spread = {
+        f"{key}_se": [
+            float(np.std([m[key] for c, m in zip(caps, per_world, strict=True) if c == cap],
+                         ddof=1) / np.sqrt(spec.seeds))
+            for cap in spec.caps
+        ]
+        for key in ("kurtosis", "tail_exponent")
+    }  # fmt: skip
     numbers: dict[str, Any] = {
+        **spread,
         "caps": list(spec.caps),
         "seeds": spec.seeds,
         "steps": spec.steps,
@@ -140,6 +173,7 @@ def run(size: str = "full", seed: int = 0, backend: str = "numpy") -> Outcome:
     outcome = Outcome(NAME, TITLE, size, seed, numbers, rows, [], lambda p: None)
     record = outcome.record()["numbers"]
     outcome.facts = check(record)
+    outcome.checks = compare(record)
     outcome.draw = lambda path: draw(record, sample, pooled, path)
     return outcome
 
@@ -148,6 +182,77 @@ def _spearman(x: list[float], y: list[float]) -> float:
     """Spearman rank correlation of two equal-length lists (no ties expected)."""
     rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _falls(numbers: dict[str, Any]) -> str:
+    """Where kurtosis falls from one cap to the next, the fall in standard errors of the gap."""
+    caps, kurt, se = numbers["caps"], numbers["kurtosis"], numbers["kurtosis_se"]
+    parts = [
+        f"{fmt(caps[i])} → {fmt(caps[i + 1])}: {fmt(kurt[i + 1] - kurt[i], 2)} "
+        f"({fmt((kurt[i] - kurt[i + 1]) / np.hypot(se[i], se[i + 1]), 2)} standard errors)"
+        for i in range(len(caps) - 1)
+        if kurt[i + 1] < kurt[i]
+    ]
+    return "; where it falls between neighbouring caps, " + ", ".join(parts) if parts else ""
+
+
+def compare(numbers: dict[str, Any]) -> list[Check]:
+    """TFG's numbers against ours, with tolerances fixed before the comparison was run."""
+    caps = numbers["caps"]
+    abstract = "TFG 2012, abstract: at lambda_max = 1 returns are 'approximately normally "
+    checks = [
+        Check(
+            "Kurtosis of r at lambda_max = 1",
+            abstract + "distributed' (Gaussian: 3)",
+            "3",
+            f"{fmt(numbers['kurtosis'][0])} ± {fmt(numbers['kurtosis_se'][0], 2)} (SE over seeds)",
+            f"within ± {fmt(GAUSS_KURTOSIS_TOLERANCE)}",
+            "'approximately' normal: unlevered funds still trade, and investor flows change "
+            "their size, so the returns are a mixture of near-normal regimes",
+            abs(numbers["kurtosis"][0] - 3.0) <= GAUSS_KURTOSIS_TOLERANCE,
+        ),
+        Check(
+            "Mean ACF of r over lags 2–10 at lambda_max = 1",
+            abstract + "... uncorrelated across time'",
+            "0",
+            fmt(numbers["acf_raw_2_10"][0], 2),
+            f"within ± {fmt(ACF_TOLERANCE)}",
+            "five standard errors (1/sqrt(T) = 0.006 for one lag of a sample ACF over "
+            "T = 28,000 steps), for the value funds' mean reversion that 'uncorrelated' glosses "
+            "over",
+            abs(numbers["acf_raw_2_10"][0]) <= ACF_TOLERANCE,
+        ),
+    ]
+    if TFG_TAIL_CAP in caps:
+        i = caps.index(TFG_TAIL_CAP)
+        gamma, se = numbers["tail_exponent"][i], numbers["tail_exponent_se"][i]
+        passed = abs(gamma - TFG_TAIL_EXPONENT) <= TAIL_TOLERANCE
+        checks.append(
+            Check(
+                f"Tail exponent gamma of |r| at lambda_max = {fmt(TFG_TAIL_CAP)}",
+                "TFG 2012 on the return distribution at lambda_max = 7.5 (gamma about 3, "
+                "close to real markets), as summarised by a third-party reading note; the "
+                "paper's figure itself was not reachable in this session",
+                fmt(TFG_TAIL_EXPONENT),
+                f"{fmt(gamma)} ± {fmt(se, 2)} (Hill, largest 1% of |r|; SE over seeds)",
+                f"within ± {fmt(TAIL_TOLERANCE)}",
+                "a power-law exponent read off a log-log plot moves by about ±0.5 with where "
+                "the tail is taken to start, and the Hill estimate as much with its cut-off",
+                passed,
+                note=""
+                if passed
+                else (
+                    "our tail is "
+                    + ("thinner" if gamma > TFG_TAIL_EXPONENT else "fatter")
+                    + f" (gamma {fmt(gamma, 2)}) than the reported {fmt(TFG_TAIL_EXPONENT)} at "
+                    "this cap. Not resolved here; possible reasons, none tested: the "
+                    "third-party figure may be inexact, our runs are shorter than the paper's "
+                    "(fewer of the largest crashes that set the tail), and a Hill estimate on "
+                    "both tails of |r| need not be the paper's fit."
+                ),
+            )
+        )
+    return checks
 
 
 def check(numbers: dict[str, Any]) -> list[Fact]:
@@ -168,7 +273,9 @@ def check(numbers: dict[str, Any]) -> list[Fact]:
             "Fat tails grow with the leverage cap.",
             "Kurtosis by cap: "
             + ", ".join(f"{fmt(c)}: {fmt(k)}" for c, k in zip(caps, kurt, strict=True))
-            + f"; Spearman rank correlation with the cap {fmt(rho, 2)}.",
+            + f"; Spearman rank correlation with the cap {fmt(rho, 2)}"
+            + _falls(numbers)
+            + ".",
             kurt[-1] > 6.0 and (len(caps) < 3 or rho > 0.7),
         ),
         Fact(
@@ -250,10 +357,22 @@ def section(record: dict[str, Any], figure: str) -> str:
     """The Markdown section of ``docs/validation.md`` for this replication."""
     n = record["numbers"]
     rows = [
-        [fmt(c), fmt(k), fmt(v, 2), fmt(a, 2), fmt(r, 2), fmt(m, 2), fmt(mc, 2), fmt(f, 2)]
-        for c, k, v, a, r, m, mc, f in zip(
+        [
+            fmt(c),
+            f"{fmt(k)} ± {fmt(se, 2)}",
+            fmt(g, 2),
+            fmt(v, 2),
+            fmt(a, 2),
+            fmt(r, 2),
+            fmt(m, 2),
+            fmt(mc, 2),
+            fmt(f, 2),
+        ]
+        for c, k, se, g, v, a, r, m, mc, f in zip(
             n["caps"],
             n["kurtosis"],
+            n["kurtosis_se"],
+            n["tail_exponent"],
             [100 * v for v in n["volatility"]],
             n["acf_abs_1_50"],
             n["acf_raw_2_10"],
@@ -265,7 +384,8 @@ def section(record: dict[str, Any], figure: str) -> str:
     ]
     header = [
         "lambda_max",
-        "kurtosis",
+        "kurtosis ± SE",
+        "tail exponent (Hill, top 1%)",
         "sd of r (%)",
         "ACF abs(r), 1–50",
         "ACF r, 2–10",
@@ -295,12 +415,28 @@ Means over seeds:
 
 {facts_list(record["facts"])}
 
+**The paper's numbers.** In this session we could reach TFG's abstract but not the figures of the
+paper (the search tools return only the opening of each stored page, and the paper's results lie
+past it), so only these numbers are checked: the abstract's statement that
+without leverage returns are approximately normal and uncorrelated, and the tail exponent at
+lambda_max = 7.5 as a secondary source reports it. TFG's volatility-clustering figure (the
+autocorrelation of |r|) is shown as a curve, not a number, and is not checked here; our
+clustering is the ACF column above. Tolerances were fixed before the comparison was run.
+
+{checks_table(record.get("checks", []))}
+
+**Why kurtosis is not monotone in the cap.** The fourth moment of a run is dominated by its few
+largest crashes, so it is a noisy statistic: the ± column is the standard error over
+{n["seeds"]} seeds, and where the mean falls from one cap to the next, the fall is stated in those
+standard errors under the second fact above. Above a cap of about 10 the funds rarely reach the
+cap (their aggression, not the cap, limits their positions at the mispricings the noise traders
+create; see the margin-call rate), so the model's dynamics change little with the cap there and
+kurtosis flattens out; the seed-to-seed noise then decides the order. The trend over the whole
+range is the rank correlation.
+
 **How ours compares.** TFG find near-normal returns when funds cannot lever, fat tails and
 clustered volatility that grow with the cap, and crashes that coincide with funds hitting the cap
-and selling into a falling market. Ours shows all four in the same direction; we compare
-directions, not the paper's numbers one by one. The size of the tails depends on the seed and the
-length of each run: a few crashes dominate the fourth moment, so the per-cap means wander and need
-not rise cap by cap at the top of the range (the rank correlation gives the trend).
+and selling into a falling market. Ours shows all four in the same direction.
 
 **Where ours departs and why.** (1) Investor flows land after each step's trade and a fund's failure
 is checked on its wealth after flows (the order of the public replication code, ``thurner_model.py``

@@ -135,24 +135,32 @@ def document(out: Path) -> str:
         "swept instances as the world axis of one call; the channel interaction runs the full "
         "model through the channel ablation of `powderkeg evidence`. The tests "
         "(`tests/test_replications.py`) assert every stylized fact below at a size that fits CI "
-        "(`--size ci`).",
+        "(`--size ci`), and the checks of the papers' own numbers that pass at that size.",
         "",
-        "| # | replication | reproduces | facts shown | size | made |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Where a replication has the papers' own numbers, its section shows them beside ours "
+        "with a tolerance written before the comparison and PASS or FAIL; a failing check stays "
+        "in the table with its explanation.",
+        "",
+        "| # | replication | reproduces | facts shown | papers' numbers | size | made |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for k, (name, record) in enumerate(records.items(), start=1):
         module = load(name)
         if record is None:
             lines.append(
-                f"| {k} | [{module.TITLE}](#{_anchor(k, name)}) | {module.PAPER} | not run | | |"
+                f"| {k} | [{module.TITLE}](#{_anchor(k, name)}) | {module.PAPER} | not run | | | |"
             )
             continue
         shown = sum(f["holds"] for f in record["facts"])
+        checks = record.get("checks") or []
+        passed = sum(c["passed"] for c in checks)
         made = record.get("made", {})
         commit = (made.get("git") or {}).get("commit") or "unknown"
         lines.append(
             f"| {k} | [{record['title']}](#{_anchor(k, name)}) | {module.PAPER} | "
-            f"{shown} of {len(record['facts'])} | {record['size']}, seed {record['seed']} | "
+            f"{shown} of {len(record['facts'])} | "
+            f"{f'{passed} of {len(checks)} PASS' if checks else '—'} | "
+            f"{record['size']}, seed {record['seed']} | "
             f"{made.get('created_utc', '?')}, commit `{commit[:10]}` |"
         )
     for k, (name, record) in enumerate(records.items(), start=1):
