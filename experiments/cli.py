@@ -7,8 +7,8 @@ command's arguments on an ``argparse`` parser and ``command`` runs it and return
 ``evidence``: :mod:`experiments.evidence_command`; ``sweep``: :mod:`experiments.sweeps.command`;
 ``report``: :mod:`experiments.report_command`; ``validate``:
 :mod:`experiments.replications.command`; ``seed-targets``: :mod:`experiments.seed_targets`;
-``systemic``: :mod:`experiments.systemic`). Import heavy modules inside ``command`` so that
-``powderkeg --help`` stays instant.
+``systemic``: :mod:`experiments.systemic`; ``backtests``: :mod:`experiments.backtests_command`).
+Import heavy modules inside ``command`` so that ``powderkeg --help`` stays instant.
 
 This module is the top layer of ``experiments``: nothing imports it but the ``powderkeg`` entry
 point. It names the command modules instead of importing them, and loads each when the command
@@ -394,6 +394,28 @@ register(
         "  powderkeg systemic --worlds 20 --steps 52      weeks 0 and 52\n"
         "  powderkeg systemic --worlds 2 --steps 4 --week 4 --presets baseline --out /tmp/s.md",
         **delegated("experiments.systemic"),
+    )
+)
+
+# --- powderkeg backtests -----------------------------------------------------------------------
+
+
+register(
+    Command(
+        name="backtests",
+        help="generate docs/backtests.md: historical crises re-run and judged against data",
+        description=(
+            "Run each historical episode of experiments/backtests/ (dot-com 2000-02, the\n"
+            "2007-09 crisis, March 2020, the 2022 rate rises, SVB and USDC in March 2023, Terra\n"
+            "in May 2022) on NumPy for E worlds over its own weeks, with its year's calibration\n"
+            "and shocks, and compare each target moment's median over worlds (and its 5-95%\n"
+            "range) with the data, within a tolerance stated with its reason in the episode\n"
+            "file: PASS or FAIL. The file records the command, date, worlds, seed and commit."
+        ),
+        epilog="examples:\n"
+        "  powderkeg backtests                              docs/backtests.md, 50 worlds\n"
+        "  powderkeg backtests --worlds 4 --episodes 2000_dotcom --out /tmp/bt.md",
+        **delegated("experiments.backtests_command"),
     )
 )
 
