@@ -27,15 +27,21 @@ def _paths(series: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
     return table.index.to_numpy(), table.to_numpy(dtype=float)
 
 
-def _fan(ax: Any, x: np.ndarray, values: np.ndarray, color: str, label: str | None) -> None:
-    """Median line and, with several worlds, the 5–95% band."""
+def _fan(
+    ax: Any, x: np.ndarray, values: np.ndarray, color: str, label: str | None, **line: Any
+) -> np.ndarray:
+    """Median line and, with several worlds, the 5–95% band; returns the (T,) line drawn.
+
+    ``line``: more keyword arguments of the median's ``ax.plot`` (dashes, markers).
+    """
     if values.shape[1] == 1:
-        ax.plot(x, values[:, 0], color=color, lw=1.6, label=label)
-        return
+        ax.plot(x, values[:, 0], color=color, lw=1.6, label=label, **line)
+        return values[:, 0]
     with np.errstate(all="ignore"):
         lo, med, hi = np.nanpercentile(values, [5, 50, 95], axis=1)
     ax.fill_between(x, lo, hi, color=color, alpha=0.22, lw=0)
-    ax.plot(x, med, color=color, lw=1.6, label=label)
+    ax.plot(x, med, color=color, lw=1.6, label=label, **line)
+    return med
 
 
 def overview(series: Any, path: Path, *, title: str = "powderkeg") -> None:

@@ -103,14 +103,21 @@ def point_table(worlds: Any, parameters: list[str], outcomes: list[str]) -> Any:
 
 
 def _fan_points(points: Any, metric: str, swept: list[str]) -> dict[int, str]:
+    """Up to :data:`MAX_FAN_POINTS` points, lowest to highest ``metric``, with legend labels.
+
+    A label is the point's number and the values it sets, in words with their units.
+    """
+    from experiments.columns import describe
+    from experiments.sweeps.plots import shown_value
+
     order = points[metric].sort_values(kind="stable").index.to_list()
     if len(order) > MAX_FAN_POINTS:
         picks = np.linspace(0, len(order) - 1, MAX_FAN_POINTS).round().astype(int)
         order = [order[i] for i in sorted(set(picks))]
     labels = {}
     for point in sorted(order):
-        values = ", ".join(
-            f"{p.split('.', 1)[-1]}={label_value(points.at[point, p])}" for p in swept
+        values = "; ".join(
+            f"{describe(p).title} {shown_value(p, points.at[point, p])}" for p in swept
         )
         labels[int(point)] = f"point {point}" + (f": {values}" if values else "")
     return labels
@@ -124,37 +131,43 @@ def _maps(
     worlds: Any, points: Any, swept: list[str], metric: str, kind: str, probability: bool
 ) -> list[tuple[str, Callable[[Path], None], str]]:
     """(file name, writer, caption) of the heat maps, scatter maps or effect line."""
+    from experiments.columns import describe
     from experiments.sweeps import plots
 
     varied = [p for p in swept if worlds[p].nunique(dropna=False) > 1]
     figures: list[tuple[str, Callable[[Path], None], str]] = []
+    outcome = describe(metric, "outcome").label
+    title = describe(metric, "outcome").title
+    mean_of = title if probability else f"{title}, mean over worlds"  # a share is that mean
     if len(varied) == 1:
         x = varied[0]
         name = f"effect_{_safe(x)}.png"
+        words = f"{outcome} by {describe(x).title}"
         figures.append(
             (
                 name,
-                lambda p, x=x: plots.effect_line(worlds, x, metric, p, title=f"{metric} by {x}"),
-                f"{metric} against {x}: mean over worlds and 5–95% range.",
+                lambda p, x=x, t=words: plots.effect_line(worlds, x, metric, p, title=t),
+                f"{outcome} against {describe(x).label}: mean over worlds and 5–95% range.",
             )
         )
     pairs = [(x, y) for i, x in enumerate(varied) for y in varied[i + 1 :]][:MAX_PAIRS]
     for x, y in pairs:
         name = f"heatmap_{_safe(x)}__{_safe(y)}.png"
         others = [p for p in varied if p not in (x, y)]
-        note = f" averaged over {', '.join(others)}" if others else ""
+        note = f", averaged over {', '.join(describe(o).title for o in others)}" if others else ""
+        by = f"by {describe(x).label} and {describe(y).label}"
         if kind == "grid":
             table = worlds.pivot_table(
                 index=y, columns=x, values=metric, aggfunc="mean", dropna=False
             )
-            title = f"mean {metric}{note}"
+            title = f"{mean_of}{note}"
             figures.append(
                 (
                     name,
                     lambda p, t=table, x=x, y=y, title=title: plots.heat_map(
                         t.astype(float), x, y, metric, p, title=title, probability=probability
                     ),
-                    f"Mean of {metric} over worlds{note}, by {x} and {y}.",
+                    f"{'' if probability else 'Mean over worlds of '}{outcome}{note}, {by}.",
                 )
             )
         else:
@@ -167,14 +180,35 @@ def _maps(
                         y,
                         metric,
                         p,
-                        title=f"mean {metric} per point",
+                        title=f"{mean_of}, per point",
                         probability=probability,
                     ),
-                    f"Each point of the {kind} design at its {x} and {y}, coloured by its mean "
-                    f"{metric} over worlds.",
+                    f"Each point of the {kind} design at its {describe(x).label} and "
+                    f"{describe(y).label}, coloured by its mean over worlds of {outcome}.",
                 )
             )
     return figures
+
+
+def label_of(column: str, parameters: list[str]) -> str:
+    """A points-table column in words with its unit (parameters, then outcomes)."""
+    from experiments.columns import describe
+
+    if column == "worlds":
+        return "Worlds"
+    return describe(column, "series" if column in parameters else "outcome").label
+
+
+def shown_table(points: Any, parameters: list[str]) -> Any:
+    """``points`` in the units figures show: shares as %, money in USD bn."""
+    from experiments.columns import describe
+
+    shown = points.copy()
+    for column in shown.columns:
+        info = describe(column, "series" if column in parameters else "outcome")
+        if info.scale != 1.0 and shown[column].dtype.kind in "fiu":
+            shown[column] = shown[column] * info.scale
+    return shown
 
 
 def sensitivity_tables(manifest: dict[str, Any], points: Any, outcomes: list[str]) -> dict:
@@ -233,6 +267,7 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
     Raises:
         UsageError: not a sweep directory, no finished point yet, or an unknown ``metric``.
     """
+    from experiments.columns import describe
     from experiments.sweeps import plots
     from experiments.sweeps.store import ResultsDir
 
@@ -286,8 +321,8 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
                 figure_html(
                     "fans.png",
                     (
-                        f"Points {', '.join(map(str, chosen))}: lowest to highest mean "
-                        f"{metric}, and some between."
+                        f"Points {', '.join(map(str, chosen))}: lowest to highest mean over "
+                        f"worlds of {describe(metric, 'outcome').label}, and some between."
                     ),
                 ),
             )
@@ -298,8 +333,11 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
             writers[out / name] = write
         note = ""
         if worlds[metric].nunique() == 1:
+            info = describe(metric, "outcome")
+            value = f"{worlds[metric].iloc[0] * info.scale:g} {info.display_unit}"
             note = (
-                f"<p class='note'>{html.escape(metric)} is {worlds[metric].iloc[0]:g} in every "
+                f"<p class='note'>{html.escape(info.title)} ({html.escape(metric)}) is "
+                f"{html.escape(value)} in every "
                 "world of every point, so these maps are flat"
                 + (
                     "; bank_cet1_low (the lowest CET1 ratio any bank reached) shows how close "
@@ -324,13 +362,20 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
         rank = ranking_column(kind)
         error = "ST_conf" if kind == "sobol" else "mu_star_conf"
         if metric in tables:
+            outcome = describe(metric, "outcome").label
             writers[out / "tornado.png"] = lambda p: plots.tornado(
-                tables[metric], rank, error, p, title=f"{kind} {rank} of {metric}"
+                tables[metric], rank, error, p, title=f"{kind.capitalize()} {rank} of {outcome}"
             )
-        blocks = [figure_html("tornado.png", f"{kind} indices of {metric}, ranked by {rank}.")]
+        blocks = [
+            figure_html(
+                "tornado.png",
+                f"{kind} indices of {describe(metric, 'outcome').label}, ranked by {rank}.",
+            )
+        ]
         constant = [m for m, t in tables.items() if t.isna().all().all()]
         blocks += [
-            f"<h3>{html.escape(m)}</h3>" + table_html(t)
+            f"<h3>{html.escape(describe(m, 'outcome').label)} <code>{html.escape(m)}</code></h3>"
+            + table_html(t)
             for m, t in tables.items()
             if m not in constant
         ]
@@ -367,7 +412,15 @@ def make_report(results: Path, out: Path, *, metric: str | None = None) -> Path:
         "worlds",
         "clearing_converged",
     ]
-    sections.append(("Points (means over worlds)", table_html(points[columns].head(500))))
+    shown = shown_table(points[columns].head(500), parameters)
+    sections.append(
+        (
+            "Points (means over worlds)",
+            "<p class='note'>In the units of the headers; points.csv keeps the stored units "
+            "(shares as fractions).</p>"
+            + table_html(shown, headers={c: label_of(c, parameters) for c in shown.columns}),
+        )
+    )
     page = render_html(sections, manifest)
     writers[out / "points.csv"] = lambda p: points.to_csv(p)
     writers[out / "report.html"] = lambda p: p.write_text(page)

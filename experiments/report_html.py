@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,15 +18,25 @@ import numpy as np
 from experiments.sweeps.plots import label_value
 
 
-def table_html(frame: Any, digits: int = 4) -> str:
-    """``frame`` as an HTML table: index as row headers, floats to ``digits`` significant digits."""
+def table_html(frame: Any, digits: int = 4, headers: Mapping[str, str] | None = None) -> str:
+    """``frame`` as an HTML table: index as row headers, floats to ``digits`` significant digits.
+
+    ``headers``: column titles in words (with units), shown above the column's own name.
+    """
+    titles = headers or {}
 
     def fmt(v: Any) -> str:
         if isinstance(v, float | np.floating):
             return "" if not math.isfinite(v) else f"{v:.{digits}g}"
         return html.escape(label_value(v))
 
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
+    def head_cell(column: Any) -> str:
+        name = html.escape(str(column))
+        if str(column) in titles:
+            return f"<th>{html.escape(titles[str(column)])}<br><code>{name}</code></th>"
+        return f"<th>{name}</th>"
+
+    head = "".join(head_cell(c) for c in [frame.index.name or "", *frame])
     rows = [
         "<tr><th>"
         + html.escape(label_value(i))
@@ -61,7 +72,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
-thead th { background: #f0f0f0; }
+thead th { background: #f0f0f0; vertical-align: bottom; }
+th code { font-weight: normal; color: #555; font-size: 0.85em; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0; }
 .note { color: #555; font-size: 0.9em; }
 """

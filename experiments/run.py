@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,11 +344,17 @@ def build_run_model(config: RunConfig, backend: str, **extra: Any) -> Any:
 
 
 def execute(
-    config: RunConfig, backend: str, *, progress: bool = True, backend_reason: str | None = None
+    config: RunConfig,
+    backend: str,
+    *,
+    progress: bool = True,
+    backend_reason: str | None = None,
+    build: Callable[[RunConfig, str], Any] = build_run_model,
 ) -> RunResult:
     """Build the model, run ``config.steps`` weeks, and keep the series and the events.
 
     ``backend_reason`` (from :func:`choose_run_backend`) is kept with the result for the manifest.
+    ``build`` makes the model (a replay file's builder: :func:`experiments.replay.resolve_replay`).
     """
     from tqdm import tqdm
 
@@ -356,7 +363,7 @@ def execute(
     from kernels.backend import to_numpy
 
     start = time.perf_counter()
-    model = build_run_model(config, backend)
+    model = build(config, backend)
     recorder, events = Recorder(), EventLog(model)
     recorder.record(model)
     bar = tqdm(

@@ -7,6 +7,10 @@ file, and new, empty or an earlier run's unless ``--force``
 or allocated; then the run (:func:`experiments.run.execute`), its files, all appearing at once
 (:func:`experiments.run_outputs.write_outputs`) and its summary table
 (:func:`experiments.run_summary.format_summary`).
+
+A replay file (``replay = 1``: a run exported by the app, :mod:`experiments.replay`) is read by
+:func:`experiments.replay.resolve_replay`, which also gives the function that builds its model
+(its calibration and its shock schedules in order); every other ``--scenario`` as before.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scenario",
         default="baseline",
         metavar="NAME|FILE.toml",
-        help=f"a scenario preset ({', '.join(SCENARIOS)}) or a TOML scenario file "
-        "(default: %(default)s)",
+        help=f"a scenario preset ({', '.join(SCENARIOS)}), a TOML scenario file, or a replay "
+        "file exported by the app (default: %(default)s)",
     )
     parser.add_argument(
         "--steps",
@@ -78,17 +82,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``powderkeg run``: check every input, run the scenario, write the outputs, print a table."""
-    from experiments.run import check_run_memory, resolve_config
+    from experiments.replay import is_replay_file, resolve_replay
+    from experiments.run import build_run_model, check_run_memory, resolve_config
     from experiments.run_outputs import check_out
 
-    config = resolve_config(
-        args.scenario,
-        steps=args.steps,
-        n_worlds=args.worlds,
-        seed=args.seed,
-        backend=args.backend,
-        out=args.out,
-    )
+    settings = {
+        "steps": args.steps,
+        "n_worlds": args.worlds,
+        "seed": args.seed,
+        "backend": args.backend,
+        "out": args.out,
+    }
+    if is_replay_file(args.scenario):  # a run exported by the app, with its own schedules
+        config, build = resolve_replay(args.scenario, **settings)
+    else:
+        config, build = resolve_config(args.scenario, **settings), build_run_model
     from experiments.run import choose_run_backend
 
     backend, reason = choose_run_backend(config)
@@ -100,7 +108,9 @@ def command(args: argparse.Namespace) -> int:
     from experiments.run_outputs import write_outputs
     from experiments.run_summary import format_summary, summary_numbers
 
-    result = execute(config, backend, progress=not args.no_progress, backend_reason=reason)
+    result = execute(
+        config, backend, progress=not args.no_progress, backend_reason=reason, build=build
+    )
     write_outputs(result, out, argv=args.argv, force=args.force)
     print(format_summary(result, out))
     stopped = summary_numbers(result)["stopped"]

@@ -246,3 +246,48 @@ def test_help_lists_the_flags(capsys):
     text = capsys.readouterr().out
     for flag in ("--scenario", "--steps", "--worlds", "--seed", "--backend", "--out"):
         assert flag in text
+
+
+REPLAY = """replay = 1
+scenario = "baseline"
+[model]
+n_cohorts = 8
+steps = 3
+[calibration]
+"sentiment.crypto_correlation_panic" = 0.8
+[[shocks]]
+schedule = 1
+kind = "ai_hype"
+week = 2
+size = -0.2
+range = [-0.3, -0.1]
+source = "a test"
+[[shocks]]
+schedule = 2
+kind = "ai_hype"
+week = 2
+size = -0.2
+range = [-0.3, -0.1]
+source = "the same shock again, drawn from its own schedule"
+"""
+
+
+def test_a_replay_file_runs_from_the_command_line(tmp_path):
+    """A replay file (experiments.replay) through the installed script; flags win over it."""
+    path = tmp_path / "replay.toml"
+    path.write_text(REPLAY)
+    out = tmp_path / "out"
+    proc = powderkeg("run", "--scenario", str(path), "--worlds", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["n_worlds"] == 2 and manifest["parameters"]["steps"] == 3
+    shocks = manifest["parameters"]["definition"]["shocks"]
+    assert [s["source"] for s in shocks] == [
+        "a test",
+        "the same shock again, drawn from its own schedule",
+    ]
+    series = pd.read_parquet(out / "series.parquet")
+    assert len(series) == 2 * 4
+    assert "replay file exported by the app" in " ".join(powderkeg("run", "--help").stdout.split())
+    path.write_text(REPLAY.replace("replay = 1", "replay = 2"))
+    one_line_error(powderkeg("run", "--scenario", str(path)), "replay must be 1")

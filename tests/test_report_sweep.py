@@ -107,7 +107,15 @@ def test_grid_report_has_fans_heat_map_and_point_table(results: dict[str, Path])
     if worlds["banking_crisis"].nunique() == 1:  # no bank failed: the page says where to look
         assert "--metric bank_cet1_low" in page
     assert main(["report", str(results["grid"]), "--metric", "bank_cet1_low"]) == 0
-    assert "Mean of bank_cet1_low over worlds" in html(results, "grid")
+    page = html(results, "grid")
+    assert (
+        "Mean over worlds of Lowest CET1 ratio of any bank (% of risk-weighted assets), by "
+        "Repo haircut floor (%) and AI hype shock, size (%)" in page
+    )
+    # the points table: headers in words with units, shares shown in %
+    assert "Worlds with a bank failure (% of worlds)<br><code>banking_crisis</code>" in page
+    assert "Total loss, retail and institutions (USD bn)" in page
+    assert "<td>-20</td>" in page and "<td>-60</td>" in page  # the AI hype shock's size in %
 
 
 def test_morris_report_ranks_the_parameters(results: dict[str, Path]) -> None:
@@ -210,3 +218,111 @@ def test_constant_outcome_has_no_indices() -> None:
     spec = problem(["a"], [(0.0, 1.0)])
     x = sample("sobol", spec, 8, seed=0)
     assert analyze("sobol", spec, x, np.ones(len(x))).isna().all().all()
+
+
+# -- figures: words and units, lines that stay apart, colour bars that keep to themselves -----
+
+
+def test_every_series_and_outcome_has_words_and_a_unit() -> None:
+    from abm.model import Powderkeg
+    from experiments.columns import describe
+    from experiments.metrics import EXTRA, METRICS
+
+    model = Powderkeg(n_worlds=1, n_cohorts=4, backend="numpy")
+    outcomes = [m.key for m in METRICS] + list(EXTRA) + ["banking_crisis", "bank_cet1_low"]
+    for name, table in [(c, "series") for c in model.week_series] + [
+        (o, "outcome") for o in outcomes
+    ]:
+        column = describe(name, table)
+        assert column.unit and column.title != name and "_" not in column.title, name
+        shown = column.display_unit
+        if "usd_bn" in name:  # one convention: money in USD bn, shares in %, time in weeks
+            assert shown == "USD bn", name
+        if column.unit.startswith("fraction"):
+            assert shown.startswith("%") and column.scale == 100.0, name
+    assert describe("bank_cet1_min").label == (
+        "Bank CET1 ratio, weakest bank (% of risk-weighted assets)"
+    )
+    assert describe("fire_sale_volume_usd_bn", "outcome").title == "Fire-sale volume, total"
+    assert describe("policy.haircut_floor").label == "Repo haircut floor (%)"
+    assert describe("shocks.ai_hype.size").label == "AI hype shock, size (%)"
+
+
+def test_low_variance_heat_map_tells_its_cells_apart(tmp_path: Path) -> None:
+    """Cells that differ in the 5th digit: each reads its own number, no colour-bar offset."""
+    from experiments.sweeps.plots import heat_map
+
+    values = 0.1 + np.array([[1, 2, 3], [4, 5, 6]]) * 1e-6  # CET1 ratios 10.0001% ... 10.0006%
+    table = pd.DataFrame(values, index=[0.0, 0.2], columns=[-0.6, -0.4, -0.2])
+    table.index.name, table.columns.name = "policy.haircut_floor", "shocks.ai_hype.size"
+    fig = heat_map(
+        table,
+        "shocks.ai_hype.size",
+        "policy.haircut_floor",
+        "bank_cet1_low",
+        tmp_path / "h.png",
+        title="Lowest CET1 ratio of any bank, mean over worlds, averaged over Fire sales channel",
+    )
+    ax, bar = fig.axes
+    cells = [t.get_text() for t in ax.texts]
+    assert cells == ["10.0001", "10.0002", "10.0003", "10.0004", "10.0005", "10.0006"]
+    assert bar.yaxis.get_offset_text().get_text() == ""  # nothing written above the bar
+    fig.canvas.draw()
+    title = ax.title.get_window_extent()
+    assert title.y1 <= fig.bbox.y1 and title.x0 >= 0 and title.x1 <= fig.bbox.x1  # all of it
+    assert not title.overlaps(bar.yaxis.get_offset_text().get_window_extent())
+    ticks = [t.get_text() for t in bar.get_yticklabels() if t.get_text()]
+    assert len(set(ticks)) == len(ticks) >= 2
+    assert all("e" not in t and "+" not in t for t in ticks), ticks
+    assert bar.get_ylabel() == "Lowest CET1 ratio of any bank\n(% of risk-weighted assets)"
+    assert ax.get_xlabel() == "AI hype shock, size (%)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-60", "-40", "-20"]
+    assert ax.get_ylabel() == "Repo haircut floor (%)"
+
+
+def test_flat_heat_map_says_so_and_probabilities_are_percent(tmp_path: Path) -> None:
+    from experiments.sweeps.plots import heat_map
+
+    table = pd.DataFrame([[0.0, 0.0], [0.0, 0.0]], index=[2.0, 5.0], columns=[True, False])
+    fig = heat_map(
+        table,
+        "channels.fire_sales",
+        "policy.hedge_fund_leverage_cap",
+        "banking_crisis",
+        tmp_path / "f.png",
+        title="Worlds with a bank failure",
+        probability=True,
+    )
+    ax, bar = fig.axes
+    assert ax.get_title().replace("\n", " ").endswith("every cell 0% of worlds")
+    assert bar.get_ylabel() == "Worlds with a bank failure (% of worlds)"
+    norm = ax.images[0].norm
+    assert (norm.vmin, norm.vmax) == (0.0, 100.0)
+
+
+def test_fan_lines_differ_and_coinciding_ones_are_named(tmp_path: Path) -> None:
+    from experiments.sweeps.plots import fan_charts
+
+    steps = np.arange(9)
+    rows = []
+    for point, depth in ((0, 0.02), (1, 0.02), (2, 0.05)):  # points 0 and 1 run alike
+        for world in range(2):
+            for step in steps:
+                cet1 = 0.14 - depth * np.sin(step / 3) - 0.001 * world
+                rows.append({"point": point, "world": world, "step": step, "bank_cet1_min": cet1})
+    series = pd.DataFrame(rows)
+    labels = {0: "point 0", 1: "point 1", 2: "point 2"}
+    fig = fan_charts(series, labels, ["bank_cet1_min"], tmp_path / "fans.png", title="t")
+    ax = fig.axes[0]
+    assert ax.get_title().replace("\n", " ") == (
+        "Bank CET1 ratio, weakest bank (% of risk-weighted assets)"
+    )
+    lines = [line for line in ax.get_lines() if line.get_label() in labels.values()]
+    assert len(lines) == 3
+    styles = {(ln.get_color(), str(ln.get_linestyle()), ln.get_marker()) for ln in lines}
+    assert len(styles) == 3
+    assert {str(ln.get_markevery()) for ln in lines} != {str(lines[0].get_markevery())}
+    assert max(lines[0].get_ydata()) == pytest.approx(100 * (0.14 - 0.0005))  # in %
+    assert [t.get_text() for t in ax.texts] == ["same median: point 1 = 0"]
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == list(labels.values())
