@@ -1,0 +1,62 @@
+"""Every tour says only what the page's own world shows (app/tours/*.toml, ``[[steps.expect]]``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.tour_claims import check, holds
+from app.tours import Claim, read_tour, tour
+from experiments.scenarios import preset_names
+
+TOURED = [p for p in preset_names() if any(s.expect for s in tour(p).steps)]
+
+
+@pytest.mark.parametrize("preset", TOURED)
+def test_every_claim_of_the_tour_holds_on_the_pages_world(preset):
+    wrong = [
+        f"{v.claim.claim} (tour's run {v.value:.4g}"
+        + ("" if v.other is None else f", what-if {v.other:.4g}")
+        + ")"
+        for v in check(tour(preset))
+        if not v.holds
+    ]
+    assert not wrong, f"{preset}: " + "; ".join(wrong)
+
+
+def test_the_tours_that_made_untrue_claims_now_check_them():
+    assert {"baseline", "hedge_fund_deleveraging", "crypto_ai_crash"} <= set(TOURED)
+
+
+def test_a_claim_never_holds_on_a_non_finite_number():
+    claim = Claim("x", (0, 1), series="defaults_bank", at_most=0.0)
+    assert holds(claim, 0.0, None) and not holds(claim, math.nan, None)
+    same = Claim("y", (0, 1), series="a", what_if={"k": 1}, than="same", within=0.1)
+    assert holds(same, 1.0, 1.05) and not holds(same, 1.0, 1.2) and not holds(same, 1.0, math.inf)
+    assert not holds(Claim("z", (0, 1), series="a", what_if={"k": 1}, than="higher"), 2.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("expect", "needle"),
+    [
+        ('claim = "c"\nweeks = [0, 4]\nat_most = 0', "give a series or an event"),
+        ('claim = "c"\nseries = "a"\nevent = "default"\nweeks = [0, 4]\nat_most = 0', "not both"),
+        ('claim = "c"\nseries = "a"\nweeks = [4, 0]\nat_most = 0', "weeks must be [first, last]"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]', "needs at_least, at_most or a what_if"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]\nreduce = "mean"\nat_most = 0', "reduce"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]\nthan = "higher"', "come together"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]\nwhat_if = {k = 1}\nthan = "same"', "within"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]\nat_most = "x"', "at_most must be a number"),
+        ('claim = "c"\nseries = "a"\nweeks = [0, 4]\nat_most = 0\nhue = 1', "unknown keys"),
+    ],
+)
+def test_bad_claims_are_refused_naming_the_field(expect, needle, tmp_path):
+    path = tmp_path / "baseline.toml"
+    path.write_text(
+        'preset = "baseline"\ntitle = "t"\n[[steps]]\nweek = 0\ntitle = "s"\ntext = "x"\n'
+        'watch = "w"\nsource = "src"\n[[steps.expect]]\n' + expect + "\n"
+    )
+    with pytest.raises(ValueError, match="steps\\[0\\]: expect\\[0\\]") as err:
+        read_tour(path)
+    assert needle in str(err.value)
