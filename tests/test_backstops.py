@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from abm.backstops import POOL
+from abm.bank_runs import pay_out_deposits
 from abm.events import EventLog
 from abm.model import Powderkeg
 from abm.policy import Policy
@@ -26,13 +27,13 @@ def gaps(m: Powderkeg) -> float:
 
 
 def _run_on_a_bank(m: Powderkeg, share: float = 0.5) -> int:
-    """Outside depositors take ``share`` of a large US bank's deposits: it is short of cash."""
+    """Depositors take ``share`` of a large US bank's deposits, as a run does: it lacks cash."""
     bank = m.roster.index("wells_fargo")
     pool = m.sheets.ledger.pools["deposits"]
     slot = list(np.asarray(pool.issuers)).index(bank)
     amount = np.zeros_like(pool.face)
     amount[:, slot] = share * pool.face[:, slot]
-    m.sheets.ledger.withdraw_outside("deposits", amount)
+    pay_out_deposits(m.sheets.ledger, amount)
     return bank
 
 
