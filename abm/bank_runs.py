@@ -60,7 +60,7 @@ import numpy as np
 from abm.calibration import Calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
-from abm.ledger import BilateralPool
+from abm.ledger import BilateralPool, Ledger
 from abm.policy import Policy
 from abm.state import REGIONS, WorldState
 from kernels.backend import segment_sum, to_numpy
@@ -78,6 +78,20 @@ def ramp(xp: Any, distress: Any, threshold: float, width: float) -> Any:
     calm = 1.0 / (1.0 + math.exp(min(threshold / width, CALM_WIDTHS)))  # the logistic at d₀
     panic = 1.0 / (1.0 + xp.exp(-(distress - threshold) / width))
     return xp.maximum(panic - calm, 0.0) / (1.0 - calm)
+
+
+def pay_out_deposits(ledger: Ledger, run: Any) -> None:
+    """Banks pay ``run`` (E, B) USD bn of deposits out in cash to the depositors who leave.
+
+    With named deposits (:class:`abm.ledger.BilateralPool`) each bank pays all its own
+    depositors pro rata: those outside the model and the retail cohorts and stablecoin issuers
+    whose money is there, who receive the cash. With pooled deposits the depositors outside the
+    model leave (the savers in the model own a share of every bank and do not run).
+    """
+    if isinstance(ledger.pools["deposits"], BilateralPool):
+        ledger.repay("deposits", run)
+    else:
+        ledger.withdraw_outside("deposits", run)
 
 
 class BankRuns:
@@ -175,11 +189,7 @@ class BankRuns:
         share = xp.clip(share + self.outflow_shock, 0.0, 1.0)
         deposits = ledger.pools["deposits"]
         before = ledger.cash
-        run = xp.where(alive, deposits.face * share * self.uninsured, 0.0)
-        if isinstance(deposits, BilateralPool):  # the bank pays all its depositors pro rata
-            ledger.repay("deposits", run)
-        else:  # pooled deposits: the depositors outside the model leave
-            ledger.withdraw_outside("deposits", run)
+        pay_out_deposits(ledger, xp.where(alive, deposits.face * share * self.uninsured, 0.0))
         state.withdrawals = before - ledger.cash
         runoff = self.wholesale_max * ramp(
             xp, self.distress, self.wholesale_threshold, self.wholesale_width

@@ -53,7 +53,7 @@ class ExposureRules:
         stablecoin_deposit_cap: the most of an issuer's bank deposits at any one bank (share).
     """
 
-    named: bool = False
+    named: bool = True
     syndicate_size: int = 5
     prime_brokers_per_fund: int = 2
     stablecoin_deposit_cap: float = 0.25

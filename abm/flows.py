@@ -6,10 +6,21 @@ after the market has cleared the institution pays what it could:
 
 - **Retail saving** — households save ``saving_flow`` a year from income earned in the rest of
   the economy (split by the wealth groups' saving shares) and put it into bank deposits.
-- **Mutual-fund redemptions** — investors redeem ``elasticity × max(0, −NAV return)`` of a fund each
-  week (flow–performance: money leaves funds that lose; the INET Oxford asset manager rule), paid
-  out of the fund at NAV. The return is the fund's performance since its shares were last marked to
-  NAV, so paying out redemptions does not itself look like a loss.
+- **Mutual-fund flows** — a piecewise-linear flow–performance relation on the fund's NAV return
+  ``r``: investors redeem ``β⁻·max(0, −r)`` of a fund a week and subscribe ``β⁺·max(0, r)``.
+  Bond funds' relation is concave (``β⁻ > β⁺``: outflows react more to bad performance than
+  inflows to good; Goldstein, Jiang & Ng 2017, JFE 126(3), "Investor flows and fragility in
+  corporate bond funds"), equity funds' convex (``β⁺ > β⁻``: money chases the best performers and
+  is slow to leave the worst; Chevalier & Ellison 1997, JPE 105(6); Sirri & Tufano 1998, J.
+  Finance 53(5), "Costly search and mutual fund flows"). The slopes are ``redemption_elasticity``
+  and ``subscription_elasticity`` of ``[funds.mutual_*]``; channel ``fund_redemptions`` switches
+  off the outflows only (inflows are no contagion channel).
+  Redemptions are paid out of the fund at NAV after the market has cleared (the fire sale raises
+  the cash). Subscriptions are paid at once, at NAV, by the fund's shareholders — retail cohorts
+  out of their cash, then their bank deposits, outside investors from outside — and the fund buys
+  more of what it holds, in proportion, from outside investors at market prices (as far as units
+  float outside; the rest stays cash). The return is the fund's performance since its shares were
+  last marked to NAV, so flows do not themselves look like gains or losses.
 - **Stablecoin redemptions** — holders redeem
   ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)
   + k₄·reserve-bank stress`` of the tokens a week, at most the fastest observed run
@@ -21,8 +32,8 @@ after the market has cleared the institution pays what it could:
   recoverable value per token.
 
 Its rules in the week (:mod:`abm.rules`), each taking the world state: ``draw_credit_lines``,
-``save``, ``issue_tokens`` (this week's pegs first), ``redemptions`` (``flows.due``),
-``draw_deposits``, ``pay_out`` and ``mark_fund_shares``.
+``save``, ``issue_tokens`` (this week's pegs first), ``redemptions`` (``flows.due``, and the
+funds' subscriptions), ``draw_deposits``, ``pay_out`` and ``mark_fund_shares``.
 """
 
 from __future__ import annotations
@@ -39,9 +50,13 @@ from abm.stablecoins import pegs as stablecoin_pegs
 from abm.state import WorldState
 from kernels.backend import segment_sum, to_numpy
 
+#: share of each asset's supply outside investors keep when funds buy: far above the rounding of
+#: the holdings' sum (about 1e-13 of supply), so the float left outside stays positive
+FLOAT_KEPT = 1e-9
+
 
 class Flows:
-    """Saving, fund redemptions and stablecoin redemptions of one model."""
+    """Saving, mutual-fund flows and stablecoin redemptions of one model."""
 
     def __init__(
         self, cal: Calibration, sheets: BalanceSheets, channels: Channels | None = None
@@ -61,12 +76,19 @@ class Flows:
         self.saving = xp.asarray(saving, dtype=dtype, device=dev)
         self.retail = xp.asarray(roster.indices("retail"), device=dev)
         self.saved = xp.zeros((sheets.prices.shape[0], n), dtype=dtype, device=dev)  # to date
-        elasticity = np.zeros(n)
+        outflow, inflow = np.zeros(n), np.zeros(n)
+        mutual = []
         for sector in ("mutual_bond", "mutual_equity"):
             rows = roster.indices("fund", sector)
-            elasticity[rows] = float(cal.model_value(f"funds.{sector}.redemption_elasticity"))
-        elasticity *= self.channels.fund_redemptions
-        self.elasticity = xp.asarray(elasticity, dtype=dtype, device=dev)
+            outflow[rows] = float(cal.model_value(f"funds.{sector}.redemption_elasticity"))
+            inflow[rows] = float(cal.model_value(f"funds.{sector}.subscription_elasticity"))
+            mutual += list(rows)
+        if mutual != list(range(mutual[0], mutual[-1] + 1)):
+            raise ValueError("bond and equity mutual funds must be adjacent in the roster")
+        self.mutual = slice(mutual[0], mutual[-1] + 1)  # the mutual funds' rows, as a slice
+        outflow *= self.channels.fund_redemptions  # the contagion channel: money that runs
+        self.elasticity = xp.asarray(outflow, dtype=dtype, device=dev)  # β⁻, outflows
+        self.inflow_elasticity = xp.asarray(inflow, dtype=dtype, device=dev)  # β⁺, inflows
         b = "stablecoins.behaviour"
         self.f0 = float(cal.model_value(f"{b}.base_redemption_share_per_week"))
         self.k_peg = float(cal.model_value(f"{b}.depeg_sensitivity"))
@@ -88,10 +110,15 @@ class Flows:
         self.lines = xp.asarray(lines, dtype=dtype, device=dev)
         self.last_crypto = sheets.prices[:, self.crypto] * 1.0
         self.last_redemptions = xp.zeros_like(sheets.ledger.cash)
+        self.last_subscriptions = xp.zeros_like(sheets.ledger.cash)
 
     def report(self, books: Any) -> dict[str, Any]:
-        """Snapshot: ``saved`` (retail saving received to date) and ``redemptions_paid``."""
-        return {"saved": self.saved, "redemptions_paid": self.last_redemptions}
+        """Snapshot: ``saved`` (retail saving to date), ``redemptions_paid``, ``subscriptions``."""
+        return {
+            "saved": self.saved,
+            "redemptions_paid": self.last_redemptions,
+            "subscriptions": self.last_subscriptions,
+        }
 
     def _face(self, name: str) -> Any:
         """(E, N) face each agent owes on pool ``name``."""
@@ -117,9 +144,10 @@ class Flows:
     def redemptions(self, state: WorldState) -> None:
         """``flows.due``: (E, N) cash fund and stablecoin issuers must pay out this week.
 
-        Reads the pegs before redemptions (``flows.pegs``), the share of each issuer's reserves
-        at banks in trouble (``flows.reserve_stress``, :mod:`abm.stablecoins`; none if None) and
-        who has failed (they pay nothing).
+        Mutual funds that gained since the last mark receive their subscriptions now
+        (:meth:`subscribe`). Reads the pegs before redemptions (``flows.pegs``), the share of each
+        issuer's reserves at banks in trouble (``flows.reserve_stress``, :mod:`abm.stablecoins`;
+        none if None) and who has failed (they pay nothing and receive nothing).
         """
         s = self.sheets
         xp = s.xp
@@ -129,6 +157,8 @@ class Flows:
         fund_return = nav / xp.where(shares > 0.0, shares, 1.0) - 1.0  # performance, not flows
         fund = xp.minimum(self.elasticity * xp.maximum(-fund_return, 0.0), 1.0)
         fund_out = fund * xp.minimum(xp.maximum(nav, 0.0), shares)
+        fund_in = xp.minimum(self.inflow_elasticity * xp.maximum(fund_return, 0.0), 1.0)
+        self.subscribe(xp.where(state.defaulted, 0.0, fund_in * xp.maximum(nav, 0.0)))
         crypto = s.prices[:, self.crypto]
         crypto_fall = xp.maximum(1.0 - crypto / self.last_crypto, 0.0)[:, None]
         tokens = self._face("tokens")
@@ -142,6 +172,50 @@ class Flows:
         coin_out = coin_out * float(self.channels.stablecoin_runs)
         self.last_crypto = crypto * 1.0
         state.flows.due = xp.where(state.defaulted, 0.0, fund_out + coin_out)
+
+    def subscribe(self, wanted: Any) -> None:
+        """Shareholders buy ``wanted`` (E, N) USD bn of new fund shares at NAV; the funds invest.
+
+        The fund-share pool's holders pay pro rata to their claims, as they are repaid pro rata
+        when the funds redeem: retail cohorts out of their cash (what earlier redemptions paid
+        them), then their bank deposits (a cohort pays at most what it has in both), the outside
+        holders from outside. Each fund receives its part of what was paid, then buys more of the
+        securities it holds, in proportion to their value, from outside investors at market
+        prices, as far as units float outside (the rest stays cash). Asset swaps all round: no
+        equity changes.
+        """
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        n = ledger.cash.shape[-1]
+        pool, deposits = ledger.pools["fund_shares"], ledger.pools["deposits"]
+        amount = xp.take(wanted, pool.issuers, axis=1)  # (E, I)
+        total = xp.sum(amount, axis=-1)
+        whole = xp.sum(pool.claims, axis=-1) + pool.outside
+        share = total / xp.where(whole > 0.0, whole, 1.0)
+        cash = xp.maximum(xp.take(ledger.cash, pool.holders, axis=1), 0.0)
+        held = xp.take(segment_sum(deposits.claims, deposits.holders, n), pool.holders, axis=1)
+        pay = xp.minimum(pool.claims * share[:, None], cash + xp.maximum(held, 0.0))  # (E, H)
+        by_holders, by_outside = xp.sum(pay, axis=-1), pool.outside * share
+        received = amount / xp.where(total > 0.0, total, 1.0)[:, None]  # each fund's part
+        drawn = segment_sum(xp.maximum(pay - cash, 0.0), pool.holders, n)  # beyond their cash
+        ledger.redeem("deposits", xp.take(drawn, deposits.holders, axis=1))
+        ledger.lend("fund_shares", received * by_holders[:, None], pay)
+        ledger.lend_outside("fund_shares", received * by_outside[:, None])
+        paid = segment_sum(received * (by_holders + by_outside)[:, None], pool.issuers, n)
+        value = s.holdings[:, self.mutual, :] * s.prices[:, None, :]  # (E, F, M)
+        weight = value / xp.maximum(xp.sum(value, axis=-1, keepdims=True), 1e-12)
+        spend = weight * paid[:, self.mutual, None]  # (E, F, M) USD bn into each asset
+        units = spend / xp.maximum(s.prices, 1e-12)[:, None, :]
+        wanted_units = xp.sum(units, axis=1)  # (E, M)
+        # outside investors keep a sliver of each asset, so rounding never leaves them short
+        floating = xp.maximum(s.outside_units() - FLOAT_KEPT * s.supply, 0.0)
+        units = units * xp.minimum(1.0, floating / xp.maximum(wanted_units, 1e-12))[:, None, :]
+        spent = xp.sum(units * s.prices[:, None, :], axis=-1)  # (E, F)
+        ledger.pay_outsider(xp.arange(self.mutual.start, self.mutual.stop, device=paid.device),
+                            "outside_investors", spent, income=False)  # fmt: skip
+        cols = xp.arange(s.prices.shape[-1], device=paid.device)
+        s.holdings = add_at(xp, s.holdings, self.mutual, cols, units)
+        self.last_subscriptions = paid
 
     def draw_credit_lines(self, state: WorldState | None = None) -> None:
         """Private-credit funds short of cash after lending draw on their bank NAV lines."""

@@ -233,28 +233,33 @@ class BilateralPool:
     def lending_split(self, xp: Any) -> tuple[Any, Any]:
         """(E, K), (E, I): how new lending to each issuer divides over its lenders.
 
-        In proportion to what each lender holds now; the syndicate's shares
-        (``lend_weight``, ``outside_weight``) while the issuer owes nothing.
+        In proportion to what each lender holds now (rounding residues below zero take no
+        share, as in :meth:`holding_split`); the syndicate's shares (``lend_weight``,
+        ``outside_weight``) while the issuer owes nothing.
         """
-        face = self.face
+        balance, outside_face = xp.maximum(self.balance, 0.0), xp.maximum(self.outside_face, 0.0)
+        face = segment_sum(balance, self.edge_issuer, self.issuers.shape[0]) + outside_face
         owes = face >= xp.finfo(face.dtype).smallest_normal  # 1/face stays finite
         per_face = 1.0 / xp.where(owes, face, 1.0)
         edge_owes = xp.take(owes, self.edge_issuer, axis=1)
-        edge = xp.where(edge_owes, self.balance * xp.take(per_face, self.edge_issuer, axis=1),
+        edge = xp.where(edge_owes, balance * xp.take(per_face, self.edge_issuer, axis=1),
                         self.lend_weight)  # fmt: skip
-        outside = xp.where(owes, self.outside_face * per_face, self.outside_weight)
+        outside = xp.where(owes, outside_face * per_face, self.outside_weight)
         return edge, outside
 
     def holding_split(self, xp: Any) -> Any:
         """(E, K) how a holder's new claims (or cash-ins) divide over its edges.
 
         In proportion to its balances; its home weights (``hold_weight``) while it holds none.
+        Rounding leaves an emptied edge at about -1e-16 rather than 0: such residues take no
+        share, so every share is in [0, 1] and a holder's shares add up to 1.
         """
-        held = self.claims
+        balance = xp.maximum(self.balance, 0.0)
+        held = segment_sum(balance, self.edge_holder, self.holders.shape[0])
         has = held >= xp.finfo(held.dtype).smallest_normal
         per_held = 1.0 / xp.where(has, held, 1.0)
         return xp.where(xp.take(has, self.edge_holder, axis=1),
-                        self.balance * xp.take(per_held, self.edge_holder, axis=1),
+                        balance * xp.take(per_held, self.edge_holder, axis=1),
                         self.hold_weight)  # fmt: skip
 
     def edges(self) -> Edges:

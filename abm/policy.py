@@ -14,7 +14,8 @@ The levers act through the same rules as the rest of the model, never as special
 - ``deposit_insurance``: multiplies the uninsured share of deposits; 0 insures everything (no run
   by outside depositors), 1 is today's coverage.
 - ``market_maker_of_last_resort``: when the spread on corporate bonds passes a trigger, the
-  central bank buys bonds from the market makers until prices are back at the trigger level, up
+  central bank buys investment-grade bonds (never high yield, as the 2020 PMCCF/SMCCF) from the
+  market makers until prices are back at the trigger level, up
   to a capacity, and in each world only with a probability that it acts at all (the 2020
   corporate credit facilities); when a stablecoin's redemptions over 48 hours pass a second
   trigger, the same facility buys the issuer's Treasuries at the market price (no fire-sale
@@ -43,8 +44,8 @@ The levers act through the same rules as the rest of the model, never as special
 
 - ``named_counterparties``, ``syndicate_size``, ``prime_brokers_per_fund``,
   ``stablecoin_deposit_cap``: market structure of the exposure network (:mod:`abm.exposures`):
-  whether bank loans and deposits name their counterparties (off by default while the calm
-  baseline with named deposits is re-calibrated: docs/design.md, "Who is exposed to whom"), how
+  whether bank loans and deposits name their counterparties (on by default; off gives the
+  pooled comparison: docs/design.md, "Who is exposed to whom"), how
   many banks share a loan whose lenders are not named, how many prime brokers each hedge fund
   uses, and the most of a stablecoin issuer's bank deposits at one bank.
 
@@ -248,8 +249,9 @@ class Policy:
         False,
         "bool",
         "Backstop: market maker of last resort",
-        "the central bank buys corporate bonds when their spread passes a trigger, and a "
-        "stablecoin's Treasuries when a run on it does (2020 credit facilities; USDC, March 2023)",
+        "the central bank buys investment-grade corporate bonds when their spread passes a "
+        "trigger, and a stablecoin's Treasuries when a run on it does (2020 credit facilities; "
+        "USDC, March 2023)",
         aliases=("backstop",),
     )
     backstop_trigger_ig_oas_bp: float | None = _lever(
@@ -344,7 +346,7 @@ class Policy:
         step=0.05,
     )
     named_counterparties: bool = _lever(
-        False,
+        True,
         "bool",
         "Named counterparties (loans and deposits)",
         "bank loans and deposits name their lenders and banks, so a default hits its own "

@@ -115,7 +115,9 @@ class RetailBehaviour:
         )
         scale = xp.minimum(1.0, deposits / xp.maximum(spend, 1e-12))
         spend, bought = spend * scale, bought * scale[:, :, None]
-        outside = s.outside_units()
+        # units outside sellers still have; a world whose funds bought more than the float after
+        # inflows (abm/flows.py) has none left, never a negative room
+        outside = xp.maximum(s.outside_units(), 0.0)
         wanted = columns(xp, outside, self.traded, xp.sum(bought, axis=1))  # (E, M)
         room = xp.minimum(1.0, xp.min(outside / xp.maximum(wanted, 1e-12), axis=-1))
         spend, bought = spend * room[:, None], bought * room[:, None, None]

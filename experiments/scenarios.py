@@ -50,8 +50,9 @@ runs beside the preset; several are named tables, one per counterfactual::
 ``spotlight_fund`` names one hedge fund of the roster (``hedge_1`` … ``hedge_20``, by leverage,
 the last the most levered): ``powderkeg evidence`` then tables what its prime brokers (the banks
 holding its ``bank_loans`` edges) lent it, lost on it, their CET1 ratios and failures, beside
-the other banks (:mod:`experiments.evidence`). It needs ``named_counterparties = true`` in
-``[policy]`` (and in every ``[compare]`` policy): without named lenders a fund has no brokers.
+the other banks (:mod:`experiments.evidence`). It needs the ``named_counterparties`` lever on
+(the default) in ``[policy]`` and every ``[compare]`` policy: without named lenders a fund has
+no brokers.
 
 Every problem is a :class:`~experiments.usage.UsageError` of one line naming the file, the field
 and what is allowed. The project reads only its own files here (the sizes are copied into the
@@ -251,9 +252,9 @@ def hedge_fund_names() -> tuple[str, ...]:
 def check_spotlight_fund(value: Any, policies: list[dict[str, Any]], where: str) -> str | None:
     """The optional ``spotlight_fund``: one hedge fund's name (:func:`hedge_fund_names`).
 
-    Its prime brokers exist only where loans name their lenders, so the preset's ``[policy]``
-    and every ``[compare]`` policy over it (``policies``, checked) must keep the
-    ``named_counterparties`` lever on.
+    Its prime brokers exist only where loans name their lenders, so neither the preset's
+    ``[policy]`` nor any ``[compare]`` policy over it (``policies``, checked) may turn the
+    ``named_counterparties`` lever off (it is on by default).
     """
     if value is None:
         return None
@@ -266,10 +267,10 @@ def check_spotlight_fund(value: Any, policies: list[dict[str, Any]], where: str)
     keys = policy_keys()
     for policy in policies:
         named = [v for k, v in policy.items() if keys[k].name == "named_counterparties"]
-        if named[-1:] != [True]:
+        if not (named[-1] if named else Policy().named_counterparties):
             raise UsageError(
-                f"{where}: spotlight_fund needs named_counterparties = true in [policy] (and in "
-                "every [compare] policy): without it no bank is the fund's prime broker"
+                f"{where}: spotlight_fund needs named_counterparties on in [policy] and in "
+                "every [compare] policy: without it no bank is the fund's prime broker"
             )
     return value
 

@@ -356,12 +356,12 @@ def render(
         "Computed by `experiments/systemic.py`; the app's network view shows the same ranking "
         "for the world on screen.",
         "",
-        "**Pooled or named.** In presets that leave `named_counterparties` off (all but "
-        "`ai_archegos`), a bank loan or a deposit is a pro-rata share of its whole pool: a hedge "
-        "fund's borrowing is owed to every bank in proportion to its size, so the most levered "
-        "funds lead the ranking because their failure would reach every bank. With named "
-        'counterparties (`ai_archegos`, docs/design.md, "Who is exposed to whom") a fund\'s '
-        "failure reaches only its prime brokers, and the ranking shows who is exposed to whom.",
+        '**Named or pooled.** With named counterparties (the default; docs/design.md, "Who is '
+        "exposed to whom\") a fund's failure reaches only its prime brokers and a firm's only "
+        "its syndicate, and the ranking shows who is exposed to whom. Where a preset turns "
+        "`named_counterparties` off, a bank loan or a deposit is a pro-rata share of its whole "
+        "pool: a hedge fund's borrowing is owed to every bank in proportion to its size, so the "
+        "most levered funds lead the ranking because their failure would reach every bank.",
     ]
     for preset, by_week in results.items():
         lines += ["", f"## {preset}"]

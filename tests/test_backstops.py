@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from abm.backstops import POOL
+from abm.bank_runs import pay_out_deposits
 from abm.events import EventLog
 from abm.model import Powderkeg
 from abm.policy import Policy
@@ -26,13 +27,13 @@ def gaps(m: Powderkeg) -> float:
 
 
 def _run_on_a_bank(m: Powderkeg, share: float = 0.5) -> int:
-    """Outside depositors take ``share`` of a large US bank's deposits: it is short of cash."""
+    """Depositors take ``share`` of a large US bank's deposits, as a run does: it lacks cash."""
     bank = m.roster.index("wells_fargo")
     pool = m.sheets.ledger.pools["deposits"]
     slot = list(np.asarray(pool.issuers)).index(bank)
     amount = np.zeros_like(pool.face)
     amount[:, slot] = share * pool.face[:, slot]
-    m.sheets.ledger.withdraw_outside("deposits", amount)
+    pay_out_deposits(m.sheets.ledger, amount)
     return bank
 
 
@@ -160,3 +161,34 @@ def test_backstops_change_nothing_in_a_calm_year(levers):
         m.step()
     assert float(m.snapshot["public_cost"].max()) == 0.0
     assert float(m.snapshot["lolr_loans"].max()) == 0.0
+
+
+def test_market_maker_buys_investment_grade_bonds_only():
+    """The 2020 facilities' eligibility: a junk issuer's bonds get no floor, an IG issuer's do.
+
+    CoreWeave starts at BB− (junk); Oracle at BBB is marked junk as if just downgraded; Amazon
+    (AA) stays investment grade. All three bonds fall by half, far below the trigger price.
+    """
+    m = model(market_maker_of_last_resort=True)
+    s, state, mm = m.sheets, m.state, m.market_maker
+    acts = np.asarray(mm.acts)
+    assert acts.any()
+    firms = list(m.roster.indices("firm"))
+    oracle = firms.index(m.roster.index("oracle"))
+    junk = np.array(state.firms.junk)
+    junk[:, oracle] = True
+    state.firms.junk = junk
+    bonds = {k: s.assets.index(f"bonds_{k}") for k in ("amazon", "oracle", "coreweave")}
+    assert junk[:, firms.index(m.roster.index("coreweave"))].all()
+    cols = list(bonds.values())
+    fall = np.zeros_like(s.prices)
+    fall[:, cols] = -0.5 * s.prices[:, cols]
+    s.ledger.book_equity((s.holdings @ fall[:, :, None])[:, :, 0])  # holders mark the loss
+    s.prices = s.prices + fall
+    before = s.prices.copy()
+    mm.step(state)
+    assert (state.backstop_bought[acts] > 0).all()
+    assert (s.prices[acts, bonds["amazon"]] > before[acts, bonds["amazon"]]).all()
+    for hy in ("oracle", "coreweave"):
+        np.testing.assert_array_equal(s.prices[:, bonds[hy]], before[:, bonds[hy]])
+    assert gaps(m) < 1e-6

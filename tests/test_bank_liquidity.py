@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from abm.balance_sheets import build_balance_sheets
-from abm.bank_runs import BankRuns, ramp
+from abm.bank_runs import BankRuns, pay_out_deposits, ramp
 from abm.calibration import load_calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
@@ -90,7 +90,7 @@ def test_htm_loss_left_out_of_regulatory_capital_until_sold():
     owed = m.sheets.ledger.pools["deposits"].face
     take = np.zeros_like(owed)
     take[:, k] = s.ledger.cash[:, bank] + 0.02 * assets
-    s.ledger.withdraw_outside("deposits", take)
+    pay_out_deposits(s.ledger, take)
     units = s.holdings[:, bank, t].copy()
     m.state.flows.due = m.state.flows.panic_sales = s.ledger.cash * 0.0  # no other cash needs
     m.fire_sales.step(m.state)
@@ -201,7 +201,7 @@ def test_lender_of_last_resort_refills_a_solvent_banks_buffer_not_an_insolvent_o
             _capital_hole(m, bank, 0.06)  # regulatory CET1 below the 4.5% minimum
         take = np.zeros_like(s.ledger.pools["deposits"].face)
         take[:, k] = s.ledger.cash[:, bank] * 0.95  # cash still positive, below the buffer
-        s.ledger.withdraw_outside("deposits", take)
+        pay_out_deposits(s.ledger, take)
         m.state.withdrawals = s.ledger.cash * 0.0
         m.state.withdrawals[:, bank] = take[:, k]
         cash = s.ledger.cash[:, bank].copy()

@@ -9,10 +9,12 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from abm.calibration import Calibration, CalibrationError, load_calibration
 from abm.calibration_schema import DEAL_KINDS, FIRM_KINDS, STATUSES, UNITS, Leaf
+from abm.model import Powderkeg
 
 DATA = resources.files("abm").joinpath("data")
 NAMED_FIRMS = (
@@ -440,3 +442,14 @@ def test_bad_eu_bank_table(tmp_path, toml_text):
     )
     with pytest.raises(CalibrationError, match=r"mine\.csv line 2: needs cet1 > 0"):
         load_calibration(path)
+
+
+def test_eu_banks_open_at_the_calibrated_total_once():
+    """The EBA 2018 banks are scaled to 2025 once: their opening assets sum to the EBA total."""
+    m = Powderkeg(n_worlds=1, n_cohorts=8, collect_agents=False)
+    cal = m.calibration
+    eu = m.roster.indices("bank", "eu")
+    opening = float(np.asarray(m.sheets.total_assets())[0, eu].sum())
+    total = cal.model_value("banks.eu.total_assets_2025")  # EUR 29.1 tn in USD bn
+    assert opening == pytest.approx(total, rel=1e-4)  # the scale factor's four digits
+    assert opening == pytest.approx(sum(b.total_assets for b in cal.eu_banks), rel=1e-12)

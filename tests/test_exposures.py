@@ -105,7 +105,7 @@ def test_the_levers_reshape_the_network():
 
 
 def test_without_named_counterparties_every_holder_owns_the_pool_pro_rata():
-    pooled = Powderkeg(n_worlds=1, n_cohorts=8)
+    pooled = Powderkeg(n_worlds=1, n_cohorts=8, policy=Policy(named_counterparties=False))
     assert not isinstance(pooled.sheets.ledger.pools["bank_loans"], BilateralPool)
     assert not isinstance(pooled.sheets.ledger.pools["deposits"], BilateralPool)
 

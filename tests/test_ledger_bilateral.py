@@ -111,6 +111,31 @@ def test_new_borrowing_goes_to_the_syndicate_and_deposits_to_the_home_bank():
     assert deposits.claims.shape == (E, 3)
 
 
+def test_rounding_residues_below_zero_take_no_share_of_new_money():
+    """An emptied edge left at -1e-16 beside a tiny balance must not blow the split up."""
+    ledger = fresh(4)
+    deposits = ledger.pools["deposits"]
+    balance = deposits.balance.copy()
+    balance[:, 1], balance[:, 2] = -1e-16, 2e-16  # saver 6: a residue at bank 1, a crumb at 2
+    deposits.balance = balance
+    cash = ledger.cash.copy()
+    saved = np.zeros((E, 3))
+    saved[:, 1] = 3.0
+    ledger.subscribe("deposits", saved)
+    moved = ledger.cash - cash
+    np.testing.assert_allclose(moved[:, 2], 3.0)  # all of it to the bank that holds its money
+    assert (moved[:, [0, 1]] == 0.0).all()
+    split = deposits.holding_split(xp)
+    assert np.all((split >= 0.0) & (split <= 1.0))
+    loans = ledger.pools["bank_loans"]
+    balance = loans.balance.copy()
+    balance[:, 0], balance[:, 1] = -1e-16, 2e-16  # borrower 3's lenders after a repayment
+    loans.balance, loans.outside_face = balance, loans.outside_face * 0.0
+    edge, outside = loans.lending_split(xp)
+    np.testing.assert_allclose(edge[:, :2], np.array([[0.0, 1.0]] * E))
+    assert np.all((edge >= 0.0) & (edge <= 1.0)) and np.all((outside >= 0.0) & (outside <= 1.0))
+
+
 def test_edges_list_who_owes_whom():
     ledger = fresh(3)
     edges = ledger.edges("bank_loans")

@@ -179,7 +179,10 @@ BAD = [
         'spotlight_fund = "hedge_99"\n' + GOOD + "[policy]\nnamed_counterparties = true\n",
         ["spotlight_fund must name a hedge fund", "hedge_1 to hedge_20", "'hedge_99'"],
     ),
-    ('spotlight_fund = "hedge_20"\n' + GOOD, ["spotlight_fund needs named_counterparties"]),
+    (
+        'spotlight_fund = "hedge_20"\n' + GOOD + "[policy]\nnamed_counterparties = false\n",
+        ["spotlight_fund needs named_counterparties on"],
+    ),
 ]
 
 
