@@ -16,8 +16,11 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
 - **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
   proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
-- **Financing**: a firm short of its cash buffer (weeks of outgoings) plus this week's capex fills
-  the gap in Kedrosky's pecking order (:mod:`abm.financing`: bonds sold to investors who reach
+- **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
+  rate before financing (cut in distress) and buy back shares out of cash above their buffer.
+- **Financing**: a firm short of its cash buffer (weeks of outgoings) plus this week's capex pays
+  what is due and closes the rest over a quarter (:func:`weekly_need`), filling the gap in
+  Kedrosky's pecking order (:mod:`abm.financing`: bonds sold to investors who reach
   for yield, :mod:`abm.bond_market`; bank and private credit; equity; vendor financing; cloud
   prepayments); what no channel covers is cut from capex (``last_capex_cut``). A firm with
   negative cash has failed (the failure step clears it).
@@ -34,6 +37,7 @@ from abm.arrays import columns
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.financing import Financing
+from abm.firm_payouts import ShareholderPayouts
 from abm.ratings import LAST_IG, debt_to_ebitda, parse_rating
 from abm.state import FirmState, WorldState
 from kernels.backend import to_numpy
@@ -77,6 +81,19 @@ class FirmParameters:
         return cls(*(np.array(c) for c in cols))
 
 
+def weekly_need(xp: Any, shortfall: Any, due: Any, restore_weeks: float) -> Any:
+    """(E, F) what a firm finances this week: what it must pay, and its buffer over a quarter.
+
+    ``shortfall`` is what takes its cash back to its buffer after this week's payments,
+    ``due`` the part of it that cash cannot pay now. A firm always raises ``due``; the rest of
+    the shortfall it closes in equal parts over ``restore_weeks``
+    (``[assumptions.firms].buffer_restore_weeks``: cash reverts to its target rather than
+    jumping to it, Opler, Pinkowitz, Stulz & Williamson 1999), so a firm that opens below its
+    buffer does not borrow it all in week 1.
+    """
+    return due + xp.maximum(shortfall - due, 0.0) / restore_weeks
+
+
 class Economy:
     """The firms' weekly operations (rule ``run_firms``) and the shared firm state they start.
 
@@ -98,6 +115,7 @@ class Economy:
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
         self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
         self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
+        self.restore_weeks = float(cal.model_value(f"{a}.firms.buffer_restore_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
         self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
         params = FirmParameters.from_calibration(cal, sheets)
@@ -169,6 +187,7 @@ class Economy:
         )
         self.last_capex_cut = revenue * 0.0
         self.financing = Financing(cal, self)
+        self.payouts = ShareholderPayouts(cal, sheets, self.firms, self.share_asset, self.listed)
         spread = np.full(sheets.roster.size, float(np.mean(params.spread)))
         spread[self.firm_rows] = np.where(params.spread > 0, params.spread, spread[0])
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -189,7 +208,7 @@ class Economy:
             "vendor_financed": books.per_agent(financing.last.vendor),
             "capacity_prepaid": books.per_agent(financing.last.cloud),
             "capex_cut": books.per_agent(self.last_capex_cut),
-        }
+        } | self.payouts.report(books)
 
     def host(self, values: np.ndarray) -> Any:
         """A per-firm host array on the model's device and dtype."""
@@ -250,13 +269,20 @@ class Economy:
         self._capitalize_interest(before)
         self.financing.deliver_capacity()
         self.financing.repay_scheduled(on)
+        distressed = firm.junk | (self.last_capex_cut > 0.0)
+        self.payouts.pay_dividends(on, distressed)
         outgoings = costs + capex
+        buffer = self.buffer_weeks * outgoings
         cash = xp.take(ledger.cash, firms, axis=1)
-        self.financing.fill(self.buffer_weeks * outgoings + capex - cash, outgoings, on)
+        shortfall = buffer + capex - cash  # to pay this week's capex and end at the buffer
+        due = xp.maximum(capex - cash, 0.0)  # what cash cannot pay this week
+        need = weekly_need(xp, shortfall, due, self.restore_weeks)
+        self.financing.fill(need, outgoings, on, shortfall=shortfall, due=due)
         cash = xp.take(ledger.cash, firms, axis=1)
         spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex
         self.last_capex_cut = capex - spent
         ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
+        self.payouts.buy_back(on, cash - spent - buffer, distressed)
         state.flows.ai_capex = xp.sum(spent, axis=-1)  # investment the macro block counts
         real = s.real_assets
         used = xp.take(real, firms, axis=1)
