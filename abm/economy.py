@@ -81,17 +81,39 @@ class FirmParameters:
         return cls(*(np.array(c) for c in cols))
 
 
-def weekly_need(xp: Any, shortfall: Any, due: Any, restore_weeks: float) -> Any:
-    """(E, F) what a firm finances this week: what it must pay, and its buffer over a quarter.
+def cash_targets(
+    cash: np.ndarray, outgoings: np.ndarray, rated: np.ndarray, weeks: float
+) -> np.ndarray:
+    """(F,) each firm's cash buffer in weeks of its outgoings.
 
-    ``shortfall`` is what takes its cash back to its buffer after this week's payments,
-    ``due`` the part of it that cash cannot pay now. A firm always raises ``due``; the rest of
-    the shortfall it closes in equal parts over ``restore_weeks``
-    (``[assumptions.firms].buffer_restore_weeks``: cash reverts to its target rather than
-    jumping to it, Opler, Pinkowitz, Stulz & Williamson 1999), so a firm that opens below its
-    buffer does not borrow it all in week 1.
+    ``weeks`` (``[assumptions.firms].cash_buffer_weeks``) for every firm, except that a listed
+    investment-grade firm (``rated``) that held less at the end of 2025 keeps its own end-2025
+    cash in weeks of its outgoings (``cash / outgoings``, USD bn and USD bn a week): its
+    observed holding is its target. Firms with access to the bond market hold less cash
+    (Opler, Pinkowitz, Stulz & Williamson 1999, JFE 52(1): rated firms hold less), and a
+    retailer whose suppliers finance its operations needs less (Amazon's payables), so Amazon
+    (8.2 weeks at the start) and Oracle (6.3) do not borrow up to 13 weeks at once. A firm with
+    more cash than ``weeks`` runs the rest down first (the articles' "data centres financed from
+    big-tech cash reserves", seed fact Q36).
     """
-    return due + xp.maximum(shortfall - due, 0.0) / restore_weeks
+    own = cash / np.where(outgoings > 0.0, outgoings, np.inf)
+    return np.where(rated & (own < weeks), own, weeks)
+
+
+def weekly_need(xp: Any, shortfall: Any, due: Any, drain: Any, restore_weeks: float) -> Any:
+    """(E, F) what a firm finances this week: its payments, and its buffer over a quarter.
+
+    ``shortfall`` is what takes its cash back to its buffer after this week's payments, ``due``
+    the part of it that cash cannot pay now, ``drain`` this week's net outflow (operating flows,
+    debt service, dividends and capex). A firm always raises ``due`` and replaces this week's
+    drain (up to its shortfall), so its cash does not sink further below its buffer; the rest
+    of the shortfall it closes in equal parts over ``restore_weeks``
+    (``[assumptions.firms].buffer_restore_weeks``: cash reverts to its target rather than
+    jumping to it, Opler, Pinkowitz, Stulz & Williamson 1999), so a firm that opens or is
+    knocked below its buffer does not borrow the whole gap in one week.
+    """
+    base = xp.maximum(due, xp.minimum(xp.maximum(shortfall, 0.0), drain))
+    return base + xp.maximum(shortfall - base, 0.0) / restore_weeks
 
 
 class Economy:
@@ -114,7 +136,7 @@ class Economy:
         self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
         self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
-        self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
+        buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
         self.restore_weeks = float(cal.model_value(f"{a}.firms.buffer_restore_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
         self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
@@ -172,6 +194,14 @@ class Economy:
             for i in self.firm_rows
         ]
         junk = xp.asarray(np.array(ratings) > LAST_IG, device=dev)  # below BBB- (abm.ratings)
+        self.buffer_weeks = self.host(
+            cash_targets(
+                to_numpy(sheets.ledger.cash[0, ...])[self.firm_rows],
+                p.revenue * (1.0 - p.margin) - p.burn + p.capex,
+                (np.array(ratings) <= LAST_IG) & listed,
+                buffer_weeks,
+            )
+        )  # (F,) weeks of outgoings
         self.firm = FirmState(
             params=params,
             plan=params,  # the 2025 plan; shocks swap ``params``, never this
@@ -257,6 +287,7 @@ class Economy:
         firm.ebitda = self.ebitda_keep * firm.ebitda + (1.0 - self.ebitda_keep) * 52.0 * (
             revenue - costs
         )
+        cash_start = xp.take(ledger.cash, firms, axis=1)
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
         before = ledger.equity_flows
         self._pay_coupons(on)
@@ -276,7 +307,8 @@ class Economy:
         cash = xp.take(ledger.cash, firms, axis=1)
         shortfall = buffer + capex - cash  # to pay this week's capex and end at the buffer
         due = xp.maximum(capex - cash, 0.0)  # what cash cannot pay this week
-        need = weekly_need(xp, shortfall, due, self.restore_weeks)
+        drain = xp.maximum(cash_start - cash, 0.0) + capex  # this week's net outflow
+        need = weekly_need(xp, shortfall, due, drain, self.restore_weeks)
         self.financing.fill(need, outgoings, on, shortfall=shortfall, due=due)
         cash = xp.take(ledger.cash, firms, axis=1)
         spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex

@@ -1,8 +1,9 @@
 """How a tech firm fills its funding gap: Kedrosky's pecking order, channel by channel.
 
 Each week a firm falls ``G = buffer + capex − cash`` short (USD bn; the buffer is
-``[assumptions.firms].cash_buffer_weeks`` of its outgoings, computed after it has paid its
-operating costs, debt service and dividends); it finances what its cash cannot pay now and
+``[assumptions.firms].cash_buffer_weeks`` of its outgoings, less for a listed investment-grade
+firm that held less at the start (:func:`abm.economy.cash_targets`), computed after it has paid
+its operating costs, debt service and dividends); it finances what its cash cannot pay now and
 closes the rest of ``G`` over ``buffer_restore_weeks`` (:func:`abm.economy.weekly_need`).
 Hyperscalers sell their bonds in discrete deals of 2025's size, at most one a quarter, and let
 their buffer bridge the weeks between (:meth:`Financing._bond_deals`). Seed 002 (Kedrosky, "six
@@ -204,20 +205,22 @@ class Financing:
     ) -> tuple[Any, Any]:
         """(E, F) bonds each firm offers this week, and (E, F) what it finances in all.
 
-        A deal issuer (a hyperscaler whose bond market is open) comes to market in discrete
-        deals: once its bond need (its whole ``shortfall``) reaches ``deal_min_size`` (Alphabet's
-        EUR 6.5 bn deal of November 2025) and ``deal_spacing_weeks`` have passed since its last
-        deal (one deal a quarter, in the window after its quarterly results), it offers one deal
-        of its whole need, at most ``deal_max_size`` (Meta's 30 bn of October 2025; the largest
+        A deal issuer (a hyperscaler whose bond market is open and whose leverage leaves room for
+        a deal of at least ``deal_min_size``) comes to market in discrete deals: once its bond
+        need (its whole ``shortfall``) reaches ``deal_min_size`` (Alphabet's EUR 6.5 bn deal of
+        November 2025) and ``deal_spacing_weeks`` have passed since its last deal (one deal a
+        quarter, in the window after its quarterly results), it offers one deal of its whole
+        need, at most ``deal_max_size`` (Meta's 30 bn of October 2025; the largest
         corporate deal on record was Verizon's 49 bn of 2013) and its leverage room; the order
         book (:class:`abm.bond_market.BondMarket`) decides how much of it sells. Between deals
         its buffer is the bridge: it finances only what its cash cannot pay (``due``), further
         down the pecking order (its bank line, as commercial paper would). Every other firm
-        offers bonds for its week's ``need`` up to its room, as it needs them.
+        offers bonds for its week's ``need`` up to its room, as it needs them; so does a
+        hyperscaler near its leverage limit, which can no longer sell a benchmark deal (Oracle).
         """
         xp = self.sheets.xp
         self.weeks_since_deal = self.weeks_since_deal + 1.0
-        dealing = self.deal_issuer & open_market
+        dealing = self.deal_issuer & open_market & (room >= self.deal_min)
         ready = (
             dealing & (shortfall >= self.deal_min) & (self.weeks_since_deal >= self.deal_spacing)
         )
