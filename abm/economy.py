@@ -18,12 +18,13 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
 - **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
   rate before financing (cut in distress) and buy back shares out of cash above their buffer.
-- **Financing**: a firm short of its cash buffer (weeks of outgoings) plus this week's capex pays
-  what is due and closes the rest over a quarter (:func:`weekly_need`), filling the gap in
-  Kedrosky's pecking order (:mod:`abm.financing`: bonds sold to investors who reach
-  for yield, :mod:`abm.bond_market`; bank and private credit; equity; vendor financing; cloud
-  prepayments); what no channel covers is cut from capex (``last_capex_cut``). A firm with
-  negative cash has failed (the failure step clears it).
+- **Financing**: a firm short of its cash buffer (weeks of outgoings, :func:`cash_targets`) plus
+  this week's capex replaces the week's outflow and closes the rest over a quarter
+  (:func:`weekly_need`), filling the gap in Kedrosky's pecking order (:mod:`abm.financing`:
+  bonds sold to investors who reach for yield, :mod:`abm.bond_market`, hyperscalers' in
+  discrete deals; bank and private credit; equity; vendor financing; cloud prepayments); what
+  no channel covers is cut from capex (``last_capex_cut``). A firm with negative cash has
+  failed (the failure step clears it).
 """
 
 from __future__ import annotations
