@@ -16,11 +16,15 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
 - **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
   proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
-- **Financing**: a firm short of its cash buffer (weeks of outgoings) plus this week's capex fills
-  the gap in Kedrosky's pecking order (:mod:`abm.financing`: bonds sold to investors who reach
-  for yield, :mod:`abm.bond_market`; bank and private credit; equity; vendor financing; cloud
-  prepayments); what no channel covers is cut from capex (``last_capex_cut``). A firm with
-  negative cash has failed (the failure step clears it).
+- **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
+  rate before financing (cut in distress) and buy back shares out of cash above their buffer.
+- **Financing**: a firm short of its cash buffer (weeks of outgoings, :func:`cash_targets`) plus
+  this week's capex replaces the week's outflow and closes the rest over a quarter
+  (:func:`weekly_need`), filling the gap in Kedrosky's pecking order (:mod:`abm.financing`:
+  bonds sold to investors who reach for yield, :mod:`abm.bond_market`, hyperscalers' in
+  discrete deals; bank and private credit; equity; vendor financing; cloud prepayments); what
+  no channel covers is cut from capex (``last_capex_cut``). A firm with negative cash has
+  failed (the failure step clears it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from abm.arrays import columns
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.financing import Financing
+from abm.firm_payouts import ShareholderPayouts
 from abm.ratings import LAST_IG, debt_to_ebitda, parse_rating
 from abm.state import FirmState, WorldState
 from kernels.backend import to_numpy
@@ -77,6 +82,41 @@ class FirmParameters:
         return cls(*(np.array(c) for c in cols))
 
 
+def cash_targets(
+    cash: np.ndarray, outgoings: np.ndarray, rated: np.ndarray, weeks: float
+) -> np.ndarray:
+    """(F,) each firm's cash buffer in weeks of its outgoings.
+
+    ``weeks`` (``[assumptions.firms].cash_buffer_weeks``) for every firm, except that a listed
+    investment-grade firm (``rated``) that held less at the end of 2025 keeps its own end-2025
+    cash in weeks of its outgoings (``cash / outgoings``, USD bn and USD bn a week): its
+    observed holding is its target. Firms with access to the bond market hold less cash
+    (Opler, Pinkowitz, Stulz & Williamson 1999, JFE 52(1): rated firms hold less), and a
+    retailer whose suppliers finance its operations needs less (Amazon's payables), so Amazon
+    (8.2 weeks at the start) and Oracle (6.3) do not borrow up to 13 weeks at once. A firm with
+    more cash than ``weeks`` runs the rest down first (the articles' "data centres financed from
+    big-tech cash reserves", seed fact Q36).
+    """
+    own = cash / np.where(outgoings > 0.0, outgoings, np.inf)
+    return np.where(rated & (own < weeks), own, weeks)
+
+
+def weekly_need(xp: Any, shortfall: Any, due: Any, drain: Any, restore_weeks: float) -> Any:
+    """(E, F) what a firm finances this week: its payments, and its buffer over a quarter.
+
+    ``shortfall`` is what takes its cash back to its buffer after this week's payments, ``due``
+    the part of it that cash cannot pay now, ``drain`` this week's net outflow (operating flows,
+    debt service, dividends and capex). A firm always raises ``due`` and replaces this week's
+    drain (up to its shortfall), so its cash does not sink further below its buffer; the rest
+    of the shortfall it closes in equal parts over ``restore_weeks``
+    (``[assumptions.firms].buffer_restore_weeks``: cash reverts to its target rather than
+    jumping to it, Opler, Pinkowitz, Stulz & Williamson 1999), so a firm that opens or is
+    knocked below its buffer does not borrow the whole gap in one week.
+    """
+    base = xp.maximum(due, xp.minimum(xp.maximum(shortfall, 0.0), drain))
+    return base + xp.maximum(shortfall - base, 0.0) / restore_weeks
+
+
 class Economy:
     """The firms' weekly operations (rule ``run_firms``) and the shared firm state they start.
 
@@ -97,7 +137,8 @@ class Economy:
         self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
         self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
-        self.buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
+        buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
+        self.restore_weeks = float(cal.model_value(f"{a}.firms.buffer_restore_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
         self.ai_growth = float(cal.value(f"{a}.firms.ai_revenue_growth"))  # per year
         params = FirmParameters.from_calibration(cal, sheets)
@@ -154,6 +195,14 @@ class Economy:
             for i in self.firm_rows
         ]
         junk = xp.asarray(np.array(ratings) > LAST_IG, device=dev)  # below BBB- (abm.ratings)
+        self.buffer_weeks = self.host(
+            cash_targets(
+                to_numpy(sheets.ledger.cash[0, ...])[self.firm_rows],
+                p.revenue * (1.0 - p.margin) - p.burn + p.capex,
+                (np.array(ratings) <= LAST_IG) & listed,
+                buffer_weeks,
+            )
+        )  # (F,) weeks of outgoings
         self.firm = FirmState(
             params=params,
             plan=params,  # the 2025 plan; shocks swap ``params``, never this
@@ -169,6 +218,7 @@ class Economy:
         )
         self.last_capex_cut = revenue * 0.0
         self.financing = Financing(cal, self)
+        self.payouts = ShareholderPayouts(cal, sheets, self.firms, self.share_asset, self.listed)
         spread = np.full(sheets.roster.size, float(np.mean(params.spread)))
         spread[self.firm_rows] = np.where(params.spread > 0, params.spread, spread[0])
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -189,7 +239,7 @@ class Economy:
             "vendor_financed": books.per_agent(financing.last.vendor),
             "capacity_prepaid": books.per_agent(financing.last.cloud),
             "capex_cut": books.per_agent(self.last_capex_cut),
-        }
+        } | self.payouts.report(books)
 
     def host(self, values: np.ndarray) -> Any:
         """A per-firm host array on the model's device and dtype."""
@@ -238,6 +288,7 @@ class Economy:
         firm.ebitda = self.ebitda_keep * firm.ebitda + (1.0 - self.ebitda_keep) * 52.0 * (
             revenue - costs
         )
+        cash_start = xp.take(ledger.cash, firms, axis=1)
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
         before = ledger.equity_flows
         self._pay_coupons(on)
@@ -250,13 +301,21 @@ class Economy:
         self._capitalize_interest(before)
         self.financing.deliver_capacity()
         self.financing.repay_scheduled(on)
+        distressed = firm.junk | (self.last_capex_cut > 0.0)
+        self.payouts.pay_dividends(on, distressed)
         outgoings = costs + capex
+        buffer = self.buffer_weeks * outgoings
         cash = xp.take(ledger.cash, firms, axis=1)
-        self.financing.fill(self.buffer_weeks * outgoings + capex - cash, outgoings, on)
+        shortfall = buffer + capex - cash  # to pay this week's capex and end at the buffer
+        due = xp.maximum(capex - cash, 0.0)  # what cash cannot pay this week
+        drain = xp.maximum(cash_start - cash, 0.0) + capex  # this week's net outflow
+        need = weekly_need(xp, shortfall, due, drain, self.restore_weeks)
+        self.financing.fill(need, outgoings, on, shortfall=shortfall, due=due)
         cash = xp.take(ledger.cash, firms, axis=1)
         spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex
         self.last_capex_cut = capex - spent
         ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
+        self.payouts.buy_back(on, cash - spent - buffer, distressed)
         state.flows.ai_capex = xp.sum(spent, axis=-1)  # investment the macro block counts
         real = s.real_assets
         used = xp.take(real, firms, axis=1)

@@ -1,9 +1,14 @@
 """How a tech firm fills its funding gap: Kedrosky's pecking order, channel by channel.
 
-Each week a firm needs ``G = buffer + capex − cash`` (USD bn; the buffer is
-``[assumptions.firms].cash_buffer_weeks`` of its outgoings, computed after it has paid its
-operating costs and debt service). Seed 002 (Kedrosky, "six funding channels", mechanism M09)
-lists the order in which the AI build-out is financed; :meth:`Financing.fill` walks it:
+Each week a firm falls ``G = buffer + capex − cash`` short (USD bn; the buffer is
+``[assumptions.firms].cash_buffer_weeks`` of its outgoings, less for a listed investment-grade
+firm that held less at the start (:func:`abm.economy.cash_targets`), computed after it has paid
+its operating costs, debt service and dividends); it finances what its cash cannot pay now and
+closes the rest of ``G`` over ``buffer_restore_weeks`` (:func:`abm.economy.weekly_need`).
+Hyperscalers sell their bonds in discrete deals of 2025's size, at most one a quarter, and let
+their buffer bridge the weeks between (:meth:`Financing._bond_deals`). Seed 002 (Kedrosky, "six
+funding channels", mechanism M09) lists the order in which the AI build-out is financed;
+:meth:`Financing.fill` walks it:
 
 1. **Internal cash** — cash above the buffer (already netted in ``G``).
 2. **Bonds** — firms with a bond asset, while their bonds trade above a floor, sell new bonds in
@@ -51,6 +56,9 @@ from kernels.backend import segment_sum
 
 #: firm kinds whose loans amortise (term loans, not revolving lines)
 AMORTISING = ("neocloud", "ai_lab")
+
+#: firm kinds that sell bonds in discrete benchmark deals (issue 17: deals of 15–30 bn in 2025)
+DEAL_ISSUERS = ("hyperscaler",)
 
 CHANNELS = ("bonds", "credit", "equity", "vendor", "cloud", "unfunded")
 """The pecking order, as the fields of :class:`FundingMix`."""
@@ -121,22 +129,38 @@ class Financing:
         self.capacity_sellers = mask(CAPACITY_SELLERS)
         self.has_bonds = xp.asarray(sheets.bond_asset[economy.firm_rows] >= 0, device=dev)
         self.bond_market = BondMarket(cal, sheets, economy.firm_rows)
+        b = "assumptions.bond_market"
+        self.deal_min = float(cal.model_value(f"{b}.deal_min_size"))
+        self.deal_max = float(cal.model_value(f"{b}.deal_max_size"))
+        self.deal_spacing = float(cal.model_value(f"{b}.deal_spacing_weeks"))
+        self.deal_issuer = mask(DEAL_ISSUERS) & self.has_bonds
+        # weeks since each firm's last deal: free to come to market at the start
+        self.weeks_since_deal = economy.firm.revenue * 0.0 + self.deal_spacing
         zeros = economy.firm.revenue * 0.0
         self.last = FundingMix(*(zeros for _ in CHANNELS))
 
     # -- the pecking order --------------------------------------------------------------------
 
-    def fill(self, need: Any, outgoings: Any, on: Any) -> FundingMix:
+    def fill(
+        self, need: Any, outgoings: Any, on: Any, *, shortfall: Any = None, due: Any = None
+    ) -> FundingMix:
         """Finance ``need`` (E, F) USD bn down the pecking order; returns what each step raised.
 
         Args:
-            need: (E, F) funding gap of each firm this week.
+            need: (E, F) what each firm finances this week (:meth:`abm.economy.Economy.run_firms`:
+                what it must pay plus its buffer's shortfall spread over a quarter).
             outgoings: (E, F) each firm's weekly outgoings (its lenders' buffers use them).
             on: (E, F) 1.0 for firms that have not failed, else 0.0.
+            shortfall: (E, F) a deal issuer's whole bond need: what takes its cash back to the
+                buffer after this week's payments (default ``need``).
+            due: (E, F) what a deal issuer must raise this week between deals because its cash
+                does not cover its payments (default ``need``).
         """
         s, eco = self.sheets, self.economy
         xp = s.xp
         need = xp.maximum(need, 0.0) * on
+        shortfall = need if shortfall is None else xp.maximum(shortfall, 0.0) * on
+        due = need if due is None else xp.maximum(due, 0.0) * on
         held, owed = s.ledger.positions()  # one pass over the pools for the whole pecking order
         debt = xp.take(owed + s.bonds, eco.firms, axis=1)
         assets = xp.take(s.ledger.cash + s.market_value() + held + s.real_assets, eco.firms, axis=1)
@@ -145,9 +169,10 @@ class Financing:
         )
         price = xp.take(s.prices, eco.bond_assets, axis=1)
         open_market = self.has_bonds & (price > self.bond_floor) & (on > 0.0)
-        wanted = xp.where(open_market, xp.minimum(need, room), 0.0)
+        wanted, need = self._bond_deals(need, shortfall, due, open_market, room)
         bonds = self.bond_market.issue(wanted, eco.spread(), eco.firm.hype, eco.firm.junk)
-        need, room = need - bonds, room - bonds
+        self.weeks_since_deal = xp.where(bonds > 0.0, 0.0, self.weeks_since_deal)
+        need, room = xp.maximum(need - bonds, 0.0), room - bonds
         solvent = assets - debt > 0.0  # at book value, before this week's financing
         credit = xp.where(solvent, xp.minimum(need, xp.maximum(room, 0.0)), 0.0) * on
         self._borrow(credit)
@@ -174,6 +199,35 @@ class Financing:
         )
         self.last = FundingMix(bonds, credit, equity, vendor, cloud, xp.maximum(need - cloud, 0.0))
         return self.last
+
+    def _bond_deals(
+        self, need: Any, shortfall: Any, due: Any, open_market: Any, room: Any
+    ) -> tuple[Any, Any]:
+        """(E, F) bonds each firm offers this week, and (E, F) what it finances in all.
+
+        A deal issuer (a hyperscaler whose bond market is open and whose leverage leaves room for
+        a deal of at least ``deal_min_size``) comes to market in discrete deals: once its bond
+        need (its whole ``shortfall``) reaches ``deal_min_size`` (Alphabet's EUR 6.5 bn deal of
+        November 2025) and ``deal_spacing_weeks`` have passed since its last deal (one deal a
+        quarter, in the window after its quarterly results), it offers one deal of its whole
+        need, at most ``deal_max_size`` (Meta's 30 bn of October 2025; the largest
+        corporate deal on record was Verizon's 49 bn of 2013) and its leverage room; the order
+        book (:class:`abm.bond_market.BondMarket`) decides how much of it sells. Between deals
+        its buffer is the bridge: it finances only what its cash cannot pay (``due``), further
+        down the pecking order (its bank line, as commercial paper would). Every other firm
+        offers bonds for its week's ``need`` up to its room, as it needs them; so does a
+        hyperscaler near its leverage limit, which can no longer sell a benchmark deal (Oracle).
+        """
+        xp = self.sheets.xp
+        self.weeks_since_deal = self.weeks_since_deal + 1.0
+        dealing = self.deal_issuer & open_market & (room >= self.deal_min)
+        ready = (
+            dealing & (shortfall >= self.deal_min) & (self.weeks_since_deal >= self.deal_spacing)
+        )
+        deal = xp.minimum(xp.minimum(shortfall, room), self.deal_max)
+        weekly = xp.where(open_market, xp.minimum(need, room), 0.0)
+        wanted = xp.where(dealing, xp.where(ready, deal, 0.0), weekly)
+        return wanted, xp.where(dealing & ~ready, due, need)
 
     def _borrow(self, credit: Any) -> None:
         """Bank lines for hyperscalers and chip vendors, private credit for everyone else."""

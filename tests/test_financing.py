@@ -95,9 +95,11 @@ def test_closed_markets_send_the_gap_to_vendors_then_to_customers_then_capex_is_
     claim = float(vendor_pool.claims[0, nvidia])
     cash = np.asarray(s.ledger.cash[0]).copy()
 
+    weeks = np.asarray(eco.buffer_weeks)  # (F,) each firm's buffer in weeks of outgoings
+
     def spare(kind: str) -> float:  # lenders' cash above their own buffer (outgoings of 1 a week)
         rows = m.roster.indices("firm", kind)
-        return float(sum(max(cash[i] - eco.buffer_weeks, 0.0) for i in rows))
+        return float(sum(max(cash[i] - weeks[firm(m, m.roster.names[i])], 0.0) for i in rows))
 
     cap = np.asarray(fin.support_cap).copy()
     fin.support_cap = fin.support_cap * 0.0 + 1e6  # no cap on suppliers' credit here
