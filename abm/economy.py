@@ -39,7 +39,7 @@ from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.financing import Financing
 from abm.firm_payouts import ShareholderPayouts
-from abm.ratings import LAST_IG, debt_to_ebitda, parse_rating
+from abm.ratings import LAST_IG, SCALE, debt_to_ebitda, parse_rating
 from abm.state import FirmState, WorldState
 from kernels.backend import to_numpy
 
@@ -88,12 +88,15 @@ def cash_targets(
     """(F,) each firm's cash buffer in weeks of its outgoings.
 
     ``weeks`` (``[assumptions.firms].cash_buffer_weeks``) for every firm, except that a listed
-    investment-grade firm (``rated``) that held less at the end of 2025 keeps its own end-2025
-    cash in weeks of its outgoings (``cash / outgoings``, USD bn and USD bn a week): its
-    observed holding is its target. Firms with access to the bond market hold less cash
-    (Opler, Pinkowitz, Stulz & Williamson 1999, JFE 52(1): rated firms hold less), and a
+    firm rated single-A or better (``rated``: A− and above) that held less at the end of 2025
+    keeps its own end-2025 cash in weeks of its outgoings (``cash / outgoings``, USD bn and USD
+    bn a week): its observed holding is its target. Firms with sure access to the bond market
+    hold less cash (Opler, Pinkowitz, Stulz & Williamson 1999, JFE 52(1): rated firms hold
+    less); a BBB issuer, a downgrade or two from losing its investment-grade buyers, keeps the
+    precautionary buffer (Harford, Klasa & Maxwell 2014, J. Finance 69(3): refinancing risk
+    raises cash holdings), so Oracle, near its leverage limit, keeps 13 weeks. A
     retailer whose suppliers finance its operations needs less (Amazon's payables), so Amazon
-    (8.2 weeks at the start) and Oracle (6.3) do not borrow up to 13 weeks at once. A firm with
+    (8.2 weeks at the start) does not borrow up to 13 weeks at once. A firm with
     more cash than ``weeks`` runs the rest down first (the articles' "data centres financed from
     big-tech cash reserves", seed fact Q36).
     """
@@ -115,6 +118,10 @@ def weekly_need(xp: Any, shortfall: Any, due: Any, drain: Any, restore_weeks: fl
     """
     base = xp.maximum(due, xp.minimum(xp.maximum(shortfall, 0.0), drain))
     return base + xp.maximum(shortfall - base, 0.0) / restore_weeks
+
+
+#: the lowest rating whose issuers keep their own end-2025 cash as buffer (:func:`cash_targets`)
+SINGLE_A = SCALE.index("A-")
 
 
 class Economy:
@@ -199,7 +206,7 @@ class Economy:
             cash_targets(
                 to_numpy(sheets.ledger.cash[0, ...])[self.firm_rows],
                 p.revenue * (1.0 - p.margin) - p.burn + p.capex,
-                (np.array(ratings) <= LAST_IG) & listed,
+                (np.array(ratings) <= SINGLE_A) & listed,
                 buffer_weeks,
             )
         )  # (F,) weeks of outgoings
