@@ -9,7 +9,13 @@ failures and households; :data:`MACRO_AND_BANKS` the macro economy by region and
 capital and earnings, where the CET1 chart also draws the spread across banks (10th to 90th
 percentile) and the capital rules' buffers and minimum.
 
-The browser draws the charts (ECharts, through ``solara.FigureEcharts``): the server only sends
+Reading aids: the tooltip gives the week, each line's value with the panel's unit and the
+5–95% band of a fan, to as many decimals as the values need (:func:`decimals_for`; drawn by
+``app/static/echarts.vue``); a panel with one line per issuer or token lists the lines that moved
+most first in its legend and labels the :data:`MOVERS_LABELLED` largest movers at their right end
+(:func:`movement`), so a line that moves (CoreWeave's spread) is never on the legend's second page.
+
+The browser draws the charts (ECharts, through ``app.echarts``): the server only sends
 the numbers, a few kilobytes a week, so a step updates the page in a fraction of a second even on
 a busy machine, where rendering images on the server took most of a second.
 """
@@ -29,6 +35,8 @@ from app.live import LiveRun
 
 #: Quantiles of the fan band.
 BAND = (5.0, 95.0)
+#: Lines labelled at their right end in a panel of one line per issuer or token (the movers).
+MOVERS_LABELLED = 3
 #: Colours, in order, for the lines of one panel (matplotlib's tab10, so all figures agree).
 COLOURS = (
     "#1f77b4",
@@ -94,6 +102,7 @@ FIGURES: dict[str, tuple[Panel, Panel]] = {
             "agents failed",
             tuple(f"defaults_{family}" for family in INSTITUTIONS),
             tuple(FAMILY_NAMES[family] for family in INSTITUTIONS),
+            counts=True,
         ),
         Panel("Fire-sale volume", "USD bn per week", ("fire_sale_volume_usd_bn",), ("sold",)),
     ),
@@ -275,6 +284,24 @@ def series_of(values: np.ndarray, label: str, colour: str, key: int) -> list[dic
     ]
 
 
+def movement(values: np.ndarray) -> float:
+    """How far a (T, E) series moved: the largest distance of its median from week 0's."""
+    mid = np.nanmedian(values, axis=1) if values.shape[1] > 1 else values[:, 0]
+    finite = mid[np.isfinite(mid)]
+    return float(np.max(np.abs(finite - finite[0]))) if finite.size else 0.0
+
+
+def decimals_for(series: list[dict[str, Any]], counts: bool = False) -> int:
+    """Decimals the tooltip shows: three significant digits of the largest value, 0 to 4."""
+    if counts:
+        return 0
+    values = [abs(v) for s in series for v in s["data"] if v is not None]
+    top = max(values, default=0.0)
+    if top <= 0.0:
+        return 2
+    return int(min(4, max(0, 2 - math.floor(math.log10(top)))))
+
+
 def values_of(run: LiveRun, panel: Panel, column: str) -> np.ndarray:
     """(T + 1, E) values of ``column`` as ``panel`` draws them: scaled, week 0 left out of flows."""
     values = run.series(column) * panel.scale
@@ -300,12 +327,13 @@ def spread_series(run: LiveRun, panel: Panel) -> list[dict[str, Any]]:
         "tooltip": {"show": False},
     }
     return [
-        {**band, "name": f"{label} low", "data": _numbers(low)},
+        {**band, "name": f"{label} low", "data": _numbers(low), "pkHide": True},
         {
             **band,
             "name": label,
             "data": _numbers(high - low),
             "areaStyle": {"opacity": 0.3},
+            "pkHide": True,
         },
     ]
 
@@ -321,10 +349,21 @@ def option(run: LiveRun, panel: Panel) -> dict[str, Any]:
     series: list[dict[str, Any]] = spread_series(run, panel)
     # the band's legend entry is a swatch: its series' own line is invisible
     names: list[Any] = [{"name": panel.spread[2], "icon": "rect"}] if panel.spread else []
-    for k, (column, label) in enumerate(columns_of(run, panel)):
-        drawn = series_of(values_of(run, panel, column), label, COLOURS[k % len(COLOURS)], k)
-        if panel.end_labels:
-            drawn[-1]["endLabel"] = {"show": True, "formatter": "{a}", "fontSize": 10}
+    pairs = columns_of(run, panel)
+    values = {column: values_of(run, panel, column) for column, _ in pairs}
+    per_issuer = any(name.endswith("_") for name in panel.series)
+    order = list(range(len(pairs)))
+    if per_issuer:  # the lines that moved most first in the legend, and labelled
+        order.sort(key=lambda k: -movement(values[pairs[k][0]]))
+    labelled = set(order[:MOVERS_LABELLED]) if per_issuer else set()
+    for k in order:
+        column, label = pairs[k]
+        drawn = series_of(values[column], label, COLOURS[k % len(COLOURS)], k)
+        if len(drawn) == 3:  # a fan: the tooltip reads the band beside the median
+            drawn[0]["pkHide"] = drawn[1]["pkHide"] = True
+            drawn[2]["pkBand"] = [len(series), len(series) + 1]
+        if panel.end_labels or k in labelled:
+            drawn[-1]["endLabel"] = {"show": True, "formatter": "{a}", "fontSize": 11}
             drawn[-1]["labelLayout"] = {"moveOverlap": "shiftY"}
         series += drawn
         names.append(label)
@@ -348,27 +387,33 @@ def option(run: LiveRun, panel: Panel) -> dict[str, Any]:
         }
     return {
         "animation": False,
+        "backgroundColor": "transparent",
+        "pk": {
+            "unit": panel.unit,
+            "decimals": decimals_for(series, panel.counts),
+            "band": f"{BAND[0]:g}–{BAND[1]:g}%",
+        },
         "title": {
             "text": f"{panel.title} ({panel.unit})",
             "left": 4,
             "top": 0,
-            "textStyle": {"fontSize": 12},
+            "textStyle": {"fontSize": 13},
         },
         "legend": {
             "data": names,
             "left": 4,
-            "top": 17,
+            "top": 20,
             "type": "scroll",
             "width": "94%",
-            "textStyle": {"fontSize": 10},
+            "textStyle": {"fontSize": 11},
             "itemWidth": 14,
             "itemHeight": 8,
         },
-        "tooltip": {"trigger": "axis"},
+        "tooltip": {"trigger": "axis", "confine": True},
         "grid": {
             "left": 8,
-            "right": 64 if panel.end_labels else 30,
-            "top": 48,
+            "right": 84 if panel.end_labels or labelled else 30,
+            "top": 52,
             "bottom": 4,
             "containLabel": True,
         },
@@ -415,9 +460,11 @@ __all__ = [
     "Panel",
     "capital_lines",
     "columns_of",
+    "decimals_for",
     "fan",
     "fan_note",
     "figure",
+    "movement",
     "option",
     "options",
     "series_of",

@@ -1,9 +1,13 @@
 """Solara components of the app: the guided tour, shocks and event log, charts, network, inspector.
 
-Tabs: page 0 the tour, event log, markets and failures; page 1 banks, stablecoins and households;
-page 2 the network and the inspector; page 3 the macro economy and the banks' capital and earnings.
+The page's named tabs (:data:`TABS`, drawn by :func:`PageTabs`; only the open tab renders):
+"Classroom" the tour, event log, markets and failures; "Banks and households" banks,
+stablecoins and households; "Network" the network and the inspector; "Macro and bank capital"
+the macro economy and the banks' capital and earnings; "What if" the page's run against one
+change on the same worlds (:mod:`app.whatif`); "Export" the downloads and the replay file
+(:mod:`app.export`).
 
-Each component takes the :class:`~app.live.LiveRun` SolaraViz passes and subscribes to Mesa's
+Each component takes the page's :class:`~app.live.LiveRun` and subscribes to Mesa's
 ``update_counter``, so it redraws after every step, play tick and shock. Charts and figures are
 rebuilt only when the week or the model changes (``solara.use_memo``), not on unrelated
 re-renders. The time series are ECharts drawn by the browser (:mod:`app.charts`); the network
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +28,13 @@ from abm.agents import FAMILY_CLASSES
 from abm.calibration import load_calibration
 from abm.vocabulary import FAMILIES
 from app import charts, network
-from app.echarts import Echarts
+from app.controls import play, use_loop_guard
+from app.echarts import Echarts, option_text
+from app.export import ExportPanel
 from app.levers import available
 from app.live import NOTABLE_EVENTS, SHOCK_BUTTONS, LiveRun
 from app.tours import tour
+from app.whatif import WhatIfPanel
 
 #: Seconds between weeks while the tour plays.
 PLAY_PAUSE_S = 0.15
@@ -38,6 +44,8 @@ NEXT_EVENT_MAX_WEEKS = 52
 PLAY_MAX_WEEKS = 520
 #: Events listed in the log (newest first).
 LOG_ROWS = 80
+#: Height of one chart panel (px): room for a title, a two-line legend and a readable plot.
+CHART_HEIGHT_PX = 230
 
 #: The server's log of model errors met by the page's buttons and loops.
 log = logging.getLogger("powderkeg.app")
@@ -99,6 +107,7 @@ def ClassroomTour(model: LiveRun) -> None:
         weeks = model.run_until(
             lambda m: m.notable_events() > seen or hit_default(m), NEXT_EVENT_MAX_WEEKS
         )
+        force_update()  # the week, charts and log first, then the message that says why
         frame = model.event_frame()
         newest = frame[frame["event"].isin(NOTABLE_EVENTS)]
         ran = f"Ran {weeks} week{'s' * (weeks != 1)} to week {_week(model)}"
@@ -106,27 +115,31 @@ def ClassroomTour(model: LiveRun) -> None:
             status.set(f"{ran}: {newest.iloc[0]['message']}")
         else:
             status.set(f"{ran}: no new event of note.")
-        force_update()
 
-    def play() -> None:
+    guard = use_loop_guard()  # the loop ends with the tab (a tab switch) and the session
+
+    def tour_loop() -> None:
+        if not playing.value:
+            return
         hit_default = first_default(model.defaults_so_far())
-        step = guarded(model.step, problem, "Play tour")
-        for _ in range(PLAY_MAX_WEEKS):
-            if not playing.value:
-                return
-            time.sleep(PLAY_PAUSE_S)
-            step()
-            force_update()
+        attempt = guarded(model.step, problem, "Play tour")
+
+        def step() -> None:
+            attempt()
             if problem.value:  # the model failed this week: stop, the message says why
                 playing.set(False)
-                return
-            if hit_default(model):
+            elif hit_default(model):
                 playing.set(False)
                 status.set(f"Paused at the first default, week {_week(model)}.")
-                return
-        playing.set(False)
 
-    solara.lab.use_task(play, dependencies=[playing.value, id(model)], prefer_threaded=True)
+        def keep_going() -> bool:
+            return playing.value and guard()
+
+        play(step, keep_going, PLAY_PAUSE_S, max_weeks=PLAY_MAX_WEEKS, lock=model.lock)
+        if guard():
+            playing.set(False)
+
+    solara.lab.use_task(tour_loop, dependencies=[playing.value, id(model)], prefer_threaded=True)
 
     nxt = guide.next_week(week)
     with solara.Card("Classroom"):
@@ -152,7 +165,7 @@ def ClassroomTour(model: LiveRun) -> None:
             f"Preset {model.preset}, seed {model.seed}, {model.n_worlds} world(s); "
             f"{lever_summary(model)}. Reset replays the same world; sidebar changes apply on "
             "Reset.",
-            style={"font-size": "12px"},
+            classes=["pk-muted"],
         )
 
 
@@ -170,17 +183,19 @@ def lever_summary(model: LiveRun) -> str:
 
 
 def _tour_html(title: str, week: int, index: int, step: Any, next_week: int | None) -> str:
-    """The tour step as HTML: heading, narrative, what to watch, source (scrolls when long)."""
+    """The tour step as HTML: heading, narrative, what to watch, source.
+
+    The card grows with its text (nothing is cut); the "what to watch" box is a translucent tint
+    with the theme's own text colour, so it reads in the dark theme too.
+    """
     e = html.escape
     later = f" Next step at week {next_week}." if next_week is not None else " Last step."
     return (
-        "<div style='max-height:215px;overflow-y:auto;font-size:13px;line-height:1.35'>"
+        "<div style='font-size:14px;line-height:1.4'>"
         f"<div><b>{e(title)}</b> — week {week}, step {index + 1}: <b>{e(step.title)}</b></div>"
         f"<p style='margin:4px 0'>{e(step.text)}</p>"
-        "<div style='background:#e3f2fd;border-left:4px solid #1976d2;padding:4px 8px'>"
-        f"<b>What to watch:</b> {e(step.watch)}</div>"
-        f"<div style='color:#666;font-size:11px;margin-top:3px'>Source: {e(step.source)}.{later}"
-        "</div></div>"
+        f"<div class='pk-watch'><b>What to watch:</b> {e(step.watch)}</div>"
+        f"<div class='pk-muted'>Source: {e(step.source)}.{later}</div></div>"
     )
 
 
@@ -193,7 +208,7 @@ def _log_html(rows: list[tuple[int, int, str, str]], many_worlds: bool) -> str:
             f"[{html.escape(family)}] {html.escape(message)}</div>"
         )
     body = "".join(lines) or "<div>No events yet: press Step, Play or a shock button.</div>"
-    return f"<div style='max-height:165px;overflow-y:auto;font-size:12px'>{body}</div>"
+    return f"<div style='max-height:220px;overflow-y:auto;font-size:13px'>{body}</div>"
 
 
 @solara.component
@@ -234,7 +249,8 @@ def EventLog(model: LiveRun) -> None:
                 )
         if problem.value:
             solara.Error(problem.value, dense=True)
-        solara.ToggleButtonsSingle(value=family, values=list(LOG_FAMILIES), dense=True)
+        with solara.Column(classes=["pk-filters"], gap="0px"):  # wraps on a narrow card
+            solara.ToggleButtonsSingle(value=family, values=list(LOG_FAMILIES), dense=True)
         solara.HTML(tag="div", unsafe_innerHTML=_log_html(rows, model.n_worlds > 1))
 
 
@@ -247,7 +263,9 @@ def chart(name: str, heading: bool = False) -> Any:
     @solara.component
     def Chart(model: LiveRun) -> None:
         counter = update_counter.get()
-        options = solara.use_memo(lambda: charts.options(model, name), [counter, id(model)])
+        options = solara.use_memo(
+            lambda: [option_text(o) for o in charts.options(model, name)], [counter, id(model)]
+        )
         with solara.Column(gap="4px", style={"width": "100%"}):
             # always present (empty for one world): adding or removing a child would rebuild the
             # charts' widgets, and an ECharts widget removed while it initialises throws
@@ -256,14 +274,14 @@ def chart(name: str, heading: bool = False) -> Any:
                 solara.HTML(
                     tag="div",
                     unsafe_innerHTML=(
-                        f"<b style='font-size:13px'>{html.escape(name)}</b>"
-                        f"<span style='font-size:11px;color:#555'> {html.escape(note)}</span>"
+                        f"<b style='font-size:14px'>{html.escape(name)}</b>"
+                        f"<span class='pk-muted'> {html.escape(note)}</span>"
                     ),
                 )
             else:
-                solara.Text(note, style={"font-size": "11px", "color": "#555"})
+                solara.Text(note, classes=["pk-muted"])
             for opt in options:
-                Echarts(opt, height_px=165)
+                Echarts(opt, height_px=CHART_HEIGHT_PX)
 
     Chart.__doc__ = f"The {name} charts."
     return Chart
@@ -280,9 +298,16 @@ def NetworkView(model: LiveRun) -> None:
         lambda: network.figure(model, min(world.value, model.n_worlds - 1)),
         [counter, id(model), world.value],
     )
-    with solara.Card("Network: circular deals and exposures"):
+    with solara.Card("Network: circular deals and exposures", classes=["pk-wide"]):
         if model.n_worlds > 1:
-            solara.SliderInt("World", value=world, min=0, max=model.n_worlds - 1)
+            with solara.Column(classes=["pk-slider"], gap="0px"):
+                solara.SliderInt(
+                    f"World shown (0–{model.n_worlds - 1}): {world.value}",
+                    value=world,
+                    min=0,
+                    max=model.n_worlds - 1,
+                    thumb_label=False,
+                )
         solara.FigureMatplotlib(fig, format="png", dependencies=[counter, id(model), world.value])
 
 
@@ -348,8 +373,15 @@ def Inspector(model: LiveRun) -> None:
         return fig
 
     fig = solara.use_memo(draw, [counter, id(model), pick.value])
-    with solara.Card("Inspect an institution"):
-        solara.Select(label="Institution", value=pick, values=labels)
+    with solara.Card("Inspect an institution", classes=["pk-wide"]):
+        solara.v.Autocomplete(
+            label=f"Institution ({len(labels)}; type to search)",
+            items=labels,
+            v_model=pick.value,
+            on_v_model=lambda label: pick.set(label) if label in agents else None,
+            dense=True,
+            auto_select_first=True,
+        )
         details = [
             f"total assets {agent.total_assets:,.1f}",
             f"liabilities {agent.liabilities:,.1f}",
@@ -369,28 +401,58 @@ def Inspector(model: LiveRun) -> None:
         solara.FigureMatplotlib(fig, format="png", dependencies=[counter, id(model), pick.value])
 
 
-#: The page's components and the tab each sits on (SolaraViz ``components``).
-COMPONENTS = [
-    (ClassroomTour, 0),
-    (EventLog, 0),
-    (chart("Markets"), 0),
-    (chart("Failures and fire sales"), 0),
-    (chart("Banks and stablecoins"), 1),
-    (chart("Households"), 1),
-    (NetworkView, 2),
-    (Inspector, 2),
-    (chart("Macro economy: growth and jobs", heading=True), 3),
-    (chart("Macro economy: interest rates", heading=True), 3),
-    (chart("Banks: capital", heading=True), 3),
-    (chart("Banks: earnings", heading=True), 3),
-]
+@solara.component
+def WhatIf(model: LiveRun) -> None:
+    """The "What if" tab: the page's preset, seed, worlds and levers against one change."""
+    WhatIfPanel(
+        model.preset,
+        int(model.seed),
+        int(model.n_worlds),
+        {**model.levers, "shock_scale": model.shock_scale},
+    )
+
+
+#: The page's tabs: name, and the components on it in reading order (each takes the model).
+TABS: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    (
+        "Classroom",
+        (ClassroomTour, EventLog, chart("Markets"), chart("Failures and fire sales")),
+    ),
+    ("Banks and households", (chart("Banks and stablecoins"), chart("Households"))),
+    ("Network", (NetworkView, Inspector)),
+    (
+        "Macro and bank capital",
+        tuple(chart(name, heading=True) for name in charts.MACRO_AND_BANKS),
+    ),
+    ("What if", (WhatIf,)),
+    ("Export", (ExportPanel,)),
+)
+
+
+@solara.component
+def PageTabs(model: LiveRun) -> None:
+    """The named tabs of :data:`TABS`; only the open one renders (and redraws as weeks pass).
+
+    Each tab's cards flow into as many columns of at least 480 px as the screen has room for
+    (the page's ``.pk-grid`` style): one on a 1024 px laptop, two on a 1440 px projector.
+    """
+    tab = solara.use_reactive(0)
+    with solara.lab.Tabs(value=tab, lazy=True):
+        for name, parts in TABS:
+            with solara.lab.Tab(name):
+                with solara.v.Html(tag="div", class_="pk-grid"):
+                    for part in parts:
+                        part(model)
+
 
 __all__ = [
-    "COMPONENTS",
+    "TABS",
     "ClassroomTour",
     "EventLog",
     "Inspector",
     "NetworkView",
+    "PageTabs",
+    "WhatIf",
     "balance_sheet_history",
     "chart",
     "institutions",

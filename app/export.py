@@ -256,9 +256,9 @@ def ExportPanel(model: LiveRun, world: int | None = None) -> None:
     buttons = solara.use_memo(makers, [model, shown])
     stem = f"powderkeg-{model.preset}-seed{model.seed}-week{week}"
     with solara.Card(f"Export (week {week})"):
-        solara.Markdown(
+        solara.Text(
             "Tables as CSV or Parquet, with their units and how they were made; the replay "
-            "file reruns this run exactly: `powderkeg run --scenario FILE.toml`."
+            "file reruns this run exactly: powderkeg run --scenario FILE.toml"
         )
         for label, _, _, name in ROWS:
             with solara.Row(style={"flex-wrap": "wrap", "align-items": "center"}):

@@ -62,6 +62,8 @@ class Lever:
             (False: the start is a setting too, e.g. the leverage cap's "no cap").
         calibrated: the calibration leaf the lever starts from when ``default`` is None (empty:
             the first ``field``).
+        unit: the unit its value is shown in beside the slider (:func:`shown`).
+        none_means: what the top of a slider whose top is None (no limit) means, in words.
     """
 
     key: str
@@ -79,6 +81,8 @@ class Lever:
     cap: float = float("inf")
     start_keeps_preset: bool = True
     calibrated: str = ""
+    unit: str = ""
+    none_means: str = ""
 
     def start(self, cal: Calibration) -> Any:
         """The starting value: ``default``, or the calibrated value where ``default`` is None."""
@@ -95,7 +99,9 @@ class Lever:
             "value": start,
         }
         if self.widget.startswith("Slider"):
-            spec.update(min=self.lo, max=self.hi, step=self.step)
+            spec.update(min=self.lo, max=self.hi, step=self.step, unit=self.unit)
+            if self.none_means:
+                spec["none_means"] = self.none_means
         if self.widget == "Select":
             spec["values"] = list(self.values)
         return spec
@@ -123,7 +129,7 @@ def policy_lever(rule: policy.Lever) -> Lever:
     starts at that value; one whose None means no limit (the leverage cap) starts at the top of
     the slider, which stands for None; any other starts at today's setting.
     """
-    common = {"target": "policy", "field": rule.name}
+    common: dict[str, Any] = {"target": "policy", "field": rule.name, "unit": rule.unit}
     if rule.kind == "bool":
         values: tuple[Any, ...] = (AS_PRESET, "on", "off")
         return Lever(
@@ -149,6 +155,7 @@ def policy_lever(rule: policy.Lever) -> Lever:
             hi,
             to_policy=_none_at(hi),
             start_keeps_preset=False,
+            none_means=rule.none_means,
             **slider,
         )
     return Lever(rule.key, f"{rule.title} ({scale})", widget, rule.default, **slider)
@@ -174,6 +181,7 @@ LEVERS: tuple[Lever, ...] = (
         ),
         scale=True,
         cap=1.0,
+        unit="× calibrated",
     ),
     Lever(
         "ai_crypto_correlation",
@@ -185,6 +193,7 @@ LEVERS: tuple[Lever, ...] = (
         hi=0.95,
         step=0.01,  # the calibrated 0.53 must lie on the slider's grid, or the slider moves it
         field=("sentiment.crypto_correlation_panic",),
+        unit="ρ",
     ),
     Lever(
         "shock_scale",
@@ -195,8 +204,38 @@ LEVERS: tuple[Lever, ...] = (
         lo=0.0,
         hi=2.0,
         step=0.1,
+        unit="× preset",
     ),
 )
+
+
+def decimals(step: float | None) -> int:
+    """Decimals that show every position of a slider whose step is ``step`` (0 for whole steps)."""
+    text = f"{float(step or 1):g}"
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def shown(value: Any, spec: Mapping[str, Any]) -> str:
+    """A slider's value in words with its unit, as the sidebar shows it beside the label.
+
+    ``spec`` is the slider's ``model_params`` entry: its ``unit`` ("share ..." units read as
+    percent: 0.05 "share of US GDP" is "5% of US GDP"; "×" units follow the number; "ρ" leads
+    it), its ``step`` (the decimals) and, for a slider whose top means no limit, ``none_means``
+    at ``max``.
+    """
+    if spec.get("none_means") and value >= spec["max"]:
+        return str(spec["none_means"])
+    unit = str(spec.get("unit", ""))
+    if unit.startswith("share"):
+        rest = unit.removeprefix("share").strip()
+        places = max(0, decimals(spec.get("step")) - 2)
+        return f"{100.0 * float(value):.{places}f}%" + (f" {rest}" if rest else "")
+    number = f"{float(value):.{decimals(spec.get('step'))}f}"
+    if unit == "ρ":
+        return f"ρ = {number}"
+    if number == "1" and unit.isalpha():  # "1 bank", "1 week"
+        unit = unit.removesuffix("s")
+    return f"{number} {unit}".strip()
 
 
 def available(levers: tuple[Lever, ...] = LEVERS) -> tuple[Lever, ...]:
@@ -287,6 +326,7 @@ class RunSettings:
                 "min": 0,
                 "max": 99,
                 "step": 1,
+                "unit": "",
             },
             "n_worlds": {
                 "type": "SliderInt",
@@ -295,6 +335,7 @@ class RunSettings:
                 "min": 1,
                 "max": 32,
                 "step": 1,
+                "unit": "worlds",
             },
         }
 
@@ -313,8 +354,10 @@ __all__ = [
     "RunSettings",
     "available",
     "calibration_with",
+    "decimals",
     "lever",
     "model_params",
     "policy_for",
     "policy_lever",
+    "shown",
 ]

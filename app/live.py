@@ -157,6 +157,15 @@ class LiveRun(Powderkeg):
         self.schedules.append(schedule)
         return schedule
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock a step holds.
+
+        A playing loop holds it through its redraws too, so two loops (Play and Play tour)
+        never step or draw the page at the same time.
+        """
+        return self._lock
+
     def step(self) -> None:
         """One week of the model, then record its series and events (one step at a time)."""
         with self._lock:

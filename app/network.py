@@ -15,12 +15,12 @@ stays readable with 1,000 retail cohorts. For the world shown (world 0 by defaul
   insurance claims, stablecoin tokens.
 
 Node colour is distress (:meth:`app.live.LiveRun.distress`, averaged over a group, weighted by
-starting equity; a failed agent counts 1), node size the group's total assets, and edge colour
-what flows along the edge; widths grow with the log of the amount, relative to the largest edge
-of the same kind (weekly deal payments are far smaller than stocks of claims). Only the largest
-edges are drawn (:data:`MAX_EDGES`).
+starting equity; a failed agent counts 1), read on the colour scale beside the picture; node
+size the group's total assets, and edge colour what flows along the edge; widths grow with the
+log of the amount, relative to the largest edge of the same kind (weekly deal payments are far
+smaller than stocks of claims). Only the largest edges are drawn (:data:`MAX_EDGES`).
 
-Beside the picture, the institutions of the world shown ranked by DebtRank on the combined
+Under the picture, the institutions of the world shown ranked by DebtRank on the combined
 network of their debts (:mod:`experiments.systemic`: the share of all institutions' equity the
 others lose when one alone is fully distressed; Battiston et al. 2012, linear DebtRank of
 Bardoscia et al. 2015), the top :data:`TOP_DEBTRANK`. It is computed when the figure is drawn, so
@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -69,6 +71,11 @@ MAX_EDGES = 45
 TOP_DEBTRANK = 10
 #: Characters of an institution's name in that list (longer names are cut).
 NAME_WIDTH = 20
+#: Font size of the node labels and the legends (points; the figure is drawn 720 px wide at 80
+#: dpi, which fits a 1024 px laptop's page without shrinking, so 10 pt is 11 px on screen).
+LABEL_PT = 10.0
+#: Colour map of distress: green calm, yellow half the equity lost, red failed.
+DISTRESS_COLOURS = "RdYlGn_r"
 #: Readable names of grouped kinds.
 GROUP_NAMES = {
     ("bank", "us"): "US banks",
@@ -213,8 +220,8 @@ def figure(run: LiveRun, world: int = 0) -> Figure:
     """The network view of ``world`` as a matplotlib figure (see the module docstring)."""
     net = exposures(run, world)
     pos = positions(net)
-    fig = Figure(figsize=(9.4, 6.2), dpi=80)
-    ax = fig.add_axes((0.0, 0.12, 0.76, 0.82))
+    fig = Figure(figsize=(9.0, 8.6), dpi=80)
+    ax = fig.add_axes((0.0, 0.31, 1.0, 0.64))
     ax.set_axis_off()
     top: dict[str, float] = {}
     for *_, kind, amount in net.edges:
@@ -236,27 +243,57 @@ def figure(run: LiveRun, world: int = 0) -> Figure:
                 "connectionstyle": "arc3,rad=0.12",
             },
         )
-    cmap = colormaps["RdYlGn_r"]
+    cmap = colormaps[DISTRESS_COLOURS]
     area = 40 + 900 * np.sqrt(net.size / max(net.size.max(), 1e-9))
     ax.scatter(pos[:, 0], pos[:, 1], s=area, c=cmap(net.distress), edgecolors="k", lw=0.5, zorder=3)
     for (x, y), name in zip(pos, net.names, strict=True):
-        ax.text(x, y - 0.075, name, ha="center", va="top", fontsize=6.5, zorder=4)
+        ax.text(
+            x,
+            y - 0.075,
+            name,
+            ha="center",
+            va="top",
+            fontsize=LABEL_PT,
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
     handles = [Line2D([0], [0], color=c, lw=2, label=t) for k, (t, c) in EDGE_KINDS.items()]
-    fig.legend(handles=handles, fontsize=6.5, loc="lower center", frameon=False, ncol=3)
+    fig.legend(
+        handles=handles,
+        fontsize=LABEL_PT,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 0.1),
+        frameon=False,
+        ncol=1,
+    )
     ax.set_xlim(-1.25, 1.25)
     ax.set_ylim(-1.3, 1.15)
+    _distress_scale(fig, cmap)
     _ranking_panel(fig, systemic_ranking(run, world))
     fig.suptitle(
-        f"Week {int(run.steps)}, world {world}: who is exposed to whom "
-        "(node colour = distress: green calm, red failed; size = total assets)",
-        fontsize=8,
+        f"Week {int(run.steps)}, world {world}: who is exposed to whom\n"
+        "node colour = distress, size = total assets; arrows: holder → issuer, payer → supplier",
+        fontsize=LABEL_PT + 1,
     )
     return fig
 
 
+def _distress_scale(fig: Figure, cmap) -> None:
+    """The colour scale of distress, under the legend: 0% (calm) to 100% (failed)."""
+    bar = fig.add_axes((0.03, 0.045, 0.42, 0.02))
+    scale = fig.colorbar(
+        ScalarMappable(Normalize(0.0, 100.0), cmap), cax=bar, orientation="horizontal"
+    )
+    scale.set_ticks([0, 25, 50, 75, 100])
+    scale.ax.tick_params(labelsize=LABEL_PT - 1)
+    scale.ax.set_title(
+        "node colour, distress: % of starting equity lost (100 = failed)", fontsize=LABEL_PT - 1
+    )
+
+
 def _ranking_panel(fig: Figure, ranking: list[tuple[str, float]]) -> None:
     """The DebtRank list on the right of the figure, one institution a line."""
-    panel = fig.add_axes((0.75, 0.12, 0.25, 0.82))
+    panel = fig.add_axes((0.5, 0.01, 0.5, 0.3))
     panel.set_axis_off()
     width = NAME_WIDTH
     lines = [
@@ -269,9 +306,9 @@ def _ranking_panel(fig: Figure, ranking: list[tuple[str, float]]) -> None:
         f"combined network, top {TOP_DEBTRANK}:\n"
         "% of all institutions' equity\nlost by the others if it fails"
     )
-    panel.text(0.0, 0.97, title, va="top", fontsize=7, weight="bold")
+    panel.text(0.0, 0.99, title, va="top", fontsize=LABEL_PT - 0.5, weight="bold")
     text = "\n".join(lines) if lines else "no exposures among institutions"
-    panel.text(0.0, 0.78, text, va="top", fontsize=7, family="monospace")
+    panel.text(0.0, 0.74, text, va="top", fontsize=LABEL_PT - 0.5, family="monospace")
 
 
 __all__ = [

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import solara
 
+from abm.calibration import load_calibration
 from app.echarts import Echarts
 from app.levers import AS_PRESET, available, lever, policy_for
 from app.live import LiveRun
@@ -283,15 +284,16 @@ def difference_option(table: pd.DataFrame, column: str, label: str) -> dict[str,
 
 
 def outcome_text(outcome: dict[str, Any], label: str) -> str:
-    """The outcome as one Markdown paragraph a class can read."""
+    """The outcome as one plain paragraph a class can read."""
     metric = METRIC_LABELS.get(outcome["metric"], outcome["metric"])
     n = outcome["worlds"]
     line = (
-        f"**{outcome['question']}** {metric}: median {outcome['median']:.3g} as is, "
-        f"{outcome['median_counterfactual']:.3g} with *{label}*. "
+        f"{outcome['question']} {metric}: median {outcome['median']:.3g} as is, "
+        f"{outcome['median_counterfactual']:.3g} with {label}. "
     )
     if outcome["no_difference"]:
-        return line + f"No difference in any of the {n} worlds."
+        return line + ("No difference in the one world." if n == 1 else
+                       f"No difference in any of the {n} worlds.")  # fmt: skip
     diff = f"{outcome['difference_mean']:+.3g}"
     low, high = outcome["difference_low"], outcome["difference_high"]
     if math.isfinite(low):
@@ -303,6 +305,18 @@ def outcome_text(outcome: dict[str, Any], label: str) -> str:
         f"{better:.0f}% of them and worse in {worse:.0f}%."
         + ("" if n >= 2 else " One world gives no interval: use two worlds or more.")
     )
+
+
+def _suggested(key: str) -> str:
+    """A value of lever ``key`` that differs from where the page starts it.
+
+    A select's first choice, or a slider's lowest value (its highest where it starts lowest).
+    """
+    lv = lever(key)
+    if lv.widget == "Select":
+        return next(v for v in lv.values if v != AS_PRESET)
+    start = lv.start(load_calibration())
+    return f"{lv.hi if start == lv.lo else lv.lo:g}"
 
 
 @solara.component
@@ -318,30 +332,41 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
     own = preset_counterfactuals(preset)
     choices = [c.label for c in own] + ["one lever"]
     choice, set_choice = solara.use_state(choices[0])
-    keys = [lv.key for lv in available() if lv.key != "shock_scale"]
-    key, set_key = solara.use_state(keys[0])
-    value, set_value = solara.use_state("")
-    metric, set_metric = solara.use_state("bank_failures")
-    weeks, set_weeks = solara.use_state(int(load_preset(preset).model.get("steps", 52)))
-    column, set_column = solara.use_state("defaults_bank")
+    titles = {lv.label.split(" (")[0]: lv.key for lv in available() if lv.key != "shock_scale"}
+    title, set_title = solara.use_state(next(iter(titles)))
+    value, set_value = solara.use_state(_suggested(titles[title]))
+    metric, set_metric = solara.use_state(METRIC_LABELS["bank_failures"])
+    steps = int(load_preset(preset).model.get("steps", 52))
+    weeks, set_weeks = solara.use_state(min(steps, 52))
+    chart, set_chart = solara.use_state(SERIES["defaults_bank"][0])
     result, set_result = solara.use_state(None)  # (SideBySide, label) once run
     problem, set_problem = solara.use_state("")
     progress, set_progress = solara.use_state(0.0)
 
+    def pick_lever(new: str) -> None:
+        set_title(new)
+        set_value(_suggested(titles[new]))
+
     def counterfactual() -> Counterfactual:
         if choice != "one lever":
             return next(c for c in own if c.label == choice)
+        key = titles[title]
+        judged = next(k for k, v in METRIC_LABELS.items() if v == metric)
         lv = lever(key)
         if lv.widget == "Select":
             allowed = [v for v in lv.values if v != AS_PRESET]
             if value not in allowed:
-                raise ValueError(f"{lv.label}: choose one of {', '.join(allowed)}")
-            return lever_counterfactual(key, value, metric)
-        number = float(value)
+                raise ValueError(f"{title}: choose one of {', '.join(allowed)}; got {value!r}")
+            return lever_counterfactual(key, value, judged)
+        hint = f"{title}: a number from {lv.lo:g} to {lv.hi:g}"
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{hint}; got {value!r}") from None
         if not (lv.lo is not None and lv.hi is not None and lv.lo <= number <= lv.hi):
-            raise ValueError(f"{lv.label}: a number from {lv.lo:g} to {lv.hi:g}")
+            raise ValueError(f"{hint}; got {value!r}")
         number = int(number) if lv.widget == "SliderInt" else number
-        return lever_counterfactual(key, number, metric)
+        return lever_counterfactual(key, number, judged)
 
     def run() -> None:
         try:
@@ -355,13 +380,13 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
 
             pair.run(int(weeks), tick)
         except (ValueError, KeyError, FloatingPointError) as err:
-            set_problem(str(err).strip("'\""))
+            set_problem(str(err.args[0]) if err.args else type(err).__name__)
             return
         set_problem("")
         set_result((pair, cf.label))
 
     with solara.Column(style={"max-width": "1100px"}):
-        solara.Markdown(
+        solara.Text(
             "Run this preset twice on the same worlds — as set on the left, and with one "
             "change — and read the difference world by world (the same paired comparison as "
             "`powderkeg evidence`)."
@@ -369,8 +394,8 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
         with solara.Row(style={"flex-wrap": "wrap", "gap": "12px"}):
             solara.Select("What if", values=choices, value=choice, on_value=set_choice)
             if choice == "one lever":
-                solara.Select("Lever", values=keys, value=key, on_value=set_key)
-                lv = lever(key)
+                solara.Select("Lever", values=list(titles), value=title, on_value=pick_lever)
+                lv = lever(titles[title])
                 hint = (
                     ", ".join(v for v in lv.values if v != AS_PRESET)
                     if lv.widget == "Select"
@@ -378,8 +403,9 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
                 )
                 solara.InputText(f"Value ({hint})", value=value, on_value=set_value)
                 solara.Select(
-                    "Judged by", values=list(METRIC_LABELS), value=metric, on_value=set_metric
-                )
+                    "Judged by", values=list(METRIC_LABELS.values()), value=metric,
+                    on_value=set_metric,
+                )  # fmt: skip
             solara.InputInt("Weeks", value=weeks, on_value=set_weeks)
             solara.Button("Run both", on_click=run, color="primary")
         if progress and progress < 100.0:
@@ -388,8 +414,10 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
             solara.Error(problem)
         if result is not None:
             pair, label = result
-            solara.Markdown(outcome_text(pair.outcome(), label))
-            solara.Select("Chart", values=list(SERIES), value=column, on_value=set_column)
+            solara.Text(outcome_text(pair.outcome(), label), style={"font-size": "15px"})
+            names = {spec[0]: column for column, spec in SERIES.items()}
+            solara.Select("Chart", values=list(names), value=chart, on_value=set_chart)
+            column = names[chart]
             Echarts(difference_option(pair.difference(column), column, label), height_px=420)
 
 

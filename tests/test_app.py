@@ -490,13 +490,12 @@ def test_macro_and_bank_charts_render_under_their_headings(two_worlds):
     from app import components
     from app.echarts import EchartsFigure
 
-    assert [c.__doc__ for c, page in components.COMPONENTS if page == 3] == [
-        f"The {name} charts." for name in charts.MACRO_AND_BANKS
-    ]
+    macro = dict(components.TABS)["Macro and bank capital"]
+    assert [c.__doc__ for c in macro] == [f"The {name} charts." for name in charts.MACRO_AND_BANKS]
     for name in charts.MACRO_AND_BANKS:
         _, rc = solara.render(components.chart(name, heading=True)(two_worlds), handle_error=False)
         text = "".join(w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets)
-        assert f"<b style='font-size:13px'>{name}</b>" in text
+        assert f"<b style='font-size:14px'>{name}</b>" in text
         assert "Lines: median of 2 worlds" in text
         figures = rc.find(EchartsFigure).widgets
         assert [f.option["title"]["text"] for f in figures] == [
@@ -544,3 +543,127 @@ def test_the_event_log_shows_a_failing_shock_button_as_a_message(stepped, monkey
         in str(a.children)
         for a in alerts
     )
+
+
+# -- the page's layout, loops and reading aids (issue 15, items 1, 2, 5) ------------------------
+
+
+def test_sliders_show_their_value_in_words_with_units(calibration):
+    params = levers.model_params(
+        levers.RunSettings("baseline", presets=preset_names()), calibration
+    )
+    shown = {k: levers.shown(v["value"], v) for k, v in params.items() if "min" in v}
+    assert shown["n_worlds"] == "1 world" and shown["seed"] == "1"
+    assert shown["hedge_fund_leverage_cap"] == "no cap"  # the top of the slider: no cap
+    assert levers.shown(4.5, params["hedge_fund_leverage_cap"]) == "4.5 assets/equity"
+    assert shown["backstop_capacity_gdp_share"] == "5% of US GDP"
+    assert shown["stablecoin_deposit_cap"] == "25.0%"
+    assert shown["ai_crypto_correlation"] == "ρ = 0.53"
+    assert shown["shock_scale"] == "1.0 × preset"
+    assert shown["backstop_trigger_ig_oas_bp"] == "250 bp"
+    from app.controls import slider_label
+
+    assert slider_label(params["n_worlds"], 8) == "Worlds (1–32): 8 worlds"
+
+
+def test_a_loop_ends_when_its_component_leaves_the_page():
+    import solara
+
+    from app.controls import use_loop_guard
+
+    guards = []
+
+    @solara.component
+    def Looping() -> None:
+        guards.append(use_loop_guard())
+
+    _, rc = solara.render(Looping(), handle_error=False)
+    assert guards[-1]()  # on the page, outside a server session: keep going
+    rc.close()  # a tab switch unmounts it; a closed session closes its render context
+    assert not guards[-1]()
+
+
+def test_session_alive_follows_the_pages_of_the_session(monkeypatch):
+    import threading
+
+    from solara.server import kernel_context
+
+    from app.controls import session_alive
+
+    class Context:
+        def __init__(self) -> None:
+            self.page_status = {"a": kernel_context.PageStatus.CONNECTED}
+            self.closed_event = threading.Event()
+
+    context = Context()
+    monkeypatch.setattr(kernel_context, "get_current_context", lambda: context)
+    alive = session_alive()
+    assert alive()
+    context.page_status["a"] = kernel_context.PageStatus.DISCONNECTED  # the tab was closed
+    assert not alive()
+    context.page_status["a"] = kernel_context.PageStatus.CONNECTED
+    context.closed_event.set()  # Solara closed the session
+    assert not alive()
+
+
+def test_play_stops_when_told_and_redraws_the_last_week():
+    from app.controls import play
+
+    weeks, draws = [], []
+    ran = play(
+        lambda: weeks.append(1), lambda: len(weeks) < 7, draw=lambda: draws.append(len(weeks))
+    )
+    assert ran == 7 and draws[-1] == 7  # the last week is always drawn
+    weeks.clear()
+    draws.clear()
+    play(
+        lambda: weeks.append(1),
+        lambda: True,
+        every=3,
+        max_weeks=10,
+        draw=lambda: draws.append(len(weeks)),
+    )
+    assert draws == [3, 6, 9, 10]
+
+
+def test_fan_tooltips_carry_the_band_the_unit_and_the_decimals(stepped):
+    opt = charts.option(stepped, charts.FIGURES["Markets"][0])
+    assert opt["pk"] == {"unit": "price (1 = start)", "decimals": 2, "band": "5–95%"}
+    medians = [s for s in opt["series"] if "pkBand" in s]
+    assert [s["name"] for s in medians] == ["AI equity", "crypto"]
+    for median in medians:
+        low, width = (opt["series"][i] for i in median["pkBand"])
+        assert low["pkHide"] and width["pkHide"] and low["stack"] == width["stack"]
+        assert low["name"].startswith(median["name"])
+    counts = charts.option(stepped, charts.FIGURES["Failures and fire sales"][0])
+    assert counts["pk"]["decimals"] == 0
+
+
+def test_the_lines_that_moved_most_lead_the_legend_and_are_labelled(stepped):
+    panel = charts.FIGURES["Markets"][1]  # one line per issuer
+    opt = charts.option(stepped, panel)
+    moved = {
+        c.removeprefix("spread_change_bp_"): charts.movement(stepped.series(c))
+        for c in stepped.columns("spread_change_bp_")
+    }
+    assert opt["legend"]["data"] == sorted(moved, key=lambda k: -moved[k])
+    labelled = [s["name"] for s in opt["series"] if s.get("endLabel", {}).get("show")]
+    assert labelled == opt["legend"]["data"][: charts.MOVERS_LABELLED]
+
+
+def test_the_page_has_named_tabs_and_the_network_a_distress_scale(stepped):
+    from app.components import TABS
+
+    assert [name for name, _ in TABS] == [
+        "Classroom",
+        "Banks and households",
+        "Network",
+        "Macro and bank capital",
+        "What if",
+        "Export",
+    ]
+    fig = network.figure(stepped, world=0)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any("distress: % of starting equity lost" in title for title in titles)
+    node_labels = [t for t in fig.axes[0].texts if t.get_text() in ("households", "EU banks")]
+    assert node_labels and all(t.get_fontsize() >= 9 for t in node_labels)

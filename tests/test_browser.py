@@ -41,12 +41,20 @@ CHROMIUM_ARGS = [
 LOAD_TIMEOUT_MS = 90_000
 UPDATE_TIMEOUT_MS = 30_000
 TIMINGS: dict[str, list[float] | float] = {}
-#: True once the sidebar's "Time: N" counter reads at least ``arg`` weeks.
+#: True once the app bar's "Week N" counter reads at least ``arg`` weeks.
 WEEK_AT_LEAST = (
-    "week => { const t = [...document.querySelectorAll('*')].find("
-    "e => e.childElementCount === 0 && /^Time: /.test(e.textContent));"
-    " return t && parseFloat(t.textContent.slice(6)) >= week; }"
+    "week => { const t = document.querySelector('.pk-week');"
+    " return t && parseInt(t.textContent.slice(5)) >= week; }"
 )
+#: The tabs of the page, in order (app.components.TABS).
+TAB_NAMES = [
+    "Classroom",
+    "Banks and households",
+    "Network",
+    "Macro and bank capital",
+    "What if",
+    "Export",
+]
 CANVASES = (
     "() => [...document.querySelectorAll('.powderkeg-echarts canvas')].map(c => c.toDataURL())"
 )
@@ -115,9 +123,11 @@ def server():
             proc.kill()
         log.close()
         (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
-    assert "Could not load URL" not in (ARTIFACTS / "server.log").read_text(), (
+    server_log = (ARTIFACTS / "server.log").read_text()
+    assert "Could not load URL" not in server_log, (
         "the page asked Solara's CDN proxy for an asset the cache does not hold"
     )
+    assert "Too many renders" not in server_log  # no loop re-renders the page without end
 
 
 @pytest.fixture(scope="module")
@@ -144,19 +154,20 @@ class Session:
         start = time.perf_counter()
         self.page.goto(url, timeout=LOAD_TIMEOUT_MS)
         self.step_button.wait_for(timeout=LOAD_TIMEOUT_MS)
-        self.page.get_by_text("Time: 0.0").wait_for(timeout=LOAD_TIMEOUT_MS)
+        self.page.locator(".pk-week", has_text="Week 0").wait_for(timeout=LOAD_TIMEOUT_MS)
         TIMINGS.setdefault("page_interactive_s", []).append(time.perf_counter() - start)
 
     @property
     def step_button(self):
         return self.page.get_by_role("button", name="Step", exact=True)
 
-    def week(self) -> float:
-        text = self.page.get_by_text(re.compile(r"^Time: [0-9.]+$")).inner_text()
-        return float(text.split(":")[1])
+    def week(self) -> int:
+        return int(self.page.locator(".pk-week").inner_text().removeprefix("Week "))
 
     def wait_week(self, week: int) -> None:
-        self.page.get_by_text(f"Time: {week:.1f}", exact=True).wait_for(timeout=UPDATE_TIMEOUT_MS)
+        self.page.locator(".pk-week", has_text=re.compile(rf"^Week {week}$")).wait_for(
+            timeout=UPDATE_TIMEOUT_MS
+        )
 
     def charts(self) -> list[str]:
         """A fingerprint of every ECharts canvas (its pixels as a data URL)."""
@@ -186,6 +197,9 @@ def test_page_loads_with_no_console_errors(app):
     page.get_by_text("Baseline 2025: a boom financed with debt").wait_for()
     page.get_by_text("Shocks and event log").wait_for()
     page.get_by_text("Scenario preset (applies on Reset)").wait_for()
+    assert [t.inner_text().strip() for t in page.get_by_role("tab").all()] == [
+        n.upper() for n in TAB_NAMES
+    ] or [t.inner_text().strip() for t in page.get_by_role("tab").all()] == TAB_NAMES
     app.wait_charts(4)  # the four panels of page 0
     assert app.errors == []
 
@@ -274,7 +288,7 @@ def test_banks_stablecoins_and_households_charts_render(app):
     page = app.page
     app.step_button.click()
     app.wait_week(1)
-    page.get_by_role("tab", name="Page 1").click()
+    page.get_by_role("tab", name="Banks and households").click()
     app.wait_charts(4)  # bank capital, stablecoin pegs, retail wealth, retail losses
     page.wait_for_timeout(500)
     assert len(app.charts()) == 4
@@ -283,7 +297,7 @@ def test_banks_stablecoins_and_households_charts_render(app):
 
 def test_network_view_and_inspector_render(app):
     page = app.page
-    page.get_by_role("tab", name="Page 2").click()
+    page.get_by_role("tab", name="Network").click()
     page.get_by_text("Network: circular deals and exposures").wait_for(timeout=UPDATE_TIMEOUT_MS)
     page.get_by_text("Inspect an institution").wait_for(timeout=UPDATE_TIMEOUT_MS)
     page.locator(".v-card", has_text="Network: circular deals").locator("img").wait_for(
@@ -294,6 +308,11 @@ def test_network_view_and_inspector_render(app):
     page.get_by_text(re.compile(r"^Week 1: (operating|FAILED); total assets")).wait_for(
         timeout=UPDATE_TIMEOUT_MS
     )
+    search = page.get_by_label(re.compile(r"^Institution \(\d+; type to search\)"))
+    search.click()
+    search.fill("Oracle Corp")
+    page.get_by_role("option", name="Oracle Corporation").click()
+    assert search.input_value() == "Oracle Corporation"
     assert app.errors == []
 
 
@@ -301,7 +320,7 @@ def test_macro_economy_and_bank_charts_render(app):
     page = app.page
     app.step_button.click()
     app.wait_week(1)
-    page.get_by_role("tab", name="Page 3").click()
+    page.get_by_role("tab", name="Macro and bank capital").click()
     for heading in (
         "Macro economy: growth and jobs",
         "Macro economy: interest rates",
@@ -319,4 +338,214 @@ def test_macro_economy_and_bank_charts_render(app):
     after = app.charts()
     assert len(after) == 8
     assert all(a != b for a, b in zip(after, before, strict=True))  # every panel redrawn
+    assert app.errors == []
+
+
+# -- layout for a projector and a laptop (issue 15, item 2) --------------------------------------
+
+#: Elements of the page that stick out past the right edge of the window (or of their card).
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width + 1) {
+    out.push(`page ${document.documentElement.scrollWidth} > ${width}`);
+  }
+  for (const e of document.querySelectorAll(
+      '.v-card, .v-card *, .pk-grid > *, .powderkeg-echarts, .v-navigation-drawer *')) {
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > width + 1) {
+      out.push(`${e.className || e.tagName} right ${Math.round(r.right)} > ${width}`);
+    }
+  }
+  for (const card of document.querySelectorAll('.v-card')) {
+    const c = card.getBoundingClientRect();
+    for (const e of card.querySelectorAll('.v-btn-toggle, .v-btn, img, .powderkeg-echarts')) {
+      const r = e.getBoundingClientRect();
+      if (r.width > 0 && r.right > c.right + 1) {
+        out.push(`${e.className || e.tagName} leaves its card (${r.right} > ${c.right})`);
+      }
+    }
+  }
+  return out.slice(0, 10);
+}"""
+#: Width of every slider track against the width of its sidebar card (a collapsed slider ~0).
+SLIDER_SHARES = """() => [...document.querySelectorAll('.pk-slider')].map(s => {
+  const card = s.closest('.v-card, .v-navigation-drawer');
+  const track = s.querySelector('.v-slider');
+  return track.getBoundingClientRect().width / card.getBoundingClientRect().width;
+})"""
+#: The week counter's box, after scrolling to the bottom of the page.
+WEEK_BOX = """() => {
+  window.scrollTo(0, document.body.scrollHeight);
+  for (const e of document.querySelectorAll('*')) { if (e.scrollHeight > e.clientHeight + 5) {
+    e.scrollTop = e.scrollHeight; } }
+  const r = document.querySelector('.pk-week').getBoundingClientRect();
+  return [r.top, r.bottom, window.innerHeight];
+}"""
+
+
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_layout_fits_a_laptop_and_a_projector(app, width):
+    page = app.page
+    page.set_viewport_size({"width": width, "height": 800})
+    app.wait_charts(4)
+    app.step_button.click()
+    app.wait_week(1)
+    for name in TAB_NAMES:
+        page.get_by_role("tab", name=name).click()
+        if name == "Network":
+            page.locator(".v-card", has_text="Network: circular deals").locator("img").wait_for(
+                timeout=UPDATE_TIMEOUT_MS
+            )
+        elif name == "What if":
+            page.get_by_role("button", name="Run both").wait_for(timeout=UPDATE_TIMEOUT_MS)
+        elif name == "Export":
+            page.get_by_text(re.compile(r"^Export \(week")).wait_for(timeout=UPDATE_TIMEOUT_MS)
+        else:
+            app.wait_charts(2)
+        page.wait_for_timeout(800)
+        assert page.evaluate(OVERFLOW) == [], f"{name} at {width} px"
+        page.screenshot(path=ARTIFACTS / f"layout-{width}-{name.replace(' ', '_')}.png")
+        top, bottom, height = page.evaluate(WEEK_BOX)
+        assert 0 <= top and bottom <= height, "the week is out of view"
+    shares = page.evaluate(SLIDER_SHARES)
+    assert len(shares) >= 15 and min(shares) > 0.8, shares  # full-width tracks, none collapsed
+    assert app.errors == []
+
+
+def test_tabs_are_named_and_sliders_show_their_values_with_units(app):
+    page = app.page
+    page.get_by_role("tab", name="Classroom").wait_for()
+    for name in TAB_NAMES:
+        page.get_by_role("tab", name=name).wait_for()
+    page.get_by_text("Worlds (1–32): 1 world", exact=True).wait_for()
+    page.get_by_text("Hedge-fund leverage cap (assets/equity 2–10; 10 = no cap): no cap").wait_for()
+    page.get_by_text("AI–crypto panic correlation (ρ 0–0.95; 0.53 calibrated): ρ = 0.53").wait_for()
+    cap = page.get_by_role("slider", name="Hedge-fund leverage cap")
+    cap.focus()
+    cap.press("ArrowLeft")
+    page.get_by_text(
+        "Hedge-fund leverage cap (assets/equity 2–10; 10 = no cap): 9.5 assets/equity"
+    ).wait_for(timeout=UPDATE_TIMEOUT_MS)
+    # Mesa's developer controls are folded under "Advanced"
+    pause = page.get_by_text(re.compile(r"^Pause between weeks while playing"))
+    assert not pause.is_visible()
+    page.get_by_text("Advanced", exact=True).click()
+    pause.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"^Weeks per redraw while playing .*: adaptive$")).wait_for()
+    assert app.errors == []
+
+
+#: Contrast ratio (WCAG 2) of an element's text against the colour behind it, tints blended in.
+CONTRAST = """selector => {
+  const parse = c => { const m = c.match(/[\\d.]+/g).map(Number);
+    return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const el = document.querySelector(selector);
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+  }
+  let bg = {r: 255, g: 255, b: 255};
+  for (const c of layers.reverse()) {
+    bg = {r: c.r * c.a + bg.r * (1 - c.a), g: c.g * c.a + bg.g * (1 - c.a),
+          b: c.b * c.a + bg.b * (1 - c.a)};
+  }
+  const fg = parse(getComputedStyle(el).color);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+#: Share of the chart titles' pixels that are light (text drawn light on the dark page).
+TITLE_LIGHT = """() => [...document.querySelectorAll('.powderkeg-echarts canvas')].map(c => {
+  const g = c.getContext('2d');
+  const d = g.getImageData(0, 0, Math.min(c.width, 300), 18 * (window.devicePixelRatio || 1)).data;
+  let light = 0, dark = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] < 128) continue;
+    const y = (d[i] + d[i + 1] + d[i + 2]) / 3;
+    if (y > 170) light++; else if (y < 90) dark++;
+  }
+  return [light, dark];
+})"""
+
+
+def test_dark_mode_is_legible(app):
+    page = app.page
+    app.wait_charts(4)
+    toggle = page.locator(
+        ".v-app-bar button:has(.mdi-brightness-auto), "
+        ".v-app-bar button:has(.mdi-weather-sunny), "
+        ".v-app-bar button:has(.mdi-weather-night)"
+    ).first
+    for _ in range(3):  # the toggle cycles auto, light and dark
+        if page.locator(".v-application.theme--dark").count():
+            break
+        toggle.click()
+        page.wait_for_timeout(600)
+    assert page.locator(".v-application.theme--dark").count() == 1
+    page.wait_for_timeout(1000)
+    assert page.evaluate(CONTRAST, ".pk-watch") >= 4.5  # "what to watch" reads (WCAG AA)
+    assert page.evaluate(CONTRAST, ".pk-week") >= 4.5
+    for light, dark in page.evaluate(TITLE_LIGHT):
+        assert light > 20 and dark < light, "a chart title is dark on the dark page"
+    assert app.errors == []
+
+
+def test_the_tour_stops_playing_when_its_tab_is_left(app):
+    page = app.page
+    page.get_by_role("button", name="Play tour").click()
+    page.wait_for_function(WEEK_AT_LEAST, arg=2, timeout=UPDATE_TIMEOUT_MS)
+    page.get_by_role("tab", name="Banks and households").click()
+    page.wait_for_timeout(1500)  # a week under way may finish
+    left = app.week()
+    page.wait_for_timeout(2000)
+    assert app.week() == left  # the tour's loop ended with its tab
+    assert app.errors == []
+
+
+def test_play_and_the_tour_can_play_together_without_a_render_loop(app):
+    page = app.page
+    page.get_by_role("button", name="Play tour").click()
+    page.get_by_role("button", name="▶", exact=True).click()
+    page.wait_for_function(WEEK_AT_LEAST, arg=15, timeout=UPDATE_TIMEOUT_MS)
+    page.get_by_role("button", name="❚❚", exact=True).click()
+    page.get_by_role("button", name="Pause tour").click()
+    page.get_by_role("button", name="Play tour").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    assert app.errors == []  # and the server log has no "Too many renders" (the fixture checks)
+
+
+def test_what_if_runs_the_same_worlds_and_shows_the_paired_difference(app):
+    page = app.page
+    page.get_by_role("tab", name="What if").click()
+    page.get_by_text("Run this preset twice on the same worlds").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    value = page.get_by_role("textbox", name=re.compile(r"^Value"))
+    assert value.input_value() == "2"  # the leverage cap's lowest: a change from "no cap"
+    value.fill("")
+    page.get_by_role("textbox", name="Weeks").fill("6")
+    page.get_by_role("button", name="Run both").click()
+    page.get_by_text(re.compile(r"a number from 2 to 10; got ''")).wait_for(
+        timeout=UPDATE_TIMEOUT_MS
+    )  # one clear line naming the lever and what is allowed
+    value.fill("4")
+    page.get_by_role("button", name="Run both").click()
+    page.get_by_text(re.compile(r"No difference in|paired by world")).first.wait_for(
+        timeout=LOAD_TIMEOUT_MS
+    )
+    page.locator(".powderkeg-echarts").last.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.screenshot(path=str(ARTIFACTS / "what-if.png"), full_page=True)
+    assert app.errors == []
+
+
+def test_export_downloads_a_replay_file_that_names_the_run(app):
+    page = app.page
+    page.get_by_role("tab", name="Export").click()
+    button = page.get_by_role("button", name=re.compile("replay", re.I)).first
+    button.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    with page.expect_download(timeout=UPDATE_TIMEOUT_MS) as download:
+        button.click()
+    text = Path(download.value.path()).read_text()
+    assert "replay = 1" in text and 'scenario = "baseline"' in text
     assert app.errors == []
