@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from abm.arrays import rounding_margin
 from abm.claims import debt_owed
 from abm.constraints import BankCapital, HedgeFundMargin
 from abm.state import WorldState
@@ -98,7 +99,8 @@ class FireSales:
         flows.sold = result.sold + flows.sold  # the stablecoins' reserve sales came first
         flows.proceeds = result.proceeds + flows.proceeds
         flows.converged = result.converged
-        short = ledger.cash < -1e-9 * (xp.abs(debt) + 1.0)  # cannot pay what is due
+        margin = rounding_margin(xp, debt.dtype)
+        short = ledger.cash < -margin * (xp.abs(debt) + 1.0)  # cannot pay what is due
         state.fail("market", result.defaulted | short)
         state.absorb_selling(flows.sold, self.pressure_depth)  # on spreads (abm.valuation)
 
