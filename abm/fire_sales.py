@@ -85,7 +85,10 @@ class FireSales:
             capital_target=ctgt,
             cash_needed=xp.maximum(flows.due + flows.panic_sales, 0.0),  # and never below zero
         )
-        sold_units = s.holdings - result.holdings
+        # the units sold, computed in the state's holdings (replaced by the result's below), so
+        # that no second (E, N, M) array lives beside the result's: the step's peak memory
+        sold_units = s.holdings
+        sold_units -= result.holdings
         realized = result.proceeds - (sold_units @ s.prices[:, :, None])[:, :, 0]
         ledger.cash = ledger.cash + result.proceeds
         ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))

@@ -8,9 +8,12 @@ memory per 1,000 worlds, so that 10^5 worlds fit on one GPU):
   underlying buffer counted once however many views point at it.
 - **Peak temporary bytes of a step**: the most memory a weekly step holds beyond the state, overall
   and per rule of the week (and the snapshot). On NumPy from ``tracemalloc``, to which NumPy reports
-  its array buffers; on CuPy from the default memory pool: its cached blocks are released before
-  each measured call, so the pool's size after the call is the high-water of live device memory
-  during it (rounded up to the pool's blocks).
+  its array buffers (traced from before the model is built when the caller starts the meter
+  first, as the model benchmark does: tracemalloc ignores the release of a buffer it did not see
+  allocated, so a state array a rule replaces would otherwise count twice); on CuPy from the
+  default memory pool: its cached blocks are released before each measured call, so the pool's
+  size after the call is the high-water of live device memory during it (rounded up to the
+  pool's blocks).
 
 Figures are reported, never asserted.
 """
@@ -98,7 +101,7 @@ class PeakMeter:
     @contextmanager
     def active(self) -> Iterator[None]:
         """Trace allocations (NumPy) for the duration of the block."""
-        if is_cupy(self.xp):
+        if is_cupy(self.xp) or tracemalloc.is_tracing():  # already traced: by the caller
             yield
             return
         tracemalloc.start()

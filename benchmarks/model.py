@@ -41,9 +41,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks.memory import step_memory
+from benchmarks.memory import PeakMeter, step_memory
 from benchmarks.model_steps import StepRun, build, phase_table, step_run
-from kernels.backend import STATE_DTYPES
+from kernels.backend import STATE_DTYPES, get_namespace
 
 SCHEMA = "powderkeg.bench.model/1"
 TARGET_S = 10.0  # docs/design.md, "Quality bars": full baseline in under 10 s on 2 cores
@@ -71,7 +71,8 @@ DEFINITIONS = {
     "memory": "one row per E and dtype (the state's floating-point type, float64 or float32); "
     "state_bytes: every array buffer reachable from the model after a warm-up step "
     "(views counted once); step_peak_bytes: the most memory one weekly step held beyond it "
-    "(tracemalloc on NumPy; on CuPy the default pool's size after the step, its cached blocks "
+    "(tracemalloc on NumPy, tracing from before the build, so state arrays a rule replaces count "
+    "as freed; on CuPy the default pool's size after the step, its cached blocks "
     "freed before); call_peak_bytes: the same per rule of the week and the snapshot; "
     "*_gib_per_1000_worlds: bytes / E * 1000 in GiB (the target is at most 1 GiB for state and "
     "temporaries together); reported, never asserted",
@@ -249,10 +250,17 @@ def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, 
 
 
 def _memory(worlds: int, cohorts: int, backend: str, seed: int, dtype: str) -> dict[str, Any]:
-    """The memory figures of a fresh model of ``worlds`` worlds after one warm-up step."""
-    model, _ = build(worlds, cohorts, backend, seed, dtype)
-    model.step()  # week 0: the snapshot's declared arrays exist from here on
-    return {"dtype": dtype, **step_memory(model, worlds)}
+    """The memory figures of a fresh model of ``worlds`` worlds after one warm-up step.
+
+    On NumPy, allocations are traced from before the build: a state array that a rule replaces
+    is then seen to be freed, so the step's peak counts what the step adds, not the replacements
+    as well (tracemalloc ignores the release of a buffer it did not see allocated).
+    """
+    meter = PeakMeter(get_namespace(backend))
+    with meter.active():
+        model, _ = build(worlds, cohorts, backend, seed, dtype)
+        model.step()  # week 0: the snapshot's declared arrays exist from here on
+        return {"dtype": dtype, **step_memory(model, worlds)}
 
 
 def _error(err: BaseException) -> str:
