@@ -154,7 +154,11 @@ def step_memory(model: Any, worlds: int) -> dict[str, Any]:
     meter = PeakMeter(model.xp)
     buffers = state_buffers(model).values()
     state = sum(int(b.nbytes) for _, b in buffers)
-    largest = sorted(buffers, key=lambda nb: -int(nb[1].nbytes))[:LARGEST]
+    largest = [
+        {"name": name, "shape": list(b.shape), "dtype": str(b.dtype), "bytes": int(b.nbytes)}
+        for name, b in sorted(buffers, key=lambda nb: -int(nb[1].nbytes))[:LARGEST]
+    ]
+    del buffers  # a reference kept here would keep every array the step replaces alive
     calls: dict[str, int] = {}
 
     def measured(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -181,10 +185,7 @@ def step_memory(model: Any, worlds: int) -> dict[str, Any]:
         "step_peak_bytes": step,
         "step_peak_gib_per_1000_worlds": _per_1000(step, worlds),
         "total_gib_per_1000_worlds": _per_1000(state + step, worlds),
-        "largest_state_arrays": [
-            {"name": name, "shape": list(b.shape), "dtype": str(b.dtype), "bytes": int(b.nbytes)}
-            for name, b in largest
-        ],
+        "largest_state_arrays": largest,
         "call_peak_bytes": [{"call": name, "bytes": nbytes} for name, nbytes in ranked],
     }
 
