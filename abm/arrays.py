@@ -8,6 +8,37 @@ import numpy as np
 
 from kernels.backend import segment_sum
 
+#: the relative margin by which an accounting identity may miss in float64 (the model's own
+#: slack for rounding: a USD bn book may be off by a dollar); a float32 state rounds at about
+#: 1.2e-7 a sum, so there the margin is 1,000 float32 ulps of 1 (about 1.2e-4).
+FLOAT64_MARGIN = 1e-9
+ULPS_OF_SLACK = 1000
+
+
+def rounding_margin(xp: Any, dtype: Any) -> float:
+    """The relative slack an identity's check allows in ``dtype`` (1e-9 in float64).
+
+    A check like "cash below zero" or "claims above face" must not fire on rounding alone: the
+    margin is the larger of :data:`FLOAT64_MARGIN` and :data:`ULPS_OF_SLACK` machine epsilons of
+    ``dtype``, so float64 keeps 1e-9 and float32 gets about 1.2e-4.
+    """
+    return max(FLOAT64_MARGIN, ULPS_OF_SLACK * float(xp.finfo(dtype).eps))
+
+
+#: the floor of a denominator in units or USD bn in float64 (``max(wanted, 1e-12)``)
+FLOAT64_FLOOR = 1e-12
+
+
+def denominator_floor(xp: Any, dtype: Any) -> float:
+    """The floor of a quantity's denominator: 1e-12 in float64, as many ulps wider in float32.
+
+    Outsiders' units (the supply less the agents' units) can round a hair below zero: about
+    1e-15 in float64, 1e-6 in float32. A share ``outside / max(wanted, floor)`` then stays as
+    small in float32 as in float64 when the floor grows with the machine epsilon
+    (``1e-12 · eps / eps64``: 5.4e-4 in float32); a fixed 1e-12 would make it -10^6.
+    """
+    return FLOAT64_FLOOR * float(xp.finfo(dtype).eps) / float(np.finfo(np.float64).eps)
+
 
 def add_at(xp: Any, target: Any, rows: slice, where: Any, values: Any) -> Any:
     """(E, N, M) ``target`` with ``values`` (E, R, K) added at rows ``rows``, columns ``where``.
@@ -31,7 +62,7 @@ def add_rows(xp: Any, target: Any, rows: slice, values: Any) -> Any:
     1,000 retail cohorts, seven times a week). ``target`` must be the state's own array (the
     balance sheets' ``holdings``, which nothing else keeps between rules).
     """
-    target[:, rows, :] = target[:, rows, :] + values
+    target[:, rows, :] += values  # in place: no (E, R, M) temporary for the sum
     return target
 
 

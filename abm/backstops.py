@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import rounding_margin
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.claims import debt_owed
@@ -209,7 +210,8 @@ class Bailouts:
         self.public_cost = self.public_cost + xp.sum(inject, axis=-1)
         injected = segment_sum(inject, self.banks, n)
         state.flows.bailout_injection = state.flows.bailout_injection + injected
-        saved = failing & (inject >= need * (1.0 - 1e-9)) & (need > 0.0) & self.acts[:, None]
+        margin = rounding_margin(xp, need.dtype)
+        saved = failing & (inject >= need * (1.0 - margin)) & (need > 0.0) & self.acts[:, None]
         saved = segment_sum(xp.astype(saved, s.prices.dtype), self.banks, n) > 0.0
         self.rescued = self.rescued | saved
         state.rescue(saved)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import rounding_margin
 from abm.claims import DEBT_POOLS, debt_owed
 from abm.state import WorldState
 from kernels.backend import segment_sum
@@ -62,7 +63,7 @@ class FailureResolution:
         recovery = xp.where(
             owed > 0.0, result.payments[:, :k] / xp.where(owed > 0.0, owed, 1.0), 1.0
         )
-        short = (recovery < 1.0 - 1e-9) & (owed > 1e-9)
+        short = (recovery < 1.0 - rounding_margin(xp, owed.dtype)) & (owed > 1e-9)
         if not bool(xp.any(short) | xp.any(pending)):  # a second one, only after a clearing
             return
         if not self.losses:  # failures are recorded, debts stay at face
@@ -100,7 +101,7 @@ class FailureResolution:
             bond_value = xp.sum(units * price[:, None, :], axis=-1)
         external = xp.maximum(s.total_assets() - held - bond_value, 0.0)
         debt = debt_owed(s)
-        solvent = external + held + bond_face >= debt * (1.0 + 1e-9)
+        solvent = external + held + bond_face >= debt * (1.0 + rounding_margin(xp, debt.dtype))
         return xp.all(solvent[:, :k] | (debt[:, :k] <= 1e-9))
 
     def _network(self, k: int) -> tuple[Any, Any]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from abm.arrays import rounding_margin
 from abm.claims import debt_owed
 from abm.constraints import BankCapital, HedgeFundMargin
 from abm.state import WorldState
@@ -84,7 +85,10 @@ class FireSales:
             capital_target=ctgt,
             cash_needed=xp.maximum(flows.due + flows.panic_sales, 0.0),  # and never below zero
         )
-        sold_units = s.holdings - result.holdings
+        # the units sold, computed in the state's holdings (replaced by the result's below), so
+        # that no second (E, N, M) array lives beside the result's: the step's peak memory
+        sold_units = s.holdings
+        sold_units -= result.holdings
         realized = result.proceeds - (sold_units @ s.prices[:, :, None])[:, :, 0]
         ledger.cash = ledger.cash + result.proceeds
         ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))
@@ -98,7 +102,8 @@ class FireSales:
         flows.sold = result.sold + flows.sold  # the stablecoins' reserve sales came first
         flows.proceeds = result.proceeds + flows.proceeds
         flows.converged = result.converged
-        short = ledger.cash < -1e-9 * (xp.abs(debt) + 1.0)  # cannot pay what is due
+        margin = rounding_margin(xp, debt.dtype)
+        short = ledger.cash < -margin * (xp.abs(debt) + 1.0)  # cannot pay what is due
         state.fail("market", result.defaulted | short)
         state.absorb_selling(flows.sold, self.pressure_depth)  # on spreads (abm.valuation)
 

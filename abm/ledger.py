@@ -28,6 +28,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from abm.arrays import rounding_margin
 from kernels.backend import segment_sum
 
 #: Outsiders that trade with the agents; each keeps the net cash it paid into the system.
@@ -320,7 +321,7 @@ class Ledger:
         xp = self.xp
         outside = xp.sum(face, axis=-1) - xp.sum(claims, axis=-1)
         scale = xp.sum(face, axis=-1) + 1.0
-        if bool(xp.any(outside < -1e-9 * scale)):
+        if bool(xp.any(outside < -rounding_margin(xp, face.dtype) * scale)):
             raise ValueError(f"pool {name!r}: holders' claims exceed what the issuers owe")
         pool = Pool(name, issuers, holders, face, claims, xp.maximum(outside, 0.0), outside_holder)
         self.pools[name] = pool

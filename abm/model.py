@@ -49,7 +49,7 @@ from abm.stakes import EquityStakes
 from abm.state import BankState, Sentiment, WorldState
 from abm.valuation import Valuation
 from abm.yield_chasing import YieldChasing
-from kernels.backend import choose_backend, get_namespace, segment_sum
+from kernels.backend import STATE_DTYPES, choose_backend, get_namespace, segment_sum
 
 
 class Powderkeg(mesa.Model):
@@ -72,6 +72,9 @@ class Powderkeg(mesa.Model):
         device: where the state lives (None: the backend's default device; e.g. one GPU of
             several, or array-api-strict's second device in tests, where any hidden copy to the
             host fails).
+        dtype: the floating-point type of the state, ``"float64"`` (the default) or
+            ``"float32"`` (half the memory; README "Speed and memory on a CPU" gives its
+            accounting gap and how far its outcomes move from float64's).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Powderkeg(mesa.Model):
         channels: Channels | None = None,
         policy: Policy | None = None,
         device: Any = None,
+        dtype: str = "float64",
     ) -> None:
         if not isinstance(n_worlds, int) or n_worlds < 1:
             raise ValueError(f"n_worlds must be an integer >= 1; got {n_worlds!r}")
@@ -92,6 +96,8 @@ class Powderkeg(mesa.Model):
             raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
         if not isinstance(n_cohorts, int) or n_cohorts < 4:
             raise ValueError(f"n_cohorts must be an integer >= 4; got {n_cohorts!r}")
+        if dtype not in STATE_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(STATE_DTYPES)}; got {dtype!r}")
         super().__init__(rng=seed)
         self.n_worlds, self.seed = n_worlds, seed
         self.backend, self.backend_reason = choose_backend(backend, n_worlds)
@@ -103,8 +109,8 @@ class Powderkeg(mesa.Model):
         roster = build_roster(self.calibration, n_cohorts)
         self.sheets, bank_params = build_balance_sheets(
             self.calibration, roster, n_worlds, self.xp,
-            capital_regime=self.policy.capital_regime, device=device,
-            rules=self.policy.exposure_rules(),
+            dtype=getattr(self.xp, dtype), capital_regime=self.policy.capital_regime,
+            device=device, rules=self.policy.exposure_rules(),
         )  # fmt: skip
         self._build_mechanisms(bank_params)
         self.shock_schedules: list[Any] = []  # abm.shocks.attach keeps them alive here

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import add_at, columns
+from abm.arrays import add_at, columns, denominator_floor
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
@@ -119,7 +119,8 @@ class RetailBehaviour:
         # inflows (abm/flows.py) has none left, never a negative room
         outside = xp.maximum(s.outside_units(), 0.0)
         wanted = columns(xp, outside, self.traded, xp.sum(bought, axis=1))  # (E, M)
-        room = xp.minimum(1.0, xp.min(outside / xp.maximum(wanted, 1e-12), axis=-1))
+        floor = denominator_floor(xp, wanted.dtype)
+        room = xp.minimum(1.0, xp.min(outside / xp.maximum(wanted, floor), axis=-1))
         spend, bought = spend * room[:, None], bought * room[:, None, None]
         n = ledger.cash.shape[-1]
         ledger.redeem("deposits", xp.take(segment_sum(spend, self.rows, n), pool.holders, axis=1))

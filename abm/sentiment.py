@@ -57,8 +57,9 @@ class SentimentFactors:
         """
         xp = self.sheets.xp
         sentiment = state.sentiment
-        e1 = self.streams.normal(state.week + 1, STREAM_AI)  # the stream of week t is t + 1
-        e2 = self.streams.normal(state.week + 1, STREAM_CRYPTO)
+        dtype = self.sheets.prices.dtype  # the draws are float64; a float32 state rounds them
+        e1 = xp.astype(self.streams.normal(state.week + 1, STREAM_AI), dtype)  # week t: t + 1
+        e2 = xp.astype(self.streams.normal(state.week + 1, STREAM_CRYPTO), dtype)
         ai_index = xp.mean(xp.take(self.sheets.prices, self.ai_equity, axis=1), axis=1)
         panic = xp.asarray(self.rho_panic, dtype=ai_index.dtype, device=ai_index.device)
         rho = xp.where(ai_index < 1.0 - self.panic_drawdown, panic, self.rho_calm)

@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import add_at
+from abm.arrays import add_at, denominator_floor
 from abm.shock_targets import (
     asset_targets,
     bank_targets,
@@ -410,7 +410,8 @@ def concentrate(sheets: Any, chosen: np.ndarray, size: Any) -> None:
     wanted = xp.where(xp.asarray(chosen, device=device), size[:, None] * total, 0.0)
     buys = mix * xp.minimum(wanted, xp.sum(other, axis=-1))[:, :, None]  # (E, U, M) USD bn
     room = sheets.outside_units() * sheets.prices  # (E, M) what outsiders hold
-    buys = buys * xp.minimum(1.0, room / xp.maximum(xp.sum(buys, axis=1), 1e-12))[:, None, :]
+    floor = denominator_floor(xp, buys.dtype)
+    buys = buys * xp.minimum(1.0, room / xp.maximum(xp.sum(buys, axis=1), floor))[:, None, :]
     sold = xp.sum(other, axis=-1)
     spent = xp.sum(buys, axis=-1) / xp.where(sold > 0.0, sold, 1.0)  # share of `other` sold
     units = (buys - other * spent[:, :, None]) / xp.maximum(prices, 1e-12)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import rounding_margin
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.state import WorldState
@@ -249,7 +250,7 @@ class SpvCovenants:
         repay_loans(s, self.index, cure - topped)
         self.support = self.support + cure
         self.last_cure = cure
-        breach = (gap - cure > 1e-9 * (debt + 1.0)) & spv_alive
+        breach = (gap - cure > rounding_margin(xp, debt.dtype) * (debt + 1.0)) & spv_alive
         # an uncured SPV is worth its collateral: mark its books down before the clearing
         real = xp.take(s.real_assets, self.index, axis=1)
         write_down = xp.where(breach, real * (1.0 - self.factor), 0.0)

@@ -230,7 +230,7 @@ class WorldState:
         xp = sheets.xp
         dev = sheets.prices.device
         worlds = sheets.prices.shape[0]
-        zeros = xp.zeros((worlds,), dtype=xp.float64, device=dev)
+        zeros = xp.zeros((worlds,), dtype=sheets.prices.dtype, device=dev)
         return cls(
             sheets=sheets,
             sentiment=Sentiment(ai=zeros, crypto=zeros),

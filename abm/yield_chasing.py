@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import add_at
+from abm.arrays import add_at, denominator_floor
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
@@ -87,7 +87,8 @@ class YieldChasing:
         trade = self.speed * (target - value)  # + buy, - sell (USD bn)
         outside = xp.take(s.outside_units(), self.sleeve, axis=1) * price  # what outsiders hold
         buys = xp.sum(xp.maximum(trade, 0.0), axis=1)  # (E, F)
-        fill = xp.minimum(1.0, outside / xp.maximum(buys, 1e-12))  # outsiders cannot sell more
+        floor = denominator_floor(xp, buys.dtype)
+        fill = xp.minimum(1.0, outside / xp.maximum(buys, floor))  # outsiders cannot sell more
         trade = xp.where(trade > 0.0, trade * fill[:, None, :], trade)
         net = xp.sum(trade, axis=-1, keepdims=True)  # keep it self-financing: scale the sells
         sells = xp.sum(xp.minimum(trade, 0.0), axis=-1, keepdims=True)

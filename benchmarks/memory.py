@@ -8,9 +8,12 @@ memory per 1,000 worlds, so that 10^5 worlds fit on one GPU):
   underlying buffer counted once however many views point at it.
 - **Peak temporary bytes of a step**: the most memory a weekly step holds beyond the state, overall
   and per rule of the week (and the snapshot). On NumPy from ``tracemalloc``, to which NumPy reports
-  its array buffers; on CuPy from the default memory pool: its cached blocks are released before
-  each measured call, so the pool's size after the call is the high-water of live device memory
-  during it (rounded up to the pool's blocks).
+  its array buffers (traced from before the model is built when the caller starts the meter
+  first, as the model benchmark does: tracemalloc ignores the release of a buffer it did not see
+  allocated, so a state array a rule replaces would otherwise count twice); on CuPy from the
+  default memory pool: its cached blocks are released before each measured call, so the pool's
+  size after the call is the high-water of live device memory during it (rounded up to the
+  pool's blocks).
 
 Figures are reported, never asserted.
 """
@@ -98,7 +101,7 @@ class PeakMeter:
     @contextmanager
     def active(self) -> Iterator[None]:
         """Trace allocations (NumPy) for the duration of the block."""
-        if is_cupy(self.xp):
+        if is_cupy(self.xp) or tracemalloc.is_tracing():  # already traced: by the caller
             yield
             return
         tracemalloc.start()
@@ -151,7 +154,11 @@ def step_memory(model: Any, worlds: int) -> dict[str, Any]:
     meter = PeakMeter(model.xp)
     buffers = state_buffers(model).values()
     state = sum(int(b.nbytes) for _, b in buffers)
-    largest = sorted(buffers, key=lambda nb: -int(nb[1].nbytes))[:LARGEST]
+    largest = [
+        {"name": name, "shape": list(b.shape), "dtype": str(b.dtype), "bytes": int(b.nbytes)}
+        for name, b in sorted(buffers, key=lambda nb: -int(nb[1].nbytes))[:LARGEST]
+    ]
+    del buffers  # a reference kept here would keep every array the step replaces alive
     calls: dict[str, int] = {}
 
     def measured(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -178,10 +185,7 @@ def step_memory(model: Any, worlds: int) -> dict[str, Any]:
         "step_peak_bytes": step,
         "step_peak_gib_per_1000_worlds": _per_1000(step, worlds),
         "total_gib_per_1000_worlds": _per_1000(state + step, worlds),
-        "largest_state_arrays": [
-            {"name": name, "shape": list(b.shape), "dtype": str(b.dtype), "bytes": int(b.nbytes)}
-            for name, b in largest
-        ],
+        "largest_state_arrays": largest,
         "call_peak_bytes": [{"call": name, "bytes": nbytes} for name, nbytes in ranked],
     }
 

@@ -15,9 +15,10 @@ Measures, on the chosen backend (NumPy or CuPy), in float64 with 1,000 retail co
    cost, an upper bound; it does not grow with E unless the iterative kernels run more rounds.
    Every row therefore also counts the rounds of ``fire_sale`` and the iterations of
    ``eisenberg_noe`` per step (the batch iterates until its slowest world is done).
-4. **Memory** at a few values of E (:mod:`benchmarks.memory`): the bytes of every array the model
-   holds, and the peak temporaries of one step (tracemalloc on NumPy, the memory pool on CuPy),
-   each also per 1,000 worlds, with the largest arrays and the hungriest rules by name.
+4. **Memory** at a few values of E, the state in float64 and in float32 (:mod:`benchmarks.memory`):
+   the bytes of every array the model holds, and the peak temporaries of one step (tracemalloc on
+   NumPy, the memory pool on CuPy), each also per 1,000 worlds, with the largest arrays and the
+   hungriest rules by name.
 5. **Phases of a step** at two values of E: wrappers on the model's components
    (:data:`benchmarks.instrument.PHASES`: sentiment, firms, valuation, the savers' and funds'
    flows, market clearing, failures, snapshot) and on the kernels they call accumulate inclusive
@@ -40,8 +41,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks.memory import step_memory
+from benchmarks.memory import PeakMeter, step_memory
 from benchmarks.model_steps import StepRun, build, phase_table, step_run
+from kernels.backend import STATE_DTYPES, get_namespace
 
 SCHEMA = "powderkeg.bench.model/1"
 TARGET_S = 10.0  # docs/design.md, "Quality bars": full baseline in under 10 s on 2 cores
@@ -66,9 +68,11 @@ DEFINITIONS = {
     "operations, so Python time per step grows with them",
     "baseline": "a fresh model (E=1, 1,000 cohorts) built and stepped 260 weeks with no warm-up, "
     "best of k; total_s = build_s + steps_s; the 10 s target is reported, never asserted",
-    "memory": "state_bytes: every array buffer reachable from the model after a warm-up step "
+    "memory": "one row per E and dtype (the state's floating-point type, float64 or float32); "
+    "state_bytes: every array buffer reachable from the model after a warm-up step "
     "(views counted once); step_peak_bytes: the most memory one weekly step held beyond it "
-    "(tracemalloc on NumPy; on CuPy the default pool's size after the step, its cached blocks "
+    "(tracemalloc on NumPy, tracing from before the build, so state arrays a rule replaces count "
+    "as freed; on CuPy the default pool's size after the step, its cached blocks "
     "freed before); call_peak_bytes: the same per rule of the week and the snapshot; "
     "*_gib_per_1000_worlds: bytes / E * 1000 in GiB (the target is at most 1 GiB for state and "
     "temporaries together); reported, never asserted",
@@ -245,11 +249,18 @@ def _baseline(plan: ModelPlan, backend: str, seed: int, bar: tqdm) -> dict[str, 
     }
 
 
-def _memory(worlds: int, cohorts: int, backend: str, seed: int) -> dict[str, Any]:
-    """The memory figures of a fresh model of ``worlds`` worlds after one warm-up step."""
-    model, _ = build(worlds, cohorts, backend, seed)
-    model.step()  # week 0: the snapshot's declared arrays exist from here on
-    return step_memory(model, worlds)
+def _memory(worlds: int, cohorts: int, backend: str, seed: int, dtype: str) -> dict[str, Any]:
+    """The memory figures of a fresh model of ``worlds`` worlds after one warm-up step.
+
+    On NumPy, allocations are traced from before the build: a state array that a rule replaces
+    is then seen to be freed, so the step's peak counts what the step adds, not the replacements
+    as well (tracemalloc ignores the release of a buffer it did not see allocated).
+    """
+    meter = PeakMeter(get_namespace(backend))
+    with meter.active():
+        model, _ = build(worlds, cohorts, backend, seed, dtype)
+        model.step()  # week 0: the snapshot's declared arrays exist from here on
+        return {"dtype": dtype, **step_memory(model, worlds)}
 
 
 def _error(err: BaseException) -> str:
@@ -292,7 +303,7 @@ def run(
         + 1
         + len(plan.worlds)
         + len(plan.phase_worlds)
-        + len(plan.memory_worlds)
+        + len(plan.memory_worlds) * len(STATE_DTYPES)
     )
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -391,12 +402,13 @@ def run(
 
         memory = []
         for e in plan.memory_worlds:
-            bar.set_postfix_str(f"model memory E={e}")
-            try:
-                memory.append(_memory(e, plan.cohorts, backend, seed))
-            except Exception as err:
-                memory.append({"E": e, "error": _error(err)})
-            bar.update()
+            for dtype in STATE_DTYPES:  # the state in float64, then in float32
+                bar.set_postfix_str(f"model memory E={e} {dtype}")
+                try:
+                    memory.append(_memory(e, plan.cohorts, backend, seed, dtype))
+                except Exception as err:
+                    memory.append({"E": e, "dtype": dtype, "error": _error(err)})
+                bar.update()
         out["memory"] = memory
     out["notes"] = notes
     return out

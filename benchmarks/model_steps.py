@@ -37,13 +37,17 @@ class StepRun:
     complete: bool
 
 
-def build(worlds: int, cohorts: int, backend: str, seed: int) -> tuple[Any, float]:
-    """A fresh baseline model of ``worlds`` worlds, and the seconds its build took."""
+def build(
+    worlds: int, cohorts: int, backend: str, seed: int, dtype: str = "float64"
+) -> tuple[Any, float]:
+    """A fresh baseline model of ``worlds`` worlds (state in ``dtype``) and its build's seconds."""
     import abm.model  # noqa: F401  (imported before the clock starts: build_s is the build alone)
     from experiments.build import build_model
 
     start = time.perf_counter()
-    model = build_model(None, n_worlds=worlds, seed=seed, backend=backend, n_cohorts=cohorts)
+    model = build_model(
+        None, n_worlds=worlds, seed=seed, backend=backend, n_cohorts=cohorts, dtype=dtype
+    )
     synchronize(model.xp)
     return model, time.perf_counter() - start
 

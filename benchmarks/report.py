@@ -278,12 +278,12 @@ def _model_memory(model: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for m in model.get("memory", []):
         if "error" in m:
-            lines.append(f"  memory E={m['E']} failed: {m['error']}")
+            lines.append(f"  memory E={m['E']} {m['dtype']} failed: {m['error']}")
             continue
         calls = ", ".join(f"{c['call']} {c['bytes'] / 2**20:.1f}" for c in m["call_peak_bytes"][:3])
         top = m["largest_state_arrays"][0]
         lines += [
-            f"memory E={m['E']} ({m['source']}), GiB per 1,000 worlds: state "
+            f"memory E={m['E']} {m['dtype']} ({m['source']}), GiB per 1,000 worlds: state "
             f"{m['state_gib_per_1000_worlds']:.3f} + step peak "
             f"{m['step_peak_gib_per_1000_worlds']:.3f} = {m['total_gib_per_1000_worlds']:.3f} "
             "(target <= 1)",

@@ -351,6 +351,7 @@ def resolve_replay(
     seed: int | None = None,
     backend: str = "auto",
     out: Path | None = None,
+    dtype: str = "float64",
 ) -> tuple[RunConfig, Callable[[RunConfig, str], Powderkeg]]:
     """The run of the replay file ``scenario`` (flags win over its ``[model]``) and its builder.
 
@@ -388,6 +389,7 @@ def resolve_replay(
         out=out if out is not None else Path("results") / path.stem,
         backend=backend,
         definition=definition,
+        dtype=dtype,
         **values,
     )
     calibration = with_leaves(load_calibration(), replay.calibration, f"replay file {path}")

@@ -86,6 +86,8 @@ class RunConfig:
         backend: the backend asked for (``auto``, ``numpy`` or ``cupy``).
         out: the output directory.
         definition: the preset's story, sources, shocks and policy settings.
+        dtype: the floating-point type of the state (``float64`` or ``float32``;
+            :class:`abm.model.Powderkeg`).
     """
 
     scenario: str
@@ -98,6 +100,7 @@ class RunConfig:
     backend: str
     out: Path
     definition: Scenario | None = None
+    dtype: str = "float64"
 
 
 def _looks_like_file(text: str) -> bool:
@@ -173,6 +176,7 @@ def resolve_config(
     seed: int | None = None,
     backend: str = "auto",
     out: Path | None = None,
+    dtype: str = "float64",
 ) -> RunConfig:
     """Combine the flags (which win), the scenario file and the defaults; touch no files.
 
@@ -216,6 +220,7 @@ def resolve_config(
         out=out if out is not None else Path("results") / stem,
         backend=backend,
         definition=definition,
+        dtype=dtype,
         **values,
     )
 
@@ -339,6 +344,7 @@ def build_run_model(config: RunConfig, backend: str, **extra: Any) -> Any:
         seed=config.seed,
         backend=backend,
         n_cohorts=config.n_cohorts,
+        dtype=config.dtype,
         **extra,
     )
 

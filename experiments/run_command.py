@@ -20,6 +20,7 @@ import sys
 
 from experiments.usage import (
     add_backend_argument,
+    add_dtype_argument,
     flag_type,
     path_argument,
     writable_directory,
@@ -59,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"world w draws from seed S + w (default: the file's, else {DEFAULTS['seed']})",
     )
     add_backend_argument(parser)
+    add_dtype_argument(parser)
     parser.add_argument(
         "--out",
         type=path_argument,
@@ -92,6 +94,7 @@ def command(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "backend": args.backend,
         "out": args.out,
+        "dtype": args.dtype,
     }
     if is_replay_file(args.scenario):  # a run exported by the app, with its own schedules
         config, build = resolve_replay(args.scenario, **settings)

@@ -230,6 +230,19 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--dtype float64|float32`` flag of the state's floating-point type."""
+    from kernels.backend import STATE_DTYPES
+
+    parser.add_argument(
+        "--dtype",
+        choices=STATE_DTYPES,
+        default=STATE_DTYPES[0],
+        help="floating-point type of the model's state: float32 halves its memory, its "
+        "accounting gap and outcome differences are in the README (default: %(default)s)",
+    )
+
+
 def check_backend(name: str, flag: str = "--backend") -> str:
     """Resolve a backend name now, so a missing GPU is a one-line usage error, not a traceback.
 
@@ -253,6 +266,7 @@ __all__ = [
     "LIMITS",
     "UsageError",
     "add_backend_argument",
+    "add_dtype_argument",
     "allowed",
     "available_memory",
     "check_backend",

@@ -26,6 +26,8 @@ import numpy as np
 #: Environment variable that picks the backend when ``get_namespace("auto")`` is called.
 BACKEND_ENV = "POWDERKEG_BACKEND"
 BACKENDS = ("auto", "numpy", "cupy")
+#: the floating-point types a model's state may have (``abm.model.Powderkeg(dtype=...)``)
+STATE_DTYPES = ("float64", "float32")
 
 
 @functools.cache

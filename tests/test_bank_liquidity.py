@@ -237,23 +237,10 @@ def test_stressed_weeks_keep_the_books_balanced():
     assert (reg[:, banks][alive] > market[:, banks][alive] + 0.005).mean() > 0.7  # most banks
 
 
-def _float32(sheets) -> None:
-    """Every float array of the balance sheets and their ledger cast to float32."""
-    ledger = sheets.ledger
-    for owner in (sheets, ledger, *ledger.pools.values()):
-        for name, value in vars(owner).items():
-            if isinstance(value, np.ndarray) and value.dtype == np.float64:
-                setattr(owner, name, value.astype(np.float32))
-    ledger.outsiders.paid_in = {
-        k: v.astype(np.float32) for k, v in ledger.outsiders.paid_in.items()
-    }
-
-
 def test_float32_runs_stay_in_float32():
     cal = load_calibration()
     roster = build_roster(cal, 8)
-    sheets, params = build_balance_sheets(cal, roster, 2, np)
-    _float32(sheets)
+    sheets, params = build_balance_sheets(cal, roster, 2, np, dtype=np.float32)
     policy = Policy()
     capital = BankCapital(cal, sheets, params, policy)
     banks = BankState.start(capital.regions, None, None, capital.opening_htm_units())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments.cli import COMMANDS, main
-from kernels.backend import cupy_usable
+from kernels.backend import STATE_DTYPES, cupy_usable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +193,8 @@ def check_model_section(model: dict) -> None:
             assert r["parent"] is None or r["parent"] in names
 
     memory = model["memory"]  # figures, never thresholds: only their structure is checked
-    assert [m["E"] for m in memory] == list(model["plan"]["memory_worlds"])
+    wanted = [(e, d) for e in model["plan"]["memory_worlds"] for d in STATE_DTYPES]
+    assert [(m["E"], m["dtype"]) for m in memory] == wanted
     for m in memory:
         assert "error" not in m, m
         assert m["state_bytes"] > 0 and m["step_peak_bytes"] > 0

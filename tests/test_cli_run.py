@@ -118,6 +118,7 @@ def test_figure_and_manifest(ensemble):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 1 and manifest["steps"] == 13 and manifest["n_worlds"] == 2
     assert manifest["parameters"]["n_cohorts"] == 1000
+    assert manifest["parameters"]["dtype"] == "float64"
     assert manifest["backend"] in ("numpy", "cupy")
     assert manifest["version"]
     assert "commit" in manifest["git"]
@@ -139,6 +140,7 @@ def test_figure_and_manifest(ensemble):
         (["--worlds", "0"], ["--worlds", "integer from 1"]),
         (["--seed", "x"], ["--seed"]),
         (["--backend", "tpu"], ["--backend", "numpy"]),
+        (["--dtype", "float16"], ["--dtype", "float32"]),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(args, needles, tmp_path):
@@ -244,7 +246,7 @@ def test_defaults_and_resolution_touch_no_files(tmp_path, monkeypatch):
 def test_help_lists_the_flags(capsys):
     assert main(["run", "--help"]) == 0
     text = capsys.readouterr().out
-    for flag in ("--scenario", "--steps", "--worlds", "--seed", "--backend", "--out"):
+    for flag in ("--scenario", "--steps", "--worlds", "--seed", "--backend", "--dtype", "--out"):
         assert flag in text
 
 
@@ -291,3 +293,14 @@ def test_a_replay_file_runs_from_the_command_line(tmp_path):
     assert "replay file exported by the app" in " ".join(powderkeg("run", "--help").stdout.split())
     path.write_text(REPLAY.replace("replay = 1", "replay = 2"))
     one_line_error(powderkeg("run", "--scenario", str(path)), "replay must be 1")
+
+
+def test_float32_run_records_its_dtype(tmp_path):
+    out = tmp_path / "f32"
+    args = ("--steps", "4", "--worlds", "2", "--dtype", "float32", "--out", str(out))
+    proc = powderkeg("run", *args)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["dtype"] == "float32"
+    for gap in manifest["accounting_gap_end"].values():  # float32 rounding, well under 1 USD bn
+        assert gap["max_abs"] < 1.0

@@ -95,6 +95,7 @@ def run_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> st
             ["bool parameter takes values", "true or false"],
         ),
         (BASE + "[fixed]\n'model.n_cohorts' = 2\n", ["fixed.model.n_cohorts", "from 4 to"]),
+        (BASE + "[fixed]\n'model.dtype' = 'float16'\n", ["fixed.model.dtype", "float32"]),
         (BASE + "[fixed]\n'policy.nope' = 2\n", ["fixed: unknown parameter 'policy.nope'"]),
         (BASE + "[output]\nseries = ['gdp']\n", ["output.series[0]", "'gdp'", "ai_equity_index"]),
         (

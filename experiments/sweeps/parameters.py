@@ -17,7 +17,8 @@ is never typed by hand:
   the same in every world: the shock's per-world ``range`` is dropped. Values are checked by the
   scenario's own shock rules (:func:`experiments.shock_entries.check_shock`).
 - ``model.<name>`` for every scalar keyword argument of :class:`abm.model.Powderkeg` that a sweep
-  does not set itself (``n_cohorts`` today), within :data:`experiments.usage.LIMITS` where listed.
+  does not set itself (``n_cohorts`` and ``dtype`` today), within :data:`experiments.usage.LIMITS`
+  where listed (``dtype``: ``float64`` or ``float32``).
 
 :func:`build_point_model` turns a scenario and one point's values into a model, ready to step
 (through :func:`experiments.build.build_model`).
@@ -40,6 +41,7 @@ from experiments.build import ablation_configs, build_model, channels_of
 from experiments.scenarios import Scenario, policy_from
 from experiments.shock_entries import SHOCK_KEYS, check_shock
 from experiments.usage import LIMITS, UsageError
+from kernels.backend import STATE_DTYPES
 
 #: Keyword arguments of the model that a sweep sets itself (not sweepable as ``model.*``).
 MODEL_ARGUMENTS_SET_BY_SWEEP = (
@@ -257,6 +259,8 @@ def _model_parameters() -> dict[str, Parameter]:
             continue
 
         def check(value: Value, name: str = name) -> None:
+            if name == "dtype" and value not in STATE_DTYPES:
+                raise ValueError(f"must be one of {', '.join(STATE_DTYPES)}; got {value!r}")
             if name in LIMITS and value is not None:
                 lo, hi = LIMITS[name]
                 if not lo <= value <= hi:
