@@ -25,8 +25,8 @@ Events (thresholds in :class:`Thresholds`):
   drew it on bank credit lines, to cover its funding gap.
 - ``depeg``: a stablecoin's recoverable value per token fell below a threshold (0.99) this step.
   Amount: the reserve shortfall (liabilities − assets).
-- ``stablecoin_run``: holders redeemed more than a share of a coin's supply in one week. Amount:
-  the redemptions paid; detail: the share of supply.
+- ``stablecoin_run``: holders asked to redeem more than a share of a coin's supply in one week.
+  Amount: the redemptions paid (nothing while the issuer cannot pay); detail: the share asked.
 - ``lolr_loan`` and ``bailout``: the central bank lent to a bank short of cash, or the government
   recapitalised a failing systemic bank (amount: the loan or the capital injected).
 - ``downgrade`` and ``upgrade``: an agency moved a tech firm's rating (:mod:`abm.ratings`).
@@ -352,7 +352,10 @@ def _message(event: str, label: str, amount: float, cause: str, detail: float) -
     if event == "credit_drawn":
         return f"{label} drew {usd(amount)} on its bank credit lines to cover its funding gap."
     if event == "stablecoin_run":
-        return f"Holders redeemed {usd(amount)} of {label} in one week ({detail:.0%} of supply)."
+        return (
+            f"Holders asked to redeem {detail:.0%} of {label}'s supply in one week; "
+            f"it paid {usd(amount)}."
+        )
     if event == "lolr_loan":
         return f"The central bank lent {usd(amount)} to {label}: {cause}."
     if event == "bailout":

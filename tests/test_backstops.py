@@ -140,7 +140,7 @@ def test_stablecoin_backstop_stops_the_run_within_two_days():
     assert (on.sheets.ledger.outsiders.paid_in["central_bank"][acts] > 0).all()
     assert "stablecoin_run" in set(events_off["event"])
     run = events_off[events_off["event"] == "stablecoin_run"].iloc[0]
-    assert "of supply" in run["message"]
+    assert "supply in one week; it paid" in run["message"]
 
 
 def test_backstop_events_are_logged():
