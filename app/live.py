@@ -35,8 +35,16 @@ from experiments.build import model_arguments
 from experiments.scenarios import load_preset, policy_from
 from kernels.backend import to_numpy
 
-#: Events that stop "run to the next event" (financing of firms is routine and does not).
-NOTABLE_EVENTS = ("default", "fire_sale", "bank_run", "depeg", "buffer_breach", "bailout")
+#: Events that stop "run to the next event": shocks, failures, runs, depegs, buffer breaches,
+#: rescues and forced sales (financing of firms and ratings are routine and do not).
+NOTABLE_EVENTS = (
+    "default", "fire_sale", "bank_run", "stablecoin_run", "depeg", "buffer_breach", "bailout",
+    "lolr_loan", "shock",
+)  # fmt: skip
+#: Notable kinds that count once per agent and world: a run or a depeg goes on week after week.
+ONCE_PER_AGENT = ("stablecoin_run", "depeg")
+#: Causes of fire sales that are routine: a stablecoin selling reserves to pay redemptions.
+ROUTINE_CAUSES = ("liquidity",)
 
 
 @dataclass(frozen=True)
@@ -144,8 +152,12 @@ class LiveRun(Powderkeg):
         self.preset = preset
         self._lock = threading.RLock()
         self.schedules: list[ShockSchedule] = []  # keeps every schedule alive (weak events)
+        self._preset_shocks: ShockSchedule | None = None
+        self._preset_logged = 0  # how many of the preset's shocks are in the event log
         if self.definition.shocks:
-            self._attach(tuple(scale_shock(s, self.shock_scale) for s in self.definition.shocks))
+            self._preset_shocks = self._attach(
+                tuple(scale_shock(s, self.shock_scale) for s in self.definition.shocks)
+            )
         self.history: list[dict[str, np.ndarray]] = [ensemble_columns(self)]
         self.events = EventLog(self)
         self.notes: list[dict[str, Any]] = []
@@ -172,6 +184,32 @@ class LiveRun(Powderkeg):
             super().step()
             self.history.append(ensemble_columns(self))
             self.events.update(self)
+            self._log_preset_shocks()
+
+    def _log_preset_shocks(self) -> None:
+        """A note in the event log for each week in which the preset's own shocks struck."""
+        schedule = self._preset_shocks
+        if schedule is None or len(schedule.applied) == self._preset_logged:
+            return
+        weeks = sorted({week for week, _ in schedule.applied[self._preset_logged :]})
+        self._preset_logged = len(schedule.applied)
+        for week in weeks:
+            struck = [shock for shock in schedule.shocks if shock.week == week]
+            self.notes.append(
+                {
+                    "step": week,
+                    "world": -1,
+                    "agent": "",
+                    "label": "",
+                    "family": "shock",
+                    "kind": self.preset,
+                    "event": "shock",
+                    "amount_usd_bn": math.nan,
+                    "cause": "the preset's shock",
+                    "message": f"The preset's shock struck in week {week}: "
+                    + "; ".join(_describe(shock) for shock in struck),
+                }
+            )
 
     # -- what the page shows ---------------------------------------------------------------
 
@@ -255,9 +293,21 @@ class LiveRun(Powderkeg):
         return max_weeks
 
     def notable_events(self) -> int:
-        """How many notable events (:data:`NOTABLE_EVENTS`) have been logged so far."""
+        """How many notable events (:data:`NOTABLE_EVENTS`) have been logged so far.
+
+        A stablecoin run or a depeg counts once per coin and world (:data:`ONCE_PER_AGENT`), and
+        a fire sale only when it is forced by deleveraging or a default, not a stablecoin's
+        routine sale of reserves (:data:`ROUTINE_CAUSES`): "Next event" stops on what is new.
+        """
         frame = self.event_frame()
-        return int(frame["event"].isin(NOTABLE_EVENTS).sum()) if len(frame) else 0
+        if not len(frame):
+            return 0
+        rows = frame[frame["event"].isin(NOTABLE_EVENTS)]
+        routine = (rows["event"] == "fire_sale") & rows["cause"].isin(ROUTINE_CAUSES)
+        rows = rows[~routine]
+        once = rows["event"].isin(ONCE_PER_AGENT)
+        firsts = rows[once].drop_duplicates(["event", "agent", "world"])
+        return int((~once).sum() + len(firsts))
 
     def defaults_so_far(self) -> int:
         """Failed agents in the world with the most failures."""
@@ -282,4 +332,13 @@ def _describe(shock: Shock) -> str:
     return f"{shock.kind.replace('_', ' ')} {shock.size:+.0%}{target}{weeks} (week {shock.week})"
 
 
-__all__ = ["NOTABLE_EVENTS", "SHOCK_BUTTONS", "LiveRun", "ShockButton", "moved", "scale_shock"]
+__all__ = [
+    "NOTABLE_EVENTS",
+    "ONCE_PER_AGENT",
+    "ROUTINE_CAUSES",
+    "SHOCK_BUTTONS",
+    "LiveRun",
+    "ShockButton",
+    "moved",
+    "scale_shock",
+]

@@ -152,7 +152,9 @@ def test_tables_read_back_with_units_and_provenance(live: LiveRun, table: str) -
     elif table == "events":
         assert {"step", "world", "event", "amount_usd_bn", "message"} <= set(frame.columns)
         assert unit["amount_usd_bn"] == "USD bn"
-        assert (frame["event"] == "shock").sum() == 3  # the three buttons, in the log
+        shocks = frame[frame["event"] == "shock"]
+        assert (shocks["cause"] == "fired from the page").sum() == 3  # the three buttons
+        assert (shocks["cause"] == "the preset's shock").sum() >= 1  # and the preset's own
         assert frame["step"].is_monotonic_increasing
         assert list(from_csv["message"]) == list(frame["message"])
     else:
