@@ -21,6 +21,7 @@ import numpy as np
 
 from abm.shocks import LASTING
 from experiments.backtests import Episode, Moment, load_episodes, run_episode, verdict
+from experiments.files import markdown_cell
 from experiments.usage import check_world_seeds, flag_type, path_argument
 
 DEFAULT_OUT = Path("docs/backtests.md")
@@ -72,11 +73,6 @@ def _fmt(x: float) -> str:
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def _cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).replace("|", "\\|").split())
-
-
 def _row(moment: Moment, v: Mapping[str, Any]) -> str:
     """One moment's row of an episode's table."""
     data = f"{_fmt(moment.data)} {moment.unit} ({moment.data_source})"
@@ -93,7 +89,7 @@ def _row(moment: Moment, v: Mapping[str, Any]) -> str:
     if not v["passed"] and not miss:
         miss = "not yet explained"
     cells = (moment.label, data, how, ROLE_TEXT[moment.role], tolerance, model, result, miss)
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+    return "| " + " | ".join(markdown_cell(c) for c in cells) + " |"
 
 
 def render(
@@ -147,7 +143,7 @@ def render(
         n_oos = sum(m.role == "out_of_sample" for m in ep.moments)
         n_pass = sum(x["passed"] for x in v.values())
         lines.append(
-            f"| [{ep.title}](#{ep.name.replace('_', '-')}) | {_cell(ep.period)} | "
+            f"| [{ep.title}](#{ep.name.replace('_', '-')}) | {markdown_cell(ep.period)} | "
             f"{ep.steps} | {len(v)} | {n_pass} | {len(v) - n_pass} | "
             f"{oos} of {n_oos} |"
         )

@@ -5,7 +5,7 @@ The commands that write results (``powderkeg run``, ``evidence``, ``sweep``, ``r
 together (:func:`write_atomically`), write their JSON through :func:`json_safe` (no NaN, no NumPy
 types) and record the source commit they ran (:func:`git_commit`). ``powderkeg run`` writes a
 whole folder at once (:func:`write_directory`): every file into a temporary sibling folder, then
-one rename.
+one rename. The generated Markdown tables escape their cells with :func:`markdown_cell`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def markdown_cell(text: Any) -> str:
+    """``text`` on one line, safe inside a Markdown table cell (``|`` escaped)."""
+    return " ".join(str(text).replace("|", "\\|").split())
 
 
 def json_safe(value: Any) -> Any:

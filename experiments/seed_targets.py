@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from abm.state import REGIONS
+from experiments.files import markdown_cell
 from experiments.usage import (
     UsageError,
     add_ensemble_arguments,
@@ -227,11 +228,6 @@ def _number(x: float) -> str:
     return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).replace("|", "\\|").split())
-
-
 def _range(fact: Mapping[str, Any]) -> str:
     """The PASS range of a fact, e.g. ``[75, 125]`` or ``≥ 75``."""
     if np.isinf(fact["high"]):
@@ -295,7 +291,7 @@ def render(
         value = f"{_number(v['median'])} [{_number(v['p5'])}, {_number(v['p95'])}]"
         result = "PASS" if v["passed"] else "FAIL"
         cells = (qid, article, target, fact["where"], fact["tolerance"], value, result)
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
     lines += [
         "",
         "## Facts the model cannot speak to",
@@ -306,10 +302,10 @@ def render(
     for qid, fact in facts.items():
         if "measure" not in fact:
             article = f"{fact['value']} {fact['unit']} ({fact['period']}): {fact['describes']}"
-            lines.append(f"| {qid} | {_cell(article)} | {_cell(fact['why'])} |")
+            lines.append(f"| {qid} | {markdown_cell(article)} | {markdown_cell(fact['why'])} |")
     lines += ["", "## Sources", "", "| fact | source file | key sentence |", "|---|---|---|"]
     for qid, fact in facts.items():
-        lines.append(f"| {qid} | {fact['source']} | {_cell(fact['sentence'])} |")
+        lines.append(f"| {qid} | {fact['source']} | {markdown_cell(fact['sentence'])} |")
     return "\n".join(lines) + "\n"
 
 

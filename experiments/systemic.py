@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from abm.claims import DEBT_POOLS
+from experiments.files import markdown_cell
 from experiments.usage import (
     UsageError,
     add_ensemble_arguments,
@@ -270,11 +271,6 @@ def _percent(x: float) -> str:
     return f"{100.0 * x:.3g}%"
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).replace("|", "\\|").split())
-
-
 def combined_table(ranking: Ranking, who: Mapping[str, Sequence[str]], top: int) -> list[str]:
     """The top ``top`` institutions on the combined network as Markdown table lines."""
     lines = [
@@ -286,7 +282,7 @@ def combined_table(ranking: Ranking, who: Mapping[str, Sequence[str]], top: int)
         value = (
             f"{_percent(ranking.median[j])} [{_percent(ranking.p5[j])}, {_percent(ranking.p95[j])}]"
         )
-        lines.append(f"| {place} | {_cell(name)} | {who['family'][j]} | {value} |")
+        lines.append(f"| {place} | {markdown_cell(name)} | {who['family'][j]} | {value} |")
     return lines
 
 

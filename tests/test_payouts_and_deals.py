@@ -7,28 +7,10 @@ import pytest
 
 from abm.calibration import load_calibration
 from abm.economy import cash_targets, weekly_need
-from abm.model import Powderkeg
+from tests.test_financing import firm, gaps, model
+from tests.test_financing import need_of as per_firm  # (E, F) values at named firms
 
 HYPERSCALERS = ("amazon", "microsoft", "alphabet", "meta", "oracle")
-
-
-def model(worlds: int = 1, seed: int = 0) -> Powderkeg:
-    return Powderkeg(n_worlds=worlds, seed=seed, n_cohorts=8, collect_agents=False)
-
-
-def firm(m: Powderkeg, name: str) -> int:
-    return list(m.economy.firm_rows).index(m.roster.index(name))
-
-
-def gaps(m: Powderkeg) -> float:
-    return max(float(np.max(np.abs(np.asarray(g)))) for g in m.accounting_gap().values())
-
-
-def per_firm(m: Powderkeg, **values: float):
-    out = np.zeros((m.n_worlds, len(m.economy.firm_rows)))
-    for name, amount in values.items():
-        out[:, firm(m, name)] = amount
-    return m.xp.asarray(out)
 
 
 def test_dividends_are_paid_at_the_2025_run_rate_to_outside_investors_and_cut_in_distress():
