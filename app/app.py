@@ -38,8 +38,9 @@ SCENARIO_ENV = "POWDERKEG_SCENARIO"
 solara.server.settings.theme.show_banner = False
 
 #: The page's style: a narrower sidebar (Solara's is at least 400 px, 40% of a 1024 px screen),
-#: slider labels above full-width tracks, cards that flow into as many 480 px columns as fit,
-#: and colours that read in both themes.
+#: slider and dropdown labels above full-width controls and wrapped rather than cut (Vuetify cuts
+#: a long label to one line), dropdown entries wrapped too, cards that flow into as many 480 px
+#: columns as fit, and colours that read in both themes.
 CSS = """
 .v-navigation-drawer.solara-content-main { min-width: 280px !important; width: 300px !important;
   max-width: 300px !important; }
@@ -57,6 +58,16 @@ CSS = """
 .pk-filters .v-btn-toggle > .v-btn.v-btn { height: 28px; min-width: 0; padding: 0 8px; }
 .pk-watch { background: rgba(25, 118, 210, 0.14); border-left: 4px solid #1976d2;
   padding: 4px 8px; margin: 4px 0; }
+.pk-question { border-left: 4px solid #f57c00; padding: 4px 8px; margin: 4px 0; }
+.pk-expect { margin: 4px 0; } .pk-expect summary { cursor: pointer; font-weight: 600; }
+.pk-select .v-select__slot { flex-wrap: wrap; }
+.pk-select .v-select__slot > .v-label { position: static !important; transform: none !important;
+  flex: 1 1 100%; max-width: 100%; white-space: normal; overflow: visible; height: auto;
+  line-height: 1.25; font-size: 14px; margin: 0 0 2px 0; }
+.pk-select .v-select__slot > .v-select__selections { flex: 1 1 calc(100% - 32px); min-width: 0; }
+.pk-select .v-select__selection, .v-select-list .v-list-item__title,
+.v-autocomplete__content .v-list-item__title { white-space: normal; overflow: visible; }
+.pk-pick { min-width: 240px; max-width: 100%; flex: 1 1 240px; }
 .pk-muted { opacity: 0.72; font-size: 12px; }
 .pk-weekbar { display: flex; align-items: baseline; gap: 10px; color: #fff;
   background: rgba(0, 0, 0, 0.35); border-radius: 14px; padding: 2px 12px; }

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 import solara
-from mesa.visualization.utils import force_update, update_counter
+from mesa.visualization.utils import update_counter
 
 from abm.agents import FAMILY_CLASSES
 from abm.calibration import load_calibration
 from abm.vocabulary import FAMILIES
 from app import charts, network
-from app.controls import play, use_loop_guard
+from app.controls import play, use_loop_guard, use_redraw
 from app.echarts import Echarts, option_text
 from app.export import ExportPanel
 from app.levers import available
@@ -91,6 +91,7 @@ def ClassroomTour(model: LiveRun) -> None:
     pause_at_default = solara.use_reactive(True)
     status = solara.use_reactive("")
     problem = solara.use_reactive("")
+    redraw = use_redraw()
 
     def forget() -> None:  # a new model (Reset) stops the tour and clears its messages
         playing.set(False)
@@ -107,7 +108,7 @@ def ClassroomTour(model: LiveRun) -> None:
         weeks = model.run_until(
             lambda m: m.notable_events() > seen or hit_default(m), NEXT_EVENT_MAX_WEEKS
         )
-        force_update()  # the week, charts and log first, then the message that says why
+        redraw()  # the week, charts and log first, then the message that says why
         frame = model.event_frame()
         newest = frame[frame["event"].isin(NOTABLE_EVENTS)]
         ran = f"Ran {weeks} week{'s' * (weeks != 1)} to week {_week(model)}"
@@ -135,7 +136,7 @@ def ClassroomTour(model: LiveRun) -> None:
         def keep_going() -> bool:
             return playing.value and guard()
 
-        play(step, keep_going, PLAY_PAUSE_S, max_weeks=PLAY_MAX_WEEKS, lock=model.lock)
+        play(step, keep_going, PLAY_PAUSE_S, max_weeks=PLAY_MAX_WEEKS, draw=redraw, lock=model.lock)
         if guard():
             playing.set(False)
 
@@ -183,18 +184,34 @@ def lever_summary(model: LiveRun) -> str:
 
 
 def _tour_html(title: str, week: int, index: int, step: Any, next_week: int | None) -> str:
-    """The tour step as HTML: heading, narrative, what to watch, source.
+    """The tour step as HTML: heading, narrative, what to watch, the question, what to expect.
 
-    The card grows with its text (nothing is cut); the "what to watch" box is a translucent tint
-    with the theme's own text colour, so it reads in the dark theme too.
+    The question for the class comes first; what the model shows (the step's checked claims,
+    ``[[steps.expect]]``) is folded under "What you should see" so the class can answer before
+    looking. The card grows with its text (nothing is cut); the "what to watch" box is a
+    translucent tint with the theme's own text colour, so it reads in the dark theme too.
     """
     e = html.escape
     later = f" Next step at week {next_week}." if next_week is not None else " Last step."
+    question = (
+        f"<div class='pk-question'><b>Question for the class:</b> {e(step.question)}</div>"
+        if step.question
+        else ""
+    )
+    expect = (
+        "<details class='pk-expect'><summary>What you should see (checked by the tests on this "
+        "page's world: seed 1, one world)</summary><ul style='margin:2px 0 2px 18px;padding:0'>"
+        + "".join(f"<li>{e(claim.claim)}</li>" for claim in step.expect)
+        + "</ul></details>"
+        if step.expect
+        else ""
+    )
     return (
         "<div style='font-size:14px;line-height:1.4'>"
         f"<div><b>{e(title)}</b> — week {week}, step {index + 1}: <b>{e(step.title)}</b></div>"
         f"<p style='margin:4px 0'>{e(step.text)}</p>"
         f"<div class='pk-watch'><b>What to watch:</b> {e(step.watch)}</div>"
+        f"{question}{expect}"
         f"<div class='pk-muted'>Source: {e(step.source)}.{later}</div></div>"
     )
 
@@ -217,6 +234,7 @@ def EventLog(model: LiveRun) -> None:
     update_counter.get()
     family = solara.use_reactive("all")
     problem = solara.use_reactive("")
+    redraw = use_redraw()
     frame = model.event_frame()
     if family.value != "all" and len(frame):
         frame = frame[frame["family"] == family.value]
@@ -233,7 +251,7 @@ def EventLog(model: LiveRun) -> None:
     def fire(key: str) -> Callable[[], None]:
         def go() -> None:
             model.fire(key)
-            force_update()
+            redraw()
 
         return guarded(go, problem, f"Shock {key!r}")
 

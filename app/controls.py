@@ -12,9 +12,10 @@ buttons (Reset, ▶/❚❚, Step) and the same ``model_params`` specs:
 Loops (Play here, "Play tour" in :mod:`app.components`) run in a thread of their own and stop
 when they are paused, when their component leaves the page (a tab switch, a Reset), and when the
 browser session ends (:func:`use_loop_guard`): a closed tab no longer plays on to week 520.
-While playing they redraw adaptively (:class:`Redraw`): a redraw waits until the model has run at
-least as long as the last redraw took, so a slow browser costs weeks a redraw, never weeks a
-second, and a render never starts while another is under way.
+While playing they redraw adaptively (:class:`Redraw`): a redraw waits until the model has run
+three times as long as the last redraw took (:data:`DRAW_SHARE`), so a slow browser costs weeks a
+redraw, never weeks a second, and a render never starts while another is under way. A redraw is
+one render pass of the page (:func:`use_redraw`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import reacton.core
 import solara
 from mesa.visualization.utils import force_update
 
@@ -37,6 +39,11 @@ from app.live import LiveRun
 PLAY_INTERVAL_MS = 0
 #: Advanced: weeks per redraw while playing; 0 = adaptive (:class:`Redraw`).
 RENDER_INTERVAL = 0
+#: Adaptive redraws: the most of a playing loop's time that goes to redrawing the page. With 8
+#: worlds a week of the model takes about 45 ms here and a redraw of the Classroom tab about 25 ms
+#: on the server (the browser draws on the other core), so a share of 1/2 redrew every week
+#: (about 14 weeks/s); 1/4 redraws every second or third week, still several times a second.
+DRAW_SHARE = 0.25
 
 log = logging.getLogger("powderkeg.app")
 
@@ -78,18 +85,49 @@ def use_loop_guard() -> Callable[[], bool]:
     return lambda: not left.is_set() and alive()
 
 
+def use_redraw() -> Callable[[], None]:
+    """A hook: the page's redraw, in one render pass.
+
+    Mesa's ``force_update`` bumps one counter that every component showing the model subscribes
+    to; Solara tells the subscribers one after the other, and each one starts a render pass of its
+    own (four passes per redraw on the Classroom tab). The redraw returned here bumps the counter
+    inside one batch of the calling page's render context (reacton's ``with context:``), so the
+    page renders once, when the batch closes. Outside a render (no context) it is
+    ``force_update``.
+    """
+    context = reacton.core.get_render_context(required=False)
+    return solara.use_memo(lambda: _one_pass(context), [])
+
+
+def _one_pass(context: Any) -> Callable[[], None]:
+    if context is None:
+        return force_update
+
+    def redraw() -> None:
+        with context:
+            force_update()
+
+    return redraw
+
+
 class Redraw:
     """When a playing loop redraws the page.
 
     Args:
-        every: weeks per redraw; 0 or less: adaptive, a redraw once the model has run at least as
-            long as the previous redraw took (at most half the time goes to drawing).
+        every: weeks per redraw; 0 or less: adaptive, a redraw once the model has run long
+            enough since the previous one that drawing takes at most ``share`` of the time.
+        share: the adaptive redraws' most share of the time (:data:`DRAW_SHARE`).
         draw: the redraw (Mesa's ``force_update``: every component that shows the model renders).
     """
 
-    def __init__(self, every: int = 0, draw: Callable[[], None] = force_update) -> None:
+    def __init__(
+        self, every: int = 0, draw: Callable[[], None] = force_update, share: float = DRAW_SHARE
+    ) -> None:
+        if not 0.0 < share < 1.0:
+            raise ValueError(f"share must lie strictly between 0 and 1; got {share}")
         self.every = int(every)
         self.draw = draw
+        self.wait = (1.0 - share) / share  # model time per unit of drawing time
         self.weeks = 0
         self.drawn = 0
         self.cost_s = 0.0
@@ -102,7 +140,7 @@ class Redraw:
         if self.every > 0:
             due = self.weeks % self.every == 0
         else:
-            due = now - self.since >= self.cost_s
+            due = now - self.since >= self.wait * self.cost_s
         if due:
             self.now()
 
@@ -163,6 +201,7 @@ def RunControls(
     playing = solara.use_reactive(False)
     problem = solara.use_reactive("")
     guard = use_loop_guard()
+    redraw = use_redraw()
 
     def attempt(action: Callable[[], None], what: str) -> bool:
         try:
@@ -184,6 +223,7 @@ def RunControls(
             lambda: playing.value and guard(),
             pause_s=interval_ms.value / 1000.0,
             every=render_every.value,
+            draw=redraw,
             lock=model.value.lock,
         )
 
@@ -192,11 +232,11 @@ def RunControls(
     def reset() -> None:
         playing.set(False)
         if attempt(lambda: model.set(LiveRun(**values.value)), "Reset"):
-            force_update()
+            redraw()
 
     def step_once() -> None:
         if attempt(model.value.step, "Step"):
-            force_update()
+            redraw()
 
     with solara.Row(justify="space-between"):
         solara.Button("Reset", color="primary", on_click=reset)
@@ -219,7 +259,8 @@ def slider_label(spec: dict[str, Any], value: Any) -> str:
 def LeverInputs(params: dict[str, Any], values: solara.Reactive[dict[str, Any]]) -> None:
     """The scenario, seed, worlds and levers (``model_params`` specs), applied on Reset.
 
-    Sliders show their value with units in their label, above a full-width track.
+    Sliders show their value with units in their label, above a full-width track; a dropdown's
+    label sits above it and wraps instead of being cut (the page's ``.pk-select`` style).
     """
     for name, spec in params.items():
         value = values.value.get(name, spec["value"])
@@ -241,7 +282,13 @@ def LeverInputs(params: dict[str, Any], values: solara.Reactive[dict[str, Any]])
                     thumb_label=False,
                 )
         elif kind == "Select":
-            solara.Select(spec["label"], value=value, values=spec["values"], on_value=change)
+            solara.Select(
+                spec["label"],
+                value=value,
+                values=spec["values"],
+                on_value=change,
+                classes=["pk-select"],
+            )
         elif kind == "Checkbox":
             solara.Checkbox(label=spec["label"], value=value, on_value=change)
         else:
@@ -275,6 +322,7 @@ def Advanced(interval_ms: solara.Reactive[int], render_every: solara.Reactive[in
 
 
 __all__ = [
+    "DRAW_SHARE",
     "PLAY_INTERVAL_MS",
     "RENDER_INTERVAL",
     "Advanced",
@@ -285,4 +333,5 @@ __all__ = [
     "session_alive",
     "slider_label",
     "use_loop_guard",
+    "use_redraw",
 ]

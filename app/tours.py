@@ -4,6 +4,7 @@ A tour is a short sequence of narrative steps, each shown once the run reaches i
 
     preset = "crypto_ai_crash"          # the preset the tour belongs to (the file's stem)
     title = "..."                       # the tour's title
+    lesson = "..."                      # optional: what the tour teaches, in a sentence or two
     [[steps]]
     week = 0                            # shown from this week on (0 = before the first step)
     title = "The powder keg"
@@ -98,11 +99,12 @@ class TourStep:
 
 @dataclass(frozen=True)
 class Tour:
-    """The guided tour of one preset: its title and its steps in week order."""
+    """The guided tour of one preset: its title, its steps in week order and its lesson."""
 
     preset: str
     title: str
     steps: tuple[TourStep, ...]
+    lesson: str = ""
 
     def current(self, week: int) -> int:
         """Index of the step shown at ``week``: the last one whose week has been reached."""
@@ -216,6 +218,9 @@ def read_tour(path: Path) -> Tour:
         raise ValueError(f"{where}: preset must be the file's stem {path.stem!r}")
     if not isinstance(data.get("title"), str) or not data["title"].strip():
         raise ValueError(f"{where}: title must be a non-empty string")
+    lesson = data.get("lesson", "")
+    if not isinstance(lesson, str):
+        raise ValueError(f"{where}: lesson must be a string")
     raw = data.get("steps")
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"{where}: needs at least one [[steps]] table")
@@ -223,7 +228,9 @@ def read_tour(path: Path) -> Tour:
     weeks = [s.week for s in steps]
     if weeks != sorted(weeks) or weeks[0] != 0:
         raise ValueError(f"{where}: steps must start at week 0 and be in week order; got {weeks}")
-    return Tour(preset=path.stem, title=data["title"].strip(), steps=steps)
+    return Tour(
+        preset=path.stem, title=data["title"].strip(), steps=steps, lesson=" ".join(lesson.split())
+    )
 
 
 @cache

@@ -32,6 +32,9 @@ from experiments.evidence import comparison, paired_difference
 from experiments.metrics import METRICS, world_metrics
 from experiments.scenarios import load_preset, policy_from, policy_keys
 
+#: Style of the panel's dropdowns: label above, long labels and entries wrapped, never cut (the
+#: page's ``.pk-select`` rule, app.app.CSS), at least 240 px wide in a wrapping row.
+PICK = ["pk-select", "pk-pick"]
 #: metrics of the scenario table a counterfactual may be judged by, key → label
 METRIC_LABELS = {m.key: m.label for m in METRICS}
 
@@ -392,9 +395,13 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
             "`powderkeg evidence`)."
         )
         with solara.Row(style={"flex-wrap": "wrap", "gap": "12px"}):
-            solara.Select("What if", values=choices, value=choice, on_value=set_choice)
+            solara.Select(
+                "What if", values=choices, value=choice, on_value=set_choice, classes=PICK
+            )
             if choice == "one lever":
-                solara.Select("Lever", values=list(titles), value=title, on_value=pick_lever)
+                solara.Select(
+                    "Lever", values=list(titles), value=title, on_value=pick_lever, classes=PICK
+                )
                 lv = lever(titles[title])
                 hint = (
                     ", ".join(v for v in lv.values if v != AS_PRESET)
@@ -404,7 +411,7 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
                 solara.InputText(f"Value ({hint})", value=value, on_value=set_value)
                 solara.Select(
                     "Judged by", values=list(METRIC_LABELS.values()), value=metric,
-                    on_value=set_metric,
+                    on_value=set_metric, classes=PICK,
                 )  # fmt: skip
             solara.InputInt("Weeks", value=weeks, on_value=set_weeks)
             solara.Button("Run both", on_click=run, color="primary")
@@ -416,7 +423,9 @@ def WhatIfPanel(preset: str, seed: int, n_worlds: int, levers: Mapping[str, Any]
             pair, label = result
             solara.Text(outcome_text(pair.outcome(), label), style={"font-size": "15px"})
             names = {spec[0]: column for column, spec in SERIES.items()}
-            solara.Select("Chart", values=list(names), value=chart, on_value=set_chart)
+            solara.Select(
+                "Chart", values=list(names), value=chart, on_value=set_chart, classes=PICK
+            )
             column = names[chart]
             Echarts(difference_option(pair.difference(column), column, label), height_px=420)
 

@@ -301,10 +301,63 @@ def test_page_renders_and_its_buttons_act(monkeypatch):
     titles = [w.children[0] for w in rc.find(v.CardTitle).widgets]
     assert titles == ["Classroom", "Shocks and event log"]
     assert "<b>Hedge-fund deleveraging</b> — week 0, step 1: <b>Record leverage</b>" in html()
+    first = tour("hedge_fund_deleveraging").steps[0]
+    assert f"<b>Question for the class:</b> {first.question}" in html()
+    assert "What you should see" in html() and f"<li>{first.expect[0].claim}</li>" in html()
     rc.find(v.Btn, children=["Hedge-fund margin squeeze now"]).widget.click()
     assert "You fired “Hedge-fund margin squeeze” in week 1" in html()
     rc.find(v.Btn, children=["Next event"]).widget.click()
     assert rc.find(v.Alert).widget.children[0].startswith("Ran ")
+
+
+def test_adaptive_redraws_take_at_most_their_share_of_the_time(monkeypatch):
+    from app import controls
+    from app.controls import DRAW_SHARE, Redraw
+
+    clock = [0.0]
+    monkeypatch.setattr(controls.time, "perf_counter", lambda: clock[0])
+
+    def draw() -> None:
+        clock[0] += 0.025  # a redraw takes 25 ms
+
+    redraw = Redraw(draw=draw)
+    draws = 0
+    for _ in range(400):
+        clock[0] += 0.045  # a week of the model takes 45 ms
+        before = redraw.drawn
+        redraw.week_done()
+        draws += redraw.drawn != before
+    drawing = draws * 0.025
+    assert drawing <= DRAW_SHARE * clock[0] + 0.025  # at most its share, give or take one redraw
+    assert draws >= 400 / 4  # and still every few weeks
+    with pytest.raises(ValueError, match="share must lie strictly between 0 and 1"):
+        Redraw(share=1.0)
+
+
+def test_a_redraw_is_one_render_pass(monkeypatch):
+    import reacton.core
+    import solara
+    from mesa.visualization.utils import force_update
+
+    from app.app import Page
+    from app.controls import _one_pass
+
+    passes = []
+    render_once = reacton.core._RenderContext._render_once
+
+    def counted(self, *args, **kwargs):
+        passes.append(self)  # pages of earlier tests subscribe to Mesa's counter too
+        return render_once(self, *args, **kwargs)
+
+    monkeypatch.setattr(reacton.core._RenderContext, "_render_once", counted)
+    _, rc = solara.render(Page(), handle_error=False)
+    passes.clear()
+    force_update()
+    unbatched = passes.count(rc)
+    passes.clear()
+    _one_pass(rc)()
+    assert passes.count(rc) == 1 < unbatched  # Mesa's own redraw: one pass per subscriber
+    assert _one_pass(None) is force_update  # outside a page: Mesa's redraw as it is
 
 
 # -- powderkeg ui -----------------------------------------------------------------------------

@@ -284,6 +284,52 @@ def test_tour_controls_run_to_the_next_event_and_play_and_pause(app):
     assert app.errors == []
 
 
+def test_the_tour_card_asks_its_question_and_folds_what_to_expect(app):
+    page = app.page
+    card = page.locator(".v-card", has_text="Classroom").first
+    card.get_by_text("Question for the class:").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    card.get_by_text("Why would the richest companies in the world borrow at all?").wait_for()
+    claim = card.get_by_text("Amazon comes to the bond market within the first two months.")
+    assert not claim.is_visible()  # folded: the class answers the question first
+    card.get_by_text(re.compile("^What you should see")).click()
+    claim.wait_for(timeout=UPDATE_TIMEOUT_MS)
+    for week in range(1, 5):  # the tour's next step appears in week 4
+        app.step_button.click()
+        app.wait_week(week)
+    card.get_by_text("step 2: Who holds the debt").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    card.get_by_text(re.compile("whose savings would it reach")).wait_for()
+    assert app.errors == []
+
+
+#: Weeks/s of Play with 8 worlds on the Classroom tab (its 4 charts open): the issue's target is
+#: 15 on this 2-core machine, measured 7.6-20.5 (5 Dec 2026) as the load of the shared machine
+#: varies, so the figure is recorded in timings.json, and the test fails only below 2 weeks/s (a
+#: loop that hangs or redraws without end), a floor set before measuring.
+PLAY_FLOOR_WEEKS_PER_S = 2.0
+
+
+def test_play_with_8_worlds_on_the_chart_tab_records_its_speed(app):
+    page = app.page
+    worlds = page.get_by_role("slider", name="Worlds (1–32)")
+    worlds.focus()
+    for _ in range(7):
+        worlds.press("ArrowRight")
+    page.get_by_text("Worlds (1–32): 8 worlds").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    page.locator(".pk-run", has_text="8 worlds").wait_for(timeout=LOAD_TIMEOUT_MS)
+    app.wait_charts(4)
+    page.get_by_role("button", name="▶", exact=True).click()
+    page.wait_for_function(WEEK_AT_LEAST, arg=3, timeout=UPDATE_TIMEOUT_MS)
+    first, start = app.week(), time.perf_counter()
+    page.wait_for_timeout(10_000)
+    last, end = app.week(), time.perf_counter()
+    page.get_by_role("button", name="❚❚", exact=True).click()
+    speed = (last - first) / (end - start)
+    TIMINGS["play_8_worlds_chart_tab_weeks_per_s"] = speed
+    assert speed >= PLAY_FLOOR_WEEKS_PER_S, f"{speed:.1f} weeks/s"
+    assert app.errors == []
+
+
 def test_banks_stablecoins_and_households_charts_render(app):
     page = app.page
     app.step_button.click()
@@ -410,6 +456,49 @@ def test_layout_fits_a_laptop_and_a_projector(app, width):
         assert 0 <= top and bottom <= height, "the week is out of view"
     shares = page.evaluate(SLIDER_SHARES)
     assert len(shares) >= 15 and min(shares) > 0.8, shares  # full-width tracks, none collapsed
+    assert app.errors == []
+
+
+#: Dropdown labels and selections cut by the layout: text wider than its box, a label that leaves
+#: its sidebar or card, text squeezed into a column (over three lines), or a label drawn over the
+#: dropdown's value.
+CUT_DROPDOWNS = """() => {
+  const out = [];
+  for (const s of document.querySelectorAll('.v-select')) {
+    const box = s.closest('.v-card, .v-navigation-drawer') || document.documentElement;
+    const b = box.getBoundingClientRect();
+    const label = s.querySelector('.v-label');
+    const value = s.querySelector('.v-select__selection');
+    for (const e of [label, value]) {
+      if (!e || e.getBoundingClientRect().width === 0) continue;
+      const r = e.getBoundingClientRect();
+      if (e.scrollWidth > e.clientWidth + 1) out.push(`cut: ${e.textContent}`);
+      if (r.right > b.right + 1 || r.left < b.left - 1) out.push(`leaves: ${e.textContent}`);
+      if (r.height > 60) out.push(`squeezed into a narrow column: ${e.textContent}`);
+    }
+    if (label && value && value.getBoundingClientRect().width > 0
+        && label.getBoundingClientRect().bottom > value.getBoundingClientRect().top + 2) {
+      out.push(`label over its value: ${label.textContent}`);
+    }
+  }
+  return out;
+}"""
+
+
+def test_long_dropdown_labels_wrap_instead_of_being_cut(app):
+    page = app.page
+    page.set_viewport_size({"width": 1024, "height": 800})
+    long = "Bank capital rules (own, or US or EU CET1 rules for all)"
+    page.get_by_text(long, exact=True).wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.wait_for_timeout(500)
+    assert page.evaluate(CUT_DROPDOWNS) == [], "sidebar at 1024 px"
+    page.get_by_role("tab", name="What if").click()
+    page.locator(".v-select", has_text="What if").click()
+    page.get_by_role("option", name="one lever").click()
+    page.locator(".v-select", has_text="Judged by").wait_for(timeout=UPDATE_TIMEOUT_MS)
+    page.wait_for_timeout(800)
+    assert page.evaluate(CUT_DROPDOWNS) == [], "What if tab at 1024 px"
+    page.screenshot(path=ARTIFACTS / "dropdowns-1024.png", full_page=True)
     assert app.errors == []
 
 

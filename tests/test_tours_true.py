@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import pytest
 
-from app.tour_claims import check, holds
+from app import classroom_doc
+from app.tour_claims import Verdict, check, holds
 from app.tours import Claim, read_tour, tour
 from experiments.scenarios import preset_names
 
 TOURED = [p for p in preset_names() if any(s.expect for s in tour(p).steps)]
+
+
+@cache
+def verdicts(preset: str) -> list[Verdict]:
+    """Every claim of the preset's tour on the page's world (run once for all the tests here)."""
+    return list(check(tour(preset)))
 
 
 @pytest.mark.parametrize("preset", TOURED)
@@ -19,10 +27,35 @@ def test_every_claim_of_the_tour_holds_on_the_pages_world(preset):
         f"{v.claim.claim} (tour's run {v.value:.4g}"
         + ("" if v.other is None else f", what-if {v.other:.4g}")
         + ")"
-        for v in check(tour(preset))
+        for v in verdicts(preset)
         if not v.holds
     ]
     assert not wrong, f"{preset}: " + "; ".join(wrong)
+
+
+def test_the_classroom_doc_shows_the_numbers_the_tours_measure():
+    text = classroom_doc.DOC.read_text(encoding="utf-8")
+    measured = {preset: verdicts(preset) for preset in preset_names()}
+    assert classroom_doc.current(text, measured), (
+        "docs/classroom.md's tours section is stale: run python -m app.classroom_doc"
+    )
+
+
+def test_the_classroom_doc_marks_a_claim_that_fails_and_keeps_its_markers():
+    claim = Claim("Nothing fails.", (0, 52), series="defaults_total", reduce="max", at_most=0.0)
+    line = classroom_doc.observed(Verdict(claim, 2.0, None, False))
+    assert line.startswith("Nothing fails. *Measured: 2; asserted: at most 0 (max of")
+    assert line.endswith("**FAIL: the model no longer shows this.**")
+    what_if = Claim("c", (1, 1), series="a", what_if={"k": 4.0}, than="higher", at_least=500.0)
+    expected = (
+        "852.4 with the change (0.4356 without); asserted: higher than without the change and "
+        "at least 500"
+    )
+    assert expected in classroom_doc.observed(Verdict(what_if, 0.4356, 852.4, True))
+    with pytest.raises(ValueError, match="must hold the lines"):
+        classroom_doc.splice("no markers here", "x")
+    marked = f"a\n{classroom_doc.BEGIN}\nold\n{classroom_doc.END}\nb"
+    assert classroom_doc.splice(marked, "new") == "a\nnew\nb"
 
 
 def test_every_tour_promises_something_the_tests_check():
@@ -60,3 +93,14 @@ def test_bad_claims_are_refused_naming_the_field(expect, needle, tmp_path):
     with pytest.raises(ValueError, match="steps\\[0\\]: expect\\[0\\]") as err:
         read_tour(path)
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_tour_has_a_lesson_and_six_to_ten_steps_with_questions_and_observations(preset):
+    guide = tour(preset)
+    steps = guide.steps
+    assert guide.lesson, f"{preset}: no lesson"
+    assert 6 <= len(steps) <= 10, f"{preset}: {len(steps)} steps"
+    for step in steps:
+        assert step.question.endswith("?"), f"{preset}, {step.title!r}: no question for the class"
+        assert step.expect, f"{preset}, {step.title!r}: no observation the tests check"
