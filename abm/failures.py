@@ -96,9 +96,9 @@ class FailureResolution:
         if bonds is None:
             bond_value = bond_face = xp.zeros_like(held)
         else:
-            _, _, units, owed, price = bonds
+            _, _, value, owed, _ = bonds
             bond_face = xp.sum(owed, axis=-1)
-            bond_value = xp.sum(units * price[:, None, :], axis=-1)
+            bond_value = xp.sum(value, axis=-1)
         external = xp.maximum(s.total_assets() - held - bond_value, 0.0)
         debt = debt_owed(s)
         solvent = external + held + bond_face >= debt * (1.0 + rounding_margin(xp, debt.dtype))
@@ -139,9 +139,15 @@ class FailureResolution:
     def _bond_holdings(self) -> tuple[Any, Any, Any, Any, Any] | None:
         """The bonds of the issuing firms as held (None if no firm issued any).
 
-        Returns issuer rows (B,), bond assets (B,), units held (E, N, B), the face each agent is
-        owed by each issuer (E, N, B) — its units' share of the supply times the issuer's face —
-        and prices (E, B).
+        Returns issuer rows (B,), bond assets (B,), the market value of each agent's claim on
+        each issuer (E, N, B), the face each agent is owed by each issuer (E, N, B) — its units'
+        share of the supply times the issuer's face — and prices (E, B).
+
+        A firm without bonds of its own on the market axis borrows in a pooled market (xAI in
+        private credit, a data-centre SPV in the SPV debt or, once securitised, the data-centre
+        ABS), whose supply is the whole market's: only the issuer's share of the supply, its face
+        over the supply, of each unit is a claim on it; the rest of the unit is a claim on
+        borrowers outside the model, an external asset of its holder.
         """
         s = self.sheets
         xp = s.xp
@@ -153,9 +159,21 @@ class FailureResolution:
         assets = xp.asarray(s.bond_asset[issuers], device=dev)
         units = xp.take(s.holdings, assets, axis=2)
         supply = xp.take(s.supply, assets, axis=1)
+        face = xp.take(s.bonds, rows, axis=1)
         share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
-        owed = share * xp.take(s.bonds, rows, axis=1)[:, None, :]
-        return rows, assets, units, owed, xp.take(s.prices, assets, axis=1)
+        owed = share * face[:, None, :]
+        price = xp.take(s.prices, assets, axis=1)
+        names = s.roster.names
+        pooled = np.array(
+            [
+                int(m) not in s.assets.issued_by(names[i])
+                for i, m in zip(issuers, s.bond_asset[issuers], strict=True)
+            ]
+        )
+        on_issuer = xp.minimum(face / xp.where(supply > 0.0, supply, 1.0), 1.0)  # (E, B)
+        on_issuer = xp.where(xp.asarray(pooled, device=dev), on_issuer, 1.0)
+        value = units * (price * on_issuer)[:, None, :]
+        return rows, assets, value, owed, price
 
     def _bond_claims(self, k: int, size: int) -> tuple[Any, Any]:
         """Bond face owed by each issuer to each holder (by units held) and holders' bond value."""
@@ -168,13 +186,13 @@ class FailureResolution:
         bonds = self._bond_holdings()
         if bonds is None:
             return net, value
-        rows, _, units, owed, price = bonds
+        rows, _, claim_value, owed, _ = bonds
         n = s.ledger.cash.shape[-1]
         cols = xp.asarray(np.where(np.arange(n) < k, np.arange(n), k), device=dev)
         net = net + _place(xp, xp.permute_dims(owed, (0, 2, 1)), rows, cols, size)
         outside = xp.take(s.bonds, rows, axis=1) - xp.sum(owed, axis=1)  # held outside the model
         net = net + _place(xp, outside[:, :, None], rows, xp.asarray([k], device=dev), size)
-        value = segment_sum(xp.sum(units * price[:, None, :], axis=-1), cols, size)  # market value
+        value = segment_sum(xp.sum(claim_value, axis=-1), cols, size)  # market value
         return net, value
 
     def _write_down_bonds(self, loss_share: Any, k: int) -> None:

@@ -95,7 +95,7 @@ class MarketMakerOfLastResort:
                        axis=1)  # fmt: skip
         eligible = ~junk | xp.asarray(self.bond_issuer < 0, device=dev)[None, :]  # (E, B)
         lift = xp.where(eligible, xp.maximum(floor[None, :] / price - 1.0, 0.0), 0.0)
-        outside = xp.take(s.outside_units(), cols, axis=1)
+        outside = xp.take(xp.maximum(s.outside_units(), 0.0), cols, axis=1)
         cost = outside * price * lift  # buying the floating supply at the floor, roughly
         room = xp.maximum(self.capacity - state.backstop_bought, 0.0)
         scale = xp.minimum(1.0, room / xp.maximum(xp.sum(cost, axis=-1), 1e-12))

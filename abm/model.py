@@ -42,6 +42,7 @@ from abm.roster import build_roster
 from abm.rules import week_rules
 from abm.securitisation import securitise
 from abm.sentiment import SentimentFactors
+from abm.separate_accounts import SeparateAccounts
 from abm.snapshot import Books, HostSnapshot, first_non_finite, to_host, world_finite
 from abm.spv import SpvCovenants
 from abm.stablecoins import StablecoinRuns
@@ -176,6 +177,7 @@ class Powderkeg(mesa.Model):
         self.flows = Flows(cal, sheets, channels)
         self.retail = RetailBehaviour(cal, sheets, channels)
         self.yield_chasing = YieldChasing(cal, sheets, channels)
+        self.separate_accounts = SeparateAccounts(cal, sheets)
         self.rules = week_rules(self)
         #: mechanisms that declare snapshot keys (``report(books)``), beside the state's own
         self.reporters = (self.economy, self.flows, self.capital, self.stablecoins, self.lender,

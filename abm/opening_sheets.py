@@ -228,8 +228,11 @@ class OpeningSheets:
         a = "assumptions.funds"
         if sector == "pension":
             self.pools["pension_claims"].owe(i, assets * self.value(f"{a}.pension_claims_share"))
-        elif sector.startswith("insurer"):
+        elif sector == "insurer_life":
             self.pools["policies"].owe(i, assets * self.value(f"{a}.insurer_policy_reserves_share"))
+        elif sector == "insurer_pc":
+            reserves = self.value(f"{a}.insurer_pc_policy_reserves_share")
+            self.pools["policies"].owe(i, assets * reserves)
         elif sector == "hedge":
             borrowing = assets * self.hedge_borrowing_share(i)
             bank = borrowing * self.value("banks.exposures.hedge_fund_borrowing_bank_share")

@@ -23,8 +23,10 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   liabilities, so its equity is near zero: hedge-fund leverage is total assets / (total assets −
   debt-like liabilities, the snapshot's ``debt``).
 - ``bank_cet1_system``: the banks' aggregate CET1 over their aggregate risk-weighted assets
-  (banks still alive); ``bank_cet1_p10`` and ``bank_cet1_p90``: the 10th and 90th percentiles of
-  their CET1 ratios; ``banks_below_buffer``: banks alive below their CET1 buffer.
+  (banks still alive); ``bank_cet1_system_us`` and ``bank_cet1_system_eu``: the same over the
+  US and the EU banks (the Fed's and the EBA's stress tests report each region's);
+  ``bank_cet1_p10`` and ``bank_cet1_p90``: the 10th and 90th percentiles of their CET1 ratios;
+  ``banks_below_buffer``: banks alive below their CET1 buffer.
 - ``bank_roe_median``: median return on equity (net income a year, averaged over a quarter, over
   equity: the model's equity is CET1, so this compares with return on tangible common equity);
   ``bank_nim_median``: median net interest income a year over total assets;
@@ -101,6 +103,7 @@ class Layout:
         bond_duration_years: those bonds' durations, in years.
         families: families present, in roster order, with each one's block of agents.
         banks: index range of the banks.
+        bank_regions: ((region, (B,) bool mask of its banks), ...) for ``us`` and ``eu``.
         hedge_funds: agent indices of the hedge funds.
         stablecoins: index range of the stablecoin issuers.
         stablecoin_names: their keys.
@@ -118,6 +121,7 @@ class Layout:
     bond_duration_years: Any
     families: tuple[tuple[str, slice], ...]
     banks: slice
+    bank_regions: tuple[tuple[str, Any], ...]
     hedge_funds: Any
     stablecoins: slice
     stablecoin_names: tuple[str, ...]
@@ -155,6 +159,7 @@ class Layout:
         duration = np.asarray(table.duration, dtype=float)[np.asarray(bond_assets, dtype=int)]
         blocks = roster.blocks
         retail = slice(*blocks["retail"])
+        kinds = np.asarray(roster.kind[slice(*blocks["bank"])])
         return cls(
             ai_equity=tuple(listed),
             crypto=table.index("crypto"),
@@ -164,6 +169,9 @@ class Layout:
             bond_duration_years=on_device(duration / 52.0, xp.float64),
             families=tuple((f, slice(*blocks[f])) for f in FAMILIES if f in blocks),
             banks=slice(*blocks["bank"]),
+            bank_regions=tuple(
+                (region, on_device(kinds == region, xp.bool)) for region in ("us", "eu")
+            ),
             hedge_funds=on_device(roster.indices("fund", "hedge")),
             stablecoins=slice(*blocks["stablecoin"]),
             stablecoin_names=tuple(roster.names[slice(*blocks["stablecoin"])]),
@@ -229,11 +237,19 @@ def _bank_columns(snap: dict[str, Any], lay: Layout, cet1: Any, alive: Any) -> d
     assets = snap["total_assets"][:, lay.banks]
     has_rwa, has_assets = total_rwa > 0.0, assets > 0.0
     system = xp.where(has_rwa, _sum(cet1 * rwa) / xp.where(has_rwa, total_rwa, 1.0), nan)
+    regional = {}
+    for region, mask in lay.bank_regions:
+        region_rwa = xp.where(mask, rwa, zero)
+        total = _sum(region_rwa)
+        regional[f"bank_cet1_system_{region}"] = xp.where(
+            total > 0.0, _sum(cet1 * region_rwa) / xp.where(total > 0.0, total, 1.0), nan
+        )
     income = 52.0 * snap["net_interest_income"][:, lay.banks]
     margin = xp.where(has_assets, income / xp.where(has_assets, assets, 1.0), zero)
     below = (cet1 < snap["cet1_buffer"][:, lay.banks]) & alive
     return {
         "bank_cet1_system": system,
+        **regional,
         "bank_cet1_p10": masked_percentile(cet1, alive, 10.0),
         "bank_cet1_p90": masked_percentile(cet1, alive, 90.0),
         "banks_below_buffer": _sum(xp.astype(below, xp.int64)),

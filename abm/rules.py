@@ -43,14 +43,18 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
                                whose own condition worsens
 23    lender of last resort    solvent banks short of cash borrow instead of selling
 24    bailouts (before sale)   systemic banks below their minimum are recapitalised
-25    fire sale                every constraint and cash need cleared with price impact;
+25    separate accounts        life insurers' equity-linked reserves follow this week's
+      (before sale)            prices, so the clearing tests their own capital only
+26    fire sale                every constraint and cash need cleared with price impact;
                                failures (cause ``market``); selling pressure on spreads
-26    bailouts (after sale)    systemic banks that failed in the clearing are rescued
-27    market maker             the central bank lifts bond prices back to its trigger
-28    payouts                  funds and issuers pay what was due from the cash raised
-29    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+27    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+28    market maker             the central bank lifts bond prices back to its trigger
+29    separate accounts        and follow the prices the sale and the market maker left,
+      (after sale)             before failures are cleared
+30    payouts                  funds and issuers pay what was due from the cash raised
+31    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
                                ``clearing``)
-30    fund shares              fund shares marked to the net asset value that is left
+32    fund shares              fund shares marked to the net asset value that is left
 ====  =======================  ==========================================================
 """
 
@@ -104,9 +108,11 @@ WEEK = (
     ("bank runs", "bank_runs", "step"),
     ("lender of last resort", "lender", "step"),
     ("bailouts (before sale)", "bailouts", "step"),
+    ("separate accounts (before sale)", "separate_accounts", "mark"),
     ("fire sale", "fire_sales", "step"),
     ("bailouts (after sale)", "bailouts", "step"),
     ("market maker", "market_maker", "step"),
+    ("separate accounts (after sale)", "separate_accounts", "mark"),
     ("payouts", "flows", "pay_out"),
     ("failures", "failures", "step"),
     ("fund shares", "flows", "mark_fund_shares"),

@@ -409,7 +409,7 @@ def concentrate(sheets: Any, chosen: np.ndarray, size: Any) -> None:
     total = sheets.total_assets()[:, block]  # (E, U)
     wanted = xp.where(xp.asarray(chosen, device=device), size[:, None] * total, 0.0)
     buys = mix * xp.minimum(wanted, xp.sum(other, axis=-1))[:, :, None]  # (E, U, M) USD bn
-    room = sheets.outside_units() * sheets.prices  # (E, M) what outsiders hold
+    room = xp.maximum(sheets.outside_units(), 0.0) * sheets.prices  # (E, M) what outsiders hold
     floor = denominator_floor(xp, buys.dtype)
     buys = buys * xp.minimum(1.0, room / xp.maximum(xp.sum(buys, axis=1), floor))[:, None, :]
     sold = xp.sum(other, axis=-1)

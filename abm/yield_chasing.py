@@ -85,7 +85,8 @@ class YieldChasing:
         tilt = self.weights0 * xp.exp(self.theta * (spread[:, None, :] - mean))
         target = tilt / xp.maximum(xp.sum(tilt, axis=-1, keepdims=True), 1e-12) * total
         trade = self.speed * (target - value)  # + buy, - sell (USD bn)
-        outside = xp.take(s.outside_units(), self.sleeve, axis=1) * price  # what outsiders hold
+        # what outsiders hold: never below zero where agents hold a rounding residue over supply
+        outside = xp.take(xp.maximum(s.outside_units(), 0.0), self.sleeve, axis=1) * price
         buys = xp.sum(xp.maximum(trade, 0.0), axis=1)  # (E, F)
         floor = denominator_floor(xp, buys.dtype)
         fill = xp.minimum(1.0, outside / xp.maximum(buys, floor))  # outsiders cannot sell more

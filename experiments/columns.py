@@ -96,6 +96,8 @@ SERIES = {
     "bank_cet1_p10": _share("Bank CET1 ratio, 10th percentile", "fraction of risk-weighted assets"),
     "bank_cet1_p90": _share("Bank CET1 ratio, 90th percentile", "fraction of risk-weighted assets"),
     "bank_cet1_system": _share("Bank CET1 ratio, all banks", "fraction of risk-weighted assets"),
+    "bank_cet1_system_us": _share("Bank CET1 ratio, US banks", "fraction of risk-weighted assets"),
+    "bank_cet1_system_eu": _share("Bank CET1 ratio, EU banks", "fraction of risk-weighted assets"),
     "banks_below_buffer": Column("Banks below their CET1 buffer", "banks"),
     "bank_leverage_median": Column("Bank leverage, median bank", "assets / equity"),
     "hedge_fund_leverage_median": Column("Hedge-fund leverage, median fund", "assets / equity"),
@@ -156,6 +158,8 @@ OUTCOMES = {
     "accounting_gap_usd_bn": Column("Largest accounting gap", "USD bn"),
     "banks_below_buffer_max": Column("Banks below their CET1 buffer, most at once", "banks"),
     "bank_cet1_fall_pt": Column("Fall of the banks' CET1 ratio, start to low", "% points"),
+    "bank_cet1_fall_us_pt": Column("Fall of the US banks' CET1 ratio, start to low", "% points"),
+    "bank_cet1_fall_eu_pt": Column("Fall of the EU banks' CET1 ratio, start to low", "% points"),
     "clearing_converged": Column("Every clearing converged", ON_OFF),
 }
 #: Balance sheets (:func:`abm.reporting.agents_frame`) and the event log (:mod:`abm.events`).

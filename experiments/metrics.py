@@ -58,6 +58,8 @@ EXTRA = (
     "total_loss_usd_bn",
     "bank_roe_median_pct",
     "bank_provisions_usd_bn",
+    "bank_cet1_fall_us_pt",
+    "bank_cet1_fall_eu_pt",
     "policy_rate_low_us_pct",
     "yield_10y_peak_us_pct",
 )
@@ -66,6 +68,8 @@ EXTRA = (
 #: series is not reported.
 MACRO_METRICS: tuple[tuple[str, str, str, float], ...] = (
     ("bank_cet1_fall_pt", "bank_cet1_system", "fall", 100.0),
+    ("bank_cet1_fall_us_pt", "bank_cet1_system_us", "fall", 100.0),
+    ("bank_cet1_fall_eu_pt", "bank_cet1_system_eu", "fall", 100.0),
     ("banks_below_buffer_max", "banks_below_buffer", "max", 1.0),
     ("gdp_growth_low_us_pct", "gdp_growth_us", "min", 100.0),
     ("gdp_growth_low_euro_area_pct", "gdp_growth_euro_area", "min", 100.0),
