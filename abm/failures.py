@@ -32,10 +32,19 @@ class FailureResolution:
         resolved: (E, N) bool, failures already cleared (their shares written off).
         converged: (E,) bool, whether this week's Eisenberg–Noe clearing converged (True in a
             week that needed none).
+        pooled: (N,) bool, whether the agent's bonds are part of a pooled market rather than an
+            asset of its own (bond assets are set when the sheets are built, securitisation
+            included).
     """
 
     def __init__(self, sheets: Any, losses: bool = True) -> None:
         self.sheets, self.losses = sheets, losses
+        self.pooled = np.array(
+            [
+                m >= 0 and int(m) not in sheets.assets.issued_by(name)
+                for name, m in zip(sheets.roster.names, sheets.bond_asset, strict=True)
+            ]
+        )
         self.resolved = sheets.xp.zeros(sheets.ledger.cash.shape, dtype=sheets.xp.bool,
                                         device=sheets.prices.device)  # fmt: skip
         self.converged = sheets.xp.ones(sheets.prices.shape[:1], dtype=sheets.xp.bool,
@@ -163,15 +172,8 @@ class FailureResolution:
         share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
         owed = share * face[:, None, :]
         price = xp.take(s.prices, assets, axis=1)
-        names = s.roster.names
-        pooled = np.array(
-            [
-                int(m) not in s.assets.issued_by(names[i])
-                for i, m in zip(issuers, s.bond_asset[issuers], strict=True)
-            ]
-        )
         on_issuer = xp.minimum(face / xp.where(supply > 0.0, supply, 1.0), 1.0)  # (E, B)
-        on_issuer = xp.where(xp.asarray(pooled, device=dev), on_issuer, 1.0)
+        on_issuer = xp.where(xp.asarray(self.pooled[issuers], device=dev), on_issuer, 1.0)
         value = units * (price * on_issuer)[:, None, :]
         return rows, assets, value, owed, price
 

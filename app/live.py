@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,21 +195,29 @@ class LiveRun(Powderkeg):
         self._preset_logged = len(schedule.applied)
         for week in weeks:
             struck = [shock for shock in schedule.shocks if shock.week == week]
-            self.notes.append(
-                {
-                    "step": week,
-                    "world": -1,
-                    "agent": "",
-                    "label": "",
-                    "family": "shock",
-                    "kind": self.preset,
-                    "event": "shock",
-                    "amount_usd_bn": math.nan,
-                    "cause": "the preset's shock",
-                    "message": f"The preset's shock struck in week {week}: "
-                    + "; ".join(_describe(shock) for shock in struck),
-                }
-            )
+            self._note_shock(
+                week, self.preset, "the preset's shock",
+                f"The preset's shock struck in week {week}", struck,
+            )  # fmt: skip
+
+    def _note_shock(
+        self, week: int, kind: str, cause: str, opening: str, shocks: Sequence[Shock]
+    ) -> None:
+        """A "shock" note in the event log: ``opening``, then what each shock did."""
+        self.notes.append(
+            {
+                "step": week,
+                "world": -1,
+                "agent": "",
+                "label": "",
+                "family": "shock",
+                "kind": kind,
+                "event": "shock",
+                "amount_usd_bn": math.nan,
+                "cause": cause,
+                "message": f"{opening}: " + "; ".join(_describe(s) for s in shocks),
+            }
+        )
 
     # -- what the page shows ---------------------------------------------------------------
 
@@ -266,21 +274,10 @@ class LiveRun(Powderkeg):
                 for s in moved(load_preset(button.preset).shocks, week)
             )
             schedule = self._attach(shocks)
-            self.notes.append(
-                {
-                    "step": week,
-                    "world": -1,
-                    "agent": "",
-                    "label": "",
-                    "family": "shock",
-                    "kind": button.preset,
-                    "event": "shock",
-                    "amount_usd_bn": math.nan,
-                    "cause": "fired from the page",
-                    "message": f"You fired “{button.label.removesuffix(' now')}” in week {week}: "
-                    + "; ".join(_describe(s) for s in shocks),
-                }
-            )
+            self._note_shock(
+                week, button.preset, "fired from the page",
+                f"You fired “{button.label.removesuffix(' now')}” in week {week}", shocks,
+            )  # fmt: skip
             self.step()
         return schedule
 

@@ -13,7 +13,6 @@ records the command, date, sizes, seed, the seconds per run and the git commit.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -330,7 +329,7 @@ def _finite(x: Any) -> Any:
 
 def write_outputs(out: Path, result: Mapping[str, Any]) -> None:
     """The Markdown file, the screening of every value (.csv) and everything (.json)."""
-    from experiments.files import write_atomically
+    from experiments.files import write_page_table_record
 
     csv_path, json_path = out.with_suffix(".csv"), out.with_suffix(".json")
     text = render(result, [csv_path.name, json_path.name])
@@ -402,15 +401,7 @@ def write_outputs(out: Path, result: Mapping[str, Any]) -> None:
                     ]
                 )
 
-    write_atomically(
-        {
-            out: lambda path: path.write_text(text, encoding="utf-8"),
-            csv_path: write_csv,
-            json_path: lambda path: path.write_text(
-                json.dumps(record, indent=1) + "\n", encoding="utf-8"
-            ),
-        }
-    )
+    write_page_table_record(out, text, csv_path, write_csv, json_path, record)
 
 
 # -- the command --------------------------------------------------------------------------------

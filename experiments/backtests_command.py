@@ -11,7 +11,6 @@ date, worlds, weeks, seed and git commit.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -223,7 +222,7 @@ def write_outputs(
     verdicts: Mapping[str, Mapping[str, Mapping[str, Any]]],
 ) -> None:
     """The Markdown file and, beside it, the per-world values (.csv) and everything (.json)."""
-    from experiments.files import write_atomically
+    from experiments.files import write_page_table_record
 
     csv_path, json_path = out.with_suffix(".csv"), out.with_suffix(".json")
     text = render(meta, episodes, verdicts, [csv_path.name, json_path.name])
@@ -256,15 +255,7 @@ def write_outputs(
                     for w, x in enumerate(values[ep.name][m.name]):
                         writer.writerow([ep.name, m.name, w, f"{x:.10g}"])
 
-    write_atomically(
-        {
-            out: lambda path: path.write_text(text, encoding="utf-8"),
-            csv_path: write_csv,
-            json_path: lambda path: path.write_text(
-                json.dumps(record, indent=1) + "\n", encoding="utf-8"
-            ),
-        }
-    )
+    write_page_table_record(out, text, csv_path, write_csv, json_path, record)
 
 
 # -- the command -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ one rename. The generated Markdown tables escape their cells with :func:`markdow
 from __future__ import annotations
 
 import glob
+import json
 import math
 import os
 import shutil
@@ -85,6 +86,26 @@ def write_atomically(writers: dict[Path, Callable[[Path], None]]) -> None:
     finally:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
+
+
+def write_page_table_record(
+    page: Path,
+    text: str,
+    table: Path,
+    write_table: Callable[[Path], None],
+    record_path: Path,
+    record: dict[str, Any],
+) -> None:
+    """A generated page, its table (CSV) and its JSON record, written together atomically."""
+    write_atomically(
+        {
+            page: lambda path: path.write_text(text, encoding="utf-8"),
+            table: write_table,
+            record_path: lambda path: path.write_text(
+                json.dumps(record, indent=1) + "\n", encoding="utf-8"
+            ),
+        }
+    )
 
 
 def _staging_prefix(out: Path) -> str:
