@@ -51,12 +51,15 @@ class ExposureRules:
             fund's line (1 to the number of banks).
         prime_brokers_per_fund: prime brokers each hedge fund borrows from.
         stablecoin_deposit_cap: the most of an issuer's bank deposits at any one bank (share).
+        eu_ai_debt_share: the EU banks' US AI debt as a share of their assets at the start
+            (``None``: the calibration's ``banks.eu.us_ai_debt_share``).
     """
 
     named: bool = True
     syndicate_size: int = 5
     prime_brokers_per_fund: int = 2
     stablecoin_deposit_cap: float = 0.25
+    eu_ai_debt_share: float | None = None
 
 
 def stable_id(name: str) -> int:

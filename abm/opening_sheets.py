@@ -348,6 +348,9 @@ class OpeningSheets:
         a = "assumptions.banks"
         total, cet1, risk, dep, unins, cash, trs, ig, ai = ([] for _ in range(9))
         eu_banks = iter(self.cal.eu_banks)
+        eu_ai_share = self.rules.eu_ai_debt_share
+        if eu_ai_share is None:
+            eu_ai_share = self.value("banks.eu.us_ai_debt_share")
         for i in self.roster.indices("bank"):
             name = self.roster.names[i]
             if self.roster.kind[i] == "us":
@@ -375,7 +378,7 @@ class OpeningSheets:
                 cash.append(self.value("banks.eu.cash_share"))
                 trs.append(eu.gov_bonds / assets)
                 ig.append(max(0.0, eu.debt_securities - eu.gov_bonds) / assets)
-                ai.append(self.value("banks.eu.us_ai_debt_share"))
+                ai.append(eu_ai_share)
         idx = self.roster.indices("bank")
         assets = np.array(total)
         if self.capital_regime != "own":

@@ -48,6 +48,9 @@ The levers act through the same rules as the rest of the model, never as special
   pooled comparison: docs/design.md, "Who is exposed to whom"), how
   many banks share a loan whose lenders are not named, how many prime brokers each hedge fund
   uses, and the most of a stablecoin issuer's bank deposits at one bank.
+- ``eu_bank_us_ai_exposure_share``: the EU banks' US AI debt as a share of their assets at the
+  start (``None``: the calibration's ``banks.eu.us_ai_debt_share``); the rest of the bonds stay
+  with the other holders (:mod:`abm.opening_sheets`; seed 001's open question).
 
 **One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
 (on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the
@@ -390,6 +393,20 @@ class Policy:
         span=(0.125, 1.0),
         step=0.125,
     )
+    eu_bank_us_ai_exposure_share: float | None = _lever(
+        None,
+        "number",
+        "EU banks' US AI exposure",
+        "the EU banks' holdings of US AI debt (the hyperscalers' bonds) as a share of their "
+        "assets at the start: how exposed Europe's banks are is an open question (seed 001)",
+        unit="share of assets",
+        lo=0.0,
+        hi=0.1,
+        none_means="the calibrated share",
+        calibrated="banks.eu.us_ai_debt_share",
+        span=(0.005, 0.05),
+        step=0.005,
+    )
 
     def exposure_rules(self) -> ExposureRules:
         """The market-structure levers that shape who lends to whom (:mod:`abm.exposures`)."""
@@ -398,6 +415,7 @@ class Policy:
             self.syndicate_size,
             self.prime_brokers_per_fund,
             self.stablecoin_deposit_cap,
+            self.eu_bank_us_ai_exposure_share,
         )
 
     def __post_init__(self) -> None:

@@ -35,8 +35,8 @@ share of the SPVs' bank loans securitised), each checked by the lever's own rule
 ``Policy`` by :func:`policy_from`: bank capital rules, the hedge-fund leverage cap, the repo
 haircut floor, deposit insurance, the backstop with its triggers and capacity (the calibration's
 where a key is missing), the stablecoin reserve rule and its transition, the lender of last
-resort, bailouts, SPV consolidation and securitisation. EU banks' exposure is recorded only (the
-calibration sets it: :data:`RECORDED_ONLY`); :data:`POLICY_NOTE` says so. ``[compare]`` names a
+resort, bailouts, SPV consolidation and securitisation, the exposure network's structure and the
+EU banks' US AI exposure; :data:`POLICY_NOTE` names the aliases. ``[compare]`` names a
 counterfactual policy for the same shocks (:func:`check_compare`), which ``powderkeg evidence``
 runs beside the preset; several are named tables, one per counterfactual::
 
@@ -90,30 +90,16 @@ PRESET_KEYS = (
 )
 #: Keys of the optional ``[compare]`` table: the same shocks under another policy.
 COMPARE_KEYS = ("label", "question", "policy", "metric", "better")
-#: ``[policy]`` keys the model does not read: checked like a lever, recorded in manifest.json only.
-RECORDED_ONLY: tuple[Lever, ...] = (
-    Lever(
-        "number",
-        "EU banks' US AI exposure",
-        "EU banks' US AI debt as a share of their assets; the calibration's "
-        "banks.eu.us_ai_debt_share sets the EU banks' AI bonds",
-        unit="share",
-        lo=0.0,
-        hi=1.0,
-        name="eu_bank_us_ai_exposure_share",
-    ),
-)
 POLICY_NOTE = (
     "the keys act through abm.policy.Policy ("
     + ", ".join(f"{a} is {lv.name}" for lv in Policy.levers() for a in lv.aliases)
-    + "), except "
-    + "; ".join(f"{lv.name}, which is recorded (manifest.json): {lv.help}" for lv in RECORDED_ONLY)
+    + ")"
 )
 
 
 def policy_keys() -> dict[str, Lever]:
-    """Every key ``[policy]`` may use, with its lever: Policy's names and aliases, then the rest."""
-    return {**Policy.keys(), **{lv.name: lv for lv in RECORDED_ONLY}}
+    """Every key ``[policy]`` may use, with its lever: Policy's names and aliases."""
+    return Policy.keys()
 
 
 def policy_from(settings: dict[str, Any]) -> Policy:
@@ -122,8 +108,7 @@ def policy_from(settings: dict[str, Any]) -> Policy:
     Raises:
         ValueError: a key or value :func:`check_policy` would refuse.
     """
-    recorded = {lv.name for lv in RECORDED_ONLY}
-    return Policy.from_settings({k: v for k, v in settings.items() if k not in recorded})
+    return Policy.from_settings(settings)
 
 
 @dataclass(frozen=True)
@@ -442,7 +427,6 @@ def describe(scenario: Scenario) -> str:
 __all__ = [
     "POLICY_NOTE",
     "PRESET_DIR",
-    "RECORDED_ONLY",
     "Scenario",
     "check_compare",
     "check_preset",

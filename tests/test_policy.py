@@ -127,7 +127,7 @@ def test_reserve_rule_keeps_tether_on_its_peg_in_the_crypto_crash():
         ("haircut_floor = 1.0", ["haircut_floor must be a number in [0, 1) (share); got 1.0"]),
         ('hedge_fund_leverage_cap = "no"', ["hedge_fund_leverage_cap", "or none (no cap)"]),
         ("backstop = true\nmarket_maker_of_last_resort = false", ["set the same lever"]),
-        ("eu_bank_us_ai_exposure_share = 1.5", ["eu_bank_us_ai_exposure_share", "[0, 1]"]),
+        ("eu_bank_us_ai_exposure_share = 0.5", ["eu_bank_us_ai_exposure_share", "[0, 0.1]"]),
     ],
 )
 def test_bad_policy_keys_in_a_preset_give_one_line_errors(line, needles, tmp_path):
@@ -245,15 +245,36 @@ def test_every_lever_is_settable_from_a_preset_file(lever, tmp_path):
         assert getattr(policy_from(scenario.policy), lever.name) == value
 
 
-def test_recorded_keys_are_checked_but_reach_no_lever():
-    from experiments.scenarios import POLICY_NOTE, RECORDED_ONLY, policy_keys
+def test_every_preset_key_reaches_a_lever():
+    from experiments.scenarios import POLICY_NOTE, policy_keys
 
     europe = load_preset("europe_higher_capital").policy
     assert europe["eu_bank_us_ai_exposure_share"] == 0.02
-    assert policy_from(europe) == Policy(capital_regime="eu")
-    assert [lv.name for lv in RECORDED_ONLY] == ["eu_bank_us_ai_exposure_share"]
-    assert set(policy_keys()) == {*Policy.keys(), "eu_bank_us_ai_exposure_share"}
+    assert policy_from(europe) == Policy(capital_regime="eu", eu_bank_us_ai_exposure_share=0.02)
+    assert set(policy_keys()) == set(Policy.keys())
     assert "backstop is market_maker_of_last_resort" in POLICY_NOTE
+
+
+def _eu_banks_ai_bonds(policy: Policy) -> tuple[float, float]:
+    """EU banks' AI issuers' bonds at the start, and all holders' (USD bn, world 0)."""
+    m = Powderkeg(n_worlds=1, seed=0, n_cohorts=20, policy=policy)
+    bonds = [k.startswith("bonds_") for k in m.sheets.assets.keys]
+    held = np.asarray(m.sheets.holdings[0][:, bonds] @ m.sheets.prices[0][bonds])
+    eu = np.array([k == "eu" for k in m.roster.kind])
+    return float(held[eu].sum()), float(held.sum())
+
+
+def test_eu_exposure_lever_sets_the_eu_banks_ai_bonds():
+    """The lever moves AI bonds between the EU banks and the other holders, nothing else."""
+    calibrated = load_calibration().value("banks.eu.us_ai_debt_share")
+    default, total = _eu_banks_ai_bonds(Policy())
+    same, _ = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated))
+    low, total_low = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated / 4))
+    high, total_high = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=0.05))
+    assert same == default
+    assert low < default < high
+    # the bonds outstanding are all held either way: the lever moves them between holders
+    assert total_low == pytest.approx(total) and total_high == pytest.approx(total)
 
 
 @pytest.mark.parametrize("lever", Policy.levers(), ids=lambda lv: lv.name)
