@@ -248,6 +248,14 @@ class Economy:
             "capex_cut": books.per_agent(self.last_capex_cut),
         } | self.payouts.report(books)
 
+    def delay_operation(self, weeks: np.ndarray, week: int) -> None:
+        """Firms not yet operating in week ``week`` start ``weeks`` (E, F) later (power delays).
+
+        Until they operate their data centres do not wear out and capitalise their interest.
+        """
+        start = np.broadcast_to(self.operating_from, weeks.shape)
+        self.operating_from = np.where(start > week, start + weeks, start)
+
     def host(self, values: np.ndarray) -> Any:
         """A per-firm host array on the model's device and dtype."""
         s = self.sheets

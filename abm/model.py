@@ -44,7 +44,7 @@ from abm.securitisation import securitise
 from abm.sentiment import SentimentFactors
 from abm.separate_accounts import SeparateAccounts
 from abm.snapshot import Books, HostSnapshot, first_non_finite, to_host, world_finite
-from abm.spv import SpvCovenants
+from abm.spv import SpvCovenants, delay_capacity
 from abm.stablecoins import StablecoinRuns
 from abm.stakes import EquityStakes
 from abm.state import BankState, Sentiment, WorldState
@@ -158,6 +158,9 @@ class Powderkeg(mesa.Model):
             sheets.roster.size,
         )
         self.spv = SpvCovenants(cal, sheets, book_wear=wear, consolidated=policy.spv_consolidation)
+        if policy.power_delay_weeks:  # data centres still being built wait for grid power
+            delay = np.full((self.n_worlds, len(self.economy.firm_rows)), policy.power_delay_weeks)
+            delay_capacity(self.spv, self.economy, delay.astype(float), 0)
         depth = market_depth(sheets, channels.fire_sales)
         selling_depth = pressure_depth(sheets)
         self.margin = HedgeFundMargin(cal, sheets, policy, channels.margin_calls)

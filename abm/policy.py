@@ -38,6 +38,9 @@ The levers act through the same rules as the rest of the model, never as special
   sponsor's in full (recourse share 1), so the sponsor cures every covenant shortfall while it
   has the cash, instead of the calibrated partial recourse (:mod:`abm.spv`; seed 004: "it is
   entirely unclear who bears responsibility").
+- ``power_delay_weeks``: the data centres still being built at the start wait that many more
+  weeks for grid power, so their leases and operation start later
+  (:func:`abm.spv.delay_capacity`; the same mechanism as the ``power_delay`` shock, from week 0).
 - ``abs_share_of_spv_loans``: a market-structure setting carried with the levers so that presets
   and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
   (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
@@ -334,6 +337,18 @@ class Policy:
         "SPV consolidation (sponsors carry SPV debt)",
         "sponsors carry their data-centre SPVs' debt in full and cure every covenant shortfall "
         "while they have the cash",
+    )
+    power_delay_weeks: int = _lever(
+        0,
+        "integer",
+        "Power delay of new data centres",
+        "data centres still being built at the start wait this many more weeks for grid "
+        "power: their full lease and operation start later (market structure)",
+        unit="weeks",
+        lo=0,
+        hi=260,
+        span=(0, 156),
+        step=4,
     )
     abs_share_of_spv_loans: float = _lever(
         0.0,

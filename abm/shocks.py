@@ -50,6 +50,11 @@ kind                      what it does                                          
                           (``model.bank_runs.outflow_shock``)
 ``loan_losses``           ``−size`` of the target loan books' gross loans is written    −1 < s ≤ 0
                           off now at every bank (``model.credit_risk.charge_off``)
+``power_delay``           the target firms' data centres that are not yet running       0…260
+                          wait ``size`` more weeks for grid power (whole weeks): their
+                          full lease and their operation start later
+                          (:func:`abm.spv.delay_capacity`), so the SPV earns the
+                          phase-1 rent and capitalises interest for longer
 ``fund_concentration``    the target funds sell ``size`` of their total assets' worth   0 < s ≤ 1
                           of their other market holdings (pro rata) and buy the
                           listed AI equities in their own mix, both at market prices
@@ -58,7 +63,7 @@ kind                      what it does                                          
                           :mod:`abm.constraints` then sees the higher equity haircuts
 ========================  ===========================================================  ==========
 
-``target`` names firms (``revenue_shortfall``, ``lease_income``: firm kinds such as
+``target`` names firms (``revenue_shortfall``, ``lease_income``, ``power_delay``: firm kinds such as
 ``neocloud`` or ``spv``, or firm names; none = every firm), assets (``impairment``,
 ``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required),
 regions (``demand``, ``policy_rate``, ``term_premium``, ``house_prices``, ``cre_prices``:
@@ -93,6 +98,7 @@ from abm.shock_targets import (
     fund_targets,
     named_targets,
 )
+from abm.spv import delay_capacity
 from abm.state import LOAN_BOOKS, REGIONS
 from kernels.backend import to_numpy
 
@@ -115,7 +121,8 @@ STREAM_BASE = 1000
 #: Street CPPI), a bank loses at most all its uninsured deposits in a week (SVB lost 25% of its
 #: deposits on 9 Mar 2023 and was asked for 62% more the next morning, Fed Barr review, Apr 2023),
 #: and a write-off takes at most the whole loan book (US bank charge-offs peaked near 3% a year
-#: in 2009–10, FRED CORALACBN).
+#: in 2009–10, FRED CORALACBN). A power delay lasts at most five years (260 weeks): the median
+#: US interconnection wait of projects built in 2018–2023 (LBNL, *Queued Up: 2024 Edition*).
 KINDS: dict[str, tuple[float, float, bool]] = {
     "ai_hype": (-1.0, 2.0, False),
     "crypto_sentiment": (-1.0, 3.0, False),
@@ -132,9 +139,10 @@ KINDS: dict[str, tuple[float, float, bool]] = {
     "deposit_run": (0.0, 1.0, True),
     "loan_losses": (-1.0, 0.0, False),
     "fund_concentration": (0.0, 1.0, False),
+    "power_delay": (0.0, 260.0, False),
 }
 #: Kinds whose ``target`` names firms, and kinds whose ``target`` names assets.
-FIRM_TARGETS = ("revenue_shortfall", "lease_income")
+FIRM_TARGETS = ("revenue_shortfall", "lease_income", "power_delay")
 #: Kinds that last ``weeks`` weeks (the others are one-off jumps).
 LASTING = ("revenue_shortfall", "lease_income", "demand", "policy_rate", "deposit_run")
 ASSET_TARGETS = ("impairment", "haircut")
@@ -283,6 +291,9 @@ class ShockSchedule:
             model.credit_risk.charge_off(model.state, _like(model, loans, share))
         elif shock.kind == "fund_concentration":
             concentrate(model.sheets, mask, dev(size))
+        elif shock.kind == "power_delay":  # leases and operation start later (abm.spv)
+            delay = np.where(mask[None, :], size[:, None], 0.0)
+            delay_capacity(model.spv, model.economy, delay, model.state.week)
         self.applied.append((shock.week, shock.kind))
 
     def refresh(self, week: int) -> None:

@@ -40,7 +40,7 @@ from abm.arrays import rounding_margin
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.state import WorldState
-from kernels.backend import segment_sum
+from kernels.backend import segment_sum, to_numpy
 
 #: pools an SPV's cure payment and scheduled principal repay, in order
 LOAN_POOLS = ("private_loans", "bank_loans")
@@ -98,6 +98,15 @@ class SponsorLeases:
         self.amortisation = xp.asarray(1.0 / per_spv("amortisation_term"), dtype=dtype, device=dev)
         self.face_at_start = xp.zeros((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
         self.rent_factor = xp.ones((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
+
+    def delay(self, weeks: Any, week: int) -> None:
+        """Start the full leases not yet running in week ``week`` ``weeks`` (E, S) later.
+
+        Capacity waiting for grid power is not delivered, so the tenant pays the full lease (and
+        the SPV starts amortising) only once it is energised (:func:`delay_capacity`).
+        """
+        start = self.start + self.sheets.xp.zeros_like(self.rent_factor)  # (E, S)
+        self.start = self.sheets.xp.where(start > float(week), start + weeks, start)
 
     def started(self, week: int) -> Any:
         """(S,) bool: the full lease runs in week ``week`` (0 the first)."""
@@ -285,3 +294,34 @@ def _add_slot(xp: Any, window: Any, slot: int, values: Any, replace: bool = Fals
     mask = xp.reshape(xp.arange(window.shape[0], device=window.device) == slot, (-1, 1, 1))
     base = xp.where(mask, 0.0, window) if replace else window
     return base + xp.where(mask, values[None, ...], 0.0)
+
+
+def delay_capacity(spv: SpvCovenants, economy: Any, delay: np.ndarray, week: int) -> None:
+    """Data centres not yet running in week ``week`` wait ``delay`` (E, F) more weeks for power.
+
+    A data centre that is built but not connected to the grid earns no full lease and is not
+    yet in operation, while its debt keeps accruing interest (capitalised until it operates:
+    :mod:`abm.economy`) and its sponsor's commitments stay: the SPV's lease start
+    (:meth:`SponsorLeases.delay`) and the economy's start of operation
+    (:meth:`abm.economy.Economy.delay_operation`) move by the same whole weeks. Grid
+    connection is the binding constraint of the build-out: the median project that reached
+    commercial operation in 2018–2023 spent about five years in the US interconnection queue
+    (Rand et al., *Queued Up: 2024 Edition*, Lawrence Berkeley National Laboratory, 2024), and
+    seed 004 names power as the build-out's bottleneck.
+
+    Args:
+        spv: the SPVs' covenant mechanism (its leases are delayed).
+        economy: the firms' operating rule (its start of operation is delayed).
+        delay: (E, F) weeks of delay per world and firm (0 for firms that are not delayed).
+        week: the week about to be stepped (weeks completed).
+    """
+    delay = np.round(delay)  # whole weeks, so a lease still starts on a step
+    economy.delay_operation(delay, week)
+    lease = spv.lease
+    columns = to_numpy(spv.firm_columns)
+    lease.delay(
+        spv.sheets.xp.asarray(
+            delay[:, columns], dtype=lease.rent_factor.dtype, device=lease.rent_factor.device
+        ),
+        week,
+    )

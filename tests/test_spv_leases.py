@@ -139,3 +139,58 @@ def test_a_revenue_miss_lowers_hype_through_the_surprise():
     np.testing.assert_allclose(calm_surprise, 0.0, atol=1e-12)  # the plan is met exactly
     assert (surprise[-1] < -0.005).all()
     assert (missed < calm - 0.01).all()  # same shocks to sentiment, lower hype after the miss
+
+
+# -- power delays: capacity waiting for grid power (abm.spv.delay_capacity) --------------------
+
+
+def _hyperion_path(weeks: int, **kwargs) -> tuple[np.ndarray, Powderkeg]:
+    """Meta Hyperion's weekly rent over ``weeks`` weeks (world 0), and the model."""
+    shocks = kwargs.pop("shocks", [])
+    model = Powderkeg(n_worlds=1, seed=3, n_cohorts=20, **kwargs)
+    attach(model, shocks)
+    k = spv_column(model, "meta_hyperion")
+    rents = []
+    for _ in range(weeks):
+        model.step()
+        rents.append(float(model.spv.last_rent[0, k]))
+    return np.array(rents), model
+
+
+def test_a_power_delay_moves_a_lease_that_has_not_started_and_nothing_else():
+    start = 156  # Meta Hyperion's lease starts in January 2029 (calibration)
+    base, plain = _hyperion_path(start + 30)
+    delayed, model = _hyperion_path(
+        start + 30, shocks=[Shock("power_delay", 10, 26.0, target=("meta_hyperion",))]
+    )
+    assert base[start] > 0.0 and base[: start - 1].max() < base[start]
+    # the full lease now starts 26 weeks later; before it, the two runs pay the same rent
+    assert delayed[start + 26] == pytest.approx(base[start])
+    assert delayed[start : start + 26].max() < base[start]
+    np.testing.assert_array_equal(delayed[:start], base[:start])
+    # leases already running (xAI's GPU vehicle) are not touched
+    x = spv_column(model, "xai_colossus2")
+    assert float(model.spv.lease.start[0, x]) == float(plain.spv.lease.start[x])
+
+
+def test_the_power_delay_lever_delays_every_data_centre_still_being_built():
+    plain = Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
+    late = Powderkeg(n_worlds=2, seed=3, n_cohorts=20, policy=Policy(power_delay_weeks=52))
+    before = np.asarray(plain.spv.lease.start)
+    after = np.asarray(late.spv.lease.start)
+    assert after.shape == (2, before.size)
+    np.testing.assert_array_equal(
+        after, np.where(before > 0, before + 52, before)[None, :] + 0 * after
+    )
+    building = before > 0
+    assert building.any() and (~building).any()
+
+
+def test_a_power_delay_hurts_the_spv_and_keeps_the_books():
+    shock = [Shock("power_delay", 2, 104.0, target=("spv",))]
+    base, plain = _hyperion_path(200)
+    delayed, model = _hyperion_path(200, shocks=shock)
+    assert delayed.sum() < base.sum()  # two years of full rent lost
+    scale = float(np.max(np.abs(model.snapshot["total_assets"])))
+    for name, gap in model.accounting_gap().items():
+        assert float(np.max(np.abs(gap))) <= 1e-12 * scale, name
