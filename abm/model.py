@@ -159,8 +159,10 @@ class Powderkeg(mesa.Model):
         )
         self.spv = SpvCovenants(cal, sheets, book_wear=wear, consolidated=policy.spv_consolidation)
         if policy.power_delay_weeks:  # data centres still being built wait for grid power
-            delay = np.full((self.n_worlds, len(self.economy.firm_rows)), policy.power_delay_weeks)
-            delay_capacity(self.spv, self.economy, delay.astype(float), 0)
+            delay = np.full(
+                (self.n_worlds, len(self.economy.firm_rows)), float(policy.power_delay_weeks)
+            )
+            delay_capacity(self.spv, self.economy, delay, 0)
         depth = market_depth(sheets, channels.fire_sales)
         selling_depth = pressure_depth(sheets)
         self.margin = HedgeFundMargin(cal, sheets, policy, channels.margin_calls)

@@ -109,7 +109,7 @@ class SponsorLeases:
         self.start = self.sheets.xp.where(start > float(week), start + weeks, start)
 
     def started(self, week: int) -> Any:
-        """(S,) bool: the full lease runs in week ``week`` (0 the first)."""
+        """(S,) bool ((E, S) after a power delay): the full lease runs in week ``week``."""
         return self.start <= float(week)
 
     def rent_due(self, week: int) -> Any:
