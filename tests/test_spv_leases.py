@@ -188,7 +188,7 @@ def test_the_power_delay_lever_delays_every_data_centre_still_being_built():
 
 def test_a_power_delay_hurts_the_spv_and_keeps_the_books():
     shock = [Shock("power_delay", 2, 104.0, target=("spv",))]
-    base, plain = _hyperion_path(200)
+    base, _ = _hyperion_path(200)
     delayed, model = _hyperion_path(200, shocks=shock)
     assert delayed.sum() < base.sum()  # two years of full rent lost
     scale = float(np.max(np.abs(model.snapshot["total_assets"])))
