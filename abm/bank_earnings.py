@@ -125,13 +125,14 @@ class BankEarnings:
         self.margin = rate0 * 0.0
         nii_share = per_region("net_interest_income_share")
         start = self._components(rate0, net_loans, self.spread0 + rate0 * 0.0)
-        weekly = sum(start.values()) + self._paid_by_firms(economy)
+        paid_by_firms = self._paid_by_firms(economy, macro.policy_rate[:, 0])
+        weekly = sum(start.values()) + paid_by_firms
         assets = xp.take(sheets.total_assets(), self.banks, axis=1)
         loans = xp.sum(net_loans, axis=-1)
         self.margin = per_bank(self._solve_margin(weekly, assets, loans, nii_share))
         # operating costs a year per dollar of assets: the cost-income ratio at the start
         start = self._components(rate0, net_loans, self.spread0 + rate0 * 0.0)
-        nii0 = 52.0 * (sum(start.values()) + self._paid_by_firms(economy)) / assets
+        nii0 = 52.0 * (sum(start.values()) + paid_by_firms) / assets
         self.cost_rate = own_or_region("cost_income_ratio") * (nii0 + self.fee_rate)
         self.income_rate = rate0 * 0.0  # (E, B) net income a year, averaged over a quarter
         self.income_weight = 0.0  # weight of the weeks seen so far in that average
@@ -140,7 +141,7 @@ class BankEarnings:
         """(E, B) a regional (E, R) quantity at each bank's region."""
         return self.sheets.xp.take(regional, self.region, axis=1)
 
-    def _paid_by_firms(self, economy: Any) -> Any:
+    def _paid_by_firms(self, economy: Any, short_rate: Any) -> Any:
         """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
 
         The loans to the AI complex and to funds (``bank_loans``: with named counterparties
@@ -150,7 +151,7 @@ class BankEarnings:
         s = self.sheets
         xp = s.xp
         pool = s.ledger.pools["bank_loans"]
-        rate = economy.risk_free + economy.loan_spread[None, :]
+        rate = economy.loan_rates(short_rate)
         if isinstance(pool, BilateralPool):  # each bank earns its own borrowers' rates
             n = s.ledger.cash.shape[-1]
             on_agents = segment_sum(rate, pool.issuers, n)  # (E, N) each borrower's rate

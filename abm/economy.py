@@ -14,7 +14,8 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
   ``exp(b_c h)`` (the race speeds up with hype) and adds to real assets, which depreciate once
   they earn revenue (an SPV's data centre under construction does not wear out yet).
 - **Debt service**: coupons of ``risk-free + spread`` on bond face, paid to the bond's holders in
-  proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata.
+  proportion to units held (outsiders hold the rest); the same rate on bank loans, paid pro rata
+  (hedge funds' prime-brokerage loans float at the short rate plus a spread instead).
   Firms still building (no revenue yet) capitalize the interest into the asset (IAS 23).
 - **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
   rate before financing (cut in distress) and buy back shares out of cash above their buffer.
@@ -230,6 +231,11 @@ class Economy:
         spread[self.firm_rows] = np.where(params.spread > 0, params.spread, spread[0])
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
         self.loan_spread = self.host(spread[issuers])
+        roster = sheets.roster
+        on_margin = [roster.family[i] == "fund" and roster.kind[i] == "hedge" for i in issuers]
+        self.on_margin = xp.asarray(np.array(on_margin, dtype=bool), device=sheets.prices.device)
+        # prime-brokerage margin loans float over the short rate (a year, fraction)
+        self.prime_spread = float(cal.value("assumptions.income.prime_brokerage_spread")) / 1e4
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot of the firms' financing this week (USD bn, per firm).
@@ -307,7 +313,7 @@ class Economy:
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
         before = ledger.equity_flows
         self._pay_coupons(on)
-        ledger.pay_interest("bank_loans", self._loan_rates())
+        ledger.pay_interest("bank_loans", self.loan_rates(state.macro.policy_rate[:, 0]))
         pool = ledger.pools["private_loans"]
         private = self.risk_free + self.private_rate
         ledger.pay_interest("private_loans", private + 0.0 * pool.face)
@@ -390,13 +396,20 @@ class Economy:
         ledger.book_equity(received - paid)
         ledger.outsiders.book("outside_investors", -outside)
 
-    def _loan_rates(self) -> Any:
-        """(E, I) weekly rate on each bank-loan issuer: risk-free + the borrower's spread.
+    def loan_rates(self, short_rate: Any) -> Any:
+        """(E, I) weekly rate on each bank-loan issuer.
 
-        Firms pay their own bond spread; funds borrowing from banks pay the firms' average.
+        Firms pay risk-free + their own bond spread; private-credit funds' NAV lines the firms'
+        average. Hedge funds' loans are prime-brokerage margin loans, which float at the short
+        rate plus a spread (``[assumptions.income] prime_brokerage_spread``), not a firm's rate.
+
+        Args:
+            short_rate: (E,) the US policy rate, a year (the bills' and SOFR's anchor).
         """
         pool = self.sheets.ledger.pools["bank_loans"]
-        return self.risk_free + self.loan_spread[None, :] + 0.0 * pool.face
+        firm_rate = self.risk_free + self.loan_spread[None, :] + 0.0 * pool.face
+        margin = (short_rate[:, None] + self.prime_spread) / 52.0 + 0.0 * pool.face
+        return self.sheets.xp.where(self.on_margin, margin, firm_rate)
 
     def spread(self) -> Any:
         """(E, F) each firm's credit spread now, a fraction per year (start + move, at least 0)."""

@@ -3,8 +3,9 @@
 Each listed firm pays its shareholders at its 2025 run rate (``[firms.<name>]``
 ``dividends_2025`` and ``buybacks_2025``, USD bn a year from its filings: Microsoft 24.1 and
 18.4, Alphabet 10.0 and 45.4, Meta 5.3 and 26.3, Nvidia 1.0 and 40.1; Amazon pays neither).
-The cash goes to the shareholders outside the model (``outside_investors``) through the ledger,
-as a bank's payouts do (:mod:`abm.bank_earnings`): the firm's cash and equity fall together.
+Dividends go to the shareholders in proportion to the units they hold, as the firms' coupons do
+(:mod:`abm.economy`): funds, banks and savers in the model receive their part and the shareholders
+outside the model (``outside_investors``) the rest; the firm's cash and equity fall together.
 The two differ in how firmly they are paid (Brav, Graham, Harvey & Michaely 2005, "Payout
 policy in the 21st century", JFE 77(3): managers treat the dividend as a commitment they would
 pass up investment rather than cut, and make repurchases out of the cash left after investment):
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import columns
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from kernels.backend import segment_sum
@@ -65,15 +67,23 @@ class ShareholderPayouts:
         self.last_buybacks = zeros
 
     def pay_dividends(self, on: Any, distressed: Any) -> Any:
-        """Pay this week's dividends (E, F) USD bn to outside investors; none in distress.
+        """Pay this week's dividends (E, F) USD bn to the shareholders; none in distress.
 
         Args:
             on: (E, F) 1.0 for firms that have not failed.
             distressed: (E, F) bool, the firm cuts its dividend.
         """
-        xp = self.sheets.xp
-        paid = xp.where(distressed, 0.0, self.dividend_rate[None, :] * on)
-        self.sheets.ledger.pay_outsider(self.firms, "outside_investors", paid)
+        s = self.sheets
+        xp, ledger = s.xp, s.ledger
+        paid = xp.where(distressed | ~self.listed, 0.0, self.dividend_rate[None, :] * on)
+        per_asset = segment_sum(paid, self.share_asset, s.prices.shape[-1])  # (E, M)
+        per_unit = per_asset / xp.where(s.supply > 0.0, s.supply, 1.0)
+        received = (s.holdings @ per_unit[:, :, None])[:, :, 0]  # (E, N) the model's holders
+        moved = received - columns(xp, ledger.cash, self.firms, paid)
+        ledger.cash = ledger.cash + moved
+        ledger.book_equity(moved)
+        outside = xp.sum(paid, axis=-1) - xp.sum(received, axis=-1)
+        ledger.outsiders.book("outside_investors", -outside)
         self.last_dividends = paid
         return paid
 

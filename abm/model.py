@@ -40,6 +40,7 @@ from abm.reporting import device_series
 from abm.retail import RetailBehaviour
 from abm.roster import build_roster
 from abm.rules import week_rules
+from abm.securities_income import SecuritiesIncome
 from abm.securitisation import securitise
 from abm.sentiment import SentimentFactors
 from abm.separate_accounts import SeparateAccounts
@@ -150,6 +151,7 @@ class Powderkeg(mesa.Model):
             self.capital.regions, loans, allowance, self.capital.opening_htm_units()
         )
         self.state = WorldState.start(sheets, self.economy.firm, macro, banks)
+        self.securities_income = SecuritiesIncome(cal, sheets, macro)
         self.deals = CircularDeals(cal, sheets, enabled=channels.circular_deals)
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)

@@ -30,31 +30,34 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
                                repayments and new lending as capital and cash allow
 13    bank earnings            interest, fees, costs, taxes and payouts, with this week's
                                provisions; before the runs, which read the losses
-14    retail behaviour         FOMO buying and panic selling on this week's prices
-15    token issuance           pegs before redemptions; issuers grow while pegs hold
-16    reserve rule             the policy's reserve transition, before anyone redeems
-17    reserve-bank stress      stablecoin holders look at last week's runs on the banks
-18    redemptions              what funds and issuers owe their holders this week
-19    stablecoin backstop      the central bank stops runs past its trigger
-20    deposit draws            issuers draw their bank deposits first: a run on a coin is
+14    securities income        funds and issuers earn coupons, dividends and interest;
+                               hedge funds pay repo; pensions accrue: before redemptions
+                               and the fire sale read their cash
+15    retail behaviour         FOMO buying and panic selling on this week's prices
+16    token issuance           pegs before redemptions; issuers grow while pegs hold
+17    reserve rule             the policy's reserve transition, before anyone redeems
+18    reserve-bank stress      stablecoin holders look at last week's runs on the banks
+19    redemptions              what funds and issuers owe their holders this week
+20    stablecoin backstop      the central bank stops runs past its trigger
+21    deposit draws            issuers draw their bank deposits first: a run on a coin is
                                a run on its banks
-21    reserve waterfall        then sell Treasuries, gold, bitcoin in order
-22    bank runs                uninsured depositors and wholesale creditors leave banks
+22    reserve waterfall        then sell Treasuries, gold, bitcoin in order
+23    bank runs                uninsured depositors and wholesale creditors leave banks
                                whose own condition worsens
-23    lender of last resort    solvent banks short of cash borrow instead of selling
-24    bailouts (before sale)   systemic banks below their minimum are recapitalised
-25    separate accounts        life insurers' equity-linked reserves follow this week's
+24    lender of last resort    solvent banks short of cash borrow instead of selling
+25    bailouts (before sale)   systemic banks below their minimum are recapitalised
+26    separate accounts        life insurers' equity-linked reserves follow this week's
       (before sale)            prices, so the clearing tests their own capital only
-26    fire sale                every constraint and cash need cleared with price impact;
+27    fire sale                every constraint and cash need cleared with price impact;
                                failures (cause ``market``); selling pressure on spreads
-27    bailouts (after sale)    systemic banks that failed in the clearing are rescued
-28    market maker             the central bank lifts bond prices back to its trigger
-29    separate accounts        and follow the prices the sale and the market maker left,
+28    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+29    market maker             the central bank lifts bond prices back to its trigger
+30    separate accounts        and follow the prices the sale and the market maker left,
       (after sale)             before failures are cleared
-30    payouts                  funds and issuers pay what was due from the cash raised
-31    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+31    payouts                  funds and issuers pay what was due from the cash raised
+32    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
                                ``clearing``)
-32    fund shares              fund shares marked to the net asset value that is left
+33    fund shares              fund shares marked to the net asset value that is left
 ====  =======================  ==========================================================
 """
 
@@ -97,6 +100,7 @@ WEEK = (
     ("saving", "flows", "save"),
     ("loan books", "credit_risk", "step"),
     ("bank earnings", "bank_earnings", "book"),
+    ("securities income", "securities_income", "earn"),
     ("retail behaviour", "retail", "act"),
     ("token issuance", "flows", "issue_tokens"),
     ("reserve rule", "stablecoins", "apply_reserve_rule"),
