@@ -13,7 +13,7 @@ from tests.test_financing import need_of as per_firm  # (E, F) values at named f
 HYPERSCALERS = ("amazon", "microsoft", "alphabet", "meta", "oracle")
 
 
-def test_dividends_are_paid_at_the_2025_run_rate_to_outside_investors_and_cut_in_distress():
+def test_dividends_are_paid_at_the_2025_run_rate_to_the_shareholders_and_cut_in_distress():
     m = model()
     pay, cal = m.economy.payouts, load_calibration()
     on = per_firm(m) + 1.0
@@ -27,9 +27,13 @@ def test_dividends_are_paid_at_the_2025_run_rate_to_outside_investors_and_cut_in
         assert float(paid[0, firm(m, name)]) == pytest.approx(expected)
         row = m.roster.index(name)
         assert cash[row] - float(m.sheets.ledger.cash[0, row]) == pytest.approx(expected)
-    total = float(np.sum(paid))
+    shares = np.asarray(m.economy.share_asset)
+    supply = np.asarray(m.sheets.supply[0])[shares]
+    in_model = np.asarray(m.sheets.holdings[0]).sum(axis=0)[shares] / supply  # held in the model
+    outside_part = float(np.sum(np.asarray(paid[0]) * (1.0 - in_model)))
+    assert 0.0 < outside_part < float(np.sum(paid))
     # the ledger books money received by an outsider as a fall of its (negative) balance
-    assert outside - float(m.sheets.ledger.outsiders.total()[0]) == pytest.approx(total)
+    assert outside - float(m.sheets.ledger.outsiders.total()[0]) == pytest.approx(outside_part)
     assert gaps(m) < 1e-9
 
 
