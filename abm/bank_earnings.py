@@ -55,6 +55,17 @@ BUYBACK_WEEKS = 13.0
 ROE_WEEKS = 13.0
 
 
+def pay_on_pool(ledger: Any, pool: str, payers: Any, rate: Any) -> None:
+    """Agents ``payers`` (P,) pay ``rate`` (E, P) this week on what they owe on ``pool``.
+
+    The pool's holders receive it pro rata (:meth:`abm.ledger.Ledger.pay_interest`); the pool's
+    other issuers pay nothing here.
+    """
+    xp = ledger.xp
+    on_agents = segment_sum(rate, payers, ledger.cash.shape[-1])
+    ledger.pay_interest(pool, xp.take(on_agents, ledger.pools[pool].issuers, axis=1))
+
+
 class BankEarnings:
     """Interest, fees, costs, taxes and payouts of every bank (rule ``book``).
 
@@ -286,11 +297,7 @@ class BankEarnings:
 
         Other issuers of the pool (hedge funds' wholesale borrowing) pay nothing here.
         """
-        s = state.sheets
-        xp = s.xp
-        p = s.ledger.pools[pool]
-        on_agents = segment_sum(bank_rate, self.banks, s.ledger.cash.shape[-1])
-        s.ledger.pay_interest(pool, xp.take(on_agents, p.issuers, axis=1))
+        pay_on_pool(state.sheets.ledger, pool, self.banks, bank_rate)
 
     def _payouts(self, net_income: Any, assets: Any, ratio: Any) -> Any:
         """(E, B) dividends and buybacks this week, restricted below the target (the MDA)."""

@@ -159,7 +159,7 @@ SPV_FIELDS = (
 US_BANK_FIELDS = ("total_assets", "cet1_ratio", "risk_density")
 EU_BANK_FIELDS = ("n_agents", "asset_scale", "cet1_scale", "cet1_ratio", "risk_density")
 FUND_FIELDS = ("total_assets", "n_agents")
-STABLECOIN_FIELDS = ("supply", "reserves")
+STABLECOIN_FIELDS = ("supply", "reserves", "reserve_income_distribution_share")
 MARKET_FIELDS = ("outstanding", "price0", "depth", "haircut", "risk_weight", "half_life")
 CAPITAL_FIELDS = ("cet1_min", "cet1_buffer", "cet1_target")
 

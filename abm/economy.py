@@ -235,7 +235,7 @@ class Economy:
         on_margin = [roster.family[i] == "fund" and roster.kind[i] == "hedge" for i in issuers]
         self.on_margin = xp.asarray(np.array(on_margin, dtype=bool), device=sheets.prices.device)
         # prime-brokerage margin loans float over the short rate (a year, fraction)
-        self.prime_spread = float(cal.value("assumptions.income.prime_brokerage_spread")) / 1e4
+        self.prime_spread = float(cal.model_value("assumptions.income.prime_brokerage_spread"))
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot of the firms' financing this week (USD bn, per firm).

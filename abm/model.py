@@ -151,7 +151,6 @@ class Powderkeg(mesa.Model):
             self.capital.regions, loans, allowance, self.capital.opening_htm_units()
         )
         self.state = WorldState.start(sheets, self.economy.firm, macro, banks)
-        self.securities_income = SecuritiesIncome(cal, sheets, macro)
         self.deals = CircularDeals(cal, sheets, enabled=channels.circular_deals)
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
@@ -185,6 +184,7 @@ class Powderkeg(mesa.Model):
         self.retail = RetailBehaviour(cal, sheets, channels)
         self.yield_chasing = YieldChasing(cal, sheets, channels)
         self.separate_accounts = SeparateAccounts(cal, sheets)
+        self.securities_income = SecuritiesIncome(cal, sheets, macro, self.separate_accounts)
         self.rules = week_rules(self)
         #: mechanisms that declare snapshot keys (``report(books)``), beside the state's own
         self.reporters = (self.economy, self.flows, self.capital, self.stablecoins, self.lender,

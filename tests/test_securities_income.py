@@ -1,10 +1,12 @@
 """Funds' and stablecoin issuers' income (abm.securities_income) and hedge funds' funding costs.
 
-Each test builds a small model and checks one part against a computation by hand: a holder of
-X bn of Treasuries earns X·y/52 a week and the public sector pays it; credit pays only on the
-units issued outside the model; Circle passes its distributors' share outside; hedge funds pay
-the short rate plus a spread on prime-brokerage and repo debt; pension claims accrue at the
-discount rate; the AI firms' dividends reach the holders of their shares; the books balance.
+Each test builds a small model and checks one part against a computation by hand: every holder's
+income for one week against a reference written per holder; a holder of X bn of Treasuries earns
+X·y/52 a week and the public sector pays it; cash alone earns the policy rate less 25 bp; credit
+pays only on the units issued outside the model; pension funds' and insurers' other assets earn
+their return; Circle passes its distributors' share outside; hedge funds pay the short rate plus a
+spread on prime-brokerage and repo debt; pension claims accrue at the discount rate; the AI firms'
+dividends reach the holders of their shares; money is conserved and the books balance.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def _only(model: Powderkeg, agent: int, asset: str | None = None, units: float =
     cash = np.asarray(s.ledger.cash).copy()
     cash[:, agent] = 0.0
     s.ledger.cash = s.xp.asarray(cash)
+    real = np.asarray(s.real_assets).copy()
+    real[:, agent] = 0.0
+    s.real_assets = s.xp.asarray(real)
 
 
 def _cash(model: Powderkeg, agent: int) -> np.ndarray:
@@ -95,7 +100,7 @@ def test_credit_pays_on_the_units_issued_outside_the_model_only(cal) -> None:
     fund = int(model.roster.indices("fund", "insurer_pc")[0])
     _only(model, fund, "hy_loans", 10.0)
     y = np.asarray(model.state.macro.yield_10y)[:, 0]
-    spread = float(cal.value("markets.hy_loans.spread")) / 1e4
+    spread = float(cal.model_value("markets.hy_loans.spread"))
     before = _cash(model, fund)
     income.earn(model.state)
     np.testing.assert_allclose(_cash(model, fund) - before, 10.0 * (y + spread) / 52.0)
@@ -108,7 +113,7 @@ def test_hedge_funds_borrow_at_the_short_rate_plus_a_spread(cal) -> None:
     hedge = np.asarray(model.roster.indices("fund", "hedge"))
     short = np.asarray(model.state.macro.policy_rate)[:, 0]
     rates = np.asarray(model.economy.loan_rates(model.state.macro.policy_rate[:, 0]))
-    prime = float(cal.value("assumptions.income.prime_brokerage_spread")) / 1e4
+    prime = float(cal.model_value("assumptions.income.prime_brokerage_spread"))
     on_margin = np.isin(issuers, hedge)
     assert on_margin.sum() == len(hedge)
     np.testing.assert_allclose(
@@ -119,7 +124,7 @@ def test_hedge_funds_borrow_at_the_short_rate_plus_a_spread(cal) -> None:
     fund = int(hedge[-1])
     _only(model, fund)
     owed = np.asarray(model.sheets.ledger.owed("wholesale"))[:, fund]
-    repo = float(cal.value("assumptions.income.repo_spread")) / 1e4
+    repo = float(cal.model_value("assumptions.income.repo_spread"))
     before = _cash(model, fund)
     model.securities_income.earn(model.state)
     np.testing.assert_allclose(_cash(model, fund) - before, -owed * (short + repo) / 52.0)
@@ -130,7 +135,7 @@ def test_pension_claims_accrue_at_the_discount_rate(cal) -> None:
     pool = model.sheets.ledger.pools["pension_claims"]
     face, claims = np.asarray(pool.face).copy(), np.asarray(pool.claims).copy()
     y = np.asarray(model.state.macro.yield_10y)[:, 0]
-    rate = y + float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
+    rate = y + float(cal.model_value("markets.ig_bonds_non_ai.spread"))
     model.securities_income.earn(model.state)
     growth = (1.0 + rate / 52.0)[:, None]
     np.testing.assert_allclose(np.asarray(pool.face), face * growth, rtol=1e-12)
@@ -169,3 +174,136 @@ def test_books_balance_and_hedge_funds_survive_a_calm_year() -> None:
     for key in ("money", "pools", "equity"):
         assert float(np.max(np.abs(np.asarray(gap[key])))) < 1e-6, key
     assert not np.asarray(model.state.defaulted)[:, hedge].any()
+
+
+def _outside_units_by_hand(model: Powderkeg) -> np.ndarray:
+    """(E, M) supply less the face the model's firms issued into each asset, now."""
+    s = model.sheets
+    units = np.asarray(s.supply).copy()
+    for i in model.roster.indices("firm"):
+        m = int(np.asarray(s.bond_asset)[i])
+        if m >= 0:
+            units[:, m] -= np.asarray(s.bonds)[:, i]
+    return np.maximum(units, 0.0)
+
+
+def _reference_income(
+    model: Powderkeg, cal, y: np.ndarray, outside_units: np.ndarray
+) -> np.ndarray:
+    """(E, N) each agent's cash change from one ``earn``, computed holder by holder.
+
+    ``y`` (E,) the 10-year yield and ``outside_units`` (E, M) the credit issued outside the
+    model, both at the start (the coupons are fixed there).
+    """
+    s, roster = model.sheets, model.roster
+    holdings, prices = np.asarray(s.holdings), np.asarray(s.prices)
+    supply, cash = np.asarray(s.supply), np.asarray(s.ledger.cash)
+    real, failed = np.asarray(s.real_assets), np.asarray(model.state.defaulted)
+    r = np.asarray(model.state.macro.policy_rate)[:, 0]
+    table = s.assets
+    income = cal.model_value
+    dividend = float(income("assumptions.income.equity_dividend_yield"))
+    other = float(income("assumptions.income.other_asset_return"))
+    margin = float(income("assumptions.income.cash_rate_margin"))
+    repo = float(income("assumptions.income.repo_spread"))
+    expected = np.zeros_like(cash)
+    holders = [*roster.indices("fund"), *roster.indices("stablecoin")]
+    for h in holders:
+        units = holdings[:, h, :]
+        week = (y * units[:, table.index("treasuries")] + r * units[:, table.index("tbills")]) / 52
+        for m, asset_class in enumerate(table.asset_class):
+            if asset_class in ("corporate_bond", "loan", "abs"):
+                outside = outside_units[:, m] / supply[:, m]
+                week += units[:, m] * outside * (y + table.spread[m]) / 52
+        equity = table.index("equity_non_ai")
+        week += units[:, equity] * prices[:, equity] * dividend
+        if roster.kind[h] in ("pension", "insurer_life", "insurer_pc"):
+            week += real[:, h] * other
+        week += np.maximum(cash[:, h], 0.0) * np.maximum(r - margin, 0.0) / 52
+        if roster.family[h] == "stablecoin":
+            node = f"stablecoins.{roster.names[h]}.reserve_income_distribution_share"
+            week *= 1.0 - float(cal.value(node))
+        expected[:, h] = np.where(failed[:, h], 0.0, week)
+    owed = np.asarray(s.ledger.owed("wholesale"))
+    hedge = roster.indices("fund", "hedge")
+    charged = np.where(failed[:, hedge], 0.0, owed[:, hedge] * ((r + repo) / 52)[:, None])
+    expected[:, hedge] -= charged
+    pool = s.ledger.pools["wholesale"]
+    claims = np.asarray(pool.claims)
+    whole = claims.sum(-1) + np.asarray(pool.outside)
+    for k, h in enumerate(np.asarray(pool.holders)):  # the repo interest reaches the lenders
+        expected[:, h] += charged.sum(-1) * claims[:, k] / whole
+    return expected
+
+
+def test_every_holder_earns_the_reference_income_for_one_week(cal) -> None:
+    model = _model()
+    y = np.asarray(model.state.macro.yield_10y)[:, 0]
+    outside_units = _outside_units_by_hand(model)
+    for _ in range(3):  # a few weeks in: prices, holdings and rates have moved
+        model.step()
+    assert not np.allclose(np.asarray(model.state.macro.yield_10y)[:, 0], y)  # coupons stay
+    expected = _reference_income(model, cal, y, outside_units)
+    before = np.asarray(model.sheets.ledger.cash).copy()
+    model.securities_income.earn(model.state)
+    moved = np.asarray(model.sheets.ledger.cash) - before
+    np.testing.assert_allclose(moved, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_fund_with_only_cash_earns_the_policy_rate_less_25_bp(cal) -> None:
+    model = _model()
+    fund = int(model.roster.indices("fund", "mutual_equity")[0])
+    _only(model, fund)
+    cash = np.asarray(model.sheets.ledger.cash).copy()
+    cash[:, fund] = 40.0
+    model.sheets.ledger.cash = model.sheets.xp.asarray(cash)
+    rate = np.asarray(model.state.macro.policy_rate)[:, 0]
+    assert float(cal.value("assumptions.income.cash_rate_margin")) == pytest.approx(25.0)
+    model.securities_income.earn(model.state)
+    np.testing.assert_allclose(_cash(model, fund) - 40.0, 40.0 * (rate - 0.0025) / 52.0)
+
+
+def test_pension_funds_other_assets_earn_their_return(cal) -> None:
+    model = _model()
+    pension = int(model.roster.indices("fund", "pension")[0])
+    real = np.asarray(model.sheets.real_assets)[:, pension].copy()
+    assert np.all(real > 0.0)
+    _only(model, pension)
+    values = np.asarray(model.sheets.real_assets).copy()
+    values[:, pension] = real
+    model.sheets.real_assets = model.sheets.xp.asarray(values)
+    weekly = float(cal.model_value("assumptions.income.other_asset_return"))
+    before = _cash(model, pension)
+    model.securities_income.earn(model.state)
+    np.testing.assert_allclose(_cash(model, pension) - before, real * weekly, rtol=1e-12)
+
+
+def test_money_is_conserved_in_one_week() -> None:
+    """What the agents gain in cash the outsiders paid in; the books still balance."""
+    model = _model()
+    ledger = model.sheets.ledger
+    cash, paid = np.asarray(ledger.cash).sum(-1), np.asarray(ledger.outsiders.total())
+    model.securities_income.earn(model.state)
+    gained = np.asarray(ledger.cash).sum(-1) - cash
+    np.testing.assert_allclose(gained, np.asarray(ledger.outsiders.total()) - paid, rtol=1e-10)
+    assert np.all(gained > 0.0)
+    gap = model.accounting_gap()
+    for key in ("money", "pools", "equity"):
+        assert float(np.max(np.abs(np.asarray(gap[key])))) < 1e-6, key
+
+
+def test_life_insurers_pass_their_accounts_dividends_to_policyholders(cal) -> None:
+    model = _model()
+    s, accounts = model.sheets, model.separate_accounts
+    pool = s.ledger.pools["policies"]
+    face = np.asarray(pool.face).copy()
+    equity = s.assets.index("equity_non_ai")
+    column = np.asarray(accounts.equities).tolist().index(equity)
+    units = np.asarray(accounts.units)[:, :, column]
+    price = np.asarray(s.prices)[:, equity][:, None]
+    weekly = float(cal.model_value("assumptions.income.equity_dividend_yield"))
+    model.securities_income.earn(model.state)
+    positions = np.asarray(accounts.positions)
+    grown = np.asarray(pool.face)[:, positions] - face[:, positions]
+    np.testing.assert_allclose(grown, units * price * weekly, rtol=1e-9)
+    assert np.all(grown > 0.0)
