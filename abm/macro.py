@@ -8,11 +8,15 @@ euro area), vectorized over E worlds and the two regions, (E, R) throughout. Par
 1. **IS curve** (Holston, Laubach & Williams 2017; Rudebusch & Svensson 1999), with the gap
    ``x`` moving a weekly share ``1 − ρ_x`` toward the demand level ``D``:
    ``x_t = ρ_x x_{t−1} + (1 − ρ_x) D_t + σ ε_t``, where
-   ``D = −a_r (i − π − r̄) + m·(K − K̄)/Y + c·s·(W̃/W₀ − 1)·W₀/Y + b_c (g_c − ḡ_c) + d``:
+   ``D = −a_r (i − π − r̄) + (1 − θ)·m·(K − K̄)/Y + c·s·(W̃/W₀ − 1)·W₀/Y + b_c (g_c − ḡ_c) + d``:
    the real policy rate above its neutral level ``r̄``; AI capex ``K`` above the firms' plan at
    zero hype ``K̄`` (USD bn a year over nominal GDP ``Y``, times a multiplier ``m``: fully at home
-   in the US, a small spillover in the euro area); the stock-wealth effect, a marginal propensity
-   to consume ``c`` ≈ 2.8 cents a year per dollar of stock wealth (Chodorow-Reich, Nenov & Simsek
+   in the US, a small spillover in the euro area), less the share ``θ`` of it that crowds out
+   other business investment (``macro.links.capex_crowding_out``: the build-out bids up rates,
+   power and skilled labour; the Policy lever ``capex_crowding_out`` overrides it), so a capex
+   change moves demand, and through Okun's law unemployment, by ``1 − θ`` of its gross size
+   (docs/design.md, "The macro block"); the stock-wealth effect, a marginal propensity to
+   consume ``c`` ≈ 2.8 cents a year per dollar of stock wealth (Chodorow-Reich, Nenov & Simsek
    2021, AER) on the region's share ``s`` of the market's listed equity value ``W`` (smoothed
    ``W̃``); bank credit growth ``g_c`` against its trend ``ḡ_c``, potential growth plus the
    inflation anchor (credit supply, as in the ECB's BEAST);
@@ -136,10 +140,17 @@ class MacroParameters:
     expected_weight: float
     mpc: float
     noise_correlation: float
+    crowding_out: float
 
     @classmethod
-    def from_calibration(cls, cal: Calibration, noise: bool = True) -> MacroParameters:
-        """Read ``[macro.*]``; ``noise=False`` sets the demand shocks to 0 (calm tests)."""
+    def from_calibration(
+        cls, cal: Calibration, noise: bool = True, crowding_out: float | None = None
+    ) -> MacroParameters:
+        """Read ``[macro.*]``; ``noise=False`` sets the demand shocks to 0 (calm tests).
+
+        ``crowding_out``: the share of AI capex surprises that displaces other investment
+        (``None``: the calibration's ``macro.links.capex_crowding_out``).
+        """
 
         def region(name: str) -> np.ndarray:
             return np.array([float(cal.value(f"macro.{r}.{name}")) for r in REGIONS])
@@ -185,6 +196,7 @@ class MacroParameters:
             ),
             mpc=link("mpc_stock_wealth"),
             noise_correlation=link("demand_noise_correlation"),
+            crowding_out=link("capex_crowding_out") if crowding_out is None else crowding_out,
         )
 
     @property
@@ -220,6 +232,8 @@ class MacroBlock:
         streams: the model's per-world random streams.
         economy: the firms' operations (the capex plan and build budgets at the start).
         noise: draw demand shocks (False: a calm block for tests).
+        crowding_out: the policy's share of AI capex that crowds out other investment
+            (``None``: the calibration's).
 
     Attributes:
         demand_impulse: (E, R) a shift of aggregate demand, a fraction of potential GDP, that the
@@ -229,12 +243,18 @@ class MacroBlock:
     """
 
     def __init__(
-        self, cal: Calibration, sheets: Any, streams: Any, economy: Any, noise: bool = True
+        self,
+        cal: Calibration,
+        sheets: Any,
+        streams: Any,
+        economy: Any,
+        noise: bool = True,
+        crowding_out: float | None = None,
     ) -> None:
         self.sheets, self.streams = sheets, streams
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
-        self.p = p = MacroParameters.from_calibration(cal, noise=noise)
+        self.p = p = MacroParameters.from_calibration(cal, noise=noise, crowding_out=crowding_out)
         worlds = sheets.prices.shape[0]
         self.zeros = xp.zeros((worlds, len(REGIONS)), dtype=dtype, device=dev)
 
@@ -248,7 +268,8 @@ class MacroBlock:
         plan = economy.firm.plan.capex  # (F,) USD bn a week
         self.capex_plan = np.asarray(plan, dtype=float)
         self.build_budget = to_numpy(economy.build_left)[0].astype(float)
-        self.capex_gdp = row(p.capex_multiplier * 52.0 / p.nominal_gdp)  # per USD bn a week
+        # demand per USD bn a week of capex surprise, net of the crowded-out investment
+        self.capex_gdp = row(p.capex_multiplier * (1.0 - p.crowding_out) * 52.0 / p.nominal_gdp)
         # stock wealth: the market's listed equities at their value now
         table = sheets.assets
         self.equities = xp.asarray(table.of_class("equity"), device=dev)

@@ -138,7 +138,9 @@ class Powderkeg(mesa.Model):
         self.economy = Economy(cal, sheets)
         self.sentiment_factors = SentimentFactors(cal, sheets, self.streams)
         self.valuation = Valuation(cal, sheets, self.economy.firm)
-        self.macro = MacroBlock(cal, sheets, self.streams, self.economy)
+        self.macro = MacroBlock(
+            cal, sheets, self.streams, self.economy, crowding_out=policy.capex_crowding_out
+        )
         self.capital = BankCapital(cal, sheets, bank_params, policy, channels.bank_deleveraging)
         self.credit_risk = CreditRisk(cal, sheets, self.capital)
         loans, allowance = self.credit_risk.opening_books()

@@ -54,6 +54,9 @@ The levers act through the same rules as the rest of the model, never as special
 - ``eu_bank_us_ai_exposure_share``: the EU banks' US AI debt as a share of their assets at the
   start (``None``: the calibration's ``banks.eu.us_ai_debt_share``); the rest of the bonds stay
   with the other holders (:mod:`abm.opening_sheets`; seed 001's open question).
+- ``capex_crowding_out``: the share of an AI capex surprise that displaces other business
+  investment, so demand moves by the rest (``None``: the calibration's
+  ``macro.links.capex_crowding_out``; :mod:`abm.macro`, the IS curve; seed 002's open question).
 
 **One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
 (on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the
@@ -421,6 +424,20 @@ class Policy:
         calibrated="banks.eu.us_ai_debt_share",
         span=(0.005, 0.05),
         step=0.005,
+    )
+    capex_crowding_out: float | None = _lever(
+        None,
+        "number",
+        "AI capex crowding out other investment",
+        "the share of a change in AI capex offset by other business investment (rates, power "
+        "and skilled labour bid up or freed): demand moves by the rest (economy)",
+        unit="share",
+        lo=0.0,
+        hi=1.0,
+        none_means="the calibrated share",
+        calibrated="macro.links.capex_crowding_out",
+        span=(0.0, 0.6),
+        step=0.05,
     )
 
     def exposure_rules(self) -> ExposureRules:

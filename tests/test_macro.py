@@ -16,6 +16,7 @@ from abm.macro import (
     taylor_rate,
 )
 from abm.model import Powderkeg
+from abm.policy import Policy
 from abm.state import MacroState
 
 FIELDS = MacroState.__slots__
@@ -26,9 +27,12 @@ def model():
     return Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
 
 
-def calm_block(model, noise=False):
+def calm_block(model, noise=False, crowding_out=None):
     """A fresh macro block on the model's sheets and a copy of its opening state."""
-    block = MacroBlock(model.calibration, model.sheets, model.streams, model.economy, noise=noise)
+    block = MacroBlock(
+        model.calibration, model.sheets, model.streams, model.economy, noise=noise,
+        crowding_out=crowding_out,
+    )  # fmt: skip
     state = dataclasses.replace(model.state, macro=block.opening_state())
     state.banks = dataclasses.replace(model.state.banks, loans=model.state.banks.loans + 1.0)
     state.firms = dataclasses.replace(model.state.firms)
@@ -140,6 +144,39 @@ def test_dash_for_cash_raises_the_term_premium(model):
     before = np.asarray(state.macro.term_premium).copy()
     run(block, state, 8)
     assert np.all(np.asarray(state.macro.term_premium) < before)  # it fades
+
+
+def test_capex_surprise_moves_demand_net_of_crowding_out_by_hand(model):
+    # one calm week from the start with AI capex USD 10 bn a week above the plan: every other
+    # demand term is 0, so gap = (1 - keep) (1 - c) m 52 dK / Y and unemployment falls with it
+    surprise = 10.0
+    gaps, jobs = {}, {}
+    for c in (0.0, 0.3, 0.6):
+        block, state = calm_block(model, crowding_out=c)
+        state.week = 0
+        state.flows.ai_capex = np.zeros(2) + block.planned_capex(0) + surprise
+        block.update(state)
+        p = block.p
+        hand = (1 - p.keep_gap) * (1 - c) * p.capex_multiplier * 52.0 * surprise / p.nominal_gdp
+        np.testing.assert_allclose(np.asarray(state.macro.output_gap), [hand, hand], rtol=1e-12)
+        gaps[c] = np.asarray(state.macro.output_gap)
+        jobs[c] = np.asarray(state.macro.unemployment) - p.unemployment
+    for c in (0.3, 0.6):
+        np.testing.assert_allclose(gaps[c], (1 - c) * gaps[0.0], rtol=1e-12)
+        # u - u* is a difference of numbers near 5%: a few ulps of cancellation
+        np.testing.assert_allclose(jobs[c], (1 - c) * jobs[0.0], rtol=1e-9)
+    assert np.all(jobs[0.0] < 0.0)  # more capex, less unemployment (Okun)
+
+
+def test_no_crowding_out_keeps_the_gross_capex_term_bit_for_bit(model):
+    # c = 0 multiplies the old coefficient m 52 / Y by exactly 1: the old path, bit for bit
+    block, _ = calm_block(model, crowding_out=0.0)
+    p = block.p
+    assert np.array_equal(np.asarray(block.capex_gdp), p.capex_multiplier * 52.0 / p.nominal_gdp)
+    # the policy lever reaches the block; None keeps the calibration's share
+    assert model.macro.p.crowding_out == model.calibration.value("macro.links.capex_crowding_out")
+    lever = Powderkeg(n_worlds=1, n_cohorts=20, policy=Policy(capex_crowding_out=0.0))
+    assert lever.macro.p.crowding_out == 0.0
 
 
 def test_higher_yields_lower_treasury_prices_in_the_model():
