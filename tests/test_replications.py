@@ -96,12 +96,24 @@ def test_crashes_coincide_with_margin_calls(outcomes):
     assert in_crash > 0.05
 
 
-def test_tfg_unlevered_checks_pass_at_ci_size(outcomes):
+def test_tfg_unlevered_and_rising_kurtosis_checks_pass_at_ci_size(outcomes):
     outcome = outcomes["leverage_fat_tails"]
-    assert [c.passed for c in outcome.checks] == [True, True]
+    assert [c.passed for c in outcome.checks] == [True, True, True]
+    assert outcome.checks[2].quantity.startswith("Kurtosis of r rises with lambda_max")
     n = outcome.numbers
     assert n["tail_exponent"][0] > n["tail_exponent"][1], "leverage fattens the tail"
     assert all(se > 0 for se in n["kurtosis_se"])
+
+
+def test_kurtosis_falls_are_measured_in_standard_errors():
+    """A fall within seed noise passes the rising-kurtosis check, a larger one fails it."""
+    from experiments.replications.leverage_fat_tails import compare
+
+    base = {"caps": [1.0, 10.0, 15.0], "acf_raw_2_10": [0.0, 0.0, 0.0]}
+    noise = {**base, "kurtosis": [3.0, 10.0, 9.0], "kurtosis_se": [0.1, 0.6, 0.6]}
+    reversal = {**base, "kurtosis": [3.0, 10.0, 7.0], "kurtosis_se": [0.1, 0.6, 0.6]}
+    assert compare(noise)[2].passed  # 1.0 / hypot(0.6, 0.6) = 1.2 standard errors
+    assert not compare(reversal)[2].passed  # 3.5 standard errors
 
 
 def test_hill_exponent_of_a_pareto_sample():
