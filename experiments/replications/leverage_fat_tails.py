@@ -395,7 +395,7 @@ def draw(
 def _rates(numbers: dict[str, Any]) -> str:
     """The margin-call rate at the caps of 10 and above, as shares of steps (for the text)."""
     return ", ".join(
-        f"{fmt(100 * r, 2)}% at cap {fmt(c)}"
+        f"{fmt(100 * r, 2)}% of steps at cap {fmt(c)}"
         for c, r in zip(numbers["caps"], numbers["margin_call_rate"], strict=True)
         if c >= 10.0
     )
@@ -480,9 +480,9 @@ few largest crashes (a tail exponent near 5 leaves it barely finite), so it is a
 the ± column is the standard error over {n["seeds"]} seeds. An earlier version of this page ran 6
 seeds, too few: its means at the highest caps were out of order by less than their standard
 errors. With {n["seeds"]} seeds any fall between neighbouring caps is stated in standard errors
-under the second fact above and checked in the table (at most
-{fmt(MONOTONE_TOLERANCE_SE)}). The plateau is the model's, not noise: above a cap of about 10 the
-funds rarely reach the cap (a margin call in {_rates(n)} of steps), because their aggression
+under the second fact above and checked in the table (at most {fmt(MONOTONE_TOLERANCE_SE)}
+standard errors). The plateau is the model's, not noise: above a cap of about 10 the funds rarely
+reach the cap (a margin call in {_rates(n)}), because their aggression
 beta, not the cap, limits their positions at the mispricings the noise traders create, so the
 dynamics, and the kurtosis, change little with the cap there.
 
