@@ -56,6 +56,32 @@ def test_branching_radius_is_the_percolation_bound_when_every_bank_is_vulnerable
     assert offspring_radius(3.0, 1.0, 1.0536) == 0.0, "unlevered banks cannot fail"
 
 
+def test_asset_cascade_radius_bounds():
+    """Every bank vulnerable: all holders fail, the radius is mu_b * mu_a = mu^2 (up to the
+    sampling of assets); unlevered banks cannot fail; the cascade inside an asset only adds
+    failures, so near the critical leverage it exceeds the first-order radius."""
+    from experiments.replications.contagion_window import asset_cascade_radius, offspring_radius
+
+    for mu in (1.0, 2.0, 4.0):
+        assert asset_cascade_radius(mu, 1e12, 1.0536) == pytest.approx(mu**2, rel=0.05)
+    assert asset_cascade_radius(3.0, 1.0, 1.0536) == 0.0
+    assert asset_cascade_radius(2.0, 8.0, 1.0536) > 1.5 * offspring_radius(2.0, 8.0, 1.0536)
+
+
+def test_within_asset_cascade_checks_at_ci_size(outcomes):
+    """With the cascade inside each asset the analytic critical leverage falls from about 11 to
+    about 8 and passes, with the upper edges at leverages 12 and 25."""
+    outcome = outcomes["overlapping_portfolios"]
+    checks = {c.quantity: c for c in outcome.checks}
+    prefix = "Within-asset cascade: "
+    assert checks[prefix + "Window at leverage 4"].passed
+    assert checks[prefix + "Upper window edge, mu_b, at leverage 12"].passed
+    assert checks[prefix + "Upper window edge, mu_b, at leverage 25"].passed
+    assert checks[prefix + "Critical leverage (smallest leverage with a window)"].passed
+    n = outcome.numbers
+    assert 7.0 < n["cascade_critical_leverage"] < 9.5 < n["analytic_critical_leverage"]
+
+
 def test_analytic_window_checks_at_ci_size(outcomes):
     """The checks that pass at CI size: no window at leverage 4, the upper edge at 25 and the
     critical leverage; the analytic window lies inside the simulated one wherever both exist."""

@@ -36,9 +36,20 @@ system:
 Only single-failure vulnerability counts (a first-order, linear condition, as in the papers); a
 bank that fails after two or more devaluations is beyond it, so in a finite system the simulated
 window can extend past the analytic edges where such paths are not rare.
+
+``asset_cascade_radius`` relaxes the first-order step within one asset: a holder that the failed
+bank's sale kills also sells its slice of that same asset, which deepens the fall for the other
+holders, who may fail in turn (the repeated hits that the first-order condition leaves out). The
+offspring of a type-d failure are then all the holders that the cascade inside the asset kills,
+each passing the contagion on through its other d' - 1 assets; across assets it is still one
+branching generation per failure (a bank hit by two different assets is not counted). The
+cascade inside an asset has no closed form over random holders, so its mean is taken over sampled
+assets (a fixed seed: the same radius at every call).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import poisson
@@ -71,22 +82,61 @@ def offspring_radius(mu: float, leverage: float, alpha: float) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(t))))
 
 
+def asset_cascade_radius(
+    mu: float, leverage: float, alpha: float, samples: int = 2000, seed: int = 0
+) -> float:
+    """Spectral radius of the mean-offspring matrix with the cascade inside each asset.
+
+    Args:
+        mu: mean holdings per bank mu_b (= mean holders per asset mu_a, as N = M).
+        leverage: assets / equity of every bank.
+        alpha: exponential price-impact coefficient.
+        samples: sampled assets (each with Poisson(mu) other holders of size-biased degrees).
+        seed: seed of the sampled assets.
+    """
+    rng = np.random.default_rng(seed)
+    k = _degrees(mu)
+    d = k + 1
+    others = rng.poisson(mu, samples)  # other holders of the asset
+    width = max(int(others.max()), 1)
+    held = np.arange(width)[None, :] < others[:, None]  # (S, H)
+    degree = np.minimum(1 + rng.poisson(mu, (samples, width)), d[-1])  # size-biased, (S, H)
+    holding = np.where(held, 1.0 / degree, 0.0)
+    units = holding.sum(axis=1)
+    t = np.zeros((d.size, d.size))
+    for row, seller in enumerate(d):
+        failed = np.zeros_like(held)
+        while True:  # failures only grow with the sale, so this ends within H rounds
+            sold = 1.0 / seller + (holding * failed).sum(axis=1)
+            fall = 1.0 - np.exp(-alpha * sold / (1.0 / seller + units))
+            now = held & (leverage * fall[:, None] / degree >= 1.0)
+            if np.array_equal(now, failed):
+                break
+            failed = now
+        t[row] = (seller - 1.0) * np.bincount(degree[failed] - 1, minlength=d.size) / samples
+    return float(np.max(np.abs(np.linalg.eigvals(t))))
+
+
 def window(
-    leverage: float, alpha: float, grid: np.ndarray | None = None
+    leverage: float,
+    alpha: float,
+    grid: np.ndarray | None = None,
+    radius: Callable[[float, float, float], float] = offspring_radius,
 ) -> tuple[float, float] | None:
     """The analytic window (lower edge, upper edge) in mu_b, or None when there is none.
 
-    The edges are the crossings of ``radius = 1`` on a fine log grid (0.2 to 100, 2% steps),
-    located by linear interpolation of the radius between grid points.
+    The edges are the crossings of ``radius = 1`` on a log grid (by default 0.2 to 100, 2%
+    steps), located by linear interpolation of the radius between grid points; ``radius`` is
+    ``offspring_radius`` (first order) or ``asset_cascade_radius``.
     """
     mus = np.exp(np.arange(np.log(0.2), np.log(100.0), 0.02)) if grid is None else grid
-    radius = np.asarray([offspring_radius(mu, leverage, alpha) for mu in mus])
-    above = np.flatnonzero(radius > 1.0)
+    radii = np.asarray([radius(mu, leverage, alpha) for mu in mus])
+    above = np.flatnonzero(radii > 1.0)
     if above.size == 0:
         return None
 
     def crossing(i: int, j: int) -> float:
-        r0, r1 = radius[i] - 1.0, radius[j] - 1.0
+        r0, r1 = radii[i] - 1.0, radii[j] - 1.0
         t = r0 / (r0 - r1)
         return float(np.exp(np.log(mus[i]) + t * (np.log(mus[j]) - np.log(mus[i]))))
 
@@ -96,20 +146,28 @@ def window(
     return lower, upper
 
 
-def critical_leverage(alpha: float, low: float = 1.0, high: float = 100.0) -> float:
-    """The smallest leverage with a window, by bisection to 0.5% relative.
+def critical_leverage(
+    alpha: float,
+    low: float = 1.0,
+    high: float = 100.0,
+    grid: np.ndarray | None = None,
+    radius: Callable[[float, float, float], float] = offspring_radius,
+    precision: float = 0.005,
+) -> float:
+    """The smallest leverage with a window, by bisection to ``precision`` relative.
 
-    The largest radius over mu (on a 5%-step grid from 0.5 to 30) grows with leverage, since a
-    higher leverage only makes more banks vulnerable, so bisection on leverage is valid.
+    The largest radius over mu (by default on a 5%-step grid from 0.5 to 30) grows with
+    leverage, since a higher leverage only makes more banks vulnerable, so bisection on leverage
+    is valid.
     """
-    mus = np.exp(np.arange(np.log(0.5), np.log(30.0), 0.05))
+    mus = np.exp(np.arange(np.log(0.5), np.log(30.0), 0.05)) if grid is None else grid
 
     def unstable(leverage: float) -> bool:
-        return any(offspring_radius(mu, leverage, alpha) > 1.0 for mu in mus)
+        return any(radius(mu, leverage, alpha) > 1.0 for mu in mus)
 
     if not unstable(high):
         return float("inf")
-    while high / low > 1.005:
+    while high / low > 1.0 + precision:
         mid = float(np.sqrt(low * high))
         if unstable(mid):
             high = mid
