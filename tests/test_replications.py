@@ -68,6 +68,19 @@ def test_asset_cascade_radius_bounds():
     assert asset_cascade_radius(2.0, 8.0, 1.0536) > 1.5 * offspring_radius(2.0, 8.0, 1.0536)
 
 
+def test_peak_radius_says_how_near_a_leverage_is_to_a_window():
+    """At leverage 8, just below the within-asset condition's critical leverage (about 8.2), its
+    largest radius is a few percent short of 1; the first-order one is far below; at 25 there is
+    a window (radius above 1)."""
+    from experiments.replications import contagion_window as cw
+    from experiments.replications.overlapping_portfolios import ALPHA, CASCADE_GRID
+
+    cascade, mu = cw.peak_radius(8.0, ALPHA, CASCADE_GRID, cw.asset_cascade_radius)
+    assert 0.9 < cascade < 1.0 and 1.0 < mu < 3.0
+    assert cw.peak_radius(8.0, ALPHA, CASCADE_GRID)[0] < 0.5 < cascade
+    assert cw.peak_radius(25.0, ALPHA, CASCADE_GRID)[0] > 1.0
+
+
 def test_within_asset_cascade_checks_at_ci_size(outcomes):
     """With the cascade inside each asset the analytic critical leverage falls from about 11 to
     about 8 and passes, with the upper edges at leverages 12 and 25."""

@@ -15,7 +15,12 @@ burn-in we measure
 - the tail exponent gamma of |r| (Hill 1975, "A simple general approach to inference about the
   tail of a distribution", Ann. Statist. 3(5), on the largest 1% of |r|), the number TFG quote
   for their fat tails (a power law, P(|r| > x) ~ x^-gamma; about 3 for real markets, the
-  "inverse cubic law" of Gopikrishnan et al. 1999, Phys. Rev. E 60: 5305).
+  "inverse cubic law" of Gopikrishnan et al. 1999, Phys. Rev. E 60: 5305): with ``a_(1) >= a_(2)
+  >= ...`` the sorted |r| and k the top 1% of them, ``gamma = 1 / mean_{i <= k} log(a_(i) /
+  a_(k+1))`` (the inverse of Hill's estimator of ``1 / gamma``);
+- the standard error of a per-cap mean over S independent seeds, ``sd / sqrt(S)``, and the fall
+  of kurtosis from cap i to cap i + 1 in standard errors of the difference of two independent
+  means, ``(k_i - k_(i+1)) / sqrt(se_i^2 + se_(i+1)^2)``.
 
 The papers' own numbers are checked with tolerances in ``compare``.
 """
@@ -49,8 +54,9 @@ PAPER = (
 )
 WORST = 0.01  # the worst 1% of returns are the crashes
 TAIL = 0.01  # the Hill estimator uses the largest 1% of |r|
-#: TFG's tail exponent of the returns at lambda_max = 7.5 (see ``compare`` for the source) and the
-#: tolerance on ours, fixed before the comparison was run.
+#: The tail exponent of real markets' returns (the inverse cubic law, Gopikrishnan et al. 1999),
+#: which TFG's abstract says the levered model's tails resemble, checked at lambda_max = 7.5, and
+#: the tolerance on ours, fixed before the comparison was run (source in ``compare``).
 TFG_TAIL_EXPONENT, TFG_TAIL_CAP, TAIL_TOLERANCE = 3.0, 7.5, 1.0
 #: Tolerance of the rise of kurtosis with the cap, fixed before the comparison was run: no fall
 #: between neighbouring caps larger than this many standard errors of the difference.
@@ -268,9 +274,9 @@ def compare(numbers: dict[str, Any]) -> list[Check]:
         checks.append(
             Check(
                 f"Tail exponent gamma of |r| at lambda_max = {fmt(TFG_TAIL_CAP)}",
-                "TFG 2012 on the return distribution at lambda_max = 7.5 (gamma about 3, "
-                "close to real markets), as summarised by a third-party reading note; the "
-                "paper's figure itself was not reachable in this session",
+                "real markets' inverse cubic law (Gopikrishnan et al. 1999), which TFG's "
+                "abstract says the levered model's tails resemble ('similar to what is observed "
+                "in real markets'); TFG's own fitted exponent could not be read in this session",
                 fmt(TFG_TAIL_EXPONENT),
                 f"{fmt(gamma)} ± {fmt(se, 2)} (Hill, largest 1% of |r|; SE over seeds)",
                 f"within ± {fmt(TAIL_TOLERANCE)}",
@@ -282,9 +288,10 @@ def compare(numbers: dict[str, Any]) -> list[Check]:
                 else (
                     "our tail is "
                     + ("thinner" if gamma > TFG_TAIL_EXPONENT else "fatter")
-                    + f" (gamma {fmt(gamma, 2)}) than the reported {fmt(TFG_TAIL_EXPONENT)} at "
-                    "this cap. Not resolved here; possible reasons, none tested: the "
-                    "third-party figure may be inexact, our runs are shorter than the paper's "
+                    + f" (gamma {fmt(gamma, 2)}) than real markets' {fmt(TFG_TAIL_EXPONENT)} at "
+                    "this cap. Not resolved here; possible reasons, none tested: TFG's "
+                    "abstract compares with real markets in kind, not in this number (their "
+                    "own exponent could not be read), our runs are shorter than the paper's "
                     "(fewer of the largest crashes that set the tail), and a Hill estimate on "
                     "both tails of |r| need not be the paper's fit."
                 ),
@@ -463,15 +470,23 @@ Means over seeds:
 
 {facts_list(record["facts"])}
 
-**The paper's numbers.** In this session we could reach TFG's abstract but not the figures of the
-paper (the search tools return only the opening of each stored page, and the paper's results lie
-past it), so only these numbers are checked: the abstract's statement that
-without leverage returns are approximately normal and uncorrelated, its direction that tails
-grow heavier as leverage increases (kurtosis may not fall from one cap to the next by more than
-seed noise), and the tail exponent at lambda_max = 7.5 as a secondary source reports it. TFG's
-volatility-clustering figure (the autocorrelation of |r|) is shown as a curve, not a number, and
-is not checked here; our clustering is the ACF column above. Tolerances were fixed before the
-comparison was run.
+**The paper's numbers.** **What could not be read:** in this session only TFG's abstract was
+reachable, not its figures or tables (the stored copies give the opening of each page, and the
+paper's results lie past it), so none of TFG's reported kurtosis values, fitted tail exponents or
+volatility-clustering curves is quoted or checked here. What is checked: the abstract's statement
+that without leverage returns are approximately normal and uncorrelated, its direction that
+tails grow heavier as leverage increases (kurtosis may not fall from one cap to the next by more
+than seed noise), and, at lambda_max = 7.5, the tail exponent of real markets (about 3, the
+inverse cubic law of Gopikrishnan et al. 1999), which the abstract says the levered model's
+tails resemble (an earlier version of this page attributed that 3 to an unnamed reading note of
+the paper; it is real markets' number, not TFG's). Our clustering is the ACF column above.
+Tolerances were fixed before the comparison was run.
+
+A secondary report of the paper's results: Buchanan (2011, *Leverage control for market
+stability*, physicsoffinance.blogspot.com, on Thurner's talk about the revised paper) writes that
+in TFG's policy runs capping leverage at around 10 is in some cases worse than capping it at
+around 15. The paper's response to the cap is then not monotone above about 10 either, as in the
+plateau below; this is a third-party reading of a talk, so it is context, not a checked number.
 
 {checks_table(record.get("checks", []))}
 

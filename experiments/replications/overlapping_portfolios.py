@@ -64,6 +64,8 @@ LEVERAGE_FACTOR = 1.25
 #: mu_b grid (0.2 to 40, 5% steps) of the within-asset-cascade condition, coarser than the
 #: first-order one's because each of its radii is a mean over sampled assets.
 CASCADE_GRID = np.exp(np.arange(np.log(0.2), np.log(40.0), 0.05))
+#: mu_b grid of the first-order condition (``contagion_window.window``'s default).
+FIRST_ORDER_GRID = np.exp(np.arange(np.log(0.2), np.log(100.0), 0.02))
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,21 @@ def summarise(size: Size, extent: np.ndarray) -> dict[str, Any]:
         )
         for lev in size.leverages
     ]
+    # where a condition has no window but the simulation has contagion: its largest radius
+    peak = {
+        key: [
+            list(contagion_window.peak_radius(lev, ALPHA, grid, radius))
+            if w is None and row.any()
+            else None
+            for lev, w, row in zip(size.leverages, windows_of, probability, strict=True)
+        ]
+        for key, windows_of, grid, radius in (
+            ("analytic_peak_radius", analytic, FIRST_ORDER_GRID, contagion_window.offspring_radius),
+            ("cascade_peak_radius", cascade, CASCADE_GRID, contagion_window.asset_cascade_radius),
+        )
+    }
     return {
+        **peak,
         "analytic_window": [None if w is None else list(w) for w in analytic],
         "analytic_critical_leverage": contagion_window.critical_leverage(ALPHA),
         "cascade_window": [None if w is None else list(w) for w in cascade],
@@ -374,12 +390,14 @@ def compare(numbers: dict[str, Any]) -> list[Check]:
         "",
         "branching condition, `contagion_window.py`",
         numbers["analytic_window"],
+        numbers["analytic_peak_radius"],
         numbers["analytic_critical_leverage"],
     ) + _condition_checks(
         numbers,
         "Within-asset cascade: ",
         "branching condition with the cascade inside each asset, `asset_cascade_radius`",
         numbers["cascade_window"],
+        numbers["cascade_peak_radius"],
         numbers["cascade_critical_leverage"],
     )
 
@@ -389,9 +407,14 @@ def _condition_checks(
     prefix: str,
     source: str,
     windows: list[list[float] | None],
+    peaks: list[list[float] | None],
     critical: float,
 ) -> list[Check]:
-    """One analytic condition's windows and critical leverage against the simulated ones."""
+    """One analytic condition's windows and critical leverage against the simulated ones.
+
+    ``peaks`` holds, where the condition has no window but the simulation has contagion, the
+    condition's largest radius over mu_b and the mu_b where it is reached (else None).
+    """
     mus = list(numbers["diversification"])
     reason = EDGE_REASON.format(
         banks=numbers["banks"],
@@ -407,8 +430,8 @@ def _condition_checks(
         f"{numbers['trials']} trials, so the trials do not see it."
     )
     checks = []
-    for lev, probs, theory in zip(
-        numbers["leverages"], numbers["probability"], windows, strict=True
+    for lev, probs, theory, peak in zip(
+        numbers["leverages"], numbers["probability"], windows, peaks, strict=True
     ):
         simulated = any(p > 0 for p in probs)
         if theory is None and not simulated:
@@ -434,7 +457,15 @@ def _condition_checks(
                     "the same answer",
                     "a yes/no question",
                     False,
-                    note=f"leverage {fmt(lev)}: " + (wider if theory is None else narrower),
+                    note=f"leverage {fmt(lev)}: "
+                    + (wider if theory is None else narrower)
+                    + (
+                        ""
+                        if peak is None
+                        else f" The condition's largest radius at this leverage is "
+                        f"{fmt(peak[0], 2)} (at mu_b = {fmt(peak[1], 2)}), "
+                        f"{fmt(100 * (1 - peak[0]), 2)}% short of the 1 that opens a window."
+                    ),
                 )
             )
             continue
@@ -604,15 +635,21 @@ P(contagion) by leverage (rows) and diversification mu_b (columns):
 
 {facts_list(record["facts"])}
 
-**The paper's numbers: the analytic window.** The paper locates the window with a branching-process
-condition: contagion can spread iff one failure causes on average more than one further failure
-(the condition of Watts 2002 and Gai & Kapadia 2010 on random networks). We could not read the
-paper's own equation in this session, so the condition is derived here, not copied:
-`experiments/replications/contagion_window.py` writes it for this set-up (size-biased
-Poisson degrees, each bank's slice 1/d of its assets, the impact of one bank's sale, a bank fails
-when one devaluation exhausts its equity; the spectral radius of the mean-offspring matrix over
-bank degrees) and finds its crossings of 1 in mu_b: the lower edge is the percolation of the
-holdings graph (mu_b mu_a > 1, so mu_b > 1 here), the upper edge the dilution of price impact.
+**The paper's numbers: the analytic window.** The paper locates the window with a generalized
+branching process: contagion can spread iff one failure causes on average more than one further
+failure (the condition of Watts 2002 and Gai & Kapadia 2010 on random networks). **What could not
+be read:** in this session only the paper's abstract was reachable, not its equations nor its
+figures, so neither its formulas nor its plotted window edges and critical leverage are quoted
+here. The condition is therefore derived, not copied, and the "paper" column below holds its
+values for our set-up (the paper's method, not the paper's printed numbers):
+`experiments/replications/contagion_window.py` derives it step by step in its docstring
+(size-biased Poisson degrees, each bank's slice 1/d of its assets, the share of an asset one
+bank's sale is, the paper's exponential impact, a bank fails when one devaluation exhausts its
+equity 1/leverage, the spectral radius of the mean-offspring matrix over bank degrees) and finds
+its crossings of 1 in mu_b: the lower edge is the percolation of the holdings graph
+(mu_b mu_a > 1, so mu_b > 1 here), the upper edge the dilution of price impact (a typical holder
+stops being vulnerable past mu_b of about sqrt(alpha leverage); the edge lies further out, set by
+the low-degree holders).
 Analytic critical leverage {fmt(n["analytic_critical_leverage"], 3)}; analytic windows by leverage:
 {analytic}.
 
