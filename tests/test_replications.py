@@ -56,6 +56,45 @@ def test_branching_radius_is_the_percolation_bound_when_every_bank_is_vulnerable
     assert offspring_radius(3.0, 1.0, 1.0536) == 0.0, "unlevered banks cannot fail"
 
 
+def test_asset_cascade_radius_bounds():
+    """Every bank vulnerable: all holders fail, the radius is mu_b * mu_a = mu^2 (up to the
+    sampling of assets); unlevered banks cannot fail; the cascade inside an asset only adds
+    failures, so near the critical leverage it exceeds the first-order radius."""
+    from experiments.replications.contagion_window import asset_cascade_radius, offspring_radius
+
+    for mu in (1.0, 2.0, 4.0):
+        assert asset_cascade_radius(mu, 1e12, 1.0536) == pytest.approx(mu**2, rel=0.05)
+    assert asset_cascade_radius(3.0, 1.0, 1.0536) == 0.0
+    assert asset_cascade_radius(2.0, 8.0, 1.0536) > 1.5 * offspring_radius(2.0, 8.0, 1.0536)
+
+
+def test_peak_radius_says_how_near_a_leverage_is_to_a_window():
+    """At leverage 8, just below the within-asset condition's critical leverage (about 8.2), its
+    largest radius is a few percent short of 1; the first-order one is far below; at 25 there is
+    a window (radius above 1)."""
+    from experiments.replications import contagion_window as cw
+    from experiments.replications.overlapping_portfolios import ALPHA, CASCADE_GRID
+
+    cascade, mu = cw.peak_radius(8.0, ALPHA, CASCADE_GRID, cw.asset_cascade_radius)
+    assert 0.9 < cascade < 1.0 and 1.0 < mu < 3.0
+    assert cw.peak_radius(8.0, ALPHA, CASCADE_GRID)[0] < 0.5 < cascade
+    assert cw.peak_radius(25.0, ALPHA, CASCADE_GRID)[0] > 1.0
+
+
+def test_within_asset_cascade_checks_at_ci_size(outcomes):
+    """With the cascade inside each asset the analytic critical leverage falls from about 11 to
+    about 8 and passes, with the upper edges at leverages 12 and 25."""
+    outcome = outcomes["overlapping_portfolios"]
+    checks = {c.quantity: c for c in outcome.checks}
+    prefix = "Within-asset cascade: "
+    assert checks[prefix + "Window at leverage 4"].passed
+    assert checks[prefix + "Upper window edge, mu_b, at leverage 12"].passed
+    assert checks[prefix + "Upper window edge, mu_b, at leverage 25"].passed
+    assert checks[prefix + "Critical leverage (smallest leverage with a window)"].passed
+    n = outcome.numbers
+    assert 7.0 < n["cascade_critical_leverage"] < 9.5 < n["analytic_critical_leverage"]
+
+
 def test_analytic_window_checks_at_ci_size(outcomes):
     """The checks that pass at CI size: no window at leverage 4, the upper edge at 25 and the
     critical leverage; the analytic window lies inside the simulated one wherever both exist."""
@@ -96,12 +135,24 @@ def test_crashes_coincide_with_margin_calls(outcomes):
     assert in_crash > 0.05
 
 
-def test_tfg_unlevered_checks_pass_at_ci_size(outcomes):
+def test_tfg_unlevered_and_rising_kurtosis_checks_pass_at_ci_size(outcomes):
     outcome = outcomes["leverage_fat_tails"]
-    assert [c.passed for c in outcome.checks] == [True, True]
+    assert [c.passed for c in outcome.checks] == [True, True, True]
+    assert outcome.checks[2].quantity.startswith("Kurtosis of r rises with lambda_max")
     n = outcome.numbers
     assert n["tail_exponent"][0] > n["tail_exponent"][1], "leverage fattens the tail"
     assert all(se > 0 for se in n["kurtosis_se"])
+
+
+def test_kurtosis_falls_are_measured_in_standard_errors():
+    """A fall within seed noise passes the rising-kurtosis check, a larger one fails it."""
+    from experiments.replications.leverage_fat_tails import compare
+
+    base = {"caps": [1.0, 10.0, 15.0], "acf_raw_2_10": [0.0, 0.0, 0.0]}
+    noise = {**base, "kurtosis": [3.0, 10.0, 9.0], "kurtosis_se": [0.1, 0.6, 0.6]}
+    reversal = {**base, "kurtosis": [3.0, 10.0, 7.0], "kurtosis_se": [0.1, 0.6, 0.6]}
+    assert compare(noise)[2].passed  # 1.0 / hypot(0.6, 0.6) = 1.2 standard errors
+    assert not compare(reversal)[2].passed  # 3.5 standard errors
 
 
 def test_hill_exponent_of_a_pareto_sample():
