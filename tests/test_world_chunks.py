@@ -13,22 +13,28 @@ import numpy as np
 import pytest
 
 import abm.arrays
+import abm.fire_sales
 import abm.model
 from abm.arrays import world_chunks
 from experiments.build import build_model
 from experiments.scenarios import load_preset
 from kernels.backend import to_numpy
+from kernels.firesale import fire_sale
 
 WEEKS = 12  # past the preset's first shocks: cohorts panic and the market clears with sales
 WORLDS = 3
 
 
-def run(preset: str, dtype: str) -> dict[str, np.ndarray]:
-    """Every reported series over :data:`WEEKS` weeks, and the holdings and cash at the end."""
-    model = build_model(
+def build(preset: str, dtype: str = "float64") -> abm.model.Powderkeg:
+    return build_model(
         load_preset(preset), n_worlds=WORLDS, seed=0, backend="numpy", n_cohorts=8,
         collect_agents=False, dtype=dtype,
     )  # fmt: skip
+
+
+def run(preset: str, dtype: str) -> dict[str, np.ndarray]:
+    """Every reported series over :data:`WEEKS` weeks, and the holdings and cash at the end."""
+    model = build(preset, dtype)
     weeks = []
     for _ in range(WEEKS):
         model.step()
@@ -60,3 +66,21 @@ def test_chunks_cover_the_worlds_once_within_the_budget(monkeypatch):
     assert chunks == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]
     assert world_chunks(2, 1000) == [slice(0, 1), slice(1, 2)]  # at least one world a chunk
     assert world_chunks(0, 30) == []
+
+
+def test_the_clearing_settles_in_place_the_holdings_the_kernel_returns(monkeypatch):
+    model = build("severe_ai_bust")
+    for _ in range(WEEKS):
+        model.step()
+    before = to_numpy(model.sheets.holdings).copy()
+    returned = []
+
+    def kernel(*args, **options):
+        returned.append(to_numpy(fire_sale(*args, **{**options, "return_holdings": True}).holdings))
+        return fire_sale(*args, **options)
+
+    monkeypatch.setattr(abm.fire_sales, "fire_sale", kernel)
+    monkeypatch.setattr(abm.arrays, "CHUNK_BYTES", 1)  # settled one world at a time
+    model.fire_sales.step(model.state)
+    assert (returned[0] < before).any()  # the clearing sold something
+    assert np.array_equal(to_numpy(model.sheets.holdings), returned[0])
