@@ -116,10 +116,10 @@ class FireSales:
         realized, revalued = [], []
         per_world = held.shape[-2] * held.shape[-1] * itemsize(xp, held.dtype)
         for w in world_chunks(held.shape[0], per_world):
-            before = held[w, ...]
-            after = before * result.retained[w, :, None]
-            sold_value = ((before - after) @ marks[w, :, None])[:, :, 0]
-            realized.append(result.proceeds[w, ...] - sold_value)
+            units = held[w, ...]  # a view: the state's own units
+            after = units * result.retained[w, :, None]
+            units -= after  # the units sold, in place: one temporary a chunk
+            realized.append(result.proceeds[w, ...] - (units @ marks[w, :, None])[:, :, 0])
             revalued.append((after @ move[w, :, None])[:, :, 0])
             held[w, ...] = after
         return xp.concat(realized), xp.concat(revalued)
