@@ -40,18 +40,45 @@ def denominator_floor(xp: Any, dtype: Any) -> float:
     return FLOAT64_FLOOR * float(xp.finfo(dtype).eps) / float(np.finfo(np.float64).eps)
 
 
+#: the most bytes one chunk of a world-chunked temporary may take: a rule that builds an array
+#: of shape (worlds, rows, assets) builds it a chunk of worlds at a time (:func:`world_chunks`),
+#: so that its peak memory does not grow with the worlds (one (E, R, M) array in float64 is
+#: 206 MiB at 1,000 worlds, 1,000 retail cohorts and 27 assets); tests lower it to force chunks
+CHUNK_BYTES = 32 * 2**20
+
+
+def world_chunks(n_worlds: int, bytes_per_world: int) -> list[slice]:
+    """Slices of the world axis, each of as many worlds as :data:`CHUNK_BYTES` holds (at least 1).
+
+    ``bytes_per_world`` is the size of one world's share of the largest temporary built per chunk.
+    Worlds are independent in every rule that chunks, so a chunk's results are those of the whole
+    batch, bit for bit.
+    """
+    size = max(1, CHUNK_BYTES // max(bytes_per_world, 1))
+    return [slice(lo, min(lo + size, n_worlds)) for lo in range(0, n_worlds, size)]
+
+
+def itemsize(xp: Any, dtype: Any) -> int:
+    """Bytes of one element of the floating-point ``dtype``."""
+    return xp.finfo(dtype).bits // 8
+
+
 def add_at(xp: Any, target: Any, rows: slice, where: Any, values: Any) -> Any:
     """(E, N, M) ``target`` with ``values`` (E, R, K) added at rows ``rows``, columns ``where``.
 
     Every other entry is left as it is (:func:`add_rows`, in place). The rows are a slice (a
-    family's block of the roster), so only (E, R, M) arrays are allocated; a scatter onto the
-    whole agent axis would build several (E, N, M) temporaries and cost a pass over each.
+    family's block of the roster), so only (E, R, M) arrays are allocated, a chunk of worlds at a
+    time (:func:`world_chunks`); a scatter onto the whole agent axis would build several
+    (E, N, M) temporaries and cost a pass over each.
     The values reach their columns by a product with a one-hot
     matrix: each entry is one value times 1 plus zeros, so it is exact.
     """
     buckets = xp.arange(target.shape[-1], dtype=where.dtype, device=target.device)
     one_hot = xp.astype(where[:, None] == buckets[None, :], target.dtype)
-    return add_rows(xp, target, rows, values @ one_hot)
+    per_world = values.shape[-2] * target.shape[-1] * itemsize(xp, target.dtype)
+    for worlds in world_chunks(target.shape[0], per_world):
+        add_rows(xp, target[worlds, ...], rows, values[worlds, ...] @ one_hot)
+    return target
 
 
 def add_rows(xp: Any, target: Any, rows: slice, values: Any) -> Any:

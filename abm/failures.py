@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import rounding_margin
+from abm.arrays import itemsize, rounding_margin, world_chunks
 from abm.claims import DEBT_POOLS, debt_owed
 from abm.state import WorldState
 from kernels.backend import segment_sum
@@ -101,13 +101,11 @@ class FailureResolution:
         for name in DEBT_POOLS:
             pool = s.ledger.pools[name]
             held = held + segment_sum(pool.claims, pool.holders, held.shape[-1])
-        bonds = self._bond_holdings()
+        bonds = self._bond_totals()
         if bonds is None:
             bond_value = bond_face = xp.zeros_like(held)
         else:
-            _, _, value, owed, _ = bonds
-            bond_face = xp.sum(owed, axis=-1)
-            bond_value = xp.sum(value, axis=-1)
+            bond_face, bond_value = bonds
         external = xp.maximum(s.total_assets() - held - bond_value, 0.0)
         debt = debt_owed(s)
         solvent = external + held + bond_face >= debt * (1.0 + rounding_margin(xp, debt.dtype))
@@ -145,12 +143,31 @@ class FailureResolution:
         )
         return net, external
 
-    def _bond_holdings(self) -> tuple[Any, Any, Any, Any, Any] | None:
-        """The bonds of the issuing firms as held (None if no firm issued any).
+    def _bond_totals(self) -> tuple[Any, Any] | None:
+        """(E, N) bond face each agent is owed by the issuers and its market value, or None.
+
+        :meth:`_bond_holdings` summed over the issuers, a chunk of worlds at a time
+        (:func:`abm.arrays.world_chunks`): the (E, N, B) claims are never whole.
+        """
+        s = self.sheets
+        xp = s.xp
+        n_bonds = int(np.count_nonzero(s.bond_asset >= 0))
+        if n_bonds == 0:
+            return None
+        face, value = [], []
+        per_world = s.holdings.shape[-2] * n_bonds * itemsize(xp, s.prices.dtype)
+        for worlds in world_chunks(s.prices.shape[0], per_world):
+            _, _, claim_value, owed, _ = self._bond_holdings(worlds)
+            face.append(xp.sum(owed, axis=-1))
+            value.append(xp.sum(claim_value, axis=-1))
+        return xp.concat(face), xp.concat(value)
+
+    def _bond_holdings(self, worlds: slice | None = None) -> tuple[Any, Any, Any, Any, Any] | None:
+        """The bonds of the issuing firms as held in ``worlds`` (None: all; None if no issuer).
 
         Returns issuer rows (B,), bond assets (B,), the market value of each agent's claim on
-        each issuer (E, N, B), the face each agent is owed by each issuer (E, N, B) — its units'
-        share of the supply times the issuer's face — and prices (E, B).
+        each issuer (W, N, B) in the W worlds, the face each agent is owed by each issuer
+        (W, N, B) — its units' share of the supply times the issuer's face — and prices (W, B).
 
         A firm without bonds of its own on the market axis borrows in a pooled market (xAI in
         private credit, a data-centre SPV in the SPV debt or, once securitised, the data-centre
@@ -164,14 +181,15 @@ class FailureResolution:
         if issuers.size == 0:
             return None
         dev = s.prices.device
+        worlds = slice(None) if worlds is None else worlds
         rows = xp.asarray(issuers, device=dev)
         assets = xp.asarray(s.bond_asset[issuers], device=dev)
-        units = xp.take(s.holdings, assets, axis=2)
-        supply = xp.take(s.supply, assets, axis=1)
-        face = xp.take(s.bonds, rows, axis=1)
+        units = xp.take(s.holdings[worlds, ...], assets, axis=2)
+        supply = xp.take(s.supply[worlds, ...], assets, axis=1)
+        face = xp.take(s.bonds[worlds, ...], rows, axis=1)
         share = units / xp.where(supply > 0.0, supply, 1.0)[:, None, :]
         owed = share * face[:, None, :]
-        price = xp.take(s.prices, assets, axis=1)
+        price = xp.take(s.prices[worlds, ...], assets, axis=1)
         on_issuer = xp.minimum(face / xp.where(supply > 0.0, supply, 1.0), 1.0)  # (E, B)
         on_issuer = xp.where(xp.asarray(self.pooled[issuers], device=dev), on_issuer, 1.0)
         value = units * (price * on_issuer)[:, None, :]

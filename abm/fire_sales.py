@@ -29,12 +29,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.arrays import rounding_margin
+from abm.arrays import itemsize, rounding_margin, world_chunks
 from abm.claims import debt_owed
 from abm.constraints import BankCapital, HedgeFundMargin
 from abm.state import WorldState
 from kernels.backend import segment_sum
-from kernels.firesale import fire_sale
+from kernels.firesale import FireSaleResult, fire_sale
 
 #: what deleveraging repays first
 REPAY_ORDER = ("wholesale", "bank_loans", "private_loans", "interbank")
@@ -84,20 +84,16 @@ class FireSales:
             capital_buffer=cbuf,
             capital_target=ctgt,
             cash_needed=xp.maximum(flows.due + flows.panic_sales, 0.0),  # and never below zero
+            return_holdings=False,  # settled in place below: no second (E, N, M) array
         )
-        # the units sold, computed in the state's holdings (replaced by the result's below), so
-        # that no second (E, N, M) array lives beside the result's: the step's peak memory
-        sold_units = s.holdings
-        sold_units -= result.holdings
-        realized = result.proceeds - (sold_units @ s.prices[:, :, None])[:, :, 0]
+        realized, revalued = self._settle(result)
         ledger.cash = ledger.cash + result.proceeds
         ledger.outsiders.book("market_makers", xp.sum(result.proceeds, axis=-1))
         ledger.book_equity(realized)
         self._repay(debt - result.liabilities)
-        ledger.book_equity((result.holdings @ (result.prices - s.prices)[:, :, None])[:, :, 0])
-        s.holdings = result.holdings
+        ledger.book_equity(revalued)
         s.prices = result.prices
-        left = xp.take(result.holdings[:, :, self.capital.treasuries], self.capital.banks, axis=1)
+        left = xp.take(s.holdings[:, :, self.capital.treasuries], self.capital.banks, axis=1)
         state.banks.htm_units = xp.minimum(state.banks.htm_units, left)
         flows.sold = result.sold + flows.sold  # the stablecoins' reserve sales came first
         flows.proceeds = result.proceeds + flows.proceeds
@@ -106,6 +102,27 @@ class FireSales:
         short = ledger.cash < -margin * (xp.abs(debt) + 1.0)  # cannot pay what is due
         state.fail("market", result.defaulted | short)
         state.absorb_selling(flows.sold, self.pressure_depth)  # on spreads (abm.valuation)
+
+    def _settle(self, result: FireSaleResult) -> tuple[Any, Any]:
+        """Holdings after the sales, in place; (E, N) realized gains and revaluation, USD bn.
+
+        Realized: the proceeds less the units sold at the marks before the sale; revaluation:
+        the units kept at the new prices less the old. A chunk of worlds at a time
+        (:func:`abm.arrays.world_chunks`), so that no second (E, N, M) array of units is built.
+        """
+        s = self.capital.sheets
+        xp, held, marks = s.xp, s.holdings, s.prices
+        move = result.prices - marks
+        realized, revalued = [], []
+        per_world = held.shape[-2] * held.shape[-1] * itemsize(xp, held.dtype)
+        for w in world_chunks(held.shape[0], per_world):
+            units = held[w, ...]  # a view: the state's own units
+            after = units * result.retained[w, :, None]
+            units -= after  # the units sold, in place: one temporary a chunk
+            realized.append(result.proceeds[w, ...] - (units @ marks[w, :, None])[:, :, 0])
+            revalued.append((after @ move[w, :, None])[:, :, 0])
+            held[w, ...] = after
+        return xp.concat(realized), xp.concat(revalued)
 
     def _repay(self, repaid: Any) -> None:
         """Spread each agent's repayment over its debt pools in :data:`REPAY_ORDER`."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import add_at, columns, denominator_floor
+from abm.arrays import add_at, columns, denominator_floor, itemsize, world_chunks
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
@@ -61,29 +61,48 @@ class RetailBehaviour:
         spread = float(cal.model_value(f"{b}.panic_threshold_spread"))
         grid = (np.arange(len(rows)) + 0.5) / len(rows)  # cohorts' quantiles, no randomness
         self.threshold = xp.asarray(median + spread * (2.0 * grid - 1.0), dtype=dtype, device=dev)
-        value = sheets.holdings[:, self.block, :] * sheets.prices[:, None, :]
-        liquid = self._liquid(xp.sum(value, axis=-1))
-        self.ai_share0 = xp.sum(value * self.ai_mask, axis=-1) / liquid
-        self.crypto_share0 = xp.sum(value * self.crypto_mask, axis=-1) / liquid
+        pool = sheets.ledger.pools["deposits"]
+        deposits = segment_sum(pool.claims, pool.holders, sheets.ledger.cash.shape[-1])
+        securities, current = [], []
+        for worlds in self._chunks():
+            value = self._value(worlds)
+            securities.append(xp.sum(value, axis=-1))
+            current.append(self._current(value))
+        liquid = xp.concat(securities) + xp.take(deposits, self.rows, axis=1) + 1e-12
+        current = xp.concat(current)
+        self.ai_share0 = current[..., 0] / liquid
+        self.crypto_share0 = current[..., 1] / liquid
         self.peak_ai = xp.ones_like(sheets.prices[:, 0])
         self.panicking = xp.zeros_like(self.threshold[None, :]) > 1.0
 
-    def _liquid(self, securities: Any) -> Any:
-        """(E, R) securities (their market value, ``securities``) plus deposits of each cohort."""
+    def _chunks(self) -> list[slice]:
+        """Chunks of worlds whose (W, R, M) value of the cohorts' securities fits the budget."""
         s = self.sheets
-        xp = s.xp
-        pool = s.ledger.pools["deposits"]
-        deposits = segment_sum(pool.claims, pool.holders, s.ledger.cash.shape[-1])
-        return securities + xp.take(deposits, self.rows, axis=1) + 1e-12
+        per_world = self.rows.shape[0] * s.prices.shape[-1]
+        return world_chunks(s.prices.shape[0], per_world * itemsize(s.xp, s.prices.dtype))
+
+    def _value(self, worlds: slice) -> Any:
+        """(W, R, M) market value of the cohorts' securities in the chunk ``worlds``, USD bn."""
+        s = self.sheets
+        return s.holdings[worlds, self.block, :] * s.prices[worlds, None, :]
+
+    def _current(self, value: Any) -> Any:
+        """(W, R, 2) what each cohort holds in AI equity and in crypto, from its (W, R, M) value."""
+        xp = self.sheets.xp
+        return xp.stack(
+            [xp.sum(value * mask, axis=-1) for mask in (self.ai_mask, self.crypto_mask)], axis=-1
+        )
 
     def act(self, state: WorldState) -> None:
-        """Buy toward FOMO targets; ``flows.panic_sales``: cash panicking cohorts must raise."""
+        """Buy toward FOMO targets; ``flows.panic_sales``: cash panicking cohorts must raise.
+
+        Worlds are independent here: the purchases are computed and booked a chunk of worlds at
+        a time (:func:`abm.arrays.world_chunks`), so no (E, R, M) temporary is ever whole.
+        """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
+        n = ledger.cash.shape[-1]
         sentiment = state.sentiment
-        value = s.holdings[:, self.block, :] * s.prices[:, None, :]  # (E, R, M)
-        securities = xp.sum(value, axis=-1)
-        liquid = self._liquid(securities)
         ai_index = xp.sum(s.prices * self.ai_mask, axis=-1) / xp.sum(self.ai_mask)
         # the reference high fades with a half-life of half a year (log-price memory)
         self.peak_ai = ai_index * xp.maximum(self.peak_ai / ai_index, 1.0) ** PEAK_MEMORY
@@ -96,36 +115,37 @@ class RetailBehaviour:
             self.ai_share0 * xp.exp(self.phi * sentiment.ai)[:, None],
             self.crypto_share0 * xp.exp(self.phi * sentiment.crypto)[:, None],
         )
-        current = xp.stack(
-            [xp.sum(value * mask, axis=-1) for mask in (self.ai_mask, self.crypto_mask)], axis=-1
-        )  # (E, R, 2) held in AI equity and in crypto
-        gap = xp.stack([t * liquid for t in targets], axis=-1) - current
-        buy = xp.where(calm[:, :, None], xp.maximum(self.speed * gap, 0.0), 0.0)  # (E, R, 2)
-        spend = buy[..., 0] + buy[..., 1]
-        # each target's purchase is spread over its assets in proportion to what is held: (E, R, K)
-        weights = xp.take(value, self.traded, axis=2) / xp.take(
-            xp.maximum(current, 1e-12), self.target_of, axis=2
-        )
-        del value  # the largest temporary (E, R, M): free it before the new holdings are built
-        price = xp.maximum(xp.take(s.prices, self.traded, axis=1), 1e-12)
-        bought = xp.take(buy, self.target_of, axis=2) * weights / price[:, None, :]
         pool = ledger.pools["deposits"]
-        deposits = xp.take(
-            segment_sum(pool.claims, pool.holders, ledger.cash.shape[-1]), self.rows, axis=1
-        )
-        scale = xp.minimum(1.0, deposits / xp.maximum(spend, 1e-12))
-        spend, bought = spend * scale, bought * scale[:, :, None]
+        deposits = xp.take(segment_sum(pool.claims, pool.holders, n), self.rows, axis=1)
+        price = xp.maximum(xp.take(s.prices, self.traded, axis=1), 1e-12)  # (E, K)
         # units outside sellers still have; a world whose funds bought more than the float after
         # inflows (abm/flows.py) has none left, never a negative room
         outside = xp.maximum(s.outside_units(), 0.0)
-        wanted = columns(xp, outside, self.traded, xp.sum(bought, axis=1))  # (E, M)
-        floor = denominator_floor(xp, wanted.dtype)
-        room = xp.minimum(1.0, xp.min(outside / xp.maximum(wanted, floor), axis=-1))
-        spend, bought = spend * room[:, None], bought * room[:, None, None]
-        n = ledger.cash.shape[-1]
+        securities, spent = [], []
+        for w in self._chunks():
+            value = self._value(w)  # (W, R, M)
+            securities.append(xp.sum(value, axis=-1))
+            liquid = securities[-1] + deposits[w, ...] + 1e-12
+            current = self._current(value)  # (W, R, 2) held in AI equity and in crypto
+            gap = xp.stack([t[w, ...] * liquid for t in targets], axis=-1) - current
+            buy = xp.where(calm[w, :, None], xp.maximum(self.speed * gap, 0.0), 0.0)  # (W, R, 2)
+            spend = buy[..., 0] + buy[..., 1]
+            # each target's purchase is spread over its assets in proportion to what is held
+            weights = xp.take(value, self.traded, axis=2) / xp.take(
+                xp.maximum(current, 1e-12), self.target_of, axis=2
+            )  # (W, R, K)
+            del value  # the largest temporary: free it before the purchases are built
+            bought = xp.take(buy, self.target_of, axis=2) * weights / price[w, None, :]
+            scale = xp.minimum(1.0, deposits[w, ...] / xp.maximum(spend, 1e-12))
+            spend, bought = spend * scale, bought * scale[:, :, None]
+            wanted = columns(xp, outside[w, ...], self.traded, xp.sum(bought, axis=1))  # (W, M)
+            floor = denominator_floor(xp, wanted.dtype)
+            room = xp.minimum(1.0, xp.min(outside[w, ...] / xp.maximum(wanted, floor), axis=-1))
+            spent.append(spend * room[:, None])
+            add_at(xp, s.holdings[w, ...], self.block, self.traded, bought * room[:, None, None])
+        spend, securities = xp.concat(spent), xp.concat(securities)
         ledger.redeem("deposits", xp.take(segment_sum(spend, self.rows, n), pool.holders, axis=1))
         ledger.pay_outsider(self.rows, "outside_investors", spend, income=False)
-        s.holdings = add_at(xp, s.holdings, self.block, self.traded, bought)
         sell = xp.where(self.panicking, self.panic_sale * securities, 0.0)
         cash = xp.maximum(xp.take(ledger.cash, self.rows, axis=1), 0.0)
         # the kernel's need is the cash to hold at the end: keep what is there and add the sale

@@ -130,10 +130,16 @@ class PeakMeter:
         return int(tracemalloc.get_traced_memory()[1])
 
     def measure(self, call: Callable[[], Any]) -> int:
-        """Run ``call``; bytes of the peak held during it beyond what was held before."""
+        """Run ``call``; bytes of the peak held during it beyond what was held before.
+
+        The enclosing call's mark is read before this call restarts it, so that what the
+        enclosing call held between two measured calls (a step's glue between its rules) still
+        counts in its peak.
+        """
         synchronize(self.xp)
+        outer = max(self.high, self._mark())
         before = self._held()
-        outer, self.high = self.high, 0
+        self.high = 0
         call()
         synchronize(self.xp)
         peak = max(self._mark(), self.high)

@@ -72,7 +72,8 @@ class FireSaleResult(NamedTuple):
 
     Attributes:
         prices: (..., M) prices after the cascade.
-        holdings: (..., N, M) units held after the sales.
+        holdings: (..., N, M) units held after the sales (None when the call asked for no
+            ``return_holdings``: the caller builds them from ``retained``).
         cash: (..., N) cash after sales and repayments.
         liabilities: (..., N) liabilities after repayments.
         equity: (..., N) ``cash + holdings·prices + other_assets - liabilities`` at final prices.
@@ -82,6 +83,8 @@ class FireSaleResult(NamedTuple):
         iterations: rounds run until the last world was quiet (``max_iter`` if one never was).
         proceeds: (..., N) cash received from all sales, at fill prices.
         rounds: (...) int, rounds each world ran, the quiet round included.
+        retained: (..., N) share of each holder's initial units still held: every position of
+            a holder is sold in the same proportion, so ``holdings = initial × retained``.
     """
 
     prices: Any
@@ -95,6 +98,7 @@ class FireSaleResult(NamedTuple):
     iterations: int
     proceeds: Any
     rounds: Any
+    retained: Any
 
 
 def _matvec(matrix: Any, vector: Any) -> Any:
@@ -131,6 +135,7 @@ def fire_sale(
     tol: float = 1e-10,
     max_iter: int = 1000,
     check_every: int | None = None,
+    return_holdings: bool = True,
 ) -> FireSaleResult:
     """Clear the market: run synchronous fire-sale rounds until no holder sells.
 
@@ -153,6 +158,9 @@ def fire_sale(
         max_iter: most rounds to run.
         check_every: rounds between host-side checks of convergence; default 1 on NumPy
             (a check costs nothing there), 8 elsewhere (a check is a device synchronisation).
+        return_holdings: build the (..., N, M) holdings after the sales; False leaves
+            ``holdings`` of the result None, so that a caller that settles them in place from
+            ``retained`` never holds a second array of every holder's units.
 
     Returns:
         FireSaleResult; see its attributes. Inputs are never modified.
@@ -278,7 +286,7 @@ def fire_sale(
     )
     return FireSaleResult(
         prices=unflatten(state.price),
-        holdings=holdings * unflatten(state.retained)[..., None],
+        holdings=holdings * unflatten(state.retained)[..., None] if return_holdings else None,
         cash=unflatten(state.cash),
         liabilities=unflatten(state.debt),
         equity=unflatten(equity),
@@ -288,6 +296,7 @@ def fire_sale(
         iterations=iterations,
         proceeds=unflatten(state.proceeds),
         rounds=unflatten(state.rounds),
+        retained=unflatten(state.retained),
     )
 
 

@@ -520,6 +520,24 @@ def test_accounting_identities(name):
         assert np.all(out["holdings"][out["defaulted"]] == 0.0)
 
 
+def test_without_returned_holdings_the_initial_units_times_retained_are_them(ns, dtype):
+    """``return_holdings=False``: no holdings in the result, every other field the same, and
+    ``holdings × retained`` gives the returned holdings bit for bit (abm.fire_sales settles the
+    state's holdings in place so)."""
+    inputs = _stack([world(seed, n=30, m=4, need=0.3, other=(0.0, 1.0)) for seed in (51, 52)])
+    options = {"capital_min": 0.03, "capital_buffer": 0.06, "capital_target": 0.08}
+    full = run(ns, dtype, inputs, **options)
+    lean = run(ns, dtype, inputs, **options, return_holdings=False)
+    assert lean.holdings is None
+    initial = _cast(inputs["holdings"], dtype)
+    returned = ns.get(full.holdings)
+    assert (returned < initial).any()  # something was sold
+    assert np.array_equal(initial * ns.get(lean.retained)[..., None], returned)
+    for key in (*FLOAT_KEYS, "retained", "defaulted", "converged", "rounds"):
+        if key != "holdings":
+            assert np.array_equal(ns.get(getattr(lean, key)), ns.get(getattr(full, key))), key
+
+
 def test_accounting_identities_on_every_namespace(ns, dtype):
     inputs = _stack([world(seed, n=30, m=4, need=0.3, other=(0.0, 1.0)) for seed in (51, 52)])
     res = run(ns, dtype, inputs, capital_min=0.03, capital_buffer=0.06, capital_target=0.08)
