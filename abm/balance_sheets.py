@@ -89,6 +89,17 @@ class BalanceSheets:
         """(E, N) total assets − liabilities."""
         return self.total_assets() - self.liabilities()
 
+    def paid_to_holders(self, per_asset: Any) -> Any:
+        """(E, N) what the model's holders receive when each asset pays ``per_asset`` (E, M).
+
+        An asset's payment (a coupon, a dividend; USD bn) is shared over all its units
+        outstanding, so each holder receives its units' part and holders outside the model the
+        rest (``sum(per_asset) − sum(received)``, which the caller books to its outsider).
+        """
+        xp = self.xp
+        per_unit = per_asset / xp.where(self.supply > 0.0, self.supply, 1.0)
+        return (self.holdings @ per_unit[:, :, None])[:, :, 0]
+
     def outside_units(self) -> Any:
         """(E, M) units of each asset held outside the model (supply − agents' holdings)."""
         xp = self.xp

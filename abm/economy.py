@@ -387,9 +387,7 @@ class Economy:
         coupon = bonds * self._coupon_rate() * on  # (E, F)
         assets = self.bond_assets
         per_asset = columns(xp, s.prices, assets, coupon)  # (E, M)
-        units = s.supply
-        rate = per_asset / xp.where(units > 0.0, units, 1.0)  # coupon per unit
-        received = (s.holdings @ rate[:, :, None])[:, :, 0]  # (E, N)
+        received = s.paid_to_holders(per_asset)  # (E, N)
         outside = xp.sum(per_asset, axis=-1) - xp.sum(received, axis=-1)
         paid = columns(xp, ledger.cash, self.firms, coupon)
         ledger.cash = ledger.cash + received - paid

@@ -77,8 +77,7 @@ class ShareholderPayouts:
         xp, ledger = s.xp, s.ledger
         paid = xp.where(distressed | ~self.listed, 0.0, self.dividend_rate[None, :] * on)
         per_asset = segment_sum(paid, self.share_asset, s.prices.shape[-1])  # (E, M)
-        per_unit = per_asset / xp.where(s.supply > 0.0, s.supply, 1.0)
-        received = (s.holdings @ per_unit[:, :, None])[:, :, 0]  # (E, N) the model's holders
+        received = s.paid_to_holders(per_asset)  # (E, N) the model's holders
         moved = received - columns(xp, ledger.cash, self.firms, paid)
         ledger.cash = ledger.cash + moved
         ledger.book_equity(moved)

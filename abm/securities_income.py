@@ -10,7 +10,7 @@ state). The rates a year are in ``[assumptions.income]`` unless named otherwise:
   few basis points). Paid by the public sector.
 - **Credit** (IG and HY bonds, leveraged loans, private credit, AI SPV debt, data-centre ABS):
   the start's 10-year yield plus the asset's market spread at the start, fixed, on the units
-  issued by borrowers outside the model (the ``outside_units`` of each asset at the start), shared
+  issued by borrowers outside the model (the ``issued_outside`` of each asset at the start), shared
   by the holders in proportion to the units they hold, and paid by the rest of the economy. The
   bonds the model's own firms issued (the hyperscalers' bonds, the SPVs' Hyperion notes, the labs'
   private debt) already pay their coupons to their holders in the firms' rule
@@ -68,7 +68,7 @@ class SecuritiesIncome:
         distribution_share: (H,) share of its income each holder passes outside the model.
         treasury_coupon: (E,) the Treasuries' coupon a year (the 10-year yield at the start).
         credit_coupon: (E, M) coupon a year per unit of the credit issued outside the model.
-        outside_units: (E, M) units of each credit asset issued outside the model.
+        issued_outside: (E, M) units of each credit asset issued outside the model.
         discount_rate: (E,) the pension funds' discount rate a year.
 
     Args:
@@ -104,7 +104,7 @@ class SecuritiesIncome:
         self.equity = table.index("equity_non_ai")  # listed equity issued outside the model
         self.treasury_coupon = yield0[:, 0] * 1.0  # fixed at the start
         self.credit_coupon = (yield0 + spread[None, :]) * is_credit[None, :]
-        self.outside_units = self._outside_units(credit)
+        self.issued_outside = self._issued_outside(credit)
         self.dividend_yield = float(cal.model_value("assumptions.income.equity_dividend_yield"))
         self.other_return = float(cal.model_value("assumptions.income.other_asset_return"))
         self.cash_margin = float(cal.model_value("assumptions.income.cash_rate_margin"))
@@ -122,7 +122,7 @@ class SecuritiesIncome:
         equities = to_numpy(accounts.equities).tolist()
         self.account_equity = equities.index(self.equity)  # equity_non_ai in the accounts' axis
 
-    def _outside_units(self, credit: np.ndarray) -> Any:
+    def _issued_outside(self, credit: np.ndarray) -> Any:
         """(E, M) units of each credit asset issued by borrowers outside the model, at the start.
 
         An asset's supply less the face of the bonds the model's firms issued into it (their
@@ -150,7 +150,9 @@ class SecuritiesIncome:
         short = state.macro.policy_rate[:, :1]  # (E, 1) the US policy rate, a year
         held = xp.take(s.holdings, self.holders, axis=1)  # (E, H, M) units
         week = on / 52.0
-        per_unit = self.credit_coupon * self.outside_units / xp.where(s.supply > 0.0, s.supply, 1.0)
+        per_unit = (
+            self.credit_coupon * self.issued_outside / xp.where(s.supply > 0.0, s.supply, 1.0)
+        )
         value = held[:, :, self.equity] * s.prices[:, self.equity][:, None]
         real = xp.where(self.earns_other, xp.take(s.real_assets, self.holders, axis=1), 0.0)
         cash = xp.maximum(xp.take(s.ledger.cash, self.holders, axis=1), 0.0)

@@ -65,34 +65,28 @@ def test_treasuries_pay_x_times_y_over_52_from_the_public_sector() -> None:
     np.testing.assert_allclose(paid, expected, rtol=1e-10)
 
 
-def test_bills_pay_the_policy_rate_and_circle_passes_60_percent_outside(cal) -> None:
+@pytest.mark.parametrize(("coin", "passed_on"), [("usdc", 0.6), ("tether", 0.0)])
+def test_bills_pay_the_policy_rate_less_what_the_issuer_passes_outside(
+    cal, coin, passed_on
+) -> None:
+    # Circle passes 60% of its reserve income to distributors; Tether keeps it all
     model = _model()
-    usdc = model.roster.index("usdc")
-    _only(model, usdc, "tbills", 50.0)
+    issuer = model.roster.index(coin)
+    _only(model, issuer, "tbills", 50.0)
     rate = np.asarray(model.state.macro.policy_rate)[:, 0]
-    before = _cash(model, usdc)
+    before = _cash(model, issuer)
     model.securities_income.earn(model.state)
-    share = float(cal.value("stablecoins.usdc.reserve_income_distribution_share"))
-    assert share == pytest.approx(0.6)
-    kept = _cash(model, usdc) - before
+    share = float(cal.value(f"stablecoins.{coin}.reserve_income_distribution_share"))
+    assert share == pytest.approx(passed_on)
+    kept = _cash(model, issuer) - before
     np.testing.assert_allclose(kept, 50.0 * rate / 52.0 * (1.0 - share), rtol=1e-12)
-
-
-def test_tether_keeps_its_reserve_income() -> None:
-    model = _model()
-    tether = model.roster.index("tether")
-    _only(model, tether, "tbills", 50.0)
-    rate = np.asarray(model.state.macro.policy_rate)[:, 0]
-    before = _cash(model, tether)
-    model.securities_income.earn(model.state)
-    np.testing.assert_allclose(_cash(model, tether) - before, 50.0 * rate / 52.0, rtol=1e-12)
 
 
 def test_credit_pays_on_the_units_issued_outside_the_model_only(cal) -> None:
     model = _model()
     income = model.securities_income
     table = model.sheets.assets
-    outside = np.asarray(income.outside_units)[0]
+    outside = np.asarray(income.issued_outside)[0]
     assert outside[table.index("bonds_microsoft")] == 0.0  # Microsoft pays its own coupons
     assert outside[table.index("ig_bonds_non_ai")] == pytest.approx(9775.6)
     spv = table.index("ai_spv_debt")
@@ -176,7 +170,7 @@ def test_books_balance_and_hedge_funds_survive_a_calm_year() -> None:
     assert not np.asarray(model.state.defaulted)[:, hedge].any()
 
 
-def _outside_units_by_hand(model: Powderkeg) -> np.ndarray:
+def _issued_outside_by_hand(model: Powderkeg) -> np.ndarray:
     """(E, M) supply less the face the model's firms issued into each asset, now."""
     s = model.sheets
     units = np.asarray(s.supply).copy()
@@ -188,11 +182,11 @@ def _outside_units_by_hand(model: Powderkeg) -> np.ndarray:
 
 
 def _reference_income(
-    model: Powderkeg, cal, y: np.ndarray, outside_units: np.ndarray
+    model: Powderkeg, cal, y: np.ndarray, issued_outside: np.ndarray
 ) -> np.ndarray:
     """(E, N) each agent's cash change from one ``earn``, computed holder by holder.
 
-    ``y`` (E,) the 10-year yield and ``outside_units`` (E, M) the credit issued outside the
+    ``y`` (E,) the 10-year yield and ``issued_outside`` (E, M) the credit issued outside the
     model, both at the start (the coupons are fixed there).
     """
     s, roster = model.sheets, model.roster
@@ -213,7 +207,7 @@ def _reference_income(
         week = (y * units[:, table.index("treasuries")] + r * units[:, table.index("tbills")]) / 52
         for m, asset_class in enumerate(table.asset_class):
             if asset_class in ("corporate_bond", "loan", "abs"):
-                outside = outside_units[:, m] / supply[:, m]
+                outside = issued_outside[:, m] / supply[:, m]
                 week += units[:, m] * outside * (y + table.spread[m]) / 52
         equity = table.index("equity_non_ai")
         week += units[:, equity] * prices[:, equity] * dividend
@@ -239,11 +233,11 @@ def _reference_income(
 def test_every_holder_earns_the_reference_income_for_one_week(cal) -> None:
     model = _model()
     y = np.asarray(model.state.macro.yield_10y)[:, 0]
-    outside_units = _outside_units_by_hand(model)
+    issued_outside = _issued_outside_by_hand(model)
     for _ in range(3):  # a few weeks in: prices, holdings and rates have moved
         model.step()
     assert not np.allclose(np.asarray(model.state.macro.yield_10y)[:, 0], y)  # coupons stay
-    expected = _reference_income(model, cal, y, outside_units)
+    expected = _reference_income(model, cal, y, issued_outside)
     before = np.asarray(model.sheets.ledger.cash).copy()
     model.securities_income.earn(model.state)
     moved = np.asarray(model.sheets.ledger.cash) - before
