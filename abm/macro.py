@@ -28,10 +28,24 @@ euro area), vectorized over E worlds and the two regions, (E, R) throughout. Par
    ``u* − β x``.
 4. **Phillips curve**, anchored (Hazell, Herreño, Nakamura & Steinsson 2022: flat and anchored):
    ``π_t = π̄ + ρ_π (π_{t−1} − π̄) + (1 − ρ_π) κ x_t``.
-5. **Taylor (1993) rule** with inertia (Clarida, Galí & Gertler 2000) and an effective lower
-   bound: ``i*_t = r*_T + π + 0.5 (π − π_target) + 0.5 x``; the rule (shadow) rate moves a weekly
-   share toward ``i*``; the policy rate is ``max(rule + rate_shift, ELB)``, so it sits at the bound
-   while the shadow rate is below it and lifts off only once the shadow rate has climbed back.
+5. **Spread-adjusted Taylor (1993) rule** with inertia (Clarida, Galí & Gertler 2000) and an
+   effective lower bound: ``i*_t = r*_T + π + 0.5 (π − π_target) + 0.5 x``; the rule (shadow) rate
+   moves a weekly share toward ``i*``; the policy rate is
+   ``max(rule + rate_shift − S, ELB)``, so it sits at the bound while the shadow rate is below it
+   and lifts off only once the shadow rate has climbed back. ``S = φ_ω ω + φ_e d`` is the
+   financial-stress cut (:func:`financial_stress_cut`): ``ω`` the AI credit spread index, how far
+   the AI issuers' bond spreads stand above their 2025 level, debt-weighted
+   (:func:`abm.valuation.credit_widening`, last week's valuation), with ``φ_ω`` the spread
+   adjustment of Taylor (2008) and Cúrdia & Woodford (2010, JMCB 42(s1)),
+   ``i = Taylor − φ_ω (spread − its normal level)``, one for one at ``φ_ω = 1``
+   (``macro.links.policy_spread_response``); ``d = max(0, 1 − W/W₀)`` the fall of the listed
+   equities' value below 2025, with ``φ_e`` the "Fed put" (Cieslak & Vissing-Jorgensen 2021, RFS
+   34(9): since the mid-1990s stock-market falls predict Fed cuts), sized to March 2020
+   (``macro.links.policy_equity_response``). The Policy levers ``policy_spread_response`` and
+   ``policy_equity_response`` override them. Only the gap-and-inflation part is smoothed: the
+   stress part moves the rate in the week markets move, as the Fed's intermeeting cuts of
+   January 2001, January and October 2008 and March 2020 answered market stress before the
+   output gap opened. At the 2025 spreads and prices ``S = 0`` and the rule is Taylor's.
 6. **10-year yield** = average expected short rate over ten years plus the term premium. The
    market expects the policy rate to revert to its long-run level ``ī`` with weekly persistence
    φ, so the average over H = 520 weeks is ``ī + A (i − ī)`` with
@@ -60,6 +74,7 @@ import numpy as np
 
 from abm.calibration import Calibration
 from abm.state import REGIONS, MacroState, WorldState
+from abm.valuation import credit_widening
 from kernels.backend import segment_sum, to_numpy
 
 #: random stream of the demand shocks (abm.random)
@@ -93,6 +108,32 @@ def taylor_rate(
 ) -> Any:
     """Taylor (1993): ``i = r* + π + a_π (π − π*) + a_x x`` (fractions a year)."""
     return neutral + inflation + a_pi * (inflation - target) + a_x * gap
+
+
+def financial_stress_cut(
+    widening: Any, equity_ratio: Any, spread_response: float, equity_response: float, xp: Any
+) -> Any:
+    """``S = φ_ω ω + φ_e max(0, 1 − W/W₀)``: the policy-rate cut for financial stress (a year).
+
+    Taylor (2008, "Monetary policy and the state of the economy", testimony to the House
+    Financial Services Committee) proposed lowering the rule's rate by the rise of the Libor-OIS
+    spread; Cúrdia & Woodford (2010, "Credit spreads and monetary policy", JMCB 42(s1)) write the
+    spread-adjusted rule ``i = r* + φ_π π + φ_y y − φ_ω ω`` with ``ω`` the credit spread above
+    its steady-state level. Cieslak & Vissing-Jorgensen (2021, "The economics of the Fed put",
+    RFS 34(9)) find that stock-market falls predict Fed cuts. ``widening`` ``ω`` and
+    ``equity_ratio`` ``W/W₀`` are (E, 1) or (E, R); 0 at the 2025 spreads and prices.
+    """
+    drawdown = xp.maximum(1.0 - equity_ratio, 0.0)
+    return spread_response * widening + equity_response * drawdown
+
+
+def stress_adjusted_rate(rule: Any, rate_shift: Any, stress: Any, lower_bound: Any, xp: Any) -> Any:
+    """The policy rate ``max(rule + shift − S, ELB)`` (fractions a year).
+
+    ``rule`` is the smoothed gap-and-inflation (shadow) rate; the stress cut ``S``
+    (:func:`financial_stress_cut`) is not smoothed, so it acts in the week markets move.
+    """
+    return xp.maximum(rule + rate_shift - stress, lower_bound)
 
 
 @dataclass(frozen=True)
@@ -141,15 +182,26 @@ class MacroParameters:
     mpc: float
     noise_correlation: float
     crowding_out: float
+    spread_response: float
+    equity_response: float
 
     @classmethod
     def from_calibration(
-        cls, cal: Calibration, noise: bool = True, crowding_out: float | None = None
+        cls,
+        cal: Calibration,
+        noise: bool = True,
+        crowding_out: float | None = None,
+        spread_response: float | None = None,
+        equity_response: float | None = None,
     ) -> MacroParameters:
         """Read ``[macro.*]``; ``noise=False`` sets the demand shocks to 0 (calm tests).
 
         ``crowding_out``: the share of AI capex surprises that displaces other investment
-        (``None``: the calibration's ``macro.links.capex_crowding_out``).
+        (``None``: the calibration's ``macro.links.capex_crowding_out``);
+        ``spread_response``: the policy rate's cut per unit of credit-spread widening
+        (``None``: the calibration's ``macro.links.policy_spread_response``);
+        ``equity_response``: its cut per unit fall of the listed equities' value below 2025
+        (``None``: the calibration's ``macro.links.policy_equity_response``).
         """
 
         def region(name: str) -> np.ndarray:
@@ -197,6 +249,12 @@ class MacroParameters:
             mpc=link("mpc_stock_wealth"),
             noise_correlation=link("demand_noise_correlation"),
             crowding_out=link("capex_crowding_out") if crowding_out is None else crowding_out,
+            spread_response=(
+                link("policy_spread_response") if spread_response is None else spread_response
+            ),
+            equity_response=(
+                link("policy_equity_response") if equity_response is None else equity_response
+            ),
         )
 
     @property
@@ -234,6 +292,10 @@ class MacroBlock:
         noise: draw demand shocks (False: a calm block for tests).
         crowding_out: the policy's share of AI capex that crowds out other investment
             (``None``: the calibration's).
+        spread_response: the policy's spread adjustment of the Taylor rule ``φ_ω``
+            (``None``: the calibration's).
+        equity_response: the policy's cut per unit fall of equity prices ``φ_e``
+            (``None``: the calibration's).
 
     Attributes:
         demand_impulse: (E, R) a shift of aggregate demand, a fraction of potential GDP, that the
@@ -250,11 +312,16 @@ class MacroBlock:
         economy: Any,
         noise: bool = True,
         crowding_out: float | None = None,
+        spread_response: float | None = None,
+        equity_response: float | None = None,
     ) -> None:
         self.sheets, self.streams = sheets, streams
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
-        self.p = p = MacroParameters.from_calibration(cal, noise=noise, crowding_out=crowding_out)
+        self.p = p = MacroParameters.from_calibration(
+            cal, noise=noise, crowding_out=crowding_out, spread_response=spread_response,
+            equity_response=equity_response,
+        )  # fmt: skip
         worlds = sheets.prices.shape[0]
         self.zeros = xp.zeros((worlds, len(REGIONS)), dtype=dtype, device=dev)
 
@@ -278,6 +345,7 @@ class MacroBlock:
         self.wealth_gap = row(p.mpc * p.stock_wealth_share * wealth_gdp)
         self.wealth_index = xp.ones_like(self.wealth0)  # (E,) smoothed W / W0
         self.treasuries = table.index("treasuries")
+        self.firms = xp.asarray(sheets.roster.indices("firm"), device=dev)  # the AI issuers
         # bank loans summed by region (abm.state.BankState.region: 0 US, 1 EU)
         banks = sheets.roster.indices("bank")
         us = [sheets.roster.kind[i] == "us" for i in banks]
@@ -320,7 +388,8 @@ class MacroBlock:
         p, row, xp = self.p, self.row, state.xp
         m = state.macro
         credit = self._credit_growth(state)
-        gap = self._output_gap(state, m, credit)
+        equity_ratio = self._equity_value() / self.wealth0  # (E,) W / W0
+        gap = self._output_gap(state, m, credit, equity_ratio)
         oldest = self.gap_history.pop(0)
         self.gap_history.append(gap)
         growth = row(p.potential_growth) + (52.0 / QUARTER) * (gap - oldest)
@@ -335,9 +404,14 @@ class MacroBlock:
         target = taylor_rate(
             self.neutral_taylor, inflation, row(p.inflation_target), gap, p.a_pi, p.a_x
         )
-        floor = row(p.lower_bound)
         self.rule_rate = p.keep_policy * self.rule_rate + (1.0 - p.keep_policy) * target
-        policy = xp.maximum(self.rule_rate + self.rate_shift, floor)
+        stress = financial_stress_cut(
+            self._credit_spread(state), equity_ratio[:, None], p.spread_response,
+            p.equity_response, xp,
+        )  # fmt: skip
+        policy = stress_adjusted_rate(
+            self.rule_rate, self.rate_shift, stress, row(p.lower_bound), xp
+        )
         premium = self._term_premium(state, m.term_premium)
         a = p.expected_weight
         yields = self.long_run_rate + a * (policy - self.long_run_rate) + premium
@@ -368,13 +442,15 @@ class MacroBlock:
 
     # -- the parts of the week ----------------------------------------------------------------
 
-    def _output_gap(self, state: WorldState, m: MacroState, credit: Any) -> Any:
-        """The IS curve: the gap moves toward the demand level, plus this week's demand shock."""
+    def _output_gap(self, state: WorldState, m: MacroState, credit: Any, value: Any) -> Any:
+        """The IS curve: the gap moves toward the demand level, plus this week's demand shock.
+
+        ``value``: (E,) the listed equities' value over the start's (the wealth effect's input).
+        """
         p, row, xp = self.p, self.row, state.xp
         real_rate = m.policy_rate - m.inflation - self.neutral_is
         planned = self.planned_capex(state.week)
         capex_gap = (state.flows.ai_capex - planned)[:, None] * self.capex_gdp
-        value = self._equity_value() / self.wealth0
         self.wealth_index = p.keep_wealth * self.wealth_index + (1.0 - p.keep_wealth) * value
         wealth = (self.wealth_index - 1.0)[:, None] * self.wealth_gap
         demand = (
@@ -421,6 +497,19 @@ class MacroBlock:
         weekly = 52.0 * xp.log(ratio)
         smoothed = p.keep_credit * state.macro.credit_growth + (1.0 - p.keep_credit) * weekly
         return xp.where(valid, smoothed, state.macro.credit_growth)
+
+    def _credit_spread(self, state: WorldState) -> Any:
+        """(E, 1) ``ω``: the AI issuers' credit spreads above their 2025 level, debt-weighted.
+
+        Read from last week's valuation (``FirmState.spread_move``), weighted by each firm's debt
+        now; 0 when the spread response is 0, so the plain rule skips the ledger pass.
+        """
+        if self.p.spread_response == 0.0:
+            return self.zeros[:, :1]
+        xp = state.xp
+        debt = xp.take(self.sheets.liabilities(), self.firms, axis=1)
+        widening = credit_widening(xp, state.firms.spread_move, debt)[:, None]
+        return xp.astype(widening, self.zeros.dtype)  # the block's dtype (float32 runs)
 
     def _equity_value(self) -> Any:
         """(E,) market value of the listed equities (price × units outstanding), USD bn."""

@@ -139,8 +139,10 @@ class Powderkeg(mesa.Model):
         self.sentiment_factors = SentimentFactors(cal, sheets, self.streams)
         self.valuation = Valuation(cal, sheets, self.economy.firm)
         self.macro = MacroBlock(
-            cal, sheets, self.streams, self.economy, crowding_out=policy.capex_crowding_out
-        )
+            cal, sheets, self.streams, self.economy, crowding_out=policy.capex_crowding_out,
+            spread_response=policy.policy_spread_response,
+            equity_response=policy.policy_equity_response,
+        )  # fmt: skip
         self.capital = BankCapital(cal, sheets, bank_params, policy, channels.bank_deleveraging)
         self.credit_risk = CreditRisk(cal, sheets, self.capital)
         loans, allowance = self.credit_risk.opening_books()

@@ -57,6 +57,13 @@ The levers act through the same rules as the rest of the model, never as special
 - ``capex_crowding_out``: the share of an AI capex surprise that displaces other business
   investment, so demand moves by the rest (``None``: the calibration's
   ``macro.links.capex_crowding_out``; :mod:`abm.macro`, the IS curve; seed 002's open question).
+- ``policy_spread_response``: how far the central banks cut the policy rate per point of AI
+  credit-spread widening above the 2025 level, at once and without the rule's inertia (``None``:
+  the calibration's ``macro.links.policy_spread_response``, one for one as in Taylor 2008 and
+  Cúrdia & Woodford 2010; 0 the plain Taylor rule; :mod:`abm.macro`, the policy rule).
+- ``policy_equity_response``: how far they cut per unit fall of the listed equities' value below
+  2025, at once (the "Fed put"; ``None``: the calibration's
+  ``macro.links.policy_equity_response``; 0 no response to the stock market).
 
 **One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
 (on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the
@@ -438,6 +445,35 @@ class Policy:
         calibrated="macro.links.capex_crowding_out",
         span=(0.0, 0.6),
         step=0.05,
+    )
+    policy_spread_response: float | None = _lever(
+        None,
+        "number",
+        "Central bank's response to credit spreads",
+        "how many points the central banks cut the policy rate at once per point the AI "
+        "issuers' credit spreads widen above 2025 (spread-adjusted Taylor rule; 0: the plain "
+        "rule, which answers only the output gap and inflation, with inertia)",
+        unit="ratio",
+        lo=0.0,
+        hi=2.0,
+        none_means="the calibrated response",
+        calibrated="macro.links.policy_spread_response",
+        span=(0.0, 1.5),
+        step=0.25,
+    )
+    policy_equity_response: float | None = _lever(
+        None,
+        "number",
+        "Central bank's response to a stock-market fall",
+        "how many points the central banks cut the policy rate at once per 100% fall of the "
+        "listed equities' value below 2025 (0.04: 1.2 pt for a 30% fall; 0: no Fed put)",
+        unit="ratio",
+        lo=0.0,
+        hi=0.2,
+        none_means="the calibrated response",
+        calibrated="macro.links.policy_equity_response",
+        span=(0.0, 0.1),
+        step=0.01,
     )
 
     def exposure_rules(self) -> ExposureRules:

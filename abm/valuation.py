@@ -25,6 +25,19 @@ from abm.state import FirmState, Sentiment, WorldState
 from kernels.impact import relax_toward
 
 
+def credit_widening(xp: Any, spread_move: Any, debt: Any) -> Any:
+    """(E,) the AI credit spread index: each issuer's spread rise since the start, debt-weighted.
+
+    ``Σ_f max(Δs_f, 0)·D_f / Σ_f D_f`` over the AI firms (E, F), a fraction a year: how far the
+    AI issuers' credit spreads stand above their 2025 (normal) level. Tightening below the start
+    counts as 0. The private marks and the central bank's spread-adjusted rule
+    (:mod:`abm.macro`) read it.
+    """
+    debt = xp.maximum(debt, 0.0)
+    widening = xp.maximum(spread_move, 0.0)
+    return xp.sum(widening * debt, axis=-1) / xp.maximum(xp.sum(debt, axis=-1), 1e-12)
+
+
 class Valuation:
     """The weekly revaluation of every asset (rule).
 
@@ -127,10 +140,7 @@ class Valuation:
         lagged"), here ``exp(−D·a·Δs_AI)`` with spread duration ``D``, AI share ``a`` and
         this index ``Δs_AI``; the prices follow with the markets' half-lives.
         """
-        xp = self.sheets.xp
-        debt = xp.maximum(self.debt, 0.0)
-        widening = xp.maximum(firm.spread_move, 0.0)
-        return xp.sum(widening * debt, axis=-1) / xp.maximum(xp.sum(debt, axis=-1), 1e-12)
+        return credit_widening(self.sheets.xp, firm.spread_move, self.debt)
 
     def _spread_move(self, firm: FirmState, sentiment: Sentiment) -> Any:
         """(E, F) change of each firm's credit spread since the start, a fraction per year.

@@ -11,8 +11,10 @@ from abm.calibration import load_calibration
 from abm.macro import (
     MacroBlock,
     expected_rate_weight,
+    financial_stress_cut,
     keep_per_week,
     okun_unemployment,
+    stress_adjusted_rate,
     taylor_rate,
 )
 from abm.model import Powderkeg
@@ -27,16 +29,18 @@ def model():
     return Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
 
 
-def calm_block(model, noise=False, crowding_out=None):
+def calm_block(model, noise=False, crowding_out=None, spread_response=None, equity_response=None):
     """A fresh macro block on the model's sheets and a copy of its opening state."""
     block = MacroBlock(
         model.calibration, model.sheets, model.streams, model.economy, noise=noise,
-        crowding_out=crowding_out,
+        crowding_out=crowding_out, spread_response=spread_response,
+        equity_response=equity_response,
     )  # fmt: skip
     state = dataclasses.replace(model.state, macro=block.opening_state())
     state.banks = dataclasses.replace(model.state.banks, loans=model.state.banks.loans + 1.0)
     state.firms = dataclasses.replace(model.state.firms)
     state.firms.selling_pressure = model.state.firms.selling_pressure * 0.0
+    state.firms.spread_move = model.state.firms.spread_move * 0.0  # spreads at their 2025 level
     return block, state
 
 
@@ -124,6 +128,54 @@ def test_taylor_rule_stops_at_the_lower_bound(model):
         np.asarray(state.macro.yield_10y) - np.asarray(state.macro.term_premium),
         np.broadcast_to(expected, (2, 2)), rtol=1e-9,
     )  # fmt: skip
+
+
+def test_financial_stress_cut_and_lower_bound_by_hand():
+    # spreads 200 bp above 2025 and equities 30% down: 1 x 0.02 + 0.04 x 0.30 = 3.2 pt off
+    stress = financial_stress_cut(0.02, 0.7, 1.0, 0.04, np)
+    assert stress == pytest.approx(0.032, abs=1e-15)
+    assert stress_adjusted_rate(0.04, 0.0, stress, 0.00125, np) == pytest.approx(0.008)
+    # a rally above 2025 cuts nothing; at the 2025 spreads and prices the cut is exactly 0
+    assert financial_stress_cut(0.0, 1.3, 1.0, 0.04, np) == 0.0
+    assert financial_stress_cut(0.0, 1.0, 1.0, 0.04, np) == 0.0
+    # the effective lower bound stays: a 5 pt cut from 1% stops at 0.125%
+    assert stress_adjusted_rate(0.01, 0.0, 0.05, 0.00125, np) == 0.00125
+
+
+def test_spread_widening_cuts_the_rate_at_once_down_to_the_lower_bound(model):
+    block, state = calm_block(model)
+    assert block.p.spread_response == model.calibration.value("macro.links.policy_spread_response")
+    # every AI issuer's spread 100 bp above 2025: the debt-weighted index is exactly 0.01, and a
+    # calm first week leaves the smoothed rule at the 2025 rate, so the rate falls 1 x 100 bp
+    state.firms.spread_move = state.firms.spread_move + 0.01
+    state.week = 0
+    state.flows.ai_capex = np.zeros(2) + block.planned_capex(0)
+    block.update(state)
+    p = block.p
+    np.testing.assert_allclose(np.asarray(block.rule_rate), np.broadcast_to(p.policy_rate, (2, 2)))
+    hand = np.maximum(p.policy_rate - p.spread_response * 0.01, p.lower_bound)
+    np.testing.assert_allclose(np.asarray(state.macro.policy_rate), [hand, hand], rtol=1e-12)
+    # 20 points of widening: both regions sit at their lower bounds
+    state.firms.spread_move = state.firms.spread_move * 0.0 + 0.2
+    block.update(state)
+    np.testing.assert_allclose(
+        np.asarray(state.macro.policy_rate), np.broadcast_to(p.lower_bound, (2, 2))
+    )
+
+
+def test_stress_terms_leave_the_calm_path_bit_for_bit(model):
+    # at the 2025 spreads and prices the stress cut is 0: the plain Taylor rule's path exactly
+    paths = {}
+    for response in (0.0, None):
+        block, state = calm_block(model, spread_response=response, equity_response=response)
+        run(block, state, 26)
+        paths[response] = np.asarray(state.macro.policy_rate)
+    assert np.array_equal(paths[0.0], paths[None])
+    lever = Powderkeg(
+        n_worlds=1, n_cohorts=20,
+        policy=Policy(policy_spread_response=0.5, policy_equity_response=0.0),
+    )  # fmt: skip
+    assert (lever.macro.p.spread_response, lever.macro.p.equity_response) == (0.5, 0.0)
 
 
 def test_dash_for_cash_raises_the_term_premium(model):
@@ -230,6 +282,7 @@ def test_float32_gives_the_float64_path(model):
     )
     state32.firms = dataclasses.replace(model.state.firms)
     state32.firms.selling_pressure = np.zeros(sheets32.prices.shape, dtype=np.float32)
+    state32.firms.spread_move = np.zeros(model.state.firms.spread_move.shape, dtype=np.float32)
     block32.demand_impulse = block32.demand_impulse - 0.02
     run(block32, state32, 20)
     for name in FIELDS:
