@@ -34,9 +34,10 @@ euro area), vectorized over E worlds and the two regions, (E, R) throughout. Par
    ``max(rule + rate_shift − S, ELB)``, so it sits at the bound while the shadow rate is below it
    and lifts off only once the shadow rate has climbed back. ``S = φ_ω ω + φ_e d`` is the
    financial-stress cut (:func:`financial_stress_cut`): ``ω`` the AI credit spread index, how far
-   the AI issuers' bond spreads stand above their 2025 level, debt-weighted
-   (:func:`abm.valuation.credit_widening`, last week's valuation), with ``φ_ω`` the spread
-   adjustment of Taylor (2008) and Cúrdia & Woodford (2010, JMCB 42(s1)),
+   the AI issuers' bond spreads stand above their normal level (2025 at first, then following
+   the spreads with a half-life of a year: ``macro.links.policy_spread_normal_half_life``),
+   debt-weighted (:func:`abm.valuation.credit_widening`, last week's valuation), with ``φ_ω``
+   the spread adjustment of Taylor (2008) and Cúrdia & Woodford (2010, JMCB 42(s1)),
    ``i = Taylor − φ_ω (spread − its normal level)``, one for one at ``φ_ω = 1``
    (``macro.links.policy_spread_response``); ``d = max(0, 1 − W/W₀)`` the fall of the listed
    equities' value below 2025, with ``φ_e`` the "Fed put" (Cieslak & Vissing-Jorgensen 2021, RFS
@@ -176,6 +177,7 @@ class MacroParameters:
     keep_term_premium: float
     keep_wealth: float
     keep_credit: float
+    keep_spread_normal: float
     keep_dash: float
     dash_cap: float
     expected_weight: float
@@ -241,6 +243,7 @@ class MacroParameters:
             keep_term_premium=keep_per_week(link("term_premium_half_life")),
             keep_wealth=keep_per_week(link("wealth_half_life")),
             keep_credit=1.0 - 1.0 / link("credit_smoothing_weeks"),
+            keep_spread_normal=keep_per_week(link("policy_spread_normal_half_life")),
             keep_dash=keep_per_week(link("dash_for_cash_half_life")),
             dash_cap=link("dash_for_cash_cap"),
             expected_weight=expected_rate_weight(
@@ -352,6 +355,7 @@ class MacroBlock:
         self.bank_region = xp.asarray(np.where(us, 0, 1), device=dev)
         self.loans_before: Any = None  # (E, R) last week's loans (set on the first update)
         self.rule_rate = self.zeros + row(p.policy_rate)  # the smoothed shadow rate
+        self.spread_normal = self.zeros[:, :1] * 1.0  # ω̄: the spreads' normal level, 2025 at first
         # the dash for cash: Treasury selling pressure seen last week (it fades at the valuation's
         # rate), this selling burst and the part of the term premium it explains
         spreads = "assumptions.spreads.selling_pressure_half_life"
@@ -499,17 +503,25 @@ class MacroBlock:
         return xp.where(valid, smoothed, state.macro.credit_growth)
 
     def _credit_spread(self, state: WorldState) -> Any:
-        """(E, 1) ``ω``: the AI issuers' credit spreads above their 2025 level, debt-weighted.
+        """(E, 1) ``ω − ω̄``: the AI issuers' credit spreads above their normal level, at least 0.
 
-        Read from last week's valuation (``FirmState.spread_move``), weighted by each firm's debt
-        now; 0 when the spread response is 0, so the plain rule skips the ledger pass.
+        ``ω`` is the debt-weighted widening since 2025 (:func:`abm.valuation.credit_widening`)
+        of last week's valuation (``FirmState.spread_move``), each firm weighted by its debt now.
+        The normal level ``ω̄`` starts at the 2025 spreads (0) and follows ``ω`` with the half-life
+        ``macro.links.policy_spread_normal_half_life``, so the slow widening of a boom that
+        borrows (the baseline) moves it and a sudden widening stands out (Cúrdia & Woodford 2010:
+        the spread above its steady-state level). 0 when the spread response is 0, so the plain
+        rule skips the ledger pass.
         """
         if self.p.spread_response == 0.0:
             return self.zeros[:, :1]
-        xp = state.xp
+        xp, keep = state.xp, self.p.keep_spread_normal
         debt = xp.take(self.sheets.liabilities(), self.firms, axis=1)
         widening = credit_widening(xp, state.firms.spread_move, debt)[:, None]
-        return xp.astype(widening, self.zeros.dtype)  # the block's dtype (float32 runs)
+        widening = xp.astype(widening, self.zeros.dtype)  # the block's dtype (float32 runs)
+        excess = xp.maximum(widening - self.spread_normal, 0.0)
+        self.spread_normal = keep * self.spread_normal + (1.0 - keep) * widening
+        return excess
 
     def _equity_value(self) -> Any:
         """(E,) market value of the listed equities (price × units outstanding), USD bn."""

@@ -163,6 +163,22 @@ def test_spread_widening_cuts_the_rate_at_once_down_to_the_lower_bound(model):
     )
 
 
+def test_a_lasting_widening_becomes_normal_with_its_half_life(model):
+    # spreads held 100 bp above 2025: the normal level closes half the distance in
+    # policy_spread_normal_half_life weeks, so after that many updates the cut is 50 bp
+    block, state = calm_block(model)
+    half_life = model.calibration.value("macro.links.policy_spread_normal_half_life")
+    state.firms.spread_move = state.firms.spread_move + 0.01
+    state.flows.ai_capex = np.zeros(2) + block.planned_capex(0)
+    for week in range(int(half_life) + 1):
+        state.week = week
+        block.update(state)
+    p = block.p
+    cut = p.spread_response * 0.01 * 0.5
+    rule = np.asarray(block.rule_rate)  # calm: the 2025 rate
+    np.testing.assert_allclose(np.asarray(state.macro.policy_rate), rule - cut, rtol=1e-9)
+
+
 def test_stress_terms_leave_the_calm_path_bit_for_bit(model):
     # at the 2025 spreads and prices the stress cut is 0: the plain Taylor rule's path exactly
     paths = {}
