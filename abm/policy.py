@@ -59,11 +59,11 @@ The levers act through the same rules as the rest of the model, never as special
   ``macro.links.capex_crowding_out``; :mod:`abm.macro`, the IS curve; seed 002's open question).
 - ``policy_spread_response``: how far the central banks cut the policy rate per point of AI
   credit-spread widening above the 2025 level, at once and without the rule's inertia (``None``:
-  the calibration's ``macro.links.policy_spread_response``, one for one as in Taylor 2008 and
-  Cúrdia & Woodford 2010; 0 the plain Taylor rule; :mod:`abm.macro`, the policy rule).
+  the calibration's ``macro.links.policy_spread_response``, 0: the plain Taylor rule; 1 is one
+  for one as in Taylor 2008 and Cúrdia & Woodford 2010; :mod:`abm.macro`, the policy rule).
 - ``policy_equity_response``: how far they cut per unit fall of the listed equities' value below
   2025, at once (the "Fed put"; ``None``: the calibration's
-  ``macro.links.policy_equity_response``; 0 no response to the stock market).
+  ``macro.links.policy_equity_response``, 0: no response to the stock market).
 
 **One description per lever.** Each field carries a :class:`Lever` as its metadata: its kind
 (on/off, a choice, a number or an integer), allowed range, unit, what ``None`` stands for, the

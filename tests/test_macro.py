@@ -143,8 +143,9 @@ def test_financial_stress_cut_and_lower_bound_by_hand():
 
 
 def test_spread_widening_cuts_the_rate_at_once_down_to_the_lower_bound(model):
-    block, state = calm_block(model)
-    assert block.p.spread_response == model.calibration.value("macro.links.policy_spread_response")
+    # the calibrated rule is Taylor's (0); the lever turns on the one-for-one adjustment
+    assert model.calibration.value("macro.links.policy_spread_response") == 0.0
+    block, state = calm_block(model, spread_response=1.0)
     # every AI issuer's spread 100 bp above 2025: the debt-weighted index is exactly 0.01, and a
     # calm first week leaves the smoothed rule at the 2025 rate, so the rate falls 1 x 100 bp
     state.firms.spread_move = state.firms.spread_move + 0.01
@@ -166,7 +167,7 @@ def test_spread_widening_cuts_the_rate_at_once_down_to_the_lower_bound(model):
 def test_a_lasting_widening_becomes_normal_with_its_half_life(model):
     # spreads held 100 bp above 2025: the normal level closes half the distance in
     # policy_spread_normal_half_life weeks, so after that many updates the cut is 50 bp
-    block, state = calm_block(model)
+    block, state = calm_block(model, spread_response=1.0)
     half_life = model.calibration.value("macro.links.policy_spread_normal_half_life")
     state.firms.spread_move = state.firms.spread_move + 0.01
     state.flows.ai_capex = np.zeros(2) + block.planned_capex(0)
@@ -182,11 +183,11 @@ def test_a_lasting_widening_becomes_normal_with_its_half_life(model):
 def test_stress_terms_leave_the_calm_path_bit_for_bit(model):
     # at the 2025 spreads and prices the stress cut is 0: the plain Taylor rule's path exactly
     paths = {}
-    for response in (0.0, None):
-        block, state = calm_block(model, spread_response=response, equity_response=response)
+    for spread, equity in ((0.0, 0.0), (1.0, 0.04)):
+        block, state = calm_block(model, spread_response=spread, equity_response=equity)
         run(block, state, 26)
-        paths[response] = np.asarray(state.macro.policy_rate)
-    assert np.array_equal(paths[0.0], paths[None])
+        paths[spread] = np.asarray(state.macro.policy_rate)
+    assert np.array_equal(paths[0.0], paths[1.0])
     lever = Powderkeg(
         n_worlds=1, n_cohorts=20,
         policy=Policy(policy_spread_response=0.5, policy_equity_response=0.0),

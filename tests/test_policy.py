@@ -148,13 +148,17 @@ def test_bad_policy_keys_in_a_preset_give_one_line_errors(line, needles, tmp_pat
 
 
 def _other(lever: Lever) -> Any:
-    """An allowed setting of ``lever`` other than today's (inside its span for numbers)."""
+    """An allowed setting of ``lever`` other than today's and the calibrated value's (inside its
+    span for numbers): a number set at the calibrated value reads back as ``None``."""
     if lever.kind == "bool":
         return not lever.default
     if lever.kind == "choice":
         return next(c for c in lever.choices if c != lever.default)
     lo, hi = lever.span
-    return lo if lo != lever.default else hi
+    today = lever.default
+    if today is None and lever.calibrated:
+        today = load_calibration().value(lever.calibrated)
+    return lo if lo != today else hi
 
 
 def _toml(value: Any) -> str:
