@@ -42,6 +42,7 @@ from abm.exposures import (
     prime_brokers,
     stable_id,
 )
+from abm.interbank import interbank_network
 from abm.market import AssetTable
 from abm.roster import Roster
 
@@ -130,7 +131,7 @@ class OpeningSheets:
             "deposits": _Pool(outside_holder="rest_of_economy", links=named),
             "bank_loans": _Pool(links=[] if self.rules.named else None),
             "private_loans": _Pool(),
-            "interbank": _Pool(),
+            "interbank": _Pool(links=[] if self.rules.named else None),
             "wholesale": _Pool(),
             "pension_claims": _Pool(),
             "policies": _Pool(outside_holder="rest_of_economy"),
@@ -398,24 +399,55 @@ class OpeningSheets:
             loans = self.pools["bank_loans"].total_face() * assets / assets.sum()
             for k, i in enumerate(idx):
                 self.pools["bank_loans"].own(i, loans[k])
+        owed, owned = self.interbank(list(idx), assets, interbank_share)  # shares of assets
         for k, i in enumerate(idx):
             a_k = assets[k]
             equity = cet1[k] * risk[k] * a_k
             self.pools["deposits"].owe(i, dep[k] * a_k)
-            self.pools["interbank"].owe(i, interbank_share * a_k)
-            self.pools["interbank"].own(i, interbank_share * a_k)
             self.pools["central_bank_loans"].owe(i, 0.0)  # the lender of last resort's window
-            self.pools["wholesale"].owe(
-                i, max(0.0, a_k - equity - (dep[k] + interbank_share) * a_k)
-            )
+            self.pools["wholesale"].owe(i, max(0.0, a_k - equity - (dep[k] + owed[k]) * a_k))
             self.cash[i] = cash[k] * a_k
             self.invest(i, "treasuries", trs[k] * a_k)
             self.invest(i, "ig_bonds_non_ai", ig[k] * a_k)
             self.invest(i, "ai_bonds", ai[k] * a_k)
-            placed = (cash[k] + trs[k] + ig[k] + ai[k] + interbank_share) * a_k
+            placed = (cash[k] + trs[k] + ig[k] + ai[k] + owned[k]) * a_k
             self.real[i] = a_k - placed - loans[k]
             if self.real[i] < 0.0:
                 raise ValueError(f"bank {self.roster.names[i]}: its assets do not cover its loans")
+
+    def interbank(
+        self, banks: list[int], assets: np.ndarray, share: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Book the interbank claims; (B,) each bank's borrowing and lending, shares of assets.
+
+        Named (:mod:`abm.interbank`): bilateral edges on a core-periphery network that keeps
+        every bank's borrowing and lending at ``share`` of its assets. Pooled: every bank owes
+        and owns ``share`` of its assets in one pool, so a failed bank's loss is spread over all
+        banks by size.
+        """
+        pool = self.pools["interbank"]
+        if not self.rules.named:
+            for k, i in enumerate(banks):
+                pool.owe(i, share * assets[k])
+                pool.own(i, share * assets[k])
+            return np.full(len(banks), share), np.full(len(banks), share)
+        edges = interbank_network(
+            assets,
+            [self.roster.kind[i] for i in banks],
+            share,
+            int(self.value("banks.exposures.interbank_core_banks")),
+            int(self.value("banks.exposures.interbank_links_per_periphery")),
+            self.value("banks.exposures.interbank_home_bias"),
+        )
+        owed, owned = np.zeros(len(banks)), np.zeros(len(banks))
+        for k, j, amount in edges:
+            owed[k] += amount
+            owned[j] += amount
+        for k, i in enumerate(banks):
+            pool.owe(i, float(owed[k]))
+        for k, j, amount in edges:
+            pool.link(banks[k], banks[j], amount, amount / owed[k])
+        return owed / assets, owned / assets
 
     def lend(self, banks: list[int], assets: np.ndarray) -> np.ndarray:
         """Link every bank borrower to its lenders (:mod:`abm.exposures`); (B,) each bank's loans.
