@@ -20,7 +20,9 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
 - **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
   rate before financing (cut in distress) and buy back shares out of cash above their buffer.
 - **Financing**: a firm short of its cash buffer (weeks of outgoings, :func:`cash_targets`) plus
-  this week's capex replaces the week's outflow and closes the rest over a quarter
+  this week's capex and this week's full-size contract payments beyond the capped commitments
+  (``firms.contract_due``, written by :mod:`abm.deals`; paid before capex) replaces the week's
+  outflow and closes the rest over a quarter
   (:func:`weekly_need`), filling the gap in Kedrosky's pecking order (:mod:`abm.financing`:
   bonds sold to investors who reach for yield, :mod:`abm.bond_market`, hyperscalers' in
   discrete deals; bank and private credit; equity; vendor financing; cloud prepayments); what
