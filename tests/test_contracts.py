@@ -127,3 +127,27 @@ def test_zero_excess_leaves_the_week_as_before(model):
     np.testing.assert_array_equal(firm.ebitda, ebitda)
     assert not deals.unpaid_weeks.any() and not deals.arrears.any()
     assert not firm.contract_due.any()
+
+
+def test_financing_raises_cash_for_the_coming_contract_payments():
+    raised = []
+    for full_size in (False, True):
+        model = Powderkeg(n_worlds=2, seed=3, n_cohorts=20, collect_agents=False)
+        firm, ledger = model.economy.firm, model.sheets.ledger
+        if not full_size:
+            model.deals.schedules = []
+            firm.contract_due = firm.contract_due * 0.0
+        row = model.roster.index("openai")
+        drain = ledger.cash[:, row]  # no cash of its own: the week's payments need financing
+        ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
+        model.state.begin_week(model.economy.firms)
+        due = firm.contract_due.copy()  # week 0: OpenAI's Azure commitment (E11) beyond its cap
+        model.economy.run_firms(model.state)
+        mix = model.economy.financing.last
+        raised.append(
+            sum(getattr(mix, c) for c in ("bonds", "credit", "equity", "vendor", "cloud"))
+        )
+    openai = model.deals.firm_names.index("openai")
+    assert (due[:, openai] > 0.5).all()
+    extra = raised[1][:, openai] - raised[0][:, openai]
+    np.testing.assert_allclose(extra, due[:, openai], rtol=1e-6)
