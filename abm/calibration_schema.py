@@ -93,6 +93,7 @@ PLAIN_ATTRIBUTES: Mapping[str, type] = MappingProxyType(
         "data_file": str,
         "asset_class": str,
         "issuer": str,
+        "bought_by": str,  # a circular deal's purchase made by another modelled firm
     }
 )
 """Descriptive attributes that may be plain values instead of leaves, with their types."""

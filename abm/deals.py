@@ -25,6 +25,20 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   clearing allows. When everyone pays in full the week is unchanged; a shortfall stays with the
   payer and is lost by the supplier. Every leg goes through the ledger as income or expense, so
   no money is created and the books balance.
+- **Full-size contracts (issue 17).** The commitments also run at their reported size on their
+  reported schedules (:mod:`abm.contract_schedule`): what a pair's schedule asks above ``c_ij``
+  in week t, the excess ``e_ij(t)``, is new money that the calibrated revenue does not contain.
+  Payers owe ``c_ij + e_ij(t)`` and the clearing decides what is paid (pro rata over both
+  parts); the capped part is re-routed as above, the excess is a plain payment. The excess a
+  supplier receives is added to its revenue and EBITDA in the same week (``firms.revenue`` and
+  ``firms.ebitda``, smoothed as :mod:`abm.economy` smooths it), the excess a payer pays is an
+  operating cost in its EBITDA, so the valuation and the ratings read both. The coming week's
+  excess is written to ``firms.contract_due`` so the payer's financing raises cash for it
+  (:meth:`abm.economy.Economy.run_firms`).
+- **Arrears.** What a payer leaves unpaid of its excess accumulates (``arrears``); a payer that
+  has left excess unpaid ``ARREARS_WEEKS`` weeks in a row fails (cause ``"arrears"``, the failure
+  step clears it); its suppliers lose the revenue. The capped part counts no arrears: it is
+  paid as before the full-size contracts, so with no excess the model is unchanged.
 - **Clearing.** Liabilities ``L_ij = c_ij`` between firms that have not failed (a failed payer
   pays nothing; its suppliers still lose the revenue); external assets are each firm's cash after
   the refund, ``max(cash, 0)``; ``kernels.clearing.eisenberg_noe`` gives the greatest clearing
@@ -47,12 +61,19 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
-from abm.state import WorldState
+from abm.contract_schedule import excess, load_schedules
+from abm.state import FirmState, WorldState
+from kernels.backend import segment_sum
 from kernels.clearing import eisenberg_noe
 from kernels.debtrank import debtrank
 
 PAYMENT_KINDS = ("purchase_commitment", "purchase", "customer", "partnership")
 """Deal kinds that are payments from ``from`` to ``to``; the others are holdings."""
+
+ARREARS_WEEKS = 4
+"""Consecutive weeks of unpaid contract excess after which a payer fails (cause ``arrears``):
+a month of missed payments, the usual grace before a supplier may terminate and claim (issue 17,
+deliverable 3)."""
 
 
 @dataclass(frozen=True)
@@ -111,12 +132,23 @@ class CircularDeals:
         total: (F, F) host array, contract totals (uncapped, for DebtRank).
         paid_to_date: (E, F, F) what each payer has paid each supplier so far.
         last_committed, last_paid: (E, F) what each firm owed and paid last week.
-        last_due, last_received: (E, F) what each firm was owed and received last week.
+        last_due, last_received: (E, F) what each firm was owed (capped and excess) and
+            received last week.
         enabled: switch for ablation; when off :meth:`settle` does nothing.
+        schedules: each edge's full-size schedule (:mod:`abm.contract_schedule`).
+        arrears: (E, F) contract excess each payer has left unpaid so far (USD bn).
+        unpaid_weeks: (E, F) consecutive weeks each payer has left excess unpaid.
+        last_excess_paid, last_excess_received: (E, F) excess paid and received last week.
     """
 
-    def __init__(self, cal: Calibration, sheets: BalanceSheets, enabled: bool = True) -> None:
-        self.sheets, self.enabled = sheets, enabled
+    def __init__(
+        self,
+        cal: Calibration,
+        sheets: BalanceSheets,
+        enabled: bool = True,
+        firm: FirmState | None = None,
+    ) -> None:
+        self.sheets, self.enabled, self.firm = sheets, enabled, firm
         xp = sheets.xp
         rows = sheets.roster.indices("firm")
         self.firm_names = [sheets.roster.names[i] for i in rows]
@@ -147,6 +179,20 @@ class CircularDeals:
         zeros = xp.zeros((worlds, f), dtype=dtype, device=dev)
         self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
         self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
+        self.schedules = load_schedules(cal, self.edges, self.firm_names)
+        smoothing = float(cal.model_value("assumptions.spreads.ebitda_smoothing_weeks"))
+        self.ebitda_weight = 52.0 / smoothing  # abm.economy: (1 - keep) x 52 weeks
+        self.arrears = self.unpaid_weeks = zeros
+        self.last_excess_paid = self.last_excess_received = zeros
+        if firm is not None and enabled:
+            firm.contract_due = firm.contract_due + xp.sum(self.excess(0), axis=-1)[None, :]
+
+    def excess(self, week: int) -> Any:
+        """(F, F) contract payments due in ``week`` beyond the capped ``weekly`` (USD bn)."""
+        s = self.sheets
+        return s.xp.asarray(
+            excess(self.schedules, week, self.weekly), dtype=s.prices.dtype, device=s.prices.device
+        )
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot: ``deals_converged``, whether this week's clearing of commitments converged."""
@@ -162,11 +208,14 @@ class CircularDeals:
         s = self.sheets
         xp, ledger, firms = s.xp, s.ledger, self.firms
         on = xp.astype(state.flows.firms_alive, s.prices.dtype)
-        owed = self._weekly[None, :, :] * on[:, :, None] * on[:, None, :]  # (E, F, F)
+        pairs = on[:, :, None] * on[:, None, :]
+        capped = self._weekly[None, :, :] * pairs  # (E, F, F)
+        extra = self.excess(state.week)[None, :, :] * pairs  # new money beyond the caps
+        owed = capped + extra
         committed = xp.sum(owed, axis=-1)
         counted = xp.sum(self._weekly, axis=0)[None, :] * on  # counted in suppliers' revenue
         # the rest of the economy hands back what it charged payers and credited suppliers
-        ledger.pay_outsider(firms, "rest_of_economy", -committed)
+        ledger.pay_outsider(firms, "rest_of_economy", -xp.sum(capped, axis=-1))
         ledger.pay_outsider(firms, "rest_of_economy", counted)
         external = xp.maximum(xp.take(ledger.cash, firms, axis=1), 0.0)
         result = eisenberg_noe(owed, external)
@@ -182,8 +231,35 @@ class CircularDeals:
         ledger.pay(rows_from, rows_to, amounts)
         self.paid_to_date = self.paid_to_date + paid
         self.last_committed, self.last_paid = committed, xp.sum(paid, axis=-1)
-        self.last_due, self.last_received = counted, xp.sum(paid, axis=1)
+        self.last_due, self.last_received = counted + xp.sum(extra, axis=1), xp.sum(paid, axis=1)
         self.converged = result.converged
+        paid_extra = extra * share[:, :, None]
+        self._book_contract_revenue(state, xp.sum(paid_extra, axis=1), xp.sum(paid_extra, axis=-1))
+        self._track_arrears(state, xp.sum(extra - paid_extra, axis=-1), on)
+        if self.firm is not None:
+            self.firm.contract_due = xp.sum(self.excess(state.week + 1), axis=-1)[None, :] * on
+
+    def _book_contract_revenue(self, state: WorldState, received: Any, paid: Any) -> None:
+        """Excess received is revenue of the supplier; EBITDA moves by received less paid.
+
+        The payments are already in the ledger (income and expense); this updates the firm
+        state the valuation and the ratings read, as if :mod:`abm.economy` had counted them.
+        """
+        firm = state.firms
+        firm.revenue = firm.revenue + received
+        firm.ebitda = firm.ebitda + self.ebitda_weight * (received - paid)
+        self.last_excess_received, self.last_excess_paid = received, paid
+
+    def _track_arrears(self, state: WorldState, unpaid: Any, on: Any) -> None:
+        """Accumulate unpaid excess; payers ``ARREARS_WEEKS`` weeks behind fail (``arrears``)."""
+        xp = self.sheets.xp
+        behind = unpaid > 1e-9
+        self.arrears = self.arrears + unpaid
+        self.unpaid_weeks = xp.where(behind, self.unpaid_weeks + 1.0, 0.0)
+        default = (self.unpaid_weeks >= ARREARS_WEEKS) & (on > 0.0)
+        n = self.sheets.ledger.cash.shape[-1]
+        mask = segment_sum(xp.astype(default, self.sheets.prices.dtype), self.firms, n) > 0.0
+        state.fail("arrears", mask)
 
     def shortfall(self) -> Any:
         """(E, F) revenue each supplier expected from the network last week but did not get."""

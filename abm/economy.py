@@ -20,7 +20,9 @@ and ``[firms.*]``; sentiment is :mod:`abm.sentiment`, valuation :mod:`abm.valuat
 - **Shareholder payouts** (:mod:`abm.firm_payouts`): listed firms pay dividends at their 2025
   rate before financing (cut in distress) and buy back shares out of cash above their buffer.
 - **Financing**: a firm short of its cash buffer (weeks of outgoings, :func:`cash_targets`) plus
-  this week's capex replaces the week's outflow and closes the rest over a quarter
+  this week's capex and this week's full-size contract payments beyond the capped commitments
+  (``firms.contract_due``, written by :mod:`abm.deals`; paid before capex) replaces the week's
+  outflow and closes the rest over a quarter
   (:func:`weekly_need`), filling the gap in Kedrosky's pecking order (:mod:`abm.financing`:
   bonds sold to investors who reach for yield, :mod:`abm.bond_market`, hyperscalers' in
   discrete deals; bank and private credit; equity; vendor financing; cloud prepayments); what
@@ -223,6 +225,7 @@ class Economy:
             ai_revenue=ai_revenue,
             planned_ai_revenue=planned_ai_revenue,
             selling_pressure=xp.zeros_like(sheets.prices),  # (E, M) decayed selling / depth
+            contract_due=revenue * 0.0,  # (E, F) set by abm.deals for the coming week
         )
         self.last_capex_cut = revenue * 0.0
         self.financing = Financing(cal, self)
@@ -327,16 +330,19 @@ class Economy:
         outgoings = costs + capex
         buffer = self.buffer_weeks * outgoings
         cash = xp.take(ledger.cash, firms, axis=1)
-        shortfall = buffer + capex - cash  # to pay this week's capex and end at the buffer
-        due = xp.maximum(capex - cash, 0.0)  # what cash cannot pay this week
-        drain = xp.maximum(cash_start - cash, 0.0) + capex  # this week's net outflow
+        contract = firm.contract_due * on  # this week's contract payments beyond the caps
+        # to pay this week's capex and contract payments and end at the buffer
+        shortfall = buffer + capex + contract - cash
+        due = xp.maximum(capex + contract - cash, 0.0)  # what cash cannot pay this week
+        drain = xp.maximum(cash_start - cash, 0.0) + capex + contract  # this week's net outflow
         need = weekly_need(xp, shortfall, due, drain, self.restore_weeks)
         self.financing.fill(need, outgoings, on, shortfall=shortfall, due=due)
         cash = xp.take(ledger.cash, firms, axis=1)
-        spent = xp.minimum(capex, xp.maximum(cash, 0.0))  # no cash, no capex
+        # contract payments are obligations (paid in the circular-deals rule): capex comes after
+        spent = xp.minimum(capex, xp.maximum(cash - contract, 0.0))  # no cash, no capex
         self.last_capex_cut = capex - spent
         ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
-        self.payouts.buy_back(on, cash - spent - buffer, distressed)
+        self.payouts.buy_back(on, cash - spent - contract - buffer, distressed)
         state.flows.ai_capex = xp.sum(spent, axis=-1)  # investment the macro block counts
         real = s.real_assets
         used = xp.take(real, firms, axis=1)

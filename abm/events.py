@@ -13,7 +13,8 @@ Events (thresholds in :class:`Thresholds`):
   data-centre SPV whose collateral fell below its loan-to-value limit or whose rent missed its
   debt service, uncured by its sponsor; ``could not pay its creditors`` when the clearing of
   failures left it short; in the market clearing ``could not pay what was due`` when its cash is
-  negative, else ``equity exhausted``.
+  negative, else ``equity exhausted``; ``contract arrears`` for a payer that left its
+  full-size contract payments unpaid four weeks in a row (:mod:`abm.deals`).
 - ``fire_sale``: an agent sold assets into the market for more than a threshold and more than
   a share of its total assets (routine weekly selling to pay bills or withdrawals stays out).
   Amount: the proceeds. Cause: ``default sell-off`` (it is defaulted), ``deleveraging`` (the
@@ -97,11 +98,12 @@ CAUSES = (
     "covenant breach",
     "could not pay its creditors",
     "capital below its buffer",
+    "contract arrears",
 )
 _DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
 _RUN, _GAP, _RESERVES = 5, 6, 7
 _REDEEMED, _ILLIQUID, _UNDERCAPITALISED = 8, 9, 10
-_COVENANT, _CLEARING, _BELOW_BUFFER = 13, 14, 15
+_COVENANT, _CLEARING, _BELOW_BUFFER, _ARREARS = 13, 14, 15, 16
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class EventLog:
         cause = np.where(short, _DEFAULT_SHORT, _DEFAULT_EQUITY)
         cause = np.where(rule == 1 + STATE_CAUSES.index("covenant"), _COVENANT, cause)
         cause = np.where(rule == 1 + STATE_CAUSES.index("clearing"), _CLEARING, cause)
+        cause = np.where(rule == 1 + STATE_CAUSES.index("arrears"), _ARREARS, cause)
         self._add(step, 0, w, i, liabilities[w, i], cause)
 
         # fire sales: why did the seller sell?
@@ -338,6 +341,7 @@ def _message(event: str, label: str, amount: float, cause: str, detail: float) -
             CAUSES[_DEFAULT_SHORT]: "it could not pay what was due",
             CAUSES[_COVENANT]: "it breached its loan covenants and its sponsor did not cure them",
             CAUSES[_CLEARING]: "it could not pay its creditors in full once failures were cleared",
+            CAUSES[_ARREARS]: "it left its contract payments unpaid for four weeks",
         }.get(cause, "its equity was exhausted")
         return f"{label} defaulted on {usd(amount)} of liabilities: {why}."
     if event == "fire_sale":

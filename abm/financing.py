@@ -1,6 +1,8 @@
 """How a tech firm fills its funding gap: Kedrosky's pecking order, channel by channel.
 
-Each week a firm falls ``G = buffer + capex − cash`` short (USD bn; the buffer is
+Each week a firm falls ``G = buffer + capex + contracts − cash`` short (USD bn; ``contracts`` is
+the week's full-size contract payments beyond the capped commitments, ``firms.contract_due`` of
+:mod:`abm.deals`, a cash need like capex; the buffer is
 ``[assumptions.firms].cash_buffer_weeks`` of its outgoings, less for a listed investment-grade
 firm that held less at the start (:func:`abm.economy.cash_targets`), computed after it has paid
 its operating costs, debt service and dividends); it finances what its cash cannot pay now and

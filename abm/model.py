@@ -155,7 +155,9 @@ class Powderkeg(mesa.Model):
             self.capital.regions, loans, allowance, self.capital.opening_htm_units()
         )
         self.state = WorldState.start(sheets, self.economy.firm, macro, banks)
-        self.deals = CircularDeals(cal, sheets, enabled=channels.circular_deals)
+        self.deals = CircularDeals(
+            cal, sheets, enabled=channels.circular_deals, firm=self.economy.firm
+        )
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
             self.economy.depreciation * self.economy.operating,

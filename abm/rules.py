@@ -12,7 +12,9 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
                                reads them
  2    firms operate            revenue, costs, coupons, financing and capex at this
                                week's hype, for the firms alive when the week began
- 3    circular deals           commitments are paid out of what the firms just earned
+ 3    circular deals           commitments (capped and full-size excess) are paid out of
+                               what the firms just earned; payers four weeks in arrears
+                               fail (cause ``arrears``)
  4    SPV covenants            sponsors pay rent out of their cash; breaches fail (cause
                                ``covenant``) before valuation sees them
  5    credit lines             private-credit funds that lent this week draw their bank

@@ -44,7 +44,7 @@ import numpy as np
 #: causes of failure, each written by one rule: an uncured SPV covenant breach (abm.spv), a
 #: default in the market clearing (abm.clearing: equity below zero or cash short of what is due),
 #: and a payment shortfall in the Eisenberg–Noe clearing of failures (abm.failures)
-CAUSES = ("covenant", "market", "clearing")
+CAUSES = ("covenant", "market", "clearing", "arrears")
 #: the macro block's regions (abm.macro): US banks live in the first, EU banks in the second
 REGIONS = ("us", "euro_area")
 #: the banks' loan books to the economy outside the model (abm.credit_risk); the loans to the
@@ -78,6 +78,9 @@ class FirmState:
         selling_pressure: (E, M) forced selling over market depth, fading weekly: the fire sale
             and fallen-angel sales add to it (:meth:`WorldState.absorb_selling`), the valuation
             reads it into the issuers' spreads.
+        contract_due: contract payments each firm owes this week beyond the capped commitments
+            (the excess of :mod:`abm.contract_schedule`): :class:`abm.deals.CircularDeals`
+            writes it for the coming week, the firms' financing raises cash for it.
     """
 
     params: Any
@@ -91,6 +94,7 @@ class FirmState:
     ai_revenue: Any
     planned_ai_revenue: Any
     selling_pressure: Any
+    contract_due: Any
 
 
 @dataclass(slots=True)
