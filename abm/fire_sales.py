@@ -115,7 +115,7 @@ class FireSales:
         move = result.prices - marks
         realized, revalued = [], []
         per_world = held.shape[-2] * held.shape[-1] * itemsize(xp, held.dtype)
-        for w in world_chunks(held.shape[0], per_world):
+        for w in world_chunks(held.shape[0], per_world, xp):
             units = held[w, ...]  # a view: the state's own units
             after = units * result.retained[w, :, None]
             units -= after  # the units sold, in place: one temporary a chunk
