@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
 
 from abm.arrays import itemsize, rounding_margin, world_chunks
 from kernels.backend import segment_sum
@@ -237,8 +237,13 @@ class BilateralPool:
     def chunks(self, xp: Any) -> list[slice]:
         """Chunks of worlds whose (W, K) edge arrays fit :func:`abm.arrays.world_chunks`' budget.
 
-        The deposit pool's 8,004 edges are 64 MB a temporary at 1,000 worlds in float64.
+        The deposit pool's 8,004 edges are 64 MB a temporary at 1,000 worlds in float64. Only
+        on NumPy and CuPy, whose segment sums add each world's numbers alone (bincount, scatter):
+        elsewhere ``segment_sum`` is a one-hot matrix product, whose BLAS may sum one row in
+        another order than several (a matrix-vector kernel), so the worlds stay whole there.
         """
+        if not (is_numpy_namespace(xp) or is_cupy_namespace(xp)):
+            return [ALL_WORLDS]
         per_world = self.balance.shape[-1] * itemsize(xp, self.balance.dtype)
         return world_chunks(self.balance.shape[0], per_world, xp)
 
