@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
 
 from abm.arrays import itemsize, rounding_margin, world_chunks
@@ -234,6 +235,20 @@ class BilateralPool:
         """(W, K) ``fraction`` (E, I) of each issuer's edges in worlds ``worlds``."""
         return self.balance[worlds, ...] * xp.take(fraction[worlds, ...], self.edge_issuer, axis=1)
 
+    def owned_balance(self) -> Any:
+        """The (E, K) balances as an array of the pool's own, to update a chunk at a time.
+
+        On NumPy the balances themselves once they are writable and own their memory (a copy
+        the first time, if they were built read-only or as a view); elsewhere a copy. Nothing
+        outside the pool keeps its balances between rules (:meth:`edges` hands out a view that
+        its caller uses at once), so an update in place changes no other array.
+        """
+        balance = self._balance
+        owned = isinstance(balance, np.ndarray) and balance.flags.writeable and balance.base is None
+        if not owned:  # elsewhere (a GPU, array-api-strict) a fresh copy, as before
+            balance = array_namespace(balance).asarray(balance, copy=True)
+        return balance
+
     def chunks(self, xp: Any) -> list[slice]:
         """Chunks of worlds whose (W, K) edge arrays fit :func:`abm.arrays.world_chunks`' budget.
 
@@ -423,23 +438,24 @@ class Ledger:
         The (E, K) edge arrays are built a chunk of worlds at a time (:meth:`BilateralPool.chunks`).
         """
         xp = self.xp
-        received, paid, balance = [], [], []
+        if outside is not None:  # the outside holder's part, by its stakes at each issuer
+            part = xp.where(xp.sum(pool.outside_face, axis=-1, keepdims=True) > 0.0,
+                            _shares(xp, pool.outside_face), pool.issuer_shares(xp))  # fmt: skip
+        received, paid, balance = [], [], pool.owned_balance()
         for worlds in pool.chunks(xp):
             split = pool.holding_split(xp, worlds)
             new = xp.take(amount[worlds, ...], pool.edge_holder, axis=1) * split  # (W, K)
             received.append(self._spread(pool.issuer_agent, new))
             paid.append(self._spread(pool.holder_agent, new))
-            balance.append(pool.balance[worlds, ...] + new)
+            balance[worlds, ...] += new  # in place: no second (E, K) array
         received = xp.concat(received)
-        if outside is not None:  # the outside holder's part, by its stakes at each issuer
-            part = xp.where(xp.sum(pool.outside_face, axis=-1, keepdims=True) > 0.0,
-                            _shares(xp, pool.outside_face), pool.issuer_shares(xp))  # fmt: skip
+        if outside is not None:
             added = part * outside[:, None]
             pool.outside_face = pool.outside_face + added
             self.outsiders.book(pool.outside_holder, xp.sum(added, axis=-1))
             received = received + self._spread(pool.issuers, added)
         self.cash = self.cash + received - xp.concat(paid)
-        pool.balance = xp.concat(balance)
+        pool.balance = balance  # face and claims derived again
 
     def redeem(self, name: str, amount: Any, outside: Any = None) -> None:
         """Holders of pool ``name`` cash in ``amount`` (E, H) of claims; outsiders ``outside``.
@@ -512,16 +528,16 @@ class Ledger:
         owes = face > 0.0
         fraction = xp.minimum(amount / xp.where(owes, face, 1.0), 1.0)  # rounding: at most all
         on_outside = pool.outside_face * fraction
-        issuers, holders, balance = [], [], []
+        issuers, holders, balance = [], [], pool.owned_balance()
         for worlds in pool.chunks(xp):  # no (E, K) temporary is whole
             on_edges = pool.per_edge(xp, fraction, worlds)
             issuers.append(self._spread(pool.issuer_agent, on_edges))
             holders.append(self._spread(pool.holder_agent, on_edges))
-            balance.append(pool.balance[worlds, ...] - on_edges)
+            balance[worlds, ...] -= on_edges  # in place: no second (E, K) array
         issuers = xp.concat(issuers) + self._spread(pool.issuers, on_outside)
         holders = xp.concat(holders)
         outside = xp.sum(on_outside, axis=-1)
-        pool.balance = xp.concat(balance)
+        pool.balance = balance  # face and claims derived again
         pool.outside_face = pool.outside_face - on_outside
         if repaid:
             self.cash = self.cash + holders - issuers
