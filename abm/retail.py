@@ -79,7 +79,7 @@ class RetailBehaviour:
         """Chunks of worlds whose (W, R, M) value of the cohorts' securities fits the budget."""
         s = self.sheets
         per_world = self.rows.shape[0] * s.prices.shape[-1]
-        return world_chunks(s.prices.shape[0], per_world * itemsize(s.xp, s.prices.dtype))
+        return world_chunks(s.prices.shape[0], per_world * itemsize(s.xp, s.prices.dtype), s.xp)
 
     def _value(self, worlds: slice) -> Any:
         """(W, R, M) market value of the cohorts' securities in the chunk ``worlds``, USD bn."""

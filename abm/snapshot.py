@@ -21,6 +21,10 @@ from abm.state import WorldState
 from kernels.backend import array_namespace, segment_sum, to_numpy
 
 
+class SnapshotUnavailable(RuntimeError):
+    """The snapshot was read while a step runs: last week's declared arrays are gone by then."""
+
+
 class Books:
     """What several declarations need, computed once per snapshot.
 

@@ -346,3 +346,18 @@ def test_array_namespace_ignores_none_and_python_scalars():
     assert backend.array_namespace(a, None, 1.0, 2, True) is xp_numpy
     x = xs.asarray([1.0])
     assert backend.array_namespace(None, x, 0.5) is xs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_segment_sum_in_blocks_of_rows_gives_the_bits_of_one_block(monkeypatch, dtype):
+    # issue 18: NumPy sums the rows a block at a time (SEGMENT_CHUNK_BYTES), near the caches
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(3, 5, 40)).astype(dtype)
+    ids = rng.integers(0, 7, size=40)
+    whole = backend.segment_sum(values, ids, 7)
+    monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 2 * 40 * 8)  # two rows a block
+    blocks = backend.segment_sum(values, ids, 7)
+    assert blocks.dtype == dtype and blocks.shape == (3, 5, 7)
+    np.testing.assert_array_equal(blocks, whole)
+    monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 1)  # one row a block
+    np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)

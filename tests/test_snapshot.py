@@ -6,6 +6,7 @@ import pytest
 
 import abm.snapshot as snapshot
 from abm.model import Powderkeg
+from abm.rules import Rule
 from abm.snapshot import Books
 
 
@@ -114,3 +115,21 @@ def test_a_step_copies_only_the_series_until_the_snapshot_is_read(monkeypatch):
     assert len(sizes) == 1 and sizes[0] == len(model.week_series)  # the series + finiteness
     model.snapshot["cash"]
     assert sizes == [len(model.week_series), 1]  # then the one array read
+
+
+def test_a_step_lets_last_weeks_declared_arrays_go_and_a_mid_step_read_says_why():
+    # issue 18 (memory): the step's temporaries reuse the declared arrays' memory
+    model = Powderkeg(n_worlds=2, seed=1, n_cohorts=8, collect_agents=False)
+    seen: list[str] = []
+
+    def read_mid_step(state):
+        with pytest.raises(snapshot.SnapshotUnavailable, match="while a step runs"):
+            model.snapshot  # noqa: B018
+        with pytest.raises(snapshot.SnapshotUnavailable):
+            model.world_view  # noqa: B018
+        seen.append("read")
+
+    model.rules = (Rule("read the snapshot", "test", read_mid_step), *model.rules)
+    model.step()
+    assert seen == ["read"]
+    assert model.snapshot["cash"].shape == (2, model.roster.size)  # back after the step

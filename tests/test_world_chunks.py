@@ -82,5 +82,16 @@ def test_the_clearing_settles_in_place_the_holdings_the_kernel_returns(monkeypat
     monkeypatch.setattr(abm.fire_sales, "fire_sale", kernel)
     monkeypatch.setattr(abm.arrays, "CHUNK_BYTES", 1)  # settled one world at a time
     model.fire_sales.step(model.state)
-    assert (returned[0] < before).any()  # the clearing sold something
-    assert np.array_equal(to_numpy(model.sheets.holdings), returned[0])
+    assert len(returned) == WORLDS  # cleared one world a call (NumPy)
+    kernel_holdings = np.concatenate(returned)
+    assert (kernel_holdings < before).any()  # the clearing sold something
+    assert np.array_equal(to_numpy(model.sheets.holdings), kernel_holdings)
+
+
+def test_a_gpu_chunk_holds_more_worlds_than_a_host_chunk(monkeypatch):
+    # CuPy pays kernel launches per chunk, NumPy its caches: each has its own budget
+    monkeypatch.setattr(abm.arrays, "CHUNK_BYTES", 100)
+    monkeypatch.setattr(abm.arrays, "DEVICE_CHUNK_BYTES", 300)
+    monkeypatch.setattr(abm.arrays, "is_cupy_namespace", lambda xp: xp == "cupy")
+    assert len(world_chunks(10, 30, np)) == 4  # three worlds a chunk
+    assert len(world_chunks(10, 30, "cupy")) == 1  # ten worlds fit 300 bytes
