@@ -105,6 +105,15 @@ def scheduled(schedules: list[Schedule], week: int, n_firms: int) -> np.ndarray:
     return due
 
 
+def excess_table(schedules: list[Schedule], weekly: np.ndarray) -> np.ndarray:
+    """(T + 1, F, F) :func:`excess` for weeks 0 … T, T the week after the last payment.
+
+    Row T (all zeros) stands for every later week.
+    """
+    last = max((int(np.ceil(s.end)) for s in schedules), default=0)
+    return np.stack([excess(schedules, week, weekly) for week in range(max(last, 0) + 1)])
+
+
 def excess(schedules: list[Schedule], week: int, weekly: np.ndarray) -> np.ndarray:
     """(F, F) USD bn due in ``week`` beyond the capped commitments ``weekly`` (new money).
 

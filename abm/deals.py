@@ -36,8 +36,9 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   excess is written to ``firms.contract_due`` so the payer's financing raises cash for it
   (:meth:`abm.economy.Economy.run_firms`).
 - **Arrears.** What a payer leaves unpaid of its excess accumulates (``arrears``); a payer that
-  has left excess unpaid ``ARREARS_WEEKS`` weeks in a row fails (cause ``"arrears"``, the failure
-  step clears it); its suppliers lose the revenue. The capped part counts no arrears: it is
+  has left excess unpaid ``[assumptions.deals].arrears_default_weeks`` weeks in a row (a month:
+  the usual grace before a supplier may terminate and claim) fails (cause ``"arrears"``, the
+  failure step clears it); its suppliers lose the revenue. The capped part counts no arrears: it is
   paid as before the full-size contracts, so with no excess the model is unchanged.
 - **Clearing.** Liabilities ``L_ij = c_ij`` between firms that have not failed (a failed payer
   pays nothing; its suppliers still lose the revenue); external assets are each firm's cash after
@@ -61,7 +62,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
-from abm.contract_schedule import excess, load_schedules
+from abm.contract_schedule import excess_table, load_schedules
 from abm.state import FirmState, WorldState
 from kernels.backend import segment_sum
 from kernels.clearing import eisenberg_noe
@@ -69,11 +70,6 @@ from kernels.debtrank import debtrank
 
 PAYMENT_KINDS = ("purchase_commitment", "purchase", "customer", "partnership")
 """Deal kinds that are payments from ``from`` to ``to``; the others are holdings."""
-
-ARREARS_WEEKS = 4
-"""Consecutive weeks of unpaid contract excess after which a payer fails (cause ``arrears``):
-a month of missed payments, the usual grace before a supplier may terminate and claim (issue 17,
-deliverable 3)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +132,8 @@ class CircularDeals:
             received last week.
         enabled: switch for ablation; when off :meth:`settle` does nothing.
         schedules: each edge's full-size schedule (:mod:`abm.contract_schedule`).
+        excess_by_week: (T + 1, F, F) the schedules' excess over ``weekly`` for weeks 0 … T
+            (:func:`abm.contract_schedule.excess_table`; row T for every later week).
         arrears: (E, F) contract excess each payer has left unpaid so far (USD bn).
         unpaid_weeks: (E, F) consecutive weeks each payer has left excess unpaid.
         last_excess_paid, last_excess_received: (E, F) excess paid and received last week.
@@ -147,6 +145,7 @@ class CircularDeals:
         sheets: BalanceSheets,
         enabled: bool = True,
         firm: FirmState | None = None,
+        ebitda_weight: float = 0.0,
     ) -> None:
         self.sheets, self.enabled, self.firm = sheets, enabled, firm
         xp = sheets.xp
@@ -180,8 +179,10 @@ class CircularDeals:
         self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
         self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
         self.schedules = load_schedules(cal, self.edges, self.firm_names)
-        smoothing = float(cal.model_value("assumptions.spreads.ebitda_smoothing_weeks"))
-        self.ebitda_weight = 52.0 / smoothing  # abm.economy: (1 - keep) x 52 weeks
+        table = excess_table(self.schedules, self.weekly)  # (T + 1, F, F), built once
+        self.excess_by_week = xp.asarray(table, dtype=dtype, device=dev)
+        self.ebitda_weight = ebitda_weight
+        self.arrears_weeks = float(cal.model_value("assumptions.deals.arrears_default_weeks"))
         self.arrears = self.unpaid_weeks = zeros
         self.last_excess_paid = self.last_excess_received = zeros
         if firm is not None and enabled:
@@ -189,10 +190,7 @@ class CircularDeals:
 
     def excess(self, week: int) -> Any:
         """(F, F) contract payments due in ``week`` beyond the capped ``weekly`` (USD bn)."""
-        s = self.sheets
-        return s.xp.asarray(
-            excess(self.schedules, week, self.weekly), dtype=s.prices.dtype, device=s.prices.device
-        )
+        return self.excess_by_week[min(week, self.excess_by_week.shape[0] - 1), ...]
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot: ``deals_converged``, whether this week's clearing of commitments converged."""
@@ -251,12 +249,12 @@ class CircularDeals:
         self.last_excess_received, self.last_excess_paid = received, paid
 
     def _track_arrears(self, state: WorldState, unpaid: Any, on: Any) -> None:
-        """Accumulate unpaid excess; payers ``ARREARS_WEEKS`` weeks behind fail (``arrears``)."""
+        """Accumulate unpaid excess; payers ``arrears_weeks`` weeks behind fail (``arrears``)."""
         xp = self.sheets.xp
         behind = unpaid > 1e-9
         self.arrears = self.arrears + unpaid
         self.unpaid_weeks = xp.where(behind, self.unpaid_weeks + 1.0, 0.0)
-        default = (self.unpaid_weeks >= ARREARS_WEEKS) & (on > 0.0)
+        default = (self.unpaid_weeks >= self.arrears_weeks) & (on > 0.0)
         n = self.sheets.ledger.cash.shape[-1]
         mask = segment_sum(xp.astype(default, self.sheets.prices.dtype), self.firms, n) > 0.0
         state.fail("arrears", mask)

@@ -184,6 +184,8 @@ class Economy:
         self.ebitda_keep = 1.0 - 1.0 / float(
             cal.model_value("assumptions.spreads.ebitda_smoothing_weeks")
         )
+        # what one week's operating cash flow adds to the smoothed annual EBITDA, per USD bn
+        self.ebitda_weight = (1.0 - self.ebitda_keep) * 52.0
         listed = params.equity_asset >= 0
         share_asset = np.maximum(params.equity_asset, 0)
         issuer = listed | np.array([k == "ai_lab" for k in kinds])
@@ -309,9 +311,7 @@ class Economy:
         firm.revenue = revenue
         # EBITDA as creditors read it: operating cash flow before interest, a year, averaged
         # over recent quarters (run rate smoothed with a mean age of ebitda_smoothing_weeks)
-        firm.ebitda = self.ebitda_keep * firm.ebitda + (1.0 - self.ebitda_keep) * 52.0 * (
-            revenue - costs
-        )
+        firm.ebitda = self.ebitda_keep * firm.ebitda + self.ebitda_weight * (revenue - costs)
         cash_start = xp.take(ledger.cash, firms, axis=1)
         ledger.pay_outsider(firms, "rest_of_economy", costs - revenue)  # net operating cash flow
         before = ledger.equity_flows

@@ -163,7 +163,11 @@ class Powderkeg(mesa.Model):
         )
         self.state = WorldState.start(sheets, self.economy.firm, macro, banks)
         self.deals = CircularDeals(
-            cal, sheets, enabled=channels.circular_deals, firm=self.economy.firm
+            cal,
+            sheets,
+            enabled=channels.circular_deals,
+            firm=self.economy.firm,
+            ebitda_weight=self.economy.ebitda_weight,
         )
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)

@@ -27,7 +27,14 @@ Rules (issue 4, item 2; docs/design.md, "The economy"):
   fund's holdings of its bonds (``[assumptions.ratings].ig_constrained_*``; regulatory capital
   for insurers — Ellul, Jotikasthira & Lundblad (2011), "Regulatory pressure and fire sales in the
   corporate bond market", JFE 101(3) — and IG mandates and index exclusion for funds and
-  pensions). The sales go to the market makers at the impacted mid price
+  pensions). They sell over ``[assumptions.ratings].fallen_angel_sale_weeks`` weeks after the
+  review, an equal fraction of what is left each week, so that the shares are sold by the end
+  (a holder sells ``1 − (1 − c)^(1/n)`` of its holdings a week): Ellul, Jotikasthira &
+  Lundblad (2011) find the constrained insurers' sales spread over the weeks after the
+  downgrade, and Ambrose, Cai & Helwege (2008), "Forced selling of fallen angels", JFI 18(1),
+  that regulatory pressure does not bring a wholesale liquidation at the downgrade. The selling
+  stops if the issuer is rated investment grade again. The sales go to the market makers at the
+  impacted mid price
   (``kernels.impact.impacted_price`` with the asset's depth, ``fill_price``), every holder is
   marked to the new price, and the units sold feed the issuer's spread as selling pressure
   (:meth:`abm.state.WorldState.absorb_selling`). Channel ``rating_downgrades`` switches the sales
@@ -183,6 +190,11 @@ class CreditRatings:
             share = float(cal.model_value(f"assumptions.ratings.ig_constrained_{kind}"))
             constrained[roster.indices("fund", kind)] = share
         self.constrained = xp.asarray(constrained, dtype=dtype, device=dev)
+        self.sale_weeks = float(cal.model_value("assumptions.ratings.fallen_angel_sale_weeks"))
+        weekly = 1.0 - (1.0 - constrained) ** (1.0 / self.sale_weeks)  # share sold a week
+        self.weekly_share = xp.asarray(weekly, dtype=dtype, device=dev)
+        self.selling_left = xp.zeros((e, len(rows)), dtype=dtype, device=dev)  # weeks, per issuer
+        self.selling_weeks_any = 0.0  # host: weeks in which some world may still sell
         self.bond_assets = bond_assets  # (F,) market index (0 where none)
         self.last_forced = xp.zeros((e, len(rows)), dtype=dtype, device=dev)  # USD bn per issuer
         self.last_forced_by_holder = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
@@ -200,7 +212,7 @@ class CreditRatings:
         }
 
     def review(self, state: WorldState) -> None:
-        """One week: smooth the metric; on review weeks re-rate and sell fallen angels.
+        """One week: smooth the metric; on review weeks re-rate; sell fallen angels' bonds.
 
         Runs after the valuation (:meth:`abm.economy.Economy.revalue`), whose debt / EBITDA of
         each firm it reads (``state.firms.leverage``); firms that had failed when the week began
@@ -213,26 +225,33 @@ class CreditRatings:
         self.smoothed = self.smoothed + self.smoothing * (leverage - self.smoothed)
         self.last_forced = xp.zeros_like(self.last_forced)
         self.last_forced_by_holder = xp.zeros_like(self.last_forced_by_holder)
-        if (state.week + 1) % REVIEW_WEEKS:  # reviews after weeks 13, 26, ...
+        if (state.week + 1) % REVIEW_WEEKS == 0:  # reviews after weeks 13, 26, ...
+            target = anchor_notch(xp, self.smoothed, self.rows) + self.modifier
+            new = xp.where(
+                self.rated_x & active, xp.clip(xp.round(target), 0.0, float(CCC)), self.notch
+            )
+            fallen = (self.notch <= LAST_IG) & (new > LAST_IG) & self.rated_x
+            self.notch = new
+            firm.junk = xp.where(self.rated_x, new > LAST_IG, firm.junk)
+            self.selling_left = xp.where(fallen, self.sale_weeks, self.selling_left)
+            if self.forced_sales and bool(xp.any(fallen)):  # the review's one host read
+                self.selling_weeks_any = self.sale_weeks
+        if self.selling_weeks_any <= 0.0:  # no world sells: no host read on other weeks
             return
-        target = anchor_notch(xp, self.smoothed, self.rows) + self.modifier
-        new = xp.where(
-            self.rated_x & active, xp.clip(xp.round(target), 0.0, float(CCC)), self.notch
-        )
-        fallen = (self.notch <= LAST_IG) & (new > LAST_IG) & self.rated_x
-        self.notch = new
-        firm.junk = xp.where(self.rated_x, new > LAST_IG, firm.junk)
-        if self.forced_sales and bool(xp.any(fallen)):
-            self._sell_fallen_angels(state, fallen)
+        self.selling_weeks_any -= 1.0
+        # a fallen angel rated investment grade again, or failed, is sold no more
+        selling = (self.selling_left > 0.0) & firm.junk & active
+        self.selling_left = xp.where(selling, self.selling_left - 1.0, 0.0)
+        self._sell_fallen_angels(state, selling)
 
     def _sell_fallen_angels(self, state: WorldState, fallen: Any) -> None:
-        """IG-constrained holders sell their share of each fallen angel's bonds to market makers."""
+        """IG-constrained holders sell this week's part of each fallen angel's bonds to dealers."""
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         m = s.prices.shape[-1]
         hit = segment_sum(xp.astype(fallen, s.prices.dtype), self.bond_assets, m) > 0.0  # (E, M)
         hit_x = xp.astype(hit, s.prices.dtype)[:, None, :]
-        units = s.holdings * self.constrained[None, :, None] * hit_x  # (E, N, M)
+        units = s.holdings * self.weekly_share[None, :, None] * hit_x  # (E, N, M)
         sold = xp.sum(units, axis=1)  # (E, M)
         old = s.prices
         new = impacted_price(old, sold, self.depth)

@@ -122,8 +122,10 @@ def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
     review(m, active)
     o = firm(m, "oracle")
     assert m.ratings.notch[0, o] > LAST_IG  # BB range now
+    weeks = m.ratings.sale_weeks
     share = np.asarray(m.ratings.constrained)
-    sold = held * share
+    weekly = 1.0 - (1.0 - share) ** (1.0 / weeks)  # the first week's part of the shares
+    sold = held * weekly
     np.testing.assert_allclose(held - s.holdings[0, :, asset], sold, atol=1e-12)
     insurers = m.roster.indices("fund", "insurer_life")
     assert (sold[insurers] > 0.0).all() and sold[m.roster.indices("bank")].sum() == 0.0
@@ -146,6 +148,40 @@ def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
     assert len(down) == 1 and down.amount_usd_bn.iloc[0] == pytest.approx(proceeds.sum())
     message = down.message.iloc[0]
     assert "Oracle Corporation downgraded to BB" in message and "must sell $" in message
+
+
+def test_a_fallen_angel_is_sold_over_the_sale_weeks_and_no_longer():
+    m = model()
+    s = m.sheets
+    asset = s.assets.index("bonds_oracle")
+    held = s.holdings[0, :, asset].copy()
+    active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
+    _push_oracle_to(m, 8.5)
+    weeks = int(m.ratings.sale_weeks)
+    for week in range(REVIEW_WEEKS - 1, REVIEW_WEEKS - 1 + weeks + 3):
+        m.state.week = week
+        review(m, active)
+        if week == REVIEW_WEEKS - 1 + weeks - 1:  # the last week of selling
+            share = np.asarray(m.ratings.constrained)
+            np.testing.assert_allclose(s.holdings[0, :, asset], held * (1.0 - share), atol=1e-9)
+    np.testing.assert_allclose(s.holdings[0, :, asset], held * (1.0 - share), atol=1e-9)
+    assert float(np.sum(m.ratings.last_forced)) == 0.0
+    assert gaps(m) < 1e-9
+
+
+def test_a_fallen_angel_upgraded_again_is_sold_no_more():
+    m = model()
+    s = m.sheets
+    asset = s.assets.index("bonds_oracle")
+    active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
+    _push_oracle_to(m, 8.5)
+    review(m, active)  # fallen: the first week's sales
+    after_first = s.holdings[0, :, asset].copy()
+    m.state.firms.junk = m.xp.zeros_like(m.state.firms.junk)  # investment grade again
+    m.state.week = REVIEW_WEEKS
+    review(m, active)
+    np.testing.assert_array_equal(s.holdings[0, :, asset], after_first)
+    assert float(np.sum(m.ratings.selling_left)) == 0.0
 
 
 def test_without_the_channel_ratings_move_but_nobody_must_sell():
