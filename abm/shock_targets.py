@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from abm.state import LOAN_BOOKS
+
 
 def firm_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     """(F,) bool: the firms a target list names by name or kind (all firms when it is empty)."""
@@ -30,6 +32,21 @@ def named_targets(target: tuple[str, ...], names: tuple[str, ...], what: str) ->
 def bank_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
     """(B,) bool in bank order: the banks a target list names by name or kind (``us``, ``eu``)."""
     return _roster_targets(model, "bank", target)
+
+
+def book_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
+    """(B, K) bool: the loan books (:data:`abm.state.LOAN_BOOKS`) of the banks a list names.
+
+    Entries that name a loan book pick books, the others banks by name or kind (``us``, ``eu``);
+    no book named means every book, no bank named every bank.
+    """
+    books = tuple(t for t in target if t in LOAN_BOOKS)
+    banks = tuple(t for t in target if t not in LOAN_BOOKS)
+    try:
+        bank_mask = bank_targets(model, banks)
+    except ValueError as error:
+        raise ValueError(f"{error}; or a loan book ({', '.join(LOAN_BOOKS)})") from None
+    return bank_mask[:, None] & named_targets(books, LOAN_BOOKS, "loan book")[None, :]
 
 
 def fund_targets(model: Any, target: tuple[str, ...]) -> np.ndarray:
@@ -68,4 +85,11 @@ def _picked(
     return np.array([n in target or g in target for n, g in zip(names, groups, strict=True)])
 
 
-__all__ = ["asset_targets", "bank_targets", "firm_targets", "fund_targets", "named_targets"]
+__all__ = [
+    "asset_targets",
+    "bank_targets",
+    "book_targets",
+    "firm_targets",
+    "fund_targets",
+    "named_targets",
+]

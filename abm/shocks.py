@@ -49,7 +49,7 @@ kind                      what it does                                          
                           a week for ``weeks`` weeks, whatever their condition
                           (``model.bank_runs.outflow_shock``)
 ``loan_losses``           ``−size`` of the target loan books' gross loans is written    −1 < s ≤ 0
-                          off now at every bank (``model.credit_risk.charge_off``)
+                          off now at the target banks (``model.credit_risk.charge_off``)
 ``power_delay``           the target firms' data centres that are not yet running       0…260
                           wait ``size`` more weeks for grid power (whole weeks): their
                           full lease and their operation start later
@@ -68,8 +68,9 @@ kind                      what it does                                          
 ``haircut``: asset keys such as ``ai_spv_debt`` or asset classes such as ``equity``; required),
 regions (``demand``, ``policy_rate``, ``term_premium``, ``house_prices``, ``cre_prices``:
 :data:`abm.state.REGIONS`; none = both), banks (``deposit_run``: bank names or the kinds ``us``
-and ``eu``; none = every bank), loan books (``loan_losses``: :data:`abm.state.LOAN_BOOKS`;
-none = every book) or funds (``fund_concentration``: fund names such as ``hedge_20`` or fund
+and ``eu``; none = every bank), loan books and banks (``loan_losses``: books of
+:data:`abm.state.LOAN_BOOKS` and banks by name or kind; no book named = every book, no bank named =
+every bank) or funds (``fund_concentration``: fund names such as ``hedge_20`` or fund
 kinds such as ``hedge``; required). Lasting shocks of one kind that overlap compose: demand
 shifts and rate shifts add up, and run shares combine as ``1 − Π(1 − s)``.
 ``range = [lo, hi]`` makes the size differ by world: world w draws ``lo + (hi − lo)·u`` with ``u``
@@ -94,12 +95,13 @@ from abm.arrays import add_at, denominator_floor
 from abm.shock_targets import (
     asset_targets,
     bank_targets,
+    book_targets,
     firm_targets,
     fund_targets,
     named_targets,
 )
 from abm.spv import delay_capacity
-from abm.state import LOAN_BOOKS, REGIONS
+from abm.state import REGIONS
 from kernels.backend import to_numpy
 
 #: Random stream of the first shock's size; shock i uses STREAM_BASE + i (the model's own
@@ -204,7 +206,7 @@ class ShockSchedule:
             elif shock.kind in BANK_TARGETS:
                 self.masks.append(bank_targets(model, shock.target))
             elif shock.kind in BOOK_TARGETS:
-                self.masks.append(named_targets(shock.target, LOAN_BOOKS, "loan book"))
+                self.masks.append(book_targets(model, shock.target))
             elif shock.kind in FUND_TARGETS:
                 self.masks.append(fund_targets(model, shock.target))
             else:
@@ -286,7 +288,7 @@ class ShockSchedule:
             setattr(model.state.macro, shock.kind, index * _like(model, index, factor))
         elif shock.kind == "loan_losses":  # written off through the loan books' own rule
             loans = model.state.banks.loans
-            share = np.where(mask[None, None, :], -size[:, None, None], 0.0)
+            share = np.where(mask[None, :, :], -size[:, None, None], 0.0)  # mask (B, K)
             share = np.broadcast_to(share, loans.shape)
             model.credit_risk.charge_off(model.state, _like(model, loans, share))
         elif shock.kind == "fund_concentration":

@@ -319,6 +319,11 @@ BASELINE_DATA = (
     ("yield_10y_peak_us_pct", "highest US 10-year yield (%)",
      "4.14% on 31 Dec 2025; 3.6–5.0% over 2023–2025 (H.15)"),
     ("bank_failures", "bank failures", "none among large banks in calm years"),
+    ("peak_spread_bp", "largest widening of one AI issuer's bond spread (bp)",
+     "Oracle +48, Meta +15, Alphabet +10 bp around their autumn-2025 bond issues (calibration "
+     "`assumptions.spreads.debt_to_ebitda_sensitivity`); a fallen angel's spread over BBB bonds "
+     "rose from 56 bp a year before to 278 bp in its downgrade month (median of 1,188 fallen "
+     "angels; QML Solutions, \"Fallen Angels Part 2\", 2025)"),
 )  # fmt: skip
 
 

@@ -62,7 +62,7 @@ def _targets(kind: str) -> tuple[str, tuple[str, ...]] | None:
         (REGION_TARGETS, "a region", REGIONS),
         (BANK_TARGETS, "a bank", banks),
         (FUND_TARGETS, "a fund", funds),
-        (BOOK_TARGETS, "a loan book", LOAN_BOOKS),
+        (BOOK_TARGETS, "a loan book or a bank", LOAN_BOOKS + banks),
     ):
         if kind in kinds:
             return what, names

@@ -135,12 +135,31 @@ def test_loan_losses_write_off_the_target_books(model: Powderkeg, monkeypatch) -
     np.testing.assert_allclose(host(model.state.banks.loans), loans * (1 - share), atol=1e-9)
 
 
+def test_loan_losses_can_hit_one_bank(model: Powderkeg) -> None:
+    banks = model.roster.indices("bank")
+    jpm = [model.roster.names[i] for i in banks].index("jpmorgan")
+    loans = host(model.state.banks.loans).copy()
+    equity = host(model.sheets.ledger.equity_flows).copy()
+    schedule = attach(model, [Shock("loan_losses", 9, -0.2, target=("jpmorgan", "corporate"),
+                                    source="t")])  # fmt: skip
+    schedule.apply(0)
+    after = host(model.state.banks.loans)
+    k = LOAN_BOOKS.index("corporate")
+    np.testing.assert_allclose(after[:, jpm, k], 0.8 * loans[:, jpm, k])
+    others = np.ones(after.shape, dtype=bool)
+    others[:, jpm, k] = False
+    np.testing.assert_array_equal(after[others], loans[others])
+    lost = equity - host(model.sheets.ledger.equity_flows)
+    np.testing.assert_allclose(lost[:, banks[jpm]], 0.2 * loans[:, jpm, k])
+    np.testing.assert_allclose(np.delete(lost, banks[jpm], axis=-1), 0.0, atol=1e-9)
+
+
 def test_bad_targets_are_refused_by_the_schedule_too() -> None:
     m = fresh()
     for shock, needle in [
         (Shock("demand", 2, -0.1, target=("mars",), weeks=2, source="t"), "not a region"),
         (Shock("deposit_run", 2, 0.1, target=("lehman",), weeks=2, source="t"), "not a bank"),
-        (Shock("loan_losses", 2, -0.1, target=("cars",), source="t"), "not a loan book"),
+        (Shock("loan_losses", 2, -0.1, target=("cars",), source="t"), "not a bank.*or a loan book"),
     ]:
         with pytest.raises(ValueError, match=needle):
             attach(m, [shock])
