@@ -25,6 +25,15 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   clearing allows. When everyone pays in full the week is unchanged; a shortfall stays with the
   payer and is lost by the supplier. Every leg goes through the ledger as income or expense, so
   no money is created and the books balance.
+- **Revenue and EBITDA follow the ledger (issue 17).** The firm state the valuation and the
+  ratings read (``firms.revenue``, ``firms.ebitda``) moves by what the ledger booked as income
+  and expense, the cash rule of the excess below: a supplier's revenue and EBITDA fall by the
+  capped part it was due (``counted``, from every payer, failed ones included) but did not
+  receive; a payer alive this week that pays less than its capped part keeps the refund of the
+  unpaid part in its cash, so that part leaves its costs (its EBITDA rises by it). A payer that
+  failed before the week has no costs in :mod:`abm.economy` and no refund here: nothing to undo.
+  A payer's failure thus costs its suppliers the capped inflow in revenue and EBITDA from the
+  week after it fails (when ``flows.firms_alive`` drops it), as it costs them the cash.
 - **Full-size contracts (issue 17).** The commitments also run at their reported size on their
   reported schedules (:mod:`abm.contract_schedule`): what a pair's schedule asks above ``c_ij``
   in week t, the excess ``e_ij(t)``, is new money that the calibrated revenue does not contain.
@@ -41,10 +50,11 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   failure step clears it); its suppliers lose the revenue. The capped part counts no arrears: it is
   paid as before the full-size contracts, so with no excess the model is unchanged.
 - **Clearing.** Liabilities ``L_ij = c_ij`` between firms that have not failed (a failed payer
-  pays nothing; its suppliers still lose the revenue); external assets are each firm's cash after
-  the refund, ``max(cash, 0)``; ``kernels.clearing.eisenberg_noe`` gives the greatest clearing
-  vector and each payer's payment is split over its suppliers pro rata to what it owes them. A
-  payer short of cash thus passes its shortfall on to its suppliers, and they to theirs.
+  pays nothing; its suppliers lose the revenue, in cash and in ``firms.revenue``); external
+  assets are each firm's cash after the refund, ``max(cash, 0)``;
+  ``kernels.clearing.eisenberg_noe`` gives the greatest clearing vector and each payer's payment
+  is split over its suppliers pro rata to what it owes them. A payer short of cash thus passes
+  its shortfall on to its suppliers, and they to theirs.
 - **Revenue contagion.** :meth:`CircularDeals.revenue_contagion` runs linear DebtRank
   (``kernels.debtrank.debtrank``) on the exposure layer ``W_ij`` = remaining committed payments
   from payer j to supplier i (USD bn still to be paid, contract totals less what has been paid),
@@ -232,21 +242,27 @@ class CircularDeals:
         self.last_due, self.last_received = counted + xp.sum(extra, axis=1), xp.sum(paid, axis=1)
         self.converged = result.converged
         paid_extra = extra * share[:, :, None]
-        self._book_contract_revenue(state, xp.sum(paid_extra, axis=1), xp.sum(paid_extra, axis=-1))
+        paid_capped = capped * share[:, :, None]
+        received = xp.sum(paid_extra, axis=1) - (counted - xp.sum(paid_capped, axis=1))
+        spent = xp.sum(paid_extra, axis=-1) - xp.sum(capped - paid_capped, axis=-1)
+        self._book_contract_revenue(state, received, spent)
+        self.last_excess_received = xp.sum(paid_extra, axis=1)
+        self.last_excess_paid = xp.sum(paid_extra, axis=-1)
         self._track_arrears(state, xp.sum(extra - paid_extra, axis=-1), on)
         if self.firm is not None:
             self.firm.contract_due = xp.sum(self.excess(state.week + 1), axis=-1)[None, :] * on
 
     def _book_contract_revenue(self, state: WorldState, received: Any, paid: Any) -> None:
-        """Excess received is revenue of the supplier; EBITDA moves by received less paid.
+        """Move revenue by ``received`` and EBITDA by ``received - paid`` (E, F; USD bn a week).
 
-        The payments are already in the ledger (income and expense); this updates the firm
-        state the valuation and the ratings read, as if :mod:`abm.economy` had counted them.
+        ``received`` is the excess received less the capped inflow due but not received;
+        ``paid`` is the excess paid less the capped outflow owed but not paid. The payments are
+        already in the ledger (income and expense); this updates the firm state the valuation
+        and the ratings read, as if :mod:`abm.economy` had counted them.
         """
         firm = state.firms
         firm.revenue = firm.revenue + received
         firm.ebitda = firm.ebitda + self.ebitda_weight * (received - paid)
-        self.last_excess_received, self.last_excess_paid = received, paid
 
     def _track_arrears(self, state: WorldState, unpaid: Any, on: Any) -> None:
         """Accumulate unpaid excess; payers ``arrears_weeks`` weeks behind fail (``arrears``)."""

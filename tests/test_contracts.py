@@ -151,3 +151,64 @@ def test_financing_raises_cash_for_the_coming_contract_payments():
     assert (due[:, openai] > 0.5).all()
     extra = raised[1][:, openai] - raised[0][:, openai]
     np.testing.assert_allclose(extra, due[:, openai], rtol=1e-6)
+
+
+def fund_everyone(model: Powderkeg, amount: float = 1000.0) -> None:
+    """Give every firm the cash to pay all it owes (USD bn)."""
+    rows = np.asarray(model.roster.indices("firm"))
+    cash = np.full((2, rows.size), -amount)
+    model.sheets.ledger.pay_outsider(rows, "outside_investors", cash)
+
+
+def assert_books_balance(model: Powderkeg) -> None:
+    scale = float(np.max(np.abs(model.sheets.total_assets())))
+    for name, gap in model.accounting_gap().items():
+        assert float(np.max(np.abs(gap))) <= 1e-12 * scale, name
+
+
+def test_a_failed_payers_suppliers_lose_the_capped_revenue(model):
+    deals, firm = model.deals, model.economy.firm
+    names = deals.firm_names
+    openai = names.index("openai")
+    fund_everyone(model)
+    model.state.begin_week(model.economy.firms)
+    model.state.week = 60
+    alive = np.ones((2, len(names)), dtype=bool)
+    alive[:, openai] = False  # failed before the week began
+    model.state.flows.firms_alive = alive
+    revenue, ebitda = firm.revenue.copy(), firm.ebitda.copy()
+    deals.settle(model.state)
+    due = deals.weekly[openai]  # (F,) capped inflow each supplier was due from OpenAI
+    suppliers = np.flatnonzero(due > 0.0)
+    assert names.index("oracle") in suppliers and names.index("microsoft") in suppliers
+    # everyone else pays in full: the change is the excess received less the capped part lost
+    got = deals.last_excess_received
+    np.testing.assert_allclose(firm.revenue - revenue, got - due[None, :], atol=1e-12)
+    net = got - deals.last_excess_paid - due[None, :]
+    np.testing.assert_allclose(firm.ebitda - ebitda, deals.ebitda_weight * net, atol=1e-9)
+    np.testing.assert_allclose(deals.shortfall(), np.broadcast_to(due, got.shape), atol=1e-12)
+    assert (firm.ebitda[:, openai] == ebitda[:, openai]).all()
+    assert_books_balance(model)
+
+
+def test_a_payer_short_of_cash_keeps_the_unpaid_capped_part_out_of_its_costs(model):
+    deals, firm, ledger = model.deals, model.economy.firm, model.sheets.ledger
+    deals.excess_by_week = deals.excess_by_week * 0.0  # the capped part only
+    names = deals.firm_names
+    openai, row = names.index("openai"), model.roster.index("openai")
+    fund_everyone(model)
+    # overdrawn by half its capped payments: the refund of them covers only the other half
+    drain = ledger.cash[:, row] + 0.5 * deals.weekly[openai].sum()
+    ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
+    revenue, ebitda = firm.revenue.copy(), firm.ebitda.copy()
+    settle(model, 60)
+    unpaid = deals.last_committed - deals.last_paid  # (E, F) capped part owed, not paid
+    assert (unpaid[:, openai] > 0.1).all()
+    lost = deals.shortfall()
+    np.testing.assert_allclose(firm.revenue - revenue, -lost, atol=1e-12)
+    np.testing.assert_allclose(
+        firm.ebitda - ebitda, deals.ebitda_weight * (unpaid - lost), atol=1e-9
+    )
+    # what the suppliers lose is what the payer did not pay
+    np.testing.assert_allclose(lost.sum(axis=1), unpaid.sum(axis=1), rtol=1e-9)
+    assert_books_balance(model)
