@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from abm.claims import debt_owed
 from abm.contract_schedule import Schedule, excess, scheduled, start_week
 from abm.model import Powderkeg
 from abm.state import CAUSES
@@ -211,4 +212,41 @@ def test_a_payer_short_of_cash_keeps_the_unpaid_capped_part_out_of_its_costs(mod
     )
     # what the suppliers lose is what the payer did not pay
     np.testing.assert_allclose(lost.sum(axis=1), unpaid.sum(axis=1), rtol=1e-9)
+    assert_books_balance(model)
+
+
+def test_a_failed_payers_unpaid_payments_are_claims_that_share_its_recovery(model):
+    deals, ledger, state = model.deals, model.sheets.ledger, model.state
+    names = deals.firm_names
+    openai, row = names.index("openai"), model.roster.index("openai")
+    fund_everyone(model)
+    # OpenAI overdrawn: it cannot pay, fails for arrears, and its assets cover half its debt
+    assets = model.sheets.total_assets()[:, row]
+    half = assets - 0.5 * debt_owed(model.sheets)[:, row]
+    drain = np.maximum(half, ledger.cash[:, row] + deals.weekly[openai].sum() + 1.0)
+    ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
+    unpaid = np.zeros((2, len(names)))
+    for week in range(60, 64):
+        settle(model, week)
+        unpaid += np.asarray(deals.shortfall())  # only OpenAI pays short: its suppliers' loss
+    assert state.default_cause[:, row].tolist() == [1 + CAUSES.index("arrears")] * 2
+    pool = ledger.pools["trade_claims"]
+    mine = np.asarray(pool.issuer_agent) == row
+    suppliers = [model.roster.indices("firm")[k] for k in range(len(names)) if k != openai]
+    claims = np.asarray(pool.balance)[:, mine]  # (E, F - 1) in firm order without OpenAI
+    expected = np.delete(unpaid, openai, axis=1)
+    np.testing.assert_allclose(claims, expected, rtol=1e-9, atol=1e-12)
+    assert (claims[:, names.index("oracle") - (names.index("oracle") > openai)] > 4.0).all()
+    assert np.asarray(pool.holder_agent)[mine].tolist() == suppliers
+    assert_books_balance(model)
+    # the failure clearing: every creditor of OpenAI recovers the same share of its claim
+    loans = ledger.pools["bank_loans"]
+    at = np.asarray(loans.issuers).tolist().index(row)
+    face = np.asarray(loans.face)[:, at].copy()
+    model.failures.step(state)
+    recovery = np.asarray(model.failures.recovery)[:, row]
+    assert (recovery < 0.99).all() and (recovery > 0.0).all()
+    after = np.asarray(pool.balance)[:, mine]
+    np.testing.assert_allclose(after, claims * recovery[:, None], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(loans.face)[:, at], face * recovery, rtol=1e-9)
     assert_books_balance(model)
