@@ -14,6 +14,7 @@ DEBT_POOLS = (
     "deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies",
     "vendor_financing", "prepaid_capacity",
     "central_bank_loans",  # the lender of last resort's loans (abm.backstops)
+    "trade_claims",  # failed payers' unpaid contract payments (abm.deals)
 )  # fmt: skip
 
 

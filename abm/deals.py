@@ -25,6 +25,15 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   clearing allows. When everyone pays in full the week is unchanged; a shortfall stays with the
   payer and is lost by the supplier. Every leg goes through the ledger as income or expense, so
   no money is created and the books balance.
+- **Revenue and EBITDA follow the ledger (issue 17).** The firm state the valuation and the
+  ratings read (``firms.revenue``, ``firms.ebitda``) moves by what the ledger booked as income
+  and expense, the cash rule of the excess below: a supplier's revenue and EBITDA fall by the
+  capped part it was due (``counted``, from every payer, failed ones included) but did not
+  receive; a payer alive this week that pays less than its capped part keeps the refund of the
+  unpaid part in its cash, so that part leaves its costs (its EBITDA rises by it). A payer that
+  failed before the week has no costs in :mod:`abm.economy` and no refund here: nothing to undo.
+  A payer's failure thus costs its suppliers the capped inflow in revenue and EBITDA from the
+  week after it fails (when ``flows.firms_alive`` drops it), as it costs them the cash.
 - **Full-size contracts (issue 17).** The commitments also run at their reported size on their
   reported schedules (:mod:`abm.contract_schedule`): what a pair's schedule asks above ``c_ij``
   in week t, the excess ``e_ij(t)``, is new money that the calibrated revenue does not contain.
@@ -40,11 +49,23 @@ edges into weekly obligations and clears them like a liability network (issue 4,
   the usual grace before a supplier may terminate and claim) fails (cause ``"arrears"``, the
   failure step clears it); its suppliers lose the revenue. The capped part counts no arrears: it is
   paid as before the full-size contracts, so with no excess the model is unchanged.
+- **Claims at failure.** What a payer left unpaid to each supplier (capped and excess, every
+  week until it failed, :attr:`CircularDeals.unpaid`) becomes, at the first settlement after
+  it fails (the same week for ``arrears``, the next for any other cause), a claim of the
+  supplier on it in the ledger's bilateral pool ``trade_claims`` (the supplier's income, the
+  payer's expense, in equity, not in revenue or EBITDA). It is debt
+  (:data:`abm.claims.DEBT_POOLS`), so the failure clearing (:mod:`abm.failures`) writes it
+  down to the payer's recovery rate with its other creditors' claims, pro rata (equal
+  seniority, as for any unsecured trade creditor). The claim stays on the books at its
+  recovery value.
+  The claim is the supplier's asset (in its total assets) and, in the clearing, an edge of the
+  liability network like a loan, so a supplier's own creditors see what it recovers.
 - **Clearing.** Liabilities ``L_ij = c_ij`` between firms that have not failed (a failed payer
-  pays nothing; its suppliers still lose the revenue); external assets are each firm's cash after
-  the refund, ``max(cash, 0)``; ``kernels.clearing.eisenberg_noe`` gives the greatest clearing
-  vector and each payer's payment is split over its suppliers pro rata to what it owes them. A
-  payer short of cash thus passes its shortfall on to its suppliers, and they to theirs.
+  pays nothing; its suppliers lose the revenue, in cash and in ``firms.revenue``); external
+  assets are each firm's cash after the refund, ``max(cash, 0)``;
+  ``kernels.clearing.eisenberg_noe`` gives the greatest clearing vector and each payer's payment
+  is split over its suppliers pro rata to what it owes them. A payer short of cash thus passes
+  its shortfall on to its suppliers, and they to theirs.
 - **Revenue contagion.** :meth:`CircularDeals.revenue_contagion` runs linear DebtRank
   (``kernels.debtrank.debtrank``) on the exposure layer ``W_ij`` = remaining committed payments
   from payer j to supplier i (USD bn still to be paid, contract totals less what has been paid),
@@ -135,6 +156,10 @@ class CircularDeals:
         excess_by_week: (T + 1, F, F) the schedules' excess over ``weekly`` for weeks 0 … T
             (:func:`abm.contract_schedule.excess_table`; row T for every later week).
         arrears: (E, F) contract excess each payer has left unpaid so far (USD bn).
+        unpaid: (E, F, F) contract payments (capped and excess) payer i has left unpaid to
+            supplier j and that are not yet a claim (USD bn).
+        claimed: (E, F) payers whose unpaid payments became ``trade_claims`` at their failure.
+        last_claims: (E, F) trade claims each supplier acquired last week (USD bn).
         unpaid_weeks: (E, F) consecutive weeks each payer has left excess unpaid.
         last_excess_paid, last_excess_received: (E, F) excess paid and received last week.
     """
@@ -185,6 +210,13 @@ class CircularDeals:
         self.arrears_weeks = float(cal.model_value("assumptions.deals.arrears_default_weeks"))
         self.arrears = self.unpaid_weeks = zeros
         self.last_excess_paid = self.last_excess_received = zeros
+        self.unpaid = self.paid_to_date * 0.0
+        self.claimed = xp.zeros((worlds, f), dtype=xp.bool, device=dev)
+        self.last_claims = zeros
+        pairs = [p * f + q for p in range(f) for q in range(f) if q != p]  # abm.opening_sheets
+        if sheets.ledger.pools["trade_claims"].balance.shape[-1] != len(pairs):
+            raise ValueError("trade_claims must link every firm to every other, payer-major")
+        self._claim_pairs = xp.asarray(np.array(pairs, dtype=np.int64), device=dev)
         if firm is not None and enabled:
             firm.contract_due = firm.contract_due + xp.sum(self.excess(0), axis=-1)[None, :]
 
@@ -232,21 +264,29 @@ class CircularDeals:
         self.last_due, self.last_received = counted + xp.sum(extra, axis=1), xp.sum(paid, axis=1)
         self.converged = result.converged
         paid_extra = extra * share[:, :, None]
-        self._book_contract_revenue(state, xp.sum(paid_extra, axis=1), xp.sum(paid_extra, axis=-1))
+        paid_capped = capped * share[:, :, None]
+        received = xp.sum(paid_extra, axis=1) - (counted - xp.sum(paid_capped, axis=1))
+        spent = xp.sum(paid_extra, axis=-1) - xp.sum(capped - paid_capped, axis=-1)
+        self._book_contract_revenue(state, received, spent)
+        self.last_excess_received = xp.sum(paid_extra, axis=1)
+        self.last_excess_paid = xp.sum(paid_extra, axis=-1)
         self._track_arrears(state, xp.sum(extra - paid_extra, axis=-1), on)
+        self.unpaid = self.unpaid + (owed - paid)
+        self._claim_unpaid(state)
         if self.firm is not None:
             self.firm.contract_due = xp.sum(self.excess(state.week + 1), axis=-1)[None, :] * on
 
     def _book_contract_revenue(self, state: WorldState, received: Any, paid: Any) -> None:
-        """Excess received is revenue of the supplier; EBITDA moves by received less paid.
+        """Move revenue by ``received`` and EBITDA by ``received - paid`` (E, F; USD bn a week).
 
-        The payments are already in the ledger (income and expense); this updates the firm
-        state the valuation and the ratings read, as if :mod:`abm.economy` had counted them.
+        ``received`` is the excess received less the capped inflow due but not received;
+        ``paid`` is the excess paid less the capped outflow owed but not paid. The payments are
+        already in the ledger (income and expense); this updates the firm state the valuation
+        and the ratings read, as if :mod:`abm.economy` had counted them.
         """
         firm = state.firms
         firm.revenue = firm.revenue + received
         firm.ebitda = firm.ebitda + self.ebitda_weight * (received - paid)
-        self.last_excess_received, self.last_excess_paid = received, paid
 
     def _track_arrears(self, state: WorldState, unpaid: Any, on: Any) -> None:
         """Accumulate unpaid excess; payers ``arrears_weeks`` weeks behind fail (``arrears``)."""
@@ -258,6 +298,23 @@ class CircularDeals:
         n = self.sheets.ledger.cash.shape[-1]
         mask = segment_sum(xp.astype(default, self.sheets.prices.dtype), self.firms, n) > 0.0
         state.fail("arrears", mask)
+
+    def _claim_unpaid(self, state: WorldState) -> None:
+        """Payers failed and not yet claimed on: their unpaid payments become trade claims.
+
+        Each supplier's claim on a failed payer is what the payer left unpaid to it (capped and
+        excess, USD bn) while alive; it goes into the ledger pool ``trade_claims`` (an income of
+        the supplier, an expense of the payer) and shares in the failure clearing's recovery
+        with the payer's other creditors (:mod:`abm.failures`, :data:`abm.claims.DEBT_POOLS`).
+        """
+        xp, ledger = self.sheets.xp, self.sheets.ledger
+        failed = xp.take(state.defaulted, self.firms, axis=1) & ~self.claimed
+        claim = self.unpaid * xp.astype(failed, self.unpaid.dtype)[:, :, None]  # (E, F, F)
+        flat = xp.reshape(claim, (claim.shape[0], claim.shape[1] * claim.shape[2]))
+        ledger.accrue("trade_claims", xp.take(flat, self._claim_pairs, axis=1))
+        self.unpaid = self.unpaid - claim
+        self.claimed = self.claimed | failed
+        self.last_claims = xp.sum(claim, axis=1)
 
     def shortfall(self) -> Any:
         """(E, F) revenue each supplier expected from the network last week but did not get."""

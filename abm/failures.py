@@ -32,6 +32,8 @@ class FailureResolution:
         resolved: (E, N) bool, failures already cleared (their shares written off).
         converged: (E,) bool, whether this week's Eisenberg–Noe clearing converged (True in a
             week that needed none).
+        recovery: (E, K) share of its debts each institution paid in the last clearing (1 for
+            all until a week needs one; K institutions, retail cohorts left out).
         pooled: (N,) bool, whether the agent's bonds are part of a pooled market rather than an
             asset of its own (bond assets are set when the sheets are built, securitisation
             included).
@@ -49,6 +51,8 @@ class FailureResolution:
                                         device=sheets.prices.device)  # fmt: skip
         self.converged = sheets.xp.ones(sheets.prices.shape[:1], dtype=sheets.xp.bool,
                                         device=sheets.prices.device)  # fmt: skip
+        k = sheets.roster.blocks["retail"][0]
+        self.recovery = sheets.xp.ones_like(sheets.ledger.cash[:, :k])
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot: ``failures_converged``, whether this week's clearing of failures converged."""
@@ -72,6 +76,7 @@ class FailureResolution:
         recovery = xp.where(
             owed > 0.0, result.payments[:, :k] / xp.where(owed > 0.0, owed, 1.0), 1.0
         )
+        self.recovery = recovery
         short = (recovery < 1.0 - rounding_margin(xp, owed.dtype)) & (owed > 1e-9)
         if not bool(xp.any(short) | xp.any(pending)):  # a second one, only after a clearing
             return

@@ -654,6 +654,21 @@ class Ledger:
         self.equity_flows = self.equity_flows + gained - lost
         pool.face, pool.claims, pool.outside = face, claims, pool.outside * ratio
 
+    def accrue(self, name: str, amount: Any) -> None:
+        """Add ``amount`` (E, K) to the edges of bilateral pool ``name`` without cash.
+
+        A claim that arises from an obligation left unpaid (a failed payer's unpaid invoices):
+        the holder's equity gains the claim (income it had not booked), the issuer's loses it
+        (an expense it had not paid). Negative amounts are ignored.
+        """
+        xp, pool = self.xp, self.pools[name]
+        if not isinstance(pool, BilateralPool):
+            raise TypeError(f"pool {name!r} does not name its holders: accrue needs edges")
+        amount = xp.maximum(amount, 0.0)
+        pool.balance = pool.balance + amount
+        gained = self._spread(pool.holder_agent, amount) - self._spread(pool.issuer_agent, amount)
+        self.equity_flows = self.equity_flows + gained
+
     def write_down(self, name: str, loss: Any) -> Any:
         """Issuers of pool ``name`` fail to pay ``loss`` (E, I) of their face (capped at face).
 

@@ -140,6 +140,8 @@ class OpeningSheets:
             "central_bank_loans": _Pool(outside_holder="central_bank"),  # abm.backstops
             "vendor_financing": _Pool(),  # chip vendors' loans to GPU buyers (abm.financing)
             "prepaid_capacity": _Pool(),  # customers' prepayments for cloud capacity
+            # unpaid contract payments of a failed payer, claims of its suppliers (abm.deals)
+            "trade_claims": _Pool(links=[]),
         }
         self.notes: list[str] = []
 
@@ -206,6 +208,20 @@ class OpeningSheets:
             if kind in CAPACITY_BUYERS:
                 self.pools["prepaid_capacity"].own(i, 0.0)
             self.real[i] = max(0.0, bonds + loans + book - self.cash[i])
+        self._trade_links()
+
+    def _trade_links(self) -> None:
+        """One empty ``trade_claims`` edge from every firm (payer) to every other (supplier).
+
+        Edges in payer-major firm order, the supplier running over the other firms: the order
+        :class:`abm.deals.CircularDeals` books a failed payer's unpaid contract payments in.
+        """
+        pool, firms = self.pools["trade_claims"], self.roster.indices("firm")
+        for payer in firms:
+            pool.owe(payer, 0.0)
+            for supplier in firms:
+                if supplier != payer:
+                    pool.link(payer, supplier, 0.0, 0.0)
 
     def funds(self) -> None:
         """Funds: each sector's assets split evenly over its agents, invested by its allocation.

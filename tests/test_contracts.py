@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from abm.claims import debt_owed
 from abm.contract_schedule import Schedule, excess, scheduled, start_week
 from abm.model import Powderkeg
 from abm.state import CAUSES
@@ -151,3 +152,101 @@ def test_financing_raises_cash_for_the_coming_contract_payments():
     assert (due[:, openai] > 0.5).all()
     extra = raised[1][:, openai] - raised[0][:, openai]
     np.testing.assert_allclose(extra, due[:, openai], rtol=1e-6)
+
+
+def fund_everyone(model: Powderkeg, amount: float = 1000.0) -> None:
+    """Give every firm the cash to pay all it owes (USD bn)."""
+    rows = np.asarray(model.roster.indices("firm"))
+    cash = np.full((2, rows.size), -amount)
+    model.sheets.ledger.pay_outsider(rows, "outside_investors", cash)
+
+
+def assert_books_balance(model: Powderkeg) -> None:
+    scale = float(np.max(np.abs(model.sheets.total_assets())))
+    for name, gap in model.accounting_gap().items():
+        assert float(np.max(np.abs(gap))) <= 1e-12 * scale, name
+
+
+def test_a_failed_payers_suppliers_lose_the_capped_revenue(model):
+    deals, firm = model.deals, model.economy.firm
+    names = deals.firm_names
+    openai = names.index("openai")
+    fund_everyone(model)
+    model.state.begin_week(model.economy.firms)
+    model.state.week = 60
+    alive = np.ones((2, len(names)), dtype=bool)
+    alive[:, openai] = False  # failed before the week began
+    model.state.flows.firms_alive = alive
+    revenue, ebitda = firm.revenue.copy(), firm.ebitda.copy()
+    deals.settle(model.state)
+    due = deals.weekly[openai]  # (F,) capped inflow each supplier was due from OpenAI
+    suppliers = np.flatnonzero(due > 0.0)
+    assert names.index("oracle") in suppliers and names.index("microsoft") in suppliers
+    # everyone else pays in full: the change is the excess received less the capped part lost
+    got = deals.last_excess_received
+    np.testing.assert_allclose(firm.revenue - revenue, got - due[None, :], atol=1e-12)
+    net = got - deals.last_excess_paid - due[None, :]
+    np.testing.assert_allclose(firm.ebitda - ebitda, deals.ebitda_weight * net, atol=1e-9)
+    np.testing.assert_allclose(deals.shortfall(), np.broadcast_to(due, got.shape), atol=1e-12)
+    assert (firm.ebitda[:, openai] == ebitda[:, openai]).all()
+    assert_books_balance(model)
+
+
+def test_a_payer_short_of_cash_keeps_the_unpaid_capped_part_out_of_its_costs(model):
+    deals, firm, ledger = model.deals, model.economy.firm, model.sheets.ledger
+    deals.excess_by_week = deals.excess_by_week * 0.0  # the capped part only
+    names = deals.firm_names
+    openai, row = names.index("openai"), model.roster.index("openai")
+    fund_everyone(model)
+    # overdrawn by half its capped payments: the refund of them covers only the other half
+    drain = ledger.cash[:, row] + 0.5 * deals.weekly[openai].sum()
+    ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
+    revenue, ebitda = firm.revenue.copy(), firm.ebitda.copy()
+    settle(model, 60)
+    unpaid = deals.last_committed - deals.last_paid  # (E, F) capped part owed, not paid
+    assert (unpaid[:, openai] > 0.1).all()
+    lost = deals.shortfall()
+    np.testing.assert_allclose(firm.revenue - revenue, -lost, atol=1e-12)
+    np.testing.assert_allclose(
+        firm.ebitda - ebitda, deals.ebitda_weight * (unpaid - lost), atol=1e-9
+    )
+    # what the suppliers lose is what the payer did not pay
+    np.testing.assert_allclose(lost.sum(axis=1), unpaid.sum(axis=1), rtol=1e-9)
+    assert_books_balance(model)
+
+
+def test_a_failed_payers_unpaid_payments_are_claims_that_share_its_recovery(model):
+    deals, ledger, state = model.deals, model.sheets.ledger, model.state
+    names = deals.firm_names
+    openai, row = names.index("openai"), model.roster.index("openai")
+    fund_everyone(model)
+    # OpenAI overdrawn: it cannot pay, fails for arrears, and its assets cover half its debt
+    assets = model.sheets.total_assets()[:, row]
+    half = assets - 0.5 * debt_owed(model.sheets)[:, row]
+    drain = np.maximum(half, ledger.cash[:, row] + deals.weekly[openai].sum() + 1.0)
+    ledger.pay_outsider(np.array([row]), "rest_of_economy", drain[:, None])
+    unpaid = np.zeros((2, len(names)))
+    for week in range(60, 64):
+        settle(model, week)
+        unpaid += np.asarray(deals.shortfall())  # only OpenAI pays short: its suppliers' loss
+    assert state.default_cause[:, row].tolist() == [1 + CAUSES.index("arrears")] * 2
+    pool = ledger.pools["trade_claims"]
+    mine = np.asarray(pool.issuer_agent) == row
+    suppliers = [model.roster.indices("firm")[k] for k in range(len(names)) if k != openai]
+    claims = np.asarray(pool.balance)[:, mine]  # (E, F - 1) in firm order without OpenAI
+    expected = np.delete(unpaid, openai, axis=1)
+    np.testing.assert_allclose(claims, expected, rtol=1e-9, atol=1e-12)
+    assert (claims[:, names.index("oracle") - (names.index("oracle") > openai)] > 4.0).all()
+    assert np.asarray(pool.holder_agent)[mine].tolist() == suppliers
+    assert_books_balance(model)
+    # the failure clearing: every creditor of OpenAI recovers the same share of its claim
+    loans = ledger.pools["bank_loans"]
+    at = np.asarray(loans.issuers).tolist().index(row)
+    face = np.asarray(loans.face)[:, at].copy()
+    model.failures.step(state)
+    recovery = np.asarray(model.failures.recovery)[:, row]
+    assert (recovery < 0.99).all() and (recovery > 0.0).all()
+    after = np.asarray(pool.balance)[:, mine]
+    np.testing.assert_allclose(after, claims * recovery[:, None], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(loans.face)[:, at], face * recovery, rtol=1e-9)
+    assert_books_balance(model)
