@@ -126,8 +126,11 @@ class Valuation:
         new = set_columns(xp, new, self.marked, marked)
         new = set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
         new = new * s.impairment  # what defaults destroyed stays destroyed
-        gap = relax_toward(s.prices / fundamental, xp.ones_like(fundamental), self.half_life)
-        prices = new * gap
+        # the firm's value per unit is shared by the units issued since (abm.warrants)
+        gap = relax_toward(
+            s.prices / (fundamental * s.dilution), xp.ones_like(fundamental), self.half_life
+        )
+        prices = new * s.dilution * gap
         s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])
         s.prices = prices
         self.fundamental = new
