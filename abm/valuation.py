@@ -7,8 +7,10 @@ loans do not move with rates) and its spread moving ``Δs = −k·h + a₁·max(
 with ``x`` debt / EBITDA and ``P`` selling pressure (:meth:`Valuation._spread_move`; new
 coupons pay the moved spread), private AI credit marked to model with the AI spread index, crypto
 ``exp(c)``, the rest constant — and fire-sale price gaps decaying toward them with each asset's
-half-life (``kernels.impact.relax_toward``). Ratings read the same debt / EBITDA
-(:mod:`abm.ratings`). Parameters: ``calibration.toml`` ``[assumptions.sentiment]``,
+half-life (``kernels.impact.relax_toward``). A firm's value is shared by the units outstanding:
+an asset's price is its fundamental times ``BalanceSheets.dilution``, the starting units over the
+units after shares issued to warrant holders (:mod:`abm.warrants`). Ratings read the same debt /
+EBITDA (:mod:`abm.ratings`). Parameters: ``calibration.toml`` ``[assumptions.sentiment]``,
 ``[assumptions.spreads]`` and ``[macro.us]`` (the 2025 yield).
 """
 

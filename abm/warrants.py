@@ -19,7 +19,8 @@ GW, with targets rising linearly from AMD's 2025 year-end price (``status = "est
   to ``p·N/(N+n)`` for ``N`` units outstanding. ``BalanceSheets.dilution`` keeps the factor for
   the valuation, which prices the fundamental per unit with it every later week. OpenAI gains
   ``n·p'`` and AMD's old holders (agents and outsiders) lose ``N·(p − p') = n·p'``: the agents'
-  changes are booked as equity flows, so the accounting gap stays zero.
+  changes are booked as equity flows, so the accounting gap stays zero. Before it vests the
+  warrant is on nobody's books: its 34 bn value at issue (``value_at_issue``) is contingent.
 """
 
 from __future__ import annotations
