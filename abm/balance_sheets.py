@@ -107,6 +107,7 @@ class BalanceSheets:
 
     supply: Any = None  # (E, M) units outstanding
     impairment: Any = None  # (E, M) share of fundamental value left after defaults (1 = none)
+    dilution: Any = None  # (E, M) starting units / units now after new shares (1 = none)
 
 
 def build_balance_sheets(
@@ -163,6 +164,7 @@ def build_balance_sheets(
         adjustments=b.notes,
         supply=worlds(supply),
         impairment=worlds(np.ones(assets.size)),
+        dilution=worlds(np.ones(assets.size)),
     )
     return sheets, b.bank_params
 

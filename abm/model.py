@@ -57,6 +57,7 @@ from abm.stablecoins import StablecoinRuns
 from abm.stakes import EquityStakes
 from abm.state import BankState, Sentiment, WorldState
 from abm.valuation import Valuation
+from abm.warrants import Warrants
 from abm.yield_chasing import YieldChasing
 from kernels.backend import STATE_DTYPES, choose_backend, get_namespace, segment_sum
 
@@ -170,6 +171,7 @@ class Powderkeg(mesa.Model):
             ebitda_weight=self.economy.ebitda_weight,
         )
         self.stakes = EquityStakes(cal, sheets, self.economy.firm.plan, self.valuation.gamma)
+        self.warrants = Warrants(cal, sheets, self.deals)
         wear = segment_sum(  # weekly book depreciation per agent (firms that operate)
             self.economy.depreciation * self.economy.operating,
             self.economy.firms,

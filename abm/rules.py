@@ -24,42 +24,44 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
  7    valuation                fundamentals move with sentiment, revenue, leverage and the
                                new yields; fire-sale gaps decay
  8    equity stakes            private stakes follow their investees' new value
- 9    ratings                  the agency reads the leverage the valuation just measured;
+ 9    warrant vesting          AMD's warrants vest on the GW OpenAI has paid for and this
+                               week's AMD price; new shares dilute the old ones
+10    ratings                  the agency reads the leverage the valuation just measured;
                                fallen angels are sold at once
-10    reach for yield          pensions and insurers tilt toward the new spreads
-11    saving                   households' weekly saving arrives as deposits
-12    loan books               write-offs and provisions at the new macro state, then
+11    reach for yield          pensions and insurers tilt toward the new spreads
+12    saving                   households' weekly saving arrives as deposits
+13    loan books               write-offs and provisions at the new macro state, then
                                repayments and new lending as capital and cash allow
-13    bank earnings            interest, fees, costs, taxes and payouts, with this week's
+14    bank earnings            interest, fees, costs, taxes and payouts, with this week's
                                provisions; before the runs, which read the losses
-14    securities income        funds and issuers earn coupons, dividends and interest;
+15    securities income        funds and issuers earn coupons, dividends and interest;
                                hedge funds pay repo; pensions accrue: before redemptions
                                and the fire sale read their cash
-15    retail behaviour         FOMO buying and panic selling on this week's prices
-16    token issuance           pegs before redemptions; issuers grow while pegs hold
-17    reserve rule             the policy's reserve transition, before anyone redeems
-18    reserve-bank stress      stablecoin holders look at last week's runs on the banks
-19    redemptions              what funds and issuers owe their holders this week
-20    stablecoin backstop      the central bank stops runs past its trigger
-21    deposit draws            issuers draw their bank deposits first: a run on a coin is
+16    retail behaviour         FOMO buying and panic selling on this week's prices
+17    token issuance           pegs before redemptions; issuers grow while pegs hold
+18    reserve rule             the policy's reserve transition, before anyone redeems
+19    reserve-bank stress      stablecoin holders look at last week's runs on the banks
+20    redemptions              what funds and issuers owe their holders this week
+21    stablecoin backstop      the central bank stops runs past its trigger
+22    deposit draws            issuers draw their bank deposits first: a run on a coin is
                                a run on its banks
-22    reserve waterfall        then sell Treasuries, gold, bitcoin in order
-23    bank runs                uninsured depositors and wholesale creditors leave banks
+23    reserve waterfall        then sell Treasuries, gold, bitcoin in order
+24    bank runs                uninsured depositors and wholesale creditors leave banks
                                whose own condition worsens
-24    lender of last resort    solvent banks short of cash borrow instead of selling
-25    bailouts (before sale)   systemic banks below their minimum are recapitalised
-26    separate accounts        life insurers' equity-linked reserves follow this week's
+25    lender of last resort    solvent banks short of cash borrow instead of selling
+26    bailouts (before sale)   systemic banks below their minimum are recapitalised
+27    separate accounts        life insurers' equity-linked reserves follow this week's
       (before sale)            prices, so the clearing tests their own capital only
-27    fire sale                every constraint and cash need cleared with price impact;
+28    fire sale                every constraint and cash need cleared with price impact;
                                failures (cause ``market``); selling pressure on spreads
-28    bailouts (after sale)    systemic banks that failed in the clearing are rescued
-29    market maker             the central bank lifts bond prices back to its trigger
-30    separate accounts        and follow the prices the sale and the market maker left,
+29    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+30    market maker             the central bank lifts bond prices back to its trigger
+31    separate accounts        and follow the prices the sale and the market maker left,
       (after sale)             before failures are cleared
-31    payouts                  funds and issuers pay what was due from the cash raised
-32    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+32    payouts                  funds and issuers pay what was due from the cash raised
+33    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
                                ``clearing``)
-33    fund shares              fund shares marked to the net asset value that is left
+34    fund shares              fund shares marked to the net asset value that is left
 ====  =======================  ==========================================================
 """
 
@@ -97,6 +99,7 @@ WEEK = (
     ("macro", "macro", "update"),
     ("valuation", "valuation", "revalue"),
     ("equity stakes", "stakes", "revalue"),
+    ("warrant vesting", "warrants", "vest"),
     ("ratings", "ratings", "review"),
     ("reach for yield", "yield_chasing", "rebalance"),
     ("saving", "flows", "save"),

@@ -18,8 +18,10 @@ Nvidia chips").
   ``V₀ · value_t / value₀`` — for an AI lab the same fundamental as a listed AI equity,
   ``exp(γ h)·R/R₀`` on its own revenue (:mod:`abm.economy`), for an SPV its book equity — and to
   zero once the investee has failed. The change is booked in the holder's real assets and equity.
-- ``warrant`` edges (AMD's warrants to OpenAI vest with GW deployed from 2H 2026) and edges with
-  an end outside the firms are left out and listed in :attr:`EquityStakes.skipped`.
+- ``warrant`` edges (AMD's warrants to OpenAI, vesting with GW deployed from 2H 2026) are
+  modelled by :mod:`abm.warrants`: vested tranches become new units of AMD's equity held by
+  OpenAI, diluting the old ones. Edges with an end outside the firms are left out and listed in
+  :attr:`EquityStakes.skipped`.
 """
 
 from __future__ import annotations
@@ -66,9 +68,7 @@ class EquityStakes:
         for key in cal.children("circular_deals"):
             node = cal.node(f"circular_deals.{key}")
             holder, investee, kind = node["from"], node["to"], node["kind"]
-            if kind not in STAKE_KINDS:
-                if kind == "warrant":
-                    self.skipped.append(f"{key}: warrant (vests with GW deployed, from 2H 2026)")
+            if kind not in STAKE_KINDS:  # warrants: abm.warrants
                 continue
             if holder not in firms or investee not in firms:
                 self.skipped.append(f"{key}: {holder} -> {investee} is not between firms")

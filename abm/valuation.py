@@ -7,8 +7,10 @@ loans do not move with rates) and its spread moving ``Δs = −k·h + a₁·max(
 with ``x`` debt / EBITDA and ``P`` selling pressure (:meth:`Valuation._spread_move`; new
 coupons pay the moved spread), private AI credit marked to model with the AI spread index, crypto
 ``exp(c)``, the rest constant — and fire-sale price gaps decaying toward them with each asset's
-half-life (``kernels.impact.relax_toward``). Ratings read the same debt / EBITDA
-(:mod:`abm.ratings`). Parameters: ``calibration.toml`` ``[assumptions.sentiment]``,
+half-life (``kernels.impact.relax_toward``). A firm's value is shared by the units outstanding:
+an asset's price is its fundamental times ``BalanceSheets.dilution``, the starting units over the
+units after shares issued to warrant holders (:mod:`abm.warrants`). Ratings read the same debt /
+EBITDA (:mod:`abm.ratings`). Parameters: ``calibration.toml`` ``[assumptions.sentiment]``,
 ``[assumptions.spreads]`` and ``[macro.us]`` (the 2025 yield).
 """
 
@@ -126,8 +128,11 @@ class Valuation:
         new = set_columns(xp, new, self.marked, marked)
         new = set_columns(xp, new, [self.crypto], xp.exp(sentiment.crypto)[:, None])
         new = new * s.impairment  # what defaults destroyed stays destroyed
-        gap = relax_toward(s.prices / fundamental, xp.ones_like(fundamental), self.half_life)
-        prices = new * gap
+        # the firm's value per unit is shared by the units issued since (abm.warrants)
+        gap = relax_toward(
+            s.prices / (fundamental * s.dilution), xp.ones_like(fundamental), self.half_life
+        )
+        prices = new * s.dilution * gap
         s.ledger.book_equity((s.holdings @ (prices - s.prices)[:, :, None])[:, :, 0])
         s.prices = prices
         self.fundamental = new

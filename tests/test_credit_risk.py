@@ -273,7 +273,7 @@ def test_provisions_released_when_the_macro_state_improves():
 
 def cast_sheets(sheets, dtype) -> None:
     """Every array of ``sheets`` in ``dtype`` (the float64 build fits the pools exactly)."""
-    for name in ("holdings", "real_assets", "bonds", "prices", "supply", "impairment"):
+    for name in ("holdings", "real_assets", "bonds", "prices", "supply", "impairment", "dilution"):
         setattr(sheets, name, getattr(sheets, name).astype(dtype))
     ledger = sheets.ledger
     ledger.cash, ledger.equity_flows = ledger.cash.astype(dtype), ledger.equity_flows.astype(dtype)
