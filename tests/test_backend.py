@@ -426,3 +426,22 @@ def test_segment_sum_takes_the_sparse_path_only_when_it_pays():
     finally:
         backend._matvec_rows = original
     assert calls == [big.shape]
+
+
+@pytest.mark.parametrize("num_segments", [5, 2**16 + 3], ids=["uint16_ids", "wide_ids"])
+def test_sparse_path_sorts_ids_of_any_width(num_segments):
+    rng = np.random.default_rng(num_segments)
+    k = max(num_segments // 2 + 1, 2**15)
+    values = rng.normal(size=(3, k))
+    ids = rng.integers(0, num_segments, k)
+    ids[:2] = [0, num_segments - 1]
+    expected = backend._bincount_rows(values, ids, num_segments)
+    np.testing.assert_array_equal(_bits(backend._matvec_rows(values, ids, num_segments)),
+                                  _bits(expected))  # fmt: skip
+
+
+def test_sparse_path_rejects_ids_past_the_buckets():
+    with pytest.raises(ValueError, match="past 3 buckets"):
+        backend._matvec_rows(np.ones((2, 4)), np.array([0, 1, 2, 3]), 3)
+    with pytest.raises(ValueError):
+        backend._matvec_rows(np.ones((2, 4)), np.array([0, -1, 2, 1]), 3)
