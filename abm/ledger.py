@@ -253,9 +253,10 @@ class BilateralPool:
         """Chunks of worlds whose (W, K) edge arrays fit :func:`abm.arrays.world_chunks`' budget.
 
         The deposit pool's 8,004 edges are 64 MB a temporary at 1,000 worlds in float64. Only
-        on NumPy and CuPy, whose segment sums add each world's numbers alone (bincount, scatter):
-        elsewhere ``segment_sum`` is a one-hot matrix product, whose BLAS may sum one row in
-        another order than several (a matrix-vector kernel), so the worlds stay whole there.
+        on NumPy and CuPy, whose segment sums add each world's numbers alone (bincount or a
+        block-diagonal CSR product, scatter): elsewhere ``segment_sum`` is a one-hot matrix
+        product, whose BLAS may sum one row in another order than several (a matrix-vector
+        kernel), so the worlds stay whole there.
         """
         if not (is_numpy_namespace(xp) or is_cupy_namespace(xp)):
             return [ALL_WORLDS]

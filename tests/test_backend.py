@@ -361,3 +361,87 @@ def test_segment_sum_in_blocks_of_rows_gives_the_bits_of_one_block(monkeypatch, 
     np.testing.assert_array_equal(blocks, whole)
     monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 1)  # one row a block
     np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)
+
+
+def _bits(array: np.ndarray) -> np.ndarray:
+    """The raw bits of a float array, so that NaN payloads and signed zeros compare too."""
+    return np.ascontiguousarray(array).view(np.int64 if array.dtype == np.float64 else np.int32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rows", [0, 1, 2, 37])
+@pytest.mark.parametrize(
+    ("k", "num_segments"),
+    [(0, 0), (0, 5), (1, 1), (40, 7), (40, 80), (300, 11), (64, 64)],
+    ids=["nothing", "no_edges", "single", "repeated", "half", "crowded", "injective"],
+)
+def test_sparse_path_gives_the_bits_of_bincount(monkeypatch, dtype, rows, k, num_segments):
+    # issue 18: NumPy's segment sums by SciPy's CSR product add a bucket's edges in the order
+    # bincount does, from 0.0 in float64: the same bits, NaN, infinities and -0.0 included
+    rng = np.random.default_rng(rows * 1000 + k)
+    values = (rng.normal(size=(rows, k)) * 10.0 ** rng.integers(-30, 30, (rows, k))).astype(dtype)
+    specials = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf], dtype)
+    special = rng.random((rows, k)) < 0.2
+    values[special] = rng.choice(specials, size=int(special.sum()))
+    ids = np.arange(k) if num_segments == k else rng.integers(0, max(num_segments, 1), k)
+    monkeypatch.setattr(backend, "SPARSE_MIN_VALUES", 0)  # the sparse path at any size
+    monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 3 * max(k, 1) * 8)  # 3 rows a block
+    expected = backend._bincount_rows(values, ids, num_segments)
+    for ids_dtype in (np.intp, np.int32):
+        out = backend.segment_sum(values, ids.astype(ids_dtype), num_segments)
+        assert out.dtype == dtype and out.shape == (rows, num_segments)
+        np.testing.assert_array_equal(_bits(out), _bits(expected))
+    if rows and k:  # the sparse path itself, whatever segment_sum would choose
+        for ids_dtype in (np.intp, np.int32):
+            out = backend._matvec_rows(values, ids.astype(ids_dtype), num_segments)
+            np.testing.assert_array_equal(_bits(out), _bits(expected))
+
+
+def test_sparse_path_signed_zeros_and_nan_as_bincount():
+    # a bucket of -0.0 alone sums to +0.0 (0.0 + -0.0), inf - inf is NaN, NaN propagates
+    values = np.array([[-0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, 2.0, 3.0]])
+    ids = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    out = backend._matvec_rows(values, ids, 4)
+    assert not np.signbit(out[0, 0]) and np.isnan(out[0, 1]) and np.isnan(out[0, 2])
+    assert out[0, 3] == 5.0
+    np.testing.assert_array_equal(_bits(out), _bits(backend._bincount_rows(values, ids, 4)))
+
+
+def test_segment_sum_takes_the_sparse_path_only_when_it_pays():
+    assert backend._csr_matvec is not None  # scipy is pinned: the fast path exists
+    big = np.ones((16, backend.SPARSE_MIN_VALUES // 16))
+    ids = np.arange(big.shape[1]) % 7
+    calls = []
+
+    def spy(flat, ids, num_segments):
+        calls.append(flat.shape)
+        return np.zeros((flat.shape[0], num_segments))
+
+    original = backend._matvec_rows
+    try:
+        backend._matvec_rows = spy
+        backend.segment_sum(big, ids, 7)
+        backend.segment_sum(big[:, :4], ids[:4], 7)  # too few values
+        backend.segment_sum(big, ids, big.shape[1] + 1)  # fewer edges than buckets
+    finally:
+        backend._matvec_rows = original
+    assert calls == [big.shape]
+
+
+@pytest.mark.parametrize("num_segments", [5, 2**16 + 3], ids=["uint16_ids", "wide_ids"])
+def test_sparse_path_sorts_ids_of_any_width(num_segments):
+    rng = np.random.default_rng(num_segments)
+    k = max(num_segments // 2 + 1, 2**15)
+    values = rng.normal(size=(3, k))
+    ids = rng.integers(0, num_segments, k)
+    ids[:2] = [0, num_segments - 1]
+    expected = backend._bincount_rows(values, ids, num_segments)
+    np.testing.assert_array_equal(_bits(backend._matvec_rows(values, ids, num_segments)),
+                                  _bits(expected))  # fmt: skip
+
+
+def test_sparse_path_rejects_ids_past_the_buckets():
+    with pytest.raises(ValueError, match="past 3 buckets"):
+        backend._matvec_rows(np.ones((2, 4)), np.array([0, 1, 2, 3]), 3)
+    with pytest.raises(ValueError):
+        backend._matvec_rows(np.ones((2, 4)), np.array([0, -1, 2, 1]), 3)
