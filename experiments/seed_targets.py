@@ -102,7 +102,7 @@ class Tally:
             tally.sums[key] = np.zeros(e)
         for key in (
             "spread_oracle", "spread_meta", "spread_alphabet", "hedge_leverage_y1",
-            "ai_debt_3y", "openai_oracle_paid",
+            "ai_debt_3y", "openai_oracle_paid", "openai_amd_share",
         ):  # fmt: skip
             tally.readings[key] = np.full(e, np.nan)
         snap = model.snapshot
@@ -147,6 +147,7 @@ class Tally:
         if week == FIVE_YEARS:
             paid = np.asarray(model.deals.paid_to_date)
             r["openai_oracle_paid"] = paid[:, self.openai, self.oracle].astype(float)
+            r["openai_amd_share"] = _warrant_share(model, "amd")
 
     def measures(self, weeks: int) -> dict[str, np.ndarray]:
         """Each fact's ``measure`` per world; NaN where the run is shorter than its horizon."""
@@ -171,6 +172,7 @@ class Tally:
             "credit_drawn_2026_28": within(THREE_YEARS, s["credit_3y"]),
             "credit_share_of_capex_2026_28": within(THREE_YEARS, credit_share),
             "openai_oracle_paid": r["openai_oracle_paid"],
+            "openai_amd_warrant_share_2030": r["openai_amd_share"],
             "hedge_fund_leverage_growth_2026": leverage_growth,
             "ai_capex_share_of_gdp_2026": within(YEAR, s["capex_y1"]) / self.us_gdp,
             "ai_capex_first_quarter": within(QUARTER, s["capex_q1"]),
@@ -180,6 +182,23 @@ class Tally:
             "ai_capex_2026_30": within(FIVE_YEARS, s["capex_5y"]),
             "spv_debt_start": r["spv_debt_start"],
         }
+
+
+def _warrant_share(model: Any, issuer: str) -> np.ndarray:
+    """(E,) share of ``issuer``'s equity units that vested warrants have issued (abm/warrants.py).
+
+    Units issued over all units now (the 2025 units plus those issued); 0 where no warrant on
+    the issuer is modelled.
+    """
+    warrants = model.warrants
+    table = model.sheets.assets
+    asset = table.equity_of(issuer)
+    issued = np.zeros(model.n_worlds)
+    vested, units = np.asarray(warrants.vested), np.asarray(warrants.units)
+    for k, key in enumerate(warrants.keys):
+        if model.calibration.node(f"circular_deals.{key}")["from"] == issuer:
+            issued += (vested[:, k, :] * units[None, k, :]).sum(axis=1)
+    return issued / (table.outstanding[asset] + issued)
 
 
 def _series(model: Any, name: str) -> np.ndarray:
