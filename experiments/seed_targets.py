@@ -311,6 +311,7 @@ def render(
         result = "PASS" if v["passed"] else "FAIL"
         cells = (qid, article, target, fact["where"], fact["tolerance"], value, result)
         lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
+    lines += misses(facts, verdicts)
     lines += [
         "",
         "## Facts the model cannot speak to",
@@ -326,6 +327,33 @@ def render(
     for qid, fact in facts.items():
         lines.append(f"| {qid} | {fact['source']} | {markdown_cell(fact['sentence'])} |")
     return "\n".join(lines) + "\n"
+
+
+def misses(
+    facts: Mapping[str, Mapping[str, Any]], verdicts: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The section that says, for each target that fails, by how much and why.
+
+    The why is the fact's ``miss`` in ``seed_facts.toml`` (what the model leaves out or does
+    differently); a failing target without one says so, rather than staying silent.
+    """
+    failing = [qid for qid, v in verdicts.items() if not v["passed"]]
+    if not failing:
+        return []
+    lines = ["", "## Where the baseline misses, and why", ""]
+    for qid in failing:
+        fact, v = facts[qid], verdicts[qid]
+        distance = (
+            f"{_number(v['median'] / fact['target'])}× the target"
+            if np.isfinite(v["median"]) and fact["target"]
+            else "no finite value"
+        )
+        why = fact.get("miss", "not explained yet.")
+        lines.append(
+            f"- **{qid}** ({fact['describes']}): median {_number(v['median'])} "
+            f"{fact['target_unit']} against {_number(fact['target'])}, {distance}. {why}"
+        )
+    return lines
 
 
 # -- the command --------------------------------------------------------------------------------
