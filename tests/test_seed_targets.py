@@ -139,3 +139,20 @@ def test_every_measured_fact_that_the_baseline_misses_says_why():
     assert failing, "the committed table has failing rows"
     for qid in failing:
         assert facts[qid].get("miss"), f"{qid} fails in docs/seed-targets.md without a miss"
+
+
+#: the targets the baseline meets in docs/seed-targets.md (100 worlds) that a CI-size run meets
+#: too; Q30 (AI capex 2026–30, 3,773 bn at full size against a low edge of 3,750) is left out:
+#: its median over 4 worlds of 100 cohorts is 3,721, just under the edge
+PASSING_AT_CI_SIZE = ("Q03", "Q04", "Q05", "Q07", "Q08", "Q11", "Q15", "Q20", "Q22", "Q33")
+
+
+def test_the_targets_the_baseline_meets_are_met_at_ci_size(tmp_path):
+    out = tmp_path / "seed-targets.md"
+    argv = ["seed-targets", "--worlds", "4", "--steps", "260", "--cohorts", "100", "--seed", "0"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    results = {row[0]: row[6] for row in rows(out.read_text(encoding="utf-8"), "Targets")}
+    assert {q: results[q] for q in PASSING_AT_CI_SIZE} == dict.fromkeys(PASSING_AT_CI_SIZE, "PASS")
+    committed = (Path(__file__).parents[1] / "docs" / "seed-targets.md").read_text()
+    full = {row[0]: row[6] for row in rows(committed, "Targets")}
+    assert all(full[q] == "PASS" for q in PASSING_AT_CI_SIZE)
