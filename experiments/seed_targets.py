@@ -73,6 +73,7 @@ class Tally:
     openai: int
     oracle: int
     us_gdp: float  # USD bn a year, the macro block's US nominal GDP
+    capex_2025: float  # USD bn, the modelled firms' 2025 capex (calibration `capex_2025`)
     sums: dict[str, np.ndarray]
     readings: dict[str, np.ndarray]
 
@@ -91,6 +92,7 @@ class Tally:
             openai=names.index("openai"),
             oracle=names.index("oracle"),
             us_gdp=float(np.asarray(model.macro.p.nominal_gdp)[REGIONS.index("us")]),
+            capex_2025=sum(float(model.calibration.value(f"firms.{n}.capex_2025")) for n in names),
             sums={},
             readings={},
         )
@@ -175,6 +177,9 @@ class Tally:
             "openai_amd_warrant_share_2030": r["openai_amd_share"],
             "hedge_fund_leverage_growth_2026": leverage_growth,
             "ai_capex_share_of_gdp_2026": within(YEAR, s["capex_y1"]) / self.us_gdp,
+            "ai_capex_growth_contribution_2026": 100.0
+            * (within(YEAR, s["capex_y1"]) - self.capex_2025)
+            / self.us_gdp,
             "ai_capex_first_quarter": within(QUARTER, s["capex_q1"]),
             "spv_new_debt_2026": within(YEAR, s["spv_new_debt_y1"]),
             "ai_share_of_ig_issuance_2026": within(YEAR, s["ai_bonds_y1"]) / US_IG_ISSUANCE_2025,
