@@ -237,6 +237,11 @@ def test_preset_switch_and_slider_change_take_effect(app):
     worlds.focus()
     worlds.press("ArrowRight")
     worlds.press("ArrowRight")
+    # a busy page may take a moment to apply the key presses: Reset only once the slider shows 3
+    deadline = time.monotonic() + UPDATE_TIMEOUT_MS / 1000
+    while worlds.get_attribute("aria-valuenow") != "3":
+        assert time.monotonic() < deadline, worlds.get_attribute("aria-valuenow")
+        page.wait_for_timeout(100)
     page.get_by_role("button", name="Reset", exact=True).click()
     page.get_by_text("Crypto-AI crash with a stablecoin run").wait_for(timeout=UPDATE_TIMEOUT_MS)
     # the other sliders kept their values: nothing but the preset and the worlds changed
