@@ -198,11 +198,9 @@ def _warrant_share(model: Any, issuer: str) -> np.ndarray:
     warrants = model.warrants
     table = model.sheets.assets
     asset = table.equity_of(issuer)
-    issued = np.zeros(model.n_worlds)
+    on_issuer = np.array([row[2] == asset for row in warrants.rows], dtype=bool)  # (K,)
     vested, units = np.asarray(warrants.vested), np.asarray(warrants.units)
-    for k, key in enumerate(warrants.keys):
-        if model.calibration.node(f"circular_deals.{key}")["from"] == issuer:
-            issued += (vested[:, k, :] * units[None, k, :]).sum(axis=1)
+    issued = (vested * units[None, :, :] * on_issuer[None, :, None]).sum(axis=(1, 2))
     return issued / (table.outstanding[asset] + issued)
 
 

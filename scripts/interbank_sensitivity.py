@@ -79,13 +79,13 @@ def run(bank: str, loss: float, worlds: int, weeks: int, named: bool, values: di
     )
     rows = list(model.roster.indices("bank"))
     hit = rows.index(model.roster.index(bank))
-    cet1_start = capital(model)[1][:, rows]
+    cet1_start = cet1_usd_bn(model)[:, rows]
     attach(model, [Shock("loan_losses", 2, -loss, target=(bank,), source="sensitivity run")])
     spy = InterbankLosses(model)
     lowest = np.full(worlds, np.inf)
     for _ in range(weeks):
         model.step()
-        ratios = capital(model)[0][:, rows]
+        ratios = np.asarray(model.snapshot["cet1_ratio"])[:, rows]  # regulatory, this week
         others = ~to_numpy(model.state.defaulted)[:, rows]
         others[:, hit] = False
         lowest = np.minimum(lowest, np.where(others, ratios, np.inf).min(axis=1))
@@ -103,12 +103,10 @@ def run(bank: str, loss: float, worlds: int, weeks: int, named: bool, values: di
     }
 
 
-def capital(model: Powderkeg) -> tuple[np.ndarray, np.ndarray]:
-    """(E, N) regulatory CET1 ratios and CET1 in USD bn now (held-to-maturity at cost)."""
+def cet1_usd_bn(model: Powderkeg) -> np.ndarray:
+    """(E, N) regulatory CET1 in USD bn now (held-to-maturity Treasuries at cost)."""
     assets, liabilities = model.sheets.assets_and_liabilities()
-    addback = model.capital.htm_addback(model.state)
-    ratios = model.capital.cet1_ratios(assets, liabilities, addback)
-    return to_numpy(ratios), to_numpy(assets - liabilities + addback)
+    return to_numpy(assets - liabilities + model.capital.htm_addback(model.state))
 
 
 def main() -> None:

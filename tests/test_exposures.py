@@ -162,6 +162,7 @@ def named_model(n_worlds: int = 2, device=None) -> Powderkeg:
 
 
 def test_books_balance_every_week_with_named_counterparties():
+    """Every named layer at once, the interbank network of abm/interbank.py included."""
     model = named_model()
     scale = float(np.max(np.abs(model.snapshot["total_assets"])))
     for _ in range(26):

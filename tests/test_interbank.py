@@ -140,15 +140,6 @@ def test_clearing_passes_the_interbank_loss_to_the_lenders(named):
         assert len(losers) >= len(banks) - 1  # the pool spreads it over every bank
 
 
-def test_books_balance_for_a_few_weeks_with_the_interbank_network():
-    model = named_model()
-    scale = float(np.max(np.abs(model.snapshot["total_assets"])))
-    for _ in range(6):
-        model.step()
-        for name, gap in model.accounting_gap().items():
-            assert float(np.max(np.abs(gap))) <= 1e-12 * scale, (model.steps, name)
-
-
 def test_the_pooled_mode_keeps_one_pro_rata_pool():
     cal, roster, sheets = opening(named=False)
     pool = sheets.pools["interbank"]
