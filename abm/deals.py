@@ -162,6 +162,8 @@ class CircularDeals:
         last_claims: (E, F) trade claims each supplier acquired last week (USD bn).
         unpaid_weeks: (E, F) consecutive weeks each payer has left excess unpaid.
         last_excess_paid, last_excess_received: (E, F) excess paid and received last week.
+        last_paid_pairs: (E, F, F) paid last week by payer i to supplier j, capped and excess
+            (USD bn; the rating agency reads each supplier's dependence on its payers from it).
     """
 
     def __init__(
@@ -202,6 +204,7 @@ class CircularDeals:
         self.paid_to_date = xp.zeros((worlds, f, f), dtype=dtype, device=dev)
         zeros = xp.zeros((worlds, f), dtype=dtype, device=dev)
         self.last_committed = self.last_paid = self.last_due = self.last_received = zeros
+        self.last_paid_pairs = self.paid_to_date  # (E, F, F) paid last week, payer i to j
         self.converged = xp.ones((worlds,), dtype=xp.bool, device=dev)
         self.schedules = load_schedules(cal, self.edges, self.firm_names)
         table = excess_table(self.schedules, self.weekly)  # (T + 1, F, F), built once
@@ -219,6 +222,10 @@ class CircularDeals:
         self._claim_pairs = xp.asarray(np.array(pairs, dtype=np.int64), device=dev)
         if firm is not None and enabled:
             firm.contract_due = firm.contract_due + xp.sum(self.excess(0), axis=-1)[None, :]
+
+    def opening_payments(self) -> Any:
+        """(F, F) payments due in week 0, payer i to supplier j, capped and excess (USD bn)."""
+        return self._weekly + self.excess(0)
 
     def excess(self, week: int) -> Any:
         """(F, F) contract payments due in ``week`` beyond the capped ``weekly`` (USD bn)."""
@@ -260,6 +267,7 @@ class CircularDeals:
         rows_to = xp.take(firms, pay_to)
         ledger.pay(rows_from, rows_to, amounts)
         self.paid_to_date = self.paid_to_date + paid
+        self.last_paid_pairs = paid
         self.last_committed, self.last_paid = committed, xp.sum(paid, axis=-1)
         self.last_due, self.last_received = counted + xp.sum(extra, axis=1), xp.sum(paid, axis=1)
         self.converged = result.converged

@@ -192,7 +192,7 @@ class Powderkeg(mesa.Model):
         self.market_maker = MarketMakerOfLastResort(cal, sheets, policy, self.streams)
         self.ratings = CreditRatings(
             cal, sheets, self.economy.firm_rows, self.valuation.leverage0, self.economy.bond_assets,
-            depth, selling_depth, forced_sales=channels.rating_downgrades,
+            depth, selling_depth, forced_sales=channels.rating_downgrades, deals=self.deals,
         )  # fmt: skip
         self.stablecoins = StablecoinRuns(cal, sheets, self.market_maker, depth, policy)
         if policy.stablecoin_reserve_transition_weeks == 0:

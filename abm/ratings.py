@@ -39,6 +39,21 @@ Rules (issue 4, item 2; docs/design.md, "The economy"):
   marked to the new price, and the units sold feed the issuer's spread as selling pressure
   (:meth:`abm.state.WorldState.absorb_selling`). Channel ``rating_downgrades`` switches the sales
   off (ratings are still kept).
+- **Counterparty dependence caps upgrades.** An issuer that gets at least
+  ``[assumptions.ratings].key_counterparty_share`` of its revenue from one payer under the
+  contracts of :mod:`abm.deals` (a "major customer": the 10% of revenue above which US GAAP
+  makes a firm name it, ASC 280-10-50-42), read over the same window as the metric (the
+  share is averaged like debt / EBITDA, so a contract that just ended still counts while the
+  metric still holds its revenue), is not upgraded above that payer's credit: the
+  payer's own rating, or ``[assumptions.ratings].unrated_counterparty_rating`` for a payer
+  without one (the loss-making AI labs). Downgrades are not held back, and a rating above the
+  cap at the review is kept (the cap limits upgrades only). Moody's rated CoreWeave Ba3 in
+  May 2025 with its contracted backlog "constrained by significant customer concentration, with
+  the top two customers representing 77% of 2024 revenue", and Fitch's BB− named the same
+  concentration; S&P's project-finance criteria cap a project that depends on a counterparty it
+  cannot replace at that counterparty's credit ("Project Finance Construction And Operations
+  Counterparty Methodology", 2014). Without the cap, the model's CoreWeave climbed from BB− to
+  BBB− on OpenAI's payments alone and became a fallen angel when they ended (docs/scenarios.md).
 
 Notches run from 0 (AAA) to :data:`CCC` (CCC); investment grade is notch :data:`LAST_IG` (BBB−)
 or better. Unrated firms (no listed corporate bond, or ``NR`` in the calibration) carry −1.
@@ -52,6 +67,7 @@ import numpy as np
 
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.deals import CircularDeals
 from abm.state import WorldState
 from kernels.backend import segment_sum, to_numpy
 from kernels.impact import fill_price, impacted_price
@@ -142,6 +158,8 @@ class CreditRatings:
             (``abm.market.pressure_depth``).
         forced_sales: whether fallen angels force IG-constrained holders to sell (channel
             ``rating_downgrades``).
+        deals: the contracts between firms, whose payments set each issuer's dependence on its
+            payers (no cap on upgrades without them).
     """
 
     def __init__(
@@ -154,9 +172,10 @@ class CreditRatings:
         depth: Any,
         pressure_depth: Any,
         forced_sales: bool = True,
+        deals: CircularDeals | None = None,
     ) -> None:
         self.sheets, self.depth, self.pressure_depth = sheets, depth, pressure_depth
-        self.forced_sales = forced_sales
+        self.forced_sales, self.deals = forced_sales, deals
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         roster, table = sheets.roster, sheets.assets
@@ -185,6 +204,14 @@ class CreditRatings:
         self.smoothed = xp.broadcast_to(xp.asarray(x0, dtype=dtype, device=dev), (e, len(rows)))
         self.smoothed = self.smoothed * 1.0
         self.smoothing = 1.0 / float(cal.model_value("assumptions.ratings.smoothing_weeks"))
+        self.key_share = float(cal.model_value("assumptions.ratings.key_counterparty_share"))
+        f = len(rows)
+        self.dependence = xp.zeros((e, f, f), dtype=dtype, device=dev)  # payer i's share of j
+        if deals is not None and deals.enabled and deals.firm is not None:  # the opening shares
+            opening = deals.opening_payments()[None, ...]
+            self.dependence = self._revenue_shares(opening, deals.firm.revenue)
+        unrated = parse_rating(str(cal.value("assumptions.ratings.unrated_counterparty_rating")))
+        self.unrated_notch = float(unrated)
         constrained = np.zeros(roster.size)
         for kind in ("pension", "insurer_life", "insurer_pc", "mutual_bond"):
             share = float(cal.model_value(f"assumptions.ratings.ig_constrained_{kind}"))
@@ -223,6 +250,9 @@ class CreditRatings:
         active = state.flows.firms_alive
         leverage = firm.leverage  # debt / EBITDA as the valuation just read it
         self.smoothed = self.smoothed + self.smoothing * (leverage - self.smoothed)
+        if self.deals is not None:  # each payer's share of each issuer's revenue, averaged
+            share = self._revenue_shares(self.deals.last_paid_pairs, firm.revenue)
+            self.dependence = self.dependence + self.smoothing * (share - self.dependence)
         self.last_forced = xp.zeros_like(self.last_forced)
         self.last_forced_by_holder = xp.zeros_like(self.last_forced_by_holder)
         if (state.week + 1) % REVIEW_WEEKS == 0:  # reviews after weeks 13, 26, ...
@@ -230,6 +260,8 @@ class CreditRatings:
             new = xp.where(
                 self.rated_x & active, xp.clip(xp.round(target), 0.0, float(CCC)), self.notch
             )
+            cap = self.counterparty_cap()
+            new = xp.where(new < self.notch, xp.maximum(new, xp.minimum(self.notch, cap)), new)
             fallen = (self.notch <= LAST_IG) & (new > LAST_IG) & self.rated_x
             self.notch = new
             firm.junk = xp.where(self.rated_x, new > LAST_IG, firm.junk)
@@ -243,6 +275,25 @@ class CreditRatings:
         selling = (self.selling_left > 0.0) & firm.junk & active
         self.selling_left = xp.where(selling, self.selling_left - 1.0, 0.0)
         self._sell_fallen_angels(state, selling)
+
+    def _revenue_shares(self, paid: Any, revenue: Any) -> Any:
+        """(E, F, F) payer i's payments ``paid`` over supplier j's ``revenue`` (E, F; a week)."""
+        xp = self.sheets.xp
+        revenue = revenue[:, None, :]
+        share = paid / xp.where(revenue > 0.0, revenue, 1.0)
+        return xp.where(revenue > 0.0, share, 0.0)
+
+    def counterparty_cap(self) -> Any:
+        """(E, F) best notch an upgrade may reach: the worst credit of each issuer's major payers.
+
+        Payer i is major for supplier j when its payments are at least ``key_share`` of j's
+        revenue, averaged over the metric's window (``dependence``); its credit is its rating, or
+        ``unrated_notch`` where it has none. 0 (AAA, no cap) where an issuer has no major payer.
+        """
+        xp = self.sheets.xp
+        major = self.dependence >= self.key_share  # (E, F, F) payer-major
+        credit = xp.where(self.rated_x, self.notch, self.unrated_notch)  # (E, F) payers
+        return xp.max(xp.where(major, credit[:, :, None], 0.0), axis=1)
 
     def _sell_fallen_angels(self, state: WorldState, fallen: Any) -> None:
         """IG-constrained holders sell this week's part of each fallen angel's bonds to dealers."""

@@ -103,9 +103,33 @@ def test_reviews_are_quarterly_and_follow_leverage_both_ways():
     review(m, active)
     assert m.ratings.notch[0, o] == SCALE.index("BBB-")
     assert float(np.sum(m.ratings.last_forced)) == 0.0
-    _push_oracle_to(m, 3.0)  # deleveraged: upgraded
+    _push_oracle_to(m, 3.0)  # deleveraged, but OpenAI (unrated) is a major customer: held
+    review(m, active)
+    assert m.ratings.notch[0, o] == SCALE.index("BBB-")
+    m.ratings.dependence = m.ratings.dependence * 0.0  # no major customer: upgraded
+    _push_oracle_to(m, 3.0)
     review(m, active)
     assert m.ratings.notch[0, o] < SCALE.index("BBB")
+
+
+def test_an_unrated_major_customer_caps_upgrades_at_its_credit():
+    """CoreWeave, about 40% of whose revenue OpenAI pays, climbs no higher than BB on it."""
+    m = model()
+    c, oa = firm(m, "coreweave"), firm(m, "openai")
+    assert float(m.ratings.dependence[0, oa, c]) > 0.3  # OpenAI's share at the start
+    active = m.xp.ones((1, len(m.economy.firm_rows)), dtype=bool)
+    smoothed = np.asarray(m.ratings.smoothed).copy()
+    smoothed[:, c] = 2.0  # a metric that would make it investment grade
+    m.ratings.smoothed = m.xp.asarray(smoothed)
+    m.state.firms.leverage = m.ratings.smoothed
+    m.state.week = REVIEW_WEEKS - 1
+    review(m, active)
+    assert rating_text(float(m.ratings.notch[0, c])) == "BB"  # the cap, not the metric
+    assert m.calibration.value("assumptions.ratings.unrated_counterparty_rating") == "BB"
+    m.ratings.dependence = m.ratings.dependence * 0.0  # the same metric, no major customer
+    m.state.week = 2 * REVIEW_WEEKS - 1
+    review(m, active)
+    assert float(m.ratings.notch[0, c]) <= LAST_IG
 
 
 def test_a_fallen_angel_forces_ig_only_holders_to_sell_through_the_market():
