@@ -33,6 +33,9 @@ Events (thresholds in :class:`Thresholds`):
 - ``downgrade`` and ``upgrade``: an agency moved a tech firm's rating (:mod:`abm.ratings`).
   Detail: the new notch. A fall below investment grade (cause ``fell below investment grade``)
   carries as amount the firm's bonds that IG-constrained holders were forced to sell.
+- ``warrant_vesting``: a tranche of a warrant vested and was exercised (:mod:`abm.warrants`:
+  the holder's GPU deployments and the issuer's share price reached the tranche's targets).
+  Amount: the value of the shares the holder received, at the diluted price.
 - ``buffer_breach``: a bank's CET1 ratio fell below its buffer (minimum plus the combined buffer:
   payouts stop and lending shrinks). Amount: the capital it is short of the buffer; detail: the
   ratio.
@@ -79,6 +82,7 @@ EVENTS = (
     "downgrade",
     "upgrade",
     "buffer_breach",
+    "warrant_vesting",
 )
 
 CAUSES = (
@@ -99,11 +103,12 @@ CAUSES = (
     "could not pay its creditors",
     "capital below its buffer",
     "contract arrears",
+    "deployment and share-price targets met",
 )
 _DEFAULT_SHORT, _DEFAULT_EQUITY, _SALE_DEFAULT, _SALE_DELEVER, _SALE_LIQUIDITY = range(5)
 _RUN, _GAP, _RESERVES = 5, 6, 7
 _REDEEMED, _ILLIQUID, _UNDERCAPITALISED = 8, 9, 10
-_COVENANT, _CLEARING, _BELOW_BUFFER, _ARREARS = 13, 14, 15, 16
+_COVENANT, _CLEARING, _BELOW_BUFFER, _ARREARS, _VESTED = 13, 14, 15, 16, 17
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,11 @@ class EventLog:
             short = (buffer[w, k] - ratio[w, k]) * snap["risk_weighted_assets"][w, i]
             self._add(step, EVENTS.index("buffer_breach"), w, i, short, _BELOW_BUFFER, ratio[w, k])
 
+        if "warrant_shares_received" in snap:  # warrant tranches vesting (abm.warrants)
+            received = snap["warrant_shares_received"]
+            w, i = np.nonzero(received > 0.0)
+            self._add(step, EVENTS.index("warrant_vesting"), w, i, received[w, i], _VESTED)
+
         self._remember(snap)
 
     def _rating_changes(self, step: int, snap: dict[str, np.ndarray]) -> None:
@@ -368,6 +378,11 @@ def _message(event: str, label: str, amount: float, cause: str, detail: float) -
         return (
             f"{label}'s CET1 ratio fell to {detail:.1%}, below its buffer: it is {usd(amount)} "
             "short, stops paying dividends and lends less."
+        )
+    if event == "warrant_vesting":
+        return (
+            f"A warrant tranche vested: {label} received {usd(amount)} of shares, "
+            "its GPU deployments and the issuer's share price having reached the targets."
         )
     if event in ("downgrade", "upgrade"):
         line = f"{label} {event}d to {rating_text(detail)}"

@@ -208,7 +208,8 @@ class Powderkeg(mesa.Model):
         #: mechanisms that declare snapshot keys (``report(books)``), beside the state's own
         self.reporters = (self.economy, self.flows, self.capital, self.stablecoins, self.lender,
                           self.bailouts, self.ratings, self.deals, self.failures, self.macro,
-                          self.credit_risk, self.bank_earnings, self.bank_runs)  # fmt: skip
+                          self.credit_risk, self.bank_earnings, self.bank_runs,
+                          self.warrants)  # fmt: skip
 
     @property
     def roster(self) -> Any:

@@ -47,7 +47,9 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
 - ``rating_notch_<issuer>``: each listed AI bond issuer's rating (0 = AAA, 9 = BBB−; see
   ``abm.ratings.SCALE``); ``fallen_angel_sales_usd_bn``: bonds IG-constrained holders were forced
   to sell this week; ``equity_raised_usd_bn``, ``vendor_financed_usd_bn`` and
-  ``capex_cut_usd_bn``: the firms' equity issues, vendor financing and capex cut this week.
+  ``capex_cut_usd_bn``: the firms' equity issues, vendor financing and capex cut this week;
+  ``warrant_shares_usd_bn``: the value of the shares warrant holders received as tranches
+  vested this week (AMD's warrants to OpenAI, :mod:`abm.warrants`).
 - ``retail_wealth_usd_bn``: net worth of all retail cohorts, saving included;
   ``retail_loss_usd_bn`` and ``retail_loss_share``: what they lost on what they own since the
   start, net worth at the start plus the saving received since, less net worth now, the share
@@ -364,6 +366,8 @@ def _series(model: mesa.Model, snap: dict[str, Any]) -> dict[str, Any]:
             out[f"rating_notch_{issuer}"] = snap["rating_notch"][:, row]
         for key in ("fallen_angel_sales", "equity_raised", "vendor_financed", "capex_cut"):
             out[f"{key}_usd_bn"] = _sum(snap[key][:, lay.firms])
+    if "warrant_shares_received" in snap:  # AMD's warrants to OpenAI (abm.warrants)
+        out["warrant_shares_usd_bn"] = _sum(snap["warrant_shares_received"])
 
     wealth = equity[:, lay.retail]
     start = lay.retail_equity0 + snap["saved"][:, lay.retail]  # what they would have kept

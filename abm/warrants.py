@@ -72,6 +72,8 @@ class Warrants:
         keys: the warrant deals modelled (AMD → OpenAI, E14).
         vested: (E, K, n) whether each tranche of each warrant has vested.
         gw_deployed: (E, K) GW the holder has paid for so far, as of the last week.
+        last_received: (E, N) value of the shares each holder received from vesting last week
+            (USD bn, at the diluted price).
     """
 
     def __init__(self, cal: Calibration, sheets: BalanceSheets, deals: CircularDeals) -> None:
@@ -118,12 +120,18 @@ class Warrants:
         self.units = dev_array(units)  # (K, n) units of the equity asset per tranche
         self.vested = xp.zeros((worlds, *self.units.shape), dtype=xp.bool, device=dev)
         self.gw_deployed = xp.zeros((worlds, len(rows)), dtype=dtype, device=dev)
+        self.last_received = xp.zeros(sheets.ledger.cash.shape, dtype=dtype, device=dev)
+
+    def report(self, books: Any) -> dict[str, Any]:
+        """Snapshot: ``warrant_shares_received`` (E, N), shares got from vesting (USD bn)."""
+        return {"warrant_shares_received": self.last_received}
 
     def vest(self, state: WorldState) -> None:
         """Vest the tranches whose GW and price targets are met; issue and dilute (after valuation).
 
         No host synchronisation: a week without vesting issues zero units.
         """
+        self.last_received = self.sheets.xp.zeros_like(self.last_received)
         for k, row in enumerate(self.rows):
             self._vest_one(state, k, *row)
 
@@ -158,6 +166,7 @@ class Warrants:
         diluted = (s.holdings @ (new_prices - s.prices)[:, :, None])[:, :, 0]  # old holders lose
         received = (new_units @ new_prices[:, :, None])[:, :, 0]  # the holder's new shares
         s.ledger.book_equity(diluted + received)
+        self.last_received = self.last_received + received
         s.holdings = s.holdings + new_units
         s.prices = new_prices
         s.supply = s.supply + xp.where(one_asset, issued[:, None], 0.0)

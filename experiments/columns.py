@@ -116,6 +116,7 @@ SERIES = {
     "equity_raised_usd_bn": Column("Equity raised by firms this week", "USD bn"),
     "vendor_financed_usd_bn": Column("Vendor financing this week", "USD bn"),
     "capex_cut_usd_bn": Column("Capex cut this week", "USD bn"),
+    "warrant_shares_usd_bn": Column("Shares received as warrants vested this week", "USD bn"),
     "retail_wealth_usd_bn": Column("Retail wealth", "USD bn"),
     "retail_loss_usd_bn": Column("Retail loss since the start", "USD bn"),
     "retail_loss_share": _share("Retail loss", "fraction of start wealth plus saving"),

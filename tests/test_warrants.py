@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import abm.model
+from abm.events import EventLog
 from abm.model import Powderkeg
+from abm.reporting import Recorder
 from abm.warrants import tranches_vesting, vesting_schedule
 from tests.conftest import count_waits
 
@@ -109,8 +111,35 @@ def test_forced_deployment_vests_and_dilution_conserves_value():
     loss = (others + outside + held0[:, holder]) * (price0 - price1)  # every old unit loses
     np.testing.assert_allclose(issued * price1, loss)
     assert gaps(m) < 1e-9
+    received = np.asarray(m.warrants.last_received)  # what the snapshot and events report
+    np.testing.assert_allclose(received[:, holder], issued * price1)
+    assert np.count_nonzero(received) == 2  # the holder, in each world
     m.warrants.vest(m.state)  # vested tranches do not vest again
     np.testing.assert_allclose(np.asarray(s.supply[:, asset]), supply0 + issued)
+    assert not np.any(np.asarray(m.warrants.last_received))
+
+
+def test_a_vesting_is_logged_and_reported():
+    """The week a tranche vests, the event log names the holder and the series carries the value."""
+    m = model()
+    log = EventLog(m)
+    holder = parts(m)[0]
+    deploy(m, 1.2)  # one tranche's GW
+    set_price(m, 1.3)  # above the first price target (1.0), whatever the week's valuation does
+    m.step()
+    log.update(m)
+    frame = log.frame()
+    vesting = frame[frame["event"] == "warrant_vesting"]
+    assert list(vesting["world"]) == [0, 1]
+    assert set(vesting["agent"]) == {m.roster.names[holder]}
+    value = np.asarray(m.snapshot["warrant_shares_received"])[:, holder]
+    np.testing.assert_allclose(vesting["amount_usd_bn"], value)
+    assert value.min() > 1.0  # about 160 / 6 m shares of 1,630 m of a 350 bn AMD: ~5.7 bn
+    assert "received" in vesting["message"].iloc[0]
+    recorder = Recorder()
+    recorder.record(m)
+    series = recorder.frame().sort_values("world")["warrant_shares_usd_bn"]
+    np.testing.assert_allclose(series, value)
 
 
 def test_dilution_persists_through_the_valuation():
