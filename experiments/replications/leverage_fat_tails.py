@@ -277,6 +277,7 @@ def _tail_note(numbers: dict[str, Any], gamma: float) -> str:
         both, loss = diag["abs_r"], diag["losses"]
         k = diag["cutoffs"].index(TAIL)
         near = min(both, key=lambda g: abs(g - TFG_TAIL_EXPONENT))
+        near_loss = min(loss, key=lambda g: abs(g - TFG_TAIL_EXPONENT))
         text += (
             " Measured beside the check (diagnostics; the check keeps the estimator fixed before "
             f"the comparison): run length does not explain it: on all {diag['pooled_returns']:,} "
@@ -287,7 +288,8 @@ def _tail_note(numbers: dict[str, Any], gamma: float) -> str:
             "tolerance; "
             f"the losses alone, the tail margin calls make, give {fmt(loss[k], 3)} at the "
             f"checked cut-off ({_within(loss[k])} the tolerance) and {fmt(min(loss), 3)} to "
-            f"{fmt(max(loss), 3)} over the cut-offs."
+            f"{fmt(max(loss), 3)} over the cut-offs (the nearest to the cubic law "
+            f"{_within(near_loss)} it)."
         )
     return text + (
         " Not resolved: TFG's own exponent is not quoted here (every stored copy of the paper "
