@@ -162,6 +162,33 @@ def test_hill_exponent_of_a_pareto_sample():
     assert hill_exponent(x, share=0.05) == pytest.approx(3.0, rel=0.05)
 
 
+def test_tail_diagnostics_of_a_symmetric_pareto_sample():
+    """Both tails x^-3: every cut-off, the losses alone and the pooled seeds give about 3, and a
+    failing tail check's note quotes them."""
+    from experiments.replications.leverage_fat_tails import compare, tail_diagnostics
+
+    rng = np.random.default_rng(0)
+    draws = (rng.pareto(3.0, (4, 200_000)) + 1.0) * rng.choice([-1.0, 1.0], (4, 200_000))
+    diag = tail_diagnostics(draws)
+    assert diag["pooled_returns"] == 800_000
+    assert diag["pooled"] == pytest.approx(3.0, rel=0.05)
+    for gamma in diag["abs_r"] + diag["losses"]:
+        assert gamma == pytest.approx(3.0, rel=0.1)
+    numbers = {
+        "caps": [1.0, 7.5],
+        "seeds": 4,
+        "kurtosis": [3.0, 9.0],
+        "kurtosis_se": [0.1, 0.5],
+        "acf_raw_2_10": [0.0, 0.0],
+        "tail_exponent": [8.0, 5.0],
+        "tail_exponent_se": [0.1, 0.1],
+        "tail_diagnostics": diag,
+    }
+    tail = compare(numbers)[3]
+    assert not tail.passed
+    assert "800,000" in tail.note and "thinner" in tail.note
+
+
 def test_tfg_clearing_solves_the_market_equation():
     from experiments.replications.leverage_market import MarketParameters, clear
     from kernels.backend import get_namespace
