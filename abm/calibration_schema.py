@@ -131,6 +131,7 @@ REQUIRED_SECTIONS = (
     "retail",
     "markets",
     "regulation",
+    "bond_holders",
 )
 """Sections every calibration has."""
 

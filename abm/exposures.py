@@ -51,8 +51,9 @@ class ExposureRules:
             fund's line (1 to the number of banks).
         prime_brokers_per_fund: prime brokers each hedge fund borrows from.
         stablecoin_deposit_cap: the most of an issuer's bank deposits at any one bank (share).
-        eu_ai_debt_share: the EU banks' US AI debt as a share of their assets at the start
-            (``None``: the calibration's ``banks.eu.us_ai_debt_share``).
+        eu_ai_debt_share: the EU banks' share of every listed AI issuer's bonds outstanding at
+            the start, split over them by assets (``None``: the calibration's
+            ``banks.eu.us_ai_debt_share``; :meth:`abm.opening_sheets.OpeningSheets.place_ai_bonds`).
     """
 
     named: bool = True

@@ -18,6 +18,13 @@ section holds the estimates the sources do not give):
   group's shares of deposits, pension entitlements, equities and fund shares, crypto and
   stablecoins; the rest of net worth is real assets. Households' debts are not modelled.
 
+**The AI issuers' bonds** go to holder types in the shares of ``[bond_holders.shares]`` (who holds
+US corporate bonds, Federal Reserve Financial Accounts Z.1 table L.213): each type takes its share
+of every issuer's bonds outstanding, split over its agents by their total assets; the EU banks take
+the share the exposure lever sets (``banks.eu.us_ai_debt_share``); the rest of the world and the
+sectors the model leaves out hold the remainder outside the model
+(:meth:`OpeningSheets.place_ai_bonds`).
+
 Where the agents' holdings of an asset exceed its outstanding amount, every holder is scaled down
 to fit and the value goes to cash; ``OpeningSheets.notes`` records it (kept as
 ``BalanceSheets.adjustments``).
@@ -54,7 +61,11 @@ CAPACITY_BUYERS = ("hyperscaler",)
 CAPACITY_SELLERS = ("neocloud", "spv")
 
 #: allocation keys of ``[funds.*.allocation]`` that are spread over several market assets
-SPREAD_KEYS = {"ai_bonds": "bonds_", "ai_equity": "equity_"}
+SPREAD_KEYS = {"ai_equity": "equity_"}
+
+#: allocation key of the AI issuers' part of a sector's corporate bonds: booked as cash, out of
+#: which the sector pays for its share of the AI bonds (:meth:`OpeningSheets.place_ai_bonds`)
+AI_BONDS_KEY = "ai_bonds"
 
 
 @dataclass
@@ -127,6 +138,9 @@ class OpeningSheets:
         self.real = np.zeros(n)
         self.bonds = np.zeros(n)
         self.bond_asset = np.full(n, -1)
+        #: each bank's and fund's total assets at the start (USD bn): the AI bonds' split within a
+        #: holder type
+        self.book = np.zeros(n)
         self.pools = {
             "deposits": _Pool(outside_holder="rest_of_economy", links=named),
             "bank_loans": _Pool(links=[] if self.rules.named else None),
@@ -159,7 +173,7 @@ class OpeningSheets:
 
     def invest(self, agent: int, key: str, amount: float) -> None:
         """Put ``amount`` of the agent's assets into allocation key ``key``."""
-        if key == "cash":
+        if key in ("cash", AI_BONDS_KEY):  # AI bonds: paid out of cash by place_ai_bonds
             self.cash[agent] += amount
         elif key == "other":
             self.real[agent] += amount
@@ -237,6 +251,7 @@ class OpeningSheets:
             per_agent = self.value(f"funds.{sector}.total_assets") / len(idx)
             allocation = self.cal.group(f"funds.{sector}.allocation", model_units=True)
             for i in idx:
+                self.book[i] = per_agent
                 for key, share in allocation.items():
                     self.invest(i, key, share * per_agent)
                 self._fund_liabilities(sector, i, per_agent)
@@ -363,11 +378,8 @@ class OpeningSheets:
         region, the difference funded by (or repaid to) wholesale creditors.
         """
         a = "assumptions.banks"
-        total, cet1, risk, dep, unins, cash, trs, ig, ai = ([] for _ in range(9))
+        total, cet1, risk, dep, unins, cash, trs, ig = ([] for _ in range(8))
         eu_banks = iter(self.cal.eu_banks)
-        eu_ai_share = self.rules.eu_ai_debt_share
-        if eu_ai_share is None:
-            eu_ai_share = self.value("banks.eu.us_ai_debt_share")
         for i in self.roster.indices("bank"):
             name = self.roster.names[i]
             if self.roster.kind[i] == "us":
@@ -380,7 +392,6 @@ class OpeningSheets:
                 cash.append(self.value(f"{a}.us_cash_share"))
                 trs.append(self.value(f"{a}.us_treasuries_share"))
                 ig.append(self.value(f"{a}.us_ig_bonds_share"))
-                ai.append(self.value(f"{a}.us_ai_debt_share"))
             else:
                 eu = next(eu_banks)
                 assets = eu.total_assets  # already scaled to 2025 (abm.calibration)
@@ -395,7 +406,6 @@ class OpeningSheets:
                 cash.append(self.value("banks.eu.cash_share"))
                 trs.append(eu.gov_bonds / assets)
                 ig.append(max(0.0, eu.debt_securities - eu.gov_bonds) / assets)
-                ai.append(eu_ai_share)
         idx = self.roster.indices("bank")
         assets = np.array(total)
         if self.capital_regime != "own":
@@ -425,11 +435,61 @@ class OpeningSheets:
             self.cash[i] = cash[k] * a_k
             self.invest(i, "treasuries", trs[k] * a_k)
             self.invest(i, "ig_bonds_non_ai", ig[k] * a_k)
-            self.invest(i, "ai_bonds", ai[k] * a_k)
-            placed = (cash[k] + trs[k] + ig[k] + ai[k] + owned[k]) * a_k
+            self.book[i] = a_k
+            placed = (cash[k] + trs[k] + ig[k] + owned[k]) * a_k
             self.real[i] = a_k - placed - loans[k]
             if self.real[i] < 0.0:
                 raise ValueError(f"bank {self.roster.names[i]}: its assets do not cover its loans")
+
+    def holder_shares(self) -> dict[tuple[str, str], float]:
+        """(roster family, kind) -> its share of every listed AI issuer's bonds at the start.
+
+        ``[bond_holders.shares]`` (keys ``<family>_<kind>``) and the EU banks' share, the exposure
+        lever (:attr:`abm.exposures.ExposureRules.eu_ai_debt_share`, by default
+        ``banks.eu.us_ai_debt_share``).
+        """
+        shares = {}
+        for key, share in self.cal.group("bond_holders.shares", model_units=True).items():
+            family, kind = key.split("_", 1)
+            shares[(family, kind)] = float(share)
+        eu = self.rules.eu_ai_debt_share
+        shares[("bank", "eu")] = float(
+            self.value("banks.eu.us_ai_debt_share") if eu is None else eu
+        )
+        if math.fsum(shares.values()) > 0.95:
+            raise ValueError(f"AI bond holders' shares sum to over 95% of the bonds: {shares}")
+        return shares
+
+    def place_ai_bonds(self) -> None:
+        """Give each holder type its share of every listed AI issuer's bonds.
+
+        Within a type the bonds are split by the agents' total assets (:attr:`book`). What pays
+        for them, so that every sheet stays balanced:
+
+        - a fund, out of the cash its ``ai_bonds`` allocation set aside (:meth:`invest`): what it
+          no longer puts in AI bonds stays cash, where the excess of its whole allocation over
+          the bonds outstanding went before this rule (:meth:`fit_to_supply`), so its other
+          assets are as they were;
+        - a bank, out of its real assets (loans to the rest of the economy), the remainder of its
+          sheet that its AI bonds came out of before: cash, Treasuries and other bonds stay at
+          their calibrated shares of assets.
+
+        What the types do not hold (the rest of the world, broker-dealers, governments...) stays
+        outside the model.
+        """
+        bonds = [m for m, k in enumerate(self.assets.keys) if k.startswith("bonds_")]
+        supply = np.array(self.assets.outstanding, dtype=float)[bonds]
+        for (family, kind), share in self.holder_shares().items():
+            idx = self.roster.indices(family, kind)
+            weights = self.book[idx] / self.book[idx].sum()
+            held = share * np.outer(weights, supply)  # (agents, bonds) USD bn at price 1
+            self.holdings[np.ix_(idx, bonds)] += held
+            paying = self.real if family == "bank" else self.cash
+            paying[idx] -= held.sum(axis=1)
+        short = np.nonzero((self.cash < -1e-9) | (self.real < -1e-9))[0]
+        if short.size:
+            names = [self.roster.names[i] for i in short]
+            raise ValueError(f"the AI bonds of {names} exceed what pays for them")
 
     def interbank(
         self, banks: list[int], assets: np.ndarray, share: float
@@ -582,5 +642,6 @@ def build_opening_sheets(
     sheets.stablecoins()
     sheets.retail()
     sheets.banks()
+    sheets.place_ai_bonds()
     sheets.fit_to_supply(np.array(assets.outstanding))
     return sheets

@@ -51,9 +51,11 @@ The levers act through the same rules as the rest of the model, never as special
   pooled comparison: docs/design.md, "Who is exposed to whom"), how
   many banks share a loan whose lenders are not named, how many prime brokers each hedge fund
   uses, and the most of a stablecoin issuer's bank deposits at one bank.
-- ``eu_bank_us_ai_exposure_share``: the EU banks' US AI debt as a share of their assets at the
-  start (``None``: the calibration's ``banks.eu.us_ai_debt_share``); the rest of the bonds stay
-  with the other holders (:mod:`abm.opening_sheets`; seed 001's open question).
+- ``eu_bank_us_ai_exposure_share``: the EU banks' share of every listed AI issuer's bonds
+  outstanding at the start (``None``: the calibration's ``banks.eu.us_ai_debt_share``); the
+  other holder types keep their shares of ``[bond_holders.shares]`` and what the lever adds or
+  takes comes out of or goes to the holders outside the model (:mod:`abm.opening_sheets`; seed
+  001's open question).
 - ``capex_crowding_out``: the share of an AI capex surprise that displaces other business
   investment, so demand moves by the rest (``None``: the calibration's
   ``macro.links.capex_crowding_out``; :mod:`abm.macro`, the IS curve; seed 002's open question).
@@ -422,9 +424,9 @@ class Policy:
         None,
         "number",
         "EU banks' US AI exposure",
-        "the EU banks' holdings of US AI debt (the hyperscalers' bonds) as a share of their "
-        "assets at the start: how exposed Europe's banks are is an open question (seed 001)",
-        unit="share of assets",
+        "the EU banks' share of every listed AI issuer's bonds at the start, part of the rest "
+        "of the world's ~29%: how exposed Europe's banks are is an open question (seed 001)",
+        unit="share of the AI bonds",
         lo=0.0,
         hi=0.1,
         none_means="the calibrated share",

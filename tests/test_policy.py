@@ -260,26 +260,32 @@ def test_every_preset_key_reaches_a_lever():
     assert "backstop is market_maker_of_last_resort" in POLICY_NOTE
 
 
-def _eu_banks_ai_bonds(policy: Policy) -> tuple[float, float]:
-    """EU banks' AI issuers' bonds at the start, and all holders' (USD bn, world 0)."""
+def _eu_banks_ai_bonds(policy: Policy) -> tuple[float, float, float]:
+    """EU banks' AI issuers' bonds at the start, all holders', and the bonds outstanding (USD bn,
+    world 0)."""
     m = Powderkeg(n_worlds=1, seed=0, n_cohorts=20, policy=policy)
     bonds = [k.startswith("bonds_") for k in m.sheets.assets.keys]
     held = np.asarray(m.sheets.holdings[0][:, bonds] @ m.sheets.prices[0][bonds])
+    supply = float(np.asarray(m.sheets.supply[0])[bonds].sum())
     eu = np.array([k == "eu" for k in m.roster.kind])
-    return float(held[eu].sum()), float(held.sum())
+    return float(held[eu].sum()), float(held.sum()), supply
 
 
 def test_eu_exposure_lever_sets_the_eu_banks_ai_bonds():
-    """The lever moves AI bonds between the EU banks and the other holders, nothing else."""
+    """The lever sets the EU banks' share of the AI bonds; the other holder types keep theirs, and
+    the difference is held outside the model."""
     calibrated = load_calibration().value("banks.eu.us_ai_debt_share")
-    default, total = _eu_banks_ai_bonds(Policy())
-    same, _ = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated))
-    low, total_low = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated / 4))
-    high, total_high = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=0.05))
+    default, total, supply = _eu_banks_ai_bonds(Policy())
+    same, _, _ = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated))
+    low, total_low, _ = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=calibrated / 4))
+    high, total_high, _ = _eu_banks_ai_bonds(Policy(eu_bank_us_ai_exposure_share=0.05))
     assert same == default
+    assert default == pytest.approx(calibrated * supply)
+    assert high == pytest.approx(0.05 * supply)
     assert low < default < high
-    # the bonds outstanding are all held either way: the lever moves them between holders
-    assert total_low == pytest.approx(total) and total_high == pytest.approx(total)
+    # the other holders' bonds do not move: only the outside holders' part does
+    assert total_low - low == pytest.approx(total - default)
+    assert total_high - high == pytest.approx(total - default)
 
 
 @pytest.mark.parametrize("lever", Policy.levers(), ids=lambda lv: lv.name)
