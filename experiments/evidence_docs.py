@@ -393,8 +393,9 @@ def anchor_lines(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
         "",
         "What the AI bust adds to the recession, world by world on the same seeds: "
         f"{_signed_mean(added)} points of CET1 fall and {_signed_mean(failures)} bank failures. "
-        "The banks hold little of the AI debt directly (AI-issuer bonds about 0.4% of US and 2% "
-        "of EU bank assets, loans to the AI complex a few per cent more), and the bust reaches "
+        "The banks hold little of the AI debt directly (AI-issuer bonds about 0.02% of their "
+        "assets: 2% of each issuer's bonds for the US banks and 2% for the EU banks, as Z.1 "
+        "says; loans to the AI complex a few per cent more), and the bust reaches "
         "the rest of their books through AI capex, about 2% of US GDP: a recession of the Fed's "
         "size moves unemployment, and with it the loan losses, far more than the bust does.",
         "",
