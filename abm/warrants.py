@@ -160,15 +160,17 @@ class Warrants:
         supply = s.supply[:, asset]
         factor = supply / (supply + issued)  # (E,) dilution of every unit
         factors = xp.where(one_asset, factor[:, None], 1.0)  # (E, M)
-        new_prices = s.prices * factors
-        new_units = xp.where(one_holder[None, :, None] & one_asset[None, None, :],
-                             issued[:, None, None], 0.0)  # fmt: skip
-        diluted = (s.holdings @ (new_prices - s.prices)[:, :, None])[:, :, 0]  # old holders lose
-        received = (new_units @ new_prices[:, :, None])[:, :, 0]  # the holder's new shares
+        old_price = s.prices[:, asset]
+        new_price = old_price * factor
+        # only the one asset's column moves: (E, N) work, no (E, N, M) temporaries
+        held = s.holdings[:, :, asset]
+        diluted = held * (new_price - old_price)[:, None]  # old holders lose
+        new_units = xp.where(one_holder, issued[:, None], 0.0)  # (E, N)
+        received = new_units * new_price[:, None]  # the holder's new shares
         s.ledger.book_equity(diluted + received)
         self.last_received = self.last_received + received
-        s.holdings = s.holdings + new_units
-        s.prices = new_prices
+        s.holdings = xp.where(one_asset, (held + new_units)[:, :, None], s.holdings)
+        s.prices = s.prices * factors
         s.supply = s.supply + xp.where(one_asset, issued[:, None], 0.0)
         s.dilution = s.dilution * factors
 
