@@ -206,10 +206,11 @@ class CreditRatings:
         self.smoothing = 1.0 / float(cal.model_value("assumptions.ratings.smoothing_weeks"))
         self.key_share = float(cal.model_value("assumptions.ratings.key_counterparty_share"))
         f = len(rows)
-        self.dependence = xp.zeros((e, f, f), dtype=dtype, device=dev)  # payer i's share of j
         if deals is not None and deals.enabled and deals.firm is not None:  # the opening shares
             opening = deals.opening_payments()[None, ...]
-            self.dependence = self._revenue_shares(opening, deals.firm.revenue)
+            self.dependence = self._revenue_shares(opening, deals.firm.revenue)  # (E, F, F)
+        else:  # no contracts: no payer's share, no cap
+            self.dependence = xp.zeros((e, f, f), dtype=dtype, device=dev)
         unrated = parse_rating(str(cal.value("assumptions.ratings.unrated_counterparty_rating")))
         self.unrated_notch = float(unrated)
         constrained = np.zeros(roster.size)
