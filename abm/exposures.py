@@ -1,4 +1,4 @@
-"""Who is exposed to whom: the named counterparties of the bank loans and the deposits.
+"""Who is exposed to whom: the named counterparties of bank loans, deposits and fund shares.
 
 The opening balance sheets (:mod:`abm.opening_sheets`) say how much each borrower owes the banks
 and how much each depositor holds; this module says *at which bank*, as edge lists for the
@@ -14,6 +14,10 @@ its source in ``[exposures]`` of the calibration:
 - **Prime brokerage** (:func:`prime_brokers`): each hedge fund borrows from
   ``prime_brokers_per_fund`` of the prime brokers of ``[exposures.prime_brokerage]``, drawn by
   market share, in proportion to their shares (Archegos had six; most funds use one to three).
+- **Hedge funds' and private-credit funds' shares**
+  (:meth:`abm.opening_sheets.OpeningSheets.place_fund_investors`): each investor type's share of
+  every fund from ``[exposures.fund_investors]``; within a type ``investors_per_fund`` pension
+  funds or insurers drawn by the market-share rule, or every cohort of a wealth group.
 - **Deposits** (:func:`place_deposits`): households' deposits sit at the US banks in proportion
   to their deposit bases (a retail cohort is a slice of a wealth group and banks everywhere);
   a stablecoin issuer's bank deposits sit at the largest US G-SIBs (:data:`RESERVE_BANKS`),
@@ -54,6 +58,9 @@ class ExposureRules:
         eu_ai_debt_share: the EU banks' share of every listed AI issuer's bonds outstanding at
             the start, split over them by assets (``None``: the calibration's
             ``banks.eu.us_ai_debt_share``; :meth:`abm.opening_sheets.OpeningSheets.place_ai_bonds`).
+        investors_per_fund: pension funds (and life insurers, and P&C insurers) owning shares
+            of each hedge fund and private-credit fund
+            (:meth:`abm.opening_sheets.OpeningSheets.place_fund_investors`).
     """
 
     named: bool = True
@@ -61,6 +68,7 @@ class ExposureRules:
     prime_brokers_per_fund: int = 2
     stablecoin_deposit_cap: float = 0.25
     eu_ai_debt_share: float | None = None
+    investors_per_fund: int = 3
 
 
 def stable_id(name: str) -> int:

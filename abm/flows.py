@@ -20,7 +20,9 @@ after the market has cleared the institution pays what it could:
   out of their cash, then their bank deposits, outside investors from outside — and the fund buys
   more of what it holds, in proportion, from outside investors at market prices (as far as units
   float outside; the rest stays cash). The return is the fund's performance since its shares were
-  last marked to NAV, so flows do not themselves look like gains or losses.
+  last marked to NAV, so flows do not themselves look like gains or losses. Hedge funds' and
+  private-credit funds' shares have no weekly flows (lock-ups, notice periods and gates hold
+  their investors in); marking them to NAV moves their own named investors' claims.
 - **Stablecoin redemptions** — holders redeem
   ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)
   + k₄·reserve-bank stress`` of the tokens a week, at most the fastest observed run
@@ -124,10 +126,14 @@ class Flows:
         """(E, N) face each agent owes on pool ``name``."""
         return self.sheets.ledger.owed(name)
 
+    def _shares(self) -> Any:
+        """(E, N) face of the shares each fund owes: mutual funds' and private funds'."""
+        return self._face("fund_shares") + self._face("private_fund_shares")
+
     def _nav(self) -> Any:
         """(E, N) net asset value of fund shares (total assets less debt) for fund issuers."""
         s = self.sheets
-        debt = s.liabilities() - self._face("fund_shares") - self._face("pension_claims")
+        debt = s.liabilities() - self._shares() - self._face("pension_claims")
         return s.total_assets() - debt
 
     def save(self, state: WorldState | None = None) -> None:
@@ -153,7 +159,7 @@ class Flows:
         xp = s.xp
         pegs, reserve_stress = state.flows.pegs, state.flows.reserve_stress
         nav = self._nav()
-        shares = self._face("fund_shares")  # NAV at the last mark, less what was paid out since
+        shares = self._shares()  # NAV at the last mark, less what was paid out since
         fund_return = nav / xp.where(shares > 0.0, shares, 1.0) - 1.0  # performance, not flows
         fund = xp.minimum(self.elasticity * xp.maximum(-fund_return, 0.0), 1.0)
         fund_out = fund * xp.minimum(xp.maximum(nav, 0.0), shares)
@@ -256,14 +262,17 @@ class Flows:
     def mark_fund_shares(self, state: WorldState | None = None) -> None:
         """Fund shares are worth the fund's net asset value: mark each fund's face to its NAV.
 
-        Holders' claims (and the outside holders') move pro rata; the funds' equity stays at zero
-        and the gain or loss is the shareholders'. A fund whose NAV is negative owes nothing to
-        its shareholders (limited liability).
+        Mutual funds' holders (and the outside holders) move pro rata; a hedge or private-credit
+        fund's own investors move with it (named in ``private_fund_shares``;
+        :meth:`abm.opening_sheets.OpeningSheets.place_fund_investors`). The funds' equity stays
+        at zero and the gain or loss is the shareholders'. A fund whose NAV is negative owes
+        nothing to its shareholders (limited liability).
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
-        pool = ledger.pools["fund_shares"]
-        ledger.revalue_pool("fund_shares", xp.take(self._nav(), pool.issuers, axis=1))
+        nav = self._nav()
+        for name in ("fund_shares", "private_fund_shares"):
+            ledger.revalue_pool(name, xp.take(nav, ledger.pools[name].issuers, axis=1))
 
     def draw_deposits(self, state: WorldState) -> None:
         """Issuers due to pay more than their cash first withdraw their own bank deposits.

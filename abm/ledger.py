@@ -645,7 +645,8 @@ class Ledger:
         """
         xp, pool = self.xp, self.pools[name]
         if isinstance(pool, BilateralPool):
-            raise TypeError(f"pool {name!r} names its holders: revalue its issuers' edges")
+            self._revalue_edges(pool, face)
+            return
         old = xp.sum(pool.face, axis=-1)
         face = xp.where((old > 1e-9)[:, None], xp.maximum(face, 0.0), pool.face)
         ratio = xp.sum(face, axis=-1) / xp.where(old > 0.0, old, 1.0)
@@ -654,6 +655,24 @@ class Ledger:
         lost = self._spread(pool.holders, pool.claims - claims)
         self.equity_flows = self.equity_flows + gained - lost
         pool.face, pool.claims, pool.outside = face, claims, pool.outside * ratio
+
+    def _revalue_edges(self, pool: BilateralPool, face: Any) -> None:
+        """Mark each issuer of a bilateral pool to ``face`` (E, I): its own holders gain or lose.
+
+        Every edge of an issuer, and its outside part, scales by the issuer's change; an issuer
+        owing less than a dollar (1e-9 USD bn) is left as it is, as in :meth:`revalue_pool`.
+        """
+        xp = self.xp
+        old = pool.face
+        marked = old > 1e-9
+        new = xp.where(marked, xp.maximum(face, 0.0), old)
+        ratio = new / xp.where(marked, old, 1.0)
+        balance = pool.balance * xp.take(ratio, pool.edge_issuer, axis=1)
+        lost = self._spread(pool.holder_agent, pool.balance - balance)
+        gained = self._spread(pool.issuers, old - new)
+        self.equity_flows = self.equity_flows + gained - lost
+        pool.outside_face = pool.outside_face * ratio
+        pool.balance = balance
 
     def accrue(self, name: str, amount: Any) -> None:
         """Add ``amount`` (E, K) to the edges of bilateral pool ``name`` without cash.

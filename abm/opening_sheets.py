@@ -149,7 +149,9 @@ class OpeningSheets:
             "wholesale": _Pool(),
             "pension_claims": _Pool(),
             "policies": _Pool(outside_holder="rest_of_economy"),
-            "fund_shares": _Pool(),
+            "fund_shares": _Pool(),  # mutual funds' shares, held by the retail cohorts
+            # hedge and private-credit funds' shares, held by named investors (place_fund_investors)
+            "private_fund_shares": _Pool(links=[] if self.rules.named else None),
             "tokens": _Pool(),
             "central_bank_loans": _Pool(outside_holder="central_bank"),  # abm.backstops
             "vendor_financing": _Pool(),  # chip vendors' loans to GPU buyers (abm.financing)
@@ -270,11 +272,11 @@ class OpeningSheets:
             bank = borrowing * self.value("banks.exposures.hedge_fund_borrowing_bank_share")
             self.pools["bank_loans"].owe(i, bank)
             self.pools["wholesale"].owe(i, borrowing - bank)
-            self.pools["fund_shares"].owe(i, assets - borrowing)
+            self.pools["private_fund_shares"].owe(i, assets - borrowing)
         elif sector == "private_credit":
             line = assets * self.value(f"{a}.private_credit_bank_line_share")
             self.pools["bank_loans"].owe(i, line)
-            self.pools["fund_shares"].owe(i, assets - line)
+            self.pools["private_fund_shares"].owe(i, assets - line)
         else:  # mutual funds: the shareholders own the whole fund
             self.pools["fund_shares"].owe(i, assets)
 
@@ -460,6 +462,55 @@ class OpeningSheets:
             raise ValueError(f"AI bond holders' shares sum to over 95% of the bonds: {shares}")
         return shares
 
+    def place_fund_investors(self) -> None:
+        """Name who owns each hedge fund's and private-credit fund's shares.
+
+        Each investor type of ``[exposures.fund_investors.<sector>]`` (keys ``<family>_<kind>``)
+        owns its share of every fund of the sector: among pension funds and insurers,
+        ``investors_per_fund`` of the type's agents drawn by total assets
+        (:func:`abm.exposures.market_share_syndicate`: a fund has a few large institutional
+        investors, so its loss lands on them), each in proportion to its assets; a wealth
+        group's retail cohorts in equal parts (each cohort is a slice of the whole group). The
+        rest (endowments, foundations, sovereign funds, funds of funds, foreign investors) is
+        held outside the model. Institutions pay out of their other assets (alternatives), a
+        cohort out of its real assets, so every sheet stays balanced.
+        """
+        pool, roster = self.pools["private_fund_shares"], self.roster
+        ids = {}
+        for sector in ("hedge", "private_credit"):
+            types = self.cal.group(f"exposures.fund_investors.{sector}", model_units=True)
+            if math.fsum(types.values()) > 1.0:
+                raise ValueError(f"the investors of {sector} funds own over 100% of them")
+            for fund in roster.indices("fund", sector):
+                nav = pool.face[pool.issuer_at[fund]]
+                for key, share in types.items():
+                    family, kind = key.split("_", 1)
+                    idx = np.array(roster.indices(family, kind))
+                    chosen, weights = self._fund_investors(family, idx, roster.names[fund], ids)
+                    for agent, w in zip(idx[chosen], weights, strict=True):
+                        amount = float(share) * nav * float(w)
+                        if pool.links is None:
+                            pool.own(int(agent), amount)
+                        else:
+                            pool.link(fund, int(agent), amount, amount / nav)
+                        self.real[agent] -= amount
+        short = np.nonzero(self.real < -1e-9)[0]
+        if short.size:
+            names = [roster.names[i] for i in short]
+            raise ValueError(f"the fund shares of {names} exceed what pays for them")
+
+    def _fund_investors(
+        self, family: str, idx: np.ndarray, fund: str, ids: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``idx``, shares) of one investor type's agents in fund ``fund``."""
+        if family == "retail":  # slices of one wealth group: every cohort, in equal parts
+            return np.arange(idx.size), np.full(idx.size, 1.0 / idx.size)
+        key = ",".join(map(str, idx))
+        if key not in ids:
+            ids[key] = np.array([stable_id(self.roster.names[i]) for i in idx])
+        count = min(self.rules.investors_per_fund, idx.size)
+        return market_share_syndicate(self.book[idx], count, stable_id(fund), ids[key])
+
     def place_ai_bonds(self) -> None:
         """Give each holder type its share of every listed AI issuer's bonds.
 
@@ -641,6 +692,7 @@ def build_opening_sheets(
     sheets.funds()
     sheets.stablecoins()
     sheets.retail()
+    sheets.place_fund_investors()
     sheets.banks()
     sheets.place_ai_bonds()
     sheets.fit_to_supply(np.array(assets.outstanding))

@@ -46,11 +46,12 @@ The levers act through the same rules as the rest of the model, never as special
   (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
 
 - ``named_counterparties``, ``syndicate_size``, ``prime_brokers_per_fund``,
-  ``stablecoin_deposit_cap``: market structure of the exposure network (:mod:`abm.exposures`):
-  whether bank loans and deposits name their counterparties (on by default; off gives the
-  pooled comparison: docs/design.md, "Who is exposed to whom"), how
-  many banks share a loan whose lenders are not named, how many prime brokers each hedge fund
-  uses, and the most of a stablecoin issuer's bank deposits at one bank.
+  ``investors_per_fund``, ``stablecoin_deposit_cap``: market structure of the exposure network
+  (:mod:`abm.exposures`): whether bank loans, deposits and private funds' shares name their
+  counterparties (on by default; off gives the pooled comparison: docs/design.md, "Who is
+  exposed to whom"), how many banks share a loan whose lenders are not named, how many prime
+  brokers each hedge fund uses, how many institutions of each type own a hedge or
+  private-credit fund, and the most of a stablecoin issuer's bank deposits at one bank.
 - ``eu_bank_us_ai_exposure_share``: the EU banks' share of every listed AI issuer's bonds
   outstanding at the start (``None``: the calibration's ``banks.eu.us_ai_debt_share``); the
   other holder types keep their shares of ``[bond_holders.shares]`` and what the lever adds or
@@ -378,10 +379,11 @@ class Policy:
     named_counterparties: bool = _lever(
         True,
         "bool",
-        "Named counterparties (loans and deposits)",
-        "bank loans and deposits name their lenders and banks, so a default hits its own "
-        "lenders and a run drains the bank the money is in; off: every holder owns a pro-rata "
-        "share of the whole pool (market structure)",
+        "Named counterparties (loans, deposits, fund shares)",
+        "bank loans, deposits and private funds' shares name their lenders, banks and "
+        "investors, so a default hits its own lenders, a run drains the bank the money is in "
+        "and a fund's loss falls on its own investors; off: every holder owns a pro-rata share "
+        "of the whole pool (market structure)",
     )
     syndicate_size: int = _lever(
         5,
@@ -404,6 +406,19 @@ class Policy:
         unit="brokers",
         lo=1,
         hi=9,
+        span=(1, 6),
+        step=1,
+    )
+    investors_per_fund: int = _lever(
+        3,
+        "integer",
+        "Institutional investors per private fund",
+        "how many pension funds (and as many life and P&C insurers) own shares of each hedge "
+        "fund and private-credit fund: one concentrates a fund's loss on one institution "
+        "(market structure)",
+        unit="institutions",
+        lo=1,
+        hi=10,
         span=(1, 6),
         step=1,
     )
@@ -486,6 +501,7 @@ class Policy:
             self.prime_brokers_per_fund,
             self.stablecoin_deposit_cap,
             self.eu_bank_us_ai_exposure_share,
+            self.investors_per_fund,
         )
 
     def __post_init__(self) -> None:

@@ -63,6 +63,7 @@ POOL_KINDS = {
     "pension_claims": "savings",
     "policies": "savings",
     "fund_shares": "savings",
+    "private_fund_shares": "savings",
     "tokens": "tokens",
 }
 #: Most edges drawn (the largest by amount; circular deals are always drawn).

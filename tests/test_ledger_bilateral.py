@@ -164,8 +164,25 @@ def test_a_bilateral_pool_refuses_pro_rata_operations():
     ledger = fresh(5)
     with pytest.raises(TypeError, match="names its lenders"):
         ledger.lend("bank_loans", np.ones((E, 2)), np.ones((E, 3)))
-    with pytest.raises(TypeError, match="names its holders"):
-        ledger.revalue_pool("deposits", np.ones((E, 3)))
+
+
+def test_revaluing_an_issuer_marks_its_own_holders_and_nobody_elses():
+    """Fund shares at NAV: each issuer's edges and outside part scale by its own change."""
+    ledger = fresh(6)
+    pool = ledger.pools["deposits"]
+    balance, outside, face = (np.asarray(a).copy() for a in (pool.balance, pool.outside_face,
+                                                                 pool.face))  # fmt: skip
+    before, money = equity(ledger), ledger.money()
+    ratio = np.array([0.5, 1.0, 1.25])  # issuer 0 loses half, issuer 2 gains a quarter
+    ledger.revalue_pool("deposits", face * ratio)
+    expected = balance * ratio[[i for i, _ in DEPOSIT_EDGES]]
+    np.testing.assert_allclose(pool.balance, expected, rtol=1e-12)
+    np.testing.assert_allclose(pool.outside_face, outside * ratio, rtol=1e-12)
+    moved = equity(ledger) - before
+    np.testing.assert_allclose(moved[:, 5], -0.5 * balance[:, 0], rtol=1e-12)  # at issuer 0 only
+    np.testing.assert_allclose(moved[:, 7], 0.25 * balance[:, 3], rtol=1e-12)  # at issuer 2 only
+    np.testing.assert_allclose(moved[:, BANKS], face * (1.0 - ratio), rtol=1e-12, atol=1e-12)
+    check(ledger, money, before)
 
 
 def test_negative_edges_are_rejected():
