@@ -355,11 +355,14 @@ def test_segment_sum_in_blocks_of_rows_gives_the_bits_of_one_block(monkeypatch, 
     values = rng.normal(size=(3, 5, 40)).astype(dtype)
     ids = rng.integers(0, 7, size=40)
     whole = backend.segment_sum(values, ids, 7)
+    monkeypatch.setattr(backend, "BINCOUNT_WHOLE_BYTES", 0)  # blocks however few the edges
     monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 2 * 40 * 8)  # two rows a block
     blocks = backend.segment_sum(values, ids, 7)
     assert blocks.dtype == dtype and blocks.shape == (3, 5, 7)
     np.testing.assert_array_equal(blocks, whole)
     monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 1)  # one row a block
+    np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)
+    monkeypatch.setattr(backend, "BINCOUNT_WHOLE_BYTES", 15 * 40 * 8)  # all 15 rows: one call
     np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)
 
 
