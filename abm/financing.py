@@ -300,7 +300,7 @@ class Financing:
 
     def _owed(self, pool_name: str) -> Any:
         """(E, F) what each firm owes on pool ``pool_name``."""
-        return self.sheets.xp.take(self.sheets.ledger.owed(pool_name), self.economy.firms, axis=1)
+        return self.sheets.ledger.owed_by(pool_name, self.economy.firms)
 
     def _lend(self, pool_name: str, wanted: Any, spare: Any) -> Any:
         """Lenders' spare cash ``spare`` (E, F) meets borrowers' gaps ``wanted`` (E, F), pro rata.

@@ -30,7 +30,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
 
 from abm.arrays import itemsize, rounding_margin, world_chunks
-from kernels.backend import segment_sum
+from kernels.backend import segment_sum, segment_sum_at
 
 #: Outsiders that trade with the agents; each keeps the net cash it paid into the system.
 OUTSIDERS = (
@@ -714,6 +714,16 @@ class Ledger:
         """(E, N) face each agent owes on pool ``name``."""
         pool = self.pools[name]
         return self._spread(pool.issuers, pool.face)
+
+    def owed_by(self, name: str, agents: Any) -> Any:
+        """(E, A) face agents ``agents`` (A,) owe on pool ``name``: ``owed(name)``'s columns."""
+        pool = self.pools[name]
+        return segment_sum_at(pool.face, pool.issuers, agents)
+
+    def held_by(self, name: str, agents: Any) -> Any:
+        """(E, A) claims agents ``agents`` (A,) hold on pool ``name`` (0 where they hold none)."""
+        pool = self.pools[name]
+        return segment_sum_at(pool.claims, pool.holders, agents)
 
     def positions(self) -> tuple[Any, Any]:
         """(E, N) claims each agent holds and (E, N) face it owes, over all pools.

@@ -243,6 +243,31 @@ def segment_sum(values: Any, segment_ids: Any, num_segments: int) -> Any:
     return values @ one_hot
 
 
+def segment_sum_at(values: Any, segment_ids: Any, targets: Any) -> Any:
+    """The sums of buckets ``targets`` only: ``take(segment_sum(values, ids, S), targets)``.
+
+    Args:
+        values: (..., K) amounts, one per edge.
+        segment_ids: (K,) integer bucket of each edge.
+        targets: (T,) distinct buckets wanted.
+
+    Returns:
+        (..., T) sums, the bits of :func:`segment_sum` at those buckets (each target's edges
+        are added in ascending edge order from 0.0, as there), without the (..., S) array of
+        every bucket: edges into no target go to one spare bucket, dropped.
+    """
+    xp = array_namespace(values, segment_ids)
+    t = targets.shape[0]
+    hit = xp.astype(segment_ids[:, None] == targets[None, :], xp.int8)  # (K, T)
+    found = xp.any(hit > 0, axis=1)
+    if t:
+        first = xp.argmax(hit, axis=1)  # the target each edge goes to (targets are distinct)
+        slot = xp.where(found, first, xp.full_like(first, t))
+    else:
+        slot = xp.zeros_like(segment_ids)
+    return segment_sum(values, xp.astype(slot, segment_ids.dtype), t + 1)[..., :t]
+
+
 #: the most bytes of edge indices one block of rows of a NumPy :func:`segment_sum` builds: the
 #: rows are summed a block at a time, so that an edge list of E worlds (the deposit pools' 8,004
 #: edges at E=1,000: 64 MB of indices) stays near the CPU's caches instead of growing with E.

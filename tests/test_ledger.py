@@ -175,3 +175,14 @@ def test_positions_are_kept_until_a_pool_changes():
     expected_owed = sum(spread(p.issuers, p.face) for p in pools)
     np.testing.assert_array_equal(held2, expected_held)
     np.testing.assert_array_equal(owed2, expected_owed)
+
+
+def test_owed_by_and_held_by_are_the_columns_of_the_whole_arrays():
+    # issue 18: the wanted agents' sums only, the bits of owed(name) and the claims spread
+    ledger = fresh(6)
+    agents = np.array([4, 0, 2, 6])
+    for name, pool in ledger.pools.items():
+        owed = np.take(ledger.owed(name), agents, axis=1)
+        held = np.take(spread(pool.holders, pool.claims), agents, axis=1)
+        np.testing.assert_array_equal(ledger.owed_by(name, agents), owed)
+        np.testing.assert_array_equal(ledger.held_by(name, agents), held)
