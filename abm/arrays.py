@@ -100,6 +100,18 @@ def add_rows(xp: Any, target: Any, rows: slice, values: Any) -> Any:
     return target
 
 
+def add_column(xp: Any, target: Any, column: int, values: Any) -> Any:
+    """(E, N, M) ``target`` with ``values`` (E, N) added to column ``column`` of its last axis.
+
+    In place, and ``target`` is returned, as :func:`add_rows` and on the same array (the
+    balance sheets' ``holdings``): only the (E, N) column is read and written, where a new
+    (E, N, M) array costs a pass over every holding (issue 18: a warrant issue took 189 ms a
+    step at 1,000 worlds against 6.5 ms at 100, measured in the scale6 branch).
+    """
+    target[:, :, column] += values  # the same sum as ``column + values`` in a new array
+    return target
+
+
 def columns(xp: Any, like: Any, index: Any, values: Any) -> Any:
     """(E, K) zeros shaped like ``like`` with ``values`` (E, k) added at columns ``index``."""
     return segment_sum(values, index, like.shape[-1])

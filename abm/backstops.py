@@ -112,8 +112,8 @@ class LenderOfLastResort:
         regulatory = s.total_assets() - debt + self.capital.htm_addback(state)
         assets = xp.take(s.total_assets(), self.banks, axis=1)
         ratio = xp.take(regulatory, self.banks, axis=1) / xp.where(assets > 0.0, assets, 1.0)
-        funding = ledger.owed("deposits") + ledger.owed("wholesale")
-        buffer = self.liquidity_buffer * xp.take(funding, self.banks, axis=1)  # cash it wants
+        funding = ledger.owed_by("deposits", self.banks) + ledger.owed_by("wholesale", self.banks)
+        buffer = self.liquidity_buffer * funding  # cash it wants
         cash = xp.take(ledger.cash, self.banks, axis=1)
         alive = ~xp.take(state.defaulted, self.banks, axis=1)
         run = xp.take(state.withdrawals, self.banks, axis=1) > 0.0

@@ -45,7 +45,7 @@ from abm.claims import debt_owed
 from abm.constraints import BankCapital
 from abm.ledger import BilateralPool
 from abm.state import MacroState, WorldState
-from kernels.backend import segment_sum, to_numpy
+from kernels.backend import segment_sum, segment_sum_at, to_numpy
 
 #: the earnings parameters of each region of abm.state.REGIONS, by calibration node
 REGION_NODES = ("banks.earnings.us", "banks.earnings.eu")
@@ -61,9 +61,7 @@ def pay_on_pool(ledger: Any, pool: str, payers: Any, rate: Any) -> None:
     The pool's holders receive it pro rata (:meth:`abm.ledger.Ledger.pay_interest`); the pool's
     other issuers pay nothing here.
     """
-    xp = ledger.xp
-    on_agents = segment_sum(rate, payers, ledger.cash.shape[-1])
-    ledger.pay_interest(pool, xp.take(on_agents, ledger.pools[pool].issuers, axis=1))
+    ledger.pay_interest(pool, segment_sum_at(rate, payers, ledger.pools[pool].issuers))
 
 
 class BankEarnings:
@@ -230,14 +228,11 @@ class BankEarnings:
 
     def _owed(self, pool: str) -> Any:
         """(E, B) face each bank owes on ``pool``."""
-        return self.sheets.xp.take(self.sheets.ledger.owed(pool), self.banks, axis=1)
+        return self.sheets.ledger.owed_by(pool, self.banks)
 
     def _owned(self, pool: str) -> Any:
         """(E, B) claims each bank holds on ``pool``."""
-        s = self.sheets
-        p = s.ledger.pools[pool]
-        held = segment_sum(p.claims, p.holders, s.ledger.cash.shape[-1])
-        return s.xp.take(held, self.banks, axis=1)
+        return self.sheets.ledger.held_by(pool, self.banks)
 
     def book(self, state: WorldState) -> None:
         """Pay this week's interest, fees, costs and taxes; pay out dividends and buybacks.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernels.backend import segment_sum
+
 #: pools whose face is debt: they make their issuer default when it cannot pay
 DEBT_POOLS = (
     "deposits", "bank_loans", "private_loans", "interbank", "wholesale", "policies",
@@ -19,8 +21,17 @@ DEBT_POOLS = (
 
 
 def debt_owed(sheets: Any) -> Any:
-    """(E, N) debt-like liabilities: face of the debt pools plus bonds issued (USD bn)."""
-    owed = sheets.bonds * 1.0
-    for name in DEBT_POOLS:
-        owed = owed + sheets.ledger.owed(name)
-    return owed
+    """(E, N) debt-like liabilities: face of the debt pools plus bonds issued (USD bn).
+
+    One segment sum over the bonds (one entry per agent) and the debt pools' faces laid end to
+    end, in :data:`DEBT_POOLS` order: each agent's sum starts from 0.0 with its bonds and adds
+    its face on each pool in order, as ``bonds + owed(pool)`` pool by pool does (adding a pool's
+    0.0 where the agent owes nothing on it changes no bits), without two (E, N) passes a pool
+    (issue 18).
+    """
+    xp, ledger = sheets.xp, sheets.ledger
+    n = ledger.cash.shape[-1]
+    pools = [ledger.pools[name] for name in DEBT_POOLS]
+    agents = xp.arange(n, dtype=pools[0].issuers.dtype, device=pools[0].issuers.device)
+    values = xp.concat([sheets.bonds, *(pool.face for pool in pools)], axis=-1)
+    return segment_sum(values, xp.concat([agents, *(pool.issuers for pool in pools)]), n)

@@ -239,7 +239,7 @@ class CreditRisk:
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         cash = xp.take(ledger.cash, self.banks, axis=1)
-        funding = xp.take(ledger.owed("deposits") + ledger.owed("wholesale"), self.banks, axis=1)
+        funding = ledger.owed_by("deposits", self.banks) + ledger.owed_by("wholesale", self.banks)
         room = cash - self.liquidity_share * funding
         b, d = self.liquidity_share, self.deposited
         return xp.maximum(repaid + room / (1.0 - d + b * d), 0.0)

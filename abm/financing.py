@@ -54,7 +54,7 @@ import numpy as np
 from abm.bond_market import BondMarket
 from abm.calibration import Calibration
 from abm.opening_sheets import CAPACITY_BUYERS, CAPACITY_SELLERS, VENDOR_BORROWERS, VENDOR_LENDERS
-from kernels.backend import segment_sum
+from kernels.backend import segment_sum, segment_sum_at
 
 #: firm kinds whose loans amortise (term loans, not revolving lines)
 AMORTISING = ("neocloud", "ai_lab")
@@ -300,7 +300,7 @@ class Financing:
 
     def _owed(self, pool_name: str) -> Any:
         """(E, F) what each firm owes on pool ``pool_name``."""
-        return self.sheets.xp.take(self.sheets.ledger.owed(pool_name), self.economy.firms, axis=1)
+        return self.sheets.ledger.owed_by(pool_name, self.economy.firms)
 
     def _lend(self, pool_name: str, wanted: Any, spare: Any) -> Any:
         """Lenders' spare cash ``spare`` (E, F) meets borrowers' gaps ``wanted`` (E, F), pro rata.
@@ -313,11 +313,10 @@ class Financing:
         got = wanted * (total / xp.maximum(xp.sum(wanted, axis=-1), 1e-12))[:, None]
         lent = spare * (total / xp.maximum(xp.sum(spare, axis=-1), 1e-12))[:, None]
         pool = ledger.pools[pool_name]
-        n = ledger.cash.shape[-1]
         ledger.lend(
             pool_name,
-            xp.take(segment_sum(got, eco.firms, n), pool.issuers, axis=1),
-            xp.take(segment_sum(lent, eco.firms, n), pool.holders, axis=1),
+            segment_sum_at(got, eco.firms, pool.issuers),
+            segment_sum_at(lent, eco.firms, pool.holders),
         )
         return got
 

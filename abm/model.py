@@ -60,6 +60,7 @@ from abm.valuation import Valuation
 from abm.warrants import Warrants
 from abm.yield_chasing import YieldChasing
 from kernels.backend import STATE_DTYPES, choose_backend, get_namespace, segment_sum
+from kernels.host_memory import keep_freed_memory
 
 
 class Powderkeg(mesa.Model):
@@ -112,6 +113,8 @@ class Powderkeg(mesa.Model):
         self.n_worlds, self.seed = n_worlds, seed
         self.backend, self.backend_reason = choose_backend(backend, n_worlds)
         self.xp = get_namespace(self.backend)
+        if self.backend == "numpy":  # reuse freed temporaries: no page faults (issue 18)
+            keep_freed_memory()
         self.calibration = calibration or load_calibration()
         self.world = 0  # the world agents' properties show
         self.channels = channels or Channels()

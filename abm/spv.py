@@ -40,7 +40,7 @@ from abm.arrays import rounding_margin
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.state import WorldState
-from kernels.backend import segment_sum, to_numpy
+from kernels.backend import segment_sum, segment_sum_at, to_numpy
 
 #: pools an SPV's cure payment and scheduled principal repay, in order
 LOAN_POOLS = ("private_loans", "bank_loans")
@@ -54,11 +54,10 @@ def spv_values(cal: Calibration, names: list[str], key: str) -> np.ndarray:
 def repay_loans(sheets: BalanceSheets, index: Any, amount: Any) -> Any:
     """SPVs ``index`` pay ``amount`` (E, S) to their lenders, private loans first; returns paid."""
     xp, ledger = sheets.xp, sheets.ledger
-    n = sheets.bonds.shape[-1]
     left = amount
     for name in LOAN_POOLS:
-        pay = xp.minimum(left, xp.take(ledger.owed(name), index, axis=1))
-        ledger.repay(name, xp.take(segment_sum(pay, index, n), ledger.pools[name].issuers, axis=1))
+        pay = xp.minimum(left, ledger.owed_by(name, index))
+        ledger.repay(name, segment_sum_at(pay, index, ledger.pools[name].issuers))
         left = left - pay
     return amount - left
 

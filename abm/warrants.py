@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.arrays import add_column
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.deals import CircularDeals
@@ -169,7 +170,7 @@ class Warrants:
         received = new_units * new_price[:, None]  # the holder's new shares
         s.ledger.book_equity(diluted + received)
         self.last_received = self.last_received + received
-        s.holdings = xp.where(one_asset, (held + new_units)[:, :, None], s.holdings)
+        s.holdings = add_column(xp, s.holdings, asset, new_units)  # in place: after ``held``
         s.prices = s.prices * factors
         s.supply = s.supply + xp.where(one_asset, issued[:, None], 0.0)
         s.dilution = s.dilution * factors

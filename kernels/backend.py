@@ -243,6 +243,31 @@ def segment_sum(values: Any, segment_ids: Any, num_segments: int) -> Any:
     return values @ one_hot
 
 
+def segment_sum_at(values: Any, segment_ids: Any, targets: Any) -> Any:
+    """The sums of buckets ``targets`` only: ``take(segment_sum(values, ids, S), targets)``.
+
+    Args:
+        values: (..., K) amounts, one per edge.
+        segment_ids: (K,) integer bucket of each edge.
+        targets: (T,) distinct buckets wanted.
+
+    Returns:
+        (..., T) sums, the bits of :func:`segment_sum` at those buckets (each target's edges
+        are added in ascending edge order from 0.0, as there), without the (..., S) array of
+        every bucket: edges into no target go to one spare bucket, dropped.
+    """
+    xp = array_namespace(values, segment_ids)
+    t = targets.shape[0]
+    hit = xp.astype(segment_ids[:, None] == targets[None, :], xp.int8)  # (K, T)
+    found = xp.any(hit > 0, axis=1)
+    if t:
+        first = xp.argmax(hit, axis=1)  # the target each edge goes to (targets are distinct)
+        slot = xp.where(found, first, xp.full_like(first, t))
+    else:
+        slot = xp.zeros_like(segment_ids)
+    return segment_sum(values, xp.astype(slot, segment_ids.dtype), t + 1)[..., :t]
+
+
 #: the most bytes of edge indices one block of rows of a NumPy :func:`segment_sum` builds: the
 #: rows are summed a block at a time, so that an edge list of E worlds (the deposit pools' 8,004
 #: edges at E=1,000: 64 MB of indices) stays near the CPU's caches instead of growing with E.
@@ -253,6 +278,14 @@ SEGMENT_CHUNK_BYTES = 2**18
 #: the fewest values (rows·K) a NumPy :func:`segment_sum` sums by the sparse product: below it
 #: the sort of the ids costs more than it saves (about 0.1 ms a call, measured as above)
 SPARSE_MIN_VALUES = 2**16
+
+#: the most bytes of edge indices a NumPy :func:`segment_sum` by bincount sums in one call rather
+#: than in blocks of ``SEGMENT_CHUNK_BYTES``: at 1,000 worlds × 1,147 agents (issue 18, measured in
+#: the scale6 branch, best of 5 × 10 calls) one call took 0.65 against 1.26 ms (45 edges), 0.97
+#: against 1.36 (143) and 1.24 against 1.28 (262: 2 MiB of indices), while at 408 to 1,000 edges
+#: small blocks were faster (1.36 against 1.54 ms; 1.92 against 2.8), as were one call's worth of
+#: blocks of 2 MiB or more (their sums leave the caches before they are copied out)
+BINCOUNT_WHOLE_BYTES = 2**21
 
 try:  # SciPy's compiled CSR kernels (scipy is pinned in pyproject.toml): private, so guarded
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
@@ -325,10 +358,14 @@ def _bincount_rows(flat: np.ndarray, ids: np.ndarray, num_segments: int) -> np.n
 
     One bincount per block of rows, each row offset into its own block of S buckets; a bucket
     belongs to one row, so it adds the same numbers in the same order whatever the blocks.
-    The offset indices of a full block are built once and reused.
+    The offset indices of a full block are built once and reused. Rows whose indices fit
+    ``BINCOUNT_WHOLE_BYTES`` are summed by one bincount: blocks would copy each block's sums
+    into the output, a second pass over (rows, S) that costs more than the sum itself.
     """
     rows, edges = flat.shape
     block = max(1, SEGMENT_CHUNK_BYTES // max(edges * ids.itemsize, 1))
+    if rows * edges * ids.itemsize <= BINCOUNT_WHOLE_BYTES:  # few edges: one bincount
+        block = rows
     index = (np.arange(min(block, rows), dtype=np.intp) * num_segments)[:, None] + ids[None, :]
     if rows <= block:
         sums = np.bincount(index.ravel(), weights=flat.ravel(), minlength=rows * num_segments)

@@ -355,11 +355,14 @@ def test_segment_sum_in_blocks_of_rows_gives_the_bits_of_one_block(monkeypatch, 
     values = rng.normal(size=(3, 5, 40)).astype(dtype)
     ids = rng.integers(0, 7, size=40)
     whole = backend.segment_sum(values, ids, 7)
+    monkeypatch.setattr(backend, "BINCOUNT_WHOLE_BYTES", 0)  # blocks however few the edges
     monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 2 * 40 * 8)  # two rows a block
     blocks = backend.segment_sum(values, ids, 7)
     assert blocks.dtype == dtype and blocks.shape == (3, 5, 7)
     np.testing.assert_array_equal(blocks, whole)
     monkeypatch.setattr(backend, "SEGMENT_CHUNK_BYTES", 1)  # one row a block
+    np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)
+    monkeypatch.setattr(backend, "BINCOUNT_WHOLE_BYTES", 15 * 40 * 8)  # all 15 rows: one call
     np.testing.assert_array_equal(backend.segment_sum(values, ids, 7), whole)
 
 
@@ -445,3 +448,21 @@ def test_sparse_path_rejects_ids_past_the_buckets():
         backend._matvec_rows(np.ones((2, 4)), np.array([0, 1, 2, 3]), 3)
     with pytest.raises(ValueError):
         backend._matvec_rows(np.ones((2, 4)), np.array([0, -1, 2, 1]), 3)
+
+
+@pytest.mark.parametrize("k", [0, 1, 40])
+@pytest.mark.parametrize("targets", [[], [3], [6, 0, 2], [1, 5, 4, 9]])
+def test_segment_sum_at_gives_the_bits_of_the_whole_sum_taken(k, targets):
+    # issue 18: sum into the wanted buckets only, not an (E, S) array then a take
+    rng = np.random.default_rng(k)
+    values = rng.normal(size=(3, 2, k)) * 10.0 ** rng.integers(-30, 30, (3, 2, k))
+    values[rng.random(values.shape) < 0.2] = -0.0
+    ids = rng.integers(0, 10, k)
+    wanted = np.array(targets, dtype=np.intp)
+    whole = np.take(backend.segment_sum(values, ids, 10), wanted, axis=-1)
+    got = backend.segment_sum_at(values, ids, wanted)
+    assert got.shape == (3, 2, len(targets))
+    np.testing.assert_array_equal(_bits(got), _bits(whole))
+    xs = pytest.importorskip("array_api_strict")
+    strict = backend.segment_sum_at(xs.asarray(values), xs.asarray(ids), xs.asarray(wanted))
+    np.testing.assert_array_equal(np.asarray(strict), whole)

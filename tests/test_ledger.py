@@ -155,3 +155,34 @@ def test_unknown_outsider_is_rejected():
     ledger = fresh(4)
     with pytest.raises(ValueError, match="outsider must be one of"):
         ledger.pay_outsider(SAVERS, "aliens", np.ones((E, 4)))
+
+
+def test_positions_are_kept_until_a_pool_changes():
+    # issue 18: positions() hands out its last result while every pool's arrays are the same
+    ledger = fresh(5)
+    held, owed = ledger.positions()
+    assert ledger.positions()[0] is held and ledger.positions()[1] is owed
+    assert not held.flags.writeable and not owed.flags.writeable  # nobody writes into them
+    with pytest.raises(ValueError):
+        held += 1.0
+    ledger.pay(BANKS, SAVERS[:3], np.ones((E, 3)))  # cash only: the positions stand
+    assert ledger.positions()[0] is held
+    ledger.repay("deposits", np.full((E, 3), 0.5))
+    held2, owed2 = ledger.positions()
+    assert held2 is not held
+    pools = ledger.pools.values()
+    expected_held = sum(spread(p.holders, p.claims) for p in pools)
+    expected_owed = sum(spread(p.issuers, p.face) for p in pools)
+    np.testing.assert_array_equal(held2, expected_held)
+    np.testing.assert_array_equal(owed2, expected_owed)
+
+
+def test_owed_by_and_held_by_are_the_columns_of_the_whole_arrays():
+    # issue 18: the wanted agents' sums only, the bits of owed(name) and the claims spread
+    ledger = fresh(6)
+    agents = np.array([4, 0, 2, 6])
+    for name, pool in ledger.pools.items():
+        owed = np.take(ledger.owed(name), agents, axis=1)
+        held = np.take(spread(pool.holders, pool.claims), agents, axis=1)
+        np.testing.assert_array_equal(ledger.owed_by(name, agents), owed)
+        np.testing.assert_array_equal(ledger.held_by(name, agents), held)
