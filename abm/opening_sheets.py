@@ -476,17 +476,24 @@ class OpeningSheets:
         cohort out of its real assets, so every sheet stays balanced.
         """
         pool, roster = self.pools["private_fund_shares"], self.roster
-        ids = {}
         for sector in ("hedge", "private_credit"):
             types = self.cal.group(f"exposures.fund_investors.{sector}", model_units=True)
             if math.fsum(types.values()) > 1.0:
                 raise ValueError(f"the investors of {sector} funds own over 100% of them")
+            agents = {key: np.array(roster.indices(*key.split("_", 1))) for key in types}
+            ids = {key: np.array([stable_id(roster.names[i]) for i in idx])
+                   for key, idx in agents.items()}  # fmt: skip
             for fund in roster.indices("fund", sector):
                 nav = pool.face[pool.issuer_at[fund]]
                 for key, share in types.items():
-                    family, kind = key.split("_", 1)
-                    idx = np.array(roster.indices(family, kind))
-                    chosen, weights = self._fund_investors(family, idx, roster.names[fund], ids)
+                    idx = agents[key]
+                    if roster.family[idx[0]] == "retail":  # slices of one group: all, equally
+                        chosen, weights = np.arange(idx.size), np.full(idx.size, 1.0 / idx.size)
+                    else:  # a few institutions, by size
+                        count = min(self.rules.investors_per_fund, idx.size)
+                        chosen, weights = market_share_syndicate(
+                            self.book[idx], count, stable_id(roster.names[fund]), ids[key]
+                        )
                     for agent, w in zip(idx[chosen], weights, strict=True):
                         amount = float(share) * nav * float(w)
                         if pool.links is None:
@@ -498,18 +505,6 @@ class OpeningSheets:
         if short.size:
             names = [roster.names[i] for i in short]
             raise ValueError(f"the fund shares of {names} exceed what pays for them")
-
-    def _fund_investors(
-        self, family: str, idx: np.ndarray, fund: str, ids: dict[str, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(positions in ``idx``, shares) of one investor type's agents in fund ``fund``."""
-        if family == "retail":  # slices of one wealth group: every cohort, in equal parts
-            return np.arange(idx.size), np.full(idx.size, 1.0 / idx.size)
-        key = ",".join(map(str, idx))
-        if key not in ids:
-            ids[key] = np.array([stable_id(self.roster.names[i]) for i in idx])
-        count = min(self.rules.investors_per_fund, idx.size)
-        return market_share_syndicate(self.book[idx], count, stable_id(fund), ids[key])
 
     def place_ai_bonds(self) -> None:
         """Give each holder type its share of every listed AI issuer's bonds.
