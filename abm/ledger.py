@@ -651,7 +651,8 @@ class Ledger:
         """Set the issuers' face of pool ``name`` to ``face`` (E, I): a claim marked to value.
 
         For claims worth what the issuer is worth (fund shares at NAV): holders' claims and the
-        outside claim scale by the pool's change; the issuers gain what the holders lose. In a
+        outside claim scale by the pool's change (a bilateral pool: each issuer's own holders, by
+        its own change, :meth:`_revalue_edges`); the issuers gain what the holders lose. In a
         world where the pool is worth less than a dollar (1e-9 USD bn) its claims have lost
         their precision, so it is left as it is rather than scaled up from rounding noise.
         """
@@ -672,19 +673,24 @@ class Ledger:
         """Mark each issuer of a bilateral pool to ``face`` (E, I): its own holders gain or lose.
 
         Every edge of an issuer, and its outside part, scales by the issuer's change; an issuer
-        owing less than a dollar (1e-9 USD bn) is left as it is, as in :meth:`revalue_pool`.
+        owing less than a dollar (1e-9 USD bn) is left as it is, as in :meth:`revalue_pool`. The
+        (E, K) edge arrays are built a chunk of worlds at a time (:meth:`BilateralPool.chunks`).
         """
         xp = self.xp
         old = pool.face
         marked = old > 1e-9
         new = xp.where(marked, xp.maximum(face, 0.0), old)
         ratio = new / xp.where(marked, old, 1.0)
-        balance = pool.balance * xp.take(ratio, pool.edge_issuer, axis=1)
-        lost = self._spread(pool.holder_agent, pool.balance - balance)
+        lost, balance = [], pool.owned_balance()
+        for worlds in pool.chunks(xp):
+            edges = balance[worlds, ...]
+            marked_edges = edges * xp.take(ratio[worlds, ...], pool.edge_issuer, axis=1)
+            lost.append(self._spread(pool.holder_agent, edges - marked_edges))
+            balance[worlds, ...] = marked_edges  # in place: no second (E, K) array
         gained = self._spread(pool.issuers, old - new)
-        self.equity_flows = self.equity_flows + gained - lost
+        self.equity_flows = self.equity_flows + gained - xp.concat(lost)
         pool.outside_face = pool.outside_face * ratio
-        pool.balance = balance
+        pool.balance = balance  # face and claims derived again
 
     def accrue(self, name: str, amount: Any) -> None:
         """Add ``amount`` (E, K) to the edges of bilateral pool ``name`` without cash.

@@ -264,6 +264,7 @@ def test_the_same_on_array_api_strict(dtype):
         ledger.repay("deposits", cast(np.full((E, 3), 0.7)))
         ledger.subscribe("deposits", cast(np.full((E, 3), 0.3)))
         ledger.pay_interest("bank_loans", cast(np.full((E, 2), 0.01)))
+        ledger.revalue_pool("deposits", ledger.pools["deposits"].face * cast([0.5, 1.0, 1.25]))
     np.testing.assert_allclose(np.asarray(strict.cash), host.cash, rtol=tol, atol=tol)
     np.testing.assert_allclose(
         np.asarray(strict.equity_flows), host.equity_flows, rtol=tol, atol=tol
