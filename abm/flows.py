@@ -130,10 +130,13 @@ class Flows:
         """(E, N) face of the shares each fund owes: mutual funds' and private funds'."""
         return self._face("fund_shares") + self._face("private_fund_shares")
 
-    def _nav(self) -> Any:
-        """(E, N) net asset value of fund shares (total assets less debt) for fund issuers."""
+    def _nav(self, shares: Any) -> Any:
+        """(E, N) net asset value of fund shares (total assets less debt) for fund issuers.
+
+        ``shares`` is :meth:`_shares`, which the callers need too: the shares are not debt.
+        """
         s = self.sheets
-        debt = s.liabilities() - self._shares() - self._face("pension_claims")
+        debt = s.liabilities() - shares - self._face("pension_claims")
         return s.total_assets() - debt
 
     def save(self, state: WorldState | None = None) -> None:
@@ -158,8 +161,8 @@ class Flows:
         s = self.sheets
         xp = s.xp
         pegs, reserve_stress = state.flows.pegs, state.flows.reserve_stress
-        nav = self._nav()
         shares = self._shares()  # NAV at the last mark, less what was paid out since
+        nav = self._nav(shares)
         fund_return = nav / xp.where(shares > 0.0, shares, 1.0) - 1.0  # performance, not flows
         fund = xp.minimum(self.elasticity * xp.maximum(-fund_return, 0.0), 1.0)
         fund_out = fund * xp.minimum(xp.maximum(nav, 0.0), shares)
@@ -270,7 +273,7 @@ class Flows:
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
-        nav = self._nav()
+        nav = self._nav(self._shares())
         for name in ("fund_shares", "private_fund_shares"):
             ledger.revalue_pool(name, xp.take(nav, ledger.pools[name].issuers, axis=1))
 

@@ -258,10 +258,10 @@ def segment_sum_at(values: Any, segment_ids: Any, targets: Any) -> Any:
     """
     xp = array_namespace(values, segment_ids)
     t = targets.shape[0]
-    hit = xp.astype(segment_ids[:, None] == targets[None, :], xp.int8)  # (K, T)
-    found = xp.any(hit > 0, axis=1)
-    if t:
-        first = xp.argmax(hit, axis=1)  # the target each edge goes to (targets are distinct)
+    hit = segment_ids[:, None] == targets[None, :]  # (K, T)
+    found = xp.any(hit, axis=1)
+    if t:  # the target each edge goes to (targets are distinct)
+        first = xp.argmax(xp.astype(hit, xp.int8), axis=1)
         slot = xp.where(found, first, xp.full_like(first, t))
     else:
         slot = xp.zeros_like(segment_ids)

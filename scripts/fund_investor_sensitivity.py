@@ -50,8 +50,9 @@ def stakes(model: object, fund: int) -> tuple[np.ndarray, np.ndarray]:
     held = np.zeros((face.shape[0], n))
     if isinstance(pool, BilateralPool):
         mine = to_numpy(pool.issuer_agent) == fund
-        for edge in np.nonzero(mine)[0]:
-            held[:, int(to_numpy(pool.holder_agent)[edge])] += to_numpy(pool.balance)[:, edge]
+        balance = to_numpy(pool.balance)[:, mine]
+        for holder, column in zip(to_numpy(pool.holder_agent)[mine], balance.T, strict=True):
+            held[:, holder] += column
         return held, to_numpy(pool.outside_face)[:, k]
     share = face[:, k] / face.sum(axis=-1)  # a pro-rata claim is on every fund alike
     held[:, to_numpy(pool.holders)] = to_numpy(pool.claims) * share[:, None]
