@@ -130,12 +130,13 @@ class Flows:
         """(E, N) face of the shares each fund owes: mutual funds' and private funds'."""
         return self._face("fund_shares") + self._face("private_fund_shares")
 
-    def _nav(self, shares: Any) -> Any:
+    def _nav(self, shares: Any = None) -> Any:
         """(E, N) net asset value of fund shares (total assets less debt) for fund issuers.
 
-        ``shares`` is :meth:`_shares`, which the callers need too: the shares are not debt.
+        ``shares``: :meth:`_shares` where the caller has it already (the shares are not debt).
         """
         s = self.sheets
+        shares = self._shares() if shares is None else shares
         debt = s.liabilities() - shares - self._face("pension_claims")
         return s.total_assets() - debt
 
@@ -273,7 +274,7 @@ class Flows:
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
-        nav = self._nav(self._shares())
+        nav = self._nav()
         for name in ("fund_shares", "private_fund_shares"):
             ledger.revalue_pool(name, xp.take(nav, ledger.pools[name].issuers, axis=1))
 
