@@ -155,6 +155,7 @@ SPV_FIELDS = (
     "recourse_share",
     "lease_income_full",
     "collateral_depreciation",
+    "pipeline_capex",
 )
 #: Leaves of each US bank agent, the EU banks' table, each fund sector, each stablecoin issuer,
 #: each market and each region's capital rules.

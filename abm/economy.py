@@ -146,7 +146,6 @@ class Economy:
         self.b_revenue = float(cal.model_value(f"{a}.sentiment.ai_revenue_elasticity"))
         self.b_capex = float(cal.model_value(f"{a}.sentiment.capex_elasticity"))
         self.gamma = float(cal.model_value(f"{a}.sentiment.equity_valuation_elasticity"))
-        self.depreciation = float(cal.model_value(f"{a}.firms.depreciation"))
         buffer_weeks = float(cal.model_value(f"{a}.firms.cash_buffer_weeks"))
         self.restore_weeks = float(cal.model_value(f"{a}.firms.buffer_restore_weeks"))
         self.risk_free = float(cal.model_value(f"{a}.firms.coupon_over_spread"))
@@ -174,6 +173,17 @@ class Economy:
                 )
                 built = float(real[sheets.roster.index(name)])
                 budget[f] = max(float(cal.model_value(f"firms.{name}.total_cost")) - built, 0.0)
+        # book depreciation a week: the firms' blended rate (mostly servers and GPUs); an SPV
+        # that owns a building and power shell (the tenant's GPUs are not its own) writes it
+        # off over the shell's life, its ``collateral_depreciation`` where that is slower
+        rate = float(cal.model_value(f"{a}.firms.depreciation"))
+        self.depreciation = self.host(
+            np.array([
+                min(rate, float(cal.model_value(f"firms.{name}.collateral_depreciation")))
+                if kind == "spv" else rate
+                for kind, name in zip(kinds, names, strict=True)
+            ])
+        )  # fmt: skip
         self.operating_from = start
         self.operating = self.host((start <= 0.0).astype(float))
         self.build_left = self.host(budget) + 0.0 * sheets.prices[:, :1]  # (E, F) USD bn
@@ -230,6 +240,8 @@ class Economy:
             contract_due=revenue * 0.0,  # (E, F) set by abm.deals for the coming week
         )
         self.last_capex_cut = revenue * 0.0
+        #: (E, F) USD bn of new off-balance-sheet projects this week (:mod:`abm.projects`)
+        self.project_capex: Any = None
         self.financing = Financing(cal, self)
         self.payouts = ShareholderPayouts(cal, sheets, self.firms, self.share_asset, self.listed)
         spread = np.full(sheets.roster.size, float(np.mean(params.spread)))
@@ -308,6 +320,8 @@ class Economy:
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
         capex = xp.minimum(capex, self.build_left)
         self.build_left = self.build_left - capex
+        if self.project_capex is not None:  # the vehicles' new projects (abm.projects)
+            capex = capex + self.project_capex
         firm.revenue = revenue
         # EBITDA as creditors read it: operating cash flow before interest, a year, averaged
         # over recent quarters (run rate smoothed with a mean age of ebitda_smoothing_weeks)

@@ -41,6 +41,10 @@ The levers act through the same rules as the rest of the model, never as special
 - ``power_delay_weeks``: the data centres still being built at the start wait that many more
   weeks for grid power, so their leases and operation start later
   (:func:`abm.spv.delay_capacity`; the same mechanism as the ``power_delay`` shock, from week 0).
+- ``project_pipeline``: the sponsors' new data-centre projects after the start, financed off
+  their balance sheets by project debt and developers' equity and leased to them, as a multiple
+  of the calibrated pace (``firms.<spv>.pipeline_capex``; :mod:`abm.projects`); 1 by default,
+  0 keeps only the SPVs of the start.
 - ``abs_share_of_spv_loans``: a market-structure setting carried with the levers so that presets
   and sweeps can set it: the share of the SPVs' bank loans sold into data-centre ABS at the start
   (:mod:`abm.securitisation`; 0 today, the securitisation build-up preset raises it).
@@ -375,6 +379,18 @@ class Policy:
         aliases=("abs_share_of_ai_debt",),
         span=(0.0, 1.0),
         step=0.05,
+    )
+    project_pipeline: float = _lever(
+        1.0,
+        "number",
+        "New data-centre projects",
+        "the sponsors' new off-balance-sheet data-centre projects after the start, as a "
+        "multiple of their calibrated pace (0: only the SPVs of the start; market structure)",
+        unit="× calibrated pace",
+        lo=0.0,
+        hi=5.0,
+        span=(0.0, 2.0),
+        step=0.25,
     )
     named_counterparties: bool = _lever(
         True,

@@ -10,58 +10,61 @@ the mechanism it belongs to and why it comes where it does. Every rule takes the
 ====  =======================  ==========================================================
  1    sentiment                hype and crypto sentiment move first: everything this week
                                reads them
- 2    firms operate            revenue, costs, coupons, financing and capex at this
+ 2    new projects             last week's new data-centre capacity is let to its sponsor;
+                               this week's projects start with the developers' equity,
+                               before the vehicles finance their capex
+ 3    firms operate            revenue, costs, coupons, financing and capex at this
                                week's hype, for the firms alive when the week began
- 3    circular deals           commitments (capped and full-size excess) are paid out of
+ 4    circular deals           commitments (capped and full-size excess) are paid out of
                                what the firms just earned; payers four weeks in arrears
                                fail (cause ``arrears``)
- 4    SPV covenants            sponsors pay rent out of their cash; breaches fail (cause
+ 5    SPV covenants            sponsors pay rent out of their cash; breaches fail (cause
                                ``covenant``) before valuation sees them
- 5    credit lines             private-credit funds that lent this week draw their bank
+ 6    credit lines             private-credit funds that lent this week draw their bank
                                lines
- 6    macro                    GDP, jobs, inflation, rates and property prices move with
+ 7    macro                    GDP, jobs, inflation, rates and property prices move with
                                this week's AI capex, last week's equities and bank credit
- 7    valuation                fundamentals move with sentiment, revenue, leverage and the
+ 8    valuation                fundamentals move with sentiment, revenue, leverage and the
                                new yields; fire-sale gaps decay
- 8    equity stakes            private stakes follow their investees' new value
- 9    warrant vesting          AMD's warrants vest on the GW OpenAI has paid for and this
+ 9    equity stakes            private stakes follow their investees' new value
+10    warrant vesting          AMD's warrants vest on the GW OpenAI has paid for and this
                                week's AMD price; new shares dilute the old ones
-10    ratings                  the agency reads the leverage the valuation just measured;
+11    ratings                  the agency reads the leverage the valuation just measured;
                                fallen angels are sold at once
-11    reach for yield          pensions and insurers tilt toward the new spreads
-12    saving                   households' weekly saving arrives as deposits
-13    loan books               write-offs and provisions at the new macro state, then
+12    reach for yield          pensions and insurers tilt toward the new spreads
+13    saving                   households' weekly saving arrives as deposits
+14    loan books               write-offs and provisions at the new macro state, then
                                repayments and new lending as capital and cash allow
-14    bank earnings            interest, fees, costs, taxes and payouts, with this week's
+15    bank earnings            interest, fees, costs, taxes and payouts, with this week's
                                provisions; before the runs, which read the losses
-15    securities income        funds and issuers earn coupons, dividends and interest;
+16    securities income        funds and issuers earn coupons, dividends and interest;
                                hedge funds pay repo; pensions accrue: before redemptions
                                and the fire sale read their cash
-16    retail behaviour         FOMO buying and panic selling on this week's prices
-17    token issuance           pegs before redemptions; issuers grow while pegs hold
-18    reserve rule             the policy's reserve transition, before anyone redeems
-19    reserve-bank stress      stablecoin holders look at last week's runs on the banks
-20    redemptions              what funds and issuers owe their holders this week
-21    stablecoin backstop      the central bank stops runs past its trigger
-22    deposit draws            issuers draw their bank deposits first: a run on a coin is
+17    retail behaviour         FOMO buying and panic selling on this week's prices
+18    token issuance           pegs before redemptions; issuers grow while pegs hold
+19    reserve rule             the policy's reserve transition, before anyone redeems
+20    reserve-bank stress      stablecoin holders look at last week's runs on the banks
+21    redemptions              what funds and issuers owe their holders this week
+22    stablecoin backstop      the central bank stops runs past its trigger
+23    deposit draws            issuers draw their bank deposits first: a run on a coin is
                                a run on its banks
-23    reserve waterfall        then sell Treasuries, gold, bitcoin in order
-24    bank runs                uninsured depositors and wholesale creditors leave banks
+24    reserve waterfall        then sell Treasuries, gold, bitcoin in order
+25    bank runs                uninsured depositors and wholesale creditors leave banks
                                whose own condition worsens
-25    lender of last resort    solvent banks short of cash borrow instead of selling
-26    bailouts (before sale)   systemic banks below their minimum are recapitalised
-27    separate accounts        life insurers' equity-linked reserves follow this week's
+26    lender of last resort    solvent banks short of cash borrow instead of selling
+27    bailouts (before sale)   systemic banks below their minimum are recapitalised
+28    separate accounts        life insurers' equity-linked reserves follow this week's
       (before sale)            prices, so the clearing tests their own capital only
-28    fire sale                every constraint and cash need cleared with price impact;
+29    fire sale                every constraint and cash need cleared with price impact;
                                failures (cause ``market``); selling pressure on spreads
-29    bailouts (after sale)    systemic banks that failed in the clearing are rescued
-30    market maker             the central bank lifts bond prices back to its trigger
-31    separate accounts        and follow the prices the sale and the market maker left,
+30    bailouts (after sale)    systemic banks that failed in the clearing are rescued
+31    market maker             the central bank lifts bond prices back to its trigger
+32    separate accounts        and follow the prices the sale and the market maker left,
       (after sale)             before failures are cleared
-32    payouts                  funds and issuers pay what was due from the cash raised
-33    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
+33    payouts                  funds and issuers pay what was due from the cash raised
+34    failures                 Eisenberg–Noe clearing passes losses to creditors (cause
                                ``clearing``)
-34    fund shares              fund shares marked to the net asset value that is left
+35    fund shares              fund shares marked to the net asset value that is left
 ====  =======================  ==========================================================
 """
 
@@ -92,6 +95,7 @@ class Rule:
 #: the week in order: (rule name, mechanism attribute of the model, entry point method)
 WEEK = (
     ("sentiment", "sentiment_factors", "update"),
+    ("new projects", "projects", "step"),
     ("firms operate", "economy", "run_firms"),
     ("circular deals", "deals", "settle"),
     ("SPV covenants", "spv", "test"),

@@ -97,6 +97,7 @@ class SponsorLeases:
         self.amortisation = xp.asarray(1.0 / per_spv("amortisation_term"), dtype=dtype, device=dev)
         self.face_at_start = xp.zeros((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
         self.rent_factor = xp.ones((sheets.prices.shape[0], len(names)), dtype=dtype, device=dev)
+        self.project_rent: Any = None  # (E, S) rent of projects let after the start (abm.projects)
 
     def delay(self, weeks: Any, week: int) -> None:
         """Start the full leases not yet running in week ``week`` ``weeks`` (E, S) later.
@@ -114,7 +115,20 @@ class SponsorLeases:
     def rent_due(self, week: int) -> Any:
         """(E, S) rent the sponsors owe in week ``week`` (USD bn)."""
         xp = self.sheets.xp
-        return xp.where(self.started(week), self.rent_full, self.rent_now) * self.rent_factor
+        rent = xp.where(self.started(week), self.rent_full, self.rent_now)
+        if self.project_rent is not None:
+            rent = rent + self.project_rent
+        return rent * self.rent_factor
+
+    def add_project(self, rent: Any, debt: Any, week: int) -> None:
+        """Let new capacity: ``rent`` (E, S) more a week from now, ``debt`` (E, S) to amortise.
+
+        The new debt joins the straight-line schedule of a lease that runs; a vehicle whose
+        lease starts later amortises it from then with the rest (its face at the start).
+        """
+        xp = self.sheets.xp
+        self.project_rent = rent if self.project_rent is None else self.project_rent + rent
+        self.face_at_start = self.face_at_start + xp.where(self.started(week), debt, 0.0)
 
     def collect(self, index: Any, sponsors: Any, alive: Any, week: int) -> tuple[Any, Any]:
         """Sponsors pay rent, SPVs repay scheduled principal; returns (rent paid, principal due).
@@ -173,7 +187,8 @@ class SpvCovenants:
         sponsors = [
             roster.index(str(cal.node(f"firms.{roster.names[i]}")["sponsor"])) for i in spvs
         ]
-        self.sponsors = xp.asarray(np.array(sponsors, dtype=np.int64), device=dev)
+        self.sponsor_rows = np.array(sponsors, dtype=np.int64)
+        self.sponsors = xp.asarray(self.sponsor_rows, device=dev)
 
         def per_spv(key: str) -> Any:
             values = spv_values(cal, [roster.names[i] for i in spvs], key)
@@ -194,8 +209,9 @@ class SpvCovenants:
         self.breached = self.factor > 2.0  # (E, S) bool: failed its covenant uncured
         self.last_cure = xp.zeros_like(self.factor)
         self.headroom = headroom
-        book = self._collateral(at_book=True)
-        self.max_ltv = xp.minimum(self.debt() / xp.maximum(book, 1e-12) + headroom, 0.999)
+        self.max_ltv = xp.minimum(
+            self.debt() / xp.maximum(self.book_value(), 1e-12) + headroom, 0.999
+        )
         self.lease = SponsorLeases(cal, sheets, self.rows)
         risk_free = float(cal.model_value("assumptions.firms.coupon_over_spread"))
         weeks = float(cal.weeks_per_year)
@@ -210,6 +226,33 @@ class SpvCovenants:
         """An efficiency shock: the collateral loses ``share`` (scalar or (E,)) of its value."""
         xp = self.sheets.xp
         self.factor = self.factor * (1.0 - xp.reshape(xp.asarray(share) * 1.0, (-1, 1)))
+
+    def add_capacity(self, built: Any, rent: Any, debt: Any, week: int) -> None:
+        """New capacity ``built`` (E, S) USD bn, already in the real assets, is let.
+
+        Its lease adds ``rent`` (E, S) a week and ``debt`` (E, S) to amortise
+        (:meth:`SponsorLeases.add_project`); it enters the collateral at cost, so the
+        market-value factor becomes the value-weighted mean of the old assets' and 1.
+        """
+        xp = self.sheets.xp
+        real = xp.take(self.sheets.real_assets, self.index, axis=1)
+        old = xp.maximum(real - built, 0.0)
+        blended = (old * self.factor + built) / xp.maximum(old + built, 1e-12)
+        self.factor = xp.where(built > 0.0, blended, self.factor)
+        self.lease.add_project(rent, debt, week)
+
+    def stressed(self) -> Any:
+        """(E, S) bool: breached, or the collateral lost more than the covenant's headroom.
+
+        A data centre's market value below book by more than ``covenant_headroom`` (5%), from
+        obsolescence or an efficiency shock, is the loss the covenant was sized to absorb;
+        project lenders then stop financing new capacity of the kind (:mod:`abm.projects`).
+        """
+        return self.breached | (self.factor < 1.0 - self.headroom)
+
+    def book_value(self) -> Any:
+        """(E, S) real assets at book plus cash: what the vehicles' lenders financed."""
+        return self._collateral(at_book=True)
 
     def _collateral(self, at_book: bool = False) -> Any:
         """(E, S) collateral: real assets at the market-value factor (or at book) plus cash."""
