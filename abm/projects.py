@@ -20,8 +20,8 @@ balance sheet (10-Q for the quarter to 30 Nov 2025, note on leases). The rule:
   vehicle does not dilute its loss with new capacity at cost.
 - **Funding**: the developers' equity pays ``1 − LTC`` of the cost into the vehicle in the week
   it is spent (outside investors, as Blue Owl's, Blackstone's or Related Digital's equity),
-  with ``LTC`` the vehicle's own debt over its real assets and cash at the start (Hyperion 0.9,
-  the Oracle vehicles about 0.8; the 2025–26 deals were 64–92% debt); the rest is the vehicle's
+  with ``LTC`` the vehicle's own debt over its real assets and cash at the start (Hyperion 0.92,
+  Stargate 0.80; the 2025–26 deals were 64–92% debt); the rest is the vehicle's
   capex this week and is financed down its pecking order (:mod:`abm.financing`: bonds where the
   vehicle has them, as Hyperion's 144A bonds, else private credit).
 - **Lease**: what was built is let to the sponsor from the next week at the vehicle's own lease
