@@ -3,6 +3,8 @@ and the reflexive link from revenue surprises to AI hype."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -33,9 +35,13 @@ def test_sponsors_pay_the_rent_and_spvs_amortise_their_loans():
     firm = list(model.roster.indices("firm")).index(model.spv.rows[k])
     assert float(model.state.firms.revenue[0, firm]) == pytest.approx(5.5 / 52, rel=1e-9)
     assert not model.snapshot["defaulted"][0, [model.spv.rows[k], sponsor]].any()
-    # Hyperion is still being built: no rent before its lease starts in 2029
+    # Hyperion is still being built: before its lease starts in 2029 Meta pays only the rent
+    # of the new projects let since the start (abm/projects.py)
     h = spv_column(model, "meta_hyperion")
-    assert float(model.spv.last_rent[0, h]) == 0.0
+    assert float(model.spv.last_rent[0, h]) == pytest.approx(
+        float(model.spv.lease.project_rent[0, h]), rel=1e-12
+    )
+    assert float(model.spv.lease.project_rent[0, h]) > 0.0
 
 
 def test_unpaid_rent_breaks_the_debt_service_covenant_after_one_window():
@@ -145,9 +151,19 @@ def test_a_revenue_miss_lowers_hype_through_the_surprise():
 
 
 def _hyperion_path(weeks: int, **kwargs) -> tuple[np.ndarray, Powderkeg]:
-    """Meta Hyperion's weekly rent over ``weeks`` weeks (world 0), and the model."""
+    """Meta Hyperion's weekly rent over ``weeks`` weeks (world 0), and the model.
+
+    Without new projects after the start (abm/projects.py), whose rent would grow with time.
+    """
     shocks = kwargs.pop("shocks", [])
-    model = Powderkeg(n_worlds=1, seed=3, n_cohorts=20, **kwargs)
+    policy = kwargs.pop("policy", Policy())
+    model = Powderkeg(
+        n_worlds=1,
+        seed=3,
+        n_cohorts=20,
+        policy=dataclasses.replace(policy, project_pipeline=0.0),
+        **kwargs,
+    )
     attach(model, shocks)
     k = spv_column(model, "meta_hyperion")
     rents = []
