@@ -238,10 +238,9 @@ class Economy:
             planned_ai_revenue=planned_ai_revenue,
             selling_pressure=xp.zeros_like(sheets.prices),  # (E, M) decayed selling / depth
             contract_due=revenue * 0.0,  # (E, F) set by abm.deals for the coming week
+            project_capex=revenue * 0.0,  # (E, F) the vehicles' new projects (abm.projects)
         )
         self.last_capex_cut = revenue * 0.0
-        #: (E, F) USD bn of new off-balance-sheet projects this week (:mod:`abm.projects`)
-        self.project_capex: Any = None
         self.financing = Financing(cal, self)
         self.payouts = ShareholderPayouts(cal, sheets, self.firms, self.share_asset, self.listed)
         spread = np.full(sheets.roster.size, float(np.mean(params.spread)))
@@ -320,8 +319,7 @@ class Economy:
         capex = self.host(p.capex) * xp.exp(self.b_capex * hype)[:, None] * on
         capex = xp.minimum(capex, self.build_left)
         self.build_left = self.build_left - capex
-        if self.project_capex is not None:  # the vehicles' new projects (abm.projects)
-            capex = capex + self.project_capex
+        capex = capex + firm.project_capex  # the vehicles' new projects (abm.projects)
         firm.revenue = revenue
         # EBITDA as creditors read it: operating cash flow before interest, a year, averaged
         # over recent quarters (run rate smoothed with a mean age of ebitda_smoothing_weeks)
@@ -355,6 +353,8 @@ class Economy:
         # contract payments are obligations (paid in the circular-deals rule): capex comes after
         spent = xp.minimum(capex, xp.maximum(cash - contract, 0.0))  # no cash, no capex
         self.last_capex_cut = capex - spent
+        # a vehicle short of money cuts its new projects first; what it spent is let next week
+        firm.project_capex = xp.maximum(firm.project_capex - self.last_capex_cut, 0.0)
         ledger.pay_outsider(firms, "rest_of_economy", spent, income=False)
         self.payouts.buy_back(on, cash - spent - contract - buffer, distressed)
         state.flows.ai_capex = xp.sum(spent, axis=-1)  # investment the macro block counts

@@ -34,7 +34,6 @@ from abm.macro import MacroBlock
 from abm.market import market_depth, pressure_depth
 from abm.market_maker import MarketMakerOfLastResort
 from abm.policy import Policy
-from abm.projects import ProjectPipeline
 from abm.random import WorldStreams
 from abm.ratings import CreditRatings
 from abm.reporting import device_series
@@ -181,8 +180,10 @@ class Powderkeg(mesa.Model):
             self.economy.firms,
             sheets.roster.size,
         )
-        self.spv = SpvCovenants(cal, sheets, book_wear=wear, consolidated=policy.spv_consolidation)
-        self.projects = ProjectPipeline(cal, self.economy, self.spv, policy.project_pipeline)
+        self.spv = SpvCovenants(
+            cal, sheets, book_wear=wear, consolidated=policy.spv_consolidation,
+            pipeline=policy.project_pipeline,
+        )  # fmt: skip
         if policy.power_delay_weeks:  # data centres still being built wait for grid power
             delay = np.full(
                 (self.n_worlds, len(self.economy.firm_rows)), float(policy.power_delay_weeks)

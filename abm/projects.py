@@ -6,7 +6,12 @@ build data centres for it, financed off its balance sheet by project debt and th
 equity, and leases them. By the end of 2025 tech firms had moved more than 120 bn of
 data-centre spending off their balance sheets (seed 003; FT, 24 Dec 2025), and Oracle alone had
 248 bn of lease commitments, substantially all data centres, not yet commenced and not on its
-balance sheet (10-Q for the quarter to 30 Nov 2025, note on leases). The rule:
+balance sheet (10-Q for the quarter to 30 Nov 2025, note on leases).
+
+The pipeline is a component of the SPVs' mechanism (rule 2 of the week, "new projects":
+:meth:`abm.spv.SpvCovenants.build_projects`), which tests the vehicles' covenants and lets what
+was built; the firms' operations spend the projects' capex with the vehicles' own
+(``FirmState.project_capex``). The rule:
 
 - **Pace**: each vehicle builds new projects for its sponsor at ``firms.<spv>.pipeline_capex``
   a year (its sponsor's projects beyond the vehicle's own build: Oracle's at
@@ -28,6 +33,7 @@ balance sheet (10-Q for the quarter to 30 Nov 2025, note on leases). The rule:
   yield, ``lease_income_full / total_cost`` a year, and its debt amortises with the vehicle's
   loans over their term from the vehicle's lease start (:class:`abm.spv.SponsorLeases`); the
   capacity enters the covenants' collateral at cost (:meth:`abm.spv.SpvCovenants.add_capacity`).
+  A vehicle short of money cuts its new projects first (:meth:`abm.economy.Economy.run_firms`).
   The model does not follow each project's construction period: a steady pipeline delivers
   capacity as it spends (GPU halls are let in phases), so the rent starts a build period
   earlier than a single project's would.
@@ -42,60 +48,38 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from abm.arrays import columns
-from abm.calibration import Calibration
-from abm.spv import SpvCovenants, spv_values
 from abm.state import WorldState
 
 
 class ProjectPipeline:
-    """The sponsors' new off-balance-sheet projects (see the module docstring).
+    """The sponsors' new off-balance-sheet projects (see the module docstring), per vehicle S.
 
     Args:
-        cal: the calibration (``firms.<spv>.pipeline_capex``, ``lease_income_full``,
-            ``total_cost``).
-        economy: the firms' operations (:class:`abm.economy.Economy`); the vehicles' new capex
-            is added to theirs through ``economy.project_capex``.
-        spv: the SPVs' covenants and leases (:class:`abm.spv.SpvCovenants`).
-        scale: the ``project_pipeline`` lever, a multiple of the calibrated pace; at 0 the rule
-            does nothing.
+        pace: (S,) USD bn of new projects a week at zero hype (``firms.<spv>.pipeline_capex``
+            times the ``project_pipeline`` lever).
+        lease_yield: (S,) rent a week per USD bn built, ``lease_income_full / total_cost``.
+        loan_to_cost: (E, S) the share of a project financed by the vehicle's debt.
+        sponsor_columns: (S,) each vehicle's sponsor among the firms.
+        capex_elasticity: ``b_c``, the response of capex to the AI hype.
     """
 
-    def __init__(self, cal: Calibration, economy: Any, spv: SpvCovenants, scale: float) -> None:
-        self.economy, self.spv = economy, spv
-        roster = spv.sheets.roster
-        names = [roster.names[i] for i in spv.rows]
-        pace = spv_values(cal, names, "pipeline_capex") * scale  # USD bn a week
-        self.enabled = bool(np.any(pace > 0.0))
-        if not self.enabled:
-            return
-        xp = spv.sheets.xp
-        self.pace = economy.host(pace)
-        cost = spv_values(cal, names, "total_cost")
-        self.lease_yield = economy.host(spv_values(cal, names, "lease_income_full") / cost)
-        self.loan_to_cost = xp.minimum(spv.debt() / xp.maximum(spv.book_value(), 1e-12), 1.0)
-        firm_rows = list(economy.firm_rows)
-        sponsors = [firm_rows.index(int(i)) for i in np.asarray(spv.sponsor_rows)]
-        self.sponsor_columns = xp.asarray(np.array(sponsors), device=spv.factor.device)
-        self.planned = spv.factor * 0.0  # (E, S) USD bn of new projects this week
-        economy.project_capex = economy.firm.revenue * 0.0
+    def __init__(
+        self, pace: Any, lease_yield: Any, loan_to_cost: Any, sponsor_columns: Any,
+        capex_elasticity: float,
+    ) -> None:  # fmt: skip
+        self.pace, self.lease_yield, self.loan_to_cost = pace, lease_yield, loan_to_cost
+        self.sponsor_columns = sponsor_columns
+        self.capex_elasticity = capex_elasticity
+        self.planned = loan_to_cost * 0.0  # (E, S) USD bn of new projects this week
 
-    def step(self, state: WorldState) -> None:
-        """Let last week's new capacity, then start this week's projects."""
-        if not self.enabled:
-            return
-        eco, spv = self.economy, self.spv
-        xp = spv.sheets.xp
-        cut = xp.take(eco.last_capex_cut, spv.firm_columns, axis=1)
-        built = xp.maximum(self.planned - cut, 0.0)  # a vehicle short of money cuts these first
-        spv.add_capacity(built, built * self.lease_yield, built * self.loan_to_cost, state.week)
+    def start(self, state: WorldState, vehicle_ok: Any) -> Any:
+        """Plan this week's projects where ``vehicle_ok`` (E, S); returns the developers' equity.
+
+        A project starts only while its sponsor is alive and investment grade.
+        """
+        xp = state.xp
         alive = state.flows.firms_alive
-        sponsor_ok = xp.take(alive & ~eco.firm.junk, self.sponsor_columns, axis=1)
-        vehicle_ok = xp.take(alive, spv.firm_columns, axis=1) & ~spv.stressed()
-        lift = xp.exp(eco.b_capex * state.sentiment.ai)[:, None]
+        sponsor_ok = xp.take(alive & ~state.firms.junk, self.sponsor_columns, axis=1)
+        lift = xp.exp(self.capex_elasticity * state.sentiment.ai)[:, None]
         self.planned = xp.where(sponsor_ok & vehicle_ok, self.pace * lift, 0.0)
-        equity = self.planned * (1.0 - self.loan_to_cost)  # the developers' equity, paid in now
-        spv.sheets.ledger.pay_outsider(spv.index, "outside_investors", -equity)
-        eco.project_capex = columns(xp, eco.project_capex, spv.firm_columns, self.planned)
+        return self.planned * (1.0 - self.loan_to_cost)  # paid in the week it is spent

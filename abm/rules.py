@@ -95,7 +95,7 @@ class Rule:
 #: the week in order: (rule name, mechanism attribute of the model, entry point method)
 WEEK = (
     ("sentiment", "sentiment_factors", "update"),
-    ("new projects", "projects", "step"),
+    ("new projects", "spv", "build_projects"),
     ("firms operate", "economy", "run_firms"),
     ("circular deals", "deals", "settle"),
     ("SPV covenants", "spv", "test"),

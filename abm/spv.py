@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from abm.arrays import rounding_margin
+from abm.arrays import columns, rounding_margin
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
+from abm.projects import ProjectPipeline
 from abm.state import WorldState
 from kernels.backend import segment_sum, segment_sum_at, to_numpy
 
@@ -164,8 +165,9 @@ class SpvCovenants:
         sheets: BalanceSheets,
         book_wear: Any = 0.0,
         consolidated: bool = False,
+        pipeline: float = 0.0,
     ) -> None:
-        """Read the SPVs, their sponsors, recourse and obsolescence.
+        """Read the SPVs, their sponsors, recourse, obsolescence and new projects.
 
         Args:
             cal: the calibration.
@@ -174,6 +176,8 @@ class SpvCovenants:
                 the collateral's market value falls only by the obsolescence beyond it.
             consolidated: sponsors carry their SPVs' debt in full (the ``spv_consolidation``
                 policy lever): recourse share 1 instead of the calibrated one.
+            pipeline: the pace of the sponsors' new projects, a multiple of the calibrated one
+                (the ``project_pipeline`` lever; :mod:`abm.projects`); at 0 there are none.
         """
         self.sheets = sheets
         xp = sheets.xp
@@ -221,6 +225,48 @@ class SpvCovenants:
         self.rent_window = xp.zeros((window, *self.factor.shape), dtype=dtype, device=dev)
         self.service_window = xp.zeros_like(self.rent_window)
         self.last_rent = xp.zeros_like(self.factor)
+        self.projects = self._pipeline(cal, firms, pipeline)
+
+    def _pipeline(self, cal: Calibration, firms: list[int], scale: float) -> Any:
+        """The sponsors' new projects (:class:`abm.projects.ProjectPipeline`), or None at 0."""
+        s = self.sheets
+        xp, dtype, dev = s.xp, s.prices.dtype, s.prices.device
+        names = [s.roster.names[i] for i in self.rows]
+        pace = spv_values(cal, names, "pipeline_capex") * scale  # USD bn a week
+        if not np.any(pace > 0.0):
+            return None
+        lease_yield = spv_values(cal, names, "lease_income_full") / spv_values(
+            cal, names, "total_cost"
+        )
+        sponsors = np.array([firms.index(int(i)) for i in self.sponsor_rows])
+        return ProjectPipeline(
+            pace=xp.asarray(pace, dtype=dtype, device=dev),
+            lease_yield=xp.asarray(lease_yield, dtype=dtype, device=dev),
+            loan_to_cost=xp.minimum(self.debt() / xp.maximum(self.book_value(), 1e-12), 1.0),
+            sponsor_columns=xp.asarray(sponsors, device=dev),
+            capex_elasticity=float(cal.model_value("assumptions.sentiment.capex_elasticity")),
+        )
+
+    def build_projects(self, state: WorldState) -> None:
+        """Let last week's new capacity, then start this week's projects (:mod:`abm.projects`).
+
+        What the vehicles spent on new projects last week (``state.firms.project_capex``, after
+        their capex cuts) is let to the sponsors; new projects start at vehicles alive and not
+        :meth:`stressed`, their developers' equity is paid in, and the rest is this week's
+        capex of the vehicles (``state.firms.project_capex``, spent by the firms' operations).
+        """
+        projects = self.projects
+        if projects is None:
+            return
+        xp, firm = self.sheets.xp, state.firms
+        built = xp.take(firm.project_capex, self.firm_columns, axis=1)
+        self.add_capacity(
+            built, built * projects.lease_yield, built * projects.loan_to_cost, state.week
+        )
+        alive = xp.take(state.flows.firms_alive, self.firm_columns, axis=1)
+        equity = projects.start(state, alive & ~self.stressed())
+        self.sheets.ledger.pay_outsider(self.index, "outside_investors", -equity)
+        firm.project_capex = columns(xp, firm.project_capex, self.firm_columns, projects.planned)
 
     def impair(self, share: Any) -> None:
         """An efficiency shock: the collateral loses ``share`` (scalar or (E,)) of its value."""

@@ -81,6 +81,10 @@ class FirmState:
         contract_due: contract payments each firm owes this week beyond the capped commitments
             (the excess of :mod:`abm.contract_schedule`): :class:`abm.deals.CircularDeals`
             writes it for the coming week, the firms' financing raises cash for it.
+        project_capex: the SPVs' capex on new data-centre projects (:mod:`abm.projects`): the
+            SPVs' mechanism writes this week's plan, the firms' operations replace it with what
+            the vehicles spent on them (their capex cut falls on new projects first), and the
+            SPVs let that capacity the next week.
     """
 
     params: Any
@@ -95,6 +99,7 @@ class FirmState:
     planned_ai_revenue: Any
     selling_pressure: Any
     contract_due: Any
+    project_capex: Any
 
 
 @dataclass(slots=True)

@@ -26,18 +26,19 @@ def books_gap(model: Powderkeg) -> float:
 
 def test_at_the_calibrated_pace_by_default_and_off_at_zero():
     assert Policy().project_pipeline == 1.0
-    assert Powderkeg(n_worlds=1, seed=5, n_cohorts=20).projects.enabled
+    assert Powderkeg(n_worlds=1, seed=5, n_cohorts=20).spv.projects is not None
     model = model_with(0.0, worlds=1)
-    assert not model.projects.enabled and model.economy.project_capex is None
+    assert model.spv.projects is None
     model.step()
     assert model.spv.lease.project_rent is None
-    assert [name for name, _, _ in WEEK].index("new projects") == 1
+    assert not np.asarray(model.state.firms.project_capex).any()
+    assert ("new projects", "spv", "build_projects") == WEEK[1]
 
 
 def test_new_projects_are_debt_at_the_vehicles_loan_to_cost_and_equity_for_the_rest():
     model = model_with(1.0)
     k = column(model, STARGATE)
-    ltc = np.asarray(model.projects.loan_to_cost)[:, k]
+    ltc = np.asarray(model.spv.projects.loan_to_cost)[:, k]
     assert np.all((ltc > 0.6) & (ltc < 0.95))  # 38 bn of loans on about 47.5 bn of cost
     ledger = model.sheets.ledger
     paid, pay = [], ledger.pay_outsider
@@ -49,16 +50,18 @@ def test_new_projects_are_debt_at_the_vehicles_loan_to_cost_and_equity_for_the_r
 
     ledger.pay_outsider = record
     model.step()
-    planned = np.asarray(model.projects.planned)
+    planned = np.asarray(model.spv.projects.planned)
     # 25 bn a year at this week's hype
     lift = np.exp(model.economy.b_capex * np.asarray(model.state.sentiment.ai))
     assert planned[:, k] == pytest.approx(25.0 / 52.0 * lift, rel=1e-9)
     (outsider, amount), *_ = paid
     assert outsider == "outside_investors"
-    equity = planned * (1.0 - np.asarray(model.projects.loan_to_cost))
+    equity = planned * (1.0 - np.asarray(model.spv.projects.loan_to_cost))
     assert -amount == pytest.approx(equity, rel=1e-12)  # the developers paid their equity in
-    # the vehicle spends it with its loans: its capex this week includes the new projects
-    capex = np.asarray(model.economy.project_capex)[:, int(model.spv.firm_columns[k])]
+    # the vehicle spends it with its loans: what it spent on new projects is what was planned
+    capex = np.asarray(model.state.firms.project_capex)[:, int(model.spv.firm_columns[k])]
+    cut = np.asarray(model.economy.last_capex_cut)[:, int(model.spv.firm_columns[k])]
+    assert not cut.any()
     assert capex == pytest.approx(planned[:, k], rel=1e-12)
     assert books_gap(model) < 1e-6
 
@@ -71,15 +74,15 @@ def test_built_capacity_is_let_and_its_debt_amortises_with_a_running_lease():
     lease = model.spv.lease
     rent_before = float(np.asarray(lease.rent_due(model.state.week))[0, k])
     face_before = float(np.asarray(lease.face_at_start)[0, k])
-    planned = float(np.asarray(model.projects.planned)[0, k])
+    planned = float(np.asarray(model.spv.projects.planned)[0, k])
     cut = float(np.asarray(model.economy.last_capex_cut)[0, model.spv.firm_columns[k]])
+    built = float(np.asarray(model.state.firms.project_capex)[0, model.spv.firm_columns[k]])
+    assert built == max(planned - cut, 0.0) > 0.0  # a capex cut falls on new projects first
     model.step()
-    built = max(planned - cut, 0.0)
-    assert built > 0.0
     yield_ = 6.0 / 47.5 / 52.0  # the vehicle's lease yield a week
     rent_after = float(np.asarray(lease.rent_due(model.state.week))[0, k])
     assert rent_after - rent_before == pytest.approx(built * yield_, rel=1e-9)
-    ltc = float(np.asarray(model.projects.loan_to_cost)[0, k])
+    ltc = float(np.asarray(model.spv.projects.loan_to_cost)[0, k])
     face_after = float(np.asarray(lease.face_at_start)[0, k])
     assert face_after - face_before == pytest.approx(built * ltc, rel=1e-9)
     assert books_gap(model) < 1e-6
@@ -109,18 +112,18 @@ def test_a_junk_or_failed_sponsor_starts_no_projects():
     junk[0, oracle] = True  # world 0: Oracle is below investment grade
     model.economy.firm.junk = junk
     model.step()
-    planned = np.asarray(model.projects.planned)[:, k]
+    planned = np.asarray(model.spv.projects.planned)[:, k]
     assert planned[0] == 0.0 and planned[1] > 0.0
     # Meta's vehicle goes on in both worlds
-    assert np.all(np.asarray(model.projects.planned)[:, column(model, HYPERION)] > 0.0)
+    assert np.all(np.asarray(model.spv.projects.planned)[:, column(model, HYPERION)] > 0.0)
 
 
 def test_the_lever_scales_the_pace():
     one, two = model_with(1.0), model_with(2.0)
     one.step()
     two.step()
-    assert np.asarray(two.projects.planned) == pytest.approx(
-        2.0 * np.asarray(one.projects.planned), rel=1e-12
+    assert np.asarray(two.spv.projects.planned) == pytest.approx(
+        2.0 * np.asarray(one.spv.projects.planned), rel=1e-12
     )
 
 
@@ -136,3 +139,29 @@ def test_new_capacity_enters_the_collateral_at_cost():
     assert float(np.asarray(spv.factor)[0, k]) == pytest.approx((0.5 * real / 2 + real / 2) / real)
     others = [j for j in range(len(spv.rows)) if j != k]
     assert np.all(np.asarray(spv.factor)[0, others] == 0.5)
+
+
+def test_a_vehicle_short_of_money_cuts_its_new_projects_first():
+    model = model_with(1.0, worlds=1)
+    spv, k = model.spv, column(model, STARGATE)
+    col = int(spv.firm_columns[k])
+    ledger = model.sheets.ledger
+    cash = np.asarray(ledger.cash)[:, spv.rows].copy()
+    drain = np.zeros_like(cash)
+    drain[:, k] = cash[:, k]
+    ledger.pay_outsider(spv.index, "outside_investors", drain)  # Stargate starts the week broke
+    model.economy.financing.fill = lambda *args, **kwargs: None  # and raises nothing this week
+    model.step()
+    planned = float(np.asarray(spv.projects.planned)[0, k])
+    cut = float(np.asarray(model.economy.last_capex_cut)[0, col])
+    built = float(np.asarray(model.state.firms.project_capex)[0, col])
+    assert cut > 0.0 and built < planned  # it spent only the developers' equity
+    assert built == max(planned - cut, 0.0)
+    rent = np.asarray(spv.lease.project_rent)[0, k] if spv.lease.project_rent is not None else 0.0
+    model.economy.financing.fill = type(model.economy.financing).fill.__get__(
+        model.economy.financing
+    )
+    model.step()
+    added = float(np.asarray(spv.lease.project_rent)[0, k]) - float(rent)
+    assert added == pytest.approx(built * 6.0 / 47.5 / 52.0, rel=1e-9, abs=1e-15)
+    assert books_gap(model) < 1e-6
