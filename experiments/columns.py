@@ -155,6 +155,8 @@ OUTCOMES = {
     "bank_roe_median_pct": Column("Bank return on equity, median bank, mean", "% a year"),
     "bank_provisions_usd_bn": Column("Banks' loan-loss provisions, total", "USD bn"),
     "policy_rate_low_us_pct": Column("Lowest US policy rate", "% a year"),
+    "policy_rate_first_year_us_pct": Column("US policy rate, mean over the first year", "% a year"),
+    "yield_10y_low_us_pct": Column("Lowest US 10-year yield", "% a year"),
     "yield_10y_peak_us_pct": Column("Highest US 10-year yield", "% a year"),
     "accounting_gap_usd_bn": Column("Largest accounting gap", "USD bn"),
     "banks_below_buffer_max": Column("Banks below their CET1 buffer, most at once", "banks"),

@@ -368,14 +368,17 @@ def anchor_lines(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
         "",
         "## The severe presets against the stress tests",
         "",
-        "| | fall of CET1 (pt) | peak US unemployment (%) | banks failed | banks below buffer |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| | fall of CET1 (pt) | peak US unemployment (%) | banks failed | banks below buffer "
+        "| US policy rate: lowest, first-year mean (%) | US 10-year yield: lowest, highest (%) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         "| Fed DFAST 2025, severely adverse (22 large US banks; federalreserve.gov, 27 Jun "
-        "2025) | 1.8 (13.4% to a low of 11.6%) | 10 | 0 (none below its minimum) | – |",
+        "2025; rates: the scenario's Table 3A, 3-month Treasury and 10-year yield, quarterly) | "
+        "1.8 (13.4% to a low of 11.6%) | 10 | 0 (none below its minimum) | – | 0.1 (from 4.4 at "
+        "the start, by the second quarter), 0.5 | 1.0, 1.4 (4.3 at the start: it only falls) |",
         "| EU-wide stress test 2025, adverse (EBA, 1 Aug 2025; 64 banks over three years) | 3.7 "
-        "(15.8% to 12.1%) | – | – | – |",
+        "(15.8% to 12.1%) | – | – | – | – | – |",
         "| ECB BEAST (constant balance sheets; deleveraging then cuts GDP by a further 1.5–2 "
-        "points) | about 3.5 | – | – | – |",
+        "points) | about 3.5 | – | – | – | – | – |",
         *(
             line
             for name, run in (("severe_recession", recession), ("severe_ai_bust", bust))
@@ -383,11 +386,11 @@ def anchor_lines(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
                 f"| model: {name}, all banks | {cell(run[key], fmt[key])} | "
                 f"{cell(run['unemployment_peak_us_pct'], '{:.1f}')} | "
                 f"{cell(run['bank_failures'], '{:.0f}')} | "
-                f"{cell(run['banks_below_buffer_max'], '{:.0f}')} |",
+                f"{cell(run['banks_below_buffer_max'], '{:.0f}')} | {_rates(run)} |",
                 f"| model: {name}, the 8 US banks (beside the Fed's) | "
-                f"{cell(run[US_FALL], '{:.1f}')} | – | – | – |",
+                f"{cell(run[US_FALL], '{:.1f}')} | – | – | – | – | – |",
                 f"| model: {name}, the 48 EU banks (beside the EBA's) | "
-                f"{cell(run[EU_FALL], '{:.1f}')} | – | – | – |",
+                f"{cell(run[EU_FALL], '{:.1f}')} | – | – | – | – | – |",
             )
         ),
         "",
@@ -413,8 +416,30 @@ def anchor_lines(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
         "(Okun's law needs an output gap of about −12% for 10% unemployment), and every bank "
         "that sits at its CET1 target pays out what it earns above it, so capital starts the "
         "recession at the target rather than above it.",
+        "",
+        "Rates. The Fed's scenario cuts the short rate to 0.1% within a quarter and lets the "
+        "10-year yield fall 3.3 points; the model's central bank follows Taylor's rule with "
+        "inertia (a 40-week half-life, Clarida, Galí & Gertler 2000), so in severe_ai_bust its "
+        f"policy rate averages {_median(bust['policy_rate_first_year_us_pct'])}% over the first "
+        f"year (the scenario's 0.5%), with a low of {_median(bust['policy_rate_low_us_pct'])}%, "
+        f"and its 10-year yield rises to {_median(bust['yield_10y_peak_us_pct'])}% as the fire "
+        "sale dumps Treasuries (the dash-for-cash term premium) before the expected short rates "
+        f"bring it down to {_median(bust['yield_10y_low_us_pct'])}% (the scenario's 1.0%): "
+        "tighter money than the stress test assumes, which deepens the model's recession "
+        '(docs/design.md, "The central bank\'s answer to stress", measures the levers that make '
+        "the rule answer stress at once).",
     ]
     return lines
+
+
+def _rates(run: dict[str, np.ndarray]) -> str:
+    """The US policy rate's low and first-year mean, the 10-year yield's low and peak."""
+    low, year = run["policy_rate_low_us_pct"], run["policy_rate_first_year_us_pct"]
+    return (
+        f"{cell(low, '{:.2f}')}, {cell(year, '{:.2f}')} | "
+        f"{cell(run['yield_10y_low_us_pct'], '{:.2f}')}, "
+        f"{cell(run['yield_10y_peak_us_pct'], '{:.2f}')}"
+    )
 
 
 def _median(values: np.ndarray) -> str:

@@ -8,7 +8,8 @@ come from the series of the macro block, the loan books and the banks' earnings:
 system's CET1 ratio from the start to its lowest week, the most banks below their capital buffer
 at once, the lowest quarterly GDP growth (annualised) and the highest unemployment rate of each
 region, and besides the table the median bank's return on equity, loan-loss provisions, the US
-policy rate's low and the US 10-year yield's peak.
+policy rate's low and its mean over the first year, and the US 10-year yield's low and peak (the
+stress-test table sets them beside the Fed's severely adverse path).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ EXTRA = (
     "bank_cet1_fall_us_pt",
     "bank_cet1_fall_eu_pt",
     "policy_rate_low_us_pct",
+    "policy_rate_first_year_us_pct",
+    "yield_10y_low_us_pct",
     "yield_10y_peak_us_pct",
 )
 #: The bank and macro metrics: (key, series of :mod:`abm.reporting`, reduction over the weeks,
-#: scale). ``fall`` is the first value minus the lowest; a world's number is NaN while the
-#: series is not reported.
+#: scale). ``fall`` is the first value minus the lowest, ``first_year`` the mean over weeks
+#: 1–52; a world's number is NaN while the series is not reported.
 MACRO_METRICS: tuple[tuple[str, str, str, float], ...] = (
     ("bank_cet1_fall_pt", "bank_cet1_system", "fall", 100.0),
     ("bank_cet1_fall_us_pt", "bank_cet1_system_us", "fall", 100.0),
@@ -78,6 +81,8 @@ MACRO_METRICS: tuple[tuple[str, str, str, float], ...] = (
     ("bank_roe_median_pct", "bank_roe_median", "mean", 100.0),
     ("bank_provisions_usd_bn", "bank_provisions_usd_bn", "sum", 1.0),
     ("policy_rate_low_us_pct", "policy_rate_us", "min", 100.0),
+    ("policy_rate_first_year_us_pct", "policy_rate_us", "first_year", 100.0),
+    ("yield_10y_low_us_pct", "yield_10y_us", "min", 100.0),
     ("yield_10y_peak_us_pct", "yield_10y_us", "max", 100.0),
 )
 
@@ -86,6 +91,13 @@ def _over_weeks(frame: Any, column: str, how: str, worlds: int) -> np.ndarray:
     """(E,) one reduction over the weeks of a series per world; NaN when it is not reported."""
     if column not in frame.columns:
         return np.full(worlds, np.nan)
+    if how == "first_year":  # weeks 1–52, the first year of the run
+        return (
+            frame[frame["step"].between(1, 52)]
+            .groupby("world", sort=True)[column]
+            .mean()
+            .to_numpy(float)
+        )
     by_world = frame.groupby("world", sort=True)[column]
     if how == "fall":
         return (by_world.first() - by_world.min()).to_numpy(float)

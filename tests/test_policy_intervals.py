@@ -118,6 +118,11 @@ def test_macro_metrics_reduce_the_series_over_the_weeks() -> None:
     )
     np.testing.assert_allclose(_over_weeks(frame, "unemployment_us", "max", 2), [0.10, 0.05])
     assert np.isnan(_over_weeks(frame, "gdp_growth_us", "min", 2)).all()  # not reported yet
+    # the first year's mean leaves out the start (step 0) and the weeks after 52
+    year = pd.DataFrame(
+        {"world": [0] * 55, "step": range(55), "rate": [9.0] + [1.0] * 52 + [5.0] * 2}
+    )
+    np.testing.assert_allclose(_over_weeks(year, "rate", "first_year", 1), [1.0])
     keys = {m.key for m in METRICS}
     assert {"bank_cet1_fall_pt", "unemployment_peak_euro_area_pct"} <= keys
     assert all(column for _, column, _, _ in MACRO_METRICS)
@@ -149,3 +154,22 @@ def test_evidence_runs_and_reports_every_counterfactual(tmp_path: Path, monkeypa
     (line,) = [x for x in markdown.splitlines() if x.startswith("- **q1**")]
     assert ("No difference" in line) == us["no_difference"]
     assert ("95% t-interval" in line) == (not us["no_difference"])
+
+
+def test_the_stress_test_table_sets_the_rates_beside_the_feds_path() -> None:
+    from experiments.evidence_docs import anchor_lines
+
+    worlds = 5
+    run = {m.key: np.zeros(worlds) for m in METRICS}
+    run |= {key: np.zeros(worlds) for key, _, _, _ in MACRO_METRICS}
+    run |= {
+        "policy_rate_low_us_pct": np.full(worlds, 0.125),
+        "policy_rate_first_year_us_pct": np.full(worlds, 2.5),
+        "yield_10y_low_us_pct": np.full(worlds, 3.2),
+        "yield_10y_peak_us_pct": np.full(worlds, 4.7),
+        "unemployment_peak_euro_area_pct": np.full(worlds, 9.8),
+    }
+    text = "\n".join(anchor_lines({"severe_recession": run, "severe_ai_bust": run}))
+    assert "| 0.1 (from 4.4 at the start, by the second quarter), 0.5 | 1.0, 1.4" in text
+    assert "| 0.12 [0.12, 0.12], 2.50 [2.50, 2.50] | 3.20 [3.20, 3.20], 4.70 [4.70, 4.70] |" in text
+    assert "averages 2.5% over the first year" in text and "down to 3.2%" in text
