@@ -48,10 +48,16 @@ euro area), vectorized over E worlds and the two regions, (E, R) throughout. Par
    January 2001, January and October 2008 and March 2020 answered market stress before the
    output gap opened. At the 2025 spreads and prices ``S = 0`` and the rule is Taylor's.
 6. **10-year yield** = average expected short rate over ten years plus the term premium. The
-   market expects the policy rate to revert to its long-run level ``ī`` with weekly persistence
-   φ, so the average over H = 520 weeks is ``ī + A (i − ī)`` with
-   ``A = φ (1 − φ^H) / (H (1 − φ))`` (:func:`expected_rate_weight`). The term premium reverts to
-   its 2025 level and rises with forced selling of Treasuries (dash for cash, March 2020).
+   market expects the shadow rate ``s`` (the rule's rate before the lower bound) to revert to its
+   long-run level ``ī`` with weekly persistence φ, and the policy rate to follow it but never
+   below the bound: ``E_t i_{t+h} = max(ELB, ī + φ^h (s − ī))``, as in shadow-rate term
+   structures (Black 1995, J. Finance 50(5); Wu & Xia 2016, JMCB 48(2-3)). Averaged over
+   H = 520 weeks this is ``ī + A (i − ī)`` with ``A = φ (1 − φ^H) / (H (1 − φ))``
+   (:func:`expected_rate_weight`) while the shadow rate is above the bound, and
+   :func:`expected_average_rate` below it: a shadow rate deep below the bound keeps the policy
+   rate expected at the bound for years, so long yields fall further (2009–15, 2020). The term
+   premium reverts to its 2025 level and rises with forced selling of Treasuries (dash for
+   cash, March 2020).
 7. **Property prices**: house and commercial property indices move with the change of the gap
    and of the 10-year yield (the mortgage rate's benchmark), with no reversion beyond that, so
    scenario shocks that multiply them stay.
@@ -97,6 +103,27 @@ def expected_rate_weight(persistence: float, horizon: int = TEN_YEARS) -> float:
     """
     phi = persistence
     return phi * (1.0 - phi**horizon) / (horizon * (1.0 - phi))
+
+
+def expected_average_rate(
+    shadow: Any, long_run: Any, lower_bound: Any, persistence: float, xp: Any,
+    horizon: int = TEN_YEARS,
+) -> Any:  # fmt: skip
+    """Average expected policy rate over ``horizon`` weeks when the shadow rate is below the bound.
+
+    The expected path is ``x_h = max(ELB, ī + φ^h (s − ī))`` for ``h = 1..H``. With ``s < ELB``
+    (and so ``s < ī``) the path sits at the bound for the first ``k`` weeks, those with
+    ``φ^h > c = (ELB − ī) / (s − ī)``, i.e. ``k = ⌈ln c / ln φ⌉ − 1`` (at most H), and follows
+    the reversion after: ``[k·ELB + (H − k) ī + (s − ī) φ^{k+1} (1 − φ^{H−k}) / (1 − φ)] / H``.
+    At ``k = 0`` this is ``ī + A (s − ī)`` (:func:`expected_rate_weight`). Only meaningful where
+    ``s < ELB < ī``; elsewhere the caller uses ``ī + A (i − ī)``.
+    """
+    phi, h = persistence, float(horizon)
+    gap = xp.minimum(shadow - long_run, -1e-12)  # s − ī, negative below the bound
+    share = xp.clip((lower_bound - long_run) / gap, 1e-30, 1.0)  # c in (0, 1]
+    weeks_at_bound = xp.clip(xp.ceil(xp.log(share) / math.log(phi)) - 1.0, 0.0, h)
+    tail = phi ** (weeks_at_bound + 1.0) * (1.0 - phi ** (h - weeks_at_bound)) / (1.0 - phi)
+    return (weeks_at_bound * lower_bound + (h - weeks_at_bound) * long_run + gap * tail) / h
 
 
 def okun_unemployment(natural: Any, coefficient: Any, gap: Any) -> Any:
@@ -179,6 +206,7 @@ class MacroParameters:
     keep_credit: float
     keep_spread_normal: float
     keep_dash: float
+    keep_expectations: float
     dash_cap: float
     expected_weight: float
     mpc: float
@@ -246,6 +274,7 @@ class MacroParameters:
             keep_spread_normal=keep_per_week(link("policy_spread_normal_half_life")),
             keep_dash=keep_per_week(link("dash_for_cash_half_life")),
             dash_cap=link("dash_for_cash_cap"),
+            keep_expectations=keep_per_week(link("rate_expectations_half_life")),
             expected_weight=expected_rate_weight(
                 keep_per_week(link("rate_expectations_half_life"))
             ),
@@ -413,12 +442,11 @@ class MacroBlock:
             self._credit_spread(state), equity_ratio[:, None], p.spread_response,
             p.equity_response, xp,
         )  # fmt: skip
-        policy = stress_adjusted_rate(
-            self.rule_rate, self.rate_shift, stress, row(p.lower_bound), xp
-        )
+        lower = row(p.lower_bound)
+        policy = stress_adjusted_rate(self.rule_rate, self.rate_shift, stress, lower, xp)
         premium = self._term_premium(state, m.term_premium)
-        a = p.expected_weight
-        yields = self.long_run_rate + a * (policy - self.long_run_rate) + premium
+        yields = self._expected_rate(self.rule_rate + self.rate_shift - stress, policy, lower, xp)
+        yields = yields + premium
         moved_gap, moved_yield = gap - m.output_gap, yields - m.yield_10y
         house = m.house_prices * xp.exp(
             row(p.house_gap) * moved_gap - row(p.house_rate) * moved_yield
@@ -467,6 +495,18 @@ class MacroBlock:
         shocks = self.streams.normal(state.week + 1, STREAM_DEMAND, shape=(len(REGIONS),))
         noise = xp.astype(shocks, self.zeros.dtype) @ self.noise_mix
         return p.keep_gap * m.output_gap + (1.0 - p.keep_gap) * demand + noise
+
+    def _expected_rate(self, shadow: Any, policy: Any, lower: Any, xp: Any) -> Any:
+        """(E, R) the average expected policy rate over ten years (item 6 of the module docstring).
+
+        ``ī + A (i − ī)`` while the shadow rate is at or above the bound; below it the path
+        that waits at the bound (:func:`expected_average_rate`).
+        """
+        p, long_run = self.p, self.long_run_rate
+        plain = long_run + p.expected_weight * (policy - long_run)
+        below = shadow < lower
+        floored = expected_average_rate(shadow, long_run, lower, p.keep_expectations, xp)
+        return xp.where(below, floored, plain)
 
     def _term_premium(self, state: WorldState, premium: Any) -> Any:
         """Term premium: its own deviation reverts to 2025, the dash-for-cash part follows selling.

@@ -10,6 +10,7 @@ import pytest
 from abm.calibration import load_calibration
 from abm.macro import (
     MacroBlock,
+    expected_average_rate,
     expected_rate_weight,
     financial_stress_cut,
     keep_per_week,
@@ -121,13 +122,32 @@ def test_taylor_rule_stops_at_the_lower_bound(model):
     np.testing.assert_allclose(
         np.asarray(state.macro.policy_rate), np.broadcast_to(block.p.lower_bound, (2, 2))
     )
-    # the 10-year yield then prices the bound and the return to the long-run rate
+    # the 10-year yield then prices years at the bound and the return to the long-run rate
     p = block.p
-    expected = p.long_run_rate + p.expected_weight * (p.lower_bound - p.long_run_rate)
+    shadow = np.asarray(block.rule_rate)
+    path = np.maximum(
+        p.lower_bound, p.long_run_rate + p.keep_expectations ** np.arange(1, 521)[:, None, None]
+        * (shadow - p.long_run_rate)
+    )  # fmt: skip
     np.testing.assert_allclose(
         np.asarray(state.macro.yield_10y) - np.asarray(state.macro.term_premium),
-        np.broadcast_to(expected, (2, 2)), rtol=1e-9,
+        path.mean(axis=0), rtol=1e-9,
     )  # fmt: skip
+    plain = p.long_run_rate + p.expected_weight * (p.lower_bound - p.long_run_rate)
+    assert np.all(path.mean(axis=0) < plain)  # below the bound's plain reversion
+
+
+@pytest.mark.parametrize("shadow", [-0.08, -0.03, 0.0, 0.0011, -0.5])
+@pytest.mark.parametrize("half_life", [13.0, 104.0, 520.0])
+def test_expected_average_rate_against_the_path_week_by_week(shadow, half_life):
+    phi, bound, long_run = keep_per_week(half_life), 0.00125, 0.035
+    path = np.maximum(bound, long_run + phi ** np.arange(1, 521) * (shadow - long_run))
+    got = expected_average_rate(np.array([shadow]), long_run, bound, phi, np)
+    np.testing.assert_allclose(got, [path.mean()], rtol=1e-10)
+    # just below the bound it meets the plain reversion the yield uses above it
+    near = expected_average_rate(np.array([bound - 1e-9]), long_run, bound, phi, np)
+    plain = long_run + expected_rate_weight(phi) * (bound - long_run)
+    np.testing.assert_allclose(near, [plain], rtol=1e-7)
 
 
 def test_financial_stress_cut_and_lower_bound_by_hand():
