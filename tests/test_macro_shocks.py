@@ -219,13 +219,14 @@ def test_the_severe_preset_parses_and_runs_a_few_weeks() -> None:
     assert {"demand", "house_prices", "cre_prices", "impairment", "ai_hype"} <= kinds
     assert {"collateral", "revenue_shortfall"} <= kinds
     labels = [c["label"] for c in preset.compare]
-    assert len(labels) == 7 and len(set(labels)) == 7
+    assert len(labels) == 8 and len(set(labels)) == 8
     assert {tuple(c["policy"].items()) for c in preset.compare} >= {
         (("capital_regime", "us"),),
         (("capital_regime", "eu"),),
         (("backstop", False),),
         (("lender_of_last_resort", False),),
         (("bailouts", False),),
+        (("policy_spread_response", 1.0), ("policy_equity_response", 0.04)),
     }
     house = [s for s in preset.shocks if s.kind == "house_prices"]  # the rest over the macro's
     assert np.prod([1 + s.size for s in house]) == pytest.approx(0.89, abs=0.005)
