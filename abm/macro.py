@@ -240,6 +240,7 @@ class MacroParameters:
         def link(name: str) -> float:
             return float(cal.value(f"macro.links.{name}"))
 
+        expectations = keep_per_week(link("rate_expectations_half_life"))
         return cls(
             potential_growth=region("potential_growth"),
             nominal_gdp=region("nominal_gdp"),
@@ -274,10 +275,8 @@ class MacroParameters:
             keep_spread_normal=keep_per_week(link("policy_spread_normal_half_life")),
             keep_dash=keep_per_week(link("dash_for_cash_half_life")),
             dash_cap=link("dash_for_cash_cap"),
-            keep_expectations=keep_per_week(link("rate_expectations_half_life")),
-            expected_weight=expected_rate_weight(
-                keep_per_week(link("rate_expectations_half_life"))
-            ),
+            keep_expectations=expectations,
+            expected_weight=expected_rate_weight(expectations),
             mpc=link("mpc_stock_wealth"),
             noise_correlation=link("demand_noise_correlation"),
             crowding_out=link("capex_crowding_out") if crowding_out is None else crowding_out,
