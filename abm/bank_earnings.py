@@ -13,6 +13,13 @@ dividends) in small:
   non-AI bonds pay the coupon they were bought at (the 2025 yields: fixed, so rising rates squeeze
   the margin as in 2022–23). The loans to the AI complex and to funds (``bank_loans``) and the AI
   bonds already pay their interest in the firms' rules (:mod:`abm.economy`).
+- **Hedges**: receive-fixed interest-rate swaps on a share ``h`` of the deposits at the start
+  (the notional then stays: contracts), bought by the banks whose deposits do not follow the rate
+  so that a fall of the rate does not empty their margin (the structural hedge: Drechsler, Savov
+  & Schnabl 2021, J. Finance 76(3); the euro-area banks' disclosures of 2023–24). The bank
+  receives the fixed book's coupon (a ladder that rolls as the fixed-rate loans reprice) and pays
+  the policy rate, to dealers outside the model; like the loans, the swaps are not marked to
+  market (a cash-flow hedge's reserve is filtered out of CET1: CRR Art. 33(1)(a)).
 - **Interest expense**: deposits at ``β·i`` (the deposit beta: Drechsler, Savov & Schnabl 2017,
   QJE 132(4), 1819–1876); wholesale funding at ``i + s`` with the spread ``s = s₀ + s₁·d`` rising
   with the bank's capital shortfall ``d = max(0, 1 − CET1/target)`` (bank CDS in 2008–09);
@@ -53,6 +60,8 @@ REGION_NODES = ("banks.earnings.us", "banks.earnings.eu")
 BUYBACK_WEEKS = 13.0
 #: weeks over which net income is averaged for the return on equity (a quarter)
 ROE_WEEKS = 13.0
+#: horizon of the earnings measure of interest-rate risk, weeks (BCBS 368: 12 months)
+EAR_WEEKS = 52
 
 
 def pay_on_pool(ledger: Any, pool: str, payers: Any, rate: Any) -> None:
@@ -115,6 +124,8 @@ class BankEarnings:
             return xp.asarray(values, dtype=dtype, device=dev)
 
         self.deposit_beta = per_bank(per_region("deposit_beta"))
+        # the receive-fixed swaps' notional (E, B), USD bn: a share of the deposits at the start
+        self.hedge_notional = self._owed("deposits") * per_bank(per_region("deposit_hedge_share"))
         self.floating = per_bank(per_region("floating_loan_share"))
         self.repricing_weeks = per_bank(per_region("loan_repricing_years") * 52.0)
         self.fee_rate = own_or_region("fee_income_share")  # a year, of total assets
@@ -196,24 +207,30 @@ class BankEarnings:
                 margin[r] = gap / max(loans[mine].sum(), 1e-12)
         return margin
 
-    def _components(self, rate: Any, net_loans: Any, spread: Any) -> dict[str, Any]:
+    def _components(
+        self, rate: Any, net_loans: Any, spread: Any, fixed_rate: Any = None
+    ) -> dict[str, Any]:
         """This week's interest of each bank by instrument, (E, B) USD bn (expenses negative).
 
         Args:
             rate: (E, B) the policy rate at each bank's region, a year.
             net_loans: (E, B, K) loans to the economy outside the model, net of allowance.
             spread: (E, B) the wholesale spread, a year.
+            fixed_rate: (E, B) the fixed-rate loans' average coupon, a year (``None``: the book's
+                coupon now).
         """
         s = self.sheets
         xp = s.xp
+        fixed = self.fixed_rate if fixed_rate is None else fixed_rate
         loans = xp.sum(net_loans, axis=-1)
         other = xp.take(s.real_assets, self.banks, axis=1) - loans
-        reference = self.floating * rate + (1.0 - self.floating) * self.fixed_rate
+        reference = self.floating * rate + (1.0 - self.floating) * fixed
         held = xp.take(s.holdings, self.banks, axis=1)
         cash = xp.maximum(xp.take(s.ledger.cash, self.banks, axis=1), 0.0)
         week = 1.0 / 52.0
         return {
             "loans": loans * (reference + self.margin) * week,
+            "hedges": self.hedge_notional * (fixed - rate) * week,
             "other": other * rate * week,
             "bonds": held[:, :, self.bonds] * self.bond_coupon * week,
             "reserves": cash * rate * week,
@@ -225,6 +242,49 @@ class BankEarnings:
             * (rate + self.lender_penalty)
             * week,
         }
+
+    def _funding_spread(self, ratio: Any) -> Any:
+        """(E, B) the wholesale spread ``s₀ + s₁·max(0, 1 − CET1/target)`` at CET1 ``ratio``."""
+        xp = self.sheets.xp
+        return self.spread0 + self.spread_slope * xp.maximum(
+            1.0 - ratio / self.capital.cet1_target, 0.0
+        )
+
+    def net_interest_ahead(
+        self, state: WorldState, economy: Any, shift: float, weeks: int = EAR_WEEKS
+    ) -> Any:
+        """(E, B) each bank's net interest income over the next ``weeks`` if every rate moves now.
+
+        The supervisors' earnings measure of interest-rate risk in the banking book (BCBS 368,
+        April 2016, "Interest rate risk in the banking book", para. 18 and Annex 2: ΔNII over
+        12 months; EBA/GL/2022/14; the banks' own "earnings at risk" tables): the balance sheet
+        is held as it is and the policy rate and the 10-year yield move by ``shift`` (a fraction
+        a year) at once and stay there. The floating loans, the other real assets, reserves,
+        deposits (at the beta), wholesale funding, interbank claims, the swaps' floating leg
+        and the margin loans to hedge funds reprice at once; the fixed-rate loans' coupon (and
+        the swaps' fixed leg) moves towards the shifted yield at the book's repricing speed
+        (:meth:`book`), so over ``H`` weeks it averages
+        ``y + (c − y)·k(1 − kᴴ)/(H(1 − k))`` with ``k = 1 − 1/n`` for ``n`` repricing weeks;
+        Treasuries and bonds keep their coupons. ``shift = 0`` gives the base the change is
+        measured against; the rates are not floored (a shift of a point meets no lower bound at
+        the 2025 rates). USD bn over the horizon; the banks' own rules (:meth:`book`) are not
+        run and nothing is booked.
+        """
+        xp = state.xp
+        rate = self._at_banks(state.macro.policy_rate) + shift
+        target = self._at_banks(state.macro.yield_10y) + shift
+        keep = 1.0 - 1.0 / self.repricing_weeks
+        settle = keep * (1.0 - keep**weeks) / (weeks * (1.0 - keep))
+        fixed = target + (self.fixed_rate - target) * settle  # the coupon's mean over the weeks
+        s = state.sheets
+        all_assets, all_debt = s.total_assets(), debt_owed(s)
+        regulatory = self.capital.cet1_ratios(all_assets, all_debt, self.capital.htm_addback(state))
+        spread = self._funding_spread(xp.take(regulatory, self.banks, axis=1))
+        net_loans = state.banks.loans - state.banks.allowance
+        weekly = sum(self._components(rate, net_loans, spread, fixed).values())
+        from_firms = self._paid_by_firms(economy, state.macro.policy_rate[:, 0] + shift)
+        on = xp.astype(~xp.take(state.defaulted, self.banks, axis=1), rate.dtype)
+        return weeks * (weekly + from_firms) * on
 
     def _owed(self, pool: str) -> Any:
         """(E, B) face each bank owes on ``pool``."""
@@ -256,12 +316,10 @@ class BankEarnings:
         assets = xp.take(all_assets, banks, axis=1)
         regulatory = self.capital.cet1_ratios(all_assets, all_debt, self.capital.htm_addback(state))
         ratio = xp.take(regulatory, banks, axis=1)
-        spread = self.spread0 + self.spread_slope * xp.maximum(
-            1.0 - ratio / self.capital.cet1_target, 0.0
-        )
+        spread = self._funding_spread(ratio)
         net_loans = state.banks.loans - state.banks.allowance
         parts = {k: v * on for k, v in self._components(rate, net_loans, spread).items()}
-        outside = parts["loans"] + parts["other"] + parts["bonds"]
+        outside = parts["loans"] + parts["hedges"] + parts["other"] + parts["bonds"]
         ledger.pay_outsider(banks, "rest_of_economy", -outside)
         ledger.pay_outsider(banks, "central_bank", -parts["reserves"])
         ledger.pay_outsider(banks, "public_sector", -parts["treasuries"])

@@ -26,6 +26,11 @@ reports the mean of these paired differences (preset − counterfactual) with a 
 (:func:`paired_difference`) besides the shares of worlds where the preset does better, the same
 or worse. ``powderkeg evidence`` (:mod:`experiments.evidence_command`) runs all of this;
 :mod:`experiments.evidence_docs` writes it up.
+
+:func:`earnings_at_risk` measures the banks' interest-rate risk at the start of ``baseline`` the
+way banks disclose it: their net interest income over the next 12 months if every rate moved
+±100 bp at once, on the balance sheet as it is (:meth:`abm.bank_earnings.BankEarnings.
+net_interest_ahead`), per region.
 """
 
 from __future__ import annotations
@@ -77,6 +82,42 @@ def simulate(
             tick()
     metrics = world_metrics(recorder.frame(), model)
     return {**metrics, **brokers.per_world()} if brokers is not None else metrics
+
+
+#: the parallel shifts of the earnings-at-risk table, fractions a year, by their label in bp
+RATE_SHIFTS = {"-100": -0.01, "+100": 0.01}
+#: the regions of the banks (abm.state.BankState.region: 0 US, 1 EU)
+BANK_REGIONS = ("us", "eu")
+
+
+def earnings_at_risk(seed: int, backend: str) -> dict[str, dict[str, float]]:
+    """Each region's change of net interest income over 12 months per shift, % of the base.
+
+    ``{"us": {"-100": ..., "+100": ...}, "eu": {...}}``: the banks of the region summed, at the
+    start of ``baseline`` (world 0; every world starts from the same balance sheets), with the
+    balance sheet held as it is (BCBS 368's ΔNII; docs/scenarios.md sets it beside the banks'
+    own disclosures).
+    """
+    from kernels.backend import to_numpy
+
+    config = resolve_config("baseline", steps=1, n_worlds=1, seed=seed, backend=backend)
+    model = build_run_model(config, backend)
+    earnings, state = model.bank_earnings, model.state
+
+    def ahead(shift: float) -> np.ndarray:
+        income = earnings.net_interest_ahead(state, model.economy, shift)
+        return np.asarray(to_numpy(income), dtype=float)[0]
+
+    base = ahead(0.0)
+    changes = {label: ahead(shift) - base for label, shift in RATE_SHIFTS.items()}
+    return {
+        region: {
+            label: 100.0 * float(change[mine].sum() / base[mine].sum())
+            for label, change in changes.items()
+        }
+        for r, region in enumerate(BANK_REGIONS)
+        if (mine := earnings.capital.regions == r).any()
+    }
 
 
 # -- a fund's prime brokers -------------------------------------------------------------------
@@ -360,11 +401,14 @@ def comparison(
 
 
 __all__ = [
+    "BANK_REGIONS",
     "CLEARING_RULE",
+    "RATE_SHIFTS",
     "Ablation",
     "PrimeBrokers",
     "comparison",
     "counterfactual_name",
+    "earnings_at_risk",
     "paired_difference",
     "run_ablation",
     "simulate",

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from experiments.build import ablation_configs
-from experiments.evidence import comparison, counterfactual_name, run_ablation, simulate
+from experiments.evidence import (
+    comparison,
+    counterfactual_name,
+    earnings_at_risk,
+    run_ablation,
+    simulate,
+)
 from experiments.evidence_docs import (
     ablation_table,
     comparison_lines,
@@ -173,8 +179,9 @@ def command(args: Any) -> int:
             ablation = run_ablation(
                 args.ablation_preset, configs, **settings, tick=lambda: bar.update(1)
             )
+    rate_risk = earnings_at_risk(args.seed, backend) if "baseline" in results else None
     meta = provenance(args.argv, **settings)
-    written = write_evidence(out, meta, results, ablation, comparisons)
+    written = write_evidence(out, meta, results, ablation, comparisons, rate_risk)
     print(scenario_table(results))
     for line in comparison_lines(comparisons):
         print(line)

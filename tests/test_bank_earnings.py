@@ -156,3 +156,111 @@ def test_books_balance_and_capital_stays_near_target_over_a_year() -> None:
     assert np.median(np.abs(moved)) < 0.015
     roe = model.snapshot["return_on_equity"][:, banks]
     assert 0.05 < float(np.median(roe)) < 0.2
+
+
+def _interest_by_hand(model: Powderkeg, shift: float, weeks: int) -> np.ndarray:
+    """World 0's net interest of each bank over ``weeks``, rates moved by ``shift``, week by week.
+
+    The per-bank reference of :meth:`BankEarnings.net_interest_ahead`: every instrument at its
+    rate, the fixed-rate coupon stepped towards the shifted yield as ``book`` steps it, the swaps
+    receiving it and paying the policy rate; the AI
+    loans' and bonds' interest from the firms' formula (``_paid_by_firms``).
+    """
+    e, s, state = model.bank_earnings, model.sheets, model.state
+    row = lambda a: np.asarray(a)[0]  # noqa: E731
+    bank = lambda a: np.broadcast_to(np.asarray(a), state.banks.loans.shape[:2])[0]  # noqa: E731
+    banks = _banks(model)
+    rates = row(state.macro.policy_rate)
+    yields = row(state.macro.yield_10y)
+    loans = row(state.banks.loans - state.banks.allowance).sum(axis=-1)
+    real = row(s.real_assets)[banks]
+    held = row(s.holdings)[banks]
+    cash = np.maximum(row(s.ledger.cash)[banks], 0.0)
+    owed = {p: row(e._owed(p)) for p in ("deposits", "wholesale", "interbank",
+                                         "central_bank_loans")}  # fmt: skip
+    owned = row(e._owned("interbank"))
+    hedges = row(e.hedge_notional)
+    firms = row(e._paid_by_firms(model.economy, state.macro.policy_rate[:, 0] + shift))
+    total = np.zeros(len(banks))
+    for b in range(len(banks)):
+        region = e.capital.regions[b]
+        r, y = rates[region] + shift, yields[region] + shift
+        fixed = bank(e.fixed_rate)[b]
+        phi, beta = bank(e.floating)[b], bank(e.deposit_beta)[b]
+        spread = bank(e.spread0)[b]
+        for _ in range(weeks):
+            fixed += (y - fixed) / bank(e.repricing_weeks)[b]
+            a_year = (
+                loans[b] * (phi * r + (1 - phi) * fixed + bank(e.margin)[b])
+                + hedges[b] * (fixed - r)
+                + (real[b] - loans[b]) * r
+                + held[b, e.bonds] * bank(e.bond_coupon)[b]
+                + cash[b] * r
+                + held[b, e.treasuries] * bank(e.treasury_coupon)[b]
+                - owed["deposits"][b] * beta * r
+                - owed["wholesale"][b] * (r + spread)
+                + (owned[b] - owed["interbank"][b]) * r
+                - owed["central_bank_loans"][b] * (r + e.lender_penalty)
+            )
+            total[b] += a_year / 52.0 + firms[b]
+    return total
+
+
+@pytest.mark.parametrize("shift", [-0.01, 0.0, 0.02])
+def test_net_interest_ahead_against_the_weeks_one_by_one(shift) -> None:
+    """The closed form of the fixed book's repricing equals stepping it week by week."""
+    model = _model()
+    ahead = np.asarray(model.bank_earnings.net_interest_ahead(model.state, model.economy, shift))
+    np.testing.assert_allclose(ahead[0], _interest_by_hand(model, shift, 52), rtol=1e-9)
+
+
+def test_earnings_at_risk_of_a_parallel_shift() -> None:
+    """Falling rates cut each region's net interest income and rising ones raise it, by equal
+    amounts (nothing is floored); the fixed book takes years to reprice, so a shift held one
+    year moves income less than the same shift a floating book would; a failed bank earns none.
+    """
+    model = _model()
+    earnings, state, economy = model.bank_earnings, model.state, model.economy
+    base = np.asarray(earnings.net_interest_ahead(state, economy, 0.0))
+    down = np.asarray(earnings.net_interest_ahead(state, economy, -0.01)) - base
+    up = np.asarray(earnings.net_interest_ahead(state, economy, 0.01)) - base
+    for region in (0, 1):
+        mine = earnings.capital.regions == region
+        assert down[:, mine].sum(axis=-1).max() < 0.0 < up[:, mine].sum(axis=-1).min()
+    np.testing.assert_allclose(up, -down, rtol=1e-6, atol=1e-9)
+    two_years = np.asarray(earnings.net_interest_ahead(state, economy, 0.01, weeks=104))
+    later = two_years - np.asarray(earnings.net_interest_ahead(state, economy, 0.0, weeks=104))
+    assert np.all(later > 2.0 * up)  # the second year reprices more of the fixed book
+    mask = np.zeros(np.asarray(state.defaulted).shape, dtype=bool)
+    bank = int(_banks(model)[2])
+    mask[:, bank] = True
+    state.fail("market", model.xp.asarray(mask))
+    assert np.all(np.asarray(earnings.net_interest_ahead(state, economy, 0.01))[:, 2] == 0.0)
+
+
+def test_the_swaps_pay_their_fixed_leg_against_the_rate(cal) -> None:
+    """The receive-fixed swaps' notional is the region's share of each bank's deposits at the
+    start; their interest is notional x (fixed coupon - policy rate) a week, and it makes the
+    EU banks' income less sensitive to rates than the same banks' without them.
+    """
+    model = _model()
+    earnings, state = model.bank_earnings, model.state
+    deposits = np.asarray(earnings._owed("deposits"))
+    share = np.array([float(cal.value(f"{node}.deposit_hedge_share")) for node in REGION_NODES])
+    notional = np.asarray(earnings.hedge_notional)
+    np.testing.assert_allclose(notional, deposits * share[earnings.capital.regions], rtol=1e-12)
+    assert share[1] > 0.0
+    rate = np.asarray(earnings._at_banks(state.macro.policy_rate))
+    net_loans = state.banks.loans - state.banks.allowance
+    parts = earnings._components(earnings._at_banks(state.macro.policy_rate), net_loans, 0.0)
+    fixed = np.asarray(earnings.fixed_rate)
+    np.testing.assert_allclose(
+        np.asarray(parts["hedges"]), notional * (fixed - rate) / 52.0, rtol=1e-12
+    )
+    eu = earnings.capital.regions == 1
+    base = np.asarray(earnings.net_interest_ahead(state, model.economy, 0.0))
+    cut = np.asarray(earnings.net_interest_ahead(state, model.economy, -0.01)) - base
+    earnings.hedge_notional = earnings.hedge_notional * 0.0
+    unhedged = np.asarray(earnings.net_interest_ahead(state, model.economy, -0.01))
+    unhedged = unhedged - np.asarray(earnings.net_interest_ahead(state, model.economy, 0.0))
+    assert np.all(unhedged[:, eu].sum(axis=-1) < 2.0 * cut[:, eu].sum(axis=-1))
