@@ -226,3 +226,21 @@ def test_prime_broker_tables_only_for_runs_with_a_spotlight_fund() -> None:
     rows = table_rows("\n".join(lines))
     assert rows["jpmorgan"][-1] == "1 of 3 worlds" and rows["jpmorgan"][0] == "2.0 [1.1, 2.9]"
     assert rows["all other banks (median bank)"][-1] == "0 [0, 0] banks"
+
+
+def test_the_banks_earnings_at_risk_beside_their_disclosures(
+    generated: tuple[Path, list[str], int],
+) -> None:
+    """With ``baseline`` among the presets, the document sets each region's 12-month change of
+    net interest income for ±100 bp beside the banks' disclosures, the JSON keeps the numbers,
+    and the table's cells are the JSON's, rounded."""
+    out, _, _ = generated
+    document = json.loads(out.with_suffix(".json").read_text())
+    risk = document["earnings_at_risk_pct"]
+    assert set(risk) == {"us", "eu"} and all(set(r) == {"-100", "+100"} for r in risk.values())
+    rows = table_rows(out.read_text())
+    for region, label in (("us", "the 8 US banks"), ("eu", "the 48 EU banks")):
+        down, up = rows[label][:2]
+        assert float(down.replace("−", "-")) == pytest.approx(risk[region]["-100"], abs=0.05)
+        assert float(up.replace("−", "-")) == pytest.approx(risk[region]["+100"], abs=0.05)
+    assert "JPMorgan −2.7" in out.read_text()
