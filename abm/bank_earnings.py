@@ -256,8 +256,8 @@ class BankEarnings:
         """(E, B) each bank's net interest income over the next ``weeks`` if every rate moves now.
 
         The supervisors' earnings measure of interest-rate risk in the banking book (BCBS 368,
-        April 2016, "Interest rate risk in the banking book", para. 18 and Annex 2: ΔNII over
-        12 months; EBA/GL/2022/14; the banks' own "earnings at risk" tables): the balance sheet
+        April 2016, "Interest rate risk in the banking book": the change of net interest income
+        over 12 months; EBA/GL/2022/14; the banks' own "earnings at risk" tables): the balance sheet
         is held as it is and the policy rate and the 10-year yield move by ``shift`` (a fraction
         a year) at once and stay there. The floating loans, the other real assets, reserves,
         deposits (at the beta), wholesale funding, interbank claims, the swaps' floating leg
