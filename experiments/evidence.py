@@ -86,8 +86,6 @@ def simulate(
 
 #: the parallel shifts of the earnings-at-risk table, fractions a year, by their label in bp
 RATE_SHIFTS = {"-100": -0.01, "+100": 0.01}
-#: the regions of the banks (abm.state.BankState.region: 0 US, 1 EU)
-BANK_REGIONS = ("us", "eu")
 
 
 def earnings_at_risk(seed: int, backend: str) -> dict[str, dict[str, float]]:
@@ -98,6 +96,7 @@ def earnings_at_risk(seed: int, backend: str) -> dict[str, dict[str, float]]:
     balance sheet held as it is (BCBS 368's ΔNII; docs/scenarios.md sets it beside the banks'
     own disclosures).
     """
+    from abm.bank_earnings import REGION_NODES
     from kernels.backend import to_numpy
 
     config = resolve_config("baseline", steps=1, n_worlds=1, seed=seed, backend=backend)
@@ -115,7 +114,7 @@ def earnings_at_risk(seed: int, backend: str) -> dict[str, dict[str, float]]:
             label: 100.0 * float(change[mine].sum() / base[mine].sum())
             for label, change in changes.items()
         }
-        for r, region in enumerate(BANK_REGIONS)
+        for r, region in enumerate(node.rsplit(".", 1)[1] for node in REGION_NODES)
         if (mine := earnings.capital.regions == r).any()
     }
 
@@ -401,7 +400,6 @@ def comparison(
 
 
 __all__ = [
-    "BANK_REGIONS",
     "CLEARING_RULE",
     "RATE_SHIFTS",
     "Ablation",

@@ -353,13 +353,13 @@ RATE_RISK_DATA = {
         "BBVA +0.5 to +1.5, ING about +1.2",
     ),
 }
-#: the region's banks in the row label
-RATE_RISK_LABELS = {"us": "the 8 US banks", "eu": "the 48 EU banks"}
+#: each region's banks, as the rows of the stress-test and earnings-at-risk tables name them
+BANK_GROUPS = {"us": "the 8 US banks", "eu": "the 48 EU banks"}
 
 
 def _signed(x: float) -> str:
     """``x`` with one decimal and its sign, the minus as in the data columns (−)."""
-    return f"{x:+.1f}".replace("-", "−")
+    return _fmt("{:+.1f}", x).replace("-", "−")
 
 
 def rate_risk_lines(rate_risk: dict[str, dict[str, float]]) -> list[str]:
@@ -369,7 +369,7 @@ def rate_risk_lines(rate_risk: dict[str, dict[str, float]]) -> list[str]:
     "+100": %}}``.
     """
     rows = [
-        f"| {RATE_RISK_LABELS[region]} | {_signed(change['-100'])} | {_signed(change['+100'])} | "
+        f"| {BANK_GROUPS[region]} | {_signed(change['-100'])} | {_signed(change['+100'])} | "
         f"{RATE_RISK_DATA[region][0]} | {RATE_RISK_DATA[region][1]} |"
         for region, change in rate_risk.items()
     ]
@@ -464,9 +464,9 @@ def anchor_lines(
                 f"{cell(run['unemployment_peak_us_pct'], '{:.1f}')} | "
                 f"{cell(run['bank_failures'], '{:.0f}')} | "
                 f"{cell(run['banks_below_buffer_max'], '{:.0f}')} | {_rates(run)} |",
-                f"| model: {name}, the 8 US banks (beside the Fed's) | "
+                f"| model: {name}, {BANK_GROUPS['us']} (beside the Fed's) | "
                 f"{cell(run[US_FALL], '{:.1f}')} | – | – | – | – | – |",
-                f"| model: {name}, the 48 EU banks (beside the EBA's) | "
+                f"| model: {name}, {BANK_GROUPS['eu']} (beside the EBA's) | "
                 f"{cell(run[EU_FALL], '{:.1f}')} | – | – | – | – | – |",
             )
         ),
