@@ -19,11 +19,12 @@ Both act through the ledger, so every dollar has two sides (docs/design.md, "The
   bank (total assets at the start of at least the threshold) whose regulatory capital ratio falls
   below its minimum, or that failed in this week's clearing, is recapitalised by the public
   sector with cash booked as new equity, up to its CET1 minimum plus the capital conservation
-  buffer: ``x = (t·A − E) / (1 − t)`` with ``t`` the target as a share of total assets and ``E``
-  regulatory equity (with the held-to-maturity add-back), so that ``(E + x) / (A + x) = t``. It
-  then does not fail. The public cost (the cash injected, with no
-  recovery assumed) is recorded per world, limited by a capacity (a share of GDP), and the
-  government rescues at all only in the worlds where it acts (a per-world draw).
+  buffer: ``x = t·RWA − E`` with ``t`` the CET1 target and ``E`` regulatory equity (with the
+  held-to-maturity add-back), so that ``(E + x) / RWA = t``: the cash injected weighs nothing
+  (:meth:`abm.constraints.BankCapital.risk_weighted_assets`). It then does not fail. The
+  public cost (the cash injected, with no recovery assumed) is recorded per world, limited by a
+  capacity (a share of GDP), and the government rescues at all only in the worlds where it
+  acts (a per-world draw).
 
 Neither acts unless its :class:`abm.policy.Policy` switch is on.
 """
@@ -84,8 +85,8 @@ class LenderOfLastResort:
         self.banks = pool.issuers
         banks = np.asarray(sheets.roster.indices("bank"))
         margin = float(cal.model_value(f"{c}.lolr_solvency_margin"))
-        floor = capital.minimum[banks] + margin * capital.risk_density[banks]
-        self.floor = xp.asarray(floor, dtype=dtype, device=dev)  # equity / assets
+        floor = capital.minimum[banks] + margin
+        self.floor = xp.asarray(floor, dtype=dtype, device=dev)  # CET1 / RWA
         self.buffer = xp.asarray(capital.buffer[banks], dtype=dtype, device=dev)
         self.last_lent = xp.zeros_like(sheets.ledger.cash)  # (E, N) USD bn this week
         self.last_repaid = xp.zeros_like(sheets.ledger.cash)
@@ -109,9 +110,10 @@ class LenderOfLastResort:
         if not self.policy.lender_of_last_resort:
             return
         debt = debt_owed(s)  # after this week's runs
-        regulatory = s.total_assets() - debt + self.capital.htm_addback(state)
-        assets = xp.take(s.total_assets(), self.banks, axis=1)
-        ratio = xp.take(regulatory, self.banks, axis=1) / xp.where(assets > 0.0, assets, 1.0)
+        all_assets = s.total_assets()
+        regulatory = self.capital.cet1_ratios(all_assets, debt, self.capital.htm_addback(state))
+        ratio = xp.take(regulatory, self.banks, axis=1)
+        assets = xp.take(all_assets, self.banks, axis=1)
         funding = ledger.owed_by("deposits", self.banks) + ledger.owed_by("wholesale", self.banks)
         buffer = self.liquidity_buffer * funding  # cash it wants
         cash = xp.take(ledger.cash, self.banks, axis=1)
@@ -165,8 +167,8 @@ class Bailouts:
             size >= float(cal.model_value(f"{b}.systemic_assets_threshold")), device=dev
         )
         buffer = float(cal.model_value(f"{b}.capital_conservation_buffer"))
-        target = capital.minimum[banks] + buffer * capital.risk_density[banks]
-        self.target = xp.asarray(target, dtype=dtype, device=dev)  # equity / assets after rescue
+        target = capital.minimum[banks] + buffer
+        self.target = xp.asarray(target, dtype=dtype, device=dev)  # CET1 / RWA after rescue
         self.floor = xp.asarray(capital.minimum[banks], dtype=dtype, device=dev)
         gdp = float(cal.value("regulation.central_bank.us_gdp"))
         self.capacity = float(cal.model_value(f"{b}.capacity_share_gdp")) * gdp
@@ -193,14 +195,15 @@ class Bailouts:
         xp, ledger = s.xp, s.ledger
         debt = debt_owed(s)
         n = ledger.cash.shape[-1]
-        regulatory = s.total_assets() - debt + self.capital.htm_addback(state)
-        assets = xp.take(s.total_assets(), self.banks, axis=1)
+        all_assets = s.total_assets()
+        regulatory = all_assets - debt + self.capital.htm_addback(state)
         equity = xp.take(regulatory, self.banks, axis=1)  # held-to-maturity Treasuries at cost
-        ratio = equity / xp.where(assets > 0.0, assets, 1.0)
+        rwa = xp.take(all_assets * self.capital.density(all_assets), self.banks, axis=1)
+        ratio = equity / xp.where(rwa > 0.0, rwa, 1.0)
         failing = (ratio < self.floor) | xp.take(state.defaulted, self.banks, axis=1)
         failing = failing & ~xp.take(state.flows.defaulted_before, self.banks, axis=1)
         failing = failing & self.systemic
-        capital = (self.target * assets - equity) / (1.0 - self.target)
+        capital = self.target * rwa - equity  # paid in cash, which weighs nothing
         short = -xp.take(ledger.cash, self.banks, axis=1)  # and at least the cash it lacks
         need = xp.where(failing, xp.maximum(xp.maximum(capital, short), 0.0), 0.0)
         room = xp.maximum(self.capacity - self.public_cost, 0.0)

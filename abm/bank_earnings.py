@@ -337,7 +337,8 @@ class BankEarnings:
         tax = self.tax_rate * xp.maximum(pretax, 0.0)
         ledger.pay_outsider(banks, "public_sector", tax)
         net_income = pretax - tax
-        payouts = self._payouts(net_income, assets, ratio) * on
+        rwa = xp.take(all_assets * self.capital.density(all_assets), banks, axis=1)
+        payouts = self._payouts(net_income, rwa, ratio) * on
         ledger.pay_outsider(banks, "outside_investors", payouts)
         self.income_rate = self.income_rate + (52.0 * net_income - self.income_rate) / ROE_WEEKS
         self.income_weight = self.income_weight + (1.0 - self.income_weight) / ROE_WEEKS
@@ -352,16 +353,17 @@ class BankEarnings:
         """
         pay_on_pool(state.sheets.ledger, pool, self.banks, bank_rate)
 
-    def _payouts(self, net_income: Any, assets: Any, ratio: Any) -> Any:
-        """(E, B) dividends and buybacks this week, restricted below the target (the MDA)."""
+    def _payouts(self, net_income: Any, rwa: Any, ratio: Any) -> Any:
+        """(E, B) dividends and buybacks this week, restricted below the target (the MDA).
+
+        Buybacks return the capital above the CET1 target (``ratio`` over the bank's
+        risk-weighted assets ``rwa``, both (E, B)) over :data:`BUYBACK_WEEKS`.
+        """
         xp = self.sheets.xp
         cap = self.capital
         target = cap.cet1_target
         room = xp.clip((ratio - self.cet1_buffer) / (target - self.cet1_buffer), 0.0, 1.0)
         dividends = self.dividend_share * xp.maximum(net_income, 0.0) * room
-        rwa = assets * xp.take(
-            xp.asarray(cap.risk_density, dtype=assets.dtype, device=assets.device), self.banks
-        )
         buybacks = xp.maximum((ratio - target) * rwa, 0.0) / BUYBACK_WEEKS
         cash = xp.maximum(xp.take(self.sheets.ledger.cash, self.banks, axis=1), 0.0)
         return xp.minimum(dividends + buybacks, cash)
@@ -380,11 +382,10 @@ class BankEarnings:
         equity = xp.take(books.assets - books.liabilities, self.banks, axis=1)
         income = self.income_rate / max(self.income_weight, 1.0 / ROE_WEEKS)  # the weeks so far
         roe = xp.where(equity > 0.0, income / xp.where(equity > 0.0, equity, 1.0), 0.0)
-        density = xp.asarray(
-            self.capital.risk_density, dtype=books.assets.dtype, device=books.assets.device
-        )
         return {
-            "risk_weighted_assets": xp.where(self.is_bank, books.assets * density, 0.0),
+            "risk_weighted_assets": xp.where(
+                self.is_bank, books.assets * self.capital.density(books.assets), 0.0
+            ),
             "cet1_buffer": books.per_bank(self.cet1_buffer + 0.0 * equity),
             "net_interest_income": books.per_bank(b.net_interest),
             "net_income": books.per_bank(b.net_income),

@@ -7,16 +7,25 @@ thresholds on its ratio of equity to total assets: below ``capital_min`` it defa
 - **Bank capital** (:class:`BankCapital`). Banks hold CET1 above a minimum and delever below a
   buffer toward a target (``[regulation.us]`` and ``[regulation.eu]``; one region's rules for all
   banks under the ``capital_regime`` lever). CET1 is a ratio to risk-weighted assets, the kernel's
-  ratio is to total assets, so each threshold is multiplied by the bank's risk density (total
-  RWA / total assets, EBA 2018 data), as the INET Oxford ``resilience`` model does for its
-  leverage and risk-weighted constraints.
+  ratio is to total assets, so each threshold is multiplied by the bank's risk density (RWA /
+  total assets, :meth:`BankCapital.density`), as the INET Oxford ``resilience`` model does for
+  its leverage and risk-weighted constraints.
+- **Risk weights by asset class** (:meth:`BankCapital.risk_weighted_assets`). Reserves weigh
+  nothing, securities weigh their Basel standardised weight (``[markets.*].risk_weight``:
+  Treasuries 0%, investment-grade bonds 20 to 100%, listed equity 250%; CRR Art. 114, 122,
+  BCBS d424), and the rest of the book (loans, other real assets, claims on the ledger's pools)
+  one weight per bank, set so that each bank starts at its reported risk density (RWA / total
+  assets: the US banks' Pillar 3 reports, the EBA 2018 data) and so at its reported CET1 ratio.
+  A bank that swaps loans for reserves in a bust sees its RWA fall, as a real one does (Basel
+  III: central-bank reserves 0%), instead of keeping its starting density over a book that is
+  now mostly cash.
 - **Held-to-maturity securities** (the SVB mechanism). A share of each bank's Treasuries is held
   to maturity (``[banks.liquidity]``: US 45%, Granja 2023; EU 40%, EBA 2023) and carried at cost
   for regulatory capital, so its unrealised loss does not count until it is sold: regulatory CET1
   = equity at market value + ``htm_units × (cost − price)`` (the add-back; negative when prices
   rose). Depositors see market-value capital (``cet1_ratio_market``); supervisors, the fire sale's
   thresholds, the lender of last resort and bailouts use the regulatory view (``cet1_ratio``).
-  Treasuries carry no risk weight, so RWA = risk density × total assets at market value in both.
+  Treasuries carry no risk weight, so the add-back does not move RWA.
 - **Hedge-fund margin** (:class:`HedgeFundMargin`). A hedge fund's equity must cover the
   haircut-weighted value of its book, with haircuts that rise as prices fall,
   ``h = h₀ + α·max(0, 1 − p/p₀)`` (the INET "departure from Bookstaber"), at least the policy's
@@ -44,13 +53,17 @@ MARGIN_CUSHION = 0.05
 
 
 class BankCapital:
-    """Each bank's CET1 minimum, buffer and target, as ratios of equity to total assets.
+    """Each bank's CET1 minimum, buffer and target, and its risk-weighted assets.
 
     Attributes:
-        risk_density: (N,) host, risk-weighted over total assets (1 for non-banks).
-        minimum, buffer, target: (N,) host thresholds on equity / total assets (``-inf``
-            buffer and 1 target for non-banks; ``-inf`` buffer for banks when the
-            ``bank_deleveraging`` channel is off, so they keep their book until the minimum).
+        risk_density: (N,) host, each bank's reported RWA over total assets at the start (1 for
+            non-banks); :meth:`density` is the density of its book now.
+        minimum, buffer, target: (N,) host thresholds on CET1 / RWA for banks and on equity /
+            total assets for others (0 minimum, ``-inf`` buffer and 1 target); ``-inf`` buffer
+            for banks when the ``bank_deleveraging`` channel is off, so they keep their book
+            until the minimum. :meth:`thresholds` gives them as ratios to total assets.
+        book_weight: (E, N) risk weight of each bank's book outside cash and securities, set
+            at the start (0 for non-banks).
         cet1_target: (B,) banks' CET1 target on the device (ratio to RWA).
         regions: (B,) host, each bank's region in :data:`abm.state.REGIONS`.
         htm_share: (B,) host, share of each bank's Treasuries held to maturity at the start.
@@ -75,21 +88,31 @@ class BankCapital:
         self.risk_density = np.ones(n)
         self.risk_density[banks] = bank_params["risk_density"]
         cmin, cbuf, ctgt = np.zeros(n), np.full(n, -np.inf), np.ones(n)
-        target = np.ones(n)
         for region in ("us", "eu"):
             rows = roster.indices("bank", region)
-            rd = self.risk_density[rows]
             rules = region if policy.capital_regime == "own" else policy.capital_regime
-            cmin[rows] = float(cal.model_value(f"regulation.{rules}.cet1_min")) * rd
-            cbuf[rows] = float(cal.model_value(f"regulation.{rules}.cet1_buffer")) * rd
-            ctgt[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target")) * rd
-            target[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target"))
+            cmin[rows] = float(cal.model_value(f"regulation.{rules}.cet1_min"))
+            cbuf[rows] = float(cal.model_value(f"regulation.{rules}.cet1_buffer"))
+            ctgt[rows] = float(cal.model_value(f"regulation.{rules}.cet1_target"))
         if not deleveraging:
             cbuf[banks] = -np.inf
         self.minimum, self.buffer, self.target = cmin, cbuf, ctgt
-        self.cet1_target = xp.asarray(
-            target[banks], dtype=sheets.prices.dtype, device=sheets.prices.device
-        )
+        dtype, dev = sheets.prices.dtype, sheets.prices.device
+        self.cet1_target = xp.asarray(ctgt[banks], dtype=dtype, device=dev)
+        self._on_device = [  # (finite?, ratio) of each threshold, for :meth:`thresholds`
+            (
+                xp.asarray(np.isfinite(r), device=dev),
+                xp.asarray(np.where(np.isfinite(r), r, 0.0), dtype=dtype, device=dev),
+            )
+            for r in (cmin, cbuf, ctgt)
+        ]
+        self.security_weight = xp.asarray(sheets.assets.risk_weight, dtype=dtype, device=dev)
+        self._is_bank = xp.asarray(self.is_bank, device=dev)
+        self.book_weight = xp.zeros_like(sheets.ledger.cash)
+        reported = xp.asarray(self.risk_density, dtype=dtype, device=dev) * sheets.total_assets()
+        securities, book = self._weighed(sheets)
+        weight = (reported - securities) / xp.where(book > 0.0, book, 1.0)
+        self.book_weight = xp.where(self._is_bank & (book > 0.0), xp.maximum(weight, 0.0), 0.0)
         self.regions = np.array([0 if roster.kind[i] == "us" else 1 for i in banks], dtype=int)
         shares = [float(cal.model_value(f"banks.liquidity.{r}_htm_share")) for r in ("us", "eu")]
         self.htm_share = np.array(shares)[self.regions]
@@ -112,6 +135,45 @@ class BankCapital:
         loss = state.banks.htm_units * (self.cost - s.prices[:, self.treasuries])[:, None]
         return segment_sum(loss, self.banks, s.ledger.cash.shape[-1])
 
+    def _weighed(self, sheets: BalanceSheets) -> tuple[Any, Any]:
+        """(E, N) risk-weighted securities and (E, N) book outside cash and securities (USD bn)."""
+        held, _ = sheets.ledger.positions()
+        weighted = sheets.prices * self.security_weight  # (E, M)
+        securities = (sheets.holdings @ weighted[:, :, None])[:, :, 0]
+        return securities, held + sheets.real_assets
+
+    def risk_weighted_assets(self, sheets: BalanceSheets | None = None) -> Any:
+        """(E, N) each bank's risk-weighted assets now (USD bn; 0 for others).
+
+        Reserves at 0%, each security at its risk weight and the rest of the book at the
+        bank's :attr:`book_weight` (module docstring); ``sheets`` defaults to the model's.
+        """
+        sheets = self.sheets if sheets is None else sheets
+        securities, book = self._weighed(sheets)
+        return sheets.xp.where(self._is_bank, securities + self.book_weight * book, 0.0)
+
+    def density(self, assets: Any) -> Any:
+        """(E, N) each bank's RWA over its total ``assets`` now (1 for others).
+
+        A bank with no assets or no risk-weighted ones (only reserves and Treasuries, which no
+        bank of the model comes near) is measured on its total assets: density 1.
+        """
+        xp = self.sheets.xp
+        rwa = self.risk_weighted_assets()
+        density = rwa / xp.where(assets > 0.0, assets, 1.0)
+        return xp.where(self._is_bank & (assets > 0.0) & (rwa > 0.0), density, 1.0)
+
+    def thresholds(self, assets: Any) -> tuple[Any, Any, Any]:
+        """(E, N) minimum, buffer and target as ratios of equity to total ``assets`` now.
+
+        Each CET1 threshold times the bank's :meth:`density`; the others' as they are.
+        """
+        xp = self.sheets.xp
+        density = self.density(assets)
+        return tuple(
+            xp.where(finite, ratio * density, -xp.inf) for finite, ratio in self._on_device
+        )
+
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot: ``cet1_ratio`` (regulatory, HTM at cost) and ``cet1_ratio_market``.
 
@@ -127,14 +189,14 @@ class BankCapital:
     def cet1_ratios(self, assets: Any, liabilities: Any, htm_addback: Any = None) -> Any:
         """(E, N) CET1 / RWA for banks, 0 for others.
 
-        ``(assets − liabilities + htm_addback) / (risk density × assets)``: at market value
-        without ``htm_addback`` (E, N), regulatory with :meth:`htm_addback`.
+        ``(assets − liabilities + htm_addback) / RWA`` (:meth:`risk_weighted_assets` of the
+        model's sheets, which ``assets`` (E, N) and ``liabilities`` must be measured on): at
+        market value without ``htm_addback`` (E, N), regulatory with :meth:`htm_addback`.
         """
         xp = self.sheets.xp
-        rd = xp.asarray(self.risk_density, dtype=assets.dtype, device=assets.device)
         equity = assets - liabilities if htm_addback is None else assets - liabilities + htm_addback
-        ratio = equity / xp.where(assets > 0.0, assets * rd, 1.0)
-        return xp.where(xp.asarray(self.is_bank, device=assets.device), ratio, 0.0)
+        ratio = equity / xp.where(assets > 0.0, assets * self.density(assets), 1.0)
+        return xp.where(self._is_bank, ratio, 0.0)
 
 
 class HedgeFundMargin:

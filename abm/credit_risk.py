@@ -221,6 +221,7 @@ class CreditRisk:
 
         Growth is full at the CET1 target and none at the buffer; below the buffer new lending
         falls short of repayments by the shrink share (all of them at the minimum).
+        ``equity_ratio`` is CET1 at market value over RWA.
         """
         xp = self.sheets.xp
         span = xp.maximum(self.target - self.buffer, 1e-12)
@@ -263,9 +264,7 @@ class CreditRisk:
             + self._at_banks(macro.inflation)
             + self.gap_elasticity * self._at_banks(macro.output_gap)
         ) / self.weeks
-        assets, liabilities = s.assets_and_liabilities()
-        assets, liabilities = xp.take(assets, banks, axis=1), xp.take(liabilities, banks, axis=1)
-        ratio = (assets - liabilities) / xp.where(assets > 0.0, assets, 1.0)
+        ratio = xp.take(self.capital.cet1_ratios(*s.assets_and_liabilities()), banks, axis=1)
         grow, shrink = self._capital_factors(ratio)
         g = (xp.maximum(growth, 0.0) * grow + xp.minimum(growth, 0.0))[:, :, None]
         replaced = (repaid + written) * (1.0 - shrink[:, :, None])

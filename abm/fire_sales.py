@@ -8,7 +8,10 @@ needs in synchronous rounds with price impact, sales filled at the mid price:
   that has failed has no buffer and stops deleveraging. Banks' thresholds hold on regulatory
   capital, with their held-to-maturity Treasuries at cost: the kernel's ratio is equity at market
   value over total assets, so a bank's thresholds move down by its add-back over its assets
-  (``htm × (cost − price) / A``, at the prices before the sale).
+  (``htm × (cost − price) / A``, at the prices before the sale). The CET1 thresholds become
+  ratios to total assets at the density of each bank's book before the sale
+  (:meth:`abm.constraints.BankCapital.thresholds`): within a week's clearing a bank's RWA is
+  taken to shrink with its assets.
 - **Held to maturity**: sales come out of the available-for-sale Treasuries first; only once a
   bank holds fewer Treasury units than its HTM book does the book shrink to what it holds, and
   the loss on the units sold, until then left out of regulatory capital, counts
@@ -61,7 +64,6 @@ class FireSales:
         """Clear the market for this week's cash needs; book proceeds, repayments and prices."""
         s = state.sheets
         xp, ledger = s.xp, s.ledger
-        dtype, dev = s.prices.dtype, s.prices.device
         flows = state.flows
         held, _ = ledger.positions()
         illiquid = held + s.real_assets
@@ -69,10 +71,9 @@ class FireSales:
         assets = ledger.cash + s.market_value() + illiquid
         addback = self.capital.htm_addback(state)
         shift = addback / xp.where(assets > 0.0, assets, 1.0)  # regulatory view (module doc)
-        cmin = xp.asarray(self.capital.minimum, dtype=dtype, device=dev) - shift
-        buffer = xp.asarray(self.capital.buffer, dtype=dtype, device=dev) - shift
-        target = xp.asarray(self.capital.target, dtype=dtype, device=dev) - shift
-        target = xp.maximum(target, 1e-6)  # the kernel needs a positive target
+        cmin, buffer, target = self.capital.thresholds(assets)  # at this week's density
+        cmin, buffer = cmin - shift, buffer - shift
+        target = xp.maximum(target - shift, 1e-6)  # the kernel needs a positive target
         cbuf, ctgt = self.margin.thresholds(buffer, target)
         cbuf = xp.where(~state.defaulted, cbuf, -xp.inf)  # a failed agent no longer delevers
         result = self._clear(

@@ -33,7 +33,9 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``bank_net_income_usd_bn``, ``bank_payouts_usd_bn``: all banks' this week.
 - ``bank_provisions_usd_bn``, ``bank_lending_usd_bn`` (net of repayments) and
   ``bank_loans_usd_bn``: the banks' loan books to the economy outside the model
-  (:mod:`abm.credit_risk`).
+  (:mod:`abm.credit_risk`); per region (``us``, ``eu``, banks still alive or not):
+  ``bank_loans_<region>_usd_bn`` (gross), ``bank_write_offs_<region>_usd_bn`` (this week's
+  charge-offs) and ``bank_rwa_<region>_usd_bn`` (risk-weighted assets of the banks alive).
 - ``<quantity>_<region>`` for each quantity of :data:`MACRO_SERIES` and region ``us``,
   ``euro_area``: GDP growth (annualised, over a quarter), unemployment, inflation, the policy
   rate, the 10-year yield, bank credit growth (fractions a year), house and commercial property
@@ -246,6 +248,10 @@ def _bank_columns(snap: dict[str, Any], lay: Layout, cet1: Any, alive: Any) -> d
         regional[f"bank_cet1_system_{region}"] = xp.where(
             total > 0.0, _sum(cet1 * region_rwa) / xp.where(total > 0.0, total, 1.0), nan
         )
+        regional[f"bank_rwa_{region}_usd_bn"] = total
+        for key, name in (("loans_outside", "loans"), ("write_offs", "write_offs")):
+            values = xp.where(mask, snap[key][:, lay.banks], zero)
+            regional[f"bank_{name}_{region}_usd_bn"] = _sum(values)
     income = 52.0 * snap["net_interest_income"][:, lay.banks]
     margin = xp.where(has_assets, income / xp.where(has_assets, assets, 1.0), zero)
     below = (cet1 < snap["cet1_buffer"][:, lay.banks]) & alive

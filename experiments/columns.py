@@ -108,6 +108,15 @@ SERIES = {
     "bank_provisions_usd_bn": Column("Banks' loan-loss provisions this week", "USD bn"),
     "bank_lending_usd_bn": Column("Banks' net new lending this week", "USD bn"),
     "bank_loans_usd_bn": Column("Banks' loan books", "USD bn"),
+    **{
+        f"bank_{name}_{region}_usd_bn": Column(f"{label}, {banks} banks", "USD bn")
+        for region, banks in (("us", "US"), ("eu", "EU"))
+        for name, label in (
+            ("loans", "Loan books"),
+            ("write_offs", "Loan write-offs this week"),
+            ("rwa", "Risk-weighted assets"),
+        )
+    },
     "lolr_loans_usd_bn": Column("Lender-of-last-resort loans outstanding", "USD bn"),
     "bailouts_total": Column("Banks bailed out so far", "banks"),
     "public_cost_usd_bn": Column("Public cost of bailouts so far", "USD bn"),
@@ -163,6 +172,14 @@ OUTCOMES = {
     "bank_cet1_fall_pt": Column("Fall of the banks' CET1 ratio, start to low", "% points"),
     "bank_cet1_fall_us_pt": Column("Fall of the US banks' CET1 ratio, start to low", "% points"),
     "bank_cet1_fall_eu_pt": Column("Fall of the EU banks' CET1 ratio, start to low", "% points"),
+    **{
+        f"bank_{name}_stress_{region}_pct": Column(f"{label}, {banks} banks, {horizon}", unit)
+        for region, banks, horizon in (("us", "US", "nine quarters"), ("eu", "EU", "three years"))
+        for name, label, unit in (
+            ("loss_rate", "Loan write-offs over starting risk-weighted assets", "%"),
+            ("rwa_change", "Change of risk-weighted assets", "%"),
+        )
+    },
     "clearing_converged": Column("Every clearing converged", ON_OFF),
 }
 #: Balance sheets (:func:`abm.reporting.agents_frame`) and the event log (:mod:`abm.events`).

@@ -65,7 +65,10 @@ EXTRA = (
     "policy_rate_first_year_us_pct",
     "yield_10y_low_us_pct",
     "yield_10y_peak_us_pct",
+    *(f"bank_{q}_stress_{r}_pct" for r in ("us", "eu") for q in ("loss_rate", "rwa_change")),
 )
+#: each region's stress-test horizon in weeks: the Fed's nine quarters, the EBA's three years
+STRESS_WEEKS = {"us": 117, "eu": 156}
 #: The bank and macro metrics: (key, series of :mod:`abm.reporting`, reduction over the weeks,
 #: scale). ``fall`` is the first value minus the lowest, ``first_year`` the mean over weeks
 #: 1–52; a world's number is NaN while the series is not reported.
@@ -102,6 +105,30 @@ def _over_weeks(frame: Any, column: str, how: str, worlds: int) -> np.ndarray:
     if how == "fall":
         return (by_world.first() - by_world.min()).to_numpy(float)
     return by_world.agg(how).to_numpy(float)
+
+
+def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
+    """(E,) each region's loan losses and change of RWA over its stress test's horizon.
+
+    ``bank_loss_rate_stress_<region>_pct``: the banks' write-offs over weeks 1 to
+    :data:`STRESS_WEEKS` (or the run, if shorter) over their risk-weighted assets at the start,
+    as the stress tests' losses compare with capital ratios;
+    ``bank_rwa_change_stress_<region>_pct``: their risk-weighted assets at the horizon's end
+    against the start. NaN where not reported.
+    """
+    out = {}
+    for region, weeks in STRESS_WEEKS.items():
+        losses, rwa = f"bank_write_offs_{region}_usd_bn", f"bank_rwa_{region}_usd_bn"
+        rate, change = f"bank_loss_rate_stress_{region}_pct", f"bank_rwa_change_stress_{region}_pct"
+        if not {losses, rwa} <= set(frame.columns):
+            out[rate] = out[change] = np.full(worlds, np.nan)
+            continue
+        window = frame[frame["step"].between(1, weeks)].groupby("world", sort=True)
+        start = frame[frame["step"] == 0].groupby("world", sort=True)[rwa].first().to_numpy(float)
+        start = np.where(start > 0.0, start, np.nan)
+        out[rate] = 100.0 * window[losses].sum().to_numpy(float) / start
+        out[change] = 100.0 * (window[rwa].last().to_numpy(float) / start - 1.0)
+    return out
 
 
 def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
@@ -161,6 +188,7 @@ def world_metrics(series: Any, model: Any) -> dict[str, np.ndarray]:
     out["total_loss_usd_bn"] = out["institution_equity_loss_usd_bn"] + out["retail_loss_usd_bn"]
     for key, column, how, scale in MACRO_METRICS:
         out[key] = scale * _over_weeks(frame, column, how, len(last))
+    out.update(_stress_horizon(frame, len(last)))
     # a world whose numbers became non-finite has no outcome: not a crisis, not a calm (NaN)
     stopped = by_world["world_stopped"].any().to_numpy(bool)
     return {key: np.where(stopped, np.nan, values.astype(float)) for key, values in out.items()}

@@ -71,11 +71,11 @@ def _weaken(model: Powderkeg, bank: int, cet1: float) -> None:
     """Write the bank's real assets down until its CET1 ratio is ``cet1`` (a loss, booked)."""
     s = model.sheets
     xp = model.xp
-    assets = float(np.asarray(s.total_assets())[0, bank])
+    rwa = float(np.asarray(model.capital.risk_weighted_assets())[0, bank])
     equity = float(np.asarray(s.equity())[0, bank])
-    density = model.capital.risk_density[bank]
-    # (E - x) / (density (A - x)) = cet1  =>  x = (E - cet1 density A) / (1 - cet1 density)
-    loss = (equity - cet1 * density * assets) / (1.0 - cet1 * density)
+    weight = float(np.asarray(model.capital.book_weight)[0, bank])
+    # real assets weigh w: (E - x) / (RWA - w x) = cet1  =>  x = (E - cet1 RWA) / (1 - cet1 w)
+    loss = (equity - cet1 * rwa) / (1.0 - cet1 * weight)
     hit = np.zeros(s.real_assets.shape)
     hit[:, bank] = loss
     s.real_assets = s.real_assets - xp.asarray(hit)

@@ -76,20 +76,21 @@ def test_htm_loss_left_out_of_regulatory_capital_until_sold():
     bank, k = _slot(m, "large_regionals")
     s, t = m.sheets, m.capital.treasuries
     m.state.banks.htm_units[:, k] = s.holdings[:, bank, t]  # all its Treasuries held to maturity
-    rd = m.capital.risk_density[bank]
     equity0 = s.equity()[:, bank].copy()
+    rwa0 = m.capital.risk_weighted_assets()[:, bank].copy()
     _mark_treasuries(m, 0.8)  # rates up: Treasuries -20%
     regulatory, market = _ratios(m)
-    assets = s.total_assets()[:, bank]
+    rwa = m.capital.risk_weighted_assets()[:, bank]
+    np.testing.assert_allclose(rwa, rwa0, rtol=1e-12)  # Treasuries weigh nothing
     # regulatory equity is exactly the book before the rate move; market equity lost the mark
-    np.testing.assert_allclose(regulatory[:, bank] * rd * assets, equity0, rtol=1e-12)
+    np.testing.assert_allclose(regulatory[:, bank] * rwa, equity0, rtol=1e-12)
     loss = 0.2 * s.holdings[:, bank, t]
-    np.testing.assert_allclose(market[:, bank] * rd * assets, equity0 - loss, rtol=1e-12)
+    np.testing.assert_allclose(market[:, bank] * rwa, equity0 - loss, rtol=1e-12)
     assert (market[:, bank] < regulatory[:, bank] - 0.01).all()
     # a run leaves it short of cash: the fire sale sells Treasuries out of the HTM book
     owed = m.sheets.ledger.pools["deposits"].face
     take = np.zeros_like(owed)
-    take[:, k] = s.ledger.cash[:, bank] + 0.02 * assets
+    take[:, k] = s.ledger.cash[:, bank] + 0.02 * s.total_assets()[:, bank]
     pay_out_deposits(s.ledger, take)
     units = s.holdings[:, bank, t].copy()
     m.state.flows.due = m.state.flows.panic_sales = s.ledger.cash * 0.0  # no other cash needs
@@ -98,12 +99,12 @@ def test_htm_loss_left_out_of_regulatory_capital_until_sold():
     assert (left < units).all()
     np.testing.assert_allclose(m.state.banks.htm_units[:, k], left)
     regulatory, market = _ratios(m)
-    assets = s.total_assets()[:, bank]
+    rwa = m.capital.risk_weighted_assets()[:, bank]
     realised = (units - left) * (1.0 - s.prices[:, t])  # the loss on the units sold now counts
-    equity = regulatory[:, bank] * rd * assets
+    equity = regulatory[:, bank] * rwa
     assert (equity < equity0 - 0.9 * realised).all()
     addback = left * (1.0 - s.prices[:, t])
-    np.testing.assert_allclose(equity - market[:, bank] * rd * assets, addback, rtol=1e-9)
+    np.testing.assert_allclose(equity - market[:, bank] * rwa, addback, rtol=1e-9)
     assert gaps(m) < 1e-6
 
 

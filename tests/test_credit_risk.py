@@ -18,6 +18,7 @@ from abm.policy import Policy
 from abm.roster import build_roster
 from abm.rules import Rule
 from abm.state import LOAN_BOOKS, BankState, MacroState, WorldState
+from tests.reference.risk_weights import reference_rwa
 
 MORTGAGES, CONSUMER, CORPORATE, CRE = range(len(LOAN_BOOKS))
 
@@ -116,7 +117,7 @@ def reference_week(cr: CreditRisk, state, u_lag: np.ndarray) -> dict[str, np.nda
             prices = {"house_prices": mac.house_prices[e, r], "cre_prices": mac.cre_prices[e, r]}
             trend = (u - u_lag[e, j]) * horizon / 13.0
             u_out = max(u + min(max(trend, -cr.outlook_cap), cr.outlook_cap), 0.0)
-            ratio = (assets[e, i] - liabilities[e, i]) / assets[e, i]
+            ratio = (assets[e, i] - liabilities[e, i]) / reference_rwa(cr.capital, s, e, i)
             grow, shrink = 1.0, 0.0
             if bool(cr.binding[j]):
                 lo, buf, tgt = cr.minimum[j], cr.buffer[j], cr.target[j]
@@ -194,8 +195,8 @@ def test_capital_shortfall_cuts_lending():
     state, cr, s = model.state, model.credit_risk, model.sheets
     j = 1
     i = int(np.asarray(cr.banks)[j])
-    assets = s.total_assets()[:, i]
-    drop = np.array([0.0, 0.5, 1.2]) * float(cr.target[j] - cr.buffer[j]) * assets
+    rwa = model.capital.risk_weighted_assets()[:, i]
+    drop = np.array([0.0, 0.5, 1.2]) * float(cr.target[j] - cr.buffer[j]) * rwa
     s.real_assets[:, i] -= drop  # equity down by the drop: shortfall grows across worlds
     cr.step(state)
     lending = state.banks.lending[:, j] / np.sum(state.banks.loans[:, j], axis=-1)

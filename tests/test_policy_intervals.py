@@ -13,7 +13,7 @@ from experiments import run, scenarios
 from experiments.cli import main
 from experiments.evidence import comparison, paired_difference
 from experiments.evidence_docs import comparison_lines, difference_text
-from experiments.metrics import MACRO_METRICS, METRICS, _over_weeks
+from experiments.metrics import EXTRA, MACRO_METRICS, METRICS, _over_weeks
 from experiments.scenarios import check_compare, load_file
 from experiments.usage import UsageError
 
@@ -162,6 +162,7 @@ def test_the_stress_test_table_sets_the_rates_beside_the_feds_path() -> None:
     worlds = 5
     run = {m.key: np.zeros(worlds) for m in METRICS}
     run |= {key: np.zeros(worlds) for key, _, _, _ in MACRO_METRICS}
+    run |= {key: np.zeros(worlds) for key in EXTRA}
     run |= {
         "policy_rate_low_us_pct": np.full(worlds, 0.125),
         "policy_rate_first_year_us_pct": np.full(worlds, 2.5),
