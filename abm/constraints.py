@@ -110,7 +110,7 @@ class BankCapital:
         self._is_bank = xp.asarray(self.is_bank, device=dev)
         self.book_weight = xp.zeros_like(sheets.ledger.cash)
         reported = xp.asarray(self.risk_density, dtype=dtype, device=dev) * sheets.total_assets()
-        securities, book = self._weighed(sheets)
+        securities, book = self._weighed()
         weight = (reported - securities) / xp.where(book > 0.0, book, 1.0)
         self.book_weight = xp.where(self._is_bank & (book > 0.0), xp.maximum(weight, 0.0), 0.0)
         self.regions = np.array([0 if roster.kind[i] == "us" else 1 for i in banks], dtype=int)
@@ -135,22 +135,22 @@ class BankCapital:
         loss = state.banks.htm_units * (self.cost - s.prices[:, self.treasuries])[:, None]
         return segment_sum(loss, self.banks, s.ledger.cash.shape[-1])
 
-    def _weighed(self, sheets: BalanceSheets) -> tuple[Any, Any]:
+    def _weighed(self) -> tuple[Any, Any]:
         """(E, N) risk-weighted securities and (E, N) book outside cash and securities (USD bn)."""
+        sheets = self.sheets
         held, _ = sheets.ledger.positions()
         weighted = sheets.prices * self.security_weight  # (E, M)
         securities = (sheets.holdings @ weighted[:, :, None])[:, :, 0]
         return securities, held + sheets.real_assets
 
-    def risk_weighted_assets(self, sheets: BalanceSheets | None = None) -> Any:
+    def risk_weighted_assets(self) -> Any:
         """(E, N) each bank's risk-weighted assets now (USD bn; 0 for others).
 
         Reserves at 0%, each security at its risk weight and the rest of the book at the
-        bank's :attr:`book_weight` (module docstring); ``sheets`` defaults to the model's.
+        bank's :attr:`book_weight` (module docstring).
         """
-        sheets = self.sheets if sheets is None else sheets
-        securities, book = self._weighed(sheets)
-        return sheets.xp.where(self._is_bank, securities + self.book_weight * book, 0.0)
+        securities, book = self._weighed()
+        return self.sheets.xp.where(self._is_bank, securities + self.book_weight * book, 0.0)
 
     def density(self, assets: Any) -> Any:
         """(E, N) each bank's RWA over its total ``assets`` now (1 for others).

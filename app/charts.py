@@ -6,8 +6,8 @@ line; with several it is a fan: the median over worlds and the band from the 5th
 percentile (two stacked series: the 5th percentile, invisible, and the 95th minus the 5th, filled),
 so an ensemble reads as a distribution rather than as spaghetti. :data:`FIGURES` are the markets,
 failures and households; :data:`MACRO_AND_BANKS` the macro economy by region and the banks'
-capital and earnings, where the CET1 chart also draws the spread across banks (10th to 90th
-percentile) and the capital rules' buffers and minimum.
+capital, balance sheets and earnings, where the CET1 chart also draws the spread across banks
+(10th to 90th percentile) and the capital rules' buffers and minimum.
 
 Reading aids: the tooltip gives the week, each line's value with the panel's unit and the
 5–95% band of a fan, to as many decimals as the values need (:func:`decimals_for`; drawn by
@@ -199,6 +199,20 @@ MACRO_AND_BANKS: dict[str, tuple[Panel, Panel]] = {
             ("banks_below_buffer", "defaults_bank"),
             ("below their CET1 buffer", "failed so far"),
             counts=True,
+        ),
+    ),
+    "Banks: balance sheets": (
+        Panel(
+            "Bank risk-weighted assets",
+            "USD bn",
+            ("bank_rwa_us_usd_bn", "bank_rwa_eu_usd_bn"),
+            ("US banks", "EU banks"),
+        ),
+        Panel(
+            "Bank loan books (gross)",
+            "USD bn",
+            ("bank_loans_us_usd_bn", "bank_loans_eu_usd_bn"),
+            ("US banks", "EU banks"),
         ),
     ),
     "Banks: earnings": (

@@ -455,6 +455,10 @@ def test_macro_and_bank_figures_have_titles_in_words_with_units(two_worlds):
             "Bank capital: CET1 ratio (% of risk-weighted assets)",
             "Banks in trouble (banks)",
         ],
+        "Banks: balance sheets": [
+            "Bank risk-weighted assets (USD bn)",
+            "Bank loan books (gross) (USD bn)",
+        ],
         "Banks: earnings": [
             "Bank loan-loss provisions and net income (USD bn per week)",
             "Bank returns, median bank (% a year)",

@@ -376,18 +376,20 @@ def test_macro_economy_and_bank_charts_render(app):
         "Macro economy: growth and jobs",
         "Macro economy: interest rates",
         "Banks: capital",
+        "Banks: balance sheets",
         "Banks: earnings",
     ):
         page.get_by_text(heading, exact=True).wait_for(timeout=UPDATE_TIMEOUT_MS)
-    app.wait_charts(8)  # GDP, unemployment, rates, yields, CET1, banks in trouble, earnings
+    # GDP, unemployment, rates, yields, CET1, banks in trouble, RWA, loans, earnings (two)
+    app.wait_charts(10)
     page.wait_for_timeout(500)
     before = app.charts()
-    assert len(before) == 8
+    assert len(before) == 10
     app.step_button.click()
     app.wait_week(2)
     page.wait_for_timeout(500)
     after = app.charts()
-    assert len(after) == 8
+    assert len(after) == 10
     assert all(a != b for a, b in zip(after, before, strict=True))  # every panel redrawn
     assert app.errors == []
 
