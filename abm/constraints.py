@@ -15,10 +15,10 @@ thresholds on its ratio of equity to total assets: below ``capital_min`` it defa
   Treasuries 0%, investment-grade bonds 20 to 100%, listed equity 250%; CRR Art. 114, 122,
   BCBS d424), and the rest of the book (loans, other real assets, claims on the ledger's pools)
   one weight per bank, set so that each bank starts at its reported risk density (RWA / total
-  assets: the US banks' Pillar 3 reports, the EBA 2018 data) and so at its reported CET1 ratio.
-  A bank that swaps loans for reserves in a bust sees its RWA fall, as a real one does (Basel
-  III: central-bank reserves 0%), instead of keeping its starting density over a book that is
-  now mostly cash.
+  assets: for the US banks estimated from the Fed's 2025 stress-test ratios, for the EU banks
+  the EBA 2018 data) and so at its reported CET1 ratio. A bank that swaps loans for reserves in
+  a bust sees its RWA fall, as a real one does (Basel III: central-bank reserves 0%), instead
+  of keeping its starting density over a book that is now mostly cash.
 - **Held-to-maturity securities** (the SVB mechanism). A share of each bank's Treasuries is held
   to maturity (``[banks.liquidity]``: US 45%, Granja 2023; EU 40%, EBA 2023) and carried at cost
   for regulatory capital, so its unrealised loss does not count until it is sold: regulatory CET1
