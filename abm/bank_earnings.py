@@ -314,7 +314,9 @@ class BankEarnings:
         )
         all_assets, all_debt = s.total_assets(), debt_owed(s)
         assets = xp.take(all_assets, banks, axis=1)
-        regulatory = self.capital.cet1_ratios(all_assets, all_debt, self.capital.htm_addback(state))
+        density = self.capital.density(all_assets)  # once: the ratio and the buybacks
+        addback = self.capital.htm_addback(state)
+        regulatory = self.capital.cet1_ratios(all_assets, all_debt, addback, density)
         ratio = xp.take(regulatory, banks, axis=1)
         spread = self._funding_spread(ratio)
         net_loans = state.banks.loans - state.banks.allowance
@@ -337,7 +339,7 @@ class BankEarnings:
         tax = self.tax_rate * xp.maximum(pretax, 0.0)
         ledger.pay_outsider(banks, "public_sector", tax)
         net_income = pretax - tax
-        rwa = xp.take(all_assets * self.capital.density(all_assets), banks, axis=1)
+        rwa = xp.take(all_assets * density, banks, axis=1)
         payouts = self._payouts(net_income, rwa, ratio) * on
         ledger.pay_outsider(banks, "outside_investors", payouts)
         self.income_rate = self.income_rate + (52.0 * net_income - self.income_rate) / ROE_WEEKS

@@ -181,21 +181,26 @@ class BankCapital:
         value, as uninsured depositors see it.
         """
         addback = self.htm_addback(books.state)
+        density = self.density(books.assets)
         return {
-            "cet1_ratio": self.cet1_ratios(books.assets, books.liabilities, addback),
-            "cet1_ratio_market": self.cet1_ratios(books.assets, books.liabilities),
+            "cet1_ratio": self.cet1_ratios(books.assets, books.liabilities, addback, density),
+            "cet1_ratio_market": self.cet1_ratios(books.assets, books.liabilities, None, density),
         }
 
-    def cet1_ratios(self, assets: Any, liabilities: Any, htm_addback: Any = None) -> Any:
+    def cet1_ratios(
+        self, assets: Any, liabilities: Any, htm_addback: Any = None, density: Any = None
+    ) -> Any:
         """(E, N) CET1 / RWA for banks, 0 for others.
 
         ``(assets − liabilities + htm_addback) / RWA`` (:meth:`risk_weighted_assets` of the
         model's sheets, which ``assets`` (E, N) and ``liabilities`` must be measured on): at
-        market value without ``htm_addback`` (E, N), regulatory with :meth:`htm_addback`.
+        market value without ``htm_addback`` (E, N), regulatory with :meth:`htm_addback`;
+        ``density`` is :meth:`density` of ``assets`` when the caller has it already.
         """
         xp = self.sheets.xp
         equity = assets - liabilities if htm_addback is None else assets - liabilities + htm_addback
-        ratio = equity / xp.where(assets > 0.0, assets * self.density(assets), 1.0)
+        density = self.density(assets) if density is None else density
+        ratio = equity / xp.where(assets > 0.0, assets * density, 1.0)
         return xp.where(self._is_bank, ratio, 0.0)
 
 
