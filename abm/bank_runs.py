@@ -5,7 +5,7 @@ Kovner 2024, "Tracing Bank Runs in Real Time", NY Fed Staff Report 1104: the ban
 March 2023 had uninsured deposits, unrealised securities losses and weak stock returns). Each
 week, per bank, the distress
 
-    d = (max(0, 1 − CET1_market / target) + a_loss · min(1, L)) · (1 + a_peer · F)
+    d = (max(0, 1 − CET1_market / target) + a_loss · clip(L − L_region, 0, 1)) · (1 + a_peer · F)
 
 adds three signals (``[banks.liquidity]``):
 
@@ -13,7 +13,12 @@ adds three signals (``[banks.liquidity]``):
   to maturity that regulatory capital leaves out (:meth:`abm.constraints.BankCapital.htm_addback`),
   against the CET1 target: SVB's depositors saw the HTM losses that its CET1 ratio did not show.
 - **Recent losses** ``L``: net income (``state.banks.net_income``, written by the earnings rule
-  earlier in the week) averaged over a quarter, annualised, when negative, over equity.
+  earlier in the week) averaged over a quarter, annualised, when negative, over equity, beyond
+  the region's banks' losses over their equity taken together. Depositors compare a bank with
+  its peers: a loss that every bank reports tells them about the economy, not about their bank,
+  and in 2007-09 deposits flowed into the banking system and from the weaker banks to the
+  stronger ones (Acharya & Mora 2015, "A Crisis of Banks as Liquidity Providers", J. Finance
+  70(1)). SVB's loss of 8 March 2023 was its own.
 - **Failures of similar banks** ``F``: the share of the bank's region's banking assets (at the
   start) in banks that have failed and were not rescued. It amplifies a bank's own weakness and
   does not create one: in March 2023 the runs that followed SVB hit banks with uninsured
@@ -136,6 +141,7 @@ class BankRuns:
         onehot = np.eye(len(REGIONS))[capital.regions]
         weights = onehot * (size / np.maximum(onehot.T @ size, 1e-12)[capital.regions])[:, None]
         self.region_weights = xp.asarray(weights, dtype=dtype, device=dev)
+        self.region_onehot = xp.asarray(onehot, dtype=dtype, device=dev)
         self.region = xp.asarray(capital.regions, device=dev)
         zeros = xp.take(sheets.ledger.cash, capital.banks, axis=1) * 0.0
         self.outflow_shock = zeros * 1.0
@@ -167,10 +173,15 @@ class BankRuns:
             self.income_rate + (52.0 * state.banks.net_income - self.income_rate) / self.loss_weeks
         )
         equity = xp.take(assets - debt, banks, axis=1)
+        failed = xp.astype(xp.take(state.defaulted, banks, axis=1), assets.dtype)
         losing = xp.maximum(-self.income_rate, 0.0)
         losses = xp.where(equity > 0.0, losing / xp.where(equity > 0.0, equity, 1.0), 1.0)
-        losses = xp.where(losing > 0.0, xp.minimum(losses, 1.0), 0.0)
-        failed = xp.astype(xp.take(state.defaulted, banks, axis=1), assets.dtype)
+        # against the peers: the region's alive banks' losses over their equity, all together
+        live = 1.0 - failed
+        region_loss = (losing * live) @ self.region_onehot
+        region_equity = (xp.maximum(equity, 0.0) * live) @ self.region_onehot
+        typical = region_loss / xp.where(region_equity > 0.0, region_equity, 1.0)
+        losses = xp.clip(losses - xp.take(typical, self.region, axis=1), 0.0, 1.0)
         peers = xp.take(failed @ self.region_weights, self.region, axis=1)  # (E, B)
         return (shortfall + self.loss_weight * losses) * (1.0 + self.peer_weight * peers)
 

@@ -16,10 +16,14 @@ and book, vectorised over worlds and banks (:meth:`CreditRisk.step`):
   with u the unemployment rate, u0 its 2025 value (the macro block's anchor), ``P_k`` the
   collateral price index of the book (house prices for mortgages, commercial property prices for
   CRE, none for consumer and corporate loans). The sensitivities are solved from the data: at the
-  stress point of the region (DFAST 2025 severely adverse: u +5.9 points, house prices −33%, CRE
-  −30%; the EBA 2025 adverse for EU banks) the loss rate reaches the stressed rate ``λs_k``, of
-  whose log rise a share ``w_k`` comes from unemployment and the rest from the collateral price:
-  ``β_u = w·ln(λs/λ0)/Δu``, ``β_p = (1 − w)·ln(λs/λ0)/(−ln(1 − fall))``.
+  stress point of the region, the worst quarter of the supervisor's scenario
+  (``abm/data/stress_paths.toml``: the Fed's 2026 severely adverse, u +5.5 points, house prices
+  −28.5%, CRE −40%; an estimate of the EBA's 2025 adverse for EU banks) the loss rate reaches the
+  stressed rate ``λs_k``, of whose log rise a share ``w_k`` comes from unemployment and the rest
+  from the collateral price: ``β_u = w·ln(λs/λ0)/Δu``, ``β_p = (1 − w)·ln(λs/λ0)/(−ln(1 −
+  fall))``. The stressed rate is solved from the supervisor's published losses of the book over
+  the whole horizon (:mod:`abm.stress_losses`): along the scenario's path the satellite loses
+  what the supervisor's models lose (the Fed: nine quarters, 2026 results, Table 9).
 - **Write-offs** ``W = G·λ/52`` on the gross book G, charged against the allowance.
 - **Repayments and new lending.** The book amortises at ``1/L_k`` a year (L the remaining life);
   the rest of the economy pays the principal in cash. Banks lend anew, replacing what was repaid
@@ -55,6 +59,7 @@ import numpy as np
 from abm.calibration import Calibration
 from abm.constraints import BankCapital
 from abm.state import LOAN_BOOKS, REGIONS, WorldState
+from abm.stress_losses import StressPath, load_stress_paths, stressed_rate
 from kernels.backend import segment_sum, to_numpy
 
 #: the credit-risk parameters of each region of abm.state.REGIONS, by calibration node
@@ -65,9 +70,33 @@ COLLATERAL = ("house_prices", None, None, "cre_prices")
 TREND_WEEKS = 13
 
 
+#: points (quarters' midpoints) at which the forecast period's mean loss rate is taken
+FORECAST_QUARTERS = 4
 #: weeks over which the allowance moves to its target: banks measure and report expected losses
 #: each quarter, so a change of outlook reaches the books over about a quarter
 ALLOWANCE_WEEKS = 13.0
+
+
+def stressed_table(
+    cal: Calibration, paths: dict[str, StressPath], base: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """(R, K) loss rate a year at each region's stress point, per book.
+
+    Solved (:func:`abm.stress_losses.stressed_rate`) so that the satellite, fed the
+    supervisor's scenario path of its region (``paths``), loses the book's ``stress_loss``
+    over the horizon: the supervisor's own loss rate of that book.
+    """
+    table = np.zeros_like(base)
+    for r, (region, node) in enumerate(zip(REGIONS, REGION_NODES, strict=True)):
+        path = paths[region]
+        for k, (book, price) in enumerate(zip(LOAN_BOOKS, COLLATERAL, strict=True)):
+            shares = path.stress_shares(price, float(weight[r, k]))
+            loss = float(cal.value(f"{node}.{book}.stress_loss"))
+            try:
+                table[r, k] = stressed_rate(float(base[r, k]), loss, shares, path.horizon_quarters)
+            except ValueError as err:
+                raise ValueError(f"{node}.{book}.stress_loss: {err}") from None
+    return table
 
 
 class CreditRisk:
@@ -108,16 +137,15 @@ class CreditRisk:
             return xp.asarray(table[regions], dtype=dtype, device=dev)
 
         base = book_table("loss_rate")
-        rise = np.log(book_table("stressed_loss_rate") / base)  # (R, K) log multiplier at stress
         weight = book_table("unemployment_weight")
-        du = region_row("stress_unemployment_rise")[:, None]
-        falls = np.stack(
-            [region_row("stress_house_price_fall"), region_row("stress_cre_price_fall")], axis=1
-        )
+        paths = load_stress_paths()
+        self.stressed_rate = stressed_table(cal, paths, base, weight)
+        rise = np.log(self.stressed_rate / base)  # (R, K) log multiplier at stress
+        du = np.array([paths[region].unemployment_rise for region in REGIONS])[:, None]
         fall = np.zeros_like(base)
         for k, price in enumerate(COLLATERAL):
             if price is not None:
-                fall[:, k] = falls[:, 0 if price == "house_prices" else 1]
+                fall[:, k] = [paths[region].price_fall(price) for region in REGIONS]
         secured = fall > 0.0
         beta_u = np.where(secured, weight, 1.0) * rise / du
         log_fall = -np.log(1.0 - np.where(secured, fall, 0.5))
@@ -216,6 +244,21 @@ class CreditRisk:
         step = xp.clip(trend, -self.outlook_cap, self.outlook_cap)
         return xp.maximum(unemployment + step, 0.0)
 
+    def _forecast_rates(self, u: Any, u_outlook: Any, house_prices: Any, cre_prices: Any) -> Any:
+        """(E, B, K) the mean loss rate a year over the forecast period.
+
+        Unemployment moves linearly from today's to the outlook's over the period and prices
+        stay where they are; the mean is taken at the midpoints of its quarters
+        (:data:`FORECAST_QUARTERS`): the loss expected over the year, not the rate at its end,
+        which with convex satellites would overstate it.
+        """
+        total = None
+        for q in range(FORECAST_QUARTERS):
+            at = u + (u_outlook - u) * ((q + 0.5) / FORECAST_QUARTERS)
+            rate = self.loss_rates(at, house_prices, cre_prices)
+            total = rate if total is None else total + rate
+        return total / FORECAST_QUARTERS
+
     def _capital_factors(self, equity_ratio: Any) -> tuple[Any, Any]:
         """(E, B) credit supply from capital: growth factor in [0, 1] and shrink share in [0, 1].
 
@@ -274,7 +317,7 @@ class CreditRisk:
         lent = wanted * (xp.minimum(total, cap) / xp.where(total > 0.0, total, 1.0))[:, :, None]
         gross = gross - repaid + lent
         # provisions: write-offs plus the change of the allowance to its lifetime target
-        outlook = self.loss_rates(self._outlook_unemployment(u, state.week), hp, cre)
+        outlook = self._forecast_rates(u, self._outlook_unemployment(u, state.week), hp, cre)
         lifetime = gross * self._lifetime_loss(outlook)
         # banks report quarterly: the allowance closes a quarter's share of its gap each week
         target = xp.where(

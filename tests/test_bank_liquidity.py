@@ -175,6 +175,28 @@ def test_recent_losses_raise_distress():
     assert (np.delete(d, k, axis=1) < 1e-12).all()
 
 
+def test_losses_every_peer_reports_raise_no_distress():
+    """Depositors read a bank's losses against its region's: a common loss is no signal, and a
+    bank losing more than its peers is distressed by the difference."""
+    m = model()
+    runs = m.bank_runs
+    banks = np.asarray(m.roster.indices("bank"))
+    us = m.capital.regions == 0
+    equity = m.sheets.equity()[:, banks]
+    rate = np.where(us, 0.5, 0.0)  # every US bank loses half its equity a year
+    _, k = _slot(m, "goldman_sachs")
+    rate[k] = 0.9  # Goldman Sachs loses 0.9 of its equity a year
+    m.state.banks.net_income[...] = -rate * equity / 52.0
+    for _ in range(int(runs.loss_weeks) * 6):  # long enough for the quarter's average to settle
+        d = runs.measure_distress(m.state)
+    typical = (rate * equity)[:, us].sum(axis=1) / equity[:, us].sum(axis=1)
+    assert (typical > 0.5).all() and (typical < 0.52).all()
+    others = us.copy()
+    others[k] = False
+    assert (d[:, others] < 1e-12).all() and (d[:, ~us] < 1e-12).all()
+    np.testing.assert_allclose(d[:, k], 0.9 - typical, rtol=0.02)  # the excess over its peers
+
+
 def test_wholesale_runoff_grows_with_distress_and_spares_healthy_banks_and_hedge_funds():
     runoff = []
     for hole in (0.0, 0.04, 0.05, 0.06):

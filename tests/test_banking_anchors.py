@@ -90,7 +90,7 @@ def test_the_severe_recession_hurts_like_the_stress_tests(severe) -> None:
     losses = run["bank_loss_rate_stress_us_pct"]  # write-offs over nine quarters, % of RWA
     assert np.all((losses > 5.3 / 2) & (losses < 5.3 * 2))  # the Fed: 5.3, all losses
     us, eu = run["bank_cet1_fall_us_pt"], run["bank_cet1_fall_eu_pt"]
-    assert np.all((us > 0.3) & (us < 1.8))  # the Fed: -1.8 points; the model's is smaller
+    assert np.all((us > 1.8 / 2) & (us < 1.8 * 2))  # the Fed: -1.8 points, within a factor 2
     assert np.all((eu > 0.5) & (eu < 3.7))  # the EBA: -3.7; the model's is smaller (docs)
     # the model's banks shrink where the stress tests hold balance sheets constant; US banks'
     # loans fell about 16% from their 2008 peak to their 2011 trough (Fed H.8, adjusted for the
@@ -104,7 +104,7 @@ def test_the_severe_recession_hurts_like_the_stress_tests(severe) -> None:
 
 def test_without_public_rescue_the_weakest_bank_comes_closer_to_failing(severe) -> None:
     none, as_is = severe["no public rescue"], severe["as is"]
-    assert np.all(none["bank_cet1_low_pct"] < as_is["bank_cet1_low_pct"] - 1.0)
+    assert np.all(none["bank_cet1_low_pct"] < as_is["bank_cet1_low_pct"] - 0.2)
     assert np.all(none["bank_failures"] >= as_is["bank_failures"])
     assert np.all(as_is["bank_failures"] <= severe["no lender"]["bank_failures"])
 
