@@ -39,8 +39,9 @@ and book, vectorised over worlds and banks (:meth:`CreditRisk.step`):
 - **Provisions** (IFRS 9 / CECL). The allowance is the lifetime expected loss of the book: the
   loss rate under a forward-looking view for the reasonable and supportable period H (one year;
   FASB ASC 326-20-30-9, IFRS 9.5.5.5) and the through-the-cycle rate λ0 for the rest of the
-  life, ``A = G·(λ_f·min(L, H) + λ0·max(L − H, 0))``; the outlook λ_f takes unemployment's
-  latest quarterly trend forward for a year (bounded). The allowance moves toward that target
+  life, ``A = G·(λ_f·min(L, H) + λ0·max(L − H, 0))``; the outlook takes unemployment's latest
+  quarterly trend forward for a year (bounded), and λ_f is the mean rate over that year, with
+  unemployment moving linearly to the outlook's. The allowance moves toward that target
   by a quarter's share each week (banks measure and report expected losses quarterly).
   Provisions are write-offs plus the change of the allowance (negative: a release); the bank's
   real assets (net loans) fall by the provision and its equity with them.
@@ -108,6 +109,8 @@ class CreditRisk:
         capital: the banks' capital rules (bank rows, regions, CET1 thresholds).
 
     Attributes:
+        stressed_rate: (R, K) per region and book, the loss rate a year at the stress point
+            (host array; :func:`stressed_table`).
         base_rate, beta_u, beta_p, life: (B, K) per bank and book: the 2025 loss rate a year,
             its sensitivities to unemployment and to the collateral price, the remaining life
             in weeks.
