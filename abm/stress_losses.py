@@ -80,20 +80,33 @@ class StressPath:
         return weight * from_u + (1.0 - weight) * from_price
 
 
-def load_stress_paths() -> dict[str, StressPath]:
-    """The supervisory scenario paths of ``abm/data/stress_paths.toml``, by region."""
-    text = resources.files("abm").joinpath("data", "stress_paths.toml").read_text("utf-8")
+def load_stress_paths(text: str | None = None) -> dict[str, StressPath]:
+    """The supervisory scenario paths of ``abm/data/stress_paths.toml`` (or ``text``), by region.
+
+    Raises:
+        ValueError: a price series of another length than unemployment's or not positive, or
+            an unemployment path that never rises.
+    """
+    if text is None:
+        text = resources.files("abm").joinpath("data", "stress_paths.toml").read_text("utf-8")
     out = {}
     for region, entry in tomllib.loads(text).items():
+        unemployment = np.asarray(entry["unemployment_pct"], dtype=float) / 100.0
         prices = {}
         for field, series in PRICE_SERIES.items():
             index = np.asarray(entry[series], dtype=float)
+            if index.shape != unemployment.shape or not np.all(index > 0.0):
+                raise ValueError(
+                    f"stress_paths.toml [{region}] {series}: {unemployment.size} positive values, "
+                    "one a quarter like unemployment_pct"
+                )
             prices[field] = index / index[0]
+        if unemployment.size < 2 or not np.max(unemployment) > unemployment[0]:
+            raise ValueError(
+                f"stress_paths.toml [{region}] unemployment_pct: two quarters at least, rising"
+            )
         out[region] = StressPath(
-            name=entry["name"],
-            source=entry["source"],
-            unemployment=np.asarray(entry["unemployment_pct"], dtype=float) / 100.0,
-            prices=prices,
+            name=entry["name"], source=entry["source"], unemployment=unemployment, prices=prices
         )
     return out
 

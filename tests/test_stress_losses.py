@@ -69,6 +69,23 @@ def test_the_paths_start_calm_and_reach_their_stress_point():
         assert 0.9 < path.stress_shares("house_prices", 0.33).max() <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("unemployment", "houses", "message"),
+    [
+        ([4.0, 6.0, 8.0], [100.0, 90.0], "house_price_index: 3 positive values"),
+        ([4.0, 6.0, 8.0], [100.0, 0.0, 80.0], "house_price_index: 3 positive values"),
+        ([4.0, 4.0, 3.0], [100.0, 90.0, 80.0], "unemployment_pct: two quarters at least, rising"),
+    ],
+)
+def test_a_malformed_path_is_refused(unemployment, houses, message):
+    text = (
+        f'[us]\nname = "x"\nsource = "x"\nunemployment_pct = {unemployment}\n'
+        f"house_price_index = {houses}\ncre_price_index = [100.0, 90.0, 80.0]\n"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_stress_paths(text)
+
+
 @pytest.mark.parametrize("region", range(len(REGIONS)))
 def test_the_model_fed_the_scenario_path_loses_the_supervisors_losses(region):
     """The model's own satellite (CreditRisk.loss_rates), walked week by week along the
