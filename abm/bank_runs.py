@@ -176,6 +176,7 @@ class BankRuns:
         failed = xp.astype(xp.take(state.defaulted, banks, axis=1), assets.dtype)
         losing = xp.maximum(-self.income_rate, 0.0)
         losses = xp.where(equity > 0.0, losing / xp.where(equity > 0.0, equity, 1.0), 1.0)
+        losses = xp.where(losing > 0.0, losses, 0.0)  # a bank that is not losing: no signal
         # against the peers: the region's alive banks' losses over their equity, all together
         live = 1.0 - failed
         region_loss = (losing * live) @ self.region_onehot
