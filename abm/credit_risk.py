@@ -221,14 +221,23 @@ class CreditRisk:
 
         The satellite models of the module docstring.
         """
+        return self._rates(unemployment, self._collateral_term(house_prices, cre_prices))
+
+    def _collateral_term(self, house_prices: Any, cre_prices: Any) -> Any:
+        """(E, B, K) ``β_p · max(0, −ln P)`` of each book at each bank's prices (E, B)."""
         xp = self.sheets.xp
         house = xp.maximum(-xp.log(xp.maximum(house_prices, 1e-6)), 0.0)
         cre = xp.maximum(-xp.log(xp.maximum(cre_prices, 1e-6)), 0.0)
         zero = house * 0.0
         fall = xp.stack([house if p == "house_prices" else cre if p else zero
                          for p in COLLATERAL], axis=-1)  # fmt: skip
+        return self.beta_p * fall
+
+    def _rates(self, unemployment: Any, collateral: Any) -> Any:
+        """(E, B, K) loss rates a year at unemployment (E, B), given :meth:`_collateral_term`."""
+        xp = self.sheets.xp
         du = (unemployment - self.reference_u)[:, :, None]
-        rate = self.base_rate * xp.exp(self.beta_u * du + self.beta_p * fall)
+        rate = self.base_rate * xp.exp(self.beta_u * du + collateral)
         return xp.minimum(rate, self.max_rate)
 
     def _at_banks(self, regional: Any) -> Any:
@@ -247,18 +256,17 @@ class CreditRisk:
         step = xp.clip(trend, -self.outlook_cap, self.outlook_cap)
         return xp.maximum(unemployment + step, 0.0)
 
-    def _forecast_rates(self, u: Any, u_outlook: Any, house_prices: Any, cre_prices: Any) -> Any:
+    def _forecast_rates(self, u: Any, u_outlook: Any, collateral: Any) -> Any:
         """(E, B, K) the mean loss rate a year over the forecast period.
 
         Unemployment moves linearly from today's to the outlook's over the period and prices
-        stay where they are; the mean is taken at the midpoints of its quarters
-        (:data:`FORECAST_QUARTERS`): the loss expected over the year, not the rate at its end,
-        which with convex satellites would overstate it.
+        stay where they are (``collateral``: :meth:`_collateral_term`); the mean is taken at the
+        midpoints of its quarters (:data:`FORECAST_QUARTERS`): the loss expected over the year,
+        not the rate at its end, which with convex satellites would overstate it.
         """
         total = None
         for q in range(FORECAST_QUARTERS):
-            at = u + (u_outlook - u) * ((q + 0.5) / FORECAST_QUARTERS)
-            rate = self.loss_rates(at, house_prices, cre_prices)
+            rate = self._rates(u + (u_outlook - u) * ((q + 0.5) / FORECAST_QUARTERS), collateral)
             total = rate if total is None else total + rate
         return total / FORECAST_QUARTERS
 
@@ -301,7 +309,8 @@ class CreditRisk:
         gross, allowance = books.loans, books.allowance
         u = self._at_banks(macro.unemployment)
         hp, cre = self._at_banks(macro.house_prices), self._at_banks(macro.cre_prices)
-        written = gross * self.loss_rates(u, hp, cre) / self.weeks * live
+        collateral = self._collateral_term(hp, cre)  # once: the week's and the outlook's
+        written = gross * self._rates(u, collateral) / self.weeks * live
         gross = gross - written
         repaid = gross / self.life * live
         # new lending: trend nominal growth plus demand, times the supply from capital
@@ -320,7 +329,7 @@ class CreditRisk:
         lent = wanted * (xp.minimum(total, cap) / xp.where(total > 0.0, total, 1.0))[:, :, None]
         gross = gross - repaid + lent
         # provisions: write-offs plus the change of the allowance to its lifetime target
-        outlook = self._forecast_rates(u, self._outlook_unemployment(u, state.week), hp, cre)
+        outlook = self._forecast_rates(u, self._outlook_unemployment(u, state.week), collateral)
         lifetime = gross * self._lifetime_loss(outlook)
         # banks report quarterly: the allowance closes a quarter's share of its gap each week
         target = xp.where(
