@@ -125,6 +125,10 @@ class CreditRisk:
         regions = np.asarray(capital.regions)
         self.banks = capital.banks
         self.region = xp.asarray(regions, device=dev)
+        #: (R, B) 1.0 where the bank is in the region: the regional sums of the report
+        self.region_masks = xp.asarray(
+            np.eye(len(REGIONS))[regions].T.copy(), dtype=dtype, device=dev
+        )
         self.weeks = float(cal.weeks_per_year)
 
         def leaf(path: str) -> float:
@@ -347,19 +351,20 @@ class CreditRisk:
         ledger.lend_outside("deposits", segment_sum(paid_out, slots, self.n_issuers))
         paid_in = d * xp.sum(repaid, axis=-1)
         ledger.withdraw_outside("deposits", segment_sum(paid_in, slots, self.n_issuers))
-        extra = self._take_pending(state)
+        extra, extra_by_book = self._take_pending(state)
         books.loans, books.allowance = gross, target
         books.provisions = provided + extra
         books.write_offs = xp.sum(written, axis=-1) + extra
+        books.write_offs_by_book = written + extra_by_book
         books.lending = net_lent
         self.last_week = state.week
 
-    def _take_pending(self, state: WorldState) -> Any:
-        """(E, B) charge-offs booked this week before the step (0 if none)."""
+    def _take_pending(self, state: WorldState) -> tuple[Any, Any]:
+        """(E, B) charge-offs booked this week before the step and (E, B, K) by book (0 if none)."""
         pending, self.pending = self.pending, None
         if pending is None or pending[0] != state.week:
-            return state.banks.provisions * 0.0
-        return pending[1]
+            return state.banks.provisions * 0.0, state.banks.loans * 0.0
+        return pending[1], pending[2]
 
     def charge_off(self, state: WorldState, share: Any) -> None:
         """Write off ``share`` (E, B, K) of every gross loan book now, beyond the allowance.
@@ -379,9 +384,10 @@ class CreditRisk:
         s.ledger.book_equity(segment_sum(-loss, self.banks, n))
         books.provisions = books.provisions + loss
         books.write_offs = books.write_offs + loss
+        books.write_offs_by_book = books.write_offs_by_book + lost
         if self.last_week != state.week:  # this week's step has yet to run: carry it there
-            before = 0.0 if self.pending is None else self.pending[1]
-            self.pending = (state.week, before + loss)
+            before, by_book = (0.0, 0.0) if self.pending is None else self.pending[1:]
+            self.pending = (state.week, before + loss, by_book + lost)
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot, (E, N) on the agent axis (0 for non-banks), USD bn unless noted.
@@ -389,7 +395,9 @@ class CreditRisk:
         ``loans_outside``: gross loans to the economy outside the model; ``loan_allowance``:
         their allowance; ``provisions``, ``write_offs``: this week's; ``new_lending``: this
         week's lending net of repayments; ``loan_loss_rate``: this week's write-offs a year over
-        gross loans (fraction).
+        gross loans (fraction). By book, (E, R, K) per region of :data:`abm.state.REGIONS` and
+        book of :data:`abm.state.LOAN_BOOKS`, summed over the region's banks (failed or not):
+        ``loans_by_book`` (gross) and ``write_offs_by_book`` (this week's).
         """
         xp = self.sheets.xp
         state = books.state.banks
@@ -402,4 +410,13 @@ class CreditRisk:
             "write_offs": books.per_bank(state.write_offs),
             "new_lending": books.per_bank(state.lending),
             "loan_loss_rate": books.per_bank(rate),
+            "loans_by_book": self._by_region(state.loans),
+            "write_offs_by_book": self._by_region(state.write_offs_by_book),
         }
+
+    def _by_region(self, values: Any) -> Any:
+        """(E, R, K) the sum of (E, B, K) ``values`` over each region's banks."""
+        xp = self.sheets.xp
+        masks = self.region_masks
+        sums = [xp.sum(values * masks[r, :][:, None], axis=1) for r in range(masks.shape[0])]
+        return xp.stack(sums, axis=1)

@@ -35,7 +35,10 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``bank_loans_usd_bn``: the banks' loan books to the economy outside the model
   (:mod:`abm.credit_risk`); per region (``us``, ``eu``, banks still alive or not):
   ``bank_loans_<region>_usd_bn`` (gross), ``bank_write_offs_<region>_usd_bn`` (this week's
-  charge-offs) and ``bank_rwa_<region>_usd_bn`` (risk-weighted assets of the banks alive).
+  charge-offs) and ``bank_rwa_<region>_usd_bn`` (risk-weighted assets of the banks alive); by
+  book of ``abm.state.LOAN_BOOKS`` (``mortgages``, ``consumer``, ``corporate``,
+  ``commercial_real_estate``): ``bank_loans_<region>_<book>_usd_bn`` and
+  ``bank_write_offs_<region>_<book>_usd_bn``, whose books add up to the region's.
 - ``<quantity>_<region>`` for each quantity of :data:`MACRO_SERIES` and region ``us``,
   ``euro_area``: GDP growth (annualised, over a quarter), unemployment, inflation, the policy
   rate, the 10-year yield, bank credit growth (fractions a year), house and commercial property
@@ -81,7 +84,7 @@ import numpy as np
 import pandas as pd
 
 from abm.reductions import masked_median, masked_min, masked_percentile
-from abm.state import REGIONS
+from abm.state import LOAN_BOOKS, REGIONS
 from abm.vocabulary import FAMILIES
 from kernels.backend import array_namespace
 
@@ -107,7 +110,8 @@ class Layout:
         bond_duration_years: those bonds' durations, in years.
         families: families present, in roster order, with each one's block of agents.
         banks: index range of the banks.
-        bank_regions: ((region, (B,) bool mask of its banks), ...) for ``us`` and ``eu``.
+        bank_regions: ((region, (B,) bool mask of its banks), ...) for ``us`` and ``eu``, in the
+            order of :data:`abm.state.REGIONS`.
         hedge_funds: agent indices of the hedge funds.
         stablecoins: index range of the stablecoin issuers.
         stablecoin_names: their keys.
@@ -350,6 +354,11 @@ def _series(model: mesa.Model, snap: dict[str, Any]) -> dict[str, Any]:
         for key, name in (("provisions", "provisions"), ("new_lending", "lending"),
                           ("loans_outside", "loans")):  # fmt: skip
             out[f"bank_{name}_usd_bn"] = _sum(snap[key][:, lay.banks])
+    if "loans_by_book" in snap:  # (E, R, K) by region of REGIONS (us, then eu) and book
+        for r, (region, _) in enumerate(lay.bank_regions):
+            for k, book in enumerate(LOAN_BOOKS):
+                out[f"bank_loans_{region}_{book}_usd_bn"] = snap["loans_by_book"][:, r, k]
+                out[f"bank_write_offs_{region}_{book}_usd_bn"] = snap["write_offs_by_book"][:, r, k]
     if "gdp_growth" in snap:  # the macro block, one column per region (abm.macro)
         for key in MACRO_SERIES:
             values = xp.astype(snap[key], xp.float64)

@@ -148,6 +148,7 @@ class BankState:
         provisions: this week's loan-loss provisions (write-offs plus the change of the
             allowance; negative: a release).
         write_offs: this week's loans written off.
+        write_offs_by_book: (E, B, K) the same by book of :data:`LOAN_BOOKS`.
         lending: this week's new lending net of repayments.
         net_interest: this week's net interest income.
         net_income: this week's net income after tax.
@@ -161,6 +162,7 @@ class BankState:
     htm_units: Any
     provisions: Any
     write_offs: Any
+    write_offs_by_book: Any
     lending: Any
     net_interest: Any
     net_income: Any
@@ -173,8 +175,8 @@ class BankState:
         zeros = htm_units * 0.0
         return cls(
             region=region, loans=loans, allowance=allowance, htm_units=htm_units,
-            provisions=zeros, write_offs=zeros, lending=zeros, net_interest=zeros,
-            net_income=zeros, payouts=zeros, funding_spread=zeros,
+            provisions=zeros, write_offs=zeros, write_offs_by_book=loans * 0.0, lending=zeros,
+            net_interest=zeros, net_income=zeros, payouts=zeros, funding_spread=zeros,
         )  # fmt: skip
 
 

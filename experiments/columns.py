@@ -26,6 +26,13 @@ from functools import cache
 
 from abm.vocabulary import FAMILY_NAMES
 
+#: the loan books of abm.state.LOAN_BOOKS, in words
+BOOK_LABELS = {
+    "mortgages": "mortgages",
+    "consumer": "consumer loans",
+    "corporate": "corporate loans",
+    "commercial_real_estate": "commercial real estate",
+}
 #: A share stored as a fraction, shown in %.
 PCT = 100.0
 
@@ -117,6 +124,14 @@ SERIES = {
             ("rwa", "Risk-weighted assets"),
         )
     },
+    **{
+        f"bank_{name}_{region}_{book}_usd_bn": Column(
+            f"{label}, {book_label}, {banks} banks", "USD bn"
+        )
+        for region, banks in (("us", "US"), ("eu", "EU"))
+        for book, book_label in BOOK_LABELS.items()
+        for name, label in (("loans", "Loan book"), ("write_offs", "Loan write-offs this week"))
+    },
     "lolr_loans_usd_bn": Column("Lender-of-last-resort loans outstanding", "USD bn"),
     "bailouts_total": Column("Banks bailed out so far", "banks"),
     "public_cost_usd_bn": Column("Public cost of bailouts so far", "USD bn"),
@@ -179,6 +194,13 @@ OUTCOMES = {
             ("loss_rate", "Loan write-offs over starting risk-weighted assets", "%"),
             ("rwa_change", "Change of risk-weighted assets", "%"),
         )
+    },
+    **{
+        f"bank_loss_rate_stress_{region}_{book}_pct": Column(
+            f"Loan write-offs, {label}, {banks} banks, {horizon}, over the average balance", "%"
+        )
+        for region, banks, horizon in (("us", "US", "nine quarters"), ("eu", "EU", "three years"))
+        for book, label in BOOK_LABELS.items()
     },
     "clearing_converged": Column("Every clearing converged", ON_OFF),
 }

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.state import LOAN_BOOKS
 from abm.vocabulary import FAMILIES, INSTITUTIONS
 
 
@@ -66,6 +67,7 @@ EXTRA = (
     "yield_10y_low_us_pct",
     "yield_10y_peak_us_pct",
     *(f"bank_{q}_stress_{r}_pct" for r in ("us", "eu") for q in ("loss_rate", "rwa_change")),
+    *(f"bank_loss_rate_stress_{r}_{book}_pct" for r in ("us", "eu") for book in LOAN_BOOKS),
 )
 #: each region's stress-test horizon in weeks: the Fed's nine quarters, the EBA's three years
 STRESS_WEEKS = {"us": 117, "eu": 156}
@@ -114,20 +116,43 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
     :data:`STRESS_WEEKS` (or the run, if shorter) over their risk-weighted assets at the start,
     as the stress tests' losses compare with capital ratios;
     ``bank_rwa_change_stress_<region>_pct``: their risk-weighted assets at the horizon's end
-    against the start. NaN where not reported.
+    against the start; ``bank_loss_rate_stress_<region>_<book>_pct`` for each book of
+    :data:`abm.state.LOAN_BOOKS`: the book's write-offs over the horizon over its average
+    balance (weeks 0 to the horizon), as the Fed reports projected loan losses by type of loan
+    (2026 results, Table 9). NaN where not reported.
     """
     out = {}
     for region, weeks in STRESS_WEEKS.items():
         losses, rwa = f"bank_write_offs_{region}_usd_bn", f"bank_rwa_{region}_usd_bn"
         rate, change = f"bank_loss_rate_stress_{region}_pct", f"bank_rwa_change_stress_{region}_pct"
+        window = frame[frame["step"].between(1, weeks)].groupby("world", sort=True)
+        out.update(_book_loss_rates(frame, window, region, weeks, worlds))
         if not {losses, rwa} <= set(frame.columns):
             out[rate] = out[change] = np.full(worlds, np.nan)
             continue
-        window = frame[frame["step"].between(1, weeks)].groupby("world", sort=True)
         start = frame[frame["step"] == 0].groupby("world", sort=True)[rwa].first().to_numpy(float)
         start = np.where(start > 0.0, start, np.nan)
         out[rate] = 100.0 * window[losses].sum().to_numpy(float) / start
         out[change] = 100.0 * (window[rwa].last().to_numpy(float) / start - 1.0)
+    return out
+
+
+def _book_loss_rates(
+    frame: Any, window: Any, region: str, weeks: int, worlds: int
+) -> dict[str, np.ndarray]:
+    """(E,) each book's write-offs over the horizon (``window``) over its average balance."""
+    out = {}
+    held = frame[frame["step"].between(0, weeks)].groupby("world", sort=True)
+    for book in LOAN_BOOKS:
+        written = f"bank_write_offs_{region}_{book}_usd_bn"
+        loans = f"bank_loans_{region}_{book}_usd_bn"
+        key = f"bank_loss_rate_stress_{region}_{book}_pct"
+        if not {written, loans} <= set(frame.columns):
+            out[key] = np.full(worlds, np.nan)
+            continue
+        average = held[loans].mean().to_numpy(float)
+        average = np.where(average > 0.0, average, np.nan)
+        out[key] = 100.0 * window[written].sum().to_numpy(float) / average
     return out
 
 

@@ -247,6 +247,33 @@ def test_charge_off_books_exactly_the_loss():
     assert max_gap(model) < 1e-6
 
 
+def test_losses_by_book_add_up_to_each_region_with_the_charge_offs():
+    """The by-book series sum each region's banks per book and add up to the region's totals."""
+    model = small_model(worlds=2)
+    state, cr = model.state, model.credit_risk
+    for _ in range(3):
+        model.step()
+    share = np.zeros_like(state.banks.loans)
+    share[0, 4, CORPORATE] = 0.1
+    share[1, :, CRE] = 0.05
+    charged = state.banks.loans * share
+    cr.charge_off(state, share)  # before the week's step: carried into it
+    model.step()
+    by_book = state.banks.write_offs_by_book
+    assert np.allclose(by_book.sum(axis=-1), state.banks.write_offs, rtol=1e-12)
+    assert by_book[0, 4, CORPORATE] > charged[0, 4, CORPORATE]
+    assert np.all(by_book[1, :, CRE] > charged[1, :, CRE])
+    assert by_book[0, 5, CRE] < 0.5 * charged[1, 5, CRE]  # world 0: no shock on CRE
+    series, region = model.week_series, np.asarray(cr.region)
+    for r, name in enumerate(("us", "eu")):
+        rows = region == r
+        for key, per_bank in (("write_offs", by_book), ("loans", state.banks.loans)):
+            books = [series[f"bank_{key}_{name}_{book}_usd_bn"] for book in LOAN_BOOKS]
+            for k, values in enumerate(books):
+                assert np.allclose(values, per_bank[:, rows, k].sum(axis=1), rtol=1e-12)
+            assert np.allclose(sum(books), series[f"bank_{key}_{name}_usd_bn"], rtol=1e-12)
+
+
 def test_provisions_released_when_the_macro_state_improves():
     model = small_model(worlds=1, runs=False)  # bank runs off: the loan books alone
     state = model.state

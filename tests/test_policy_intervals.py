@@ -174,3 +174,25 @@ def test_the_stress_test_table_sets_the_rates_beside_the_feds_path() -> None:
     assert "| 0.1 (from 4.4 at the start, by the second quarter), 0.5 | 1.0, 1.4" in text
     assert "| 0.12 [0.12, 0.12], 2.50 [2.50, 2.50] | 3.20 [3.20, 3.20], 4.70 [4.70, 4.70] |" in text
     assert "averages 2.5% over the first year" in text and "down to 3.2%" in text
+
+
+def test_the_book_table_sets_each_book_beside_the_supervisors_loss() -> None:
+    from abm.calibration import load_calibration
+    from abm.state import LOAN_BOOKS
+    from experiments.evidence_docs import anchor_lines
+
+    worlds = 5
+    run = {m.key: np.zeros(worlds) for m in METRICS}
+    run |= {key: np.zeros(worlds) for key, _, _, _ in MACRO_METRICS}
+    run |= {key: np.zeros(worlds) for key in EXTRA}
+    run |= {f"bank_loss_rate_stress_us_{book}_pct": np.full(worlds, 1.0 + k)
+            for k, book in enumerate(LOAN_BOOKS)}  # fmt: skip
+    run["bank_cet1_fall_us_pt"] = np.full(worlds, 1.7)  # within 15% of the Fed's 1.8
+    run["bank_cet1_fall_eu_pt"] = np.full(worlds, 1.0)
+    text = "\n".join(anchor_lines({"severe_recession": run, "severe_ai_bust": run}))
+    assert "CET1 falls 1.7 points, about the Fed's 1.8" in text
+    assert "the EU banks' 1.0, less than the EBA's 3.7" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| consumer (cards")]
+    fed = 100.0 * float(load_calibration().value("banks.credit_risk.us.consumer.stress_loss"))
+    assert row.startswith(f"| consumer (cards and other) | {fed:.1f} | 2.0 [2.0, 2.0] | 2.0 [")
+    assert len([line for line in text.splitlines() if line.startswith("| commercial real")]) == 1
