@@ -173,9 +173,10 @@ class BankState:
     def start(cls, region: np.ndarray, loans: Any, allowance: Any, htm_units: Any) -> BankState:
         """The banks at the start: their books as calibrated, no flows yet."""
         zeros = htm_units * 0.0
+        by_book = None if loans is None else loans * 0.0  # no books yet: set with the loans
         return cls(
             region=region, loans=loans, allowance=allowance, htm_units=htm_units,
-            provisions=zeros, write_offs=zeros, write_offs_by_book=loans * 0.0, lending=zeros,
+            provisions=zeros, write_offs=zeros, write_offs_by_book=by_book, lending=zeros,
             net_interest=zeros, net_income=zeros, payouts=zeros, funding_spread=zeros,
         )  # fmt: skip
 
