@@ -585,12 +585,13 @@ def book_loss_lines(recession: dict[str, np.ndarray], bust: dict[str, np.ndarray
         "",
         "The satellites are solved so that on the supervisor's own path each book loses the "
         "supervisor's number; the presets' paths differ. Their recession follows the Fed's 2025 "
-        "scenario (commercial property −30%, house prices −33%) where the losses are the 2026 "
-        "one's (−40%, −28.5%), and the model's property prices move with the output gap, so "
-        "they recover as the demand shock ends, within about a year of the trough, where the "
-        "Fed's stay near it to the horizon's end: commercial real estate loses least against "
-        "the Fed. The EU books follow euro-area unemployment, which rises about half as much as "
-        "in the EBA's scenario (above).",
+        "scenario where the losses are the 2026 one's: house prices fall 33% by its seventh "
+        "quarter, deeper and sooner than the 2026 path's 28.5% by its eighth, so mortgages lose "
+        "more than the Fed's number; commercial property falls 30% against 40%, and the model's "
+        "property prices move with the output gap, so they recover as the recession eases from "
+        "the sixth quarter where the Fed's stay near their trough to the horizon's end: "
+        "commercial real estate loses least against the Fed. The EU books follow euro-area "
+        "unemployment, which rises less than in the EBA's scenario (above).",
     ]
 
 
