@@ -104,7 +104,6 @@ class BankEarnings:
         table = sheets.assets
         self.banks = capital.banks
         self.is_bank = xp.asarray(capital.is_bank, device=dev)
-        self.region = xp.asarray(capital.regions, device=dev)
         self.treasuries = table.index("treasuries")
         self.bonds = table.index("ig_bonds_non_ai")
 
@@ -137,8 +136,8 @@ class BankEarnings:
         regions = ("us", "eu") if capital_regime == "own" else (capital_regime,) * 2
         buffers = np.array([float(cal.value(f"regulation.{r}.cet1_buffer")) for r in regions])
         self.cet1_buffer = per_bank(buffers)
-        rate0 = self._at_banks(macro.policy_rate)  # (E, B) a year
-        yield0 = self._at_banks(macro.yield_10y)
+        rate0 = self.capital.at_banks(macro.policy_rate)  # (E, B) a year
+        yield0 = self.capital.at_banks(macro.yield_10y)
         self.fixed_rate = yield0 * 1.0  # the fixed-rate loans' average coupon, repricing slowly
         self.treasury_coupon = yield0 * 1.0  # securities keep the coupon they were bought at
         self.bond_coupon = yield0 + float(cal.value("markets.ig_bonds_non_ai.spread")) / 1e4
@@ -156,10 +155,6 @@ class BankEarnings:
         self.cost_rate = own_or_region("cost_income_ratio") * (nii0 + self.fee_rate)
         self.income_rate = rate0 * 0.0  # (E, B) net income a year, averaged over a quarter
         self.income_weight = 0.0  # weight of the weeks seen so far in that average
-
-    def _at_banks(self, regional: Any) -> Any:
-        """(E, B) a regional (E, R) quantity at each bank's region."""
-        return self.sheets.xp.take(regional, self.region, axis=1)
 
     def _paid_by_firms(self, economy: Any, short_rate: Any) -> Any:
         """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
@@ -271,8 +266,8 @@ class BankEarnings:
         run and nothing is booked.
         """
         xp = state.xp
-        rate = self._at_banks(state.macro.policy_rate) + shift
-        target = self._at_banks(state.macro.yield_10y) + shift
+        rate = self.capital.at_banks(state.macro.policy_rate) + shift
+        target = self.capital.at_banks(state.macro.yield_10y) + shift
         keep = 1.0 - 1.0 / self.repricing_weeks
         settle = keep * (1.0 - keep**weeks) / (weeks * (1.0 - keep))
         fixed = target + (self.fixed_rate - target) * settle  # the coupon's mean over the weeks
@@ -307,10 +302,11 @@ class BankEarnings:
         xp, ledger = s.xp, s.ledger
         banks = self.banks
         on = xp.astype(~xp.take(state.defaulted, banks, axis=1), s.prices.dtype)
-        rate = self._at_banks(state.macro.policy_rate)
+        rate = self.capital.at_banks(state.macro.policy_rate)
         self.fixed_rate = (
             self.fixed_rate
-            + (self._at_banks(state.macro.yield_10y) - self.fixed_rate) / self.repricing_weeks
+            + (self.capital.at_banks(state.macro.yield_10y) - self.fixed_rate)
+            / self.repricing_weeks
         )
         all_assets, all_debt = s.total_assets(), debt_owed(s)
         assets = xp.take(all_assets, banks, axis=1)

@@ -141,8 +141,6 @@ class BankRuns:
         onehot = np.eye(len(REGIONS))[capital.regions]
         weights = onehot * (size / np.maximum(onehot.T @ size, 1e-12)[capital.regions])[:, None]
         self.region_weights = xp.asarray(weights, dtype=dtype, device=dev)
-        self.region_onehot = xp.asarray(onehot, dtype=dtype, device=dev)
-        self.region = xp.asarray(capital.regions, device=dev)
         zeros = xp.take(sheets.ledger.cash, capital.banks, axis=1) * 0.0
         self.outflow_shock = zeros * 1.0
         self.income_rate = zeros * 1.0
@@ -179,11 +177,11 @@ class BankRuns:
         losses = xp.where(losing > 0.0, losses, 0.0)  # a bank that is not losing: no signal
         # against the peers: the region's alive banks' losses over their equity, all together
         live = 1.0 - failed
-        region_loss = (losing * live) @ self.region_onehot
-        region_equity = (xp.maximum(equity, 0.0) * live) @ self.region_onehot
+        region_loss = (losing * live) @ self.capital.region_onehot
+        region_equity = (xp.maximum(equity, 0.0) * live) @ self.capital.region_onehot
         typical = region_loss / xp.where(region_equity > 0.0, region_equity, 1.0)
-        losses = xp.clip(losses - xp.take(typical, self.region, axis=1), 0.0, 1.0)
-        peers = xp.take(failed @ self.region_weights, self.region, axis=1)  # (E, B)
+        losses = xp.clip(losses - self.capital.at_banks(typical), 0.0, 1.0)
+        peers = self.capital.at_banks(failed @ self.region_weights)  # (E, B)
         return (shortfall + self.loss_weight * losses) * (1.0 + self.peer_weight * peers)
 
     def step(self, state: WorldState) -> None:

@@ -45,7 +45,7 @@ import numpy as np
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.policy import Policy
-from abm.state import WorldState
+from abm.state import REGIONS, WorldState
 from kernels.backend import segment_sum
 
 #: how far above its margin requirement a hedge fund delevers to (share of assets)
@@ -65,7 +65,9 @@ class BankCapital:
         book_weight: (E, N) risk weight of each bank's book outside cash and securities, set
             at the start (0 for non-banks).
         cet1_target: (B,) banks' CET1 target on the device (ratio to RWA).
-        regions: (B,) host, each bank's region in :data:`abm.state.REGIONS`.
+        regions: (B,) host, each bank's region in :data:`abm.state.REGIONS`; ``region`` is the
+            same on the device and ``region_onehot`` (B, R) its one-hot, 1.0 in the bank's
+            region's column, so that ``x @ region_onehot`` sums (E, B) ``x`` over each region.
         htm_share: (B,) host, share of each bank's Treasuries held to maturity at the start.
         cost: (E,) what a Treasury unit cost: its price at the start (the HTM carrying value).
     """
@@ -114,10 +116,16 @@ class BankCapital:
         weight = (reported - securities) / xp.where(book > 0.0, book, 1.0)
         self.book_weight = xp.where(self._is_bank & (book > 0.0), xp.maximum(weight, 0.0), 0.0)
         self.regions = np.array([0 if roster.kind[i] == "us" else 1 for i in banks], dtype=int)
+        self.region = xp.asarray(self.regions, device=dev)
+        self.region_onehot = xp.asarray(np.eye(len(REGIONS))[self.regions], dtype=dtype, device=dev)
         shares = [float(cal.model_value(f"banks.liquidity.{r}_htm_share")) for r in ("us", "eu")]
         self.htm_share = np.array(shares)[self.regions]
         self.treasuries = sheets.assets.index("treasuries")
         self.cost = sheets.prices[:, self.treasuries] * 1.0
+
+    def at_banks(self, regional: Any) -> Any:
+        """(E, B) a regional (E, R) quantity at each bank's region."""
+        return self.sheets.xp.take(regional, self.region, axis=1)
 
     def opening_htm_units(self) -> Any:
         """(E, B) Treasury units each bank holds to maturity at the start: its HTM share."""

@@ -122,13 +122,7 @@ class CreditRisk:
         self.sheets, self.capital = sheets, capital
         xp = sheets.xp
         dtype, dev = sheets.prices.dtype, sheets.prices.device
-        regions = np.asarray(capital.regions)
         self.banks = capital.banks
-        self.region = xp.asarray(regions, device=dev)
-        #: (R, B) 1.0 where the bank is in the region: the regional sums of the report
-        self.region_masks = xp.asarray(
-            np.eye(len(REGIONS))[regions].T.copy(), dtype=dtype, device=dev
-        )
         self.weeks = float(cal.weeks_per_year)
 
         def leaf(path: str) -> float:
@@ -141,7 +135,7 @@ class CreditRisk:
             return np.array([leaf(f"{n}.{key}") for n in REGION_NODES])
 
         def per_bank(table: np.ndarray) -> Any:
-            return xp.asarray(table[regions], dtype=dtype, device=dev)
+            return xp.asarray(table[capital.regions], dtype=dtype, device=dev)
 
         base = book_table("loss_rate")
         weight = book_table("unemployment_weight")
@@ -244,10 +238,6 @@ class CreditRisk:
         rate = self.base_rate * xp.exp(self.beta_u * du + collateral)
         return xp.minimum(rate, self.max_rate)
 
-    def _at_banks(self, regional: Any) -> Any:
-        """(E, B) a regional (E, R) quantity at each bank's region."""
-        return self.sheets.xp.take(regional, self.region, axis=1)
-
     def _outlook_unemployment(self, unemployment: Any, week: int) -> Any:
         """(E, B) unemployment a year ahead: the latest quarter's trend, bounded."""
         xp = self.sheets.xp
@@ -311,8 +301,8 @@ class CreditRisk:
         alive = ~xp.take(state.defaulted, banks, axis=1)  # (E, B)
         live = xp.astype(alive, s.prices.dtype)[:, :, None]
         gross, allowance = books.loans, books.allowance
-        u = self._at_banks(macro.unemployment)
-        hp, cre = self._at_banks(macro.house_prices), self._at_banks(macro.cre_prices)
+        u = self.capital.at_banks(macro.unemployment)
+        hp, cre = self.capital.at_banks(macro.house_prices), self.capital.at_banks(macro.cre_prices)
         collateral = self._collateral_term(hp, cre)  # once: the week's and the outlook's
         written = gross * self._rates(u, collateral) / self.weeks * live
         gross = gross - written
@@ -320,8 +310,8 @@ class CreditRisk:
         # new lending: trend nominal growth plus demand, times the supply from capital
         growth = (
             self.potential
-            + self._at_banks(macro.inflation)
-            + self.gap_elasticity * self._at_banks(macro.output_gap)
+            + self.capital.at_banks(macro.inflation)
+            + self.gap_elasticity * self.capital.at_banks(macro.output_gap)
         ) / self.weeks
         ratio = xp.take(self.capital.cet1_ratios(*s.assets_and_liabilities()), banks, axis=1)
         grow, shrink = self._capital_factors(ratio)
@@ -417,6 +407,5 @@ class CreditRisk:
     def _by_region(self, values: Any) -> Any:
         """(E, R, K) the sum of (E, B, K) ``values`` over each region's banks."""
         xp = self.sheets.xp
-        masks = self.region_masks
-        sums = [xp.sum(values * masks[r, :][:, None], axis=1) for r in range(masks.shape[0])]
-        return xp.stack(sums, axis=1)
+        sums = xp.permute_dims(values, (0, 2, 1)) @ self.capital.region_onehot  # (E, K, R)
+        return xp.permute_dims(sums, (0, 2, 1))

@@ -49,7 +49,7 @@ def test_depositors_receive_what_the_banks_pay() -> None:
     model = _model()
     state, ledger = model.state, model.sheets.ledger
     earnings = model.bank_earnings
-    rate = np.asarray(earnings._at_banks(state.macro.policy_rate))
+    rate = np.asarray(earnings.capital.at_banks(state.macro.policy_rate))
     beta = np.asarray(earnings.deposit_beta)
     banks = _banks(model)
     paid = np.zeros((2, model.roster.size))
@@ -250,9 +250,9 @@ def test_the_swaps_pay_their_fixed_leg_against_the_rate(cal) -> None:
     notional = np.asarray(earnings.hedge_notional)
     np.testing.assert_allclose(notional, deposits * share[earnings.capital.regions], rtol=1e-12)
     assert share[1] > 0.0
-    rate = np.asarray(earnings._at_banks(state.macro.policy_rate))
+    rate = np.asarray(earnings.capital.at_banks(state.macro.policy_rate))
     net_loans = state.banks.loans - state.banks.allowance
-    parts = earnings._components(earnings._at_banks(state.macro.policy_rate), net_loans, 0.0)
+    parts = earnings._components(earnings.capital.at_banks(state.macro.policy_rate), net_loans, 0.0)
     fixed = np.asarray(earnings.fixed_rate)
     np.testing.assert_allclose(
         np.asarray(parts["hedges"]), notional * (fixed - rate) / 52.0, rtol=1e-12

@@ -99,7 +99,7 @@ def reference_week(cr: CreditRisk, state, u_lag: np.ndarray) -> dict[str, np.nda
     """The week's books bank by bank and book by book, in plain Python (module docstring)."""
     s, mac, books = state.sheets, state.macro, state.banks
     banks = np.asarray(cr.banks)
-    regions = np.asarray(cr.region)
+    regions = np.asarray(cr.capital.region)
     assets, liabilities = s.assets_and_liabilities()
     deposits, wholesale = s.ledger.owed("deposits"), s.ledger.owed("wholesale")
     worlds, nb, nk = books.loans.shape
@@ -172,7 +172,7 @@ def test_one_week_matches_the_per_bank_reference():
     set_macro(state, du=np.array([[0.01, 0.02], [0.03, -0.005]]), house=np.array([[0.8, 1.0]]),
               cre=np.array([[0.9, 0.75]]), gap=np.array([[-0.02, 0.01]]))  # fmt: skip
     # an upward trend of unemployment over the last quarter for the outlook
-    u_lag = np.take(state.macro.unemployment, np.asarray(cr.region), axis=1) - 0.004
+    u_lag = np.take(state.macro.unemployment, np.asarray(cr.capital.region), axis=1) - 0.004
     cr.u_history = np.stack([u_lag] * 13, axis=0)
     # one bank short of capital (below its buffer), one short of cash, one failed
     short, dry, failed = banks[0], banks[3], banks[10]
@@ -264,7 +264,7 @@ def test_losses_by_book_add_up_to_each_region_with_the_charge_offs():
     assert by_book[0, 4, CORPORATE] > charged[0, 4, CORPORATE]
     assert np.all(by_book[1, :, CRE] > charged[1, :, CRE])
     assert by_book[0, 5, CRE] < 0.5 * charged[1, 5, CRE]  # world 0: no shock on CRE
-    series, region = model.week_series, np.asarray(cr.region)
+    series, region = model.week_series, np.asarray(cr.capital.region)
     for r, name in enumerate(("us", "eu")):
         rows = region == r
         for key, per_bank in (("write_offs", by_book), ("loans", state.banks.loans)):
