@@ -188,6 +188,14 @@ OUTCOMES = {
     "bank_cet1_fall_us_pt": Column("Fall of the US banks' CET1 ratio, start to low", "% points"),
     "bank_cet1_fall_eu_pt": Column("Fall of the EU banks' CET1 ratio, start to low", "% points"),
     **{
+        f"bank_cet1_fall_static_{region}_pt": Column(
+            f"Fall of the {banks} banks' CET1 capital over their starting risk-weighted assets "
+            f"(a static balance sheet), start to low over {horizon}",
+            "% points",
+        )
+        for region, banks, horizon in (("us", "US", "nine quarters"), ("eu", "EU", "three years"))
+    },
+    **{
         f"bank_{name}_stress_{region}_pct": Column(f"{label}, {banks} banks, {horizon}", unit)
         for region, banks, horizon in (("us", "US", "nine quarters"), ("eu", "EU", "three years"))
         for name, label, unit in (

@@ -330,6 +330,8 @@ BASELINE_DATA = (
 
 #: the regional falls of CET1 beside the Fed's (US) and the EBA's (EU) stress tests
 US_FALL, EU_FALL = "bank_cet1_fall_us_pt", "bank_cet1_fall_eu_pt"
+#: each region's fall of CET1 capital over its starting RWA, the stress tests' static measure
+STATIC_FALL = {region: f"bank_cet1_fall_static_{region}_pt" for region in ("us", "eu")}
 #: euro-area unemployment at the start, % (Eurostat, November 2025)
 EU_UNEMPLOYMENT_2025 = 6.3
 
@@ -445,33 +447,37 @@ def anchor_lines(
         "",
         "## The severe presets against the stress tests",
         "",
-        "| | fall of CET1 (pt) | losses over the horizon (% of starting RWA) | change of RWA "
+        "| | fall of CET1 (pt) | fall of CET1 on a static balance sheet (pt) | losses over the "
+        "horizon (% of starting RWA) | change of RWA "
         "over the horizon (%) | peak US unemployment (%) | banks failed | banks below buffer "
         "| US policy rate: lowest, first-year mean (%) | US 10-year yield: lowest, highest (%) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         "| Fed DFAST 2025, severely adverse (22 large US banks, nine quarters; federalreserve."
         "gov, 27 Jun 2025, Tables 1 and 4; rates: the scenario's Table 3A, 3-month Treasury and "
-        "10-year yield, quarterly) | 1.8 (13.4% to a low of 11.6%, 12.8% at the end) | 5.3 (all "
+        "10-year yield, quarterly) | 1.8 (13.4% to a low of 11.6%, 12.8% at the end) | about "
+        "1.8 (RWA held about constant) | 5.3 (all "
         "losses, nearly 550 bn: loans, trading and counterparty, securities) | −0.7 (10,365 to "
         "10,288 bn: balance sheets held about constant) | 10 | 0 (none below its minimum) | – | "
         "0.1 (from 4.4 at the start, by the second quarter), 0.5 | 1.0, 1.4 (4.3 at the start: "
         "it only falls) |",
         "| EU-wide stress test 2025, adverse (EBA, 1 Aug 2025; 64 banks over three years) | 3.7 "
-        "(15.8% to 12.1%) | 4.4 (credit losses, 437 bp of CET1; KPMG's reading of the EBA's "
+        "(15.8% to 12.1%) | 3.7 (static balance sheet) | 4.4 (credit losses, 437 bp of CET1; "
+        "KPMG's reading of the EBA's "
         "results) | 0 (static balance sheet) | – | – | – | – | – |",
         "| ECB BEAST (constant balance sheets; deleveraging then cuts GDP by a further 1.5–2 "
-        "points) | about 3.5 | – | – | – | – | – | – | – |",
+        "points) | about 3.5 | – | – | – | – | – | – | – | – |",
         *(
             line
             for name, run in (("severe_recession", recession), ("severe_ai_bust", bust))
             for line in (
-                f"| model: {name}, all banks | {cell(run[key], fmt[key])} | – | – | "
+                f"| model: {name}, all banks | {cell(run[key], fmt[key])} | – | – | – | "
                 f"{cell(run['unemployment_peak_us_pct'], '{:.1f}')} | "
                 f"{cell(run['bank_failures'], '{:.0f}')} | "
                 f"{cell(run['banks_below_buffer_max'], '{:.0f}')} | {_rates(run)} |",
                 *(
                     f"| model: {name}, {BANK_GROUPS[region]} (beside the {whose}; write-offs "
                     f"over {horizon}) | {cell(run[fall], '{:.1f}')} | "
+                    f"{cell(run[f'bank_cet1_fall_static_{region}_pt'], '{:.1f}')} | "
                     f"{cell(run[f'bank_loss_rate_stress_{region}_pct'], '{:.1f}')} | "
                     f"{cell(run[f'bank_rwa_change_stress_{region}_pct'], '{:.1f}')} | – | – | "
                     "– | – | – |"
@@ -514,6 +520,12 @@ def anchor_lines(
         'as reserves, which weigh nothing (docs/design.md, "Risk weights by asset class"), '
         "while both stress tests hold balance sheets constant; a bank whose ratio rises above "
         "its target pays the excess out, so its ratio stays near the target rather than rising. "
+        "Held at their starting risk-weighted assets, as the stress tests hold them, the US "
+        f"banks' capital falls {_median(bust[STATIC_FALL['us']])} points, "
+        f"{_against(bust[STATIC_FALL['us']], 1.8, 'the Fed')}, and the EU banks' "
+        f"{_median(bust[STATIC_FALL['eu']])}, {_against(bust[STATIC_FALL['eu']], 3.7, 'the EBA')}"
+        ". Neither counts trading or operational losses, which both stress tests add to the "
+        "loans' (the EBA: EUR 547 bn of losses in all, 394 bn of them on credit). "
         "The US banks' ratio dips in the first weeks, as bond prices fall, and reaches its low "
         "near the unemployment peak, as loan losses mount (the classroom tour of "
         "severe_ai_bust shows it week by week). Like the stress "

@@ -67,6 +67,7 @@ EXTRA = (
     "yield_10y_low_us_pct",
     "yield_10y_peak_us_pct",
     *(f"bank_{q}_stress_{r}_pct" for r in ("us", "eu") for q in ("loss_rate", "rwa_change")),
+    *(f"bank_cet1_fall_static_{r}_pt" for r in ("us", "eu")),
     *(f"bank_loss_rate_stress_{r}_{book}_pct" for r in ("us", "eu") for book in LOAN_BOOKS),
 )
 #: each region's stress-test horizon in weeks: the Fed's nine quarters, the EBA's three years
@@ -116,10 +117,13 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
     :data:`STRESS_WEEKS` (or the run, if shorter) over their risk-weighted assets at the start,
     as the stress tests' losses compare with capital ratios;
     ``bank_rwa_change_stress_<region>_pct``: their risk-weighted assets at the horizon's end
-    against the start; ``bank_loss_rate_stress_<region>_<book>_pct`` for each book of
-    :data:`abm.state.LOAN_BOOKS`: the book's write-offs over the horizon over its average
-    balance (weeks 0 to the horizon), as the Fed reports projected loan losses by type of loan
-    (2026 results, Table 9). NaN where not reported.
+    against the start; ``bank_cet1_fall_static_<region>_pt``: the fall of their CET1 capital
+    over their risk-weighted assets *at the start*, start to the lowest over the horizon: the
+    ratio on a static balance sheet, as both stress tests measure it (a bank that shrinks its
+    assets raises its ratio, not its capital); ``bank_loss_rate_stress_<region>_<book>_pct``
+    for each book of :data:`abm.state.LOAN_BOOKS`: the book's write-offs over the horizon over
+    its average balance (weeks 0 to the horizon), as the Fed reports projected loan losses by
+    type of loan (2026 results, Table 9). NaN where not reported.
     """
     out = {}
     for region, weeks in STRESS_WEEKS.items():
@@ -134,7 +138,22 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
         start = np.where(start > 0.0, start, np.nan)
         out[rate] = 100.0 * window[losses].sum().to_numpy(float) / start
         out[change] = 100.0 * (window[rwa].last().to_numpy(float) / start - 1.0)
+        out[f"bank_cet1_fall_static_{region}_pt"] = _static_fall(frame, region, weeks, start)
     return out
+
+
+def _static_fall(frame: Any, region: str, weeks: int, start_rwa: np.ndarray) -> np.ndarray:
+    """(E,) fall of the region's CET1 capital over its starting RWA (points), over the horizon.
+
+    Capital is the system ratio times the RWA of the banks alive, each week; NaN where the
+    ratio is not reported.
+    """
+    ratio, rwa = f"bank_cet1_system_{region}", f"bank_rwa_{region}_usd_bn"
+    if ratio not in frame.columns:
+        return np.full(len(start_rwa), np.nan)
+    held = frame[frame["step"].between(0, weeks)]
+    capital = (held[ratio] * held[rwa]).groupby(held["world"], sort=True)
+    return 100.0 * (capital.first() - capital.min()).to_numpy(float) / start_rwa
 
 
 def _book_loss_rates(

@@ -192,6 +192,7 @@ def test_the_book_table_sets_each_book_beside_the_supervisors_loss() -> None:
     text = "\n".join(anchor_lines({"severe_recession": run, "severe_ai_bust": run}))
     assert "CET1 falls 1.7 points, about the Fed's 1.8" in text
     assert "the EU banks' 1.0, less than the EBA's 3.7" in text
+    assert "the US banks' capital falls 0.0 points, less than the Fed's 1.8" in text
     (row,) = [line for line in text.splitlines() if line.startswith("| consumer (cards")]
     fed = 100.0 * float(load_calibration().value("banks.credit_risk.us.consumer.stress_loss"))
     assert row.startswith(f"| consumer (cards and other) | {fed:.1f} | 2.0 [2.0, 2.0] | 2.0 [")
