@@ -133,6 +133,7 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
         out.update(_book_loss_rates(frame, window, region, weeks, worlds))
         if not {losses, rwa} <= set(frame.columns):
             out[rate] = out[change] = np.full(worlds, np.nan)
+            out[f"bank_cet1_fall_static_{region}_pt"] = np.full(worlds, np.nan)
             continue
         start = frame[frame["step"] == 0].groupby("world", sort=True)[rwa].first().to_numpy(float)
         start = np.where(start > 0.0, start, np.nan)

@@ -13,7 +13,7 @@ from experiments import run, scenarios
 from experiments.cli import main
 from experiments.evidence import comparison, paired_difference
 from experiments.evidence_docs import comparison_lines, difference_text
-from experiments.metrics import EXTRA, MACRO_METRICS, METRICS, _over_weeks
+from experiments.metrics import EXTRA, MACRO_METRICS, METRICS, _over_weeks, _stress_horizon
 from experiments.scenarios import check_compare, load_file
 from experiments.usage import UsageError
 
@@ -102,6 +102,25 @@ def test_named_compare_tables_in_a_file(tmp_path: Path) -> None:
         'metric = "bank_failures"\nbetter = "lower"\n'
     )
     assert [c["label"] for c in load_file(path).compare] == ["EU", "US"]
+
+
+def test_the_static_fall_holds_the_starting_rwa_where_the_ratio_hides_a_shrink() -> None:
+    # world 0 shrinks: its ratio rises 13% -> 14% while its capital falls 13 -> 11.2 (RWA
+    # 100 -> 80), 1.8 points of the starting RWA; world 1 keeps its RWA and falls 1 point.
+    # Step 200 is past both horizons (the Fed's nine quarters, the EBA's three years).
+    frame = pd.DataFrame(
+        {
+            "world": [0, 0, 0, 1, 1, 1],
+            "step": [0, 1, 200, 0, 1, 200],
+            "bank_cet1_system_us": [0.13, 0.14, 0.01, 0.13, 0.12, 0.01],
+            "bank_rwa_us_usd_bn": [100.0, 80.0, 80.0, 100.0, 100.0, 100.0],
+            "bank_write_offs_us_usd_bn": [0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+        }
+    )
+    out = _stress_horizon(frame, 2)
+    np.testing.assert_allclose(out["bank_cet1_fall_static_us_pt"], [1.8, 1.0], atol=1e-9)
+    np.testing.assert_allclose(out["bank_rwa_change_stress_us_pct"], [-20.0, 0.0], atol=1e-9)
+    assert np.isnan(out["bank_cet1_fall_static_eu_pt"]).all()  # the EU banks not reported
 
 
 def test_macro_metrics_reduce_the_series_over_the_weeks() -> None:
