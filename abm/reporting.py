@@ -35,7 +35,8 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   ``bank_loans_usd_bn``: the banks' loan books to the economy outside the model
   (:mod:`abm.credit_risk`); per region (``us``, ``eu``, banks still alive or not):
   ``bank_loans_<region>_usd_bn`` (gross), ``bank_write_offs_<region>_usd_bn`` (this week's
-  charge-offs) and ``bank_rwa_<region>_usd_bn`` (risk-weighted assets of the banks alive); by
+  charge-offs), ``bank_payouts_<region>_usd_bn`` (this week's dividends and buybacks) and
+  ``bank_rwa_<region>_usd_bn`` (risk-weighted assets of the banks alive); by
   book of ``abm.state.LOAN_BOOKS`` (``mortgages``, ``consumer``, ``corporate``,
   ``commercial_real_estate``): ``bank_loans_<region>_<book>_usd_bn`` and
   ``bank_write_offs_<region>_<book>_usd_bn``, whose books add up to the region's.
@@ -253,7 +254,11 @@ def _bank_columns(snap: dict[str, Any], lay: Layout, cet1: Any, alive: Any) -> d
             total > 0.0, _sum(cet1 * region_rwa) / xp.where(total > 0.0, total, 1.0), nan
         )
         regional[f"bank_rwa_{region}_usd_bn"] = total
-        for key, name in (("loans_outside", "loans"), ("write_offs", "write_offs")):
+        for key, name in (
+            ("loans_outside", "loans"),
+            ("write_offs", "write_offs"),
+            ("bank_payouts", "payouts"),
+        ):
             values = xp.where(mask, snap[key][:, lay.banks], zero)
             regional[f"bank_{name}_{region}_usd_bn"] = _sum(values)
     income = 52.0 * snap["net_interest_income"][:, lay.banks]

@@ -121,6 +121,7 @@ SERIES = {
         for name, label in (
             ("loans", "Loan books"),
             ("write_offs", "Loan write-offs this week"),
+            ("payouts", "Dividends and buybacks this week"),
             ("rwa", "Risk-weighted assets"),
         )
     },
@@ -200,6 +201,7 @@ OUTCOMES = {
         for region, banks, horizon in (("us", "US", "nine quarters"), ("eu", "EU", "three years"))
         for name, label, unit in (
             ("loss_rate", "Loan write-offs over starting risk-weighted assets", "%"),
+            ("payouts", "Dividends and buybacks over starting risk-weighted assets", "%"),
             ("rwa_change", "Change of risk-weighted assets", "%"),
         )
     },

@@ -66,7 +66,11 @@ EXTRA = (
     "policy_rate_first_year_us_pct",
     "yield_10y_low_us_pct",
     "yield_10y_peak_us_pct",
-    *(f"bank_{q}_stress_{r}_pct" for r in ("us", "eu") for q in ("loss_rate", "rwa_change")),
+    *(
+        f"bank_{q}_stress_{r}_pct"
+        for r in ("us", "eu")
+        for q in ("loss_rate", "payouts", "rwa_change")
+    ),
     *(f"bank_cet1_fall_static_{r}_pt" for r in ("us", "eu")),
     *(f"bank_loss_rate_stress_{r}_{book}_pct" for r in ("us", "eu") for book in LOAN_BOOKS),
 )
@@ -115,7 +119,8 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
 
     ``bank_loss_rate_stress_<region>_pct``: the banks' write-offs over weeks 1 to
     :data:`STRESS_WEEKS` (or the run, if shorter) over their risk-weighted assets at the start,
-    as the stress tests' losses compare with capital ratios;
+    as the stress tests' losses compare with capital ratios; ``bank_payouts_stress_<region>_pct``:
+    their dividends and buybacks over the same weeks, on the same scale;
     ``bank_rwa_change_stress_<region>_pct``: their risk-weighted assets at the horizon's end
     against the start; ``bank_cet1_fall_static_<region>_pt``: the fall of their CET1 capital
     over their risk-weighted assets *at the start*, start to the lowest over the horizon: the
@@ -133,11 +138,18 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
         out.update(_book_loss_rates(frame, window, region, weeks, worlds))
         if not {losses, rwa} <= set(frame.columns):
             out[rate] = out[change] = np.full(worlds, np.nan)
-            out[f"bank_cet1_fall_static_{region}_pt"] = np.full(worlds, np.nan)
+            for key in (f"bank_cet1_fall_static_{region}_pt", f"bank_payouts_stress_{region}_pct"):
+                out[key] = np.full(worlds, np.nan)
             continue
         start = frame[frame["step"] == 0].groupby("world", sort=True)[rwa].first().to_numpy(float)
         start = np.where(start > 0.0, start, np.nan)
         out[rate] = 100.0 * window[losses].sum().to_numpy(float) / start
+        paid = f"bank_payouts_{region}_usd_bn"
+        out[f"bank_payouts_stress_{region}_pct"] = (
+            100.0 * window[paid].sum().to_numpy(float) / start
+            if paid in frame.columns
+            else np.full(worlds, np.nan)
+        )
         out[change] = 100.0 * (window[rwa].last().to_numpy(float) / start - 1.0)
         out[f"bank_cet1_fall_static_{region}_pt"] = _static_fall(frame, region, weeks, start)
     return out

@@ -272,6 +272,9 @@ def test_losses_by_book_add_up_to_each_region_with_the_charge_offs():
             for k, values in enumerate(books):
                 assert np.allclose(values, per_bank[:, rows, k].sum(axis=1), rtol=1e-12)
             assert np.allclose(sum(books), series[f"bank_{key}_{name}_usd_bn"], rtol=1e-12)
+    # the regions' dividends and buybacks add up to the banks' total
+    paid = series["bank_payouts_us_usd_bn"] + series["bank_payouts_eu_usd_bn"]
+    assert np.allclose(paid, series["bank_payouts_usd_bn"], rtol=1e-12)
 
 
 def test_provisions_released_when_the_macro_state_improves():

@@ -115,9 +115,11 @@ def test_the_static_fall_holds_the_starting_rwa_where_the_ratio_hides_a_shrink()
             "bank_cet1_system_us": [0.13, 0.14, 0.01, 0.13, 0.12, 0.01],
             "bank_rwa_us_usd_bn": [100.0, 80.0, 80.0, 100.0, 100.0, 100.0],
             "bank_write_offs_us_usd_bn": [0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+            "bank_payouts_us_usd_bn": [0.0, 0.5, 9.0, 0.0, 0.0, 9.0],
         }
     )
     out = _stress_horizon(frame, 2)
+    np.testing.assert_allclose(out["bank_payouts_stress_us_pct"], [0.5, 0.0], atol=1e-9)
     np.testing.assert_allclose(out["bank_cet1_fall_static_us_pt"], [1.8, 1.0], atol=1e-9)
     np.testing.assert_allclose(out["bank_rwa_change_stress_us_pct"], [-20.0, 0.0], atol=1e-9)
     assert np.isnan(out["bank_cet1_fall_static_eu_pt"]).all()  # the EU banks not reported
@@ -212,6 +214,7 @@ def test_the_book_table_sets_each_book_beside_the_supervisors_loss() -> None:
     assert "CET1 falls 1.7 points, about the Fed's 1.8" in text
     assert "the EU banks' 1.0, less than the EBA's 3.7" in text
     assert "the US banks' capital falls 0.0 points, less than the Fed's 1.8" in text
+    assert "0.0% of their starting risk-weighted assets over nine quarters (US)" in text
     (row,) = [line for line in text.splitlines() if line.startswith("| consumer (cards")]
     fed = 100.0 * float(load_calibration().value("banks.credit_risk.us.consumer.stress_loss"))
     assert row.startswith(f"| consumer (cards and other) | {fed:.1f} | 2.0 [2.0, 2.0] | 2.0 [")
