@@ -215,6 +215,11 @@ def test_the_book_table_sets_each_book_beside_the_supervisors_loss() -> None:
     assert "the EU banks' 1.0, less than the EBA's 3.7" in text
     assert "the US banks' capital falls 0.0 points, less than the Fed's 1.8" in text
     assert "0.0% of their starting risk-weighted assets over nine quarters (US)" in text
+    assert "Like the stress tests, the model lets no bank fail with today's backstops" in text
+    run["bank_failures"] = np.array([0.0, 0.0, 0.0, 2.0, 5.0])
+    text = "\n".join(anchor_lines({"severe_recession": run, "severe_ai_bust": run}))
+    assert "no bank fails in 60% of the worlds, as in the stress tests" in text
+    assert "in the other 40%" in text and "up to 5 do" in text
     (row,) = [line for line in text.splitlines() if line.startswith("| consumer (cards")]
     fed = 100.0 * float(load_calibration().value("banks.credit_risk.us.consumer.stress_loss"))
     assert row.startswith(f"| consumer (cards and other) | {fed:.1f} | 2.0 [2.0, 2.0] | 2.0 [")
