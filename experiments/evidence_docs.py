@@ -477,7 +477,7 @@ def anchor_lines(
                 *(
                     f"| model: {name}, {BANK_GROUPS[region]} (beside the {whose}; write-offs "
                     f"over {horizon}) | {cell(run[fall], '{:.1f}')} | "
-                    f"{cell(run[f'bank_cet1_fall_static_{region}_pt'], '{:.1f}')} | "
+                    f"{cell(run[STATIC_FALL[region]], '{:.1f}')} | "
                     f"{cell(run[f'bank_loss_rate_stress_{region}_pct'], '{:.1f}')} | "
                     f"{cell(run[f'bank_rwa_change_stress_{region}_pct'], '{:.1f}')} | – | – | "
                     "– | – | – |"

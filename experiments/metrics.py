@@ -134,24 +134,27 @@ def _stress_horizon(frame: Any, worlds: int) -> dict[str, np.ndarray]:
     for region, weeks in STRESS_WEEKS.items():
         losses, rwa = f"bank_write_offs_{region}_usd_bn", f"bank_rwa_{region}_usd_bn"
         rate, change = f"bank_loss_rate_stress_{region}_pct", f"bank_rwa_change_stress_{region}_pct"
+        static, paid_share = (
+            f"bank_cet1_fall_static_{region}_pt",
+            f"bank_payouts_stress_{region}_pct",
+        )
         window = frame[frame["step"].between(1, weeks)].groupby("world", sort=True)
         out.update(_book_loss_rates(frame, window, region, weeks, worlds))
         if not {losses, rwa} <= set(frame.columns):
-            out[rate] = out[change] = np.full(worlds, np.nan)
-            for key in (f"bank_cet1_fall_static_{region}_pt", f"bank_payouts_stress_{region}_pct"):
+            for key in (rate, change, static, paid_share):
                 out[key] = np.full(worlds, np.nan)
             continue
         start = frame[frame["step"] == 0].groupby("world", sort=True)[rwa].first().to_numpy(float)
         start = np.where(start > 0.0, start, np.nan)
         out[rate] = 100.0 * window[losses].sum().to_numpy(float) / start
         paid = f"bank_payouts_{region}_usd_bn"
-        out[f"bank_payouts_stress_{region}_pct"] = (
+        out[paid_share] = (
             100.0 * window[paid].sum().to_numpy(float) / start
             if paid in frame.columns
             else np.full(worlds, np.nan)
         )
         out[change] = 100.0 * (window[rwa].last().to_numpy(float) / start - 1.0)
-        out[f"bank_cet1_fall_static_{region}_pt"] = _static_fall(frame, region, weeks, start)
+        out[static] = _static_fall(frame, region, weeks, start)
     return out
 
 
