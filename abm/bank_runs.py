@@ -26,22 +26,25 @@ adds three signals (``[banks.liquidity]``):
   multiplied, a failure of thin banks pushed every sound peer past the calm point, and the
   whole region failed within a quarter after a 15% fall of Treasury prices.)
 
-**Deposits.** Uninsured depositors leave at a weekly share
-``w = w_max · ramp(d; θ, σ) + shock`` of uninsured deposits, where ``ramp`` is the logistic
-``1 / (1 + exp(−(d − θ)/σ))`` rescaled so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a
-bank whose market-value capital is above its regulatory buffer keeps its depositors) and tends to 1
-(``[banks.behaviour]``). ``w_max`` = 0.746 is SVB's 24% on its first day as a constant daily
-hazard over the five business days of a model week, ``1 − (1 − 0.24)^5``
-(:func:`abm.stablecoins.weekly_run_share`): an SVB-like bank (uninsured share 0.9, market-value
-capital wiped out, ``d`` ≈ 1) loses 0.74 × 0.9 = 0.67 of its deposits in its first week, 0.21
-a day at the same hazard, about SVB's 24% on 9 March 2023 (its 81% over two days, with the 100 bn
-queued for 10 March, was faster still). ``shock`` is :attr:`BankRuns.outflow_shock`, an extra
-share that scenario shocks set. The share of deposits that is uninsured comes from the banks'
-data, times the ``deposit_insurance`` lever (0 insures everything). With named counterparties
-(:mod:`abm.exposures`) the run drains the bank that holds the deposits: it pays them out pro
-rata to all its depositors, those outside the model and the retail cohorts and stablecoin
-issuers whose money is there, who receive the cash; with pooled deposits the depositors outside
-the model leave.
+**Deposits.** Uninsured depositors leave at a weekly share ``w = w_max · ramp(d; θ, σ) + shock`` of
+the bank's uninsured deposits, where ``ramp`` is the logistic ``1 / (1 + exp(−(d − θ)/σ))`` rescaled
+so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a bank whose market-value capital is above its
+regulatory buffer keeps its depositors) and tends to 1 (``[banks.behaviour]``). ``w_max`` = 0.746 is
+SVB's 24% on its first day as a constant daily hazard over the five business days of a model week,
+``1 − (1 − 0.24)^5`` (:func:`abm.stablecoins.weekly_run_share`): an SVB-like bank (uninsured share
+0.9, market-value capital wiped out, ``d`` ≈ 1) loses 0.74 × 0.9 = 0.67 of its deposits in its first
+week, 0.21 a day at the same hazard, about SVB's 24% on 9 March 2023 (its 81% over two days, with
+the 100 bn queued for 10 March, was faster still). ``shock`` is :attr:`BankRuns.outflow_shock`, an
+extra share that scenario shocks set. The share of deposits that is uninsured comes from the banks'
+data, times the ``deposit_insurance`` lever (0 insures everything). The uninsured deposits are a
+stock that the run depletes (:meth:`BankRuns.uninsured_deposits`): insured depositors do not run, so
+a bank run on for weeks loses at most its uninsured deposits and keeps its insured ones (SVB's
+depositors asked for 81% of its deposits in two days: nearly all its uninsured ones). Deposits that
+arrive later come at the data's uninsured share; deposits that leave otherwise take the bank's
+present mix. With named counterparties (:mod:`abm.exposures`) the run drains the bank that holds the
+deposits: it pays them out pro rata to all its depositors, those outside the model and the retail
+cohorts and stablecoin issuers whose money is there, who receive the cash; with pooled deposits the
+depositors outside the model leave.
 
 **Wholesale funding.** A share ``v = v_max · ramp(d; θ_w, σ_w)`` of each bank's wholesale face
 held outside the model is not rolled over this week; wholesale creditors run earlier than
@@ -105,6 +108,8 @@ class BankRuns:
     Attributes:
         outflow_shock: (E, B) extra weekly share of uninsured deposits that leaves whatever the
             bank's condition (0 normally; scenario shocks set it).
+        uninsured_share: (B,) share of each bank's deposits that is uninsured, from the data.
+        uninsured: (E, B) USD bn of uninsured deposits after last week's run.
         income_rate: (E, B) net income a year, averaged over ``loss_window_weeks``.
         distress: (E, B) this week's distress ``d``.
         last_runoff: (E, N) wholesale funding not rolled over this week (USD bn).
@@ -123,7 +128,7 @@ class BankRuns:
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         self.capital = capital
         self.enabled = enabled
-        self.uninsured = xp.asarray(
+        self.uninsured_share = xp.asarray(
             bank_params["uninsured_share"] * policy.deposit_insurance, dtype=dtype, device=dev
         )
         b, q = "banks.behaviour", "banks.liquidity"
@@ -146,6 +151,9 @@ class BankRuns:
         self.income_rate = zeros * 1.0
         self.distress = zeros * 1.0
         self.last_runoff = sheets.ledger.cash * 0.0
+        face = sheets.ledger.pools["deposits"].face
+        self.uninsured = face * self.uninsured_share
+        self.face_after_run = face * 1.0  # (E, B) USD bn of deposits after last week's run
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot, per bank on the agent axis (E, N).
@@ -184,6 +192,19 @@ class BankRuns:
         peers = self.capital.at_banks(failed @ self.region_weights)  # (E, B)
         return (shortfall + self.loss_weight * losses) * (1.0 + self.peer_weight * peers)
 
+    def uninsured_deposits(self, face: Any) -> Any:
+        """(E, B) USD bn of uninsured deposits at each bank now, before this week's run.
+
+        Deposits that came in since last week's run are uninsured at the bank's data share;
+        deposits that went out other than by the run take the bank's present mix.
+        """
+        xp = self.capital.sheets.xp
+        change = face - self.face_after_run
+        held = self.face_after_run
+        mix = self.uninsured / xp.where(held > 0.0, held, 1.0)
+        moved = xp.where(change > 0.0, self.uninsured_share, mix) * change
+        return xp.minimum(xp.maximum(self.uninsured + moved, 0.0), xp.maximum(face, 0.0))
+
     def step(self, state: WorldState) -> None:
         """Depositors and wholesale creditors leave distressed banks, paid in cash.
 
@@ -198,9 +219,13 @@ class BankRuns:
         share = self.run_max * ramp(xp, self.distress, self.run_threshold, self.run_width)
         share = xp.clip(share + self.outflow_shock, 0.0, 1.0)
         deposits = ledger.pools["deposits"]
+        uninsured = self.uninsured_deposits(deposits.face)
+        run = xp.where(alive, uninsured * share, 0.0)
         before = ledger.cash
-        pay_out_deposits(ledger, xp.where(alive, deposits.face * share * self.uninsured, 0.0))
+        pay_out_deposits(ledger, run)
         state.withdrawals = before - ledger.cash
+        self.uninsured = uninsured - run
+        self.face_after_run = deposits.face * 1.0
         runoff = self.wholesale_max * ramp(
             xp, self.distress, self.wholesale_threshold, self.wholesale_width
         )

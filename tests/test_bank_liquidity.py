@@ -116,7 +116,8 @@ def test_svb_like_bank_loses_two_thirds_of_its_deposits_in_a_week():
     _buy_treasuries(m, bank, 0.4)  # SVB: securities over half its assets, mostly HTM
     m.state.banks.htm_units[:, k] = 0.8 * s.holdings[:, bank, t]
     _mark_treasuries(m, 0.83)  # SVB's unrealised loss of 15 bn on 91 bn HTM
-    runs.uninsured[k] = 0.9  # SVB: ~90% of deposits uninsured
+    runs.uninsured_share[k] = 0.9  # SVB: ~90% of deposits uninsured
+    runs.uninsured[:, k] = 0.9 * s.ledger.pools["deposits"].face[:, k]
     regulatory, market = _ratios(m)
     assert market[0, bank] < 0.2 * regulatory[0, bank]  # market capital nearly gone ...
     assert regulatory[0, bank] > 0.085  # ... the regulatory ratio above the US buffer

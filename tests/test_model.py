@@ -285,6 +285,7 @@ def test_policy_levers_act_through_the_rules():
     # EU rules ask more of US banks: a higher buffer (11% vs 8.5% of risk-weighted assets)
     assert (eu.capital.buffer[us_banks] > own.capital.buffer[us_banks]).all()
     insured = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(deposit_insurance=0.0))
+    assert float(insured.bank_runs.uninsured_share.max()) == 0.0
     assert float(insured.bank_runs.uninsured.max()) == 0.0
     capped = Powderkeg(n_worlds=1, seed=1, n_cohorts=20, policy=Policy(hedge_fund_leverage_cap=1.5))
     capped.step()  # hedge funds start at assets/equity of 2: the cap makes them sell

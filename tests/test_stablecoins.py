@@ -89,7 +89,7 @@ def test_svb_run_speed_at_full_distress():
     sheets.ledger.book_equity(-loss)
     face = pool.face[0, 0]
     runs.step(m.state)
-    share = m.state.withdrawals[0, banks[0]] / (face * runs.uninsured[0])
+    share = m.state.withdrawals[0, banks[0]] / (face * runs.uninsured_share[0])
     days = m.calibration.trading_days_per_week
     assert run_share_over(share, 1.0, days) == pytest.approx(0.24, abs=0.005)  # SVB day one
     assert m.state.withdrawals[0, banks[1]] == 0.0  # a healthy bank keeps its depositors
