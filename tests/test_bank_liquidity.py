@@ -135,6 +135,41 @@ def test_svb_like_bank_loses_two_thirds_of_its_deposits_in_a_week():
     assert (runs.last_runoff[:, bank] > 0.1 * s.ledger.owed("wholesale")[:, bank]).all()
 
 
+def test_a_long_run_takes_the_uninsured_deposits_and_leaves_the_insured_ones():
+    m = model()
+    bank, k = _slot(m, "citigroup")
+    runs, pool = m.bank_runs, m.sheets.ledger.pools["deposits"]
+    face = pool.face[:, k].copy()
+    uninsured = runs.uninsured_share[k] * face
+    runs.outflow_shock[:, k] = 0.5  # half its uninsured depositors leave each week
+    taken = np.zeros_like(face)
+    for week in range(12):
+        runs.step(m.state)
+        taken += m.state.withdrawals[:, bank]
+        # per week, by hand: half of what is still uninsured
+        expected = uninsured * 0.5 ** (week + 1)
+        np.testing.assert_allclose(runs.uninsured[:, k], expected, rtol=1e-9)
+    np.testing.assert_allclose(taken, uninsured * (1.0 - 0.5**12), rtol=1e-9)
+    assert (pool.face[:, k] > 0.99 * (face - uninsured)).all()  # the insured deposits stay
+    assert gaps(m) < 1e-6
+
+
+def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_the_mix():
+    m = model()
+    runs = m.bank_runs
+    held = runs.face_after_run.copy()
+    runs.uninsured = runs.uninsured * 0.5  # after a run: half the uninsured deposits are gone
+    mix = runs.uninsured / held
+    change = np.where(np.arange(held.shape[1]) % 2 == 0, 10.0, -10.0)[None, :] * np.ones_like(held)
+    got = runs.uninsured_deposits(held + change)
+    # one bank at a time, by hand
+    for e in range(held.shape[0]):
+        for b in range(held.shape[1]):
+            share = runs.uninsured_share[b] if change[e, b] > 0 else mix[e, b]
+            want = min(max(runs.uninsured[e, b] + share * change[e, b], 0.0), held[e, b] + 10.0)
+            assert got[e, b] == pytest.approx(want, rel=1e-12)
+
+
 def test_peer_failures_raise_distress_of_weak_banks_in_the_same_region_only():
     m = model()
     runs = m.bank_runs
