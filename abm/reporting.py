@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -452,6 +453,23 @@ class Recorder:
         return pd.DataFrame({n: np.concatenate([c[n] for c in self._chunks]) for n in names})
 
 
+def record_weeks(
+    model: mesa.Model, weeks: int, after_week: Callable[[], None] | None = None
+) -> pd.DataFrame:
+    """Step ``model`` ``weeks`` times and return its :class:`Recorder` frame, the start included.
+
+    ``after_week`` is called after each week is recorded (a progress bar, a spy's own record).
+    """
+    recorder = Recorder()
+    recorder.record(model)
+    for _ in range(weeks):
+        model.step()
+        recorder.record(model)
+        if after_week is not None:
+            after_week()
+    return recorder.frame()
+
+
 #: Columns of :func:`agents_frame`.
 AGENT_COLUMNS = (
     "world",
@@ -496,4 +514,5 @@ __all__ = [
     "column_names",
     "ensemble_columns",
     "ensemble_frame",
+    "record_weeks",
 ]

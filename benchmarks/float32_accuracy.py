@@ -80,7 +80,7 @@ def device_state(model: Any) -> list[tuple[str, Any]]:
 
 def run_preset(preset: str, dtype: str, worlds: int, weeks: int, seed: int, cohorts: int) -> dict:
     """Series, accounting gap and balance-sheet size of one preset's run at ``dtype``."""
-    from abm.reporting import Recorder
+    from abm.reporting import record_weeks
     from experiments.build import build_model
     from experiments.scenarios import load_preset
 
@@ -88,15 +88,11 @@ def run_preset(preset: str, dtype: str, worlds: int, weeks: int, seed: int, coho
         load_preset(preset), n_worlds=worlds, seed=seed, backend="numpy", n_cohorts=cohorts,
         dtype=dtype, collect_agents=False,
     )  # fmt: skip
-    recorder = Recorder()
-    recorder.record(model)
-    for _ in range(weeks):
-        model.step()
-        recorder.record(model)
+    series = record_weeks(model, weeks)
     gap = {k: float(np.max(np.abs(v))) for k, v in model.accounting_gap().items()}
     size = float(np.min(np.sum(model.sheets.total_assets(), axis=-1)))
     leaks = [p for p, a in device_state(model) if a.dtype != np.dtype(dtype)]
-    return {"series": recorder.frame(), "gap": gap, "size": size, "leaks": leaks}
+    return {"series": series, "gap": gap, "size": size, "leaks": leaks}
 
 
 def compare(preset: str, worlds: int, weeks: int, seed: int, cohorts: int) -> dict[str, Any]:

@@ -391,7 +391,7 @@ def run_once(
     A model that raises, or a world that stops (non-finite state), gives NaN outcomes and the
     reason in :attr:`Run.error`. ``tick`` is called once at the end (the progress bar).
     """
-    from abm.reporting import Recorder
+    from abm.reporting import record_weeks
     from experiments.build import build_model
     from experiments.metrics import world_metrics
 
@@ -406,12 +406,7 @@ def run_once(
                 calibration=cal,
                 collect_agents=False,
             )
-            recorder = Recorder()
-            recorder.record(model)
-            for _ in range(steps):
-                model.step()
-                recorder.record(model)
-            numbers = world_metrics(recorder.frame(), model)
+            numbers = world_metrics(record_weeks(model, steps), model)
     except Exception as err:  # any failure of the model is a result to report
         tick()
         return Run({}, f"{type(err).__name__}: {err}".splitlines()[0][:200])

@@ -65,22 +65,20 @@ def simulate(
     counterfactual); ``tick`` is called after every week (the progress bar). A preset with a
     ``spotlight_fund`` adds its prime brokers' numbers (:class:`PrimeBrokers`).
     """
-    from abm.reporting import Recorder
+    from abm.reporting import record_weeks
 
     config = resolve_config(preset, steps=steps, n_worlds=worlds, seed=seed, backend=backend)
     model = build_run_model(config, backend, channels=channels, policy_overrides=policy_overrides)
     fund = config.definition.spotlight_fund if config.definition is not None else None
     brokers = PrimeBrokers(model, fund) if fund else None
-    recorder = Recorder()
-    recorder.record(model)
-    for _ in range(steps):
-        model.step()
-        recorder.record(model)
+
+    def after_week() -> None:
         if brokers is not None:
             brokers.record()
         if tick is not None:
             tick()
-    metrics = world_metrics(recorder.frame(), model)
+
+    metrics = world_metrics(record_weeks(model, steps, after_week), model)
     return {**metrics, **brokers.per_world()} if brokers is not None else metrics
 
 

@@ -26,7 +26,7 @@ import argparse
 import numpy as np
 
 from abm.calibration import load_calibration
-from abm.reporting import Recorder
+from abm.reporting import record_weeks
 from experiments.calibration_audit import calibration_with
 from experiments.evidence import world_metrics
 from experiments.run import build_run_model, resolve_config
@@ -50,12 +50,7 @@ def run(values: dict[str, float], worlds: int, weeks: int) -> dict[str, float]:
         cal = calibration_with(cal, values)
     config = resolve_config(PRESET, steps=weeks, n_worlds=worlds, seed=0, backend="numpy")
     model = build_run_model(config, "numpy", calibration=cal)
-    recorder = Recorder()
-    recorder.record(model)
-    for _ in range(weeks):
-        model.step()
-        recorder.record(model)
-    frame = recorder.frame()
+    frame = record_weeks(model, weeks)
     metrics = world_metrics(frame, model)
     failures = np.asarray(metrics["bank_failures"])
     fall = np.asarray(metrics["bank_cet1_fall_us_pt"])

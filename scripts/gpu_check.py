@@ -268,7 +268,7 @@ def cupy_tests(plan: CheckPlan) -> dict[str, Any]:
 
 def preset_series(preset: str, backend: str, plan: CheckPlan) -> Any:
     """One preset's series (:class:`abm.reporting.Recorder`), step 0 included, as a DataFrame."""
-    from abm.reporting import Recorder
+    from abm.reporting import record_weeks
     from experiments.build import build_model
     from experiments.scenarios import load_preset
 
@@ -279,12 +279,7 @@ def preset_series(preset: str, backend: str, plan: CheckPlan) -> Any:
         backend=backend,
         n_cohorts=plan.preset_cohorts,
     )
-    recorder = Recorder()
-    recorder.record(model)
-    for _ in range(plan.preset_weeks):
-        model.step()
-        recorder.record(model)
-    return recorder.frame()
+    return record_weeks(model, plan.preset_weeks)
 
 
 def family(column: str, dtype: Any) -> str:

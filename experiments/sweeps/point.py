@@ -119,19 +119,14 @@ def run_point(task: PointTask) -> PointResult:
     import numpy as np
     import pandas as pd
 
-    from abm.reporting import Recorder
+    from abm.reporting import record_weeks
     from kernels.backend import to_numpy
 
     start, cpu_start = time.perf_counter(), time.process_time()
     model = build_point_model(
         task.scenario, task.values, n_worlds=task.worlds, seed=task.seed, backend=task.backend
     )
-    recorder = Recorder()
-    recorder.record(model)
-    for _ in range(task.steps):
-        model.step()
-        recorder.record(model)
-    series = recorder.frame()
+    series = record_weeks(model, task.steps)
     causes = getattr(getattr(model, "state", None), "stop_reasons", None)
     reason = stopped_reason(series, causes if isinstance(causes, dict) else None)
     if reason is not None:
