@@ -20,10 +20,13 @@ dividends) in small:
   receives the fixed book's coupon (a ladder that rolls as the fixed-rate loans reprice) and pays
   the policy rate, to dealers outside the model; like the loans, the swaps are not marked to
   market (a cash-flow hedge's reserve is filtered out of CET1: CRR Art. 33(1)(a)).
-- **Interest expense**: deposits at ``β·i`` (the deposit beta: Drechsler, Savov & Schnabl 2017,
-  QJE 132(4), 1819–1876); wholesale funding at ``i + s`` with the spread ``s = s₀ + s₁·d`` rising
-  with the bank's capital shortfall ``d = max(0, 1 − CET1/target)`` (bank CDS in 2008–09);
-  interbank at ``i``; the lender of last resort at ``i`` plus its penalty.
+- **Interest expense**: deposits at ``max(β·i, 0)`` (the deposit beta: Drechsler, Savov &
+  Schnabl 2017, QJE 132(4), 1819–1876; banks do not charge their depositors when the policy rate
+  is negative: euro-area deposit rates stayed at about zero while the ECB's deposit facility rate
+  was negative, June 2014 to July 2022, down to −0.5%; Heider, Saidi & Schepens 2019, RFS 32(10),
+  3728–3761); wholesale funding at ``i + s`` with the spread ``s = s₀ + s₁·d`` rising with the
+  bank's capital shortfall ``d = max(0, 1 − CET1/target)`` (bank CDS in 2008–09); interbank at
+  ``i``; the lender of last resort at ``i`` plus its penalty.
 - **Fees** in proportion to assets and **operating costs** at the cost–income ratio of the start,
   kept as a share of assets (FDIC Quarterly Banking Profile 2025; EBA Risk Dashboard 2025; the two
   investment banks have their own fee income and cost–income ratio).
@@ -35,6 +38,13 @@ dividends) in small:
   positive net income, scaled from nothing at the capital buffer to all of it at the CET1 target
   (the maximum distributable amount: CRD Art. 141, the Fed's stress capital buffer rule), and
   buybacks of the capital above the target, a quarter's worth a week; nothing below the buffer.
+  All of it at most ``c`` times the bank's net income over the past year
+  (``[banks.earnings] payout_income_cap``): a bank whose risk-weighted assets shrink in a
+  recession does not hand the capital they free back while it earns little or loses. The Fed's
+  limit of 2020–21 capped dividends and buybacks at the average net income of the four preceding
+  quarters; the ECB asked the euro-area banks to pay nothing in 2020 and at most 15% of their
+  2019–20 profits in 2021 (ECB/2020/19, ECB/2020/62); and banks stop buying back when they lose
+  money (the US banks' buybacks fell to almost nothing in 2009).
 
 The loan margin of each region is set at the start so that net interest income over total assets
 equals the data (``[banks.earnings.*] net_interest_income_share``), given the rates, the books and
@@ -60,6 +70,9 @@ REGION_NODES = ("banks.earnings.us", "banks.earnings.eu")
 BUYBACK_WEEKS = 13.0
 #: weeks over which net income is averaged for the return on equity (a quarter)
 ROE_WEEKS = 13.0
+#: mean age (weeks) of the past year's net income that caps payouts: an exponential average with
+#: the mean age of the four preceding quarters' average in the Fed's limit of 2020-21
+PAYOUT_INCOME_WEEKS = 26.0
 #: horizon of the earnings measure of interest-rate risk, weeks (BCBS 368: 12 months)
 EAR_WEEKS = 52
 
@@ -130,6 +143,7 @@ class BankEarnings:
         self.fee_rate = own_or_region("fee_income_share")  # a year, of total assets
         self.tax_rate = per_bank(per_region("tax_rate"))
         self.dividend_share = per_bank(per_region("dividend_payout_share"))
+        self.payout_cap = float(cal.value("banks.earnings.payout_income_cap"))
         self.spread0 = per_bank(per_region("wholesale_spread"))
         self.spread_slope = float(cal.value("banks.earnings.wholesale_spread_per_shortfall"))
         self.lender_penalty = float(cal.value("banks.earnings.lender_of_last_resort_penalty"))
@@ -155,6 +169,8 @@ class BankEarnings:
         self.cost_rate = own_or_region("cost_income_ratio") * (nii0 + self.fee_rate)
         self.income_rate = rate0 * 0.0  # (E, B) net income a year, averaged over a quarter
         self.income_weight = 0.0  # weight of the weeks seen so far in that average
+        self.year_income = rate0 * 0.0  # (E, B) net income a week, averaged over the past year
+        self.year_weight = 0.0  # weight of the weeks seen so far in that average
 
     def _paid_by_firms(self, economy: Any, short_rate: Any) -> Any:
         """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
@@ -230,13 +246,21 @@ class BankEarnings:
             "bonds": held[:, :, self.bonds] * self.bond_coupon * week,
             "reserves": cash * rate * week,
             "treasuries": held[:, :, self.treasuries] * self.treasury_coupon * week,
-            "deposits": -self._owed("deposits") * self.deposit_beta * rate * week,
+            "deposits": -self._owed("deposits") * self._deposit_rate(rate) * week,
             "wholesale": -self._owed("wholesale") * (rate + spread) * week,
             "interbank": (self._owned("interbank") - self._owed("interbank")) * rate * week,
             "central_bank_loans": -self._owed("central_bank_loans")
             * (rate + self.lender_penalty)
             * week,
         }
+
+    def _deposit_rate(self, rate: Any) -> Any:
+        """(E, B) the rate the banks pay on deposits, a year: ``β·i``, never below zero.
+
+        When the policy rate ``rate`` is negative, deposit rates stay at zero rather than
+        follow it (module docstring: Heider, Saidi & Schepens 2019).
+        """
+        return self.sheets.xp.maximum(self.deposit_beta * rate, 0.0)
 
     def _funding_spread(self, ratio: Any) -> Any:
         """(E, B) the wholesale spread ``s₀ + s₁·max(0, 1 − CET1/target)`` at CET1 ``ratio``."""
@@ -322,7 +346,7 @@ class BankEarnings:
         ledger.pay_outsider(banks, "central_bank", -parts["reserves"])
         ledger.pay_outsider(banks, "public_sector", -parts["treasuries"])
         week = on / 52.0
-        self._pay_pool(state, "deposits", self.deposit_beta * rate * week)
+        self._pay_pool(state, "deposits", self._deposit_rate(rate) * week)
         self._pay_pool(state, "wholesale", (rate + spread) * week)
         self._pay_pool(state, "interbank", rate * week)
         self._pay_pool(state, "central_bank_loans", (rate + self.lender_penalty) * week)
@@ -335,6 +359,8 @@ class BankEarnings:
         tax = self.tax_rate * xp.maximum(pretax, 0.0)
         ledger.pay_outsider(banks, "public_sector", tax)
         net_income = pretax - tax
+        self.year_income = self.year_income + (net_income - self.year_income) / PAYOUT_INCOME_WEEKS
+        self.year_weight = self.year_weight + (1.0 - self.year_weight) / PAYOUT_INCOME_WEEKS
         rwa = xp.take(all_assets * density, banks, axis=1)
         payouts = self._payouts(net_income, rwa, ratio) * on
         ledger.pay_outsider(banks, "outside_investors", payouts)
@@ -355,7 +381,9 @@ class BankEarnings:
         """(E, B) dividends and buybacks this week, restricted below the target (the MDA).
 
         Buybacks return the capital above the CET1 target (``ratio`` over the bank's
-        risk-weighted assets ``rwa``, both (E, B)) over :data:`BUYBACK_WEEKS`.
+        risk-weighted assets ``rwa``, both (E, B)) over :data:`BUYBACK_WEEKS`. The whole is at
+        most :attr:`payout_cap` times the week's net income averaged over the past year
+        (:data:`PAYOUT_INCOME_WEEKS`; nothing after a year of losses) and the bank's cash.
         """
         xp = self.sheets.xp
         cap = self.capital
@@ -363,8 +391,10 @@ class BankEarnings:
         room = xp.clip((ratio - self.cet1_buffer) / (target - self.cet1_buffer), 0.0, 1.0)
         dividends = self.dividend_share * xp.maximum(net_income, 0.0) * room
         buybacks = xp.maximum((ratio - target) * rwa, 0.0) / BUYBACK_WEEKS
+        earned = self.year_income / max(self.year_weight, 1.0 / PAYOUT_INCOME_WEEKS)
+        limit = self.payout_cap * xp.maximum(earned, 0.0)
         cash = xp.maximum(xp.take(self.sheets.ledger.cash, self.banks, axis=1), 0.0)
-        return xp.minimum(dividends + buybacks, cash)
+        return xp.minimum(xp.minimum(dividends + buybacks, limit), cash)
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot, per bank on the agent axis (E, N), USD bn this week unless noted.

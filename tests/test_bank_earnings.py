@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.bank_earnings import REGION_NODES
+from abm.bank_earnings import PAYOUT_INCOME_WEEKS, REGION_NODES
 from abm.calibration import load_calibration
 from abm.model import Powderkeg
 
@@ -44,16 +44,23 @@ def test_margin_returns_the_data_net_interest_income(cal) -> None:
         assert share == pytest.approx(target, rel=0.1), node
 
 
-def test_depositors_receive_what_the_banks_pay() -> None:
-    """A retail cohort's deposit interest is beta x rate on its deposits at each of its banks."""
+@pytest.mark.parametrize("policy_rate", [None, -0.005])
+def test_depositors_receive_what_the_banks_pay(policy_rate) -> None:
+    """A retail cohort's deposit interest is beta x rate on its deposits at each of its banks.
+
+    At a negative policy rate (the ECB's −0.5% of 2019–22) nobody pays: deposit rates stop at
+    zero, the banks' interest on deposits as well.
+    """
     model = _model()
     state, ledger = model.state, model.sheets.ledger
     earnings = model.bank_earnings
+    if policy_rate is not None:
+        state.macro.policy_rate = state.macro.policy_rate * 0.0 + policy_rate
     rate = np.asarray(earnings.capital.at_banks(state.macro.policy_rate))
     beta = np.asarray(earnings.deposit_beta)
     banks = _banks(model)
     paid = np.zeros((2, model.roster.size))
-    paid[:, banks] = beta * rate / 52.0
+    paid[:, banks] = np.maximum(beta * rate, 0.0) / 52.0
     cohort = int(model.roster.indices("retail")[0])
     edges = ledger.edges("deposits")  # per edge: the cohort's deposit at one bank
     mine = np.asarray(edges.holder) == cohort
@@ -63,8 +70,17 @@ def test_depositors_receive_what_the_banks_pay() -> None:
     before = np.asarray(ledger.equity_flows)[:, cohort].copy()
     earnings.book(state)
     received = np.asarray(ledger.equity_flows)[:, cohort] - before
-    assert expected.min() > 0.0
-    np.testing.assert_allclose(received, expected, rtol=1e-10)
+    if policy_rate is None:
+        assert expected.min() > 0.0
+        np.testing.assert_allclose(received, expected, rtol=1e-10)
+    else:
+        assert np.all(received == 0.0)
+        deposits = earnings._components(
+            earnings.capital.at_banks(state.macro.policy_rate),
+            state.banks.loans - state.banks.allowance,
+            earnings.spread0,
+        )["deposits"]
+        assert np.all(np.asarray(deposits) == 0.0)
 
 
 def _weaken(model: Powderkeg, bank: int, cet1: float) -> None:
@@ -95,6 +111,28 @@ def test_payouts_stop_below_the_buffer(cal) -> None:
     assert np.all(payouts[:, 0] == 0.0)
     assert np.all(payouts[:, 1] > 0.0)
     assert np.asarray(model.state.banks.net_income)[:, 1].min() > 0.0
+
+
+def test_payouts_stay_within_the_past_years_net_income() -> None:
+    """Two banks far above their target: after a year of losses one pays nothing out, the other,
+    which earned little, pays exactly its average net income (the Fed's limit of 2020-21)."""
+    model = _model()
+    earnings, state = model.bank_earnings, model.state
+    banks = _banks(model)
+    for b in banks[:2]:
+        _weaken(model, int(b), 0.25)  # capital far above the target: large buybacks wanted
+    state.banks.provisions = state.banks.provisions * 0.0
+    year = np.zeros(np.asarray(earnings.year_income).shape)
+    year[:, 0], year[:, 1:] = -1.0, 0.01  # USD bn a week over the past year
+    earnings.year_income = model.xp.asarray(year)
+    earnings.year_weight = 1.0
+    earnings.book(state)
+    income = np.asarray(state.banks.net_income)
+    payouts = np.asarray(state.banks.payouts)
+    assert income[:, :2].min() > 0.0  # this week both earn
+    assert np.all(payouts[:, 0] == 0.0)  # ... but over the year bank 0 lost
+    limit = earnings.payout_cap * (0.01 + (income[:, 1] - 0.01) / PAYOUT_INCOME_WEEKS)
+    np.testing.assert_allclose(payouts[:, 1], limit, rtol=1e-12)
 
 
 def test_no_tax_on_a_loss_and_the_rate_on_a_profit() -> None:
@@ -197,7 +235,7 @@ def _interest_by_hand(model: Powderkeg, shift: float, weeks: int) -> np.ndarray:
                 + held[b, e.bonds] * bank(e.bond_coupon)[b]
                 + cash[b] * r
                 + held[b, e.treasuries] * bank(e.treasury_coupon)[b]
-                - owed["deposits"][b] * beta * r
+                - owed["deposits"][b] * max(beta * r, 0.0)
                 - owed["wholesale"][b] * (r + spread)
                 + (owned[b] - owed["interbank"][b]) * r
                 - owed["central_bank_loans"][b] * (r + e.lender_penalty)
