@@ -77,6 +77,28 @@ PAYOUT_INCOME_WEEKS = 26.0
 EAR_WEEKS = 52
 
 
+class RunningMean:
+    """An exponential average of a weekly (E, B) quantity with mean age ``weeks``.
+
+    Until enough weeks have passed it is the average of the weeks seen so far (the weights are
+    divided by their sum), so the first week's value is the mean at once.
+    """
+
+    def __init__(self, zeros: Any, weeks: float) -> None:
+        self.weeks = weeks
+        self.total = zeros
+        self.weight = 0.0  # the weight of the weeks seen so far
+
+    def add(self, value: Any) -> None:
+        """Take this week's ``value`` (E, B) into the average."""
+        self.total = self.total + (value - self.total) / self.weeks
+        self.weight = self.weight + (1.0 - self.weight) / self.weeks
+
+    def mean(self) -> Any:
+        """(E, B) the average now."""
+        return self.total / max(self.weight, 1.0 / self.weeks)
+
+
 def pay_on_pool(ledger: Any, pool: str, payers: Any, rate: Any) -> None:
     """Agents ``payers`` (P,) pay ``rate`` (E, P) this week on what they owe on ``pool``.
 
@@ -167,10 +189,10 @@ class BankEarnings:
         start = self._components(rate0, net_loans, self.spread0 + rate0 * 0.0)
         nii0 = 52.0 * (sum(start.values()) + paid_by_firms) / assets
         self.cost_rate = own_or_region("cost_income_ratio") * (nii0 + self.fee_rate)
-        self.income_rate = rate0 * 0.0  # (E, B) net income a year, averaged over a quarter
-        self.income_weight = 0.0  # weight of the weeks seen so far in that average
-        self.year_income = rate0 * 0.0  # (E, B) net income a week, averaged over the past year
-        self.year_weight = 0.0  # weight of the weeks seen so far in that average
+        # net income a year over the last quarter (the return on equity), and a week over the
+        # past year (the payout cap)
+        self.income_rate = RunningMean(rate0 * 0.0, ROE_WEEKS)
+        self.year_income = RunningMean(rate0 * 0.0, PAYOUT_INCOME_WEEKS)
 
     def _paid_by_firms(self, economy: Any, short_rate: Any) -> Any:
         """(E, B) interest the firms' rule pays the banks a week at the start (USD bn).
@@ -359,13 +381,11 @@ class BankEarnings:
         tax = self.tax_rate * xp.maximum(pretax, 0.0)
         ledger.pay_outsider(banks, "public_sector", tax)
         net_income = pretax - tax
-        self.year_income = self.year_income + (net_income - self.year_income) / PAYOUT_INCOME_WEEKS
-        self.year_weight = self.year_weight + (1.0 - self.year_weight) / PAYOUT_INCOME_WEEKS
+        self.year_income.add(net_income)
         rwa = xp.take(all_assets * density, banks, axis=1)
         payouts = self._payouts(net_income, rwa, ratio) * on
         ledger.pay_outsider(banks, "outside_investors", payouts)
-        self.income_rate = self.income_rate + (52.0 * net_income - self.income_rate) / ROE_WEEKS
-        self.income_weight = self.income_weight + (1.0 - self.income_weight) / ROE_WEEKS
+        self.income_rate.add(52.0 * net_income)
         b = state.banks
         b.net_interest, b.net_income = net_interest, net_income
         b.payouts, b.funding_spread = payouts, spread
@@ -391,8 +411,7 @@ class BankEarnings:
         room = xp.clip((ratio - self.cet1_buffer) / (target - self.cet1_buffer), 0.0, 1.0)
         dividends = self.dividend_share * xp.maximum(net_income, 0.0) * room
         buybacks = xp.maximum((ratio - target) * rwa, 0.0) / BUYBACK_WEEKS
-        earned = self.year_income / max(self.year_weight, 1.0 / PAYOUT_INCOME_WEEKS)
-        limit = self.payout_cap * xp.maximum(earned, 0.0)
+        limit = self.payout_cap * xp.maximum(self.year_income.mean(), 0.0)
         cash = xp.maximum(xp.take(self.sheets.ledger.cash, self.banks, axis=1), 0.0)
         return xp.minimum(xp.minimum(dividends + buybacks, limit), cash)
 
@@ -408,7 +427,7 @@ class BankEarnings:
         b = state.banks
         xp = state.xp
         equity = xp.take(books.assets - books.liabilities, self.banks, axis=1)
-        income = self.income_rate / max(self.income_weight, 1.0 / ROE_WEEKS)  # the weeks so far
+        income = self.income_rate.mean()
         roe = xp.where(equity > 0.0, income / xp.where(equity > 0.0, equity, 1.0), 0.0)
         return {
             "risk_weighted_assets": xp.where(

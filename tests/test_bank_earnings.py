@@ -122,10 +122,10 @@ def test_payouts_stay_within_the_past_years_net_income() -> None:
     for b in banks[:2]:
         _weaken(model, int(b), 0.25)  # capital far above the target: large buybacks wanted
     state.banks.provisions = state.banks.provisions * 0.0
-    year = np.zeros(np.asarray(earnings.year_income).shape)
+    year = np.zeros(np.asarray(earnings.year_income.total).shape)
     year[:, 0], year[:, 1:] = -1.0, 0.01  # USD bn a week over the past year
-    earnings.year_income = model.xp.asarray(year)
-    earnings.year_weight = 1.0
+    earnings.year_income.total = model.xp.asarray(year)
+    earnings.year_income.weight = 1.0
     earnings.book(state)
     income = np.asarray(state.banks.net_income)
     payouts = np.asarray(state.banks.payouts)
