@@ -280,20 +280,26 @@ class BilateralPool:
         outside = xp.where(owes, outside_face * per_face, self.outside_weight)
         return edge, outside
 
-    def holding_split(self, xp: Any, worlds: slice = ALL_WORLDS) -> Any:
+    def holding_split(self, xp: Any, worlds: slice = ALL_WORLDS, only: Any = None) -> Any:
         """(W, K) how a holder's new claims (or cash-ins) divide over its edges, worlds ``worlds``.
 
         In proportion to its balances; its home weights (``hold_weight``) while it holds none.
         Rounding leaves an emptied edge at about -1e-16 rather than 0: such residues take no
-        share, so every share is in [0, 1] and a holder's shares add up to 1.
+        share, so every share is in [0, 1] and a holder's shares add up to 1. ``only`` (E, I)
+        bool keeps the edges on those issuers: a holder's shares over them add up to 1, or are
+        all 0 where it holds nothing there.
         """
         balance = xp.maximum(self.balance[worlds, ...], 0.0)
+        if only is not None:
+            keep = xp.take(only[worlds, ...], self.edge_issuer, axis=1)
+            balance = xp.where(keep, balance, 0.0)
         held = segment_sum(balance, self.edge_holder, self.holders.shape[0])
         has = held >= xp.finfo(held.dtype).smallest_normal
         per_held = 1.0 / xp.where(has, held, 1.0)
+        home = self.hold_weight if only is None else 0.0
         return xp.where(xp.take(has, self.edge_holder, axis=1),
                         balance * xp.take(per_held, self.edge_holder, axis=1),
-                        self.hold_weight)  # fmt: skip
+                        home)  # fmt: skip
 
     def edges(self) -> Edges:
         """The pool as an edge list (its own)."""
@@ -422,17 +428,19 @@ class Ledger:
 
     # -- instruments ------------------------------------------------------------------------
 
-    def subscribe(self, name: str, amount: Any, outside: Any = None) -> None:
+    def subscribe(self, name: str, amount: Any, outside: Any = None, only: Any = None) -> None:
         """Holders of pool ``name`` pay ``amount`` (E, H) of cash for new claims on it.
 
         The cash goes to the issuers pro rata to their face values (a saver's deposit lands at
         the banks in proportion to their deposit bases), whose face rises by as much. An asset
         swap on both sides: no equity changes. ``outside`` (E,) is what the pool's outside holder
-        subscribes at the same time, paid in from outside the system.
+        subscribes at the same time, paid in from outside the system. ``only`` (E, I) bool, for a
+        bilateral pool without ``outside``: each holder's new claims go to its own issuers among
+        those alone; a holder with no claim on any of them keeps its cash.
         """
         xp, pool = self.xp, self.pools[name]
         if isinstance(pool, BilateralPool):
-            self._subscribe_bilateral(pool, amount, outside)
+            self._subscribe_bilateral(pool, amount, outside, only)
             return
         total = xp.sum(amount, axis=-1)
         if outside is not None:
@@ -445,7 +453,9 @@ class Ledger:
         pool.claims = pool.claims + amount
         pool.face = pool.face + received
 
-    def _subscribe_bilateral(self, pool: BilateralPool, amount: Any, outside: Any) -> None:
+    def _subscribe_bilateral(
+        self, pool: BilateralPool, amount: Any, outside: Any, only: Any = None
+    ) -> None:
         """Each holder's new claims go to its own issuers (its banks), by its current split.
 
         The (E, K) edge arrays are built a chunk of worlds at a time (:meth:`BilateralPool.chunks`).
@@ -456,7 +466,7 @@ class Ledger:
                             _shares(xp, pool.outside_face), pool.issuer_shares(xp))  # fmt: skip
         received, paid, balance = [], [], pool.owned_balance()
         for worlds in pool.chunks(xp):
-            split = pool.holding_split(xp, worlds)
+            split = pool.holding_split(xp, worlds, only)
             new = xp.take(amount[worlds, ...], pool.edge_holder, axis=1) * split  # (W, K)
             received.append(self._spread(pool.issuer_agent, new))
             paid.append(self._spread(pool.holder_agent, new))

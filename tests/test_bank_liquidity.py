@@ -154,6 +154,50 @@ def test_a_long_run_takes_the_uninsured_deposits_and_leaves_the_insured_ones():
     assert gaps(m) < 1e-6
 
 
+def test_runners_redeposit_a_share_at_calm_banks():
+    """Flight to quality: of what each depositor of the model is paid by a run, ``q`` goes back
+    the same week into its deposits at its own calm banks, pro rata to what it holds there; of
+    what outside depositors take, ``q`` goes to the region's calm banks pro rata to their deposits.
+    The money that arrives is uninsured; the bank run on receives none, nothing is lost."""
+    m = model()
+    bank, k = _slot(m, "citigroup")
+    runs, ledger = m.bank_runs, m.sheets.ledger
+    pool = ledger.pools["deposits"]
+    regions, q = m.capital.regions, runs.redeposit_share
+    face = pool.face.copy()
+    balance = np.asarray(pool.balance).copy()
+    edge_bank = np.asarray(pool.edge_issuer)
+    edge_holder_agent = np.asarray(pool.holders)[np.asarray(pool.edge_holder)]
+    outside_share = pool.outside_face[:, k] / face[:, k]
+    uninsured = runs.uninsured_deposits(face)
+    runs.outflow_shock[:, k] = 0.3
+    runs.step(m.state)
+    share = np.clip(runs.run_max * ramp(np, runs.distress, runs.run_threshold, runs.run_width)
+                    + runs.outflow_shock, 0.0, 1.0)  # fmt: skip
+    calm = share == 0.0
+    assert calm.sum(axis=1).min() >= 40 and not calm[:, k].any()
+    received = pool.face - face
+    received[:, k] += m.state.withdrawals[:, bank]  # the bank run on: only its run
+    gained = runs.uninsured - uninsured
+    gained[:, k] = 0.0  # the run bank's uninsured stock: the run (the tests above)
+    for e in range(face.shape[0]):  # by hand, one world, one depositor at a time
+        want = np.zeros(face.shape[1])
+        for agent in np.unique(edge_holder_agent):
+            paid = -m.state.withdrawals[e, agent]  # what the run paid this depositor
+            mine = (edge_holder_agent == agent) & calm[e, edge_bank]
+            if paid > 0.0 and balance[e, mine].sum() > 0.0:
+                np.add.at(
+                    want, edge_bank[mine], q * paid * balance[e, mine] / balance[e, mine].sum()
+                )
+        us_calm = np.where(calm[e] & (regions == regions[k]), face[e], 0.0)
+        fled = m.state.withdrawals[e, bank] * outside_share[e]
+        want += q * fled * us_calm / us_calm.sum()
+        np.testing.assert_allclose(received[e], want, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(gained[e], want, rtol=1e-9, atol=1e-9)
+    assert (received > 0.0).sum() > 10  # the money spreads over many calm banks
+    assert gaps(m) < 1e-6
+
+
 def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_the_mix():
     m = model()
     runs = m.bank_runs

@@ -136,6 +136,25 @@ def test_rounding_residues_below_zero_take_no_share_of_new_money():
     assert np.all((edge >= 0.0) & (edge <= 1.0)) and np.all((outside >= 0.0) & (outside <= 1.0))
 
 
+def test_money_moved_only_to_chosen_issuers_goes_to_the_holders_own_among_them():
+    """``subscribe(only=...)``: a saver's new money goes to its own banks among the chosen ones,
+    pro rata to what it holds there; a saver with nothing at a chosen bank keeps its cash."""
+    ledger = fresh(5)
+    deposits = ledger.pools["deposits"]
+    balance, cash = deposits.balance.copy(), ledger.cash.copy()
+    saved = np.zeros((E, 3))
+    saved[:, 0], saved[:, 1] = 2.0, 3.0  # saver 5 (bank 0 only), saver 6 (banks 1 and 2)
+    only = np.array([[False, True, True], [False, False, True], [False, True, True]])
+    ledger.subscribe("deposits", saved, only=only)
+    moved = ledger.cash - cash
+    assert (moved[:, [0, 5]] == 0.0).all()  # bank 0 is not chosen: saver 5 keeps its cash
+    at_1 = np.where(only[:, 1], 3.0 * balance[:, 1] / (balance[:, 1] + balance[:, 2]), 0.0)
+    np.testing.assert_allclose(moved[:, 1], at_1)  # saver 6's two banks, pro rata ...
+    np.testing.assert_allclose(moved[:, 2], 3.0 - at_1)  # ... or all at bank 2 in world 1
+    np.testing.assert_allclose(moved[:, 6], -3.0)
+    np.testing.assert_allclose(deposits.balance.sum(axis=1) - balance.sum(axis=1), 3.0)
+
+
 def test_edges_list_who_owes_whom():
     ledger = fresh(3)
     edges = ledger.edges("bank_loans")
@@ -198,7 +217,17 @@ amounts = st.lists(st.floats(0.0, 5.0), min_size=E * 3, max_size=E * 3).map(
 operations = st.lists(
     st.tuples(
         st.sampled_from(
-            ["subscribe", "redeem", "interest", "repay", "borrow", "write_down", "run", "cb"]
+            [
+                "subscribe",
+                "subscribe_only",
+                "redeem",
+                "interest",
+                "repay",
+                "borrow",
+                "write_down",
+                "run",
+                "cb",
+            ]
         ),
         amounts,
         st.booleans(),
@@ -215,6 +244,8 @@ def test_every_operation_keeps_money_pools_and_equity_balanced(seed, ops):
     for op, amount, flag in ops:
         if op == "subscribe":
             ledger.subscribe("deposits", amount, outside=amount[:, 0] if flag else None)
+        elif op == "subscribe_only":  # to some banks only: the rest stays cash
+            ledger.subscribe("deposits", amount, only=amount > 2.5 if flag else amount < 0.0)
         elif op == "redeem":
             claims = ledger.pools["deposits"].claims
             ledger.redeem("deposits", np.minimum(amount, claims))
