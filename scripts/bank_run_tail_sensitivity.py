@@ -14,7 +14,9 @@ The rows: the calibration; the lender's capacity at 10% and 20% of GDP instead o
 (``[regulation.central_bank] lolr_capacity_share_gdp``); the lender open in every world
 (``lolr_probability`` 1 instead of 0.9); uninsured depositors at half SVB's pace
 (``[banks.behaviour] uninsured_run_max_share_per_week``); runs that start later
-(``run_distress_threshold`` 0.6 instead of 0.5). ``docs/design.md`` shows its output.
+(``run_distress_threshold`` 0.6 instead of 0.5); none of what a run pays out coming back into
+deposits at the banks nobody runs from (``run_redeposit_share`` 0 instead of 0.5).
+``docs/design.md`` shows its output.
 
 Run: ``python scripts/bank_run_tail_sensitivity.py --worlds 100 --weeks 260``.
 """
@@ -40,6 +42,7 @@ ROWS: tuple[tuple[str, dict[str, float]], ...] = (
     ("lender open in every world", {f"{CENTRAL_BANK}.lolr_probability": 1.0}),
     ("depositors at half SVB's pace", {f"{BEHAVIOUR}.uninsured_run_max_share_per_week": 0.3732}),
     ("runs start later (θ 0.6)", {f"{BEHAVIOUR}.run_distress_threshold": 0.6}),
+    ("no flight to quality (q 0)", {f"{BEHAVIOUR}.run_redeposit_share": 0.0}),
 )
 
 
