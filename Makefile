@@ -7,6 +7,9 @@
 #                lint and run the whole test suite
 #   make bench   setup if needed, then run the kernel and model benchmarks (table + JSON in benchmarks/results/)
 #   make lint    ruff on everything
+#   make docs    setup if needed, then regenerate every document a model change moves (evidence,
+#                audit, ablation, back-tests, systemic, seed targets, classroom, validation, the
+#                tail table's log), two commands at a time (DOCS_ARGS="--only backtests" to do less)
 #   make gpu-wheels  (where pip reaches an index) the pure-Python wheels the GPU check needs, in .whl/
 #   make gpu-check   (on a machine with an NVIDIA GPU and CuPy, no index needed) install .whl/ into
 #                .gpu-site/ and run scripts/gpu_check.py with the system python3: CuPy tests, every
@@ -27,8 +30,9 @@ WHEEL_PY   ?= $(if $(wildcard $(PY)),$(PY),python3)
 GPU_PY     ?= python3
 GPU_SITE   := .gpu-site
 GPU_CHECK_ARGS ?=
+DOCS_ARGS ?=
 
-.PHONY: setup test lint bench run clean demo assets chromium gpu-wheels gpu-check
+.PHONY: setup test lint bench run clean demo assets chromium gpu-wheels gpu-check docs
 
 setup: $(STAMP)
 
@@ -59,6 +63,9 @@ test: setup lint assets chromium
 
 demo: setup assets
 	$(VENV)/bin/powderkeg ui
+
+docs: setup
+	$(PY) scripts/regenerate_docs.py $(DOCS_ARGS)
 
 bench: setup
 	$(VENV)/bin/powderkeg bench
