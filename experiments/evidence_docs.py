@@ -537,8 +537,10 @@ def anchor_lines(
         "The US banks' ratio dips in the first weeks, as bond prices fall, and reaches its low "
         "near the unemployment peak, as loan losses mount (the classroom tour of "
         f"severe_ai_bust shows it week by week). {_failures_with_backstops(bust)} Its "
-        "quarterly GDP falls faster than the Fed's "
-        "path (Okun's law needs an output gap of about −12% for 10% unemployment).",
+        "GDP falls further than the Fed's path: with Okun's coefficient at 0.45 the Fed's 10% "
+        "unemployment takes an output gap of about −14%, and GDP falls about 11.7% to its "
+        "trough in `severe_recession` (2 worlds) against the Fed's 7.8%; its worst quarter's "
+        f"US GDP growth is {_median(bust['gdp_growth_low_us_pct'])}% a year.",
         *book_loss_lines(recession, bust),
         "",
         "Rates. The Fed's scenario cuts the short rate to 0.1% within a quarter and lets the "
