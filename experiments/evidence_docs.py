@@ -592,7 +592,7 @@ def book_loss_lines(recession: dict[str, np.ndarray], bust: dict[str, np.ndarray
         "[5%, 95%] over worlds. US banks over nine quarters beside the Fed's 2026 severely "
         "adverse results (32 banks, Table 9, projected loan losses by type of loan, % of average "
         "balances); EU banks over three years beside the model's target, an estimate that splits "
-        "the EBA's 2025 credit losses (EUR 394 bn on about 10.1 tn of loans, 3.9%) by book.",
+        "the EBA's 2025 credit losses (EUR 394 bn on about 11.7 tn of loans, 3.4%) by book.",
         "",
         "| book | Fed 2026 | severe_recession, US | severe_ai_bust, US | EBA 2025 (estimate) "
         "| severe_recession, EU | severe_ai_bust, EU |",
