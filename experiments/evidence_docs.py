@@ -536,11 +536,12 @@ def anchor_lines(
         "add to the loans' (the EBA: EUR 547 bn of losses in all, 394 bn of them on credit). "
         "The US banks' ratio dips in the first weeks, as bond prices fall, and reaches its low "
         "near the unemployment peak, as loan losses mount (the classroom tour of "
-        f"severe_ai_bust shows it week by week). {_failures_with_backstops(bust)} Its "
-        "GDP falls further than the Fed's path: with Okun's coefficient at 0.45 the Fed's 10% "
-        "unemployment takes an output gap of about −14%, and GDP falls about 11.7% to its "
-        "trough in `severe_recession` (2 worlds) against the Fed's 7.8%; its worst quarter's "
-        f"US GDP growth is {_median(bust['gdp_growth_low_us_pct'])}% a year.",
+        f"severe_ai_bust shows it week by week). {_failures_with_backstops(bust)} Okun's "
+        "coefficient is the one the Fed's path implies (0.57: its GDP is about 10.4% below a "
+        "baseline growing at potential when unemployment peaks 5.9 points up), so the model "
+        "reaches the Fed's unemployment with about the Fed's fall of GDP (the presets' shocks "
+        "say by how much); its worst quarter's US GDP growth is "
+        f"{_median(bust['gdp_growth_low_us_pct'])}% a year.",
         *book_loss_lines(recession, bust),
         "",
         "Rates. The Fed's scenario cuts the short rate to 0.1% within a quarter and lets the "
