@@ -119,6 +119,13 @@ def add_arguments(parser: Any) -> None:
         metavar="FILE.md",
         help="the Markdown file; .csv and .json go beside it (default: %(default)s)",
     )
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="no run: write --out again from its .json with the scenario table (--scenarios) "
+        "read anew; the other flags are the record's (make docs runs the audit beside the "
+        "scenario table and this after both)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -404,6 +411,94 @@ def write_outputs(out: Path, result: Mapping[str, Any]) -> None:
     write_page_table_record(out, text, csv_path, write_csv, json_path, record)
 
 
+def _number(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def result_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The result :func:`write_outputs` wrote into its ``.json``, rebuilt for :func:`render`.
+
+    The record keeps every number the Markdown file shows (non-finite ones as ``null``); the
+    values are listed by screening score, the Sobol' stage's first, as :func:`command` ranks
+    them, so the rebuilt result renders the same file.
+
+    Raises:
+        KeyError, TypeError, ValueError: the record is not an audit's.
+    """
+    import pandas as pd
+
+    from experiments.calibration_audit import Bound
+
+    outcomes = tuple(record["outcomes"])
+    values = record["values"]
+    bounds = [
+        Bound(
+            path=v["path"],
+            value=float(v["value"]),
+            unit=v["unit"],
+            low=float(v["low"]),
+            high=float(v["high"]),
+            basis=v["basis"],
+            source=v["source"],
+            cut=v["cut"],
+        )
+        for v in values
+    ]
+    top = [b for b, v in zip(bounds, values, strict=True) if v["sobol"] is not None]
+
+    def frames(stage: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return {
+            o: pd.DataFrame.from_dict(
+                {v["path"]: {k: _number(x) for k, x in v[stage][o].items()} for v in rows},
+                orient="index",
+            )
+            for o in outcomes
+        }
+
+    return {
+        "meta": record["meta"],
+        "outcomes": outcomes,
+        "bounds": bounds,
+        "top": top,
+        "score": {v["path"]: float(v["score"]) for v in values},
+        "morris": frames("morris", values),
+        "sobol": frames("sobol", [v for v in values if v["sobol"] is not None]),
+        "nominal": {k: _number(x) for k, x in record["nominal"].items()},
+        "bands": {k: tuple(_number(x) for x in q) for k, q in record["bands"].items()},
+        "scenario_table": record["scenario_table"],
+        "failed": record["failed"],
+        "errors": record["errors"],
+    }
+
+
+def rerender(out: Path, scenarios: Path) -> int:
+    """``powderkeg audit --rerender``: the audit's files again with the scenario table read anew."""
+    import json
+
+    from experiments import calibration_audit as audit
+
+    record_path = out.with_suffix(".json")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        result = result_from_record(record)
+    except OSError:
+        raise UsageError(
+            f"argument --rerender: no audit record {record_path}; run powderkeg audit first"
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UsageError(
+            f"argument --rerender: {record_path} is not a calibration audit's record"
+        ) from None
+    result["scenario_table"] = audit.scenario_table(scenarios, result["meta"]["preset"])
+    write_outputs(out, result)
+    table = result["scenario_table"]
+    print(
+        f"wrote {out} from {record_path.name} with "
+        + (f"the scenario table of {table['worlds']} worlds" if table else "no scenario table")
+    )
+    return 0
+
+
 # -- the command --------------------------------------------------------------------------------
 
 
@@ -421,6 +516,8 @@ def command(args: Any) -> int:
     from experiments.seed_targets import check_out
     from experiments.sensitivity import design_size, sample
 
+    if args.rerender:
+        return rerender(check_out(args.out), args.scenarios)
     if args.samples & (args.samples - 1):
         raise UsageError(f"argument --samples: must be a power of two; got {args.samples}")
     outcomes = check_outcomes(args.outcomes)
@@ -546,4 +643,12 @@ def command(args: Any) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "check_outcomes", "command", "render", "write_outputs"]
+__all__ = [
+    "add_arguments",
+    "check_outcomes",
+    "command",
+    "render",
+    "rerender",
+    "result_from_record",
+    "write_outputs",
+]

@@ -6,8 +6,10 @@ process, so this runs them as a small job graph, ``--jobs`` at a time (two by de
 one BLAS thread so that the jobs do not share cores with each other's threads:
 
 - ``evidence``: the scenario table, ``docs/scenarios.md`` (100 worlds × 260 weeks);
-- ``audit``: the calibration audit, ``docs/calibration-audit.md``, after ``evidence`` (it sets its
-  bands beside the scenario table's numbers, read from ``docs/scenarios.json``);
+- ``audit``: the calibration audit, ``docs/calibration-audit.md``, beside ``evidence``; its runs
+  do not read the scenario table, only its page sets the bands beside the table's numbers (read
+  from ``docs/scenarios.json``), so ``audit-table`` (``powderkeg audit --rerender``: no run)
+  writes the page again after both;
 - ``ablation``, ``backtests``, ``systemic``, ``seed-targets``: their own pages;
 - ``classroom``: the tours' claims measured again, ``docs/classroom.md``;
 - ``validate``: the one replication that runs the presets (``channel_interaction``; the others run
@@ -59,6 +61,7 @@ STEPS: tuple[Step, ...] = (
     Step("evidence", _powderkeg(
         "evidence", "--worlds", "100", "--steps", "260", "--seed", "0",
         "--out", "docs/scenarios.md", "--no-progress")),
+    Step("audit", _powderkeg("audit", "--trajectories", "2", "--samples", "8", "--no-progress")),
     Step("ablation", _powderkeg(
         "evidence", "--worlds", "50", "--steps", "260", "--seed", "0",
         "--presets", "ai_revenue_disappointment", "--ablation", "--out", "docs/ablation.md",
@@ -66,8 +69,6 @@ STEPS: tuple[Step, ...] = (
     Step("tail", (sys.executable, "scripts/bank_run_tail_sensitivity.py", "--worlds", "100",
                   "--weeks", "260")),
     Step("validate", _powderkeg("validate", "channel_interaction", "--out", "docs", "--quiet")),
-    Step("audit", _powderkeg("audit", "--trajectories", "2", "--samples", "8", "--no-progress"),
-         after=("evidence",)),
     Step("seed-targets", _powderkeg(
         "seed-targets", "--worlds", "100", "--steps", "260", "--seed", "0",
         "--out", "docs/seed-targets.md", "--no-progress")),
@@ -78,6 +79,7 @@ STEPS: tuple[Step, ...] = (
         "backtests", "--worlds", "50", "--seed", "0", "--out", "docs/backtests.md",
         "--no-progress")),
     Step("classroom", (sys.executable, "-m", "app.classroom_doc")),
+    Step("audit-table", _powderkeg("audit", "--rerender"), after=("evidence", "audit")),
 )  # fmt: skip
 
 

@@ -140,11 +140,18 @@ def test_a_failed_run_takes_the_median_of_the_others_and_is_counted():
     assert list(y) == [1.0, 2.0, 3.0] and failed == 1
 
 
-def test_the_command_writes_the_audit_at_a_tiny_size(tmp_path, capsys):
-    out = tmp_path / "audit.md"
+@pytest.fixture(scope="module")
+def tiny_audit(tmp_path_factory):
+    """The command run once at a tiny size: its Markdown file (the .csv and .json beside it)."""
+    out = tmp_path_factory.mktemp("audit") / "audit.md"
     size = ["--steps", "4", "--cohorts", "4", "--trajectories", "1", "--samples", "2", "--top", "3"]
     argv = ["audit", *size, "--values", "banks.liquidity", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
+    return out
+
+
+def test_the_command_writes_the_audit_at_a_tiny_size(tiny_audit):
+    out = tiny_audit
     text = out.read_text()
     assert "powderkeg audit --steps 4" in text and "git commit" in text and "s per run" in text
     for heading in ("## Sensitivity bands", "## The 3 most influential", "### bank_failures"):
@@ -153,6 +160,37 @@ def test_the_command_writes_the_audit_at_a_tiny_size(tmp_path, capsys):
     assert record["meta"]["runs"] == {"nominal": 1, "morris": 9, "sobol": 10}
     assert sum(v["sobol"] is not None for v in record["values"]) == 3
     assert out.with_suffix(".csv").read_text().startswith("rank,path,unit,value,low,high")
+
+
+def test_rerender_rebuilds_the_same_files_and_reads_the_scenario_table_anew(tiny_audit, tmp_path):
+    """make docs runs the audit beside the scenario table, then this: no run, only the table."""
+    out = tmp_path / "audit.md"
+    for suffix in (".md", ".csv", ".json"):
+        out.with_suffix(suffix).write_bytes(tiny_audit.with_suffix(suffix).read_bytes())
+    before = {suffix: out.with_suffix(suffix).read_text() for suffix in (".md", ".csv", ".json")}
+    assert main(["audit", "--rerender", "--out", str(out)]) == 0
+    assert {suffix: out.with_suffix(suffix).read_text() for suffix in before} == before
+
+    table = tmp_path / "scenarios.json"
+    rows = [{"scenario": "severe_ai_bust", "bank_failures": n} for n in (6, 7, 8)]
+    table.write_text(json.dumps({"steps": 260, "worlds": 3, "metrics": {"bank_failures": {}},
+                                 "per_world": rows}))  # fmt: skip
+    assert main(["audit", "--rerender", "--out", str(out), "--scenarios", str(table)]) == 0
+    text = out.read_text()
+    assert "(docs/scenarios.md: 3 worlds, 260 weeks)" in text and "| 7 [6.1, 7.9] |" in text
+    assert json.loads(out.with_suffix(".json").read_text())["scenario_table"]["worlds"] == 3
+    assert text.split("## The 3 most")[1] == before[".md"].split("## The 3 most")[1]
+
+
+def test_rerender_without_an_audit_record_is_one_line_and_exit_status_2(tmp_path, capsys):
+    out = tmp_path / "audit.md"
+    assert main(["audit", "--rerender", "--out", str(out)]) == 2
+    assert "no audit record" in capsys.readouterr().err
+    out.with_suffix(".json").write_text('{"meta": {}}')
+    assert main(["audit", "--rerender", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a calibration audit's record" in err and err.count("\n") == 1
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
