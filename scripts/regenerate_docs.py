@@ -15,7 +15,9 @@ one BLAS thread so that the jobs do not share cores with each other's threads:
 - ``validate``: the one replication that runs the presets (``channel_interaction``; the others run
   the kernels alone and a model change leaves them as they are), ``docs/validation.md``;
 - ``tail``: ``scripts/bank_run_tail_sensitivity.py``, whose table docs/design.md shows ("Bank
-  failures in the tail"): it prints to its log, and the table is copied from there by hand.
+  failures in the tail"): it prints to its log, and the table is copied from there by hand;
+- ``income``: ``scripts/stress_income_statement.py``, likewise ("What the banks earn over the
+  stress horizon").
 
 Each step's output goes to ``--logs``/<step>.log; a line on stdout says when each starts and ends.
 A step whose prerequisite failed is skipped. Exit status 0 when every step ran and succeeded, 1
@@ -79,6 +81,7 @@ STEPS: tuple[Step, ...] = (
         "backtests", "--worlds", "50", "--seed", "0", "--out", "docs/backtests.md",
         "--no-progress")),
     Step("classroom", (sys.executable, "-m", "app.classroom_doc")),
+    Step("income", (sys.executable, "scripts/stress_income_statement.py", "--worlds", "20")),
     Step("audit-table", _powderkeg("audit", "--rerender"), after=("evidence", "audit")),
 )  # fmt: skip
 
