@@ -631,7 +631,8 @@ class Ledger:
             self.cash = self.cash - self._spread(pool.issuers, amount)
             self.outsiders.book(pool.outside_holder, -xp.sum(amount, axis=-1))
             return
-        amount = xp.minimum(xp.maximum(amount, 0.0), pool.face)
+        # a face rounded a hair below zero (a pool paid down to nothing) lets nobody withdraw
+        amount = xp.minimum(xp.maximum(amount, 0.0), xp.maximum(pool.face, 0.0))
         total = xp.minimum(xp.sum(amount, axis=-1), pool.outside)
         tiny = xp.finfo(amount.dtype).smallest_normal
         amount = amount * (total / xp.maximum(xp.sum(amount, axis=-1), tiny))[:, None]

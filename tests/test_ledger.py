@@ -123,6 +123,22 @@ def test_every_operation_keeps_money_pools_and_equity_balanced(seed, ops):
         check(ledger, start_money, start_equity, goods)
 
 
+def test_a_run_on_a_pool_paid_down_to_rounding_dust_moves_no_money():
+    """Found by the property test above (seed 1): the deposits marked to 0, 2 and 0, bank 1's 2
+    repaid and a saver's last 3e-17 redeemed leave each bank's face at -9e-18; a run of nothing
+    then divided by the smallest normal float and took 3e274 out of the world."""
+    ledger = fresh(1)
+    pool = ledger.pools["deposits"]
+    money = ledger.money()
+    pool.face = np.full((E, 3), -9.25e-18)
+    pool.outside = np.full(E, 4.4e-16)
+    ledger.withdraw_outside("deposits", np.zeros((E, 3)))
+    np.testing.assert_array_equal(ledger.money(), money)
+    np.testing.assert_array_equal(pool.face, -9.25e-18)
+    ledger.withdraw_outside("deposits", np.ones((E, 3)))  # nothing is owed: nothing is paid
+    np.testing.assert_array_equal(ledger.money(), money)
+
+
 def test_write_down_hits_holders_pro_rata_and_outsiders_too():
     ledger = fresh(1)
     pool = ledger.pools["deposits"]
