@@ -9,7 +9,8 @@
 #   make lint    ruff on everything
 #   make docs    setup if needed, then regenerate every document a model change moves (evidence,
 #                audit, ablation, back-tests, systemic, seed targets, classroom, validation, the
-#                tail table's log), two commands at a time (DOCS_ARGS="--only backtests" to do less)
+#                logs of design.md's tail and stress-income tables), two commands at a time
+#                (DOCS_ARGS="--only backtests" to do less)
 #   make gpu-wheels  (where pip reaches an index) the pure-Python wheels the GPU check needs, in .whl/
 #   make gpu-check   (on a machine with an NVIDIA GPU and CuPy, no index needed) install .whl/ into
 #                .gpu-site/ and run scripts/gpu_check.py with the system python3: CuPy tests, every

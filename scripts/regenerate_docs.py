@@ -86,6 +86,13 @@ STEPS: tuple[Step, ...] = (
 )  # fmt: skip
 
 
+#: steps whose table docs/design.md shows, copied from the step's log: the section it goes in
+COPIED_BY_HAND = {
+    "tail": "Bank failures in the tail",
+    "income": "What the banks earn over the stress horizon",
+}
+
+
 def plan(steps: Sequence[Step], only: Sequence[str] | None) -> list[Step]:
     """The steps to run: all, or those named (a named step's prerequisites are not added)."""
     if not only:
@@ -171,11 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{s.name}: {' '.join(s.command)}{after}")
         return 0
     status = run_steps(steps, args.jobs, args.logs)
-    if status.get("tail") == "ok":
-        print(
-            f"copy the table in {args.logs / 'tail.log'} into docs/design.md, "
-            '"Bank failures in the tail"'
-        )
+    for name, section in COPIED_BY_HAND.items():
+        if status.get(name) == "ok":
+            log = args.logs / f"{name}.log"
+            print(f'copy the table in {log} into docs/design.md, "{section}"')
     return 0 if all(v == "ok" for v in status.values()) else 1
 
 

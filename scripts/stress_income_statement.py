@@ -35,6 +35,7 @@ from abm.bank_earnings import BankEarnings
 from abm.reporting import record_weeks
 from experiments.run import build_run_model, resolve_config
 from experiments.scenarios import preset_names
+from experiments.usage import positive_int
 
 #: each region's stress horizon in weeks: the Fed's nine quarters, the EBA's three years
 HORIZONS = {"us": 117, "eu": 156}
@@ -90,51 +91,42 @@ def income_statement(preset: str, worlds: int, seed: int) -> dict[str, dict[str,
         model = build_run_model(config, "numpy")
         frame = record_weeks(model, weeks)
     regions = np.asarray(model.bank_earnings.capital.regions)
+
+    def weekly(column: str) -> np.ndarray:  # (weeks + 1, E), week 0 the start
+        return frame.pivot(index="step", columns="world", values=column).to_numpy()
+
     out = {}
     for r, (region, horizon) in enumerate(HORIZONS.items()):
         banks = regions == r
         total = {k: np.stack([row[k][:, banks].sum(axis=1) for row in rows[:horizon]]).sum(0)
                  for k in rows[0]}  # fmt: skip
-        by_world = frame.sort_values(["world", "step"]).groupby("world")
-        rwa = by_world[f"bank_rwa_{region}_usd_bn"].apply(np.asarray)
-        cet1 = by_world[f"bank_cet1_system_{region}"].apply(np.asarray)
-        rwa0 = np.array([x[0] for x in rwa])
-        capital = np.array(
-            [c[horizon] * w[horizon] - c[0] * w[0] for c, w in zip(cet1, rwa, strict=True)]
-        )
-        write_offs = by_world[f"bank_write_offs_{region}_usd_bn"].apply(
-            lambda x, h=horizon: float(np.sum(np.asarray(x)[1 : h + 1]))
-        )
+        rwa, cet1 = weekly(f"bank_rwa_{region}_usd_bn"), weekly(f"bank_cet1_system_{region}")
+        rwa0 = rwa[0]
+        capital = cet1[horizon] * rwa[horizon] - cet1[0] * rwa0
+        write_offs = weekly(f"bank_write_offs_{region}_usd_bn")[1 : horizon + 1].sum(axis=0)
+        ppnr = total["nii"] + total["fees"] - total["costs"]
         lines = {
             "nii": total["nii"],
             "fees": total["fees"],
             "costs": -total["costs"],
-            "ppnr": total["nii"] + total["fees"] - total["costs"],
+            "ppnr": ppnr,
             "provisions": -total["provisions"],
-            "write_offs": -write_offs.to_numpy(),
-            "build": write_offs.to_numpy() - total["provisions"],
-            "tax": total["net"] - (total["nii"] + total["fees"] - total["costs"]
-                                   - total["provisions"]),
+            "write_offs": -write_offs,
+            "build": write_offs - total["provisions"],
+            "tax": total["net"] - (ppnr - total["provisions"]),
             "payouts": -total["payouts"],
             "capital": capital,
             "other": capital - (total["net"] - total["payouts"]),
-        }  # fmt: skip
+        }
         out[region] = {k: float(np.mean(v / rwa0 * 100.0)) for k, v in lines.items()}
     return out
-
-
-def _positive(text: str) -> int:
-    value = int(text) if text.strip().isdigit() else 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; give a whole number from 1")
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:
     """Print the table (Markdown) for ``--preset`` over ``--worlds`` worlds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="severe_recession", choices=preset_names())
-    parser.add_argument("--worlds", type=_positive, default=20)
+    parser.add_argument("--worlds", type=positive_int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     table = income_statement(args.preset, args.worlds, args.seed)

@@ -114,3 +114,10 @@ def test_only_keeps_the_named_steps_and_drops_prerequisites_not_named(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["audit", "backtests"]
     assert "after" not in lines[0]
+
+
+def test_each_table_copied_by_hand_comes_from_a_step_and_has_its_section():
+    names = {s.name for s in regen.STEPS}
+    design = (ROOT / "docs" / "design.md").read_text()
+    for name, section in regen.COPIED_BY_HAND.items():
+        assert name in names and section in design, name
