@@ -5,13 +5,23 @@ Kovner 2024, "Tracing Bank Runs in Real Time", NY Fed Staff Report 1104: the ban
 March 2023 had uninsured deposits, unrealised securities losses and weak stock returns). Each
 week, per bank, the distress
 
-    d = (max(0, 1 − CET1_market / target) + a_loss · clip(L − L_region, 0, 1)) · (1 + a_peer · F)
+    d = (max(0, 1 − CET1_market / minimum) + a_loss · clip(L − L_region, 0, 1)) · (1 + a_peer · F)
 
 adds three signals (``[banks.liquidity]``):
 
 - **Market-value capital**: CET1 at market value, with the unrealised losses on securities held
   to maturity that regulatory capital leaves out (:meth:`abm.constraints.BankCapital.htm_addback`),
-  against the CET1 target: SVB's depositors saw the HTM losses that its CET1 ratio did not show.
+  against the regulatory CET1 minimum (4.5%): SVB's depositors saw the HTM losses that its CET1
+  ratio did not show, and that left its capital at market value about nil (about 15 bn of
+  unrealised losses on held-to-maturity securities against about 16 bn of equity at the end of
+  2022, SVB Financial Group's 2022 annual report as widely reported; not re-read here).
+  Depositors ask whether a bank would be solvent at market value, not whether it meets its own
+  capital target: in 2008 the largest US banks gained deposits while their capital fell (Bank of
+  America about +90 bn and JPMorgan +60 bn in the third quarter; a WSJ chart via Reuters, 16 Oct
+  2008, secondary), and the banks run on (IndyMac, Washington Mutual, Wachovia) were those that
+  lost money faster than their peers, the loss signal below. Measured against the CET1 target
+  (US 13.4%, EU 16.3%; until 2026-12-07) the signal ran the largest US banks at up to 7% of their
+  deposits a week in the tail of ``severe_ai_bust`` while their capital still met its buffer.
 - **Recent losses** ``L``: net income (``state.banks.net_income``, written by the earnings rule
   earlier in the week) averaged over a quarter, annualised, when negative, over equity, beyond
   the region's banks' losses over their equity taken together. Depositors compare a bank with
@@ -28,8 +38,9 @@ adds three signals (``[banks.liquidity]``):
 
 **Deposits.** Uninsured depositors leave at a weekly share ``w = w_max · ramp(d; θ, σ) + shock`` of
 the bank's uninsured deposits, where ``ramp`` is the logistic ``1 / (1 + exp(−(d − θ)/σ))`` rescaled
-so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a bank whose market-value capital is above its
-regulatory buffer keeps its depositors) and tends to 1 (``[banks.behaviour]``). ``w_max`` = 0.746 is
+so that it is 0 up to a calm point ``θ − 2σ`` (0.3: a bank whose market-value capital is above
+70% of the minimum, 3.15% of RWA, and that loses no faster than its peers keeps its depositors)
+and tends to 1 (``[banks.behaviour]``). ``w_max`` = 0.746 is
 SVB's 24% on its first day as a constant daily hazard over the five business days of a model week,
 ``1 − (1 − 0.24)^5`` (:func:`abm.stablecoins.weekly_run_share`): an SVB-like bank (uninsured share
 0.9, market-value capital wiped out, ``d`` ≈ 1) loses 0.74 × 0.9 = 0.67 of its deposits in its first
@@ -84,8 +95,8 @@ from abm.policy import Policy
 from abm.state import REGIONS, WorldState
 from kernels.backend import segment_sum, to_numpy
 
-#: below ``θ − CALM_WIDTHS·σ`` (and at no distress) nobody runs: 0.3 for deposits, about where
-#: market-value capital reaches the regulatory buffer (1 − buffer/target: US 0.37, EU 0.33)
+#: below ``θ − CALM_WIDTHS·σ`` (and at no distress) nobody runs: 0.3 for deposits and wholesale
+#: funding, market-value capital at 70% of the CET1 minimum where a bank loses no more than its peers
 CALM_WIDTHS = 2.0
 
 
@@ -140,6 +151,10 @@ class BankRuns:
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         self.capital = capital
         self.enabled = enabled
+        # the CET1 minimum of each bank's rules (ratio to RWA), the capital signal's reference
+        self.cet1_minimum = xp.asarray(
+            capital.minimum[np.asarray(to_numpy(capital.banks))], dtype=dtype, device=dev
+        )
         self.uninsured_share = xp.asarray(
             bank_params["uninsured_share"] * policy.deposit_insurance, dtype=dtype, device=dev
         )
@@ -193,7 +208,7 @@ class BankRuns:
         banks = cap.banks
         assets, debt = s.total_assets(), debt_owed(s)
         market = xp.take(cap.cet1_ratios(assets, debt), banks, axis=1)
-        shortfall = xp.maximum(1.0 - market / cap.cet1_target, 0.0)
+        shortfall = xp.maximum(1.0 - market / self.cet1_minimum, 0.0)
         self.income_rate = (
             self.income_rate + (52.0 * state.banks.net_income - self.income_rate) / self.loss_weeks
         )

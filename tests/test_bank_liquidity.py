@@ -113,13 +113,13 @@ def test_svb_like_bank_loses_two_thirds_of_its_deposits_in_a_week():
     bank, k = _slot(m, "large_regionals")
     s, t = m.sheets, m.capital.treasuries
     runs = m.bank_runs
-    _buy_treasuries(m, bank, 0.4)  # SVB: securities over half its assets, mostly HTM
+    _buy_treasuries(m, bank, 0.5)  # SVB: securities 57% of its assets (117 of 212 bn), mostly HTM
     m.state.banks.htm_units[:, k] = 0.8 * s.holdings[:, bank, t]
     _mark_treasuries(m, 0.83)  # SVB's unrealised loss of 15 bn on 91 bn HTM
     runs.uninsured_share[k] = 0.9  # SVB: ~90% of deposits uninsured
     runs.uninsured[:, k] = 0.9 * s.ledger.pools["deposits"].face[:, k]
     regulatory, market = _ratios(m)
-    assert market[0, bank] < 0.2 * regulatory[0, bank]  # market capital nearly gone ...
+    assert market[0, bank] < 0.0  # market capital gone, as SVB's (15 bn HTM loss, 16 bn equity) ...
     assert regulatory[0, bank] > 0.085  # ... the regulatory ratio above the US buffer
     face = s.ledger.pools["deposits"].face[:, k].copy()
     runs.step(m.state)
@@ -214,12 +214,20 @@ def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_t
             assert got[e, b] == pytest.approx(want, rel=1e-12)
 
 
+def _hole_to(m: Powderkeg, bank: int, ratio: float) -> float:
+    """The loss (share of the bank's assets) that leaves its market-value CET1 about ``ratio``."""
+    _, market = _ratios(m)
+    rwa = m.capital.risk_weighted_assets()[:, bank]
+    return float(((market[:, bank] - ratio) * rwa / m.sheets.total_assets()[:, bank])[0])
+
+
 def test_peer_failures_raise_distress_of_weak_banks_in_the_same_region_only():
     m = model()
     runs = m.bank_runs
     size = m.sheets.total_assets()[0, m.roster.indices("bank")]  # the weights: at the start
-    for name in ("wells_fargo", "eu_de15"):
-        _capital_hole(m, _slot(m, name)[0], 0.01)  # one weak bank in each region
+    for name in ("wells_fargo", "eu_de15"):  # one weak bank in each region: below the minimum
+        bank = _slot(m, name)[0]
+        _capital_hole(m, bank, _hole_to(m, bank, 0.035))
     base = runs.measure_distress(m.state)
     jpm, k = _slot(m, "jpmorgan")
     m.state.defaulted[:, jpm] = True
@@ -233,7 +241,7 @@ def test_peer_failures_raise_distress_of_weak_banks_in_the_same_region_only():
     np.testing.assert_allclose(peers[:, ~us & weak], 0.0, atol=1e-12)
     # a weak bank that kept its depositors loses them once a large peer has failed
     wf, _ = _slot(m, "wells_fargo")
-    _capital_hole(m, wf, 0.022)
+    _capital_hole(m, wf, _hole_to(m, wf, 0.031))  # just past the calm point alone
     m.state.defaulted[:, jpm] = False
     runs.step(m.state)
     alone = m.state.withdrawals[:, wf].copy()
@@ -279,10 +287,11 @@ def test_losses_every_peer_reports_raise_no_distress():
 
 def test_wholesale_runoff_grows_with_distress_and_spares_healthy_banks_and_hedge_funds():
     runoff = []
-    for hole in (0.0, 0.04, 0.05, 0.06):
+    for ratio in (None, 0.025, 0.02, 0.015):  # market-value CET1 left, below the 4.5% minimum
         m = model()
         bank, _ = _slot(m, "citigroup")
-        _capital_hole(m, bank, hole)
+        if ratio is not None:
+            _capital_hole(m, bank, _hole_to(m, bank, ratio))
         owed = m.sheets.ledger.owed("wholesale")[0, bank]
         m.bank_runs.step(m.state)
         out = m.bank_runs.last_runoff
