@@ -96,7 +96,7 @@ from abm.state import REGIONS, WorldState
 from kernels.backend import segment_sum, to_numpy
 
 #: below ``θ − CALM_WIDTHS·σ`` (and at no distress) nobody runs: 0.3 for deposits and wholesale
-#: funding, market-value capital at 70% of the CET1 minimum where a bank loses no more than its peers
+#: funding: market-value capital at 70% of the CET1 minimum, at a bank losing no more than its peers
 CALM_WIDTHS = 2.0
 
 
