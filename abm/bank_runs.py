@@ -151,10 +151,6 @@ class BankRuns:
         dtype, dev = sheets.prices.dtype, sheets.prices.device
         self.capital = capital
         self.enabled = enabled
-        # the CET1 minimum of each bank's rules (ratio to RWA), the capital signal's reference
-        self.cet1_minimum = xp.asarray(
-            capital.minimum[np.asarray(to_numpy(capital.banks))], dtype=dtype, device=dev
-        )
         self.uninsured_share = xp.asarray(
             bank_params["uninsured_share"] * policy.deposit_insurance, dtype=dtype, device=dev
         )
@@ -208,7 +204,7 @@ class BankRuns:
         banks = cap.banks
         assets, debt = s.total_assets(), debt_owed(s)
         market = xp.take(cap.cet1_ratios(assets, debt), banks, axis=1)
-        shortfall = xp.maximum(1.0 - market / self.cet1_minimum, 0.0)
+        shortfall = xp.maximum(1.0 - market / cap.cet1_minimum, 0.0)
         self.income_rate = (
             self.income_rate + (52.0 * state.banks.net_income - self.income_rate) / self.loss_weeks
         )

@@ -64,7 +64,8 @@ class BankCapital:
             until the minimum. :meth:`thresholds` gives them as ratios to total assets.
         book_weight: (E, N) risk weight of each bank's book outside cash and securities, set
             at the start (0 for non-banks).
-        cet1_target: (B,) banks' CET1 target on the device (ratio to RWA).
+        cet1_minimum, cet1_target: (B,) banks' CET1 minimum and target on the device (ratios to
+            RWA).
         regions: (B,) host, each bank's region in :data:`abm.state.REGIONS`; ``region`` is the
             same on the device and ``region_onehot`` (B, R) its one-hot, 1.0 in the bank's
             region's column, so that ``x @ region_onehot`` sums (E, B) ``x`` over each region.
@@ -100,6 +101,7 @@ class BankCapital:
             cbuf[banks] = -np.inf
         self.minimum, self.buffer, self.target = cmin, cbuf, ctgt
         dtype, dev = sheets.prices.dtype, sheets.prices.device
+        self.cet1_minimum = xp.asarray(cmin[banks], dtype=dtype, device=dev)
         self.cet1_target = xp.asarray(ctgt[banks], dtype=dtype, device=dev)
         self._on_device = [  # (finite?, ratio) of each threshold, for :meth:`thresholds`
             (
