@@ -149,12 +149,7 @@ class BankEarnings:
             return xp.asarray(values[capital.regions], dtype=dtype, device=dev)
 
         def own_or_region(key: str) -> Any:
-            """The bank's own leaf ``[banks.us.agents.<name>] key`` where it has one."""
-            values = per_region(key)[capital.regions]
-            for b, row in enumerate(np.asarray(sheets.roster.indices("bank"))):
-                node = f"banks.us.agents.{sheets.roster.names[row]}"
-                if capital.regions[b] == 0 and key in cal.node(node):
-                    values[b] = float(cal.value(f"{node}.{key}"))
+            values = capital.own_or_region(cal, key, per_region(key))
             return xp.asarray(values, dtype=dtype, device=dev)
 
         self.deposit_beta = per_bank(per_region("deposit_beta"))

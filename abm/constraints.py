@@ -125,6 +125,20 @@ class BankCapital:
         self.treasuries = sheets.assets.index("treasuries")
         self.cost = sheets.prices[:, self.treasuries] * 1.0
 
+    def own_or_region(self, cal: Calibration, key: str, by_region: np.ndarray) -> np.ndarray:
+        """(B,) host: each bank's value of a calibration leaf, its own or its region's.
+
+        A US bank's own leaf ``[banks.us.agents.<name>] key`` where it has one, else its region's
+        value in ``by_region`` (R,).
+        """
+        roster = self.sheets.roster
+        values = np.asarray(by_region, dtype=float)[self.regions]
+        for b, row in enumerate(roster.indices("bank")):
+            node = f"banks.us.agents.{roster.names[row]}"
+            if self.regions[b] == 0 and key in cal.node(node):
+                values[b] = float(cal.value(f"{node}.{key}"))
+        return values
+
     def at_banks(self, regional: Any) -> Any:
         """(E, B) a regional (E, R) quantity at each bank's region."""
         return self.sheets.xp.take(regional, self.region, axis=1)

@@ -2,10 +2,14 @@
 
 Each bank's real assets (:attr:`abm.balance_sheets.BalanceSheets.real_assets`) hold its loans to
 households and firms outside the model, net of their loss allowance, and other assets without
-credit risk. The loans are four books (:data:`abm.state.LOAN_BOOKS`: mortgages, consumer,
-corporate, commercial real estate) with the region's shares (``[banks.credit_risk.<region>]``:
-Fed H.8 / FDIC for US banks, the EBA Risk Assessment Report for EU banks). Every week, per bank
-and book, vectorised over worlds and banks (:meth:`CreditRisk.step`):
+credit risk. The loans are a share of the bank's assets: the region's (FDIC, EBA) unless the bank
+has its own (``[banks.us.agents.<name>] loans_share_of_assets``: the six named US banks from
+their filings, from 11% of assets at Goldman Sachs to 47% at Wells Fargo; the two US aggregates
+hold the rest of the region's loans). The loans are four books (:data:`abm.state.LOAN_BOOKS`:
+mortgages, consumer, corporate, commercial real estate) with the region's shares
+(``[banks.credit_risk.<region>]``: Fed H.8 / FDIC for US banks, the EBA Risk Assessment Report for
+EU banks). Every week, per bank and book, vectorised over worlds and banks
+(:meth:`CreditRisk.step`):
 
 - **Loss rates** (PD × LGD a year) move with the macro state of the bank's region through
   satellite models as in the supervisory stress tests (Fed Supervisory Stress Test Model
@@ -39,9 +43,12 @@ and book, vectorised over worlds and banks (:meth:`CreditRisk.step`):
 - **Provisions** (IFRS 9 / CECL). The allowance is the lifetime expected loss of the book: the
   loss rate under a forward-looking view for the reasonable and supportable period H (one year;
   FASB ASC 326-20-30-9, IFRS 9.5.5.5) and the through-the-cycle rate λ0 for the rest of the
-  life, ``A = G·(λ_f·min(L, H) + λ0·max(L − H, 0))``; the outlook takes unemployment's latest
-  quarterly trend forward for a year (bounded), and λ_f is the mean rate over that year, with
-  unemployment moving linearly to the outlook's. The allowance moves toward that target
+  life, ``A = G·(λ_f·min(L, H) + λ0·max(L − H, 0))``; the outlook takes a share φ of
+  unemployment's latest quarterly trend forward for a year (bounded): on the way up in 2008–09
+  the Survey of Professional Forecasters expected about a fifth to two fifths of the latest
+  quarter's rise, annualised, over the next year, and none near the peak (φ = 0.3,
+  ``outlook_trend_share``); λ_f is the mean rate over that year, with unemployment moving
+  linearly to the outlook's. The allowance moves toward that target
   by a quarter's share each week (banks measure and report expected losses quarterly).
   Provisions are write-offs plus the change of the allowance (negative: a release); the bank's
   real assets (net loans) fall by the provision and its equity with them.
@@ -155,13 +162,16 @@ class CreditRisk:
         self.beta_u, self.beta_p = per_bank(beta_u), per_bank(beta_p)
         self.life = per_bank(book_table("life_years") * self.weeks)
         self.shares = per_bank(book_table("share"))
-        self.loans_share = per_bank(region_row("loans_share_of_assets"))
+        key = "loans_share_of_assets"
+        loans_share = capital.own_or_region(cal, key, region_row(key))
+        self.loans_share = xp.asarray(loans_share, dtype=dtype, device=dev)
         macro = [f"macro.{region}" for region in REGIONS]  # the macro block's 2025 anchors
         self.reference_u = per_bank(np.array([leaf(f"{n}.unemployment") for n in macro]))
         self.potential = per_bank(np.array([leaf(f"{n}.potential_growth") for n in macro]))
         c = "banks.credit_risk"
         self.horizon = float(cal.model_value(f"{c}.outlook_years"))  # weeks
         self.outlook_cap = leaf(f"{c}.outlook_max_change")
+        self.trend_share = leaf(f"{c}.outlook_trend_share")
         self.max_rate = leaf(f"{c}.max_loss_rate")
         self.gap_elasticity = leaf(f"{c}.credit_gap_elasticity")
         self.liquidity_share = leaf(f"{c}.liquidity_buffer_share")
@@ -239,14 +249,14 @@ class CreditRisk:
         return xp.minimum(rate, self.max_rate)
 
     def _outlook_unemployment(self, unemployment: Any, week: int) -> Any:
-        """(E, B) unemployment a year ahead: the latest quarter's trend, bounded."""
+        """(E, B) unemployment a year ahead: a share of the latest quarter's trend, bounded."""
         xp = self.sheets.xp
         if self.u_history is None:  # no trend observed yet
             self.u_history = xp.stack([unemployment] * TREND_WEEKS, axis=0)
         slot = week % TREND_WEEKS
         quarter_ago = self.u_history[slot, ...] * 1.0
         self.u_history[slot, ...] = unemployment
-        trend = (unemployment - quarter_ago) * (self.horizon / TREND_WEEKS)
+        trend = (unemployment - quarter_ago) * (self.trend_share * self.horizon / TREND_WEEKS)
         step = xp.clip(trend, -self.outlook_cap, self.outlook_cap)
         return xp.maximum(unemployment + step, 0.0)
 

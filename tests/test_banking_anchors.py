@@ -159,8 +159,13 @@ def test_the_backstop_changes_losses_lender_and_bailouts_add_no_failure(severe) 
         severe["no lender, no bailouts"]["bank_failures"] - severe["no lender"]["bank_failures"]
     )
     assert np.all(bailouts >= 0)
+    # without the market maker the EU banks' capital falls further in every world; the US
+    # banks', whose fall sets the system's low in the worst worlds, moves by a tenth or two of a
+    # point either way (2026-12-07), so the system's low changes but not always the same way
+    eu = severe["no backstop"]["bank_cet1_fall_eu_pt"] - severe["as is"]["bank_cet1_fall_eu_pt"]
+    assert np.all(eu > 0.3)
     backstop = severe["no backstop"]["bank_cet1_fall_pt"] - severe["as is"]["bank_cet1_fall_pt"]
-    assert np.all(backstop > 0.0)
+    assert np.all(np.abs(backstop) > 0.02)
 
 
 def test_eu_capital_gives_higher_capital_than_us_capital(severe) -> None:

@@ -116,7 +116,7 @@ def reference_week(cr: CreditRisk, state, u_lag: np.ndarray) -> dict[str, np.nda
                 continue
             u = mac.unemployment[e, r]
             prices = {"house_prices": mac.house_prices[e, r], "cre_prices": mac.cre_prices[e, r]}
-            trend = (u - u_lag[e, j]) * horizon / 13.0
+            trend = (u - u_lag[e, j]) * cr.trend_share * horizon / 13.0
             u_out = max(u + min(max(trend, -cr.outlook_cap), cr.outlook_cap), 0.0)
             ratio = (assets[e, i] - liabilities[e, i]) / reference_rwa(cr.capital, s, e, i)
             grow, shrink = 1.0, 0.0
