@@ -33,11 +33,13 @@ def comparison_lines(items: Sequence[dict[str, Any]]) -> list[str]:
     lines = []
     for c in items:
         label, fmt = labels[c["metric"]]
+        mean_fmt = _mean_format(fmt)
         settings = ", ".join(f"{k} = {json.dumps(v)}" for k, v in c["policy"].items())
         lines.append(
             f"- **{c['question']}** {label}: {c['preset']} median {_fmt(fmt, c['median'])} "
-            f"(mean {_fmt(fmt, c['mean'])}) against {_fmt(fmt, c['median_counterfactual'])} "
-            f"(mean {_fmt(fmt, c['mean_counterfactual'])}) with {settings}; {c['better']} is "
+            f"(mean {_fmt(mean_fmt, c['mean'])}) against "
+            f"{_fmt(fmt, c['median_counterfactual'])} "
+            f"(mean {_fmt(mean_fmt, c['mean_counterfactual'])}) with {settings}; {c['better']} is "
             f"better. {difference_text(c, fmt)} {c['preset']} does better in "
             f"{c['share_better']:.0%} of worlds, the same in {c['share_same']:.0%}, worse in "
             f"{c['share_worse']:.0%}."
@@ -55,7 +57,7 @@ def difference_text(item: dict[str, Any], fmt: str) -> str:
         return f"No difference in any world ({item['worlds']} worlds)."
     mean = item["difference_mean"]
     low, high = item["difference_low"], item["difference_high"]
-    signed = "{:+" + fmt[2:]  # "{:.1f}" -> "{:+.1f}": the difference carries its sign
+    signed = "{:+" + _mean_format(fmt)[2:]  # "{:.1f}" -> "{:+.1f}": the difference's sign
     interval = (
         f"95% t-interval [{_fmt(signed, low)}, {_fmt(signed, high)}]"
         if math.isfinite(low) and math.isfinite(high)
@@ -69,6 +71,15 @@ def difference_text(item: dict[str, Any], fmt: str) -> str:
 
 
 # -- tables -----------------------------------------------------------------------------------
+
+
+def _mean_format(fmt: str) -> str:
+    """The format of a mean over worlds of a metric in ``fmt``: a count's mean gets two decimals.
+
+    A mean of counts is not a count: 0.41 failures a world, or a paired difference of -0.39
+    [-0.55, -0.23], written to whole numbers reads "0" and "[-1, 0]".
+    """
+    return fmt.replace(".0f}", ".2f}")
 
 
 def _fmt(fmt: str, x: float) -> str:

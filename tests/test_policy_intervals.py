@@ -61,7 +61,9 @@ def test_comparison_reports_the_paired_difference() -> None:
     assert item["difference_low"] < -1.25 < item["difference_high"]
     assert item["share_better"] == 0.75 and item["share_same"] == 0.25
     (line,) = comparison_lines([item])
-    assert "mean -1, 95% t-interval [" in line and "over 4 worlds" in line
+    # a mean of counts keeps two decimals: -1.25 failures a world is not -1
+    assert "mean -1.25, 95% t-interval [-" in line and "over 4 worlds" in line
+    assert "median 1 (mean 1.00) against 2 (mean 2.25)" in line
     assert "does better in 75% of worlds" in line
 
 
