@@ -45,7 +45,7 @@ EU banks). Every week, per bank and book, vectorised over worlds and banks
   FASB ASC 326-20-30-9, IFRS 9.5.5.5) and the through-the-cycle rate λ0 for the rest of the
   life, ``A = G·(λ_f·min(L, H) + λ0·max(L − H, 0))``; the outlook takes a share φ of
   unemployment's latest quarterly trend forward for a year (bounded): on the way up in 2008–09
-  the Survey of Professional Forecasters expected about a fifth to two fifths of the latest
+  the Survey of Professional Forecasters expected about a sixth to two fifths of the latest
   quarter's rise, annualised, over the next year, and none near the peak (φ = 0.3,
   ``outlook_trend_share``); λ_f is the mean rate over that year, with unemployment moving
   linearly to the outlook's. The allowance moves toward that target

@@ -171,8 +171,9 @@ def test_the_backstop_changes_losses_lender_and_bailouts_add_no_failure(severe) 
 def test_eu_capital_gives_higher_capital_than_us_capital(severe) -> None:
     """Which tail worlds lose a bank is decided by runs near the unemployment peak and by the
     bailout draw, so four worlds cannot compare failure counts (the scenario table's paired
-    comparison over 100 worlds does: none with EU rules for every bank, 4 with US rules);
-    the capital each rule leaves the weakest bank is compared world by world."""
+    comparison over 100 worlds does: none with either rule for every bank since 2026-12-07,
+    none with EU rules and 4 with US rules before); the capital each rule leaves the weakest
+    bank is compared world by world."""
     us, eu = severe["us capital"], severe["eu capital"]
     assert np.all(eu["bank_cet1_low_pct"] > us["bank_cet1_low_pct"] + 1.0)
 

@@ -92,6 +92,36 @@ def test_stress_point_gives_the_stressed_rates():
     assert COLLATERAL[MORTGAGES] == "house_prices" and COLLATERAL[CRE] == "cre_prices"
 
 
+def test_each_named_bank_lends_its_own_share_of_its_assets():
+    """A named US bank's loans at the start are its filings' share of its assets (Goldman Sachs
+    about a ninth, Wells Fargo about half); the two US aggregates' share exceeds their real
+    assets, so all of those are loans; the EU banks lend their region's share."""
+    model = small_model(worlds=1)
+    cal, s, cr = load_calibration(), model.sheets, model.credit_risk
+    banks = np.asarray(cr.banks)
+    assets = np.asarray(s.total_assets())[0, banks]
+    real = np.asarray(s.real_assets)[0, banks]
+    net = np.asarray(model.state.banks.loans - model.state.banks.allowance)[0].sum(axis=-1)
+    share = np.asarray(cr.loans_share)
+    for j, row in enumerate(banks):
+        name = s.roster.names[row]
+        node = f"banks.us.agents.{name}"
+        if model.capital.regions[j] == 0:
+            own = float(cal.value(f"{node}.loans_share_of_assets"))
+            assert share[j] == pytest.approx(own), name
+        else:
+            assert share[j] == pytest.approx(
+                float(cal.value("banks.credit_risk.eu.loans_share_of_assets"))
+            )
+        assert net[j] == pytest.approx(min(share[j] * assets[j], real[j]), rel=1e-9), name
+    names = [s.roster.names[row] for row in banks]
+    gs, wfc = names.index("goldman_sachs"), names.index("wells_fargo")
+    assert 0.10 < net[gs] / assets[gs] < 0.13 and 0.45 < net[wfc] / assets[wfc] < 0.5
+    for aggregate in ("large_regionals", "community_and_credit_unions"):
+        k = names.index(aggregate)
+        assert share[k] * assets[k] >= 0.99 * real[k] and net[k] >= 0.99 * real[k]
+
+
 # -- one week against a per-bank reference ---------------------------------------------------
 
 
