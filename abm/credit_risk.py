@@ -4,11 +4,11 @@ Each bank's real assets (:attr:`abm.balance_sheets.BalanceSheets.real_assets`) h
 households and firms outside the model, net of their loss allowance, and other assets without
 credit risk. The loans are a share of the bank's assets: the region's (FDIC, EBA) unless the bank
 has its own (``[banks.us.agents.<name>] loans_share_of_assets``: the six named US banks from
-their filings, from 11% of assets at Goldman Sachs to 47% at Wells Fargo; the two US aggregates
-hold the rest of the region's loans). The loans are four books (:data:`abm.state.LOAN_BOOKS`:
-mortgages, consumer, corporate, commercial real estate) with the region's shares
-(``[banks.credit_risk.<region>]``: Fed H.8 / FDIC for US banks, the EBA Risk Assessment Report for
-EU banks). Every week, per bank and book, vectorised over worlds and banks
+their filings, from 11% of assets at Goldman Sachs to 47% at Wells Fargo; the two US aggregates'
+shares exceed their real assets, so all of those are loans). The loans are four books
+(:data:`abm.state.LOAN_BOOKS`: mortgages, consumer, corporate, commercial real estate) with the
+region's shares (``[banks.credit_risk.<region>]``: Fed H.8 / FDIC for US banks, the EBA Risk
+Assessment Report for EU banks). Every week, per bank and book, vectorised over worlds and banks
 (:meth:`CreditRisk.step`):
 
 - **Loss rates** (PD × LGD a year) move with the macro state of the bank's region through

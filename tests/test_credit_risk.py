@@ -105,9 +105,8 @@ def test_each_named_bank_lends_its_own_share_of_its_assets():
     share = np.asarray(cr.loans_share)
     for j, row in enumerate(banks):
         name = s.roster.names[row]
-        node = f"banks.us.agents.{name}"
         if model.capital.regions[j] == 0:
-            own = float(cal.value(f"{node}.loans_share_of_assets"))
+            own = float(cal.value(f"banks.us.agents.{name}.loans_share_of_assets"))
             assert share[j] == pytest.approx(own), name
         else:
             assert share[j] == pytest.approx(
