@@ -48,7 +48,7 @@ week, 0.21 a day at the same hazard, about SVB's 24% on 9 March 2023 (its 81% ov
 the 100 bn queued for 10 March, was faster still). ``shock`` is :attr:`BankRuns.outflow_shock`, an
 extra share that scenario shocks set. The share of deposits that is uninsured comes from the banks'
 data, times the ``deposit_insurance`` lever (0 insures everything). The uninsured deposits are a
-stock that the run depletes (:meth:`BankRuns.uninsured_deposits`): insured depositors do not run, so
+stock that the run depletes (:meth:`BankRuns.uninsured_classes`): insured depositors do not run, so
 a bank run on for weeks loses at most its uninsured deposits and keeps its insured ones (SVB's
 depositors asked for 81% of its deposits in two days: nearly all its uninsured ones). Deposits that
 arrive later come at the data's uninsured share; deposits that leave otherwise take the bank's
@@ -75,6 +75,27 @@ most ``v_max`` = 0.2 a week, the short-term half of banks' non-deposit debt leav
 as Bear Stearns' repo lenders in March 2008 (FCIC 2011, ch. 15). Hedge funds' borrowing in the
 same pool is left alone.
 
+**Aggregates of many banks.** Two US agents stand for many banks each (the large regionals ranked
+7 to 25, the community banks and credit unions), and a run on an aggregate is the runs on its
+weakest members, not a run on all of them at its average distress. An aggregate's uninsured
+deposits are spread over :data:`MEMBER_CLASSES` classes of members, a twentieth each at the
+start; a class's distress is the aggregate's ``d`` times its multiplier, the mean of
+``exp(σ z − σ²/2)`` (z standard normal, mean 1) over the class's slice of z
+(:func:`member_distress_scale`), and each class runs and is depleted by the rule above on its
+own. At a moderate ``d`` the worst members lose their uninsured deposits within weeks and the
+run stops there, while the sound majority keeps theirs; at an extreme ``d`` most classes run.
+``σ`` (``[banks.us.agents.<name>] member_distress_dispersion``) comes from the banks that failed
+in 2009–11 (297 bn of assets, nearly all small banks, a few percent of the assets outside the
+largest banks): they lost about 30% of their assets (their equity and the deposit insurer's cost
+of 21–25% of their assets) when the industry lost about 4% (net charge-offs of about 6.3% of
+loans over 2008–10), about eight times the average; a lognormal with σ = 1.4 puts the mean of
+its worst 5% at 8.1 times its mean. A named bank (no dispersion) has every class at 1: the rule above. Arrivals are spread
+over the classes equally, departures other than the run take each class's present share. The
+aggregates' wholesale funding (mostly Federal Home Loan Bank advances) runs on the aggregate's
+own ``d``: the home-loan banks lent more to their members in trouble, not less (SVB, Signature
+and First Republic raised their advances by 37–50% in the first two weeks of March 2023,
+GAO-24-106957).
+
 A bank pays both runs in cash; its cash may turn negative, and the fire sale then makes it sell
 until it is not, unless the lender of last resort lends it the cash first (:mod:`abm.backstops`).
 ``state.withdrawals`` records the depositors' run. Channel ``bank_runs`` switches both runs off.
@@ -83,6 +104,7 @@ until it is not, unless the lender of last resort lends it the cash first (:mod:
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -98,6 +120,28 @@ from kernels.backend import segment_sum, to_numpy
 #: below ``θ − CALM_WIDTHS·σ`` (and at no distress) nobody runs: 0.3 for deposits and wholesale
 #: funding: market-value capital at 70% of the CET1 minimum, at a bank losing no more than its peers
 CALM_WIDTHS = 2.0
+
+#: classes of members an aggregate bank's uninsured deposits are spread over, of equal shares at
+#: the start: a twentieth each, so the worst class is the worst 5% of the members
+MEMBER_CLASSES = 20
+
+
+def member_distress_scale(dispersion: np.ndarray, classes: int = MEMBER_CLASSES) -> np.ndarray:
+    """(B, K) host: each class's distress over its bank's, for banks of ``dispersion`` σ (B,).
+
+    Members' distress is the bank's times ``exp(σ z − σ²/2)``, z standard normal (mean 1). Class
+    k holds the members between the k/K and (k+1)/K quantiles of z, and its multiplier is that
+    slice's mean, ``K·(Φ(z_{k+1} − σ) − Φ(z_k − σ))``, so the classes' mean is exactly 1 and the
+    worst class is the last. A bank with σ = 0 (one bank, not an aggregate) has every class at 1.
+    """
+    normal = NormalDist()
+    cuts = [normal.inv_cdf(k / classes) for k in range(1, classes)]
+    scale = np.ones((len(dispersion), classes))
+    for b, sigma in enumerate(np.asarray(dispersion, dtype=float)):
+        if sigma > 0.0:
+            below = np.array([0.0, *(normal.cdf(z - sigma) for z in cuts), 1.0])
+            scale[b] = classes * np.diff(below)
+    return scale
 
 
 def ramp(xp: Any, distress: Any, threshold: float, width: float) -> Any:
@@ -131,7 +175,9 @@ class BankRuns:
         outflow_shock: (E, B) extra weekly share of uninsured deposits that leaves whatever the
             bank's condition (0 normally; scenario shocks set it).
         uninsured_share: (B,) share of each bank's deposits that is uninsured, from the data.
-        uninsured: (E, B) USD bn of uninsured deposits after last week's run.
+        member_scale: (B, K) each member class's distress over its bank's (1 for a named bank).
+        uninsured_by_class: (E, B, K) USD bn of uninsured deposits of each member class after
+            last week's run (:attr:`uninsured` is their sum).
         income_rate: (E, B) net income a year, averaged over ``loss_window_weeks``.
         distress: (E, B) this week's distress ``d``.
         last_runoff: (E, N) wholesale funding not rolled over this week (USD bn).
@@ -165,6 +211,10 @@ class BankRuns:
         self.wholesale_threshold = float(cal.model_value(f"{q}.wholesale_run_distress_threshold"))
         self.wholesale_width = float(cal.model_value(f"{q}.wholesale_run_distress_width"))
         self.redeposit_share = float(cal.model_value(f"{b}.run_redeposit_share"))
+        dispersion = capital.own_or_region(
+            cal, "member_distress_dispersion", np.zeros(len(REGIONS))
+        )
+        self.member_scale = xp.asarray(member_distress_scale(dispersion), dtype=dtype, device=dev)
         # each bank's weight in its region's banking assets at the start, as (B, R) columns
         size = np.asarray(to_numpy(sheets.total_assets()))[0, np.asarray(to_numpy(capital.banks))]
         onehot = np.eye(len(REGIONS))[capital.regions]
@@ -177,8 +227,17 @@ class BankRuns:
         self.last_runoff = sheets.ledger.cash * 0.0
         self.redeposits = zeros * 1.0
         face = sheets.ledger.pools["deposits"].face
-        self.uninsured = face * self.uninsured_share
+        self.uninsured_by_class = (face * self.uninsured_share)[:, :, None] * self._even_split()
         self.face_after_run = face * 1.0  # (E, B) USD bn of deposits after last week's run
+
+    @property
+    def uninsured(self) -> Any:
+        """(E, B) USD bn of uninsured deposits after last week's run, all classes together."""
+        return self.capital.sheets.xp.sum(self.uninsured_by_class, axis=-1)
+
+    def _even_split(self) -> Any:
+        """(B, K) a twentieth (1/K) to each member class: how arrivals spread over them."""
+        return self.member_scale * 0.0 + 1.0 / self.member_scale.shape[-1]
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot, per bank on the agent axis (E, N).
@@ -222,18 +281,27 @@ class BankRuns:
         peers = self.capital.at_banks(failed @ self.region_weights)  # (E, B)
         return (shortfall + self.loss_weight * losses) * (1.0 + self.peer_weight * peers)
 
-    def uninsured_deposits(self, face: Any) -> Any:
-        """(E, B) USD bn of uninsured deposits at each bank now, before this week's run.
+    def uninsured_classes(self, face: Any) -> Any:
+        """(E, B, K) USD bn of uninsured deposits per member class now, before this week's run.
 
-        Deposits that came in since last week's run are uninsured at the bank's data share;
-        deposits that went out other than by the run take the bank's present mix.
+        Deposits that came in since last week's run are uninsured at the bank's data share,
+        spread over the classes equally; deposits that went out other than by the run take each
+        class's present share of the bank's deposits. Their sum never exceeds the deposits.
         """
         xp = self.capital.sheets.xp
-        change = face - self.face_after_run
         held = self.face_after_run
-        mix = self.uninsured / xp.where(held > 0.0, held, 1.0)
-        moved = xp.where(change > 0.0, self.uninsured_share, mix) * change
-        return xp.minimum(xp.maximum(self.uninsured + moved, 0.0), xp.maximum(face, 0.0))
+        change = (face - held)[:, :, None]
+        mix = self.uninsured_by_class / xp.where(held > 0.0, held, 1.0)[:, :, None]
+        arriving = self.uninsured_share[:, None] * self._even_split()
+        moved = xp.where(change > 0.0, arriving, mix) * change
+        classes = xp.maximum(self.uninsured_by_class + moved, 0.0)
+        total, cap = xp.sum(classes, axis=-1), xp.maximum(face, 0.0)
+        over = xp.where(total > cap, cap / xp.where(total > 0.0, total, 1.0), 1.0)
+        return classes * over[:, :, None]
+
+    def uninsured_deposits(self, face: Any) -> Any:
+        """(E, B) USD bn of uninsured deposits at each bank now, before this week's run."""
+        return self.capital.sheets.xp.sum(self.uninsured_classes(face), axis=-1)
 
     def _outside_share(self, deposits: Any) -> Any:
         """(E, B) share of each bank's deposits held by depositors outside the model.
@@ -278,17 +346,21 @@ class BankRuns:
         n = ledger.cash.shape[-1]
         self.distress = self.measure_distress(state)
         alive = ~xp.take(state.defaulted, banks, axis=1) & self.enabled
-        share = self.run_max * ramp(xp, self.distress, self.run_threshold, self.run_width)
-        share = xp.clip(share + self.outflow_shock, 0.0, 1.0)
+        classes = self.distress[:, :, None] * self.member_scale  # (E, B, K)
+        share = self.run_max * ramp(xp, classes, self.run_threshold, self.run_width)
+        share = xp.clip(share + self.outflow_shock[:, :, None], 0.0, 1.0)
         deposits = ledger.pools["deposits"]
-        uninsured = self.uninsured_deposits(deposits.face)
-        run = xp.where(alive, uninsured * share, 0.0)
+        uninsured = self.uninsured_classes(deposits.face)
+        run_by_class = xp.where(alive[:, :, None], uninsured * share, 0.0)
+        run = xp.sum(run_by_class, axis=-1)
         fled = run * self._outside_share(deposits)
         before = ledger.cash
         pay_out_deposits(ledger, run)
         state.withdrawals = before - ledger.cash
-        self.redeposits = self.redeposit(ledger, fled, -state.withdrawals, alive & (share <= 0.0))
-        self.uninsured = uninsured - run + self.redeposits
+        calm = alive & (xp.max(share, axis=-1) <= 0.0)
+        self.redeposits = self.redeposit(ledger, fled, -state.withdrawals, calm)
+        arrived = self.redeposits[:, :, None] * self._even_split()
+        self.uninsured_by_class = uninsured - run_by_class + arrived
         self.face_after_run = deposits.face * 1.0
         runoff = self.wholesale_max * ramp(
             xp, self.distress, self.wholesale_threshold, self.wholesale_width

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from abm.balance_sheets import build_balance_sheets
-from abm.bank_runs import BankRuns, pay_out_deposits, ramp
+from abm.bank_runs import BankRuns, member_distress_scale, pay_out_deposits, ramp
 from abm.calibration import load_calibration
 from abm.claims import debt_owed
 from abm.constraints import BankCapital
@@ -117,7 +117,9 @@ def test_svb_like_bank_loses_two_thirds_of_its_deposits_in_a_week():
     m.state.banks.htm_units[:, k] = 0.8 * s.holdings[:, bank, t]
     _mark_treasuries(m, 0.83)  # SVB's unrealised loss of 15 bn on 91 bn HTM
     runs.uninsured_share[k] = 0.9  # SVB: ~90% of deposits uninsured
-    runs.uninsured[:, k] = 0.9 * s.ledger.pools["deposits"].face[:, k]
+    runs.member_scale[k] = 1.0  # one bank, not the aggregate of members
+    face = s.ledger.pools["deposits"].face[:, k]
+    runs.uninsured_by_class[:, k] = 0.9 * face[:, None] / runs.member_scale.shape[1]
     regulatory, market = _ratios(m)
     assert market[0, bank] < 0.0  # market capital gone, as SVB's (15 bn HTM loss, 16 bn equity) ...
     assert regulatory[0, bank] > 0.085  # ... the regulatory ratio above the US buffer
@@ -202,7 +204,7 @@ def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_t
     m = model()
     runs = m.bank_runs
     held = runs.face_after_run.copy()
-    runs.uninsured = runs.uninsured * 0.5  # after a run: half the uninsured deposits are gone
+    runs.uninsured_by_class *= 0.5  # after a run: half the uninsured deposits are gone
     mix = runs.uninsured / held
     change = np.where(np.arange(held.shape[1]) % 2 == 0, 10.0, -10.0)[None, :] * np.ones_like(held)
     got = runs.uninsured_deposits(held + change)
@@ -212,6 +214,52 @@ def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_t
             share = runs.uninsured_share[b] if change[e, b] > 0 else mix[e, b]
             want = min(max(runs.uninsured[e, b] + share * change[e, b], 0.0), held[e, b] + 10.0)
             assert got[e, b] == pytest.approx(want, rel=1e-12)
+
+
+def test_member_classes_are_the_slices_of_a_lognormal_of_mean_one():
+    """Each class's multiplier is the mean of ``exp(σz − σ²/2)`` over its twentieth of the members,
+    checked against 400,000 members drawn and sorted; a named bank (σ 0) has every class at 1."""
+    scale = member_distress_scale(np.array([0.0, 1.0, 1.4]))
+    assert scale.shape == (3, 20) and (scale[0] == 1.0).all()
+    np.testing.assert_allclose(scale.mean(axis=1), 1.0, rtol=1e-12)
+    assert (np.diff(scale[1:], axis=1) > 0.0).all()  # the last class is the worst
+    rng = np.random.default_rng(0)
+    for row, sigma in ((1, 1.0), (2, 1.4)):
+        members = np.sort(np.exp(sigma * rng.standard_normal(400_000) - sigma**2 / 2))
+        by_hand = members.reshape(20, -1).mean(axis=1)
+        np.testing.assert_allclose(scale[row], by_hand, rtol=0.03)
+    assert scale[2, -1] == pytest.approx(8.1, abs=0.05)  # the worst 5%: 8 times the mean
+
+
+def test_a_run_on_an_aggregate_takes_its_weakest_members_deposits_and_stops():
+    """At a moderate distress that leaves one bank calm, an aggregate's worst members lose their
+    uninsured deposits within weeks, class by class as the single-bank rule would run each, and
+    the run then stops: the sound members keep theirs while the distress lasts."""
+    m = model()
+    bank, k = _slot(m, "community_and_credit_unions")
+    runs = m.bank_runs
+    d = 0.15  # below the calm point 0.3: a single bank this distressed keeps its depositors
+    fixed = np.zeros_like(runs.distress)
+    fixed[:, k] = d
+    runs.measure_distress = lambda state: fixed
+    scale = runs.member_scale[k]
+    assert runs.run_max * ramp(np, np.array(d), runs.run_threshold, runs.run_width) == 0.0
+    start = runs.uninsured_by_class[:, k].copy()
+    weekly = []
+    for _ in range(40):
+        runs.step(m.state)
+        weekly.append(m.state.withdrawals[:, bank].copy())
+    # by hand, class by class: the rule of one bank on the class's distress, 40 weeks
+    share = np.array([runs.run_max * ramp(np, np.array(d * c), runs.run_threshold,
+                                          runs.run_width) for c in scale])  # fmt: skip
+    left = start * (1.0 - share) ** 40
+    np.testing.assert_allclose(runs.uninsured_by_class[:, k], left, rtol=1e-6, atol=1e-6)
+    taken = start.sum(axis=1) - left.sum(axis=1)
+    np.testing.assert_allclose(np.sum(weekly, axis=0), taken, rtol=1e-6)
+    assert ((share > 0.0).sum() >= 2) and (share[:-3] == 0.0).all()  # the worst few classes
+    assert (taken > 0.05 * start.sum(axis=1)).all() and (taken < 0.2 * start.sum(axis=1)).all()
+    assert (weekly[-1] < 1e-3 * weekly[0]).all()  # the run has stopped: nobody left to run
+    assert gaps(m) < 1e-6
 
 
 def _hole_to(m: Powderkeg, bank: int, ratio: float) -> float:
