@@ -89,12 +89,12 @@ in 2009–11 (297 bn of assets, nearly all small banks, a few percent of the ass
 largest banks): they lost about 30% of their assets (their equity and the deposit insurer's cost
 of 21–25% of their assets) when the industry lost about 4% (net charge-offs of about 6.3% of
 loans over 2008–10), about eight times the average; a lognormal with σ = 1.4 puts the mean of
-its worst 5% at 8.1 times its mean. A named bank (no dispersion) has every class at 1: the rule above. Arrivals are spread
-over the classes equally, departures other than the run take each class's present share. The
-aggregates' wholesale funding (mostly Federal Home Loan Bank advances) runs on the aggregate's
-own ``d``: the home-loan banks lent more to their members in trouble, not less (SVB, Signature
-and First Republic raised their advances by 37–50% in the first two weeks of March 2023,
-GAO-24-106957).
+its worst 5% at 8.1 times its mean. A named bank (no dispersion) has every class at 1: the rule
+above. Arrivals are spread over the classes equally, departures other than the run take each
+class's present share. The aggregates' wholesale funding (mostly Federal Home Loan Bank
+advances) runs on the aggregate's own ``d``: the home-loan banks lent more to their members in
+trouble, not less (SVB, Signature and First Republic raised their advances by 37–50% in the
+first two weeks of March 2023, GAO-24-106957).
 
 A bank pays both runs in cash; its cash may turn negative, and the fire sale then makes it sell
 until it is not, unless the lender of last resort lends it the cash first (:mod:`abm.backstops`).

@@ -143,7 +143,9 @@ def test_the_recession_alone_loses_like_the_feds_books_and_shrinks_like_2008(rec
 def test_without_public_rescue_banks_fail_that_the_backstops_save(severe) -> None:
     none, as_is = severe["no public rescue"], severe["as is"]
     assert np.all(none["bank_failures"] >= as_is["bank_failures"])
-    assert np.sum(none["bank_failures"]) >= np.sum(as_is["bank_failures"]) + 2
+    # 1 failure in these four worlds against none (2026-12-07, since a run on an aggregate bank
+    # takes its weakest members; 2 or more before): over 100 worlds, docs/scenarios.md
+    assert np.sum(none["bank_failures"]) >= np.sum(as_is["bank_failures"]) + 1
     assert np.all(as_is["bank_failures"] <= severe["no lender"]["bank_failures"])
     # where no bank fails either way no rescue was needed: the weakest bank ends about the same
     calm = (none["bank_failures"] == 0) & (as_is["bank_failures"] == 0)
