@@ -227,17 +227,14 @@ class BankRuns:
         self.last_runoff = sheets.ledger.cash * 0.0
         self.redeposits = zeros * 1.0
         face = sheets.ledger.pools["deposits"].face
-        self.uninsured_by_class = (face * self.uninsured_share)[:, :, None] * self._even_split()
+        each = xp.ones_like(self.member_scale) / self.member_scale.shape[-1]  # (B, K) 1/K each
+        self.uninsured_by_class = (face * self.uninsured_share)[:, :, None] * each
         self.face_after_run = face * 1.0  # (E, B) USD bn of deposits after last week's run
 
     @property
     def uninsured(self) -> Any:
         """(E, B) USD bn of uninsured deposits after last week's run, all classes together."""
         return self.capital.sheets.xp.sum(self.uninsured_by_class, axis=-1)
-
-    def _even_split(self) -> Any:
-        """(B, K) a twentieth (1/K) to each member class: how arrivals spread over them."""
-        return self.member_scale * 0.0 + 1.0 / self.member_scale.shape[-1]
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot, per bank on the agent axis (E, N).
@@ -292,16 +289,12 @@ class BankRuns:
         held = self.face_after_run
         change = (face - held)[:, :, None]
         mix = self.uninsured_by_class / xp.where(held > 0.0, held, 1.0)[:, :, None]
-        arriving = self.uninsured_share[:, None] * self._even_split()
+        arriving = self.uninsured_share[:, None] / self.member_scale.shape[-1]  # (B, 1)
         moved = xp.where(change > 0.0, arriving, mix) * change
         classes = xp.maximum(self.uninsured_by_class + moved, 0.0)
         total, cap = xp.sum(classes, axis=-1), xp.maximum(face, 0.0)
         over = xp.where(total > cap, cap / xp.where(total > 0.0, total, 1.0), 1.0)
         return classes * over[:, :, None]
-
-    def uninsured_deposits(self, face: Any) -> Any:
-        """(E, B) USD bn of uninsured deposits at each bank now, before this week's run."""
-        return self.capital.sheets.xp.sum(self.uninsured_classes(face), axis=-1)
 
     def _outside_share(self, deposits: Any) -> Any:
         """(E, B) share of each bank's deposits held by depositors outside the model.
@@ -359,7 +352,7 @@ class BankRuns:
         state.withdrawals = before - ledger.cash
         calm = alive & (xp.max(share, axis=-1) <= 0.0)
         self.redeposits = self.redeposit(ledger, fled, -state.withdrawals, calm)
-        arrived = self.redeposits[:, :, None] * self._even_split()
+        arrived = self.redeposits[:, :, None] / self.member_scale.shape[-1]  # equally to each
         self.uninsured_by_class = uninsured - run_by_class + arrived
         self.face_after_run = deposits.face * 1.0
         runoff = self.wholesale_max * ramp(

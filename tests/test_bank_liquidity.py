@@ -171,7 +171,7 @@ def test_runners_redeposit_a_share_at_calm_banks():
     edge_bank = np.asarray(pool.edge_issuer)
     edge_holder_agent = np.asarray(pool.holders)[np.asarray(pool.edge_holder)]
     outside_share = pool.outside_face[:, k] / face[:, k]
-    uninsured = runs.uninsured_deposits(face)
+    uninsured = runs.uninsured_classes(face).sum(axis=-1)
     runs.outflow_shock[:, k] = 0.3
     runs.step(m.state)
     share = np.clip(runs.run_max * ramp(np, runs.distress, runs.run_threshold, runs.run_width)
@@ -207,7 +207,7 @@ def test_deposits_that_arrive_are_uninsured_at_the_data_share_and_leavers_take_t
     runs.uninsured_by_class *= 0.5  # after a run: half the uninsured deposits are gone
     mix = runs.uninsured / held
     change = np.where(np.arange(held.shape[1]) % 2 == 0, 10.0, -10.0)[None, :] * np.ones_like(held)
-    got = runs.uninsured_deposits(held + change)
+    got = runs.uninsured_classes(held + change).sum(axis=-1)
     # one bank at a time, by hand
     for e in range(held.shape[0]):
         for b in range(held.shape[1]):
