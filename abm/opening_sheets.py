@@ -135,6 +135,9 @@ class OpeningSheets:
         named = [] if self.rules.named else None
         self.cash = np.zeros(n)
         self.holdings = np.zeros((n, m))
+        #: the part of ``holdings`` sized to a target that :meth:`fit_to_supply` leaves whole
+        #: (the banks' trading books, USD bn)
+        self.kept = np.zeros((n, m))
         self.real = np.zeros(n)
         self.bonds = np.zeros(n)
         self.bond_asset = np.full(n, -1)
@@ -378,6 +381,10 @@ class OpeningSheets:
         a common ``capital_regime`` ("us" or "eu") every bank holds that region's aggregate
         capital instead: its ratio scaled by ``cet1_target`` of the regime over that of its home
         region, the difference funded by (or repaid to) wholesale creditors.
+
+        The dealers' trading books are a net long position in listed equity (``equity_non_ai``),
+        sized so that the stress tests' fall of equity prices costs them the supervisors' trading
+        and market-risk losses (:meth:`trading_books`).
         """
         a = "assumptions.banks"
         total, cet1, risk, dep, unins, cash, trs, ig = ([] for _ in range(8))
@@ -428,6 +435,7 @@ class OpeningSheets:
             for k, i in enumerate(idx):
                 self.pools["bank_loans"].own(i, loans[k])
         owed, owned = self.interbank(list(idx), assets, interbank_share)  # shares of assets
+        trading = self.trading_books(list(idx), np.array(risk) * assets)
         for k, i in enumerate(idx):
             a_k = assets[k]
             equity = cet1[k] * risk[k] * a_k
@@ -437,11 +445,48 @@ class OpeningSheets:
             self.cash[i] = cash[k] * a_k
             self.invest(i, "treasuries", trs[k] * a_k)
             self.invest(i, "ig_bonds_non_ai", ig[k] * a_k)
+            self.invest(i, "equity_non_ai", trading[k])
+            self.kept[i, self.assets.index("equity_non_ai")] += trading[k]
             self.book[i] = a_k
-            placed = (cash[k] + trs[k] + ig[k] + owned[k]) * a_k
+            placed = (cash[k] + trs[k] + ig[k] + owned[k]) * a_k + trading[k]
             self.real[i] = a_k - placed - loans[k]
             if self.real[i] < 0.0:
                 raise ValueError(f"bank {self.roster.names[i]}: its assets do not cover its loans")
+
+    def trading_books(self, banks: list[int], rwa: np.ndarray) -> np.ndarray:
+        """(B,) each bank's trading book at the start: listed equity held net long (USD bn).
+
+        A dealer's trading book is mostly hedged; what the stress tests' market shocks take from
+        it is its net exposure. The model holds that exposure as listed equity, the risk factor on
+        which the dealers' stress losses swing most (the Fed's 2025 severely adverse scenario
+        halves equity prices), sized so that the stress tests' fall ``f``
+        (``[assumptions.banks] trading_stress_equity_fall``) costs the banks what the
+        supervisors project for trading, counterparty and market risk:
+
+        - US: the Fed's 2025 trading and counterparty losses, 42.4 bn over nine quarters
+          (``us_trading_stress_loss``), split over the six named banks by their shares of those
+          losses in the Fed's 2012 test (``[banks.us.agents.<name>] trading_loss_weight``, the
+          last split found); the two aggregates hold none.
+        - EU: every bank the same share of its starting risk-weighted assets ``rwa``
+          (``eu_trading_stress_loss_rwa``: the EBA's 2025 market-risk losses less what the
+          model's EU banks lose on their bonds' marks).
+
+        The book is marked to market each week like any security, weighs 250% in the bank's RWA
+        (listed equity) and is sold like any security in a fire sale.
+        """
+        a = "assumptions.banks"
+        fall = self.value(f"{a}.trading_stress_equity_fall")
+        weights = np.zeros(len(banks))
+        for k, i in enumerate(banks):
+            node = f"banks.us.agents.{self.roster.names[i]}"
+            if self.roster.kind[i] == "us" and "trading_loss_weight" in self.cal.node(node):
+                weights[k] = self.value(f"{node}.trading_loss_weight")
+        total = weights.sum()
+        us_book = self.value(f"{a}.us_trading_stress_loss") / fall
+        books = us_book * weights / total if total > 0.0 else weights
+        eu = np.array([self.roster.kind[i] != "us" for i in banks])
+        eu_share = self.value(f"{a}.eu_trading_stress_loss_rwa") / fall
+        return np.where(eu, eu_share * rwa, books)
 
     def holder_shares(self) -> dict[tuple[str, str], float]:
         """(roster family, kind) -> its share of every listed AI issuer's bonds at the start.
@@ -656,12 +701,22 @@ class OpeningSheets:
             pool.link(banks[b], h, amount, 0.0)
 
     def fit_to_supply(self, supply: np.ndarray) -> None:
-        """Scale holders of an over-held asset down to 95% of its supply; the value becomes cash."""
+        """Scale holders of an over-held asset down to 95% of its supply; the value becomes cash.
+
+        The holdings in :attr:`kept` stay whole; the rest is scaled so that all together hold 95%.
+        """
         held = np.array([math.fsum(col) for col in self.holdings.T])  # exact: any agent order
+        kept = np.array([math.fsum(col) for col in self.kept.T])
         for m in np.nonzero(held > 0.95 * supply)[0]:
-            scale = 0.95 * supply[m] / held[m]
-            moved = self.holdings[:, m] * (1.0 - scale)
-            self.holdings[:, m] *= scale
+            if kept[m] >= 0.95 * supply[m]:
+                raise ValueError(
+                    f"{self.assets.keys[m]}: the holdings sized to a target ({kept[m]:.1f} bn) "
+                    f"reach 95% of the {supply[m]:.1f} bn outstanding"
+                )
+            scale = (0.95 * supply[m] - kept[m]) / (held[m] - kept[m])
+            free = self.holdings[:, m] - self.kept[:, m]
+            moved = free * (1.0 - scale)
+            self.holdings[:, m] = self.kept[:, m] + free * scale
             self.cash += moved
             self.notes.append(
                 f"{self.assets.keys[m]}: agents held {held[m]:.1f} of {supply[m]:.1f} bn "

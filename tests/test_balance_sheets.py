@@ -79,3 +79,33 @@ def test_every_pool_lists_each_agent_once(built):
     for pool in sheets.ledger.pools.values():
         assert len(set(np.asarray(pool.issuers).tolist())) == pool.issuers.shape[0], pool.name
         assert len(set(np.asarray(pool.holders).tolist())) == pool.holders.shape[0], pool.name
+
+
+def test_trading_books_cost_the_supervisors_stress_losses_at_the_stress_equity_fall(built):
+    """The dealers' net long equity books, by hand: the Fed's 42.4 bn split by the 2012 weights
+    over the six named banks (none at the aggregates), the EBA's share of each EU bank's RWA;
+    the fit to the equity supply leaves them whole and scales the other holders to 95%."""
+    cal, roster, sheets, params = built
+    a, equity = "assumptions.banks", sheets.assets.index("equity_non_ai")
+    fall = cal.model_value(f"{a}.trading_stress_equity_fall")
+    held = sheets.holdings[0, :, equity]
+    us = roster.indices("bank", "us")
+    node = "banks.us.agents.{}".format
+    weight = {
+        roster.names[i]: cal.model_value(f"{node(roster.names[i])}.trading_loss_weight")
+        for i in us
+        if "trading_loss_weight" in cal.node(node(roster.names[i]))
+    }
+    assert len(weight) == 6
+    us_loss = cal.model_value(f"{a}.us_trading_stress_loss")
+    for i in us:
+        share = weight.get(roster.names[i], 0.0) / sum(weight.values())
+        assert held[i] * fall == pytest.approx(us_loss * share, rel=1e-12), roster.names[i]
+    assert held[roster.index("community_and_credit_unions")] == 0.0
+    lo, hi = roster.blocks["bank"]
+    rwa = params["risk_density"] * sheets.total_assets()[0, lo:hi]
+    eu = np.array([roster.kind[i] == "eu" for i in range(lo, hi)])
+    share = cal.model_value(f"{a}.eu_trading_stress_loss_rwa")
+    np.testing.assert_allclose(held[lo:hi][eu] * fall, share * rwa[eu], rtol=1e-12)
+    supply = sheets.assets.outstanding[equity]
+    assert float(held.sum()) == pytest.approx(0.95 * supply, rel=1e-12)
