@@ -24,8 +24,15 @@ after the market has cleared the institution pays what it could:
   private-credit funds' shares have no weekly flows (lock-ups, notice periods and gates hold
   their investors in); marking them to NAV moves their own named investors' claims.
 - **Stablecoin redemptions** — holders redeem
-  ``f = f₀ + k₁·max(0, 1 − peg) + k₂·max(0, −crypto return) + k₃·max(0, 1 − peer peg)
-  + k₄·reserve-bank stress`` of the tokens a week, at most the fastest observed run
+  ``f = f₀ + k₁·max(0, 1 − peg) + k₂·q·max(0, −crypto return) + k₃·max(0, 1 − peer peg)
+  + k₄·reserve-bank stress`` of the tokens a week, at most the fastest observed run. A crypto
+  crash drives holders out of a coin in proportion to ``q``, the share of its reserves a
+  GENIUS-style rule would not allow (gold, bitcoin, secured loans, other investments;
+  :func:`abm.stablecoins.ineligible_share`): in the crashes of 2022 holders left the coins with
+  risky reserves for the one held in cash and T-bills (Anadu et al. 2023, "Runs and flights to
+  safety: are stablecoins the new money market funds?", FRB Boston SRA 23-02: net flows from
+  riskier to safer coins on days of crypto-market stress), as prime money
+  funds' holders left for government funds in 2008 and 2020
   (``k₁`` and ``k₄`` are fitted to the USDC run of March 2023, −15% of
   supply in 24 hours at a 0.87 low with 8% of reserves at the failed SVB, the cap to Anchor's −38%
   in three days, each converted to a week as :mod:`abm.stablecoins` explains), paid at par from
@@ -48,6 +55,7 @@ from abm.arrays import add_at
 from abm.balance_sheets import BalanceSheets
 from abm.calibration import Calibration
 from abm.channels import Channels
+from abm.stablecoins import ineligible_share
 from abm.stablecoins import pegs as stablecoin_pegs
 from abm.state import WorldState
 from kernels.backend import segment_sum, to_numpy
@@ -95,6 +103,7 @@ class Flows:
         self.f0 = float(cal.model_value(f"{b}.base_redemption_share_per_week"))
         self.k_peg = float(cal.model_value(f"{b}.depeg_sensitivity"))
         self.k_crypto = float(cal.model_value(f"{b}.crypto_drawdown_sensitivity"))
+        self.flight_share = float(cal.model_value(f"{b}.flight_to_safety_share"))
         self.k_peer = float(cal.model_value(f"{b}.peer_depeg_sensitivity"))
         self.k_bank = float(cal.model_value(f"{b}.reserve_bank_distress_sensitivity"))
         self.max_share = float(cal.model_value(f"{b}.max_redemption_share_per_week"))
@@ -105,6 +114,7 @@ class Flows:
         self.issuer_mask = xp.asarray(coins, dtype=dtype, device=dev)
         self.token_cap = float(cal.model_value("assumptions.stablecoins.market_cap_limit"))
         self.coins = slice(*roster.blocks["stablecoin"])  # the issuers' rows, as a slice
+        self.coin_rows = xp.asarray(roster.indices("stablecoin"), device=dev)
         self.bills = sheets.assets.index("tbills")  # new reserves go into bills
         self.bills_column = xp.asarray([self.bills], device=dev)
         issuers = to_numpy(sheets.ledger.pools["bank_loans"].issuers)
@@ -113,6 +123,9 @@ class Flows:
         self.last_crypto = sheets.prices[:, self.crypto] * 1.0
         self.last_redemptions = xp.zeros_like(sheets.ledger.cash)
         self.last_subscriptions = xp.zeros_like(sheets.ledger.cash)
+        self.asked = xp.zeros_like(sheets.ledger.cash)  # this week's redemptions, as asked
+        self.fleeing = xp.zeros_like(sheets.ledger.cash)  # the part the crypto crash drove
+        self.flight = xp.zeros_like(sheets.prices[:, 0])  # (E,) to safer coins next week
 
     def report(self, books: Any) -> dict[str, Any]:
         """Snapshot: ``saved`` (retail saving to date), ``redemptions_paid``, ``subscriptions``."""
@@ -121,6 +134,11 @@ class Flows:
             "redemptions_paid": self.last_redemptions,
             "subscriptions": self.last_subscriptions,
         }
+
+    def _ineligible(self, assets: Any) -> Any:
+        """(E, N) each issuer's share of reserves a reserve rule disallows (0 elsewhere)."""
+        n = assets.shape[-1]
+        return segment_sum(ineligible_share(self.sheets, self.coins, assets), self.coin_rows, n)
 
     def _face(self, name: str) -> Any:
         """(E, N) face each agent owes on pool ``name``."""
@@ -175,11 +193,15 @@ class Flows:
         issuer = tokens > 0.0
         depeg = xp.where(issuer, xp.maximum(1.0 - pegs, 0.0), 0.0)
         peer = (xp.sum(depeg, axis=-1, keepdims=True) - depeg) * xp.astype(issuer, depeg.dtype)
-        share = self.f0 + self.k_peg * depeg + self.k_crypto * crypto_fall + self.k_peer * peer
+        ineligible = self._ineligible(s.total_assets())
+        fleeing = self.k_crypto * ineligible * crypto_fall
+        share = self.f0 + self.k_peg * depeg + fleeing + self.k_peer * peer
         if reserve_stress is not None:
             share = share + self.k_bank * reserve_stress
         coin_out = xp.where(issuer, xp.minimum(share, self.max_share) * tokens, 0.0)
         coin_out = coin_out * float(self.channels.stablecoin_runs)
+        self.asked = coin_out
+        self.fleeing = coin_out * fleeing / xp.where(share > 0.0, share, 1.0)
         self.last_crypto = crypto * 1.0
         state.flows.due = xp.where(state.defaulted, 0.0, fund_out + coin_out)
 
@@ -242,18 +264,28 @@ class Flows:
 
         New tokens a week are ``g·exp(c)·(1 − S/S_max)`` of supply (g from 2025's net issuance,
         ``c`` crypto sentiment, logistic growth toward a ceiling S_max for all tokens), for
-        issuers whose peg is above 0.999; the issuer puts the money into
-        Treasuries, the bulk of its reserves, bought from outside investors at the market price.
+        issuers whose peg is above 0.999, plus the flight to safety: the part of last week's
+        redemptions paid for the crypto crash (``flight``, :meth:`pay_out`) goes to the coins on
+        peg whose reserves are safer than the riskiest coin's, in proportion to their supply
+        times the gap ``max(q) − q``; with no safer coin it leaves the stablecoins. The issuer
+        puts the money into Treasuries, the bulk of its reserves, bought from outside investors
+        at the market price.
         """
         s = self.sheets
         xp, ledger = s.xp, s.ledger
         sentiment = state.sentiment
-        pegs = state.flows.pegs = stablecoin_pegs(s, s.total_assets())
+        assets = s.total_assets()
+        pegs = state.flows.pegs = stablecoin_pegs(s, assets)
         pool = ledger.pools["tokens"]
         peg = xp.take(pegs, pool.issuers, axis=1)
         room = xp.maximum(1.0 - xp.sum(pool.face, axis=-1) / self.token_cap, 0.0)  # logistic
         amount = xp.where(peg > 0.999, self.issuance * pool.face, 0.0)
         amount = amount * (xp.exp(sentiment.crypto) * room)[:, None]
+        risk = xp.take(self._ineligible(assets), pool.issuers, axis=1)  # (E, I)
+        safer = xp.max(risk, axis=-1, keepdims=True) - risk
+        weight = xp.where(peg > 0.999, pool.face * safer, 0.0)
+        total = xp.sum(weight, axis=-1, keepdims=True)
+        amount = amount + self.flight[:, None] * weight / xp.where(total > 0.0, total, 1.0)
         # outside investors pay for the tokens and sell the Treasuries, so no net cash moves:
         # the issuer's tokens and its Treasuries grow together, the outsiders swap one for other
         pool.face = pool.face + amount
@@ -301,3 +333,6 @@ class Flows:
             pool = ledger.pools[name]
             ledger.repay(name, xp.take(paid, pool.issuers, axis=1))
         self.last_redemptions = paid
+        paid_share = paid / xp.where(self.asked > 0.0, self.asked, 1.0)  # after any backstop
+        fled = xp.sum(self.fleeing[:, self.coins] * paid_share[:, self.coins], axis=-1)
+        self.flight = self.flight_share * fled

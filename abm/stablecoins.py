@@ -327,6 +327,24 @@ def pegs(sheets: BalanceSheets, assets: Any) -> Any:
     return xp.where(face > 0.0, peg, 1.0)
 
 
+def ineligible_share(sheets: BalanceSheets, rows: slice, assets: Any) -> Any:
+    """(E, C) share of the issuers' assets (``rows``) held in reserves a reserve rule disallows.
+
+    Gold and bitcoin at market value (:data:`INELIGIBLE`) and the real assets (secured loans,
+    other investments) over the issuer's total assets (``assets``, (E, N): every agent's, as
+    :meth:`~abm.balance_sheets.BalanceSheets.total_assets` gives them); 0 for an issuer with no
+    assets. USDC's
+    reserves (T-bills, repo, bank deposits) give 0, Tether's of end-2025 0.26 and of March 2022
+    (commercial paper among other investments) 0.39.
+    """
+    xp = sheets.xp
+    market = _columns(sheets, [sheets.assets.index(k) for k in INELIGIBLE])
+    held = (sheets.holdings[:, rows, :] @ (sheets.prices * market)[:, :, None])[:, :, 0]
+    risky = held + sheets.real_assets[:, rows]
+    total = assets[:, rows]
+    return xp.where(total > 0.0, risky / xp.where(total > 0.0, total, 1.0), 0.0)
+
+
 def _tokens(sheets: BalanceSheets) -> Any:
     """(E, N) tokens each issuer owes (USD bn at par)."""
     return sheets.ledger.owed("tokens")
@@ -348,6 +366,7 @@ __all__ = [
     "INELIGIBLE",
     "WATERFALL",
     "StablecoinRuns",
+    "ineligible_share",
     "pegs",
     "run_share_over",
     "weekly_run_share",

@@ -144,14 +144,59 @@ def test_crypto_crash_makes_stablecoin_holders_redeem():
     behaviour = model.calibration.group("stablecoins.behaviour", model_units=True)
     depeg = np.maximum(1.0 - pegs[1, coins], 0.0)
     peer = depeg.sum() - depeg
+    # by hand: the share of each coin's assets in gold, bitcoin and real assets (loans, other)
+    sheets, keys = model.sheets, model.sheets.assets.keys
+    risky_assets = [keys.index("gold"), crypto]
+    risky = sheets.holdings[:, coins][:, :, risky_assets] * sheets.prices[:, None, risky_assets]
+    risky = risky.sum(-1) + sheets.real_assets[:, coins]
+    ineligible = risky / sheets.total_assets()[:, coins]
+    tether, usdc = (model.roster.index(k) for k in ("tether", "usdc"))
+    assert ineligible[0, list(coins).index(tether)] == pytest.approx(0.2611, abs=1e-4)  # 2025
+    assert (ineligible[:, list(coins).index(usdc)] == 0.0).all()  # cash, repo, T-bills, deposits
+    ineligible = ineligible[1]  # bitcoin fell: a smaller share of Tether's reserves
     share = (
         behaviour["base_redemption_share_per_week"]
-        + behaviour["crypto_drawdown_sensitivity"] * 0.3
+        + behaviour["crypto_drawdown_sensitivity"] * ineligible * 0.3
         + behaviour["depeg_sensitivity"] * depeg
         + behaviour["peer_depeg_sensitivity"] * peer
     )
     np.testing.assert_allclose(due[1, coins], share * tokens, rtol=1e-12)
-    assert (due[1, coins] > 0).all()
+    assert due[1, tether] > 0 and due[1, usdc] == 0  # holders leave the coin with risky reserves
+
+
+def test_holders_fleeing_a_crypto_crash_buy_the_safer_coin_next_week():
+    model = Powderkeg(n_worlds=2, seed=3, n_cohorts=20)
+    sheets, flows, state = model.sheets, model.flows, model.state
+    sheets.prices[1, sheets.assets.index("crypto")] *= 0.7  # world 1: crypto falls 30%
+    state.begin_week(model.economy.firms)
+    state.flows.pegs = stablecoin_pegs(sheets, sheets.total_assets())
+    flows.redemptions(state)
+    flows.pay_out(state)  # Tether pays what its cash covers; the rest waits for its sales
+    tether, usdc = (model.roster.index(k) for k in ("tether", "usdc"))
+    asked, paid = flows.asked[1, tether], flows.last_redemptions[1, tether]
+    assert 0 < paid <= asked and flows.asked[1, usdc] == 0
+    share = model.calibration.model_value("stablecoins.behaviour.flight_to_safety_share")
+    # every redemption in this week's crash is the crypto term's: all of it flees
+    assert float(flows.flight[1]) == pytest.approx(share * paid, rel=1e-12)
+    assert float(flows.flight[0]) == 0.0
+    pool = sheets.ledger.pools["tokens"]
+    before = pool.face.copy()
+    state.flows.pegs = stablecoin_pegs(sheets, sheets.total_assets())
+    growth = float(model.calibration.model_value("assumptions.stablecoins.issuance_share_per_week"))
+    cap = float(model.calibration.model_value("assumptions.stablecoins.market_cap_limit"))
+    room = 1.0 - before.sum(axis=-1) / cap
+    organic = growth * before * (np.exp(state.sentiment.crypto) * room)[:, None]
+    organic = np.where(np.take(state.flows.pegs, pool.issuers, axis=1) > 0.999, organic, 0.0)
+    flows.issue_tokens(state)
+    issued = pool.face - before
+    coins = list(pool.issuers)
+    # the safer coin (USDC, no disallowed reserves) takes the whole flight; Tether none of it
+    assert issued[1, coins.index(usdc)] == pytest.approx(
+        organic[1, coins.index(usdc)] + share * paid, rel=1e-12
+    )
+    assert issued[1, coins.index(tether)] == pytest.approx(organic[1, coins.index(tether)])
+    np.testing.assert_allclose(issued[0], organic[0], rtol=1e-12)  # calm world: no flight
+    assert float(np.max(np.abs(model.accounting_gap()["money"]))) < 1e-9
 
 
 def test_retail_buys_ai_equity_with_hype_and_sells_in_a_panic():
