@@ -45,6 +45,7 @@ over worlds, agents or retail cohorts. The series, per world and step (USD bn un
   rate, the 10-year yield, bank credit growth (fractions a year), house and commercial property
   price indices (:mod:`abm.macro`).
 - ``peg_<issuer>``: recoverable value per stablecoin token.
+- ``tokens_outstanding_<issuer>``: the issuer's tokens at the end of the week (USD bn at par).
 - ``redemption_share_<issuer>``: tokens redeemed this week as a share of supply.
 - ``lolr_loans_usd_bn``: banks' loans from the lender of last resort outstanding;
   ``bailouts_total``: banks recapitalised by the government so far; ``public_cost_usd_bn``: the
@@ -374,6 +375,10 @@ def _series(model: mesa.Model, snap: dict[str, Any]) -> dict[str, Any]:
     pegs = snap["peg"][:, lay.stablecoins]
     for k, coin in enumerate(lay.stablecoin_names):
         out[f"peg_{coin}"] = pegs[:, k]
+    if "tokens_outstanding" in snap:  # the issuers' supply (abm.stablecoins)
+        tokens = snap["tokens_outstanding"][:, lay.stablecoins]
+        for k, coin in enumerate(lay.stablecoin_names):
+            out[f"tokens_outstanding_{coin}"] = tokens[:, k]
     if "redemption_share" in snap:  # stablecoin runs and the public backstops (abm.backstops)
         shares = snap["redemption_share"][:, lay.stablecoins]
         for k, coin in enumerate(lay.stablecoin_names):

@@ -142,13 +142,14 @@ class StablecoinRuns:
         self.rule_weeks_done = 0
 
     def report(self, books: Any) -> dict[str, Any]:
-        """Snapshot: ``peg``, ``redemption_share`` and ``stablecoin_backstop``.
+        """Snapshot: ``peg``, ``tokens_outstanding``, ``redemption_share``, ``stablecoin_backstop``.
 
-        The recoverable value per token, this week's redemptions over tokens, and whether the
-        backstop stopped the run.
+        The recoverable value per token, the tokens each issuer owes (USD bn at par), this week's
+        redemptions over tokens, and whether the backstop stopped the run.
         """
         return {
             "peg": pegs(self.sheets, books.assets),
+            "tokens_outstanding": _tokens(self.sheets),
             "redemption_share": self.redemption_share,
             "stablecoin_backstop": self.backstopped,
         }

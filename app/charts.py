@@ -114,6 +114,7 @@ FIGURES: dict[str, tuple[Panel, Panel]] = {
             ("median bank", "weakest bank"),
         ),
         Panel("Stablecoin pegs", "USD per token", ("peg_",)),
+        Panel("Stablecoin tokens outstanding", "USD bn", ("tokens_outstanding_",)),
     ),
     "Households": (
         Panel("Retail wealth", "USD bn", ("retail_wealth_usd_bn",), ("all cohorts",)),

@@ -167,6 +167,7 @@ PREFIXED = {
     "spread_change_bp_": Column("AI bond spread change since the start", "bp"),
     "rating_notch_": Column("Credit rating", "notches, 0 = AAA, 9 = BBB−"),
     "peg_": Column("Stablecoin value", "USD per token"),
+    "tokens_outstanding_": Column("Stablecoin tokens outstanding", "USD bn"),
     "redemption_share_": _share("Stablecoin redemptions", "fraction of supply a week", "% a week"),
 }
 #: Per-world outcomes of a sweep's worlds table beside :data:`experiments.metrics.METRICS`.

@@ -138,7 +138,7 @@ def test_history_and_events_follow_the_steps(stepped):
     assert stepped.series("ai_equity_index").shape == (9, 3)
     frame = stepped.event_frame()
     assert list(frame["step"]) == sorted(frame["step"], reverse=True)
-    assert (frame["event"] == "depeg").any()  # the preset's stablecoin run
+    assert (frame["event"] == "stablecoin_run").any()  # the preset's stablecoin run
     sales = frame[frame["event"] == "fire_sale"]
     assert sales["message"].str.contains(r"; AI equity [+-]\d+\.\d% that week\.$").all()
 

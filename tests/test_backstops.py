@@ -122,7 +122,7 @@ def test_stablecoin_backstop_stops_the_run_within_two_days():
         tether = m.roster.index("tether")
         log = EventLog(m)
         crypto = m.sheets.assets.index("crypto")
-        _capital_hole(m, tether, 0.09)  # its secured loans fail: the peg falls to about 0.95
+        _capital_hole(m, tether, 0.1)  # its secured loans fail: the peg falls to about 0.94
         m.flows.last_crypto = m.flows.last_crypto * 2.0  # bitcoin halved since last week
         m.step()
         log.update(m)
