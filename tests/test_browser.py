@@ -340,9 +340,9 @@ def test_banks_stablecoins_and_households_charts_render(app):
     app.step_button.click()
     app.wait_week(1)
     page.get_by_role("tab", name="Banks and households").click()
-    app.wait_charts(4)  # bank capital, stablecoin pegs, retail wealth, retail losses
+    app.wait_charts(5)  # bank capital, stablecoin pegs and tokens, retail wealth and losses
     page.wait_for_timeout(500)
-    assert len(app.charts()) == 4
+    assert len(app.charts()) == 5
     assert app.errors == []
 
 
