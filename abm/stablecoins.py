@@ -334,9 +334,8 @@ def ineligible_share(sheets: BalanceSheets, rows: slice, assets: Any) -> Any:
     Gold and bitcoin at market value (:data:`INELIGIBLE`) and the real assets (secured loans,
     other investments) over the issuer's total assets (``assets``, (E, N): every agent's, as
     :meth:`~abm.balance_sheets.BalanceSheets.total_assets` gives them); 0 for an issuer with no
-    assets. USDC's
-    reserves (T-bills, repo, bank deposits) give 0, Tether's of end-2025 0.26 and of March 2022
-    (commercial paper among other investments) 0.39.
+    assets. USDC's reserves (T-bills, repo, bank deposits) give 0, Tether's of end-2025 0.26 and
+    of March 2022 (commercial paper among other investments) 0.39.
     """
     xp = sheets.xp
     market = _columns(sheets, [sheets.assets.index(k) for k in INELIGIBLE])
